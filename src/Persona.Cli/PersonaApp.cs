@@ -1,0 +1,43 @@
+using System.CommandLine;
+using Spectre.Console;
+
+namespace Persona.Cli;
+
+/// <summary>
+/// The `persona` command tree. Verb groups live in their own files and add themselves here; each
+/// verb is a thin adapter from options to a Persona.Core call.
+/// </summary>
+public static class PersonaApp
+{
+    public static RootCommand BuildRoot(IAnsiConsole console)
+    {
+        var root = new RootCommand(
+            "Persona: a census-grounded testbed for pluralistic alignment of language models.\n\n" +
+            "Examples:\n" +
+            "  persona census sample --n 1000 --seed 7 --out personas.jsonl\n" +
+            "  persona census fidelity --personas personas.jsonl --out fidelity/");
+        root.Subcommands.Add(CensusCommands.Create(console));
+        return root;
+    }
+
+    public static async Task<int> RunAsync(string[] args, IAnsiConsole? console = null, CancellationToken cancellationToken = default)
+    {
+        console ??= AnsiConsole.Console;
+        var root = BuildRoot(console);
+        var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+        try
+        {
+            return await root.Parse(args).InvokeAsync(config, cancellationToken);
+        }
+        catch (PersonaException ex)
+        {
+            console.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
+            return 1;
+        }
+        catch (OperationCanceledException)
+        {
+            console.MarkupLine("[yellow]cancelled[/]");
+            return 130;
+        }
+    }
+}

@@ -1,0 +1,3 @@
+using Persona.Cli;
+
+return await PersonaApp.RunAsync(args);
