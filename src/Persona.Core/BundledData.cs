@@ -7,7 +7,7 @@ namespace Persona;
 /// </summary>
 public static class BundledData
 {
-    public static string Root => Path.Combine(AppContext.BaseDirectory, "data");
+    public static string Root => System.IO.Path.Combine(AppContext.BaseDirectory, "data");
 
     /// <summary>Absolute path of a bundled file, e.g. <c>Path("acs/dictionary-2023.csv")</c>.</summary>
     public static string Path(string relative) => System.IO.Path.Combine(Root, relative);
