@@ -139,7 +139,7 @@ public static class GgufFile
         var kvCount = r.U64();
         // Each metadata pair and tensor descriptor takes at least 8+4 bytes, so larger counts mean damage.
         if (tensorCount > (ulong)fileLength / 12 || kvCount > (ulong)fileLength / 12)
-            throw new PersonaException($"GGUF model '{path}' is damaged: it claims {tensorCount} tensors and {kvCount} metadata entries, more than a {fileLength}-byte file can hold.");
+            throw new PersonaException($"GGUF model '{path}' is truncated or damaged: it claims {tensorCount} tensors and {kvCount} metadata entries, more than a {fileLength}-byte file can hold.");
 
         var metadata = new Dictionary<string, object>(StringComparer.Ordinal);
         var arrays = new Dictionary<string, long>(StringComparer.Ordinal);

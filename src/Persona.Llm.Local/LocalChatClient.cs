@@ -155,13 +155,25 @@ public sealed class LocalChatClient : IChatClient
         return serviceType.IsInstanceOfType(this) ? this : null;
     }
 
+    /// <summary>
+    /// Frees the native model and context. Waits for a call in flight to finish (it owns the context);
+    /// calls still waiting then fail with <see cref="ObjectDisposedException"/>.
+    /// </summary>
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
-        _context.Dispose();
-        _weights.Dispose();
-        _gate.Dispose();
+        _gate.Wait();
+        try
+        {
+            _context.Dispose();
+            _weights.Dispose();
+        }
+        finally
+        {
+            // Not disposed: waiters must still be able to enter, see _disposed and leave.
+            _gate.Release();
+        }
     }
 
     /// <summary>A piece of answer text, or (last) the finish reason with usage.</summary>
@@ -290,8 +302,25 @@ public sealed class LocalChatClient : IChatClient
             FrequencyPenalty = Math.Clamp(options?.FrequencyPenalty ?? 0f, -2f, 2f),
             PresencePenalty = Math.Clamp(options?.PresencePenalty ?? 0f, -2f, 2f),
             Seed = SamplerSeed(options?.Seed ?? _options.Seed),
+            // JSON mode (with or without a schema) constrains sampling to a JSON object; the schema
+            // itself is checked by the structured-output middleware, as for any other provider.
+            Grammar = options?.ResponseFormat is ChatResponseFormatJson ? JsonGrammar : null,
         };
     }
+
+    /// <summary>
+    /// GBNF for one JSON object (RFC 8259 syntax), whitespace between tokens bounded so a weak model
+    /// cannot spend its whole budget on blanks.
+    /// </summary>
+    internal static readonly Grammar JsonGrammar = new("""
+        root   ::= object
+        value  ::= object | array | string | number | "true" | "false" | "null"
+        object ::= "{" ws ( string ws ":" ws value ws ( "," ws string ws ":" ws value ws )* )? "}"
+        array  ::= "[" ws ( value ws ( "," ws value ws )* )? "]"
+        string ::= "\"" ( [^"\\\x00-\x1F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} ) )* "\""
+        number ::= "-"? ( "0" | [1-9] [0-9]{0,15} ) ( "." [0-9]{1,16} )? ( [eE] [-+]? [0-9]{1,3} )?
+        ws     ::= [ \t\n]{0,4}
+        """, "root");
 
     /// <summary>
     /// Folds a 64-bit seed into llama.cpp's 32-bit one. 0xFFFFFFFF means "pick a random seed" to
