@@ -286,7 +286,16 @@ public sealed class LocalChatClient : IChatClient
             throw new PersonaException($"Local model '{ModelId}': llama.cpp failed to evaluate tokens ({result}).", new LLamaDecodeError(result));
     }
 
-    private LLamaToken[] Tokenize(string text) => _context.Tokenize(text, addBos: true, special: true);
+    /// <summary>
+    /// Tokenises with special tokens parsed and BOS added if the model asks for it. Many chat
+    /// templates already begin with the BOS text, which would give two BOS tokens; one is dropped.
+    /// </summary>
+    private LLamaToken[] Tokenize(string text)
+    {
+        var tokens = _context.Tokenize(text, addBos: true, special: true);
+        var bos = _weights.NativeHandle.Vocab.BOS;
+        return tokens.Length >= 2 && bos is { } b && tokens[0] == b && tokens[1] == b ? tokens[1..] : tokens;
+    }
 
     private DefaultSamplingPipeline CreateSampler(ChatOptions? options)
     {

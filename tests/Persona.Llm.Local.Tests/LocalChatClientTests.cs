@@ -176,6 +176,13 @@ public sealed class LocalChatClientTests(TinyModelFixture fx) : IClassFixture<Ti
     }
 
     [Fact]
+    public void A_prompt_that_starts_with_the_bos_text_gets_one_bos_token()
+    {
+        Assert.Equal(fx.Plain.CountTokens("Hello"), fx.Plain.CountTokens("<s>Hello"));
+        Assert.Equal(fx.Plain.CountTokens("Hello") + 1, fx.Plain.CountTokens("Hello</s>"));
+    }
+
+    [Fact]
     public async Task An_unrecognised_template_falls_back_instead_of_failing()
     {
         var path = Path.Combine(fx.Directory, "tiny-odd-template.gguf");
