@@ -213,7 +213,7 @@ public sealed class LlmRuntime : IAsyncDisposable
         File.Move(tmp, path, overwrite: true);
     }
 
-    private static readonly JsonSerializerOptions ManifestJson = new() { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.Never };
+    private static readonly JsonSerializerOptions ManifestJson = new() { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.Never, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public async ValueTask DisposeAsync()
     {
