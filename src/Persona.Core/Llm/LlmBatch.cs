@@ -133,8 +133,11 @@ public static class BatchRunner
         public string? Finish;
     }
 
+    /// <param name="cancellationToken">Stops the batch gracefully: no new calls start, calls in flight finish and are saved
+    /// (a provider bills a call it has started whether or not the client waits), then <see cref="OperationCanceledException"/>.</param>
+    /// <param name="abortToken">Abandons calls in flight too (a second Ctrl-C); their cost may be lost.</param>
     public static async Task<BatchOutcome> RunAsync(LlmRuntime runtime, IReadOnlyList<BatchRequest> requests, string outPath,
-        BatchCounters? counters = null, CancellationToken cancellationToken = default)
+        BatchCounters? counters = null, CancellationToken cancellationToken = default, CancellationToken abortToken = default)
     {
         counters ??= new BatchCounters();
         counters.Total = requests.Count;
@@ -142,7 +145,7 @@ public static class BatchRunner
         var next = -1;
         RunStoppedException? stop = null;
         Exception? fatal = null;
-        using var dispatch = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var dispatch = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, abortToken);
         var client = runtime.ChatClient;
 
         async Task Worker()
@@ -154,8 +157,8 @@ public static class BatchRunner
                 var req = requests[i];
                 try
                 {
-                    // In-flight calls see only the caller's token: a budget or breaker stop lets them finish and be saved.
-                    var response = await client.GetResponseAsync(req.Messages, req.ToOptions(), cancellationToken).ConfigureAwait(false);
+                    // In-flight calls see only the abort token: a stop (budget, breaker, cancellation) lets them finish and be saved.
+                    var response = await client.GetResponseAsync(req.Messages, req.ToOptions(), abortToken).ConfigureAwait(false);
                     var p = response.AdditionalProperties;
                     ref var s = ref states[i];
                     s.Key = PersistentCacheChatClient.Get<string?>(p, LlmMetadata.CacheKey, null);
@@ -181,7 +184,7 @@ public static class BatchRunner
                     dispatch.Cancel();
                     return;
                 }
-                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                catch (OperationCanceledException) when (abortToken.IsCancellationRequested)
                 {
                     dispatch.Cancel();
                     return;
@@ -220,10 +223,10 @@ public static class BatchRunner
             await runtime.WriteManifestAsync("error", counts, fatal.Message).ConfigureAwait(false);
             throw fatal;
         }
-        if (cancellationToken.IsCancellationRequested)
+        if (cancellationToken.IsCancellationRequested || abortToken.IsCancellationRequested)
         {
             await runtime.WriteManifestAsync("cancelled", counts).ConfigureAwait(false);
-            cancellationToken.ThrowIfCancellationRequested();
+            throw new OperationCanceledException("The batch was cancelled; completed calls are saved and a rerun resumes.", cancellationToken.IsCancellationRequested ? cancellationToken : abortToken);
         }
         if (stop is not null)
         {
@@ -232,7 +235,7 @@ public static class BatchRunner
             return new BatchOutcome(status, stop.ExitCode, requests.Count, completed, cached, failed, notRun, runtime.Budget.Snapshot(), stop.Message, false, runtime.Simulated);
         }
 
-        await WriteOutputAsync(runtime, requests, states, outPath, cancellationToken).ConfigureAwait(false);
+        await WriteOutputAsync(runtime, requests, states, outPath, abortToken).ConfigureAwait(false);
         await runtime.WriteManifestAsync(StatusCompleted, counts).ConfigureAwait(false);
         return new BatchOutcome(StatusCompleted, 0, requests.Count, completed, cached, failed, notRun, runtime.Budget.Snapshot(), null, true, runtime.Simulated);
     }
