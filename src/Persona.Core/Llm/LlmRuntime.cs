@@ -53,7 +53,6 @@ public sealed record LlmRuntimeOptions
 /// </summary>
 public sealed class LlmRuntime : IAsyncDisposable
 {
-    private readonly IChatClient _provider;
     private readonly DateTimeOffset _opened = DateTimeOffset.UtcNow;
     private readonly LlmRuntimeOptions _options;
 
@@ -63,7 +62,6 @@ public sealed class LlmRuntime : IAsyncDisposable
         _options = options;
         Model = model;
         Store = store;
-        _provider = provider;
         ChatClient = pipeline;
         Pool = pool;
         Endpoints = endpoints;
