@@ -17,6 +17,7 @@ public static class PersonaApp
             "  persona census sample --n 1000 --seed 7 --out personas.jsonl\n" +
             "  persona census fidelity --personas personas.jsonl --out fidelity/");
         root.Subcommands.Add(CensusCommands.Create(console));
+        root.Subcommands.Add(LlmCommands.Create(console));
         return root;
     }
 

@@ -1,0 +1,121 @@
+using System.Buffers;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.Extensions.AI;
+
+namespace Persona.Llm;
+
+/// <summary>
+/// Content address of a call: SHA-256 over a canonical JSON document of the model identity, the
+/// messages (role and text), the sampling parameters, the requested response format, the prompt
+/// template version and, when sampling is random (temperature other than 0), the sample index.
+/// The endpoint is deliberately not part of it: any server of a fleet may answer a call.
+/// </summary>
+public static class CacheKey
+{
+    private const int FormatVersion = 1;
+    [ThreadStatic] private static ArrayBufferWriter<byte>? t_buffer;
+
+    /// <summary>The key (64 hex chars) and the canonical parameters JSON kept as provenance.</summary>
+    public static (string Key, string Parameters) Compute(string modelIdentity, IEnumerable<ChatMessage> messages, ChatOptions? options)
+    {
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(4096);
+        buffer.ResetWrittenCount();
+        string parameters;
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            WriteParameters(w, options);
+            w.Flush();
+            parameters = System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+        }
+        buffer.ResetWrittenCount();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("v", FormatVersion);
+            w.WriteString("model", modelIdentity);
+            w.WriteStartArray("messages");
+            foreach (var m in messages)
+            {
+                w.WriteStartObject();
+                w.WriteString("role", m.Role.Value);
+                w.WriteString("content", m.Text);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WritePropertyName("params");
+            WriteParameters(w, options);
+            w.WriteEndObject();
+        }
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(buffer.WrittenSpan, hash);
+        if (buffer.Capacity > 1 << 20) t_buffer = null; // don't pin a huge buffer after one giant prompt
+        return (Convert.ToHexStringLower(hash), parameters);
+    }
+
+    /// <summary>True unless temperature is exactly 0 (unset means the provider's default, which samples).</summary>
+    public static bool IsSampling(ChatOptions? options) => options?.Temperature is not 0f;
+
+    private static void WriteParameters(Utf8JsonWriter w, ChatOptions? o)
+    {
+        w.WriteStartObject();
+        if (o is not null)
+        {
+            if (o.Temperature is { } t) w.WriteNumber("temperature", Math.Round(t, 6));
+            if (o.MaxOutputTokens is { } mt) w.WriteNumber("max_tokens", mt);
+            if (o.TopP is { } tp) w.WriteNumber("top_p", Math.Round(tp, 6));
+            if (o.TopK is { } tk) w.WriteNumber("top_k", tk);
+            if (o.FrequencyPenalty is { } fp) w.WriteNumber("frequency_penalty", Math.Round(fp, 6));
+            if (o.PresencePenalty is { } pp) w.WriteNumber("presence_penalty", Math.Round(pp, 6));
+            if (o.Seed is { } seed) w.WriteNumber("seed", seed);
+            if (o.StopSequences is { Count: > 0 } stops)
+            {
+                w.WriteStartArray("stop");
+                foreach (var s in stops) w.WriteStringValue(s);
+                w.WriteEndArray();
+            }
+            if (o.Instructions is { } ins) w.WriteString("instructions", ins);
+            switch (o.ResponseFormat)
+            {
+                case ChatResponseFormatJson json:
+                    w.WriteStartObject("response_format");
+                    w.WriteString("type", "json");
+                    if (json.SchemaName is { } sn) w.WriteString("name", sn);
+                    if (json.Schema is { } schema)
+                    {
+                        w.WritePropertyName("schema");
+                        schema.WriteTo(w);
+                    }
+                    w.WriteEndObject();
+                    break;
+                case ChatResponseFormatText:
+                    w.WriteString("response_format", "text");
+                    break;
+            }
+            if (o.AdditionalProperties is { } ap)
+            {
+                if (ap.TryGetValue(LlmMetadata.TemplateVersion, out var tv) && tv is not null)
+                    w.WriteString("template_version", Convert.ToString(tv, CultureInfo.InvariantCulture));
+            }
+        }
+        if (IsSampling(o))
+            w.WriteNumber("sample", SampleIndexOf(o));
+        w.WriteEndObject();
+    }
+
+    internal static long SampleIndexOf(ChatOptions? o)
+    {
+        if (o?.AdditionalProperties is { } ap && ap.TryGetValue(LlmMetadata.SampleIndex, out var v) && v is not null)
+        {
+            return v switch
+            {
+                int i => i,
+                long l => l,
+                JsonElement { ValueKind: JsonValueKind.Number } e => e.GetInt64(),
+                _ => Convert.ToInt64(v, CultureInfo.InvariantCulture),
+            };
+        }
+        return 0;
+    }
+}

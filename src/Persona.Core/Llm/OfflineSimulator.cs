@@ -1,0 +1,367 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.AI;
+
+namespace Persona.Llm;
+
+/// <summary>The persona block and the question found in a chat, as the offline simulator reads them.</summary>
+public sealed record PersonaContext(string PersonaText, string Question);
+
+/// <summary>
+/// The <c>offline</c> provider: a deterministic stand-in for a model, for dry runs and tests. Its
+/// output is a pure function of (seed, noise, messages, options). Everything it returns is
+/// labelled: ModelId "offline-simulator" and AdditionalProperties["simulated"] = true.
+///
+/// With a JSON schema it returns a value valid for that schema: enums and booleans are choices,
+/// numbers fall within minimum/maximum, strings come from a seeded word generator shaped by the
+/// property name (names, ids, free-text fields). Without a schema it returns plain filler text
+/// built from the prompt's own words, framed by the task it detects (answer, critique, revision,
+/// summary), and bounded by max_tokens.
+///
+/// Ground truth rule (so downstream statistics can be checked): when the messages hold a persona
+/// block, i.e. a contiguous run of at least two "key: value" lines (keys such as Question, Task or
+/// Options excepted), every choice (an enum or boolean at schema path P) is
+/// <see cref="TrueChoice"/>(persona text, question, P, option count): a SHA-256 function of the
+/// persona lines and the question (the last user message without the persona block), independent
+/// of the seed. With probability <c>noise</c>, decided by a seeded hash of the same inputs, the
+/// answer is flipped to a different option (<see cref="Choose"/>). Without a persona block, choices
+/// are a seeded hash of the whole input.
+/// </summary>
+public sealed class OfflineSimulator : IChatClient
+{
+    public const string SimulatorModelId = "offline-simulator";
+
+    private static readonly string[] Vocabulary =
+    [
+        "community", "family", "work", "income", "health", "education", "neighbors", "policy", "values", "trust",
+        "fairness", "cost", "safety", "freedom", "tradition", "change", "local", "public", "private", "balance",
+        "experience", "practical", "concern", "support", "responsibility", "future", "evidence", "context", "choice", "respect",
+    ];
+    private static readonly string[] NameParts = ["Avery", "Jordan", "Morgan", "Riley", "Casey", "Quinn", "Harper", "Rowan", "Sage", "Emerson", "Blake", "Reese"];
+    private static readonly HashSet<string> NonPersonaKeys = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "question", "task", "options", "option", "instructions", "instruction", "answer", "format", "note", "context", "prompt", "response", "example",
+    };
+    private static readonly Regex KeyValueLine = new(@"^\s*([A-Za-z][A-Za-z0-9 _/()&'.-]{0,40}?)\s*:\s+(\S.*?)\s*$", RegexOptions.Compiled | RegexOptions.CultureInvariant);
+
+    public OfflineSimulator(int seed = 0, double noise = 0.1)
+    {
+        if (noise is < 0 or > 1 || double.IsNaN(noise)) throw new PersonaException($"--offline-noise must be between 0 and 1 (got {noise.ToString(CultureInfo.InvariantCulture)}).");
+        Seed = seed;
+        Noise = noise;
+    }
+
+    public int Seed { get; }
+    public double Noise { get; }
+
+    /// <summary>What identifies this simulator in cache keys.</summary>
+    public string Identity => $"offline-simulator(seed={Seed.ToString(CultureInfo.InvariantCulture)},noise={Noise.ToString("R", CultureInfo.InvariantCulture)})";
+
+    // ---- ground truth (public so tests and analyses can compute it) ----
+
+    /// <summary>Finds the persona block and the question in a chat, or null when there is no persona block.</summary>
+    public static PersonaContext? ReadPersona(IEnumerable<ChatMessage> messages)
+    {
+        var list = messages as IReadOnlyList<ChatMessage> ?? messages.ToList();
+        string? persona = null;
+        (int Message, int Start, int End) block = (-1, 0, 0);
+        for (var mi = 0; mi < list.Count && persona is null; mi++)
+        {
+            var lines = (list[mi].Text ?? "").Split('\n');
+            var runStart = -1;
+            for (var i = 0; i <= lines.Length; i++)
+            {
+                var isKv = i < lines.Length && KeyValueLine.Match(lines[i]) is { Success: true } m && !NonPersonaKeys.Contains(m.Groups[1].Value.Trim());
+                if (isKv) { if (runStart < 0) runStart = i; continue; }
+                if (runStart >= 0 && i - runStart >= 2)
+                {
+                    persona = string.Join('\n', lines[runStart..i].Select(l => l.Trim()));
+                    block = (mi, runStart, i);
+                    break;
+                }
+                runStart = -1;
+            }
+        }
+        if (persona is null) return null;
+        var lastUser = -1;
+        for (var i = list.Count - 1; i >= 0; i--) if (list[i].Role == ChatRole.User) { lastUser = i; break; }
+        var question = "";
+        if (lastUser >= 0)
+        {
+            var lines = (list[lastUser].Text ?? "").Split('\n').ToList();
+            if (block.Message == lastUser) lines.RemoveRange(block.Start, block.End - block.Start);
+            question = Normalize(string.Join('\n', lines));
+        }
+        return new PersonaContext(persona, question);
+    }
+
+    /// <summary>The persona's true choice among <paramref name="optionCount"/> options at schema path <paramref name="fieldPath"/> (seed-independent).</summary>
+    public static int TrueChoice(string personaText, string question, string fieldPath, int optionCount)
+    {
+        if (optionCount < 1) throw new ArgumentOutOfRangeException(nameof(optionCount));
+        return (int)(Hash("truth", personaText, question, fieldPath) % (ulong)optionCount);
+    }
+
+    /// <summary>Whether this simulator (its seed and noise) flips the persona's true choice for this question and field.</summary>
+    public bool IsFlipped(string personaText, string question, string fieldPath)
+        => Unit(Hash("flip", Seed.ToString(CultureInfo.InvariantCulture), personaText, question, fieldPath)) < Noise;
+
+    /// <summary>The option the simulator answers: the true choice, or with probability noise a different one.</summary>
+    public int Choose(string personaText, string question, string fieldPath, int optionCount)
+    {
+        var truth = TrueChoice(personaText, question, fieldPath, optionCount);
+        if (optionCount < 2 || !IsFlipped(personaText, question, fieldPath)) return truth;
+        var shift = 1 + (int)(Hash("other", Seed.ToString(CultureInfo.InvariantCulture), personaText, question, fieldPath) % (ulong)(optionCount - 1));
+        return (truth + shift) % optionCount;
+    }
+
+    // ---- IChatClient ----
+
+    public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var list = messages as IReadOnlyList<ChatMessage> ?? messages.ToList();
+        var inputHash = InputDigest(list, options);
+        string text;
+        if (options?.ResponseFormat is ChatResponseFormatJson { Schema: { } schema })
+        {
+            var ctx = new GenContext(this, ReadPersona(list), inputHash, list);
+            var node = Generate(schema, "$", null, ctx);
+            text = node?.ToJsonString() ?? "null";
+        }
+        else
+        {
+            text = PlainText(list, options, inputHash);
+        }
+        var promptChars = 0;
+        foreach (var m in list) promptChars += m.Text?.Length ?? 0;
+        long prompt = Math.Max(1, promptChars / 4), completion = Math.Max(1, text.Length / 4);
+        var response = new ChatResponse(new ChatMessage(ChatRole.Assistant, text))
+        {
+            ModelId = SimulatorModelId,
+            FinishReason = ChatFinishReason.Stop,
+            Usage = new UsageDetails { InputTokenCount = prompt, OutputTokenCount = completion, TotalTokenCount = prompt + completion },
+            AdditionalProperties = new AdditionalPropertiesDictionary { [LlmMetadata.Simulated] = true },
+        };
+        return Task.FromResult(response);
+    }
+
+    public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+        => throw new NotSupportedException("Streaming is not used by the Persona runtime.");
+
+    public object? GetService(Type serviceType, object? serviceKey = null) => serviceType.IsInstanceOfType(this) ? this : null;
+
+    public void Dispose() { }
+
+    // ---- generation ----
+
+    private sealed record GenContext(OfflineSimulator Sim, PersonaContext? Persona, string InputHash, IReadOnlyList<ChatMessage> Messages);
+
+    private JsonNode? Generate(JsonElement schema, string path, string? propertyName, GenContext ctx)
+    {
+        if (schema.ValueKind != JsonValueKind.Object) return JsonValue.Create(Words(ValueRng(ctx, path), 2));
+        if (schema.TryGetProperty("const", out var cst)) return JsonNode.Parse(cst.GetRawText());
+        if (schema.TryGetProperty("enum", out var en) && en.ValueKind == JsonValueKind.Array && en.GetArrayLength() > 0)
+        {
+            var options = en.EnumerateArray().ToList();
+            return JsonNode.Parse(options[PickChoice(path, options.Count, ctx)].GetRawText());
+        }
+        if (schema.TryGetProperty("anyOf", out var anyOf) && anyOf.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var alt in anyOf.EnumerateArray())
+                if (!(alt.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String && t.GetString() == "null"))
+                    return Generate(alt, path, propertyName, ctx);
+        }
+        var type = "string";
+        if (schema.TryGetProperty("type", out var tp))
+        {
+            if (tp.ValueKind == JsonValueKind.String) type = tp.GetString()!;
+            else if (tp.ValueKind == JsonValueKind.Array)
+                type = tp.EnumerateArray().Select(x => x.GetString()).FirstOrDefault(x => x is not null and not "null") ?? "null";
+        }
+        else if (schema.TryGetProperty("properties", out _)) type = "object";
+        else if (schema.TryGetProperty("items", out _)) type = "array";
+
+        var rng = ValueRng(ctx, path);
+        switch (type)
+        {
+            case "object":
+                var obj = new JsonObject();
+                if (schema.TryGetProperty("properties", out var props) && props.ValueKind == JsonValueKind.Object)
+                    foreach (var p in props.EnumerateObject())
+                        obj[p.Name] = Generate(p.Value, $"{path}.{p.Name}", p.Name, ctx);
+                return obj;
+            case "array":
+                var min = schema.TryGetProperty("minItems", out var mi) && mi.TryGetInt32(out var a) ? a : 1;
+                var max = schema.TryGetProperty("maxItems", out var ma) && ma.TryGetInt32(out var b) ? b : min + 2;
+                if (max < min) max = min;
+                var n = min + (int)(rng.Next() % (ulong)(max - min + 1));
+                var arr = new JsonArray();
+                var items = schema.TryGetProperty("items", out var it) ? it : default;
+                for (var i = 0; i < n; i++) arr.Add(Generate(items, $"{path}[{i}]", propertyName, ctx));
+                return arr;
+            case "boolean":
+                return JsonValue.Create(PickChoice(path, 2, ctx) == 0);
+            case "integer":
+            {
+                var lo = schema.TryGetProperty("minimum", out var mn) && mn.ValueKind == JsonValueKind.Number ? (long)Math.Ceiling(mn.GetDouble()) : 1;
+                var hi = schema.TryGetProperty("maximum", out var mx) && mx.ValueKind == JsonValueKind.Number ? (long)Math.Floor(mx.GetDouble()) : Math.Max(lo, 10);
+                if (hi < lo) hi = lo;
+                return JsonValue.Create(lo + (long)(rng.Next() % (ulong)(hi - lo + 1)));
+            }
+            case "number":
+            {
+                var lo = schema.TryGetProperty("minimum", out var mn) && mn.ValueKind == JsonValueKind.Number ? mn.GetDouble() : 0;
+                var hi = schema.TryGetProperty("maximum", out var mx) && mx.ValueKind == JsonValueKind.Number ? mx.GetDouble() : lo + 1;
+                return JsonValue.Create(Math.Round(lo + (hi - lo) * rng.NextDouble(), 4));
+            }
+            case "null":
+                return null;
+            default:
+                return JsonValue.Create(StringFor(propertyName, schema, rng, ctx));
+        }
+    }
+
+    private int PickChoice(string path, int count, GenContext ctx)
+    {
+        if (ctx.Persona is { } p) return Choose(p.PersonaText, p.Question, path, count);
+        return (int)(Hash("choice", Seed.ToString(CultureInfo.InvariantCulture), ctx.InputHash, path) % (ulong)count);
+    }
+
+    private static string StringFor(string? property, JsonElement schema, Rng rng, GenContext ctx)
+    {
+        var name = (property ?? "").ToLowerInvariant();
+        string s;
+        if (name is "id" || name.EndsWith("_id", StringComparison.Ordinal) || name.EndsWith("id", StringComparison.Ordinal) && name.Length <= 4)
+            s = rng.Next().ToString("x16", CultureInfo.InvariantCulture)[..8];
+        else if (name.Contains("name") || name.Contains("title"))
+            s = NameParts[rng.Next() % (ulong)NameParts.Length] + " " + NameParts[rng.Next() % (ulong)NameParts.Length];
+        else if (name.Contains("email"))
+            s = Vocabulary[rng.Next() % (ulong)Vocabulary.Length] + "@example.org";
+        else if (IsFreeText(name))
+            s = Sentence(rng, PromptWords(ctx.Messages), 10 + (int)(rng.Next() % 20));
+        else
+            s = Words(rng, 1 + (int)(rng.Next() % 3));
+        var minLen = schema.TryGetProperty("minLength", out var mnl) && mnl.TryGetInt32(out var a) ? a : 0;
+        var maxLen = schema.TryGetProperty("maxLength", out var mxl) && mxl.TryGetInt32(out var b) ? b : int.MaxValue;
+        while (s.Length < minLen) s += " " + Vocabulary[rng.Next() % (ulong)Vocabulary.Length];
+        if (s.Length > maxLen) s = s[..maxLen];
+        return s;
+    }
+
+    private static bool IsFreeText(string name)
+    {
+        string[] cues = ["reason", "rational", "explan", "critique", "summary", "feedback", "text", "answer", "response", "revision", "revised", "description", "comment", "justification", "analysis", "background", "story", "bio", "narrative", "content", "message"];
+        foreach (var c in cues) if (name.Contains(c, StringComparison.Ordinal)) return true;
+        return false;
+    }
+
+    private string PlainText(IReadOnlyList<ChatMessage> messages, ChatOptions? options, string inputHash)
+    {
+        var rng = new Rng(Hash("text", Seed.ToString(CultureInfo.InvariantCulture), inputHash));
+        var last = messages.LastOrDefault(m => m.Role == ChatRole.User)?.Text ?? "";
+        var lower = last.ToLowerInvariant();
+        var frame = lower.Contains("critique") || lower.Contains("critic") ? "Critique: " :
+                    lower.Contains("revis") || lower.Contains("rewrite") ? "Revised answer: " :
+                    lower.Contains("summar") ? "Summary: " :
+                    lower.Contains("verdict") || lower.Contains("which response") ? "Verdict: " :
+                    "";
+        var words = 40 + (int)(rng.Next() % 80);
+        if (options?.MaxOutputTokens is { } mt) words = Math.Max(1, Math.Min(words, (int)(mt * 0.7)));
+        var vocabulary = PromptWords(messages);
+        var sb = new StringBuilder(frame);
+        var remaining = words;
+        while (remaining > 0)
+        {
+            var n = Math.Min(remaining, 8 + (int)(rng.Next() % 10));
+            if (sb.Length > frame.Length) sb.Append(' ');
+            sb.Append(Sentence(rng, vocabulary, n));
+            remaining -= n;
+        }
+        return sb.ToString();
+    }
+
+    private static List<string> PromptWords(IReadOnlyList<ChatMessage> messages)
+    {
+        var words = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var m in messages)
+        {
+            foreach (Match w in Regex.Matches(m.Text ?? "", "[A-Za-z]{4,}"))
+            {
+                var v = w.Value.ToLowerInvariant();
+                if (seen.Add(v)) words.Add(v);
+                if (words.Count >= 200) return words;
+            }
+        }
+        return words;
+    }
+
+    private static string Sentence(Rng rng, List<string> promptWords, int n)
+    {
+        var sb = new StringBuilder();
+        for (var i = 0; i < n; i++)
+        {
+            var fromPrompt = promptWords.Count > 0 && rng.Next() % 3 == 0;
+            var w = fromPrompt ? promptWords[(int)(rng.Next() % (ulong)promptWords.Count)] : Vocabulary[rng.Next() % (ulong)Vocabulary.Length];
+            if (i == 0) w = char.ToUpperInvariant(w[0]) + w[1..];
+            if (i > 0) sb.Append(' ');
+            sb.Append(w);
+        }
+        return sb.Append('.').ToString();
+    }
+
+    private static string Words(Rng rng, int n)
+    {
+        var sb = new StringBuilder();
+        for (var i = 0; i < n; i++)
+        {
+            if (i > 0) sb.Append(' ');
+            sb.Append(Vocabulary[rng.Next() % (ulong)Vocabulary.Length]);
+        }
+        return sb.ToString();
+    }
+
+    private Rng ValueRng(GenContext ctx, string path) => new(Hash("value", Seed.ToString(CultureInfo.InvariantCulture), ctx.InputHash, path));
+
+    private static string InputDigest(IReadOnlyList<ChatMessage> messages, ChatOptions? options)
+    {
+        var sb = new StringBuilder();
+        foreach (var m in messages) sb.Append(m.Role.Value).Append('\u0001').Append(m.Text).Append('\u0002');
+        if (options?.ResponseFormat is ChatResponseFormatJson { Schema: { } s }) sb.Append(s.GetRawText());
+        if (options?.AdditionalProperties?.TryGetValue(LlmMetadata.SampleIndex, out var si) == true) sb.Append("\u0003sample=").Append(Convert.ToString(si, CultureInfo.InvariantCulture));
+        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())));
+    }
+
+    private static string Normalize(string s) => Regex.Replace(s, @"\s+", " ").Trim();
+
+    private static ulong Hash(params string[] parts)
+    {
+        var bytes = Encoding.UTF8.GetBytes(string.Join('\u0000', parts));
+        Span<byte> h = stackalloc byte[32];
+        SHA256.HashData(bytes, h);
+        return BitConverter.ToUInt64(h[..8]);
+    }
+
+    private static double Unit(ulong x) => (x >> 11) * (1.0 / (1UL << 53));
+
+    /// <summary>SplitMix64: tiny, seedable, identical on every platform.</summary>
+    private sealed class Rng(ulong state)
+    {
+        private ulong _s = state;
+
+        public ulong Next()
+        {
+            var z = _s += 0x9E3779B97F4A7C15UL;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            return z ^ (z >> 31);
+        }
+
+        public double NextDouble() => Unit(Next());
+    }
+}

@@ -1,0 +1,166 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.Extensions.AI;
+using Persona.Storage;
+
+namespace Persona.Llm;
+
+/// <summary>
+/// Outermost middleware: the content-addressed cache in the run's store, and the provenance log.
+/// A hit returns the stored answer without touching anything below (so it costs nothing and never
+/// counts against a budget). A miss is forwarded once: identical requests in flight at the same
+/// time share that one call. Only completed answers are stored; failures are logged with their raw
+/// text and stay uncached, so a rerun tries them again. With <c>refresh</c>, reads are skipped and
+/// fresh answers overwrite the old ones.
+/// </summary>
+public sealed class PersistentCacheChatClient : DelegatingChatClient
+{
+    private readonly RunStore _store;
+    private readonly ModelSpec _model;
+    private readonly bool _refresh;
+    private readonly bool _simulated;
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<ChatResponse>> _inFlight = new(StringComparer.Ordinal);
+
+    public PersistentCacheChatClient(IChatClient inner, RunStore store, ModelSpec model, bool refresh, bool simulated, string? modelIdentity = null)
+        : base(inner)
+    {
+        _store = store;
+        _model = model;
+        _refresh = refresh;
+        _simulated = simulated;
+        ModelIdentity = modelIdentity ?? model.Identity;
+    }
+
+    /// <summary>What identifies the model in cache keys (e.g. the offline simulator adds its seed and noise).</summary>
+    public string ModelIdentity { get; }
+
+    public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var list = messages as IReadOnlyList<ChatMessage> ?? messages.ToList();
+        var (key, parameters) = CacheKey.Compute(ModelIdentity, list, options);
+        var started = DateTimeOffset.UtcNow;
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!_refresh && _store.TryGetResponse(key, out var hit))
+            {
+                _store.EnqueueCall(new CallRecord(key, _model.Provider, _model.Name, null, parameters, started, sw.Elapsed.TotalMilliseconds,
+                    hit.PromptTokens, hit.CompletionTokens, hit.TokensEstimated, hit.CostUsd, Cached: true, Attempts: 0, "ok", null, null, hit.FinishReason, hit.Simulated));
+                return FromStored(hit, cached: true);
+            }
+            var mine = new TaskCompletionSource<ChatResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var current = _inFlight.GetOrAdd(key, mine);
+            if (!ReferenceEquals(current, mine))
+            {
+                try
+                {
+                    var shared = await current.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    // The twin was paid once; this caller gets it as a cache hit.
+                    _store.EnqueueCall(new CallRecord(key, _model.Provider, _model.Name, null, parameters, started, sw.Elapsed.TotalMilliseconds,
+                        shared.Usage?.InputTokenCount ?? 0, shared.Usage?.OutputTokenCount ?? 0, false, 0, Cached: true, Attempts: 0, "ok", null, null,
+                        shared.FinishReason?.Value, _simulated));
+                    return Annotate(Clone(shared), key, cached: true);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    continue; // the leader was cancelled, not us: look again and lead if needed
+                }
+            }
+            try
+            {
+                var response = await ForwardAsync(list, options, key, parameters, started, sw, cancellationToken).ConfigureAwait(false);
+                mine.TrySetResult(response);
+                return Annotate(Clone(response), key, cached: false);
+            }
+            catch (OperationCanceledException oce)
+            {
+                mine.TrySetCanceled(oce.CancellationToken);
+                throw;
+            }
+            catch (Exception ex)
+            {
+                mine.TrySetException(ex);
+                throw;
+            }
+            finally
+            {
+                _inFlight.TryRemove(new KeyValuePair<string, TaskCompletionSource<ChatResponse>>(key, mine));
+            }
+        }
+    }
+
+    private async Task<ChatResponse> ForwardAsync(IReadOnlyList<ChatMessage> messages, ChatOptions? options, string key, string parameters,
+        DateTimeOffset started, Stopwatch sw, CancellationToken cancellationToken)
+    {
+        ChatResponse response;
+        try
+        {
+            response = await base.GetResponseAsync(messages, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (LlmCallException ex)
+        {
+            _store.EnqueueCall(new CallRecord(key, _model.Provider, _model.Name, null, parameters, started, sw.Elapsed.TotalMilliseconds,
+                ex.Usage?.InputTokenCount ?? 0, ex.Usage?.OutputTokenCount ?? 0, false, 0, Cached: false, ex.Attempts, "error", ex.Message, ex.RawText, null, _simulated));
+            throw;
+        }
+        var props = response.AdditionalProperties;
+        var stored = new StoredResponse(
+            key, _model.Provider, _model.Name, response.ModelId, response.Text, response.FinishReason?.Value,
+            response.Usage?.InputTokenCount ?? 0, response.Usage?.OutputTokenCount ?? 0,
+            Get(props, LlmMetadata.TokensEstimated, false), Get(props, LlmMetadata.CostUsd, 0.0), Get(props, LlmMetadata.PriceKnown, true),
+            _simulated || Get(props, LlmMetadata.Simulated, false), DateTimeOffset.UtcNow);
+        _store.EnqueueResponse(stored);
+        _store.EnqueueCall(new CallRecord(key, _model.Provider, _model.Name, Get<string?>(props, LlmMetadata.Endpoint, null), parameters, started,
+            sw.Elapsed.TotalMilliseconds, stored.PromptTokens, stored.CompletionTokens, stored.TokensEstimated, stored.CostUsd, Cached: false,
+            Get(props, LlmMetadata.Attempts, 1), "ok", null, null, stored.FinishReason, stored.Simulated));
+        return response;
+    }
+
+    internal static ChatResponse FromStored(StoredResponse s, bool cached)
+    {
+        var response = new ChatResponse(new ChatMessage(ChatRole.Assistant, s.Content))
+        {
+            ModelId = s.ResponseModelId,
+            FinishReason = s.FinishReason is null ? null : new ChatFinishReason(s.FinishReason),
+            Usage = new UsageDetails { InputTokenCount = s.PromptTokens, OutputTokenCount = s.CompletionTokens, TotalTokenCount = s.PromptTokens + s.CompletionTokens },
+            AdditionalProperties = new AdditionalPropertiesDictionary
+            {
+                [LlmMetadata.Cached] = cached,
+                [LlmMetadata.CacheKey] = s.Key,
+                [LlmMetadata.CostUsd] = cached ? 0.0 : s.CostUsd,
+                [LlmMetadata.TokensEstimated] = s.TokensEstimated,
+                [LlmMetadata.PriceKnown] = s.PriceKnown,
+            },
+        };
+        if (s.Simulated) response.AdditionalProperties[LlmMetadata.Simulated] = true;
+        return response;
+    }
+
+    private static ChatResponse Clone(ChatResponse r)
+    {
+        // Callers may mutate what they get; the shared in-flight result must stay intact.
+        return new ChatResponse([.. r.Messages])
+        {
+            ModelId = r.ModelId,
+            FinishReason = r.FinishReason,
+            Usage = r.Usage,
+            ResponseId = r.ResponseId,
+            CreatedAt = r.CreatedAt,
+            AdditionalProperties = r.AdditionalProperties is null ? new() : new AdditionalPropertiesDictionary(r.AdditionalProperties),
+        };
+    }
+
+    private ChatResponse Annotate(ChatResponse r, string key, bool cached)
+    {
+        var p = r.AdditionalProperties ??= new();
+        p[LlmMetadata.Cached] = cached;
+        p[LlmMetadata.CacheKey] = key;
+        if (cached) p[LlmMetadata.CostUsd] = 0.0;
+        if (_simulated) p[LlmMetadata.Simulated] = true;
+        return r;
+    }
+
+    internal static T Get<T>(AdditionalPropertiesDictionary? p, string key, T fallback)
+        => p is not null && p.TryGetValue(key, out var v) && v is T t ? t : fallback;
+}
