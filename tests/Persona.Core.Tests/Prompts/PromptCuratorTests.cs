@@ -209,8 +209,11 @@ public class PromptCuratorTests(ITestOutputHelper output) : IDisposable
     {
         // Expected counts come from an independent re-implementation of the three cheap filters
         // (perf/prompts/filter_counts.py), so a regression in either shows up here.
-        var result = await new PromptCurator(FakeChatClient.AlwaysYes(), new HashEmbedder(), FastOptions())
+        var result = await new PromptCurator(FakeChatClient.AlwaysYes(), new HashEmbedder(), FastOptions() with { K = 6, KMeansRestarts = 1 })
             .CurateAsync(PromptLoader.LoadBundledPrism(), "bundled:prism");
+        Assert.Equal(6, result.Report.Topics.K);
+        Assert.StartsWith("fixed k", result.Report.Topics.Criterion);
+        Assert.Single(result.Report.Topics.Candidates);
         foreach (var f in result.Report.Filters) output.WriteLine($"{f.Filter}: {f.Before} -> {f.After}");
         Assert.Equal(new FilterCount(PromptCurator.FilterQuestionMark, 8011, PrismCounts.AfterQuestionMark), result.Report.Filters[0]);
         Assert.Equal(PrismCounts.AfterMinWords, result.Report.Filters[1].After);
