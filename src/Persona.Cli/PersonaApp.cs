@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Persona.Llm;
 using Spectre.Console;
 
 namespace Persona.Cli;
@@ -24,6 +25,7 @@ public static class PersonaApp
     public static async Task<int> RunAsync(string[] args, IAnsiConsole? console = null, CancellationToken cancellationToken = default)
     {
         console ??= AnsiConsole.Console;
+        ChatClientFactory.RegisterProvider(new LocalModelProvider());
         var root = BuildRoot(console);
         var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
         try
