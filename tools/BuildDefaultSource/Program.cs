@@ -38,15 +38,21 @@ internal sealed record Options(string SharedData, string OutDir, int N, int Seed
             {
                 case "--shared-data": shared = Next(); break;
                 case "--out-dir": outDir = Next(); break;
-                case "--n": n = int.Parse(Next(), CultureInfo.InvariantCulture); break;
-                case "--seed": seed = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--n": n = Int(args[i], Next()); break;
+                case "--seed": seed = Int(args[i], Next()); break;
                 default:
                     throw new Persona.PersonaException(
                         $"Unknown argument '{args[i]}'. Usage: BuildDefaultSource [--shared-data DIR] [--out-dir DIR] [--n 100000] [--seed 2024]");
             }
         }
+        if (n < 1) throw new Persona.PersonaException($"--n must be positive, got {n}.");
         return new Options(shared, outDir, n, seed);
     }
+
+    static int Int(string flag, string value) =>
+        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int x)
+            ? x
+            : throw new Persona.PersonaException($"{flag} expects an integer, got '{value}'.");
 }
 
 /// <summary>The 12 fields every 2024 record has (wide and narrow files alike).</summary>
