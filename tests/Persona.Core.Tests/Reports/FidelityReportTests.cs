@@ -157,6 +157,18 @@ public sealed class FidelityReportTests : IDisposable
     }
 
     [Fact]
+    public void Same_inputs_give_byte_identical_json_even_with_undefined_associations()
+    {
+        // Census rows in another order: shares and V are order-free, so the JSON must not change.
+        var people = People();
+        var a = FidelityReport.Compute(people, people.Select(p => (p, 1.0)), Attrs, [.. Pairs, ("sex", "missing_field")]);
+        var b = FidelityReport.Compute(people, people.AsEnumerable().Reverse().Select(p => (p, 1.0)), Attrs, [.. Pairs, ("sex", "missing_field")]);
+        Assert.Equal(a.ToJson(), b.ToJson());
+        Assert.DoesNotContain("NaN", a.ToJson());
+        Assert.Null(a.Pairs[^1].CensusCramersV);
+    }
+
+    [Fact]
     public void Plots_are_one_non_empty_png_per_attribute()
     {
         var people = People();
