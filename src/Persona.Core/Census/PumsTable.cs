@@ -67,6 +67,16 @@ public sealed class PumsTable
 
     public IEnumerable<PumsVariable> Present => PumsVariables.All.Where(Has);
 
+    /// <summary>Row of a person (SERIALNO, SPORDER), or -1.</summary>
+    public int FindRow(string serialNo, int spOrder)
+    {
+        if (!PumsSerial.TryParse(serialNo, out var key)) return -1;
+        var sp = Columns[PumsVariables.Sporder.Ordinal]!;
+        for (var i = 0; i < Count; i++)
+            if (Serial[i] == key && sp[i] == spOrder) return i;
+        return -1;
+    }
+
     internal void SetColumn(PumsVariable v, int[] column, bool text, string sourceName)
     {
         Columns[v.Ordinal] = column;
