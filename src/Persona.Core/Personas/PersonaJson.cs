@@ -185,9 +185,9 @@ public static class PersonaJson
         var p = new PersonaRecord
         {
             Id = RequiredString(e, "id", where),
-            Age = Required(e, "age", where).TryGetInt32(out var age) ? age : throw Bad(where, "age", "an integer"),
+            Age = TryInt32(Required(e, "age", where), out var age) ? age : throw Bad(where, "age", "an integer"),
             Income = Optional(e, "income") is { } inc
-                ? inc.TryGetInt64(out var i) ? i : throw Bad(where, "income", "an integer or null")
+                ? TryInt64(inc, out var i) ? i : throw Bad(where, "income", "an integer or null")
                 : null,
             BigFiveScores = ReadBigFive(Optional(e, "big_five_scores"), where),
             Census = ReadCensus(Required(e, "census", where), where),
@@ -216,7 +216,7 @@ public static class PersonaJson
         {
             codes.Add(prop.Value.ValueKind switch
             {
-                JsonValueKind.Number when prop.Value.TryGetInt64(out var n) => new PumsCode(prop.Name, n, null),
+                JsonValueKind.Number when TryInt64(prop.Value, out var n) => new PumsCode(prop.Name, n, null),
                 JsonValueKind.String => new PumsCode(prop.Name, null, prop.Value.GetString()),
                 JsonValueKind.Null => PumsCode.Blank(prop.Name),
                 _ => throw Bad(where, "census.codes." + prop.Name, "an integer, a string or null"),
@@ -225,10 +225,10 @@ public static class PersonaJson
         return new PersonaCensus(
             RequiredString(c, "vintage", where),
             RequiredString(c, "serialno", where),
-            Required(c, "sporder", where).TryGetInt32(out var sp) ? sp : throw Bad(where, "census.sporder", "an integer"),
+            TryInt32(Required(c, "sporder", where), out var sp) ? sp : throw Bad(where, "census.sporder", "an integer"),
             RequiredString(c, "state", where),
             OptionalString(c, "puma", where),
-            Required(c, "weight", where).TryGetDouble(out var w) ? w : throw Bad(where, "census.weight", "a number"),
+            TryDouble(Required(c, "weight", where), out var w) ? w : throw Bad(where, "census.weight", "a number"),
             codes);
     }
 
@@ -236,13 +236,32 @@ public static class PersonaJson
     {
         if (t.ValueKind != JsonValueKind.Object) throw Bad(where, "traits", "an object");
         return new PersonaTraits(OptionalString(t, "source", where),
-            Required(t, "seed", where).TryGetInt64(out var s) ? s : throw Bad(where, "traits.seed", "an integer"));
+            TryInt64(Required(t, "seed", where), out var s) ? s : throw Bad(where, "traits.seed", "an integer"));
     }
 
     private static JsonElement Required(JsonElement e, string key, string where) =>
         e.TryGetProperty(key, out var v) && v.ValueKind != JsonValueKind.Null
             ? v
             : throw new PersonaException($"{where}: missing field \"{key}\".");
+
+    // JsonElement.TryGet* throw on non-numbers; these fail instead, so callers can report the field.
+    private static bool TryInt32(JsonElement e, out int v)
+    {
+        v = 0;
+        return e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out v);
+    }
+
+    private static bool TryInt64(JsonElement e, out long v)
+    {
+        v = 0;
+        return e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out v);
+    }
+
+    private static bool TryDouble(JsonElement e, out double v)
+    {
+        v = 0;
+        return e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out v);
+    }
 
     private static JsonElement? Optional(JsonElement e, string key) =>
         e.TryGetProperty(key, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
