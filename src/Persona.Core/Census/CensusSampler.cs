@@ -1,4 +1,3 @@
-using System.Globalization;
 using Persona.Personas;
 
 namespace Persona.Census;
@@ -222,8 +221,6 @@ public static class CensusSampler
         }
         return rows.ToArray();
     }
-
-    internal static string Format(double d) => d.ToString("N0", CultureInfo.InvariantCulture);
 }
 
 /// <summary>Reads all person sources into one table, in sorted file order.</summary>

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Persona.Census;
 
 /// <summary>
@@ -292,6 +290,4 @@ internal static class Households
         Origin.Derived => "derived from household members (RELP/AGEP/SEX/LANX/LANP)",
         _ => "not available (no household file, no RELP)",
     };
-
-    internal static string Format(int code) => code.ToString(CultureInfo.InvariantCulture);
 }

@@ -27,6 +27,9 @@ public static class PersonaRenderer
     private static void Line(StringBuilder sb, string key, string? value)
     {
         if (value is null) return;
+        // One attribute per line: LM-written text with line breaks is folded onto its line.
+        if (value.AsSpan().IndexOfAny('\r', '\n') >= 0)
+            value = string.Join(' ', value.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         sb.Append(key.Replace('_', ' ')).Append(": ").Append(value).Append('\n');
     }
 }

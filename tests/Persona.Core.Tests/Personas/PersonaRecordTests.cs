@@ -64,6 +64,13 @@ public class PersonaRecordTests
     }
 
     [Fact]
+    public void Multi_line_text_stays_on_its_line()
+    {
+        var text = PersonaRenderer.Render(Sample() with { Lifestyle = "Walks daily.\nCooks on Sundays." });
+        Assert.EndsWith("lifestyle: Walks daily. Cooks on Sundays.\n", text);
+    }
+
+    [Fact]
     public async Task Jsonl_and_parquet_round_trip_real_personas()
     {
         using var tmp = new CensusFixtures.TempDir();
