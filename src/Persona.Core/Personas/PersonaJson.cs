@@ -1,0 +1,282 @@
+using System.Buffers;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace Persona.Personas;
+
+/// <summary>
+/// The canonical JSON form of a persona (contract 2): keys in contract order, compact, UTF-8,
+/// numbers formatted invariantly. The id is the hash of exactly the bytes written without it.
+/// </summary>
+public static class PersonaJson
+{
+    // Labels are plain text for people and LMs; only JSON-mandatory characters are escaped (no
+    // HTML escaping of '+' or non-ASCII letters), which keeps files readable and byte-stable.
+    private static readonly JsonWriterOptions Options = new()
+    {
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        Indented = false,
+        SkipValidation = false,
+    };
+
+    /// <summary>"p_" + first 16 hex chars of SHA-256 over the canonical JSON of everything but the id.</summary>
+    public static string ComputeId(PersonaRecord persona)
+    {
+        var buffer = new ArrayBufferWriter<byte>(2048);
+        WriteBody(buffer, persona);
+        return IdOf(buffer.WrittenSpan);
+    }
+
+    private static string IdOf(ReadOnlySpan<byte> body)
+    {
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(body, hash);
+        return "p_" + Convert.ToHexStringLower(hash[..8]);
+    }
+
+    /// <summary>Returns the persona with its id recomputed from its content.</summary>
+    public static PersonaRecord WithId(PersonaRecord persona) => persona with { Id = ComputeId(persona) };
+
+    /// <summary>
+    /// Writes one JSON object (no newline). The id is taken from <paramref name="persona"/>; use
+    /// <see cref="WriteWithComputedId"/> to hash and write in one pass.
+    /// </summary>
+    public static void Write(IBufferWriter<byte> output, PersonaRecord persona)
+    {
+        var body = new ArrayBufferWriter<byte>(2048);
+        WriteBody(body, persona);
+        Splice(output, persona.Id, body.WrittenSpan);
+    }
+
+    /// <summary>Computes the id from the body bytes and writes the full object; returns the id.</summary>
+    public static string WriteWithComputedId(IBufferWriter<byte> output, PersonaRecord persona, ArrayBufferWriter<byte> scratch)
+    {
+        scratch.ResetWrittenCount();
+        WriteBody(scratch, persona);
+        var id = IdOf(scratch.WrittenSpan);
+        Splice(output, id, scratch.WrittenSpan);
+        return id;
+    }
+
+    public static string Serialize(PersonaRecord persona)
+    {
+        var buffer = new ArrayBufferWriter<byte>(2048);
+        Write(buffer, persona);
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    // {"id":"p_...",  +  the body without its opening brace. Ids are ASCII hex, so no escaping.
+    private static void Splice(IBufferWriter<byte> output, string id, ReadOnlySpan<byte> body)
+    {
+        if (body.Length < 2 || body[0] != (byte)'{')
+            throw new InvalidOperationException("persona body must be a JSON object");
+        output.Write("{\"id\":\""u8);
+        var idBytes = output.GetSpan(id.Length);
+        var written = Encoding.ASCII.GetBytes(id, idBytes);
+        output.Advance(written);
+        output.Write(body.Length > 2 ? "\","u8 : "\""u8);
+        output.Write(body[1..]);
+    }
+
+    private static void WriteBody(IBufferWriter<byte> output, PersonaRecord p)
+    {
+        using var w = new Utf8JsonWriter(output, Options);
+        w.WriteStartObject();
+        w.WriteNumber("age", p.Age);
+        foreach (var (key, get, _) in PersonaRecord.CensusLabels) WriteString(w, key, get(p));
+        if (p.Income is { } income) w.WriteNumber("income", income); else w.WriteNull("income");
+        foreach (var (key, get, _) in PersonaRecord.CensusLabelsAfterIncome) WriteString(w, key, get(p));
+        w.WritePropertyName("big_five_scores");
+        WriteBigFive(w, p.BigFiveScores);
+        foreach (var (key, get, _) in PersonaRecord.TraitLabels) WriteString(w, key, get(p));
+        w.WritePropertyName("census");
+        WriteCensus(w, p.Census);
+        w.WritePropertyName("traits");
+        WriteTraits(w, p.Traits);
+        w.WriteEndObject();
+    }
+
+    private static void WriteString(Utf8JsonWriter w, string key, string? value)
+    {
+        if (value is null) w.WriteNull(key); else w.WriteString(key, value);
+    }
+
+    internal static void WriteBigFive(Utf8JsonWriter w, BigFive? b)
+    {
+        if (b is null) { w.WriteNullValue(); return; }
+        w.WriteStartObject();
+        w.WriteString("openness", b.Openness);
+        w.WriteString("conscientiousness", b.Conscientiousness);
+        w.WriteString("extraversion", b.Extraversion);
+        w.WriteString("agreeableness", b.Agreeableness);
+        w.WriteString("neuroticism", b.Neuroticism);
+        w.WriteEndObject();
+    }
+
+    internal static void WriteCensus(Utf8JsonWriter w, PersonaCensus c)
+    {
+        w.WriteStartObject();
+        w.WriteString("vintage", c.Vintage);
+        w.WriteString("serialno", c.SerialNo);
+        w.WriteNumber("sporder", c.SpOrder);
+        w.WriteString("state", c.State);
+        WriteString(w, "puma", c.Puma);
+        w.WritePropertyName("weight");
+        w.WriteRawValue(FormatDouble(c.Weight), skipInputValidation: true);
+        w.WritePropertyName("codes");
+        w.WriteStartObject();
+        foreach (var code in c.Codes)
+        {
+            if (code.Number is { } n) w.WriteNumber(code.Variable, n);
+            else if (code.Text is { } t) w.WriteString(code.Variable, t);
+            else w.WriteNull(code.Variable);
+        }
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    internal static void WriteTraits(Utf8JsonWriter w, PersonaTraits t)
+    {
+        w.WriteStartObject();
+        WriteString(w, "source", t.Source);
+        w.WriteNumber("seed", t.Seed);
+        w.WriteEndObject();
+    }
+
+    /// <summary>Shortest round-trip form, always with a decimal point ("123.0") so weights read as doubles.</summary>
+    internal static string FormatDouble(double d)
+    {
+        if (!double.IsFinite(d))
+            throw new ArgumentOutOfRangeException(nameof(d), d, "weights are finite");
+        var s = d.ToString("R", CultureInfo.InvariantCulture);
+        return s.Contains('.') || s.Contains('E') ? s : s + ".0";
+    }
+
+    internal static string ToJson(Action<Utf8JsonWriter> write)
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        using (var w = new Utf8JsonWriter(buffer, Options)) write(w);
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    // ---- reading ----
+
+    /// <summary>Parses one persona object; <paramref name="where"/> names the file and line for errors.</summary>
+    public static PersonaRecord Parse(ReadOnlySpan<byte> json, string where)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(json.ToArray());
+            return FromElement(doc.RootElement, where);
+        }
+        catch (JsonException ex)
+        {
+            throw new PersonaException($"{where}: not a valid JSON persona: {ex.Message}", ex);
+        }
+    }
+
+    internal static PersonaRecord FromElement(JsonElement e, string where)
+    {
+        if (e.ValueKind != JsonValueKind.Object)
+            throw new PersonaException($"{where}: expected a JSON object per persona.");
+        var p = new PersonaRecord
+        {
+            Id = RequiredString(e, "id", where),
+            Age = TryInt32(Required(e, "age", where), out var age) ? age : throw Bad(where, "age", "an integer"),
+            Income = Optional(e, "income") is { } inc
+                ? TryInt64(inc, out var i) ? i : throw Bad(where, "income", "an integer or null")
+                : null,
+            BigFiveScores = ReadBigFive(Optional(e, "big_five_scores"), where),
+            Census = ReadCensus(Required(e, "census", where), where),
+            Traits = ReadTraits(Required(e, "traits", where), where),
+        };
+        foreach (var (key, _, with) in PersonaRecord.CensusLabels.Concat(PersonaRecord.CensusLabelsAfterIncome).Concat(PersonaRecord.TraitLabels))
+            p = with(p, OptionalString(e, key, where));
+        return p;
+    }
+
+    internal static BigFive? ReadBigFive(JsonElement? e, string where)
+    {
+        if (e is not { } b) return null;
+        if (b.ValueKind != JsonValueKind.Object) throw Bad(where, "big_five_scores", "an object or null");
+        return new BigFive(RequiredString(b, "openness", where), RequiredString(b, "conscientiousness", where),
+            RequiredString(b, "extraversion", where), RequiredString(b, "agreeableness", where), RequiredString(b, "neuroticism", where));
+    }
+
+    internal static PersonaCensus ReadCensus(JsonElement c, string where)
+    {
+        if (c.ValueKind != JsonValueKind.Object) throw Bad(where, "census", "an object");
+        var codesEl = Required(c, "codes", where);
+        if (codesEl.ValueKind != JsonValueKind.Object) throw Bad(where, "census.codes", "an object");
+        var codes = new List<PumsCode>();
+        foreach (var prop in codesEl.EnumerateObject())
+        {
+            codes.Add(prop.Value.ValueKind switch
+            {
+                JsonValueKind.Number when TryInt64(prop.Value, out var n) => new PumsCode(prop.Name, n, null),
+                JsonValueKind.String => new PumsCode(prop.Name, null, prop.Value.GetString()),
+                JsonValueKind.Null => PumsCode.Blank(prop.Name),
+                _ => throw Bad(where, "census.codes." + prop.Name, "an integer, a string or null"),
+            });
+        }
+        return new PersonaCensus(
+            RequiredString(c, "vintage", where),
+            RequiredString(c, "serialno", where),
+            TryInt32(Required(c, "sporder", where), out var sp) ? sp : throw Bad(where, "census.sporder", "an integer"),
+            RequiredString(c, "state", where),
+            OptionalString(c, "puma", where),
+            TryDouble(Required(c, "weight", where), out var w) ? w : throw Bad(where, "census.weight", "a number"),
+            codes);
+    }
+
+    internal static PersonaTraits ReadTraits(JsonElement t, string where)
+    {
+        if (t.ValueKind != JsonValueKind.Object) throw Bad(where, "traits", "an object");
+        return new PersonaTraits(OptionalString(t, "source", where),
+            TryInt64(Required(t, "seed", where), out var s) ? s : throw Bad(where, "traits.seed", "an integer"));
+    }
+
+    private static JsonElement Required(JsonElement e, string key, string where) =>
+        e.TryGetProperty(key, out var v) && v.ValueKind != JsonValueKind.Null
+            ? v
+            : throw new PersonaException($"{where}: missing field \"{key}\".");
+
+    // JsonElement.TryGet* throw on non-numbers; these fail instead, so callers can report the field.
+    private static bool TryInt32(JsonElement e, out int v)
+    {
+        v = 0;
+        return e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out v);
+    }
+
+    private static bool TryInt64(JsonElement e, out long v)
+    {
+        v = 0;
+        return e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out v);
+    }
+
+    private static bool TryDouble(JsonElement e, out double v)
+    {
+        v = 0;
+        return e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out v);
+    }
+
+    private static JsonElement? Optional(JsonElement e, string key) =>
+        e.TryGetProperty(key, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
+
+    private static string RequiredString(JsonElement e, string key, string where) =>
+        Required(e, key, where) is { ValueKind: JsonValueKind.String } v ? v.GetString()! : throw Bad(where, key, "a string");
+
+    private static string? OptionalString(JsonElement e, string key, string where) =>
+        Optional(e, key) switch
+        {
+            null => null,
+            { ValueKind: JsonValueKind.String } v => v.GetString(),
+            _ => throw Bad(where, key, "a string or null"),
+        };
+
+    private static PersonaException Bad(string where, string key, string expected) =>
+        new($"{where}: field \"{key}\" must be {expected}.");
+}

@@ -1,0 +1,173 @@
+using System.Text;
+using System.Text.Json;
+using Parquet;
+using Parquet.Schema;
+
+namespace Persona.Personas;
+
+/// <summary>
+/// Personas as parquet: one flat column per contract key, in contract order. Scalars are typed
+/// columns (age int, income nullable long, labels nullable strings); the nested values
+/// (big_five_scores, census, traits) are their canonical JSON text, so a parquet file and a
+/// JSONL file of the same personas carry identical content and ids.
+/// </summary>
+public static class PersonaParquet
+{
+    private static readonly DataField<string> IdField = new("id");
+    private static readonly DataField<int> AgeField = new("age");
+    private static readonly DataField<long?> IncomeField = new("income");
+    private static readonly DataField<string> BigFiveField = new("big_five_scores", true);
+    private static readonly DataField<string> CensusField = new("census");
+    private static readonly DataField<string> TraitsField = new("traits");
+
+    private static DataField<string> LabelField(string key) => new(key, true);
+
+    private static ParquetSchema Schema() => new(
+        new Field[] { IdField, AgeField }
+            .Concat(PersonaRecord.CensusLabels.Select(l => LabelField(l.Key)))
+            .Append(IncomeField)
+            .Concat(PersonaRecord.CensusLabelsAfterIncome.Select(l => LabelField(l.Key)))
+            .Append(BigFiveField)
+            .Concat(PersonaRecord.TraitLabels.Select(l => LabelField(l.Key)))
+            .Append(CensusField)
+            .Append(TraitsField));
+
+    /// <summary>Writes the personas atomically (ids recomputed from content), in row groups of 100,000.</summary>
+    public static Task WriteAsync(string path, IReadOnlyList<PersonaRecord> personas, CancellationToken ct = default) =>
+        AtomicFile.WriteAsync(path, (s, token) => WriteAsync(s, personas, token), ct);
+
+    public static async Task WriteAsync(Stream stream, IReadOnlyList<PersonaRecord> personas, CancellationToken ct)
+    {
+        var schema = Schema();
+        var fields = schema.GetDataFields();
+        var options = new ParquetOptions { CompressionMethod = CompressionMethod.Zstd };
+        await using var writer = await ParquetWriter.CreateAsync(schema, stream, options, cancellationToken: ct);
+        const int groupSize = 100_000;
+        for (var start = 0; start < personas.Count || start == 0; start += groupSize)
+        {
+            ct.ThrowIfCancellationRequested();
+            var rows = personas.Skip(start).Take(groupSize).Select(PersonaJson.WithId).ToArray();
+            using var rg = writer.CreateRowGroup();
+            var f = 0;
+            await rg.WriteAsync(fields[f++], rows.Select(p => p.Id).ToArray());
+            await rg.WriteAsync<int>(fields[f++], rows.Select(p => p.Age).ToArray(), null, null, ct);
+            foreach (var (_, get, _) in PersonaRecord.CensusLabels)
+                await rg.WriteAsync(fields[f++], rows.Select(get).ToArray());
+            await rg.WriteAsync<long>(fields[f++], rows.Select(p => p.Income).ToArray(), null, null, ct);
+            foreach (var (_, get, _) in PersonaRecord.CensusLabelsAfterIncome)
+                await rg.WriteAsync(fields[f++], rows.Select(get).ToArray());
+            await rg.WriteAsync(fields[f++], rows.Select(p => p.BigFiveScores is null ? null : PersonaJson.ToJson(w => PersonaJson.WriteBigFive(w, p.BigFiveScores))).ToArray());
+            foreach (var (_, get, _) in PersonaRecord.TraitLabels)
+                await rg.WriteAsync(fields[f++], rows.Select(get).ToArray());
+            await rg.WriteAsync(fields[f++], rows.Select(p => PersonaJson.ToJson(w => PersonaJson.WriteCensus(w, p.Census))).ToArray());
+            await rg.WriteAsync(fields[f++], rows.Select(p => PersonaJson.ToJson(w => PersonaJson.WriteTraits(w, p.Traits))).ToArray());
+            if (personas.Count == 0) break;
+        }
+    }
+
+    public static async Task<List<PersonaRecord>> ReadAsync(string path, CancellationToken ct = default)
+    {
+        if (!File.Exists(path))
+            throw new PersonaException($"Persona file '{path}' does not exist.");
+        await using var stream = File.OpenRead(path);
+        ParquetReader reader;
+        try
+        {
+            reader = await ParquetReader.CreateAsync(stream, cancellationToken: ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            throw new PersonaException($"'{path}' is not a readable parquet file: {ex.Message}", ex);
+        }
+        await using (reader)
+        {
+            var byName = reader.Schema.GetDataFields().ToDictionary(x => x.Name);
+            var missing = PersonaRecord.Keys.Where(k => !byName.ContainsKey(k)).ToList();
+            if (missing.Count > 0)
+                throw new PersonaException($"'{path}' is not a persona parquet file: it lacks the column(s) {string.Join(", ", missing)}.");
+            var result = new List<PersonaRecord>();
+            for (var g = 0; g < reader.RowGroupCount; g++)
+            {
+                using var rg = reader.OpenRowGroupReader(g);
+                var n = (int)rg.RowCount;
+                async Task<string?[]> Strings(string key)
+                {
+                    var a = new string?[n];
+                    await rg.ReadAsync(byName[key], a.AsMemory(), null, ct);
+                    return a;
+                }
+                var ids = await Strings("id");
+                var ages = new int[n];
+                await rg.ReadAsync<int>(byName["age"], ages.AsMemory(), null, ct);
+                var incomes = new long?[n];
+                await rg.ReadAsync<long>(byName["income"], incomes.AsMemory(), null, ct);
+                var labels = new Dictionary<string, string?[]>();
+                foreach (var (key, _, _) in PersonaRecord.CensusLabels.Concat(PersonaRecord.CensusLabelsAfterIncome).Concat(PersonaRecord.TraitLabels))
+                    labels[key] = await Strings(key);
+                var bigFive = await Strings("big_five_scores");
+                var census = await Strings("census");
+                var traits = await Strings("traits");
+                for (var i = 0; i < n; i++)
+                {
+                    var where = $"'{path}', row {result.Count + 1}";
+                    var p = new PersonaRecord
+                    {
+                        Id = ids[i] ?? throw new PersonaException($"{where}: id is null."),
+                        Age = ages[i],
+                        Income = incomes[i],
+                        BigFiveScores = bigFive[i] is { } bf ? ParseNested(bf, where, e => PersonaJson.ReadBigFive(e, where)) : null,
+                        Census = ParseNested(census[i] ?? throw new PersonaException($"{where}: census is null."), where, e => PersonaJson.ReadCensus(e, where)),
+                        Traits = ParseNested(traits[i] ?? throw new PersonaException($"{where}: traits is null."), where, e => PersonaJson.ReadTraits(e, where)),
+                    };
+                    foreach (var (key, _, with) in PersonaRecord.CensusLabels.Concat(PersonaRecord.CensusLabelsAfterIncome).Concat(PersonaRecord.TraitLabels))
+                        p = with(p, labels[key][i]);
+                    result.Add(p);
+                }
+            }
+            return result;
+        }
+    }
+
+    private static T ParseNested<T>(string json, string where, Func<JsonElement, T> read)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(Encoding.UTF8.GetBytes(json));
+            return read(doc.RootElement);
+        }
+        catch (JsonException ex)
+        {
+            throw new PersonaException($"{where}: nested JSON is malformed: {ex.Message}", ex);
+        }
+    }
+}
+
+/// <summary>Reads and writes persona files by extension (.jsonl or .parquet).</summary>
+public static class PersonaFiles
+{
+    public enum Format { Jsonl, Parquet }
+
+    public static Format FormatOf(string path) =>
+        Path.GetExtension(path).ToLowerInvariant() switch
+        {
+            ".jsonl" or ".ndjson" => Format.Jsonl,
+            ".parquet" => Format.Parquet,
+            var ext => throw new PersonaException(
+                $"Cannot tell the persona file format of '{path}' from its extension '{ext}'; use .jsonl or .parquet."),
+        };
+
+    public static Task WriteAsync(string path, IReadOnlyList<PersonaRecord> personas, CancellationToken ct = default) =>
+        FormatOf(path) == Format.Jsonl
+            ? PersonaJsonl.WriteAsync(path, personas, ct)
+            : PersonaParquet.WriteAsync(path, personas, ct);
+
+    public static async Task<List<PersonaRecord>> ReadAsync(string path, CancellationToken ct = default)
+    {
+        if (FormatOf(path) == Format.Parquet)
+            return await PersonaParquet.ReadAsync(path, ct);
+        var list = new List<PersonaRecord>();
+        await foreach (var p in PersonaJsonl.ReadAsync(path, ct))
+            list.Add(p);
+        return list;
+    }
+}
