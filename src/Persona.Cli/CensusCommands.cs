@@ -9,12 +9,6 @@ namespace Persona.Cli;
 /// <summary>`persona census ...`: verbs over Persona.Census. Each verb is built by its own method.</summary>
 internal static class CensusCommands
 {
-    /// <summary>
-    /// Supplies the psychodemographic sampler (argument: --independent-traits). Until the
-    /// bundled sampler is wired in, personas carry null big five / religion / ideology / views.
-    /// </summary>
-    internal static Func<bool, IPsychodemographicSampler?> PsychodemographicsFactory { get; set; } = _ => null;
-
     public static Command Create(IAnsiConsole console)
     {
         var census = new Command("census", "Census-grounded personas: sample from ACS PUMS and check fidelity.");
@@ -73,7 +67,7 @@ internal static class CensusCommands
                 WithoutReplacement = parse.GetValue(withoutReplacement),
                 KeepUnknownCodes = parse.GetValue(keepUnknown),
             };
-            var psycho = PsychodemographicsFactory(parse.GetValue(independent));
+            var psycho = PsychodemographicSampler.LoadBundled(parse.GetValue(independent));
             var result = await RunWithProgress(console, (progress, token) => CensusSampler.SampleAsync(options, psycho, progress, token), ct);
             console.Write(Summary(result, options));
             return 0;
