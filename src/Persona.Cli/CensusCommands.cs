@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Persona.Census;
 using Persona.Personas;
+using Persona.Reports;
 using Spectre.Console;
 
 namespace Persona.Cli;
@@ -13,6 +14,7 @@ internal static class CensusCommands
     {
         var census = new Command("census", "Census-grounded personas: sample from ACS PUMS and check fidelity.");
         census.Subcommands.Add(Sample(console));
+        census.Subcommands.Add(Fidelity(console));
         return census;
     }
 
@@ -21,23 +23,8 @@ internal static class CensusCommands
         var n = new Option<int>("--n") { Description = "Number of personas to draw.", Required = true };
         var seed = new Option<long>("--seed") { Description = "Random seed; the same seed and inputs give a byte-identical file.", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "Output file: .jsonl (one persona per line) or .parquet.", Required = true };
-        var source = new Option<string[]>("--source")
-        {
-            Description = $"PUMS person files, folders or globs: p_*.parquet, psam_p*.csv, or the Census zip csv_p??.zip (read in place). Default: data/{CensusSampler.BundledSource}.",
-            AllowMultipleArgumentsPerToken = true,
-        };
-        var household = new Option<string[]>("--household")
-        {
-            Description = "PUMS household files (psam_h*.csv or csv_h??.zip) to join on SERIALNO for household type, language and children. Without them these are derived from the household's persons when the person file has RELP.",
-            AllowMultipleArgumentsPerToken = true,
-        };
-        var dictionary = new Option<string>("--dictionary") { Description = "PUMS data dictionary CSV of the data's year. Default: the bundled one for the detected vintage (2024 data: the 2023 dictionary)." };
-        var minAge = new Option<int?>("--min-age") { Description = "Keep persons at least this old (0-99)." };
-        var maxAge = new Option<int?>("--max-age") { Description = "Keep persons at most this old (0-99)." };
-        var states = new Option<string>("--states") { Description = "Keep persons of these states: postal or FIPS codes, e.g. \"CA,TX,06\"." };
         var unweighted = new Option<bool>("--unweighted") { Description = "Draw every record with equal probability instead of proportional to PWGTP." };
         var withoutReplacement = new Option<bool>("--without-replacement") { Description = "Never draw the same person twice (Efraimidis-Spirakis weighted sampling)." };
-        var keepUnknown = new Option<bool>("--keep-unknown-codes") { Description = "Keep codes missing from the dictionary as raw codes instead of failing." };
         var independent = new Option<bool>("--independent-traits") { Description = "Draw psychodemographics from unconditional marginals (ablation) instead of conditionally on demographics." };
 
         var cmd = new Command("sample",
@@ -48,24 +35,18 @@ internal static class CensusCommands
             "  persona census sample --n 2000 --source 'pums/p_*.parquet' --states CA,TX --min-age 18 --out adults.jsonl\n" +
             "  persona census sample --n 100 --source psam_p56.csv --household psam_h56.csv --without-replacement --out wy.jsonl")
         {
-            n, seed, output, source, household, dictionary, minAge, maxAge, states, unweighted, withoutReplacement, keepUnknown, independent,
+            n, seed, output, unweighted, withoutReplacement, independent,
         };
+        var census = new CensusSourceOptions();
+        census.AddTo(cmd);
         cmd.SetAction(async (parse, ct) =>
         {
-            var options = new CensusSampleOptions
+            var options = census.Read(parse, parse.GetValue(n)) with
             {
-                N = parse.GetValue(n),
                 Seed = parse.GetValue(seed),
                 OutputPath = parse.GetValue(output),
-                Sources = parse.GetValue(source) ?? [],
-                Households = parse.GetValue(household) ?? [],
-                DictionaryPath = parse.GetValue(dictionary),
-                MinAge = parse.GetValue(minAge),
-                MaxAge = parse.GetValue(maxAge),
-                States = parse.GetValue(states) is { } s ? StateCodes.Parse(s) : null,
                 Unweighted = parse.GetValue(unweighted),
                 WithoutReplacement = parse.GetValue(withoutReplacement),
-                KeepUnknownCodes = parse.GetValue(keepUnknown),
             };
             var psycho = PsychodemographicSampler.LoadBundled(parse.GetValue(independent));
             var result = await RunWithProgress(console, (progress, token) => CensusSampler.SampleAsync(options, psycho, progress, token), ct);
@@ -75,7 +56,68 @@ internal static class CensusCommands
         return cmd;
     }
 
-    private static async Task<T> RunWithProgress<T>(IAnsiConsole console, Func<IProgress<CensusProgress>, CancellationToken, Task<T>> work, CancellationToken ct)
+    private static Command Fidelity(IAnsiConsole console)
+    {
+        var personas = new Option<string>("--personas") { Description = "Persona file to check (.jsonl or .parquet), as written by `census sample`.", Required = true };
+        var output = new Option<string>("--out") { Description = "Output folder: fidelity.json and one synthetic-vs-census histogram PNG per attribute.", Required = true };
+        var cmd = new Command("fidelity",
+            "Compare a persona file with the weighted census it was drawn from: total variation distance per attribute\n" +
+            "(with the distance a random sample of that size shows by chance), Cramér's V gaps for the main attribute pairs,\n" +
+            "a console summary, fidelity.json and side-by-side histograms. Give the same --source and universe filters as the draw.\n\n" +
+            "Examples:\n" +
+            "  persona census fidelity --personas personas.jsonl --out fidelity/\n" +
+            "  persona census fidelity --personas wy.parquet --source csv_pwy.zip --out wy-fidelity/\n" +
+            "  persona census fidelity --personas adults.jsonl --source 'pums/p_*.parquet' --states CA,TX --min-age 18 --out f/")
+        {
+            personas, output,
+        };
+        var census = new CensusSourceOptions();
+        census.AddTo(cmd);
+        cmd.SetAction(async (parse, ct) =>
+        {
+            var options = census.Read(parse, n: 1);
+            var result = await RunWithProgress(console,
+                (progress, token) => PopulationFidelity.RunAsync(parse.GetValue(personas)!, options, parse.GetValue(output), progress, token), ct);
+            WriteFidelity(console, result);
+            return 0;
+        });
+        return cmd;
+    }
+
+    internal static void WriteFidelity(IAnsiConsole console, PopulationFidelityResult r)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var rep = r.Report;
+        var t = new Table().Border(TableBorder.Rounded)
+            .AddColumn("attribute").AddColumn(new TableColumn("TVD").RightAligned()).AddColumn(new TableColumn("by chance").RightAligned())
+            .AddColumn("most over-represented").AddColumn("most under-represented");
+        foreach (var a in rep.Attributes)
+        {
+            var tvd = a.Tvd.ToString("0.000", inv);
+            // Beyond three times the sampling noise is worth a look; colour guides the eye only.
+            var colour = a.Tvd > 3 * a.ExpectedSamplingTvd ? "yellow" : "green";
+            t.AddRow(Markup.Escape(a.Attribute), $"[{colour}]{tvd}[/]", a.ExpectedSamplingTvd.ToString("0.000", inv),
+                Markup.Escape(Describe(a.MostOverRepresented)), Markup.Escape(Describe(a.MostUnderRepresented)));
+        }
+        console.Write(t);
+        var p = new Table().Border(TableBorder.Rounded).AddColumn("pair").AddColumn(new TableColumn("V synthetic").RightAligned())
+            .AddColumn(new TableColumn("V census").RightAligned()).AddColumn(new TableColumn("gap").RightAligned());
+        string F(double? v) => v?.ToString("0.000", inv) ?? "-";
+        foreach (var pair in rep.Pairs)
+            p.AddRow(Markup.Escape($"{pair.First} x {pair.Second}"), F(pair.SyntheticCramersV), F(pair.CensusCramersV), F(pair.Gap));
+        console.Write(p);
+        console.MarkupLineInterpolated(
+            $"{rep.SyntheticCount:N0} personas vs {r.CensusRows:N0} census persons ({r.Vintage}); mean TVD {rep.Summary.MeanTvd:0.000} (by chance {rep.Summary.MeanExpectedSamplingTvd:0.000}), worst {rep.Summary.WorstAttribute} {rep.Summary.MaxTvd:0.000}.");
+        if (r.SkippedAttributes.Count > 0)
+            console.MarkupLineInterpolated($"[grey]not in the source, not compared: {string.Join(", ", r.SkippedAttributes)}[/]");
+        if (r.JsonPath is not null)
+            console.MarkupLineInterpolated($"wrote {r.JsonPath} and {r.Plots.Count} histograms");
+    }
+
+    private static string Describe(CategoryShare? c) =>
+        c is null ? "-" : string.Create(CultureInfo.InvariantCulture, $"{(c.Category.Length <= 40 ? c.Category : c.Category[..39] + "…")} ({Math.Round(c.Difference * 100, 1):+0.0;-0.0;0.0} pts)");
+
+    internal static async Task<T> RunWithProgress<T>(IAnsiConsole console, Func<IProgress<CensusProgress>, CancellationToken, Task<T>> work, CancellationToken ct)
     {
         T result = default!;
         await console.Progress()
@@ -104,6 +146,7 @@ internal static class CensusCommands
                         "households" => "Household fields",
                         "sample" => "Drawing and decoding",
                         "write" => "Writing personas",
+                        "compare" => "Comparing with the census",
                         var other => other,
                     });
                 task.MaxValue = Math.Max(1, value.Total);

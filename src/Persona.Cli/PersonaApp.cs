@@ -15,8 +15,11 @@ public static class PersonaApp
         var root = new RootCommand(
             "Persona: a census-grounded testbed for pluralistic alignment of language models.\n\n" +
             "Examples:\n" +
+            "  persona run                      the main job on bundled defaults (personas + fidelity report in out/)\n" +
             "  persona census sample --n 1000 --seed 7 --out personas.jsonl\n" +
-            "  persona census fidelity --personas personas.jsonl --out fidelity/");
+            "  persona census fidelity --personas personas.jsonl --out fidelity/\n" +
+            "  persona llm batch --in requests.jsonl --out results.jsonl --model offline");
+        root.Subcommands.Add(RunCommand.Create(console));
         root.Subcommands.Add(CensusCommands.Create(console));
         root.Subcommands.Add(LlmCommands.Create(console));
         return root;

@@ -1,6 +1,6 @@
+using Spectre.Console;
 using System.IO.Compression;
 using Persona.Personas;
-using Spectre.Console;
 
 namespace Persona.Cli.Tests;
 
@@ -17,20 +17,7 @@ public class CensusSampleCommandTests : IDisposable
         try { Directory.Delete(_dir, true); } catch (IOException) { }
     }
 
-    private static async Task<(int Code, string Output)> Run(params string[] args)
-    {
-        var writer = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(writer),
-            Ansi = AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
-        });
-        console.Profile.Width = 200;
-        var code = await PersonaApp.RunAsync(args, console);
-        return (code, writer.ToString());
-    }
+    private static Task<(int Code, string Output)> Run(params string[] args) => Cli.Run(args);
 
     [Fact]
     public async Task Samples_to_jsonl_and_prints_a_summary()

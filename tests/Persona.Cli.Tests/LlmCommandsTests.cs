@@ -1,26 +1,13 @@
+using Spectre.Console;
 using System.Text.Json;
 using Persona.Cli;
 using Persona.Testing.FakeLlm;
-using Spectre.Console;
 
 namespace Persona.Cli.Tests;
 
 public sealed class LlmCommandsTests
 {
-    private static async Task<(int Code, string Output)> Run(params string[] args)
-    {
-        var writer = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(writer),
-            Ansi = AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
-        });
-        console.Profile.Width = 200;
-        var code = await PersonaApp.RunAsync(args, console);
-        return (code, writer.ToString());
-    }
+    private static Task<(int Code, string Output)> Run(params string[] args) => Cli.Run(args);
 
     private static string Dir()
     {

@@ -1,27 +1,13 @@
 using System.Text.Json;
 using Persona.Cli;
 using Persona.Llm.Local.Tests;
-using Spectre.Console;
 
 namespace Persona.Cli.Tests;
 
 /// <summary>`--model local:PATH.gguf` through the real CLI, on a random-weight GGUF the test writes.</summary>
 public sealed class LocalModelCommandsTests
 {
-    private static async Task<(int Code, string Output)> Run(params string[] args)
-    {
-        var writer = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(writer),
-            Ansi = AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
-        });
-        console.Profile.Width = 200;
-        var code = await PersonaApp.RunAsync(args, console);
-        return (code, writer.ToString());
-    }
+    private static Task<(int Code, string Output)> Run(params string[] args) => Cli.Run(args);
 
     [Fact]
     public async Task Batch_on_a_local_gguf_answers_every_request_and_replays_from_cache()

@@ -158,7 +158,7 @@ public static class CensusSampler
             throw new PersonaException($"--min-age {lo} is greater than --max-age {hi}.");
     }
 
-    private static IReadOnlyList<string> ResolveSources(CensusSampleOptions options)
+    internal static IReadOnlyList<string> ResolveSources(CensusSampleOptions options)
     {
         if (options.Sources.Count > 0)
             return PumsSources.ResolvePersons(options.Sources);
@@ -193,7 +193,7 @@ public static class CensusSampler
             "). Pass the Census Bureau's dictionary of that release with --dictionary FILE.");
     }
 
-    private static int[] Universe(PumsTable table, CensusSampleOptions o)
+    internal static int[] Universe(PumsTable table, CensusSampleOptions o)
     {
         var age = table.Columns[PumsVariables.Agep.Ordinal]!;
         var state = table.Columns[PumsVariables.State.Ordinal]!;

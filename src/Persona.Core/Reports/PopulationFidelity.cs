@@ -1,0 +1,87 @@
+using System.Globalization;
+using Persona.Census;
+using Persona.Personas;
+
+namespace Persona.Reports;
+
+/// <summary>What a fidelity run compared and where it wrote its outputs.</summary>
+public sealed record PopulationFidelityResult(
+    FidelityReport Report,
+    string PersonasPath,
+    IReadOnlyList<string> Sources,
+    string Vintage,
+    int CensusRows,
+    IReadOnlyList<string> SkippedAttributes,
+    string? JsonPath,
+    IReadOnlyList<string> Plots);
+
+/// <summary>
+/// Compares a persona file with the weighted census it should represent: the same sources,
+/// dictionary and universe filters as the draw, every person of that universe weighted by PWGTP.
+/// </summary>
+public static class PopulationFidelity
+{
+    /// <param name="census">Source, household, dictionary and universe options, as given to the sampler (N is ignored).</param>
+    /// <param name="outDirectory">When set, fidelity.json and one PNG per attribute are written there.</param>
+    public static async Task<PopulationFidelityResult> RunAsync(string personasPath, CensusSampleOptions census,
+        string? outDirectory, IProgress<CensusProgress>? progress = null, CancellationToken ct = default)
+    {
+        if (!File.Exists(personasPath))
+            throw new PersonaException($"Persona file '{personasPath}' does not exist; expected a .jsonl or .parquet file written by `persona census sample`.");
+        var personas = await PersonaFiles.ReadAsync(personasPath, ct);
+        if (personas.Count == 0)
+            throw new PersonaException($"Persona file '{personasPath}' holds no personas.");
+
+        var sources = CensusSampler.ResolveSources(census);
+        var table = await PumsLoader.LoadAsync(sources, progress, ct);
+        Households.Apply(table, PumsSources.ResolveHouseholds(census.Households), ct);
+        var dictionary = PumsDictionary.Load(census.DictionaryPath ?? CensusSampler.BundledDictionary(table));
+        var decoder = new PumsDecoder(table, dictionary, census.KeepUnknownCodes);
+        var universe = CensusSampler.Universe(table, census);
+        decoder.CheckCodes(universe, ct);
+
+        var synthetic = personas.Select(CensusAttributes).ToList();
+        var traits = new PersonaTraits(null, 0);
+        var censusRows = universe.Select(row =>
+        {
+            if ((row & 0xFFF) == 0) ct.ThrowIfCancellationRequested();
+            return (Attributes: (IReadOnlyDictionary<string, string?>)CensusAttributes(decoder.Decode(row, traits, null)), Weight: table.Weight[row]);
+        }).ToList();
+
+        // An attribute the source cannot provide (e.g. household type without a household file)
+        // is "not in universe" on both sides; comparing it would report a perfect match.
+        var attributes = FidelityReport.DefaultAttributes
+            .Where(a => synthetic.Any(r => r[a] is not null) || censusRows.Any(r => r.Attributes[a] is not null))
+            .ToList();
+        var skipped = FidelityReport.DefaultAttributes.Except(attributes).ToList();
+        var pairs = FidelityReport.DefaultPairs.Where(p => attributes.Contains(p.First) && attributes.Contains(p.Second)).ToList();
+
+        progress?.Report(new CensusProgress("compare", 0, 1));
+        var report = FidelityReport.Compute(synthetic, censusRows, attributes, pairs);
+        progress?.Report(new CensusProgress("compare", 1, 1));
+
+        string? json = null;
+        IReadOnlyList<string> plots = [];
+        if (outDirectory is not null)
+        {
+            Directory.CreateDirectory(outDirectory);
+            json = Path.Combine(outDirectory, "fidelity.json");
+            report.WriteJson(json);
+            plots = report.WritePlots(outDirectory);
+        }
+        return new PopulationFidelityResult(report, Path.GetFullPath(personasPath), sources, table.Vintage, censusRows.Count, skipped, json, plots);
+    }
+
+    /// <summary>The 24 census attributes of a persona as the fidelity report keys them (numbers in invariant culture).</summary>
+    public static Dictionary<string, string?> CensusAttributes(PersonaRecord p)
+    {
+        var d = new Dictionary<string, string?>(FidelityReport.DefaultAttributes.Count, StringComparer.Ordinal)
+        {
+            ["age"] = p.Age.ToString(CultureInfo.InvariantCulture),
+            ["income"] = p.Income?.ToString(CultureInfo.InvariantCulture),
+        };
+        foreach (var (key, get, _) in PersonaRecord.CensusLabels) d[key] = get(p);
+        foreach (var (key, get, _) in PersonaRecord.CensusLabelsAfterIncome) d[key] = get(p);
+        return d;
+    }
+}
