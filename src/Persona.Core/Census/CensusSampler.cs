@@ -108,22 +108,26 @@ public static class CensusSampler
         }
 
         var personas = new PersonaRecord[options.N];
-        for (var i = 0; i < picks.Length; i++)
+        // Decoding is independent per draw (each persona has its own trait stream and slot), so it
+        // runs on every core; the output does not depend on scheduling.
+        const int chunk = 4096;
+        var done = 0;
+        Parallel.For(0, (picks.Length + chunk - 1) / chunk, new ParallelOptions { CancellationToken = ct }, c =>
         {
-            if ((i & 0x3FF) == 0)
+            var end = Math.Min(picks.Length, (c + 1) * chunk);
+            for (var i = c * chunk; i < end; i++)
             {
-                ct.ThrowIfCancellationRequested();
-                progress?.Report(new CensusProgress("sample", i, options.N));
+                var row = universe[picks[i]];
+                // The persona's own stream depends on (seed, draw index) only, so its traits do not
+                // shift when another persona, filter or source changes.
+                var traitSeed = (long)(DeterministicRng.Mix(DeterministicRng.Mix((ulong)options.Seed, TraitStream), (ulong)i) >> 33);
+                Psychodemographics? psy = null;
+                if (psycho is not null)
+                    psy = psycho.Draw(decoder.Profile(row), new Random((int)traitSeed));
+                personas[i] = decoder.Decode(row, new PersonaTraits(psycho?.Source, traitSeed), psy);
             }
-            var row = universe[picks[i]];
-            // The persona's own stream depends on (seed, draw index) only, so its traits do not
-            // shift when another persona, filter or source changes.
-            var traitSeed = (long)(DeterministicRng.Mix(DeterministicRng.Mix((ulong)options.Seed, TraitStream), (ulong)i) >> 33);
-            Psychodemographics? psy = null;
-            if (psycho is not null)
-                psy = psycho.Draw(decoder.Profile(row), new Random((int)traitSeed));
-            personas[i] = decoder.Decode(row, new PersonaTraits(psycho?.Source, traitSeed), psy);
-        }
+            progress?.Report(new CensusProgress("sample", Interlocked.Add(ref done, end - c * chunk), options.N));
+        });
         progress?.Report(new CensusProgress("sample", options.N, options.N));
 
         if (options.OutputPath is { } path)

@@ -25,10 +25,20 @@ public static class PersonaJson
     /// <summary>"p_" + first 16 hex chars of SHA-256 over the canonical JSON of everything but the id.</summary>
     public static string ComputeId(PersonaRecord persona)
     {
-        var buffer = new ArrayBufferWriter<byte>(2048);
+        // Every decoded persona is hashed, so the scratch buffer and writer are reused per thread.
+        var buffer = t_scratch ??= new ArrayBufferWriter<byte>(2048);
+        buffer.ResetWrittenCount();
         WriteBody(buffer, persona);
         return IdOf(buffer.WrittenSpan);
     }
+
+    [ThreadStatic] private static ArrayBufferWriter<byte>? t_scratch;
+    [ThreadStatic] private static Utf8JsonWriter? t_writer;
+
+    // Keys are written for every persona; encoding them once saves transcoding and escaping checks.
+    private static readonly JsonEncodedText[] CensusLabelKeys = PersonaRecord.CensusLabels.Select(l => JsonEncodedText.Encode(l.Key)).ToArray();
+    private static readonly JsonEncodedText[] AfterIncomeKeys = PersonaRecord.CensusLabelsAfterIncome.Select(l => JsonEncodedText.Encode(l.Key)).ToArray();
+    private static readonly JsonEncodedText[] TraitKeys = PersonaRecord.TraitLabels.Select(l => JsonEncodedText.Encode(l.Key)).ToArray();
 
     private static string IdOf(ReadOnlySpan<byte> body)
     {
@@ -46,7 +56,8 @@ public static class PersonaJson
     /// </summary>
     public static void Write(IBufferWriter<byte> output, PersonaRecord persona)
     {
-        var body = new ArrayBufferWriter<byte>(2048);
+        var body = t_scratch ??= new ArrayBufferWriter<byte>(2048);
+        body.ResetWrittenCount();
         WriteBody(body, persona);
         Splice(output, persona.Id, body.WrittenSpan);
     }
@@ -83,20 +94,33 @@ public static class PersonaJson
 
     private static void WriteBody(IBufferWriter<byte> output, PersonaRecord p)
     {
-        using var w = new Utf8JsonWriter(output, Options);
+        var w = t_writer;
+        if (w is null) t_writer = w = new Utf8JsonWriter(output, Options);
+        else w.Reset(output);
         w.WriteStartObject();
-        w.WriteNumber("age", p.Age);
-        foreach (var (key, get, _) in PersonaRecord.CensusLabels) WriteString(w, key, get(p));
-        if (p.Income is { } income) w.WriteNumber("income", income); else w.WriteNull("income");
-        foreach (var (key, get, _) in PersonaRecord.CensusLabelsAfterIncome) WriteString(w, key, get(p));
-        w.WritePropertyName("big_five_scores");
+        w.WriteNumber("age"u8, p.Age);
+        WriteStrings(w, PersonaRecord.CensusLabels, CensusLabelKeys, p);
+        if (p.Income is { } income) w.WriteNumber("income"u8, income); else w.WriteNull("income"u8);
+        WriteStrings(w, PersonaRecord.CensusLabelsAfterIncome, AfterIncomeKeys, p);
+        w.WritePropertyName("big_five_scores"u8);
         WriteBigFive(w, p.BigFiveScores);
-        foreach (var (key, get, _) in PersonaRecord.TraitLabels) WriteString(w, key, get(p));
-        w.WritePropertyName("census");
+        WriteStrings(w, PersonaRecord.TraitLabels, TraitKeys, p);
+        w.WritePropertyName("census"u8);
         WriteCensus(w, p.Census);
-        w.WritePropertyName("traits");
+        w.WritePropertyName("traits"u8);
         WriteTraits(w, p.Traits);
         w.WriteEndObject();
+        w.Flush();
+    }
+
+    private static void WriteStrings(Utf8JsonWriter w,
+        (string Key, Func<PersonaRecord, string?> Get, Func<PersonaRecord, string?, PersonaRecord> With)[] fields,
+        JsonEncodedText[] keys, PersonaRecord p)
+    {
+        for (var i = 0; i < fields.Length; i++)
+        {
+            if (fields[i].Get(p) is { } value) w.WriteString(keys[i], value); else w.WriteNull(keys[i]);
+        }
     }
 
     private static void WriteString(Utf8JsonWriter w, string key, string? value)
