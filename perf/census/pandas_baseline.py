@@ -9,7 +9,7 @@ measured in one run. Prints one JSON line with its own phase timings.
 FILE may be a CSV or a Census zip (read in place by pandas). Decoding maps every categorical code
 of the persona variables to its dictionary label, as `persona` does.
 """
-import argparse, csv, json, sys, time
+import argparse, csv, json, sys, time, zipfile
 
 import numpy as np
 import pandas as pd
@@ -23,9 +23,19 @@ def load_dictionary(path):
     labels = {}
     with open(path, newline="", encoding="utf-8-sig") as f:
         for row in csv.reader(f):
-            if len(row) >= 7 and row[0] == "VAL" and row[4] == row[5] and not row[4].startswith("b"):
+            if len(row) >= 7 and row[0] == "VAL" and row[4] == row[5] and row[4].lstrip("-").isdigit():
                 labels.setdefault(row[1], {})[int(row[4])] = row[6]
     return labels
+
+
+def read(path):
+    # The Census zips also hold a README PDF, which pandas' own zip support refuses; stream the CSV member.
+    if path.endswith(".zip"):
+        with zipfile.ZipFile(path) as z:
+            member = next(n for n in z.namelist() if n.endswith(".csv"))
+            with z.open(member) as f:
+                return pd.read_csv(f, low_memory=False)
+    return pd.read_csv(path, low_memory=False)
 
 
 def main():
@@ -37,7 +47,7 @@ def main():
     a = ap.parse_args()
 
     t0 = time.perf_counter()
-    frames = [pd.read_csv(f, low_memory=False) for f in a.files]
+    frames = [read(f) for f in a.files]
     df = pd.concat(frames, ignore_index=True)
     t_load = time.perf_counter() - t0
 

@@ -70,6 +70,14 @@ if (Environment.GetEnvironmentVariable("PERF_DIAG") == "1")
     var dict = PumsDictionary.Load(dictionary ?? CensusSampler.BundledDictionary(table));
     var dec = new PumsDecoder(table, dict, false);
     var tr = new PersonaTraits(null, 0);
+    var sw0 = Stopwatch.StartNew();
+    var w = table.Weight.ToArray();
+    var picks = WeightedSampler.WithReplacement(w, n, new DeterministicRng(5), false);
+    Console.Error.WriteLine($"picks: {sw0.Elapsed.TotalSeconds:0.000}s");
+    sw0.Restart();
+    var kept = new PersonaRecord[n];
+    for (var i = 0; i < n; i++) kept[i] = dec.Decode(picks[i], tr, null);
+    Console.Error.WriteLine($"decode picks retained: {sw0.Elapsed.TotalSeconds:0.000}s");
     for (var round = 0; round < 3; round++)
     {
         var gc0 = GC.CollectionCount(0); var al0 = GC.GetTotalAllocatedBytes(true);
