@@ -89,6 +89,9 @@ public sealed record PersonaRejection(
     int? Attempt,
     IReadOnlyList<RejectionReason> Reasons);
 
+/// <summary>How often the LM gave one reason for rejecting a profile.</summary>
+public sealed record ReasonCount(string Reason, int Count);
+
 /// <summary>Where the time went, summed over personas (stages overlap when personas run concurrently).</summary>
 public sealed record PersonaBuildTimings(
     TimeSpan Census, TimeSpan Enrichment, TimeSpan Rules, TimeSpan LmCheck, TimeSpan Write, TimeSpan Total,
@@ -116,7 +119,7 @@ public sealed record PersonaBuildReport(
     double RejectionRate,
     IReadOnlyDictionary<string, int> RejectedByStage,
     IReadOnlyDictionary<string, int> RejectedByRule,
-    IReadOnlyList<KeyValuePair<string, int>> TopLmReasons,
+    IReadOnlyList<ReasonCount> TopLmReasons,
     int EnrichmentAnswersRefused,
     IReadOnlyDictionary<string, int> EnrichmentRefusedByRule,
     int Train,
@@ -367,8 +370,8 @@ public static class PersonaBuilder
             foreach (var rule in r.Reasons.Select(x => x.Rule).Distinct())
                 byRule[rule] = byRule.GetValueOrDefault(rule) + 1;
         var lmReasons = replaced.Where(r => r.Stage == "lm_check").SelectMany(r => r.Reasons).Where(x => x.Rule == "LM")
-            .GroupBy(x => x.Message, StringComparer.Ordinal).Select(g => new KeyValuePair<string, int>(g.Key, g.Count()))
-            .OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Take(20).ToArray();
+            .GroupBy(x => x.Message, StringComparer.Ordinal).Select(g => new ReasonCount(g.Key, g.Count()))
+            .OrderByDescending(r => r.Count).ThenBy(r => r.Reason, StringComparer.Ordinal).Take(20).ToArray();
         var retried = rejections.Where(r => r.Outcome == "retried").ToArray();
         var refusedByRule = new SortedDictionary<string, int>(StringComparer.Ordinal);
         foreach (var r in retried) foreach (var x in r.Reasons) refusedByRule[x.Rule] = refusedByRule.GetValueOrDefault(x.Rule) + 1;
