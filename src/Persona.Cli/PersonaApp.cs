@@ -19,6 +19,8 @@ public static class PersonaApp
             "  persona census fidelity --personas personas.jsonl --out fidelity/");
         root.Subcommands.Add(CensusCommands.Create(console));
         root.Subcommands.Add(LlmCommands.Create(console));
+        root.Subcommands.Add(PersonasCommands.Create(console));
+        root.Subcommands.Add(PromptsCommands.Create(console));
         return root;
     }
 
