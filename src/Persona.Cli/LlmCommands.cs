@@ -22,38 +22,11 @@ internal static class LlmCommands
         return llm;
     }
 
-    private sealed class Common
-    {
-        public readonly Option<string> Model = new("--model") { Description = "PROVIDER:NAME: openai:NAME (any OpenAI-compatible server), ollama:NAME, local:PATH.gguf, or offline (deterministic simulator).", Required = true };
-        public readonly Option<string[]> BaseUrl = new("--base-url") { Description = "Server base URL(s), comma-separated or repeated; calls are spread over them. Default: OPENAI_BASE_URL, else the provider's default. The key comes from OPENAI_API_KEY only.", AllowMultipleArgumentsPerToken = true };
-        public readonly Option<double> Timeout = new("--timeout") { Description = "Per-attempt timeout in seconds.", DefaultValueFactory = _ => 120 };
-        public readonly Option<int> OfflineSeed = new("--offline-seed") { Description = "Seed of the offline simulator.", DefaultValueFactory = _ => 0 };
-        public readonly Option<double> OfflineNoise = new("--offline-noise") { Description = "Probability that the offline simulator flips a persona's true choice.", DefaultValueFactory = _ => 0.1 };
-
-        public void AddTo(Command c)
-        {
-            c.Options.Add(Model);
-            c.Options.Add(BaseUrl);
-            c.Options.Add(Timeout);
-            c.Options.Add(OfflineSeed);
-            c.Options.Add(OfflineNoise);
-        }
-    }
-
     private static Command CreateBatch(IAnsiConsole console)
     {
-        var common = new Common();
+        var common = new RuntimeOptions(full: true);
         var input = new Option<FileInfo>("--in") { Description = "requests.jsonl: one {\"id\", \"messages\": [{\"role\", \"content\"}], \"temperature\"?, \"max_tokens\"?, \"sample_index\"?} per line.", Required = true };
         var output = new Option<FileInfo>("--out") { Description = "results.jsonl: one {\"id\", \"content\", \"usage\", \"cached\", \"error\"?} per input id, in input order; written atomically when every id has an outcome.", Required = true };
-        var concurrency = new Option<int>("--concurrency") { Description = "Calls in flight per endpoint (upper bound; lowered on 429 and raised again on success).", DefaultValueFactory = _ => 16 };
-        var runDir = new Option<DirectoryInfo?>("--run-dir") { Description = "Run directory (store.sqlite cache + provenance, manifest.json). Default: runs/<input file name>." };
-        var maxCost = new Option<double?>("--max-cost") { Description = "Stop cleanly once this many USD (estimated from data/llm/prices.csv) have been spent in this invocation." };
-        var maxCalls = new Option<long?>("--max-calls") { Description = "Stop cleanly after this many paid calls in this invocation (cache hits are free)." };
-        var refresh = new Option<bool>("--refresh") { Description = "Ignore cached answers and pay for new ones (they replace the cached ones)." };
-        var maxAttempts = new Option<int>("--max-attempts") { Description = "Attempts per call on 429, 5xx, timeouts and dropped connections.", DefaultValueFactory = _ => 6 };
-        var breakerFailures = new Option<int>("--breaker-failures") { Description = "Consecutive failures of an endpoint that, lasting at least --breaker-seconds, trip its circuit breaker.", DefaultValueFactory = _ => 8 };
-        var breakerSeconds = new Option<double>("--breaker-seconds") { Description = "Minimum length of a failure streak before the breaker trips.", DefaultValueFactory = _ => 20 };
-        var backoffMs = new Option<double>("--backoff-ms") { Description = "Base of the exponential backoff between attempts, in milliseconds.", DefaultValueFactory = _ => 500, Hidden = true };
 
         var cmd = new Command("batch",
             "Send every request of a JSONL file through the runtime: cached (a completed call is never paid twice; a rerun resumes),\n" +
@@ -65,34 +38,15 @@ internal static class LlmCommands
             "  persona llm batch --in r.jsonl --out out.jsonl --model openai:llama-3.1-8b --base-url http://gpu1:8000/v1,http://gpu2:8000/v1 --concurrency 64\n" +
             "  persona llm batch --in r.jsonl --out out.jsonl --model ollama:llama3.1 --run-dir runs/pilot --max-calls 100");
         common.AddTo(cmd);
-        foreach (var o in new Option[] { input, output, concurrency, runDir, maxCost, maxCalls, refresh, maxAttempts, breakerFailures, breakerSeconds, backoffMs })
-            cmd.Options.Add(o);
+        cmd.Options.Add(input);
+        cmd.Options.Add(output);
 
         cmd.SetAction(async (parse, ct) =>
         {
             var inFile = parse.GetValue(input)!;
             var requests = BatchRequestReader.Read(inFile.FullName); // bad input fails here, before anything is paid
-            var dir = parse.GetValue(runDir)?.FullName ?? Path.Combine("runs", Path.GetFileNameWithoutExtension(inFile.Name));
-            var options = new LlmRuntimeOptions
-            {
-                Model = parse.GetValue(common.Model)!,
-                BaseUrls = parse.GetValue(common.BaseUrl),
-                RunDirectory = dir,
-                MaxCostUsd = parse.GetValue(maxCost),
-                MaxCalls = parse.GetValue(maxCalls),
-                Refresh = parse.GetValue(refresh),
-                OfflineSeed = parse.GetValue(common.OfflineSeed),
-                OfflineNoise = parse.GetValue(common.OfflineNoise),
-                Resilience = new ResilienceOptions
-                {
-                    Concurrency = parse.GetValue(concurrency),
-                    Timeout = Seconds(parse.GetValue(common.Timeout), "--timeout"),
-                    MaxAttempts = Math.Max(1, parse.GetValue(maxAttempts)),
-                    BreakerFailures = Math.Max(1, parse.GetValue(breakerFailures)),
-                    BreakerMinDuration = TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(breakerSeconds))),
-                    BackoffBase = TimeSpan.FromMilliseconds(Math.Max(1, parse.GetValue(backoffMs))),
-                },
-            };
+            var options = common.Build(parse, Path.Combine("runs", Path.GetFileNameWithoutExtension(inFile.Name)));
+            var dir = options.RunDirectory;
             await using var runtime = LlmRuntime.Open(options);
             var counters = new BatchCounters();
             var sw = Stopwatch.StartNew();
@@ -122,7 +76,7 @@ internal static class LlmCommands
 
     private static Command CreatePing(IAnsiConsole console)
     {
-        var common = new Common();
+        var common = new RuntimeOptions(full: false);
         var cmd = new Command("ping",
             "Send one tiny call (not cached) and print the latency and the model that answered.\n\n" +
             "Examples:\n" +
@@ -142,7 +96,7 @@ internal static class LlmCommands
                     Refresh = true,
                     OfflineSeed = parse.GetValue(common.OfflineSeed),
                     OfflineNoise = parse.GetValue(common.OfflineNoise),
-                    Resilience = new ResilienceOptions { Concurrency = 1, MaxAttempts = 1, Timeout = Seconds(parse.GetValue(common.Timeout), "--timeout") },
+                    Resilience = new ResilienceOptions { Concurrency = 1, MaxAttempts = 1, Timeout = RuntimeOptions.Seconds(parse.GetValue(common.Timeout), "--timeout") },
                 };
                 await using (var runtime = LlmRuntime.Open(options))
                 {
@@ -175,12 +129,6 @@ internal static class LlmCommands
             }
         });
         return cmd;
-    }
-
-    private static TimeSpan Seconds(double s, string option)
-    {
-        if (!(s > 0)) throw new PersonaException($"{option} must be more than 0 seconds.");
-        return TimeSpan.FromSeconds(s);
     }
 
     private static string Describe(LlmRuntime runtime, BatchCounters c, Stopwatch sw)

@@ -22,6 +22,8 @@ public static class PersonaApp
         root.Subcommands.Add(RunCommand.Create(console));
         root.Subcommands.Add(CensusCommands.Create(console));
         root.Subcommands.Add(LlmCommands.Create(console));
+        root.Subcommands.Add(PersonasCommands.Create(console));
+        root.Subcommands.Add(PromptsCommands.Create(console));
         return root;
     }
 

@@ -109,6 +109,11 @@ public static class PersonaJson
         WriteCensus(w, p.Census);
         w.WritePropertyName("traits"u8);
         WriteTraits(w, p.Traits);
+        if (p.Enrichment is { } en)
+        {
+            w.WritePropertyName("enrichment");
+            WriteEnrichment(w, en);
+        }
         w.WriteEndObject();
         w.Flush();
     }
@@ -121,6 +126,48 @@ public static class PersonaJson
         {
             if (fields[i].Get(p) is { } value) w.WriteString(keys[i], value); else w.WriteNull(keys[i]);
         }
+    }
+
+    internal static void WriteEnrichment(Utf8JsonWriter w, PersonaEnrichment e)
+    {
+        w.WriteStartObject();
+        w.WriteString("model", e.Model);
+        w.WriteString("template_version", e.TemplateVersion);
+        w.WriteStartArray("categories");
+        foreach (var c in e.Categories) w.WriteStringValue(c);
+        w.WriteEndArray();
+        w.WriteStartArray("fields");
+        foreach (var f in e.Fields) w.WriteStringValue(f);
+        w.WriteEndArray();
+        w.WriteNumber("attempt", e.Attempt);
+        w.WriteBoolean("simulated", e.Simulated);
+        WriteString(w, "check_model", e.CheckModel);
+        WriteString(w, "check_template_version", e.CheckTemplateVersion);
+        w.WriteEndObject();
+    }
+
+    internal static PersonaEnrichment? ReadEnrichment(JsonElement? e, string where)
+    {
+        if (e is not { } x) return null;
+        if (x.ValueKind != JsonValueKind.Object) throw Bad(where, "enrichment", "an object or null");
+        static IReadOnlyList<string> Strings(JsonElement o, string key, string where) =>
+            Required(o, key, where) is { ValueKind: JsonValueKind.Array } a
+                ? a.EnumerateArray().Select(v => v.ValueKind == JsonValueKind.String ? v.GetString()! : throw Bad(where, "enrichment." + key, "an array of strings")).ToArray()
+                : throw Bad(where, "enrichment." + key, "an array of strings");
+        return new PersonaEnrichment(
+            RequiredString(x, "model", where),
+            RequiredString(x, "template_version", where),
+            Strings(x, "categories", where),
+            Strings(x, "fields", where),
+            TryInt32(Required(x, "attempt", where), out var at) ? at : throw Bad(where, "enrichment.attempt", "an integer"),
+            Required(x, "simulated", where).ValueKind switch
+            {
+                JsonValueKind.True => true,
+                JsonValueKind.False => false,
+                _ => throw Bad(where, "enrichment.simulated", "a boolean"),
+            },
+            OptionalString(x, "check_model", where),
+            OptionalString(x, "check_template_version", where));
     }
 
     private static void WriteString(Utf8JsonWriter w, string key, string? value)
@@ -216,6 +263,7 @@ public static class PersonaJson
             BigFiveScores = ReadBigFive(Optional(e, "big_five_scores"), where),
             Census = ReadCensus(Required(e, "census", where), where),
             Traits = ReadTraits(Required(e, "traits", where), where),
+            Enrichment = ReadEnrichment(Optional(e, "enrichment"), where),
         };
         foreach (var (key, _, with) in PersonaRecord.CensusLabels.Concat(PersonaRecord.CensusLabelsAfterIncome).Concat(PersonaRecord.TraitLabels))
             p = with(p, OptionalString(e, key, where));

@@ -19,6 +19,8 @@ public static class PersonaParquet
     private static readonly DataField<string> BigFiveField = new("big_five_scores", true);
     private static readonly DataField<string> CensusField = new("census");
     private static readonly DataField<string> TraitsField = new("traits");
+    // Optional on read (files written before enrichment existed lack it); always written.
+    private static readonly DataField<string> EnrichmentField = new("enrichment", true);
 
     private static DataField<string> LabelField(string key) => new(key, true);
 
@@ -30,7 +32,8 @@ public static class PersonaParquet
             .Append(BigFiveField)
             .Concat(PersonaRecord.TraitLabels.Select(l => LabelField(l.Key)))
             .Append(CensusField)
-            .Append(TraitsField));
+            .Append(TraitsField)
+            .Append(EnrichmentField));
 
     /// <summary>Writes the personas atomically (ids recomputed from content), in row groups of 100,000.</summary>
     public static Task WriteAsync(string path, IReadOnlyList<PersonaRecord> personas, CancellationToken ct = default) =>
@@ -61,6 +64,7 @@ public static class PersonaParquet
                 await rg.WriteAsync(fields[f++], rows.Select(get).ToArray());
             await rg.WriteAsync(fields[f++], rows.Select(p => PersonaJson.ToJson(w => PersonaJson.WriteCensus(w, p.Census))).ToArray());
             await rg.WriteAsync(fields[f++], rows.Select(p => PersonaJson.ToJson(w => PersonaJson.WriteTraits(w, p.Traits))).ToArray());
+            await rg.WriteAsync(fields[f++], rows.Select(p => p.Enrichment is null ? null : PersonaJson.ToJson(w => PersonaJson.WriteEnrichment(w, p.Enrichment))).ToArray());
             if (personas.Count == 0) break;
         }
     }
@@ -107,6 +111,7 @@ public static class PersonaParquet
                 var bigFive = await Strings("big_five_scores");
                 var census = await Strings("census");
                 var traits = await Strings("traits");
+                var enrichment = byName.ContainsKey("enrichment") ? await Strings("enrichment") : new string?[n];
                 for (var i = 0; i < n; i++)
                 {
                     var where = $"'{path}', row {result.Count + 1}";
@@ -118,6 +123,7 @@ public static class PersonaParquet
                         BigFiveScores = bigFive[i] is { } bf ? ParseNested(bf, where, e => PersonaJson.ReadBigFive(e, where)) : null,
                         Census = ParseNested(census[i] ?? throw new PersonaException($"{where}: census is null."), where, e => PersonaJson.ReadCensus(e, where)),
                         Traits = ParseNested(traits[i] ?? throw new PersonaException($"{where}: traits is null."), where, e => PersonaJson.ReadTraits(e, where)),
+                        Enrichment = enrichment[i] is { } en ? ParseNested(en, where, e => PersonaJson.ReadEnrichment(e, where)) : null,
                     };
                     foreach (var (key, _, with) in PersonaRecord.CensusLabels.Concat(PersonaRecord.CensusLabelsAfterIncome).Concat(PersonaRecord.TraitLabels))
                         p = with(p, labels[key][i]);

@@ -52,6 +52,13 @@ public sealed record PersonaRecord
     public required PersonaCensus Census { get; init; }
     public required PersonaTraits Traits { get; init; }
 
+    /// <summary>
+    /// Provenance of the LM-written fields (which model wrote them, with which prompt and
+    /// categories, and which model checked the profile); null until enrichment ran. Written after
+    /// "traits" as "enrichment" and omitted when null, so census-only personas keep their bytes and ids.
+    /// </summary>
+    public PersonaEnrichment? Enrichment { get; init; }
+
     /// <summary>The attribute keys in contract order, as written to JSON (id first, census/traits last).</summary>
     public static IReadOnlyList<string> Keys { get; } =
     [
@@ -142,3 +149,26 @@ public readonly record struct PumsCode(string Variable, long? Number, string? Te
 /// no psychodemographic sampler ran) and the seed of the persona's own random stream.
 /// </summary>
 public sealed record PersonaTraits(string? Source, long Seed);
+
+/// <summary>
+/// Who wrote the five idiosyncratic fields and who checked the result. <see cref="Model"/> is the
+/// runtime's model identity (e.g. "openai:gpt-4o-mini" or the offline simulator's identity);
+/// <see cref="Simulated"/> is true when the offline simulator wrote them (no model did).
+/// </summary>
+public sealed record PersonaEnrichment(
+    string Model,
+    string TemplateVersion,
+    IReadOnlyList<string> Categories,
+    IReadOnlyList<string> Fields,
+    int Attempt,
+    bool Simulated,
+    string? CheckModel,
+    string? CheckTemplateVersion)
+{
+    public bool Equals(PersonaEnrichment? other) =>
+        other is not null && Model == other.Model && TemplateVersion == other.TemplateVersion
+        && Categories.SequenceEqual(other.Categories) && Fields.SequenceEqual(other.Fields) && Attempt == other.Attempt
+        && Simulated == other.Simulated && CheckModel == other.CheckModel && CheckTemplateVersion == other.CheckTemplateVersion;
+
+    public override int GetHashCode() => HashCode.Combine(Model, TemplateVersion, Attempt);
+}
