@@ -27,11 +27,6 @@ internal static class PersonasCommands
         var seed = new Option<long>("--seed") { Description = "Seed of census draws, traits, categories and the split; same seed + inputs + answers = byte-identical files.", DefaultValueFactory = _ => 0 };
         var output = new Option<DirectoryInfo>("--out") { Description = "Output folder: personas.jsonl, personas.parquet, split.json, rejections.jsonl, build-report.json (+ store.sqlite, manifest.json).", Required = true };
         var limit = new Option<int?>("--limit") { Description = "Build only the first this-many personas (exactly the first ones a full build keeps): a quick, cheap try." };
-        var source = new Option<string[]>("--source") { Description = $"PUMS person files, folders or globs (as `census sample`). Default: data/{CensusSampler.BundledSource}.", AllowMultipleArgumentsPerToken = true };
-        var dictionary = new Option<string>("--dictionary") { Description = "PUMS data dictionary CSV of the data's year. Default: the bundled one for the detected vintage." };
-        var minAge = new Option<int?>("--min-age") { Description = "Keep persons at least this old (0-99)." };
-        var maxAge = new Option<int?>("--max-age") { Description = "Keep persons at most this old (0-99)." };
-        var states = new Option<string>("--states") { Description = "Keep persons of these states: postal or FIPS codes, e.g. \"CA,TX,06\"." };
         var independent = new Option<bool>("--independent-traits") { Description = "Draw psychodemographics from unconditional marginals (ablation)." };
         var categories = new Option<int>("--categories") { Description = "High-level categories (data/personas/enrichment-categories.csv) given to the LM per persona.", DefaultValueFactory = _ => 3 };
         var categoriesFile = new Option<string>("--categories-file") { Description = "Your own category,prompt CSV instead of the bundled one." };
@@ -50,22 +45,27 @@ internal static class PersonasCommands
             "  persona personas build --n 1586 --model openai:qwen2.5-7b --base-url http://gpu1:8000/v1 --out personas --limit 50\n" +
             "  persona personas build --n 500 --model ollama:llama3.1 --states CA --min-age 18 --out ca-adults");
         runtime.AddTo(cmd);
-        foreach (var o in new Option[] { n, seed, output, limit, source, dictionary, minAge, maxAge, states, independent, categories, categoriesFile, attempts, noLmCheck, trainFraction })
+        foreach (var o in new Option[] { n, seed, output, limit, independent, categories, categoriesFile, attempts, noLmCheck, trainFraction })
             cmd.Options.Add(o);
+        var census = new CensusSourceOptions();
+        census.AddTo(cmd);
 
         cmd.SetAction(async (parse, ct) =>
         {
             var outDir = parse.GetValue(output)!.FullName;
+            var from = census.Read(parse, parse.GetValue(n));
             var options = new PersonaBuildOptions
             {
                 N = parse.GetValue(n),
                 Seed = parse.GetValue(seed),
                 Limit = parse.GetValue(limit),
-                Sources = parse.GetValue(source) ?? [],
-                DictionaryPath = parse.GetValue(dictionary),
-                MinAge = parse.GetValue(minAge),
-                MaxAge = parse.GetValue(maxAge),
-                States = parse.GetValue(states) is { } s ? StateCodes.Parse(s) : null,
+                Sources = from.Sources,
+                Households = from.Households,
+                DictionaryPath = from.DictionaryPath,
+                MinAge = from.MinAge,
+                MaxAge = from.MaxAge,
+                States = from.States,
+                KeepUnknownCodes = from.KeepUnknownCodes,
                 IndependentTraits = parse.GetValue(independent),
                 CategoriesPerPersona = parse.GetValue(categories),
                 CategoriesPath = parse.GetValue(categoriesFile),
@@ -74,43 +74,53 @@ internal static class PersonasCommands
                 TrainFraction = parse.GetValue(trainFraction),
                 OutputDirectory = outDir,
             };
-            var runtimeOptions = runtime.Build(parse, outDir);
-            await using var rt = LlmRuntime.Open(runtimeOptions);
-            options = options with { ModelLabel = rt.ModelIdentity, Concurrency = rt.TotalConcurrency };
-            await rt.EnsureReachableAsync(ct);
-            try
-            {
-                var result = await StageProgress.RunAsync(console, DescribeBuildStage, p =>
-                    PersonaBuilder.BuildAsync(options, rt.ChatClient,
-                        new SyncProgress<PersonaBuildProgress>(x => p.Report(x.Stage, x.Done, x.Total,
-                            x.Stage == "personas" ? $"passed {x.Accepted}  rejected {x.Rejected}" : null)), ct));
-                await rt.WriteManifestAsync("completed", new Dictionary<string, object?>
-                {
-                    ["personas"] = result.Personas.Count,
-                    ["evaluated"] = result.Report.Evaluated,
-                    ["rejected"] = result.Report.Rejected,
-                    ["train"] = result.Split.TrainCount,
-                    ["test"] = result.Split.TestCount,
-                });
-                console.Write(BuildSummary(result, rt));
-                if (result.Report.RejectedByRule.Count > 0) console.Write(RuleTable(result.Report));
-                if (rt.Simulated)
-                    console.MarkupLine("[yellow]simulated:[/] the offline simulator wrote the text and gave coin-flip verdicts; use a real --model for a real population.");
-                return 0;
-            }
-            catch (RunStoppedException ex)
-            {
-                await rt.WriteManifestAsync("stopped", null, ex.Message);
-                console.MarkupLineInterpolated($"[yellow]stopped:[/] {ex.Message} Run the same command again to resume; nothing finished is paid twice (exit code {ex.ExitCode}).");
-                return ex.ExitCode;
-            }
-            catch (OperationCanceledException)
-            {
-                await rt.WriteManifestAsync("cancelled");
-                throw;
-            }
+            return (await BuildAsync(console, options, runtime.Build(parse, outDir), ct)).ExitCode;
         });
         return cmd;
+    }
+
+    /// <summary>
+    /// Opens the runtime, builds the population with progress, writes the manifest and prints the
+    /// summary; `personas build` and the `run` main job share it. A budget or breaker stop returns
+    /// its exit code and no result.
+    /// </summary>
+    internal static async Task<(int ExitCode, PersonaBuildResult? Result)> BuildAsync(IAnsiConsole console, PersonaBuildOptions options,
+        LlmRuntimeOptions runtimeOptions, CancellationToken ct)
+    {
+        await using var rt = LlmRuntime.Open(runtimeOptions);
+        options = options with { ModelLabel = rt.ModelIdentity, Concurrency = rt.TotalConcurrency };
+        await rt.EnsureReachableAsync(ct);
+        try
+        {
+            var result = await StageProgress.RunAsync(console, DescribeBuildStage, p =>
+                PersonaBuilder.BuildAsync(options, rt.ChatClient,
+                    new SyncProgress<PersonaBuildProgress>(x => p.Report(x.Stage, x.Done, x.Total,
+                        x.Stage == "personas" ? $"passed {x.Accepted}  rejected {x.Rejected}" : null)), ct));
+            await rt.WriteManifestAsync("completed", new Dictionary<string, object?>
+            {
+                ["personas"] = result.Personas.Count,
+                ["evaluated"] = result.Report.Evaluated,
+                ["rejected"] = result.Report.Rejected,
+                ["train"] = result.Split.TrainCount,
+                ["test"] = result.Split.TestCount,
+            });
+            console.Write(BuildSummary(result, rt));
+            if (result.Report.RejectedByRule.Count > 0) console.Write(RuleTable(result.Report));
+            if (rt.Simulated)
+                console.MarkupLine("[yellow]simulated:[/] the offline simulator wrote the text and gave coin-flip verdicts; use a real --model for a real population.");
+            return (0, result);
+        }
+        catch (RunStoppedException ex)
+        {
+            await rt.WriteManifestAsync("stopped", null, ex.Message);
+            console.MarkupLineInterpolated($"[yellow]stopped:[/] {ex.Message} Run the same command again to resume; nothing finished is paid twice (exit code {ex.ExitCode}).");
+            return (ex.ExitCode, null);
+        }
+        catch (OperationCanceledException)
+        {
+            await rt.WriteManifestAsync("cancelled");
+            throw;
+        }
     }
 
     private static string DescribeBuildStage(string stage) => stage switch

@@ -28,9 +28,15 @@ internal sealed class RuntimeOptions
     private readonly bool _full;
 
     /// <param name="runDirDefault">How the help describes the default run directory.</param>
-    public RuntimeOptions(bool full = true, string runDirDefault = "runs/<input file name>")
+    /// <param name="defaultModel">When set, --model is optional and defaults to this (the main job runs offline).</param>
+    public RuntimeOptions(bool full = true, string runDirDefault = "runs/<input file name>", string? defaultModel = null)
     {
         _full = full;
+        if (defaultModel is not null)
+        {
+            Model.Required = false;
+            Model.DefaultValueFactory = _ => defaultModel;
+        }
         RunDir = new Option<DirectoryInfo?>("--run-dir") { Description = $"Run directory (store.sqlite cache + provenance, manifest.json). Default: {runDirDefault}." };
     }
 

@@ -24,6 +24,8 @@ public sealed record PersonaBuildOptions
     public int? MinAge { get; init; }
     public int? MaxAge { get; init; }
     public IReadOnlyList<int>? States { get; init; }
+    /// <summary>Keep codes missing from the dictionary as raw codes instead of failing (as `census sample`).</summary>
+    public bool KeepUnknownCodes { get; init; }
     public bool IndependentTraits { get; init; }
     /// <summary>Overrides the bundled psychodemographic sampler (tests).</summary>
     public IPsychodemographicSampler? Psychodemographics { get; init; }
@@ -273,6 +275,7 @@ public static class PersonaBuilder
             MinAge = o.MinAge,
             MaxAge = o.MaxAge,
             States = o.States,
+            KeepUnknownCodes = o.KeepUnknownCodes,
         };
         // Synchronous forwarding: Progress<T> would post to the thread pool and reorder reports.
         var forward = progress is null ? null : new SyncProgress<CensusProgress>(p => progress.Report(new PersonaBuildProgress("census:" + p.Stage, p.Done, p.Total)));
