@@ -22,18 +22,18 @@ RAW="$WORK/raw.jsonl"; : > "$RAW"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
-serve() { # latency-ms -> prints the URL
+serve() { # latency-ms; sets URL (not via $(...): a subshell would lose the server's pid)
   "$BIN" serve --latency-ms "$1" > "$WORK/server-$1.url" 2> "$WORK/server-$1.err" &
   PIDS+=($!)
   for _ in $(seq 100); do [ -s "$WORK/server-$1.url" ] && break; sleep 0.1; done
-  head -1 "$WORK/server-$1.url"
+  URL=$(head -1 "$WORK/server-$1.url")
 }
 record() { # scenario, json line
   "$PY" -c 'import json,sys; d=json.loads(sys.argv[2]); d["scenario"]=sys.argv[1]; print(json.dumps(d))' "$1" "$2" >> "$RAW"
   echo "$1: $2"
 }
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-URL100=$(serve 100); URL0=$(serve 0)
+serve 100; URL100=$URL; serve 0; URL0=$URL
 "$BIN" requests --calls "$CALLS_A" --out "$WORK/a.jsonl" --prefix a
 "$BIN" requests --calls "$CALLS_B" --out "$WORK/b.jsonl" --prefix b
 "$BIN" requests --calls "$CALLS_C" --out "$WORK/c.jsonl" --prefix c
