@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 
 namespace Persona.Storage;
 
@@ -57,11 +58,19 @@ public sealed record StoreStats(long Calls, long CacheHits, long Failures, long 
 /// </summary>
 public sealed class RunStore : IAsyncDisposable
 {
-    private const int MaxBatch = 2048;
+    private const int MaxBatch = 32768;
+    // How long provenance-only writes may wait to share a commit. Every commit makes each reader
+    // connection drop its page cache (WAL snapshot changed), so replaying a cached run, where
+    // every call adds a provenance row, committed hundreds of times a second and each lookup
+    // started cold. Answers (paid for) and flushes are never held back.
+    private const int ProvenanceLingerMs = 200, LingerPollMs = 10;
     private readonly string _connectionString;
     private readonly Channel<object> _writes = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentDictionary<string, StoredResponse> _pending = new(StringComparer.Ordinal);
     private readonly ConcurrentBag<Reader> _readers = new();
+    // Each reader maps the file; bounding them bounds memory (mapped pages count once per mapping)
+    // and costs nothing, since lookups are synchronous and never outnumber the cores for long.
+    private readonly SemaphoreSlim _readerSlots = new(Math.Max(2, Environment.ProcessorCount));
     private readonly Task _writerTask;
     private readonly SqliteConnection _writeConnection;
     private Exception? _writerFault;
@@ -84,6 +93,7 @@ public sealed class RunStore : IAsyncDisposable
             PRAGMA journal_mode=WAL;
             PRAGMA synchronous=NORMAL;
             PRAGMA busy_timeout=10000;
+            PRAGMA cache_size=-32768;
             CREATE TABLE IF NOT EXISTS responses(
               key TEXT PRIMARY KEY, provider TEXT NOT NULL, model TEXT NOT NULL, response_model TEXT,
               content TEXT NOT NULL, finish_reason TEXT, prompt_tokens INTEGER NOT NULL,
@@ -95,9 +105,11 @@ public sealed class RunStore : IAsyncDisposable
               prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, tokens_estimated INTEGER NOT NULL,
               cost_usd REAL NOT NULL, cached INTEGER NOT NULL, attempts INTEGER NOT NULL, status TEXT NOT NULL,
               error TEXT, raw_text TEXT, finish_reason TEXT, simulated INTEGER NOT NULL);
-            CREATE INDEX IF NOT EXISTS calls_key ON calls(key);
+            DROP INDEX IF EXISTS calls_key;
             """);
-        _writerTask = Task.Run(WriterLoopAsync);
+        // A thread of its own, not the pool's: replaying cached calls keeps every pool thread busy with
+        // synchronous hits, and a pool-scheduled writer then starved and fell behind until the end.
+        _writerTask = Task.Factory.StartNew(WriterLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
     /// <summary>Opens (creating if needed) the store at <paramref name="path"/>.</summary>
@@ -120,21 +132,17 @@ public sealed class RunStore : IAsyncDisposable
     {
         ThrowIfFaulted();
         if (_pending.TryGetValue(key, out response!)) return true;
-        if (!_readers.TryTake(out var reader)) reader = new Reader(_connectionString);
+        _readerSlots.Wait();
+        Reader? reader = null;
         try
         {
-            reader.Key.Value = key;
-            using var r = reader.Select.ExecuteReader();
-            if (!r.Read()) { response = null!; return false; }
-            response = new StoredResponse(
-                key, r.GetString(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), r.GetString(3),
-                r.IsDBNull(4) ? null : r.GetString(4), r.GetInt64(5), r.GetInt64(6), r.GetInt64(7) != 0,
-                r.GetDouble(8), r.GetInt64(9) != 0, r.GetInt64(10) != 0, DateTimeOffset.Parse(r.GetString(11), System.Globalization.CultureInfo.InvariantCulture));
-            return true;
+            if (!_readers.TryTake(out reader)) reader = new Reader(_connectionString);
+            return reader.TryRead(key, out response);
         }
         finally
         {
-            _readers.Add(reader);
+            if (reader is not null) _readers.Add(reader);
+            _readerSlots.Release();
         }
     }
 
@@ -199,47 +207,67 @@ public sealed class RunStore : IAsyncDisposable
         return list;
     }
 
-    private async Task WriterLoopAsync()
+    private void WriterLoop()
     {
-        using var insResponse = _writeConnection.CreateCommand();
-        insResponse.CommandText = """
+        // The raw statements bind by position and skip Microsoft.Data.Sqlite's per-execution
+        // parameter lookup and boxing: a replay writes one provenance row per cached call.
+        var db = _writeConnection.Handle!;
+        using var insResponse = Prepare(db, """
             INSERT OR REPLACE INTO responses(key,provider,model,response_model,content,finish_reason,prompt_tokens,completion_tokens,tokens_estimated,cost_usd,price_known,simulated,created_utc)
-            VALUES($k,$p,$m,$rm,$c,$f,$pt,$ct,$te,$cost,$pk,$sim,$t)
-            """;
-        var rp = AddParams(insResponse, "$k", "$p", "$m", "$rm", "$c", "$f", "$pt", "$ct", "$te", "$cost", "$pk", "$sim", "$t");
-        using var insCall = _writeConnection.CreateCommand();
-        insCall.CommandText = """
+            VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)
+            """);
+        using var insCall = Prepare(db, """
             INSERT INTO calls(key,provider,model,endpoint,parameters,started_utc,latency_ms,prompt_tokens,completion_tokens,tokens_estimated,cost_usd,cached,attempts,status,error,raw_text,finish_reason,simulated)
-            VALUES($k,$p,$m,$e,$par,$s,$lat,$pt,$ct,$te,$cost,$cached,$att,$st,$err,$raw,$f,$sim)
-            """;
-        var cp = AddParams(insCall, "$k", "$p", "$m", "$e", "$par", "$s", "$lat", "$pt", "$ct", "$te", "$cost", "$cached", "$att", "$st", "$err", "$raw", "$f", "$sim");
+            VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+            """);
         var batch = new List<object>(MaxBatch);
         var reader = _writes.Reader;
         try
         {
-            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            while (WaitToRead(reader))
             {
                 batch.Clear();
-                while (batch.Count < MaxBatch && reader.TryRead(out var item)) batch.Add(item);
+                var urgent = false;
+                long lingerStart = 0;
+                while (true)
+                {
+                    while (batch.Count < MaxBatch && reader.TryRead(out var item))
+                    {
+                        batch.Add(item);
+                        urgent |= item is not CallRecord;
+                    }
+                    if (urgent || batch.Count >= MaxBatch || reader.Completion.IsCompleted) break;
+                    if (lingerStart == 0) lingerStart = Environment.TickCount64;
+                    else if (Environment.TickCount64 - lingerStart >= ProvenanceLingerMs) break;
+                    Thread.Sleep(LingerPollMs);
+                }
                 using (var tx = _writeConnection.BeginTransaction())
                 {
-                    insResponse.Transaction = tx;
-                    insCall.Transaction = tx;
                     foreach (var item in batch)
                     {
                         switch (item)
                         {
-                            case StoredResponse s:
-                                Set(rp, s.Key, s.Provider, s.Model, s.ResponseModelId, s.Content, s.FinishReason, s.PromptTokens, s.CompletionTokens,
-                                    s.TokensEstimated ? 1 : 0, s.CostUsd, s.PriceKnown ? 1 : 0, s.Simulated ? 1 : 0, s.CreatedUtc.ToString("O"));
-                                insResponse.ExecuteNonQuery();
+                            case StoredResponse r:
+                            {
+                                var st = insResponse;
+                                Text(st, 1, r.Key); Text(st, 2, r.Provider); Text(st, 3, r.Model); Text(st, 4, r.ResponseModelId); Text(st, 5, r.Content);
+                                Text(st, 6, r.FinishReason); Int(st, 7, r.PromptTokens); Int(st, 8, r.CompletionTokens); Int(st, 9, r.TokensEstimated ? 1 : 0);
+                                raw.sqlite3_bind_double(st, 10, r.CostUsd); Int(st, 11, r.PriceKnown ? 1 : 0); Int(st, 12, r.Simulated ? 1 : 0);
+                                Text(st, 13, r.CreatedUtc.ToString("O"));
+                                Step(db, st);
                                 break;
+                            }
                             case CallRecord c:
-                                Set(cp, c.Key, c.Provider, c.Model, c.Endpoint, c.Parameters, c.StartedUtc.ToString("O"), c.LatencyMs, c.PromptTokens,
-                                    c.CompletionTokens, c.TokensEstimated ? 1 : 0, c.CostUsd, c.Cached ? 1 : 0, c.Attempts, c.Status, c.Error, c.RawText,
-                                    c.FinishReason, c.Simulated ? 1 : 0);
-                                insCall.ExecuteNonQuery();
+                            {
+                                var st = insCall;
+                                Text(st, 1, c.Key); Text(st, 2, c.Provider); Text(st, 3, c.Model); Text(st, 4, c.Endpoint); Text(st, 5, c.Parameters);
+                                Text(st, 6, c.StartedUtc.ToString("O")); raw.sqlite3_bind_double(st, 7, c.LatencyMs); Int(st, 8, c.PromptTokens);
+                                Int(st, 9, c.CompletionTokens); Int(st, 10, c.TokensEstimated ? 1 : 0); raw.sqlite3_bind_double(st, 11, c.CostUsd);
+                                Int(st, 12, c.Cached ? 1 : 0); Int(st, 13, c.Attempts); Text(st, 14, c.Status); Text(st, 15, c.Error); Text(st, 16, c.RawText);
+                                Text(st, 17, c.FinishReason); Int(st, 18, c.Simulated ? 1 : 0);
+                                Step(db, st);
                                 break;
+                            }
                         }
                     }
                     tx.Commit();
@@ -259,23 +287,46 @@ public sealed class RunStore : IAsyncDisposable
         }
     }
 
+    // Written with "O"; the exact round-trip parser is several times cheaper than the general one, which matters once per cache hit.
+    private static DateTimeOffset ParseUtc(string s)
+        => DateTimeOffset.TryParseExact(s, "O", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind, out var t)
+            ? t : DateTimeOffset.Parse(s, System.Globalization.CultureInfo.InvariantCulture);
+
     private void ThrowIfFaulted()
     {
         if (_writerFault is { } ex) throw new InvalidOperationException($"The run store '{Path}' stopped accepting writes: {ex.Message}", ex);
     }
 
-    private static SqliteParameter[] AddParams(SqliteCommand cmd, params string[] names)
+    private static bool WaitToRead(ChannelReader<object> reader)
     {
-        var ps = new SqliteParameter[names.Length];
-        for (var i = 0; i < names.Length; i++) ps[i] = cmd.Parameters.Add(new SqliteParameter { ParameterName = names[i] });
-        cmd.Prepare();
-        return ps;
+        var wait = reader.WaitToReadAsync();
+        return wait.IsCompletedSuccessfully ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
     }
 
-    private static void Set(SqliteParameter[] ps, params object?[] values)
+    private static sqlite3_stmt Prepare(sqlite3 db, string sql)
     {
-        for (var i = 0; i < ps.Length; i++) ps[i].Value = values[i] ?? DBNull.Value;
+        var rc = raw.sqlite3_prepare_v2(db, sql, out var stmt);
+        if (rc != raw.SQLITE_OK) SqliteException.ThrowExceptionForRC(rc, db);
+        return stmt;
     }
+
+    private static void Text(sqlite3_stmt st, int i, string? v)
+    {
+        if (v is null) raw.sqlite3_bind_null(st, i);
+        else raw.sqlite3_bind_text(st, i, v);
+    }
+
+    private static void Int(sqlite3_stmt st, int i, long v) => raw.sqlite3_bind_int64(st, i, v);
+
+    private static void Step(sqlite3 db, sqlite3_stmt st)
+    {
+        var rc = raw.sqlite3_step(st);
+        raw.sqlite3_reset(st);
+        if (rc != raw.SQLITE_DONE) SqliteException.ThrowExceptionForRC(rc, db);
+    }
+
+    private static string? ColumnText(sqlite3_stmt st, int i)
+        => raw.sqlite3_column_type(st, i) == raw.SQLITE_NULL ? null : raw.sqlite3_column_text(st, i).utf8_to_string();
 
     private static void Exec(SqliteConnection c, string sql)
     {
@@ -297,22 +348,46 @@ public sealed class RunStore : IAsyncDisposable
     private sealed class Reader : IDisposable
     {
         private readonly SqliteConnection _connection;
-        public SqliteCommand Select { get; }
-        public SqliteParameter Key { get; }
+        private readonly sqlite3_stmt _select;
 
         public Reader(string connectionString)
         {
             _connection = new SqliteConnection(connectionString);
             _connection.Open();
-            Select = _connection.CreateCommand();
-            Select.CommandText = "SELECT provider,model,response_model,content,finish_reason,prompt_tokens,completion_tokens,tokens_estimated,cost_usd,price_known,simulated,created_utc FROM responses WHERE key=$k";
-            Key = Select.Parameters.Add(new SqliteParameter { ParameterName = "$k", Value = "" });
-            Select.Prepare();
+            // Lookups by a random content hash touch random pages: map the file instead of read()-ing them into a small private cache.
+            using (var pragma = _connection.CreateCommand())
+            {
+                pragma.CommandText = "PRAGMA mmap_size=1073741824;";
+                pragma.ExecuteNonQuery();
+            }
+            _select = Prepare(_connection.Handle!, "SELECT provider,model,response_model,content,finish_reason,prompt_tokens,completion_tokens,tokens_estimated,cost_usd,price_known,simulated,created_utc FROM responses WHERE key=?");
+        }
+
+        public bool TryRead(string key, out StoredResponse response)
+        {
+            var st = _select;
+            try
+            {
+                raw.sqlite3_bind_text(st, 1, key);
+                var rc = raw.sqlite3_step(st);
+                if (rc == raw.SQLITE_DONE) { response = null!; return false; }
+                if (rc != raw.SQLITE_ROW) SqliteException.ThrowExceptionForRC(rc, _connection.Handle);
+                response = new StoredResponse(
+                    key, ColumnText(st, 0)!, ColumnText(st, 1)!, ColumnText(st, 2), ColumnText(st, 3)!, ColumnText(st, 4),
+                    raw.sqlite3_column_int64(st, 5), raw.sqlite3_column_int64(st, 6), raw.sqlite3_column_int64(st, 7) != 0,
+                    raw.sqlite3_column_double(st, 8), raw.sqlite3_column_int64(st, 9) != 0, raw.sqlite3_column_int64(st, 10) != 0,
+                    ParseUtc(ColumnText(st, 11)!));
+                return true;
+            }
+            finally
+            {
+                raw.sqlite3_reset(st);
+            }
         }
 
         public void Dispose()
         {
-            Select.Dispose();
+            _select.Dispose();
             _connection.Dispose();
         }
     }
