@@ -255,6 +255,6 @@ public sealed class PumsDecoder
                 Codes(row)),
             Traits = traits,
         };
-        return PersonaJson.WithId(p);
+        return PersonaJson.AssignId(p);
     }
 }
