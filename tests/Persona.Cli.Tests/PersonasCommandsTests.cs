@@ -16,20 +16,7 @@ public class PersonasCommandsTests : IDisposable
         try { Directory.Delete(_dir, true); } catch (IOException) { }
     }
 
-    private static async Task<(int Code, string Output)> Run(params string[] args)
-    {
-        var writer = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(writer),
-            Ansi = AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
-        });
-        console.Profile.Width = 200;
-        var code = await PersonaApp.RunAsync(args, console);
-        return (code, writer.ToString());
-    }
+    private static Task<(int Code, string Output)> Run(params string[] args) => Cli.Run(args);
 
     /// <summary>The build command; <paramref name="extra"/> pairs override the defaults (e.g. "--n", "0").</summary>
     private string[] Build(string outDir, params string[] extra)

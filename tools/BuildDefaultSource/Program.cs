@@ -29,7 +29,8 @@ internal sealed record Options(string SharedData, string OutDir, int N, int Seed
 {
     public static Options Parse(string[] args)
     {
-        string shared = "/work/shared/data", outDir = "data/acs";
+        // The repository and the shared data folder sit side by side (see the repository README).
+        string shared = "../shared/data", outDir = "data/acs";
         int n = 100_000, seed = 2024;
         for (int i = 0; i < args.Length; i++)
         {

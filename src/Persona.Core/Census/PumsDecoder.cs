@@ -180,18 +180,39 @@ public sealed class PumsDecoder
         _vars[v.Ordinal] is { } d && d.Column[row] != PumsTable.Null ? d.Column[row] : null;
 
     /// <summary>The raw codes the persona uses, in catalog order, as the source wrote them.</summary>
-    private PumsCode[] Codes(int row)
+    private RowCodes Codes(int row)
     {
-        var codes = new PumsCode[_codeOrder.Length];
-        for (var i = 0; i < _codeOrder.Length; i++)
+        var values = new int[_codeOrder.Length];
+        for (var i = 0; i < values.Length; i++) values[i] = _codeOrder[i].Column[row];
+        return new RowCodes(_codeOrder, values);
+    }
+
+    /// <summary>
+    /// A persona's raw codes as the ints the table holds, turned into <see cref="PumsCode"/>s on
+    /// access: a quarter of the memory of materialised codes, which matters at 10^5 personas.
+    /// </summary>
+    private sealed class RowCodes(VarDecode[] order, int[] values) : IReadOnlyList<PumsCode>
+    {
+        public int Count => values.Length;
+
+        public PumsCode this[int index]
         {
-            var d = _codeOrder[i];
-            var c = d.Column[row];
-            codes[i] = c == PumsTable.Null ? PumsCode.Blank(d.SourceName)
-                : d.Text ? new PumsCode(d.SourceName, null, d.Format(c))
-                : new PumsCode(d.SourceName, c, null);
+            get
+            {
+                var d = order[index];
+                var c = values[index];
+                return c == PumsTable.Null ? PumsCode.Blank(d.SourceName)
+                    : d.Text ? new PumsCode(d.SourceName, null, d.Format(c))
+                    : new PumsCode(d.SourceName, c, null);
+            }
         }
-        return codes;
+
+        public IEnumerator<PumsCode> GetEnumerator()
+        {
+            for (var i = 0; i < values.Length; i++) yield return this[i];
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 
     /// <summary>Raw PUMS codes of a row, for the psychodemographic sampler (which maps them itself).</summary>

@@ -6,7 +6,26 @@ namespace Persona.Personas;
 /// </summary>
 public static class AtomicFile
 {
-    public static async Task WriteAsync(string path, Func<Stream, CancellationToken, Task> write, CancellationToken ct)
+    public static Task WriteAsync(string path, Func<Stream, CancellationToken, Task> write, CancellationToken ct) =>
+        ViaTempAsync(path, async temp =>
+        {
+            await using var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
+            await write(stream, ct);
+            await stream.FlushAsync(ct);
+        });
+
+    /// <summary>For writers that only take a file name (e.g. ScottPlot's SavePng).</summary>
+    public static void Write(string path, Action<string> writeTemp) =>
+        ViaTempAsync(path, temp =>
+        {
+            writeTemp(temp);
+            return Task.CompletedTask;
+        }).GetAwaiter().GetResult();
+
+    public static void WriteAllText(string path, string text) =>
+        Write(path, temp => File.WriteAllText(temp, text, new System.Text.UTF8Encoding(false)));
+
+    private static async Task ViaTempAsync(string path, Func<string, Task> writeTemp)
     {
         var full = Path.GetFullPath(path);
         var dir = Path.GetDirectoryName(full)!;
@@ -21,11 +40,7 @@ public static class AtomicFile
         var temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
         try
         {
-            await using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
-            {
-                await write(stream, ct);
-                await stream.FlushAsync(ct);
-            }
+            await writeTemp(temp);
             File.Move(temp, full, overwrite: true);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

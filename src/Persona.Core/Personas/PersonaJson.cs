@@ -214,8 +214,10 @@ public static class PersonaJson
         w.WriteRawValue(FormatDouble(c.Weight), skipInputValidation: true);
         w.WritePropertyName("codes");
         w.WriteStartObject();
-        foreach (var code in c.Codes)
+        var codes = c.Codes;
+        for (var i = 0; i < codes.Count; i++)
         {
+            var code = codes[i];
             if (code.Number is { } n) w.WriteNumber(code.Variable, n);
             else if (code.Text is { } t) w.WriteString(code.Variable, t);
             else w.WriteNull(code.Variable);

@@ -1,3 +1,4 @@
+using Persona.Personas;
 using System.Globalization;
 using ScottPlot;
 

@@ -1,3 +1,4 @@
+using Persona.Personas;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Persona.Statistics;
