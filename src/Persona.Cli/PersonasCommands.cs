@@ -53,19 +53,12 @@ internal static class PersonasCommands
         cmd.SetAction(async (parse, ct) =>
         {
             var outDir = parse.GetValue(output)!.FullName;
-            var from = census.Read(parse, parse.GetValue(n));
             var options = new PersonaBuildOptions
             {
                 N = parse.GetValue(n),
                 Seed = parse.GetValue(seed),
                 Limit = parse.GetValue(limit),
-                Sources = from.Sources,
-                Households = from.Households,
-                DictionaryPath = from.DictionaryPath,
-                MinAge = from.MinAge,
-                MaxAge = from.MaxAge,
-                States = from.States,
-                KeepUnknownCodes = from.KeepUnknownCodes,
+                Census = census.Read(parse, parse.GetValue(n)),
                 IndependentTraits = parse.GetValue(independent),
                 CategoriesPerPersona = parse.GetValue(categories),
                 CategoriesPath = parse.GetValue(categoriesFile),

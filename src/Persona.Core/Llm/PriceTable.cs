@@ -28,7 +28,7 @@ public sealed class PriceTable
         {
             lineNo++;
             if (lineNo == 1 || line.Length == 0 || line.StartsWith('#')) continue;
-            var f = SplitCsv(line);
+            var f = SmallCsv.Split(line, path, lineNo).Select(x => x.Trim()).ToList();
             if (f.Count < 6
                 || !double.TryParse(f[2], NumberStyles.Float, CultureInfo.InvariantCulture, out var input)
                 || !double.TryParse(f[3], NumberStyles.Float, CultureInfo.InvariantCulture, out var output))
@@ -67,27 +67,5 @@ public sealed class PriceTable
             if (model.Name.StartsWith(r.Model + "-", StringComparison.OrdinalIgnoreCase)) return r;
         }
         return null;
-    }
-
-    private static List<string> SplitCsv(string line)
-    {
-        var fields = new List<string>();
-        var sb = new System.Text.StringBuilder();
-        var quoted = false;
-        for (var i = 0; i < line.Length; i++)
-        {
-            var c = line[i];
-            if (quoted)
-            {
-                if (c == '"' && i + 1 < line.Length && line[i + 1] == '"') { sb.Append('"'); i++; }
-                else if (c == '"') quoted = false;
-                else sb.Append(c);
-            }
-            else if (c == '"') quoted = true;
-            else if (c == ',') { fields.Add(sb.ToString().Trim()); sb.Clear(); }
-            else sb.Append(c);
-        }
-        fields.Add(sb.ToString().Trim());
-        return fields;
     }
 }

@@ -17,15 +17,11 @@ public sealed record PersonaBuildOptions
     /// <summary>Build only the first this-many personas of the population (quick tries); they are exactly the first ones a full build keeps.</summary>
     public int? Limit { get; init; }
 
-    // Census sampling (as `persona census sample`).
-    public IReadOnlyList<string> Sources { get; init; } = [];
-    public IReadOnlyList<string> Households { get; init; } = [];
-    public string? DictionaryPath { get; init; }
-    public int? MinAge { get; init; }
-    public int? MaxAge { get; init; }
-    public IReadOnlyList<int>? States { get; init; }
-    /// <summary>Keep codes missing from the dictionary as raw codes instead of failing (as `census sample`).</summary>
-    public bool KeepUnknownCodes { get; init; }
+    /// <summary>
+    /// Where census persons come from and who is in the universe, as for `persona census sample`
+    /// (its N, Seed and OutputPath are ignored: the build sets them). Null: the bundled source.
+    /// </summary>
+    public CensusSampleOptions? Census { get; init; }
     public bool IndependentTraits { get; init; }
     /// <summary>Overrides the bundled psychodemographic sampler (tests).</summary>
     public IPsychodemographicSampler? Psychodemographics { get; init; }
@@ -265,18 +261,7 @@ public static class PersonaBuilder
     {
         // With replacement, draw i and its trait stream depend on (seed, i) only, so a bigger pool
         // extends the previous one instead of reshuffling it.
-        var census = new CensusSampleOptions
-        {
-            N = n,
-            Seed = o.Seed,
-            Sources = o.Sources,
-            Households = o.Households,
-            DictionaryPath = o.DictionaryPath,
-            MinAge = o.MinAge,
-            MaxAge = o.MaxAge,
-            States = o.States,
-            KeepUnknownCodes = o.KeepUnknownCodes,
-        };
+        var census = (o.Census ?? new CensusSampleOptions { N = n }) with { N = n, Seed = o.Seed, OutputPath = null };
         // Synchronous forwarding: Progress<T> would post to the thread pool and reorder reports.
         var forward = progress is null ? null : new SyncProgress<CensusProgress>(p => progress.Report(new PersonaBuildProgress("census:" + p.Stage, p.Done, p.Total)));
         return CensusSampler.SampleAsync(census, psycho, forward, ct);

@@ -1,3 +1,4 @@
+using Persona.Census;
 using System.Text.Json;
 using Persona.Core.Tests.Census;
 using Persona.Llm;
@@ -14,8 +15,7 @@ public sealed class PersonaBuilderTests : IDisposable
     {
         N = n,
         Seed = seed,
-        Sources = [CensusFixtures.Wyoming2024Parquet],
-        DictionaryPath = CensusFixtures.Dictionary2023,
+        Census = new CensusSampleOptions { N = n, Sources = [CensusFixtures.Wyoming2024Parquet], DictionaryPath = CensusFixtures.Dictionary2023 },
         OutputDirectory = outDir,
         Concurrency = 4,
     };

@@ -1,9 +1,9 @@
 using System.Text;
 
-namespace Persona.Personas;
+namespace Persona;
 
 /// <summary>
-/// Reads the small bundled tables of data/personas (header row, comma-separated, RFC 4180 quotes).
+/// Reads the small bundled tables under data/ (header row, comma-separated, RFC 4180 quotes).
 /// Errors name the file and line.
 /// </summary>
 internal static class SmallCsv
@@ -40,7 +40,8 @@ internal static class SmallCsv
         return rows;
     }
 
-    private static string[] Split(string line, string path, int lineNo)
+    /// <summary>One CSV line into its fields (quotes removed, not trimmed).</summary>
+    public static string[] Split(string line, string path, int lineNo)
     {
         var fields = new List<string>();
         var sb = new StringBuilder();
