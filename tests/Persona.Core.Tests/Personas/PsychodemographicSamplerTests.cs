@@ -118,6 +118,48 @@ public sealed class PsychodemographicSamplerTests
     }
 
     [Fact]
+    public void Party_is_conditioned_on_sex_age_and_education_in_the_published_direction()
+    {
+        // Pew 2014 leaned party ID (party-by-group.csv): men 44-43 vs 48-39 nationally; postgraduates
+        // 57-35, high school or less 47-37; Millennials (18-33) 51-35, Silent Generation (69-86) 43-47.
+        double Democratic(DemographicProfile p) => Conditional.Distribution("party", p).Take(2).Sum();
+        double Republican(DemographicProfile p) => Conditional.Distribution("party", p).Skip(3).Sum();
+        Assert.True(Democratic(Adult(sex: 2)) > Democratic(Adult(sex: 1)) + 0.02);
+        Assert.True(Republican(Adult(sex: 1)) > Republican(Adult(sex: 2)) + 0.02);
+        Assert.True(Democratic(Adult(schl: 23)) > Democratic(Adult(schl: 16)) + 0.03);
+        Assert.True(Republican(Adult(schl: 16)) > Republican(Adult(schl: 23)));
+        Assert.True(Democratic(Adult(age: 25)) > Democratic(Adult(age: 75)) + 0.03);
+        Assert.True(Republican(Adult(age: 75)) > Republican(Adult(age: 25)) + 0.03);
+        // Fewer pure independents among postgraduates (8%) than among high school or less (16%).
+        double NoLean(DemographicProfile p) => Conditional.Distribution("party", p)[2];
+        Assert.True(NoLean(Adult(schl: 16)) > NoLean(Adult(schl: 23)));
+    }
+
+    [Fact]
+    public void Party_sex_contrast_is_the_documented_smoothed_ratio()
+    {
+        // Women have no row (ratio 1) and every other factor is shared, so the odds of Democrat over
+        // Republican for a man versus a woman is r_male(Democrat) / r_male(Republican), where a "D|Lean D"
+        // share is split in the national proportions 32:16 and "R|Lean R" in 23:16.
+        var man = Conditional.Distribution("party", Adult(sex: 1));
+        var woman = Conditional.Distribution("party", Adult(sex: 2));
+        var s = PsychodemographicTableLoader.SmoothingPoints;
+        var rDem = (44.0 * 32 / 48 + s) / (32 + s);
+        var rRep = (43.0 * 23 / 39 + s) / (23 + s);
+        Assert.Equal(rDem / rRep, man[0] / woman[0] / (man[4] / woman[4]), 9);
+    }
+
+    [Fact]
+    public void Independent_mode_party_is_the_national_marginal_for_every_group()
+    {
+        var national = Independent.Distribution("party", Adult());
+        double[] expected = [0.32, 0.16, 0.13, 0.16, 0.23];
+        for (var i = 0; i < expected.Length; i++) Assert.Equal(expected[i], national[i], 12);
+        foreach (var p in new[] { Adult(sex: 1), Adult(schl: 23), Adult(schl: 16), Adult(age: 25), Adult(age: 75), Adult(race: 2) })
+            Assert.Equal(national, Independent.Distribution("party", p));
+    }
+
+    [Fact]
     public void Minors_get_no_politics_and_a_family_religion()
     {
         var rng = new Random(21);

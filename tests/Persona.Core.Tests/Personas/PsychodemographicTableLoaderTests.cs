@@ -87,6 +87,24 @@ public sealed class PsychodemographicTableLoaderTests : IDisposable
     }
 
     [Fact]
+    public void Party_by_group_errors_name_the_file_and_line()
+    {
+        Replace("party-by-group.csv", "sex,male,Independent,13", "sex,male,Independent,30");
+        var error = LoadFails();
+        Assert.Contains($"party-by-group.csv:{LineOf("party-by-group.csv", "sex,male,Independent,30")}", error.Message);
+        Assert.Contains("sex/male sums to 117", error.Message);
+    }
+
+    [Fact]
+    public void Party_by_group_rejects_an_unknown_education_group()
+    {
+        Replace("party-by-group.csv", "education,postgrad,Democrat|Lean Democrat,57", "education,phd,Democrat|Lean Democrat,57");
+        var error = LoadFails();
+        Assert.Contains("party-by-group.csv", error.Message);
+        Assert.Contains("field 'group'", error.Message);
+    }
+
+    [Fact]
     public void Non_numeric_percent_is_rejected()
     {
         Replace("party-national.csv", "national,all,Republican,23", "national,all,Republican,twenty");
