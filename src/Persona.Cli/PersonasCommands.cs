@@ -83,31 +83,31 @@ internal static class PersonasCommands
         await using var rt = LlmRuntime.Open(runtimeOptions);
         options = options with { ModelLabel = rt.ModelIdentity, Concurrency = rt.TotalConcurrency };
         await rt.EnsureReachableAsync(ct);
+        PersonaBuildResult? built = null;
         try
         {
-            var result = await StageProgress.RunAsync(console, DescribeBuildStage, p =>
-                PersonaBuilder.BuildAsync(options, rt.ChatClient,
-                    new SyncProgress<PersonaBuildProgress>(x => p.Report(x.Stage, x.Done, x.Total,
-                        x.Stage == "personas" ? $"passed {x.Accepted}  rejected {x.Rejected}" : null)), ct));
-            await rt.WriteManifestAsync("completed", new Dictionary<string, object?>
+            var code = await RuntimeOptions.UntilStoppedAsync(console, rt, async () =>
             {
-                ["personas"] = result.Personas.Count,
-                ["evaluated"] = result.Report.Evaluated,
-                ["rejected"] = result.Report.Rejected,
-                ["train"] = result.Split.TrainCount,
-                ["test"] = result.Split.TestCount,
+                var result = await StageProgress.RunAsync(console, DescribeBuildStage, p =>
+                    PersonaBuilder.BuildAsync(options, rt.ChatClient,
+                        new SyncProgress<PersonaBuildProgress>(x => p.Report(x.Stage, x.Done, x.Total,
+                            x.Stage == "personas" ? $"passed {x.Accepted}  rejected {x.Rejected}" : null)), ct));
+                await rt.WriteManifestAsync("completed", new Dictionary<string, object?>
+                {
+                    ["personas"] = result.Personas.Count,
+                    ["evaluated"] = result.Report.Evaluated,
+                    ["rejected"] = result.Report.Rejected,
+                    ["train"] = result.Split.TrainCount,
+                    ["test"] = result.Split.TestCount,
+                });
+                console.Write(BuildSummary(result, rt));
+                if (result.Report.RejectedByRule.Count > 0) console.Write(RuleTable(result.Report));
+                if (rt.Simulated)
+                    console.MarkupLine("[yellow]simulated:[/] the offline simulator wrote the text and gave coin-flip verdicts; use a real --model for a real population.");
+                built = result;
+                return 0;
             });
-            console.Write(BuildSummary(result, rt));
-            if (result.Report.RejectedByRule.Count > 0) console.Write(RuleTable(result.Report));
-            if (rt.Simulated)
-                console.MarkupLine("[yellow]simulated:[/] the offline simulator wrote the text and gave coin-flip verdicts; use a real --model for a real population.");
-            return (0, result);
-        }
-        catch (RunStoppedException ex)
-        {
-            await rt.WriteManifestAsync("stopped", null, ex.Message);
-            console.MarkupLineInterpolated($"[yellow]stopped:[/] {ex.Message} Run the same command again to resume; nothing finished is paid twice (exit code {ex.ExitCode}).");
-            return (ex.ExitCode, null);
+            return (code, built);
         }
         catch (OperationCanceledException)
         {
@@ -194,7 +194,7 @@ internal static class PersonasCommands
             var lm = !parse.GetValue(noLmCheck);
             await using var rt = LlmRuntime.Open(runtime.Build(parse, folder));
             if (lm) await rt.EnsureReachableAsync(ct);
-            try
+            return await RuntimeOptions.UntilStoppedAsync(console, rt, async () =>
             {
                 var report = await StageProgress.RunAsync(console, _ => "Auditing personas", p =>
                     DriftAudit.RunAsync(list, rt.ChatClient, new DriftAuditOptions { LmCheck = lm, ModelLabel = rt.ModelIdentity, Concurrency = rt.TotalConcurrency },
@@ -203,13 +203,7 @@ internal static class PersonasCommands
                 await rt.WriteManifestAsync("completed", new Dictionary<string, object?> { ["audited"] = report.Enriched });
                 WriteAudit(console, report, outPath);
                 return 0;
-            }
-            catch (RunStoppedException ex)
-            {
-                await rt.WriteManifestAsync("stopped", null, ex.Message);
-                console.MarkupLineInterpolated($"[yellow]stopped:[/] {ex.Message} Run the same command again to resume (exit code {ex.ExitCode}).");
-                return ex.ExitCode;
-            }
+            });
         });
         return cmd;
     }
@@ -244,10 +238,4 @@ internal static class PersonasCommands
             console.Write(table);
         }
     }
-}
-
-/// <summary>Reports synchronously on the caller's thread (Progress&lt;T&gt; would post and reorder).</summary>
-internal sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-{
-    public void Report(T value) => report(value);
 }

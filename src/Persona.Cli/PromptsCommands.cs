@@ -57,7 +57,7 @@ internal static class PromptsCommands
             await rt.EnsureReachableAsync(ct);
             using var embedder = new MiniLmEmbedder();
             var curator = new PromptCurator(rt.ChatClient, embedder, options);
-            try
+            return await RuntimeOptions.UntilStoppedAsync(console, rt, async () =>
             {
                 var result = await StageProgress.RunAsync(console, stage => stage switch
                     {
@@ -77,13 +77,7 @@ internal static class PromptsCommands
                 });
                 WriteSummary(console, result.Report, rt, outDir);
                 return 0;
-            }
-            catch (RunStoppedException ex)
-            {
-                await rt.WriteManifestAsync("stopped", null, ex.Message);
-                console.MarkupLineInterpolated($"[yellow]stopped:[/] {ex.Message} Run the same command again to resume (exit code {ex.ExitCode}).");
-                return ex.ExitCode;
-            }
+            });
         });
         return cmd;
     }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Spectre.Console;
 using Persona.Llm;
 
 namespace Persona.Cli;
@@ -81,6 +82,24 @@ internal sealed class RuntimeOptions
                 BackoffBase = TimeSpan.FromMilliseconds(Math.Max(1, parse.GetValue(BackoffMs))),
             },
         };
+    }
+
+    /// <summary>
+    /// Runs a verb's LM work; a budget or circuit-breaker stop is not an error but a resumable end:
+    /// it is recorded in the manifest, explained, and becomes the exit code.
+    /// </summary>
+    public static async Task<int> UntilStoppedAsync(IAnsiConsole console, LlmRuntime rt, Func<Task<int>> work)
+    {
+        try
+        {
+            return await work();
+        }
+        catch (RunStoppedException ex)
+        {
+            await rt.WriteManifestAsync("stopped", null, ex.Message);
+            console.MarkupLineInterpolated($"[yellow]stopped:[/] {ex.Message} Run the same command again to resume; nothing finished is paid twice (exit code {ex.ExitCode}).");
+            return ex.ExitCode;
+        }
     }
 
     public static TimeSpan Seconds(double s, string option)

@@ -6,6 +6,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using DuckDB.NET.Data;
+using Persona;
 using Persona.Census;
 using Persona.Personas;
 
@@ -45,10 +46,14 @@ for (var i = 1; i < args.Length; i++)
 // what `persona census sample` runs.
 var total = Stopwatch.StartNew();
 var marks = new Dictionary<string, (double First, double Last)>();
-var progress = new SyncProgress(p =>
+// The decode reports from several threads; the lock keeps the marks consistent.
+var progress = new SyncProgress<CensusProgress>(p =>
 {
-    var t = total.Elapsed.TotalSeconds;
-    marks[p.Stage] = marks.TryGetValue(p.Stage, out var m) ? (m.First, t) : (t, t);
+    lock (marks)
+    {
+        var t = total.Elapsed.TotalSeconds;
+        marks[p.Stage] = marks.TryGetValue(p.Stage, out var m) ? (m.First, t) : (t, t);
+    }
 });
 var options = new CensusSampleOptions { N = n, Seed = seed, Sources = sources, DictionaryPath = dictionary };
 var sampler = psycho ? PsychodemographicSampler.LoadBundled() : null;
@@ -103,12 +108,3 @@ Console.WriteLine(JsonSerializer.Serialize(new
     peak_working_set_mb = Math.Round(self.PeakWorkingSet64 / 1048576.0, 1),
 }));
 return 0;
-
-/// <summary>Progress&lt;T&gt; posts to the thread pool; timings need the report synchronously.</summary>
-sealed class SyncProgress(Action<CensusProgress> report) : IProgress<CensusProgress>
-{
-    public void Report(CensusProgress value)
-    {
-        lock (this) report(value);
-    }
-}

@@ -262,14 +262,8 @@ public static class PersonaBuilder
         // With replacement, draw i and its trait stream depend on (seed, i) only, so a bigger pool
         // extends the previous one instead of reshuffling it.
         var census = (o.Census ?? new CensusSampleOptions { N = n }) with { N = n, Seed = o.Seed, OutputPath = null };
-        // Synchronous forwarding: Progress<T> would post to the thread pool and reorder reports.
         var forward = progress is null ? null : new SyncProgress<CensusProgress>(p => progress.Report(new PersonaBuildProgress("census:" + p.Stage, p.Done, p.Total)));
         return CensusSampler.SampleAsync(census, psycho, forward, ct);
-    }
-
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
     }
 
     private static async Task<Outcome> ProcessAsync(int drawIndex, PersonaRecord drawn, PersonaBuildOptions options, EnrichmentCategories categories,
