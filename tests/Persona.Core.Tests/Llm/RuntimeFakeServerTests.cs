@@ -183,7 +183,9 @@ public sealed class RuntimeFakeServerTests
         var outPath = Path.Combine(dir, "out.jsonl");
         var opts = Options(dir, "openai:fake-model", good.BaseUrl + "," + bad.BaseUrl, FakeLlmServer.UnreachableBaseUrl()) with
         {
-            Resilience = Fast(4) with { BreakerFailures = 3, BreakerMinDuration = TimeSpan.Zero, BreakerProbeInterval = TimeSpan.FromSeconds(30) },
+            // A generous timeout: with a breaker of 3 and no minimum duration, a few slow replies from
+            // the good server on a loaded machine would otherwise trip it too (seen once in a full run).
+            Resilience = Fast(4) with { Timeout = TimeSpan.FromSeconds(10), BreakerFailures = 3, BreakerMinDuration = TimeSpan.Zero, BreakerProbeInterval = TimeSpan.FromSeconds(30) },
         };
         await using (var rt = LlmRuntime.Open(opts))
         {
