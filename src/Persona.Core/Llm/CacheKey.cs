@@ -9,12 +9,14 @@ namespace Persona.Llm;
 /// <summary>
 /// Content address of a call: SHA-256 over a canonical JSON document of the model identity, the
 /// messages (role and text), the sampling parameters, the requested response format, the prompt
-/// template version and, when sampling is random (temperature other than 0), the sample index.
+/// template version, a per-call <c>ChatOptions.ModelId</c>, the tools offered (name, description,
+/// parameter schema) and the tool mode, and, when sampling is random (temperature other than 0), the sample index.
 /// The endpoint is deliberately not part of it: any server of a fleet may answer a call.
 /// </summary>
 public static class CacheKey
 {
-    private const int FormatVersion = 1;
+    // 2: ChatOptions.ModelId and tools joined the key (a per-call model switch must not hit another model's answer).
+    private const int FormatVersion = 2;
     [ThreadStatic] private static ArrayBufferWriter<byte>? t_buffer;
 
     /// <summary>The key (64 hex chars) and the canonical parameters JSON kept as provenance.</summary>
@@ -76,6 +78,31 @@ public static class CacheKey
                 w.WriteEndArray();
             }
             if (o.Instructions is { } ins) w.WriteString("instructions", ins);
+            if (o.ModelId is { Length: > 0 } modelId) w.WriteString("model_id", modelId);
+            if (o.Tools is { Count: > 0 } tools)
+            {
+                w.WriteStartArray("tools");
+                foreach (var tool in tools)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("name", tool.Name);
+                    w.WriteString("description", tool.Description);
+                    if (tool is AIFunctionDeclaration f)
+                    {
+                        w.WritePropertyName("parameters");
+                        f.JsonSchema.WriteTo(w);
+                    }
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+            }
+            if (o.ToolMode is { } mode) w.WriteString("tool_mode", mode switch
+            {
+                NoneChatToolMode => "none",
+                RequiredChatToolMode { RequiredFunctionName: { } fn } => "required:" + fn,
+                RequiredChatToolMode => "required",
+                _ => "auto",
+            });
             switch (o.ResponseFormat)
             {
                 case ChatResponseFormatJson json:

@@ -65,7 +65,7 @@ public sealed class PromptCurator
         }
 
         var classifier = new ControversyClassifier(_chat, o.TemplateVersion, o.MaxConcurrency);
-        var verdicts = await classifier.ClassifyAllAsync(current.Select(p => p.Text).ToList(), progress, ct).ConfigureAwait(false);
+        var verdicts = await classifier.ClassifyAllAsync(current.Select(p => p.Text).ToList(), progress, ct, o.Abort).ConfigureAwait(false);
         var keptIdx = Enumerable.Range(0, current.Count).Where(i => verdicts[i].Controversial == true).ToArray();
         for (int i = 0; i < current.Count; i++)
             if (verdicts[i].Controversial != true) rejections.Add(new PromptRejection(current[i].Id, FilterControversial));

@@ -61,6 +61,8 @@ public sealed record PromptCurationOptions
 
     /// <summary>Concurrent classifier requests in flight.</summary>
     public int MaxConcurrency { get; init; } = 4;
+    /// <summary>The second Ctrl-C: abandons classifier calls in flight.</summary>
+    public CancellationToken Abort { get; init; }
 
     /// <summary>Passed as ChatOptions.AdditionalProperties["template_version"] so caches key on it;
     /// change it whenever the classifier prompt changes.</summary>
