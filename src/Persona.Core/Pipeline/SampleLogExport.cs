@@ -21,7 +21,7 @@ public static class SampleLogExport
         long n = 0;
         await AtomicFile.WriteAsync(path, async (stream, token) =>
         {
-            await using var w = new StreamWriter(stream, new System.Text.UTF8Encoding(false), 1 << 16);
+            await using var w = new StreamWriter(stream, new System.Text.UTF8Encoding(false), 1 << 16, leaveOpen: true);
             foreach (var record in Read(store, task))
             {
                 if ((++n & 1023) == 0) token.ThrowIfCancellationRequested();

@@ -68,8 +68,15 @@ public static class TaskRunner
             return record with { Scores = scores };
         }
 
-        await foreach (var o in FanOut.RunAsync(task.Dataset, Work, options.FanOut, stop).ConfigureAwait(false))
-            yield return o.Result!;
+        try
+        {
+            await foreach (var o in FanOut.RunAsync(task.Dataset, Work, options.FanOut, stop).ConfigureAwait(false))
+                yield return o.Result!;
+        }
+        finally
+        {
+            await store.FlushAsync().ConfigureAwait(false); // the log is durable when the stream ends, however it ends
+        }
     }
 
     /// <summary>
@@ -91,10 +98,17 @@ public static class TaskRunner
             return record with { Scores = new Dictionary<string, Score> { [scorer.Name] = score } };
         }
         var any = false;
-        await foreach (var o in FanOut.RunAsync(logged, Work, options.FanOut, stop).ConfigureAwait(false))
+        try
         {
-            any = true;
-            yield return o.Result!;
+            await foreach (var o in FanOut.RunAsync(logged, Work, options.FanOut, stop).ConfigureAwait(false))
+            {
+                any = true;
+                yield return o.Result!;
+            }
+        }
+        finally
+        {
+            await store.FlushAsync().ConfigureAwait(false);
         }
         if (!any) throw new PersonaException($"The run store '{store.Path}' holds no successful samples of task '{task}' to score.");
     }
