@@ -18,8 +18,8 @@ public static class LlmMetadata
     public const string SampleIndex = "sample_index";
     /// <summary>
     /// A <see cref="SimulationHint"/>: what the stage is doing, for the offline simulator's planted
-    /// world. Real providers never see it (it is stripped), and it is not part of the cache key:
-    /// the hint is derived from the same inputs as the messages.
+    /// world. Real providers never see it (it is stripped) and it is not part of their cache key; it
+    /// is part of the simulator's, whose answers depend on it.
     /// </summary>
     public const string Simulation = "persona.simulation";
 

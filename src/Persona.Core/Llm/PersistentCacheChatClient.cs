@@ -44,7 +44,7 @@ public sealed class PersistentCacheChatClient : DelegatingChatClient
     public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var list = messages as IReadOnlyList<ChatMessage> ?? messages.ToList();
-        var (key, parameters) = Llm.CacheKey.Compute(ModelIdentity, list, options);
+        var (key, parameters) = Llm.CacheKey.Compute(ModelIdentity, list, options, includeSimulation: _simulated);
         var started = DateTimeOffset.UtcNow;
         var sw = Stopwatch.StartNew();
         while (true)
