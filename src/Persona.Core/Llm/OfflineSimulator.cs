@@ -257,8 +257,18 @@ public sealed class OfflineSimulator : IChatClient
         var rng = new Rng(Hash("text", Seed.ToString(CultureInfo.InvariantCulture), inputHash));
         var frame = "";
         var words = 40 + (int)(rng.Next() % 80);
-        // A stage may ask for a length (e.g. a revision shorter than the original) through the hint.
-        if (LlmMetadata.SimulationHintOf(options)?.NumberOption("words") is { } wanted) words = Math.Max(1, (int)wanted);
+        var hint = LlmMetadata.SimulationHintOf(options);
+        // A stage may ask for a length through the hint; a revision's length follows the world's planted ratio to the original's.
+        if (hint?.NumberOption("words") is { } wanted) words = Math.Max(1, (int)wanted);
+        if (hint is { Task: "revision" } && hint.NumberOption("original_words") is { } original)
+        {
+            var w = World;
+            var u = w.Unit("revision-length", hint.Option("persona_key") ?? "", hint.Option("prompt_key") ?? "", hint.Option("sample") ?? "0");
+            words = Math.Max(3, (int)Math.Round(original * (w.RevisionLengthMin + u * (w.RevisionLengthMax - w.RevisionLengthMin))));
+            if (w.Unit("revision-quote", hint.Option("persona_key") ?? "", hint.Option("prompt_key") ?? "", hint.Option("sample") ?? "0") < w.RevisionQuoteRate
+                && hint.Persona is { } p && p.TryGetValue("age", out var age))
+                frame = $"As a {age}-year-old, ";
+        }
         if (options?.MaxOutputTokens is { } mt) words = Math.Max(1, Math.Min(words, (int)(mt * 0.7)));
         var vocabulary = PromptWords(messages);
         var sb = new StringBuilder(frame);

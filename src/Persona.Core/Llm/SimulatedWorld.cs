@@ -17,6 +17,9 @@ namespace Persona.Llm;
 /// <item><b>fidelity</b>: P(the judge role-plays faithfully) = default + group offsets; otherwise
 /// it has no preference and follows <b>judge</b>.position_bias (P(first)) shifted on the logit
 /// scale by length_preference x (len(first) - len(second)) / max length.</item>
+/// <item><b>revision</b>: a personalised revision's length as a share of the original's
+/// (uniform in [length_ratio_min, length_ratio_max]) and the rate at which it quotes an attribute
+/// outright, so the pair checks have something known to catch.</item>
 /// <item><b>bench</b>: P(critic finds no revision needed) per generation mode + group offsets;
 /// summary_drop: P(a demographic summary leaves an attribute out).</item>
 /// </list>
@@ -40,6 +43,11 @@ public sealed class SimulatedWorld
     public double LengthPreference { get; init; }
     public IReadOnlyDictionary<string, double> BenchPass { get; init; } = new Dictionary<string, double>();
     public IReadOnlyDictionary<string, IReadOnlyList<(string Match, double Weight)>> BenchOffsets { get; init; } = new Dictionary<string, IReadOnlyList<(string, double)>>();
+    /// <summary>A revision's length as a share of the original's, drawn uniformly in [min, max] (above 1: not shorter, the check catches it).</summary>
+    public double RevisionLengthMin { get; init; } = 0.6;
+    public double RevisionLengthMax { get; init; } = 0.95;
+    /// <summary>P(a revision quotes a persona attribute outright, e.g. "As a 53-year-old ...").</summary>
+    public double RevisionQuoteRate { get; init; }
     public double SummaryDropDefault { get; init; }
     public IReadOnlyDictionary<string, double> SummaryDropByAttribute { get; init; } = new Dictionary<string, double>();
 
@@ -88,6 +96,7 @@ public sealed class SimulatedWorld
             JsonElement Obj(string name) => root.TryGetProperty(name, out var o) && o.ValueKind == JsonValueKind.Object ? o : empty;
             bool Has(JsonElement e) => e.ValueKind == JsonValueKind.Object;
             var pref = Obj("preference");
+            var rev = Obj("revision");
             var fid = Obj("fidelity");
             var judge = Obj("judge");
             var bench = Obj("bench");
@@ -119,6 +128,9 @@ public sealed class SimulatedWorld
                 LengthPreference = Has(judge) ? Num(judge, "length_preference", "judge.length_preference", 0) : 0,
                 BenchPass = pass,
                 BenchOffsets = Has(bench) ? Table(bench, "offsets", "bench.offsets") : new Dictionary<string, IReadOnlyList<(string, double)>>(),
+                RevisionLengthMin = Has(rev) ? Num(rev, "length_ratio_min", "revision.length_ratio_min", 0.6, 0.05, 3) : 0.6,
+                RevisionLengthMax = Has(rev) ? Num(rev, "length_ratio_max", "revision.length_ratio_max", 0.95, 0.05, 3) : 0.95,
+                RevisionQuoteRate = Has(rev) ? Num(rev, "quote_attribute_rate", "revision.quote_attribute_rate", 0, 0, 1) : 0,
                 SummaryDropDefault = dropDefault,
                 SummaryDropByAttribute = drop,
             };
