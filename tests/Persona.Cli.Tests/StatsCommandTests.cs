@@ -62,6 +62,7 @@ public class StatsCommandTests : IDisposable
         var fleiss = Coefficient(overall, "Fleiss' kappa");
         Assert.Equal(JsonValueKind.Null, fleiss.GetProperty("value").ValueKind);
         Assert.Contains("different numbers of ratings", fleiss.GetProperty("undefined").GetString());
+        Assert.Equal("item bootstrap percentile", Coefficient(overall, "percent agreement").GetProperty("interval").GetProperty("method").GetString());
         Assert.DoesNotContain("NaN", File.ReadAllText(json));
     }
 

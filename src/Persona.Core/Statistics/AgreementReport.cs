@@ -47,8 +47,12 @@ public static class AgreementReport
         var raters = ratings.Select(r => r.Rater).Distinct(StringComparer.Ordinal).ToList();
         var coefficients = new List<Coefficient>
         {
-            Coefficient.Of("percent agreement", () => new Coefficient("percent agreement", Agreement.PercentAgreement(labels), null, null, null, null,
-                "agreeing pairs within an item, mean over items with 2+ ratings")),
+            Coefficient.Of("percent agreement", () =>
+            {
+                var p = Agreement.PercentAgreementInterval(labels, resamples, seed, confidence);
+                return new Coefficient("percent agreement", p.Estimate, p.StandardError, p.Interval, p.Method, null,
+                    "agreeing pairs within an item, mean over items with 2+ ratings");
+            }),
         };
         var lvl = level.ToString().ToLowerInvariant();
         ReliabilityData? data = null;
@@ -72,12 +76,21 @@ public static class AgreementReport
         coefficients.Add(Coefficient.Of("Fleiss' kappa", () =>
         {
             var rated = labels.Where(l => l.Count >= 2).ToList();
-            var counts = rated.Select(l => l.Count).Distinct().ToList();
-            if (counts.Count > 1)
-                throw new UndefinedStatisticException("Fleiss' kappa", $"items have different numbers of ratings ({counts.Min()} to {counts.Max()}); Fleiss' kappa needs the same number on every item (alpha does not)");
-            var f = Agreement.Fleiss(rated.Count == 0 ? labels : rated, order ?? Labels.Ordered(labels.SelectMany(x => x)));
-            return new Coefficient("Fleiss' kappa", f.Kappa, f.StandardErrorUnderNull, null, null, null,
-                $"{f.RatersPerItem} ratings per item; SE under H0 (Fleiss, Nee & Landis 1979), z = {f.Z:0.###}, p = {f.PValue:G3}");
+            var sizes = rated.Select(l => l.Count).Distinct().ToList();
+            if (sizes.Count > 1)
+                throw new UndefinedStatisticException("Fleiss' kappa", $"items have different numbers of ratings ({sizes.Min()} to {sizes.Max()}); Fleiss' kappa needs the same number on every item (alpha does not)");
+            var counts = Agreement.CategoryCounts(rated.Count == 0 ? labels : rated, order ?? Labels.Ordered(labels.SelectMany(x => x)));
+            var f = Agreement.Fleiss(counts);
+            var note = $"{f.RatersPerItem} ratings per item; test of kappa = 0 (Fleiss, Nee & Landis 1979): SE0 {f.StandardErrorUnderNull:0.####}, z = {f.Z:0.###}, p = {f.PValue:G3}";
+            try
+            {
+                var b = Agreement.FleissInterval(counts, resamples, seed, confidence);
+                return new Coefficient("Fleiss' kappa", f.Kappa, b.StandardError, b.Interval, b.Method, null, note);
+            }
+            catch (UndefinedStatisticException ex)
+            {
+                return new Coefficient("Fleiss' kappa", f.Kappa, null, null, null, null, $"{note}; no interval: {ex.Reason}");
+            }
         }));
 
         KappaWeights[] weightings = level == MeasurementLevel.Nominal ? [KappaWeights.Unweighted] : [KappaWeights.Unweighted, KappaWeights.Linear, KappaWeights.Quadratic];
