@@ -24,6 +24,7 @@ public static class PersonaApp
         root.Subcommands.Add(LlmCommands.Create(console));
         root.Subcommands.Add(PersonasCommands.Create(console));
         root.Subcommands.Add(PromptsCommands.Create(console));
+        root.Subcommands.Add(PairsCommands.Create(console));
         root.Subcommands.Add(StatsCommands.Create(console));
         return root;
     }
