@@ -75,6 +75,35 @@ public class HouseholdTests
         Assert.Equal(-1, table.FindRow(serial, size + 1));
     }
 
+    // Households of the 2024 Wyoming fixture (the layout the extract is built from: no RELP),
+    // checked by hand against their SPORDER/AGEP/SEX/MAR/LANX rows.
+    [Theory]
+    // Widow 65; never married 39, married 30, 10, 3, divorced 37, married 25; nobody speaks another language.
+    [InlineData("2024HU0001429", 7, "Female householder, no spouse present: Not living alone", "With children under 6 years and 6 to 17 years", "English only")]
+    // Divorced woman 47 who speaks another language at home, daughters 16 and 14.
+    [InlineData("2024HU0005453", 3, "Female householder, no spouse present: Not living alone", "With children 6 to 17 years only", "Language other than English")]
+    // Married 33 and 27, children 10 and 6.
+    [InlineData("2024HU0003898", 4, "Married couple household", "With children 6 to 17 years only", "English only")]
+    // Married 40 (another language) and 44; 18, 15, 11, 7 and 4.
+    [InlineData("2024HU0020442", 7, "Married couple household", "With children under 6 years and 6 to 17 years", "Language other than English")]
+    // A divorced man of 79 alone.
+    [InlineData("2024HU0012859", 1, "Nonfamily household: Male householder: Living alone", "No children", "English only")]
+    public async Task Derives_household_fields_of_2024_households(string serial, int size, string type, string children, string language)
+    {
+        var table = await PumsLoader.LoadAsync([CensusFixtures.Wyoming2024Parquet], null, default);
+        Assert.False(table.Has(PumsVariables.Relp));
+        Households.DeriveFromMembers(table, useMar: true, useLanx: true, default);
+        for (var sp = 1; sp <= size; sp++)
+        {
+            var p = CensusFixtures.Decode(table, CensusFixtures.D2023, serial, sp);
+            Assert.Equal(type, p.HouseholdType);
+            Assert.Equal(children, p.FamilyPresenceAndAge);
+            Assert.Equal(language, p.HouseholdLanguage);
+            Assert.Contains(new PumsCode("NP_DERIVED", size, null), p.Census.Codes);
+        }
+        Assert.Equal(-1, table.FindRow(serial, size + 1));
+    }
+
     [Theory]
     // Without MAR and LANX (the narrow California/Texas files): living alone or not, and the householder's sex.
     [InlineData("2018HU0073457", "Male householder: Not living alone", "No children")]
