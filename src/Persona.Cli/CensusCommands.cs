@@ -120,6 +120,9 @@ internal static class CensusCommands
             $"beyond chance ({rep.Chance.Replicates} random samples of {rep.SyntheticCount:N0} from the weighted census, seed {rep.Chance.Seed}): {rep.Summary.AttributesBeyondChance} of {rep.Attributes.Count} attributes, {rep.Summary.PairsBeyondChance} of {rep.Pairs.Count} pairs.");
         if (r.SkippedAttributes.Count > 0)
             console.MarkupLineInterpolated($"[grey]not in the source, not compared: {string.Join(", ", r.SkippedAttributes)}[/]");
+        if (r.UnavailableAttributes.Count > 0)
+            console.MarkupLineInterpolated($"[grey]not in source (stand-ins compared as they are): {string.Join(", ", r.UnavailableAttributes)}[/]");
+        console.MarkupLineInterpolated($"[grey]household fields: {r.HouseholdFields}[/]");
         if (r.JsonPath is not null)
             console.MarkupLineInterpolated($"wrote {r.JsonPath} and {r.Plots.Count} histograms");
     }

@@ -35,6 +35,7 @@ public sealed class FidelityAndRunCommandTests : IDisposable
         }
         // Every pair carries the gap a random sample of 4,000 would show, in the JSON and the table.
         Assert.Contains("gap by chance", text);
+        Assert.Contains("household fields: derived from household members (RELP", text);
         Assert.Contains("beyond chance (200 random samples of 4,000", text);
         foreach (var pair in json.RootElement.GetProperty("pairs").EnumerateArray())
         {
