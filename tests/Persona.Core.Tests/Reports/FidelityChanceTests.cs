@@ -110,4 +110,26 @@ public sealed class FidelityChanceTests(ITestOutputHelper output)
             Assert.True(d.Attributes[k].ChanceTvd < a.Attributes[k].ChanceTvd, a.Attributes[k].Attribute);
         Assert.Throws<PersonaException>(() => FidelityReport.Compute(small, census, options: new FidelityOptions { ChanceReplicates = 0 }));
     }
+
+    [Fact]
+    public void Bias_corrected_v_chance_levels_contain_true_random_samples_too()
+    {
+        // Bergsma's correction uses a table's effective size; simulated samples are unweighted, so
+        // their tables must count persons, not cells, or their corrected V would collapse to 0.
+        var census = Wyoming.Value;
+        var rng = new Random(3);
+        int checks = 0, inside = 0;
+        for (var t = 0; t < 20; t++)
+        {
+            var report = FidelityReport.Compute(RandomSample(census, 200, rng), census,
+                options: new FidelityOptions { BiasCorrectedCramersV = true, ChanceSeed = 100 + t });
+            foreach (var p in report.Pairs.Where(p => p.Gap is not null))
+            {
+                checks++;
+                if (!p.BeyondChance) inside++;
+            }
+        }
+        output.WriteLine($"bias-corrected V gaps inside the 95% chance interval: {inside}/{checks}");
+        Assert.InRange((double)inside / checks, 0.88, 1.0);
+    }
 }
