@@ -53,6 +53,17 @@ internal static class HouseholdCheck2018
         Compare("household type, narrow rule (size, SEX)", r => NarrowHht(r, tHht[r]), r => S(nHht[r]), tHht, shares);
         Compare("presence and age of children (HUPAC)", r => S(tHupac[r]), r => S(wHupac[r]), tHupac, shares);
         Compare("household language, English only or not (LANX)", r => Hhl(tHhl[r]), r => S(wHhl[r]), tHhl, shares);
+        // The married-couple rule's error is meant to be one-sided (a spouse is always MAR 1): count both sides.
+        double missed = 0, extra = 0, inHu = 0;
+        for (int r = 0; r < table.Count; r++)
+        {
+            if (tHht[r] == PumsTable.Null) continue;
+            inHu += table.Weight[r];
+            if (tHht[r] == 1 && wHht[r] != 1) missed += table.Weight[r];
+            if (tHht[r] != 1 && wHht[r] == 1) extra += table.Weight[r];
+        }
+        Console.WriteLine();
+        Console.WriteLine($"married couple: true couples missed {missed / inHu:F4}, non-couples read as couples {extra / inHu:F4} (weighted share of housing-unit persons)");
         Console.WriteLine();
         Console.WriteLine("| field | category | share RELP truth | share derived |");
         Console.WriteLine("|---|---|---:|---:|");
