@@ -134,6 +134,8 @@ internal static class PersonasCommands
         Row("model", rt.ModelIdentity + (rt.Simulated ? " (simulated)" : ""));
         Row("personas", $"{rep.Built.ToString("N0", Inv)} of {rep.NRequested.ToString("N0", Inv)}" + (rep.Limit is { } l ? $" (--limit {l})" : ""));
         Row("census", $"{rep.CensusVintage}, universe {rep.UniverseSize.ToString("N0", Inv)} persons, traits {rep.TraitSource ?? "none"}");
+        Row("household fields", rep.HouseholdFields);
+        if (rep.UnavailableAttributes.Count > 0) Row("not in source", string.Join(", ", rep.UnavailableAttributes));
         Row("evaluated", rep.Evaluated.ToString("N0", Inv));
         Row("rejected", string.Create(Inv, $"{rep.Rejected:N0} ({rep.RejectionRate:P1}; the original rejected {rep.OriginalRejectionRate:P1})"));
         Row("rejected by stage", string.Join(", ", rep.RejectedByStage.Select(kv => $"{kv.Key} {kv.Value}")));

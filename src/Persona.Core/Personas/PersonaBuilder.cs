@@ -124,7 +124,9 @@ public sealed record PersonaBuildReport(
     int Train,
     int Test,
     double TrainFraction,
-    double OriginalRejectionRate);
+    double OriginalRejectionRate,
+    string HouseholdFields,
+    IReadOnlyList<string> UnavailableAttributes);
 
 public sealed record PersonaBuildResult(
     IReadOnlyList<PersonaRecord> Personas,
@@ -376,7 +378,8 @@ public static class PersonaBuilder
             pool.Vintage, pool.TraitSource, pool.UniverseSize,
             evaluated, personas.Length, replaced.Length, evaluated == 0 ? 0 : Math.Round((double)replaced.Length / evaluated, 6),
             byStage, byRule, lmReasons, retried.Length + replaced.Where(r => r.Stage == "enrichment").Sum(r => r.Reasons.Count), refusedByRule,
-            split.TrainCount, split.TestCount, o.TrainFraction, OriginalRejectionRate);
+            split.TrainCount, split.TestCount, o.TrainFraction, OriginalRejectionRate,
+            pool.HouseholdFields, pool.UnavailableAttributes);
     }
 
     private static async Task WriteAsync(string dir, PersonaRecord[] personas, PersonaRejection[] rejections, PersonaSplit split,
