@@ -43,7 +43,7 @@ public static class QuestionInputs
                     var text = Str("question") ?? Str("text")
                         ?? throw new PersonaException($"{file}:{lineNo}: no 'question' or 'text' field (a string).");
                     var split = Str("split");
-                    if (split == PromptSplit.Excluded) continue;
+                    if (split == "excluded") continue; // files written before prompts.jsonl held only the curated set
                     int? topic = r.TryGetProperty("cluster", out var c) && c.ValueKind == JsonValueKind.Number ? c.GetInt32() : null;
                     var id = Str("id") ?? (r.TryGetProperty("id", out var n) && n.ValueKind == JsonValueKind.Number ? n.GetRawText() : null);
                     Add(list, file, $"line {lineNo}", id, text, split, topic);
@@ -69,7 +69,7 @@ public static class QuestionInputs
                 if (fields.Count == 1 && fields[0].Length == 0) continue;
                 if (fields.Count != header.Length) throw new PersonaException($"{file}:{line}: {fields.Count} fields, but the header has {header.Length}.");
                 var split = splitCol >= 0 && fields[splitCol].Length > 0 ? fields[splitCol] : null;
-                if (split == PromptSplit.Excluded) continue;
+                if (split == "excluded") continue; // files written before prompts.jsonl held only the curated set
                 Add(list, file, $"line {line}", idCol >= 0 && fields[idCol].Length > 0 ? fields[idCol] : null, fields[textCol], split, null);
             }
         }
