@@ -27,19 +27,23 @@ public static class PersonaApp
         return root;
     }
 
-    public static async Task<int> RunAsync(string[] args, IAnsiConsole? console = null, CancellationToken cancellationToken = default)
+    /// <param name="error">Where errors go (stderr unless a test gives its own).</param>
+    public static async Task<int> RunAsync(string[] args, IAnsiConsole? console = null, CancellationToken cancellationToken = default, IAnsiConsole? error = null)
     {
         console ??= AnsiConsole.Console;
+        error ??= ErrorReport.StderrConsole();
         ChatClientFactory.RegisterProvider(new LocalModelProvider());
         var root = BuildRoot(console);
         var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
         try
         {
-            return await root.Parse(args).InvokeAsync(config, cancellationToken);
+            var parse = root.Parse(args);
+            if (parse.Errors.Count > 0 && args.Length > 0) return ErrorReport.WriteParseErrors(error, parse);
+            return await parse.InvokeAsync(config, cancellationToken);
         }
         catch (PersonaException ex)
         {
-            console.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
+            ErrorReport.Write(error, ex.Message);
             return 1;
         }
         catch (OperationCanceledException)
