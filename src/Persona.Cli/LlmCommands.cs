@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.AI;
 using Persona.Llm;
+using Persona.Storage;
 using Spectre.Console;
 
 namespace Persona.Cli;
@@ -44,6 +45,9 @@ internal static class LlmCommands
         cmd.SetAction(async (parse, ct) =>
         {
             var inFile = parse.GetValue(input)!;
+            var outFile = parse.GetValue(output)!.FullName;
+            OutputPaths.EnsureFileTarget(outFile, "--out");
+            OutputPaths.EnsureNotAnInput(outFile, "--out", ("--in", inFile.FullName));
             var requests = BatchRequestReader.Read(inFile.FullName); // bad input fails here, before anything is paid
             var options = common.Build(parse, Path.Combine("runs", Path.GetFileNameWithoutExtension(inFile.Name)));
             var dir = options.RunDirectory;

@@ -3,6 +3,7 @@ using System.Globalization;
 using Persona.Census;
 using Persona.Llm;
 using Persona.Personas;
+using Persona.Storage;
 using Spectre.Console;
 
 namespace Persona.Cli;
@@ -53,6 +54,7 @@ internal static class PersonasCommands
         cmd.SetAction(async (parse, ct) =>
         {
             var outDir = parse.GetValue(output)!.FullName;
+            OutputChecks.BuildFolder(outDir, parse.GetValue(categoriesFile), parse.GetValue(census.Dictionary), parse.GetValue(census.Source), parse.GetValue(census.Household));
             var options = new PersonaBuildOptions
             {
                 N = parse.GetValue(n),
@@ -191,6 +193,8 @@ internal static class PersonasCommands
             var list = await PersonaFiles.ReadAsync(file, ct);
             var folder = Path.GetDirectoryName(Path.GetFullPath(file))!;
             var outPath = parse.GetValue(output) ?? Path.Combine(folder, "drift-audit.json");
+            OutputPaths.EnsureFileTarget(outPath, "--out");
+            OutputPaths.EnsureNotAnInput(outPath, "--out", ("--personas", file));
             var lm = !parse.GetValue(noLmCheck);
             await using var rt = LlmRuntime.Open(runtime.Build(parse, folder));
             if (lm) await rt.EnsureReachableAsync(ct);

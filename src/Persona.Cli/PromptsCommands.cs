@@ -43,6 +43,7 @@ internal static class PromptsCommands
         {
             var outDir = parse.GetValue(output)!.FullName;
             var sourcePath = parse.GetValue(source);
+            OutputChecks.CurationFolder(outDir, sourcePath);
             var prompts = sourcePath is null ? PromptLoader.LoadBundledPrism() : PromptLoader.Load(sourcePath); // bad input fails before any call
             var runtimeOptions = runtime.Build(parse, outDir);
             var options = new PromptCurationOptions

@@ -17,6 +17,7 @@ internal static class Cli
     {
         var (console, writer) = Plain();
         var (error, errorWriter) = Plain();
+        error.Profile.Width = 4000; // an error is asserted on as one line; a terminal wraps it
         var code = await PersonaApp.RunAsync(args, console, error: error);
         return (code, writer.ToString(), errorWriter.ToString());
     }

@@ -72,6 +72,12 @@ public static class CensusSampler
         if (options.OutputPath is { } outPath) PersonaFiles.FormatOf(outPath); // fail before the long load
         var sources = ResolveSources(options);
         var households = PumsSources.ResolveHouseholds(options.Households);
+        if (options.OutputPath is { } o)
+        {
+            Storage.OutputPaths.EnsureFileTarget(o, "--out");
+            Storage.OutputPaths.EnsureNotAnInput(o, "--out", [.. sources.Select(f => ("--source", (string?)f)),
+                .. households.Select(f => ("--household", (string?)f)), ("--dictionary", options.DictionaryPath)]);
+        }
 
         var table = await PumsLoader.LoadAsync(sources, progress, ct);
         progress?.Report(new CensusProgress("households", 0, 1));

@@ -141,6 +141,7 @@ public sealed class LlmRuntime : IAsyncDisposable
             }
         }
 
+        OutputPaths.EnsureFolderTarget(options.RunDirectory, "--run-dir");
         Directory.CreateDirectory(options.RunDirectory);
         var store = RunStore.Open(Path.Combine(options.RunDirectory, "store.sqlite"));
         var prices = options.Prices ?? PriceTable.LoadDefault();
