@@ -115,7 +115,7 @@ internal static class LlmCommands
                     }
                     catch (Exception ex) when (ex is LlmCallException or RunStoppedException)
                     {
-                        console.MarkupLineInterpolated($"[red]ping failed:[/] {ex.Message}");
+                        console.MarkupLineInterpolated($"[red]ping failed:[/] {SecretScrubber.Scrub(ex.Message)}");
                         return ex is RunStoppedException rs ? rs.ExitCode : CircuitOpenException.Code;
                     }
                     var table = new Table().AddColumns("model", "answered by", "endpoint", "latency", "reply");

@@ -21,6 +21,10 @@ public sealed class EndpointPoolChatClient : IChatClient
     private readonly TimeProvider _time;
     private readonly Lazy<Task> _preflight;
     private volatile string? _circuitOpen;
+    private volatile ApiKeyRejectedException? _keyRejected;
+
+    /// <summary>Where the key came from, for the message when a server refuses it (e.g. "OPENAI_API_KEY (set)").</summary>
+    public string KeySource { get; init; } = "OPENAI_API_KEY";
     private int _roundRobin;
 
     public EndpointPoolChatClient(IReadOnlyList<LlmEndpoint> endpoints, ResilienceOptions options, TimeProvider? time = null)
@@ -114,7 +118,7 @@ public sealed class EndpointPoolChatClient : IChatClient
             raw?.Headers.TryGetValue("Retry-After", out ra);
             var wait = RetryAfter.Parse(ms, ra, now);
             if (wait > _options.MaxRetryAfter) wait = _options.MaxRetryAfter;
-            var body = Shorten(raw?.Content?.ToString());
+            var body = SecretScrubber.Scrub(Shorten(raw?.Content?.ToString()));
             switch (cre.Status)
             {
                 case 429:
@@ -123,8 +127,16 @@ public sealed class EndpointPoolChatClient : IChatClient
                 case 408 or >= 500:
                     endpoint.OnFailure(now, wait, _options);
                     return new TransientLlmException("server_error", $"{endpoint.Name} answered HTTP {cre.Status}: {body}", wait, ex) { Endpoint = endpoint.Name };
-                case 401 or 403 or 404:
-                    // Wrong key, model or URL: every call will fail the same way, so let the breaker see it.
+                case 401 or 403:
+                    // Every later call would be refused the same way: end the run now instead of retrying into an "outage".
+                    var rejected = new ApiKeyRejectedException(
+                        $"{endpoint.Name} refused the API key (HTTP {cre.Status} {(cre.Status == 401 ? "Unauthorized" : "Forbidden")}: {body}). " +
+                        $"The key comes from {KeySource}; {(cre.Status == 401 ? "check that it is valid for this server" : "check that it may use this model")}, " +
+                        "or unset it for a local server that needs none. No more calls were sent; completed ones are saved.", ex);
+                    _keyRejected ??= rejected;
+                    return rejected;
+                case 404:
+                    // Wrong model or URL: every call will fail the same way, so let the breaker see it.
                     endpoint.OnFailure(now, null, _options);
                     return new LlmCallException($"{endpoint.Name} answered HTTP {cre.Status}: {body}", body, inner: ex);
                 default:
@@ -138,7 +150,7 @@ public sealed class EndpointPoolChatClient : IChatClient
         }
         // Anything else thrown while reading the answer: a malformed or unexpected body.
         endpoint.OnFailure(now, null, _options);
-        return new TransientLlmException("bad_response", $"{endpoint.Name} sent an unreadable answer ({ex.GetType().Name}: {Shorten(ex.Message)})", null, ex) { Endpoint = endpoint.Name };
+        return new TransientLlmException("bad_response", $"{endpoint.Name} sent an unreadable answer ({SecretScrubber.Scrub(Shorten(ex.Message))})", null, ex) { Endpoint = endpoint.Name };
     }
 
     private static bool IsConnectionFailure(Exception ex)
@@ -160,6 +172,7 @@ public sealed class EndpointPoolChatClient : IChatClient
     {
         while (true)
         {
+            if (_keyRejected is { } refused) throw refused;
             if (_circuitOpen is { } why) throw new CircuitOpenException(why);
             var now = _time.GetUtcNow();
             LlmEndpoint? best = null;

@@ -207,7 +207,7 @@ public static class BatchRunner
                 catch (Exception ex)
                 {
                     // One bad answer never ends the run: it becomes this id's error line (and stays uncached).
-                    states[i].Error = ex.Message;
+                    states[i].Error = SecretScrubber.Scrub(ex.Message);
                     states[i].Done = true;
                     Interlocked.Increment(ref counters._failed);
                     Interlocked.Increment(ref counters._done);

@@ -117,10 +117,14 @@ public sealed class LlmRuntime : IAsyncDisposable
             {
                 var urls = ChatClientFactory.ResolveBaseUrls(model, options.BaseUrls, options.Environment);
                 var key = options.Environment("OPENAI_API_KEY");
+                SecretScrubber.Register(key);
                 if (string.IsNullOrEmpty(key) && urls.Any(ChatClientFactory.IsHostedOpenAi))
                     throw new PersonaException("OPENAI_API_KEY is not set, and the OpenAI API needs it. Export it, or point --base-url (or OPENAI_BASE_URL) at a local OpenAI-compatible server. Nothing was sent.");
                 var eps = urls.Select(u => ChatClientFactory.CreateOpenAiEndpoint(u, model.Name, model.Provider == "ollama" ? null : key, options.Resilience)).ToList();
-                pool = new EndpointPoolChatClient(eps, options.Resilience);
+                pool = new EndpointPoolChatClient(eps, options.Resilience)
+                {
+                    KeySource = model.Provider == "ollama" ? "nowhere (no key is sent to ollama)" : string.IsNullOrEmpty(key) ? "OPENAI_API_KEY, which is not set (a placeholder was sent)" : "OPENAI_API_KEY",
+                };
                 provider = new RetryingChatClient(pool, options.Resilience);
                 endpoints = urls;
                 native = options.NativeJsonSchema ?? true;
