@@ -122,6 +122,7 @@ public static class PromptLoader
     {
         var result = new List<SourcePrompt>();
         var ids = new Dictionary<string, int>(StringComparer.Ordinal);
+        CheckQuotes(path);
         try
         {
             using var reader = Sep.New(',').Reader(o => o with { Unescape = true }).FromFile(path);
@@ -151,6 +152,42 @@ public static class PromptLoader
             throw new PersonaException($"{path}: malformed CSV ({e.Message}); expected comma-separated rows with a header holding a 'text' column.", e);
         }
         return result;
+    }
+
+    /// <summary>
+    /// RFC 4180 quoting, checked before parsing: a lenient reader lets an unclosed quote swallow the
+    /// following rows into one field (one "prompt" made of 25 rows) without a word. A quoted field
+    /// must end with a quote followed by a comma or a line end; a quote inside an unquoted field is text.
+    /// </summary>
+    private static void CheckQuotes(string path)
+    {
+        using var reader = new StreamReader(path, Encoding.UTF8);
+        int line = 1, openedAt = 0;
+        bool quoted = false, fieldStart = true;
+        int c;
+        while ((c = reader.Read()) >= 0)
+        {
+            if (quoted)
+            {
+                if (c == '\n') line++;
+                else if (c == '"')
+                {
+                    var next = reader.Peek();
+                    if (next == '"') { reader.Read(); continue; }
+                    if (next is ',' or '\r' or '\n' or -1) { quoted = false; fieldStart = false; continue; }
+                    throw new PersonaException(
+                        $"{path}:{openedAt}: the quote that opens a field here is not closed properly" +
+                        (line == openedAt ? "" : $": the next quote, on line {line}, is followed by more text, so lines {openedAt}-{line} would merge into one prompt") +
+                        ". Close the quoted field, or write a quote inside it as \"\".");
+                }
+                continue;
+            }
+            if (c == '"' && fieldStart) { quoted = true; openedAt = line; continue; }
+            fieldStart = c is ',' or '\n';
+            if (c == '\n') line++;
+        }
+        if (quoted)
+            throw new PersonaException($"{path}:{openedAt}: the quote that opens a field here is never closed (the file ends first). Close the quoted field, or write a quote inside it as \"\".");
     }
 
     private static (string? Id, string Text) ReadObject(JsonElement obj, string path, int line, string what)
