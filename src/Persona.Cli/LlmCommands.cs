@@ -89,6 +89,9 @@ internal static class LlmCommands
         common.AddTo(cmd);
         cmd.SetAction(async (parse, ct) =>
         {
+            // --base-url takes several values per token, so a flag ping lacks lands there; name it instead.
+            if (parse.GetValue(common.BaseUrl)?.FirstOrDefault(u => u.StartsWith('-')) is { } flag)
+                throw new PersonaException($"llm ping does not take {flag}; it takes --model, --base-url, --timeout, --offline-seed and --offline-noise.");
             var dir = Path.Combine(Path.GetTempPath(), "persona-ping-" + Guid.NewGuid().ToString("N"));
             try
             {

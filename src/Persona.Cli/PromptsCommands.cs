@@ -45,6 +45,8 @@ internal static class PromptsCommands
             var sourcePath = parse.GetValue(source);
             OutputChecks.CurationFolder(outDir, sourcePath);
             var prompts = sourcePath is null ? PromptLoader.LoadBundledPrism() : PromptLoader.Load(sourcePath); // bad input fails before any call
+            if (parse.GetValue(k) is { } fixedK && fixedK > prompts.Count)
+                throw new PersonaException($"--k {fixedK} is more than the {prompts.Count} prompts of the source; choose --k at most {prompts.Count}, or leave it out to choose k by silhouette.");
             var runtimeOptions = runtime.Build(parse, outDir);
             var options = new PromptCurationOptions
             {

@@ -76,8 +76,8 @@ internal sealed class RuntimeOptions
             {
                 Concurrency = parse.GetValue(Concurrency),
                 Timeout = Seconds(parse.GetValue(Timeout), "--timeout"),
-                MaxAttempts = Math.Max(1, parse.GetValue(MaxAttempts)),
-                BreakerFailures = Math.Max(1, parse.GetValue(BreakerFailures)),
+                MaxAttempts = AtLeast1(parse.GetValue(MaxAttempts), "--max-attempts", "attempt per call"),
+                BreakerFailures = AtLeast1(parse.GetValue(BreakerFailures), "--breaker-failures", "failure"),
                 BreakerMinDuration = TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(BreakerSeconds))),
                 BackoffBase = TimeSpan.FromMilliseconds(Math.Max(1, parse.GetValue(BackoffMs))),
             },
@@ -101,6 +101,9 @@ internal sealed class RuntimeOptions
             return ex.ExitCode;
         }
     }
+
+    private static int AtLeast1(int v, string option, string unit) =>
+        v >= 1 ? v : throw new PersonaException($"{option} must be at least 1 {unit} (got {v}).");
 
     public static TimeSpan Seconds(double s, string option)
     {

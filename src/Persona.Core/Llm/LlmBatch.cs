@@ -41,6 +41,7 @@ public static class BatchRequestReader
             ids[r.Id] = lineNo;
             list.Add(r);
         }
+        if (list.Count == 0) throw new PersonaException($"{path} holds no requests (it is empty or blank); expected one JSON request per line.");
         return list;
     }
 
@@ -49,7 +50,7 @@ public static class BatchRequestReader
         string Where(string what) => $"{path}:{lineNo}: {what}";
         JsonDocument doc;
         try { doc = JsonDocument.Parse(line); }
-        catch (JsonException ex) { throw new PersonaException(Where($"not valid JSON ({ex.Message}); expected {{\"id\": ..., \"messages\": [{{\"role\": ..., \"content\": ...}}]}}.")); }
+        catch (JsonException ex) { throw new PersonaException(Where($"not valid JSON ({JsonErrorText.Of(ex)}); expected {{\"id\": ..., \"messages\": [{{\"role\": ..., \"content\": ...}}]}}.")); }
         using (doc)
         {
             var root = doc.RootElement;

@@ -35,13 +35,16 @@ public static class PromptLoader
         if (!File.Exists(path))
             throw new PersonaException($"Prompt source '{path}' does not exist; expected a .json, .jsonl or .csv file.");
         var ext = System.IO.Path.GetExtension(path).ToLowerInvariant();
-        return ext switch
+        var prompts = ext switch
         {
             ".json" => LoadJson(path, "p"),
             ".jsonl" or ".ndjson" => LoadJsonl(path),
             ".csv" => LoadCsv(path),
             _ => throw new PersonaException($"Prompt source '{path}': unsupported extension '{ext}'; expected .json (array), .jsonl ({{\"id\"?, \"text\"}} per line) or .csv (a 'text' column)."),
         };
+        if (prompts.Count == 0)
+            throw new PersonaException($"Prompt source '{path}' holds no prompts (the file is empty or has only a header); expected at least one prompt.");
+        return prompts;
     }
 
     public static IReadOnlyList<SourcePrompt> LoadJson(string path, string idPrefix = "p")
@@ -86,7 +89,7 @@ public static class PromptLoader
         }
         catch (JsonException e)
         {
-            throw new PersonaException($"{path}:{(e.LineNumber ?? 0) + 1}: malformed JSON ({e.Message}).", e);
+            throw new PersonaException($"{path}:{(e.LineNumber ?? 0) + 1}: malformed JSON ({JsonErrorText.Of(e)}).", e);
         }
         return result;
     }
@@ -105,7 +108,7 @@ public static class PromptLoader
             try { doc = JsonDocument.Parse(line); }
             catch (JsonException e)
             {
-                throw new PersonaException($"{path}:{lineNo}: malformed JSON ({e.Message}); expected one object {{\"id\"?, \"text\"}} per line.", e);
+                throw new PersonaException($"{path}:{lineNo}: malformed JSON ({JsonErrorText.Of(e)}); expected one object {{\"id\"?, \"text\"}} per line.", e);
             }
             using (doc)
             {
