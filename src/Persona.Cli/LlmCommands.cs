@@ -51,6 +51,7 @@ internal static class LlmCommands
             var requests = BatchRequestReader.Read(inFile.FullName); // bad input fails here, before anything is paid
             var options = common.Build(parse, Path.Combine("runs", Path.GetFileNameWithoutExtension(inFile.Name)));
             var dir = options.RunDirectory;
+            return await RunDirectoryUndo.GuardAsync(dir, async () => {
             await using var runtime = LlmRuntime.Open(options);
             var counters = new BatchCounters();
             var sw = Stopwatch.StartNew();
@@ -74,6 +75,7 @@ internal static class LlmCommands
                 });
             PrintSummary(console, runtime, outcome, dir, sw.Elapsed);
             return outcome.ExitCode;
+            });
         });
         return cmd;
     }

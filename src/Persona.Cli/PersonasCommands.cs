@@ -79,7 +79,11 @@ internal static class PersonasCommands
     /// summary; `personas build` and the `run` main job share it. A budget or breaker stop returns
     /// its exit code and no result.
     /// </summary>
-    internal static async Task<(int ExitCode, PersonaBuildResult? Result)> BuildAsync(IAnsiConsole console, PersonaBuildOptions options,
+    internal static Task<(int ExitCode, PersonaBuildResult? Result)> BuildAsync(IAnsiConsole console, PersonaBuildOptions options,
+        LlmRuntimeOptions runtimeOptions, CancellationToken ct) =>
+        RunDirectoryUndo.GuardAsync(runtimeOptions.RunDirectory, () => BuildInRunDirAsync(console, options, runtimeOptions, ct));
+
+    private static async Task<(int ExitCode, PersonaBuildResult? Result)> BuildInRunDirAsync(IAnsiConsole console, PersonaBuildOptions options,
         LlmRuntimeOptions runtimeOptions, CancellationToken ct)
     {
         await using var rt = LlmRuntime.Open(runtimeOptions);
@@ -196,8 +200,20 @@ internal static class PersonasCommands
             OutputPaths.EnsureFileTarget(outPath, "--out");
             OutputPaths.EnsureNotAnInput(outPath, "--out", ("--personas", file));
             var lm = !parse.GetValue(noLmCheck);
-            await using var rt = LlmRuntime.Open(runtime.Build(parse, folder));
-            if (lm) await rt.EnsureReachableAsync(ct);
+            if (!lm)
+            {
+                // Rules and theme shares need no model, so no store: the personas folder is only read.
+                var rulesOnly = await StageProgress.RunAsync(console, _ => "Auditing personas", p =>
+                    DriftAudit.RunAsync(list, null, new DriftAuditOptions { LmCheck = false },
+                        new SyncProgress<(int Done, int Total)>(x => p.Report("audit", x.Done, x.Total)), ct));
+                await DriftAudit.WriteAsync(outPath, rulesOnly, ct);
+                WriteAudit(console, rulesOnly, outPath);
+                return 0;
+            }
+            var runOptions = runtime.Build(parse, folder);
+            return await RunDirectoryUndo.GuardAsync(runOptions.RunDirectory, async () => {
+            await using var rt = LlmRuntime.Open(runOptions);
+            await rt.EnsureReachableAsync(ct);
             return await RuntimeOptions.UntilStoppedAsync(console, rt, async () =>
             {
                 var report = await StageProgress.RunAsync(console, _ => "Auditing personas", p =>
@@ -207,6 +223,7 @@ internal static class PersonasCommands
                 await rt.WriteManifestAsync("completed", new Dictionary<string, object?> { ["audited"] = report.Enriched });
                 WriteAudit(console, report, outPath);
                 return 0;
+            });
             });
         });
         return cmd;

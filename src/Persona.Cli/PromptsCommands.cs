@@ -55,6 +55,7 @@ internal static class PromptsCommands
                 K = parse.GetValue(k),
                 MaxConcurrency = runtimeOptions.Resilience.Concurrency,
             };
+            return await Storage.RunDirectoryUndo.GuardAsync(runtimeOptions.RunDirectory, async () => {
             await using var rt = LlmRuntime.Open(runtimeOptions);
             options = options with { MaxConcurrency = rt.TotalConcurrency };
             await rt.EnsureReachableAsync(ct);
@@ -80,6 +81,7 @@ internal static class PromptsCommands
                 });
                 WriteSummary(console, result.Report, rt, outDir);
                 return 0;
+            });
             });
         });
         return cmd;

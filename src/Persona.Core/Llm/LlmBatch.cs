@@ -261,6 +261,7 @@ public static class BatchRunner
         var full = Path.GetFullPath(outPath);
         var dir = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(dir);
+        Storage.OutputPaths.CleanStaleTemps(full);
         var tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
         try
         {

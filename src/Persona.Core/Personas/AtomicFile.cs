@@ -37,7 +37,8 @@ public static class AtomicFile
         {
             throw new PersonaException($"Cannot create the output folder '{dir}': {ex.Message}", ex);
         }
-        var temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        Storage.OutputPaths.CleanStaleTemps(full); // what a killed earlier run of this output left
+        var temp = Storage.OutputPaths.TempSibling(full);
         try
         {
             await writeTemp(temp);
