@@ -13,7 +13,7 @@ internal sealed class RuntimeOptions
 {
     public readonly Option<string> Model = new("--model") { Description = "PROVIDER:NAME: openai:NAME (any OpenAI-compatible server), ollama:NAME, local:PATH.gguf, or offline (deterministic simulator).", Required = true };
     public readonly Option<string[]> BaseUrl = new("--base-url") { Description = "Server base URL(s), comma-separated or repeated; calls are spread over them. Default: OPENAI_BASE_URL, else the provider's default. The key comes from OPENAI_API_KEY only.", AllowMultipleArgumentsPerToken = true };
-    public readonly Option<double> Timeout = new("--timeout") { Description = "Per-attempt timeout in seconds.", DefaultValueFactory = _ => 120 };
+    public readonly Option<double> Timeout = new("--timeout") { Description = "Per-attempt timeout in seconds, for the whole answer; a call that times out twice fails (the server is likely hung).", DefaultValueFactory = _ => 60 };
     public readonly Option<int> OfflineSeed = new("--offline-seed") { Description = "Seed of the offline simulator.", DefaultValueFactory = _ => 0 };
     public readonly Option<double> OfflineNoise = new("--offline-noise") { Description = "Probability that the offline simulator flips a persona's true choice.", DefaultValueFactory = _ => 0.1 };
     public readonly Option<int> Concurrency = new("--concurrency") { Description = "Calls in flight per endpoint (upper bound; lowered on 429 and raised again on success).", DefaultValueFactory = _ => 16 };

@@ -26,6 +26,23 @@ public sealed class EndpointPoolChatClient : IChatClient
     /// <summary>Where the key came from, for the message when a server refuses it (e.g. "OPENAI_API_KEY (set)").</summary>
     public string KeySource { get; init; } = "OPENAI_API_KEY";
     private int _roundRobin;
+    private long _callIds;
+    private volatile string? _notice;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, long> _inFlightSince = new();
+
+    /// <summary>Calls on the wire now, the longest wait among them, and the last capped Retry-After.</summary>
+    public WaitState Waiting()
+    {
+        var now = Stopwatch.GetTimestamp();
+        int n = 0;
+        long oldest = now;
+        foreach (var since in _inFlightSince.Values)
+        {
+            n++;
+            if (since < oldest) oldest = since;
+        }
+        return new WaitState(n, Stopwatch.GetElapsedTime(oldest, now), _notice);
+    }
 
     public EndpointPoolChatClient(IReadOnlyList<LlmEndpoint> endpoints, ResilienceOptions options, TimeProvider? time = null)
     {
@@ -67,6 +84,8 @@ public sealed class EndpointPoolChatClient : IChatClient
         await endpoint.Limiter.AcquireAsync(cancellationToken).ConfigureAwait(false);
         var sw = Stopwatch.StartNew();
         ChatResponse response;
+        var callId = Interlocked.Increment(ref _callIds);
+        _inFlightSince[callId] = Stopwatch.GetTimestamp();
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -86,6 +105,7 @@ public sealed class EndpointPoolChatClient : IChatClient
         }
         finally
         {
+            _inFlightSince.TryRemove(callId, out _);
             endpoint.Limiter.Release();
         }
 
@@ -117,7 +137,11 @@ public sealed class EndpointPoolChatClient : IChatClient
             raw?.Headers.TryGetValue("retry-after-ms", out ms);
             raw?.Headers.TryGetValue("Retry-After", out ra);
             var wait = RetryAfter.Parse(ms, ra, now);
-            if (wait > _options.MaxRetryAfter) wait = _options.MaxRetryAfter;
+            if (wait > _options.MaxRetryAfter)
+            {
+                _notice = $"{endpoint.Name} asked to wait {WaitState.Human(wait.Value)} (Retry-After); capped at {WaitState.Human(_options.MaxRetryAfter)}";
+                wait = _options.MaxRetryAfter;
+            }
             var body = SecretScrubber.Scrub(Shorten(raw?.Content?.ToString()));
             switch (cre.Status)
             {

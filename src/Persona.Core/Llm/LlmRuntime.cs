@@ -84,6 +84,9 @@ public sealed class LlmRuntime : IAsyncDisposable
     public LlmRuntimeOptions Options => _options;
     internal EndpointPoolChatClient? Pool { get; }
 
+    /// <summary>Calls waiting on a server now (for progress lines).</summary>
+    public WaitState Waiting => Pool?.Waiting() ?? WaitState.None;
+
     /// <summary>Calls in flight the runtime can usefully hold (concurrency per endpoint × endpoints).</summary>
     public int TotalConcurrency => _options.Resilience.Concurrency * Math.Max(1, Endpoints.Count);
 
