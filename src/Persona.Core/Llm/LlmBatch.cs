@@ -132,6 +132,9 @@ public static class BatchRunner
     /// </summary>
     public const long RetainedCharsCap = 64L << 20;
 
+    /// <summary>Longest answer written to results.jsonl (the JSON writer's limit is about 166 M characters).</summary>
+    public const int MaxAnswerChars = 100_000_000;
+
     private struct ItemState
     {
         public string? Key;
@@ -279,6 +282,12 @@ public static class BatchRunner
                     string? content = null;
                     if (s.Error is null && s.Key is not null)
                         content = s.Content ?? (runtime.Store.TryGetResponse(s.Key, out var stored) ? stored.Content : null);
+                    if (content is { Length: > MaxAnswerChars })
+                    {
+                        // Utf8JsonWriter cannot write a string this long; one such answer must not sink the whole file (and every rerun).
+                        s.Error = $"the answer has {content.Length:N0} characters, more than one results line can hold ({MaxAnswerChars:N0}); it is kept in the run store";
+                        content = null;
+                    }
                     if (content is not null)
                     {
                         writer.WriteString("content", content);
