@@ -126,3 +126,20 @@ public sealed class BadInputMessagesTests
         Assert.DoesNotContain("BytePositionInLine", r.Stderr);
     }
 }
+
+public sealed class FidelityVintageTests
+{
+    [Fact]
+    public async Task Fidelity_of_2018_personas_against_a_2024_source_warns_that_the_releases_differ()
+    {
+        var dir = Cli.TempDir("vintage");
+        var personas = Path.Combine(dir, "wy2018.jsonl");
+        Assert.Equal(0, (await Cli.Run("census", "sample", "--n", "200", "--source", Cli.Fixture("csv_pwy.zip"), "--out", personas)).Code);
+        var (code, text) = await Cli.Run("census", "fidelity", "--personas", personas, "--source", Cli.Fixture("p_56_2024_first2000.parquet"),
+            "--dictionary", Cli.Fixture("PUMS_Data_Dictionary_2023.csv"), "--out", Path.Combine(dir, "f"));
+        Assert.Equal(0, code);
+        Assert.Contains("warning:", text);
+        Assert.Contains("2018-1yr", text);
+        Assert.Contains("2024-1yr", text);
+    }
+}
