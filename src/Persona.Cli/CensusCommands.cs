@@ -114,6 +114,8 @@ internal static class CensusCommands
             console.MarkupLineInterpolated($"[grey]not in the source, not compared: {string.Join(", ", r.SkippedAttributes)}[/]");
         if (r.JsonPath is not null)
             console.MarkupLineInterpolated($"wrote {r.JsonPath} and {r.Plots.Count} histograms");
+        foreach (var w in r.Warnings)
+            console.MarkupLineInterpolated($"[yellow]warning:[/] {w}");
     }
 
     private static string Describe(CategoryShare? c) =>
