@@ -46,11 +46,15 @@ internal static partial class ErrorReport
             "IO.FileInfo" => "a file path",
             var other => other.Contains("Nullable", StringComparison.Ordinal) ? "a number" : other,
         });
-        return message.Replace("as expected type 'a", "as a", StringComparison.Ordinal).Replace("'.", ".", StringComparison.Ordinal);
+        return ExpectedType().Replace(message, "as $1.");
     }
 
     [GeneratedRegex(@"System\.((?:IO\.)?[A-Za-z0-9]+(?:`1\[\[?System\.[A-Za-z0-9]+[^\]]*\]\]?)?)")]
     private static partial Regex DotNetType();
+
+    // System.CommandLine: "... as expected type 'System.Int32'." after the type was put in words.
+    [GeneratedRegex(@"as expected type '((?:a|an|text|true or false)[^']*)'\.")]
+    private static partial Regex ExpectedType();
 
     /// <summary>Parse errors as one short line each plus a pointer to --help, instead of the whole help text.</summary>
     public static int WriteParseErrors(IAnsiConsole error, ParseResult parse)

@@ -98,6 +98,13 @@ public sealed class BadInputMessagesTests
     }
 
     [Fact]
+    public async Task Quotes_in_messages_survive_the_wording_of_type_names()
+    {
+        var r = await Cli.RunSplit("census", "sample", "--n", "5", "--out", "a.txt");
+        AssertShortError(r, "extension '.txt'");
+    }
+
+    [Fact]
     public async Task Max_attempts_0_is_refused_not_silently_changed()
     {
         var dir = Cli.TempDir("messages");
