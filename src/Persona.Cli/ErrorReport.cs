@@ -19,7 +19,7 @@ internal static partial class ErrorReport
 
     public static void Write(IAnsiConsole error, string message, string prefix = "error")
     {
-        var text = Shorten(Friendly(SecretScrubber.Scrub(message)));
+        var text = Shorten(Friendly(JsonErrorText.StripCoordinates(SecretScrubber.Scrub(message))));
         error.MarkupLineInterpolated($"[red]{prefix}:[/] {text}");
     }
 

@@ -197,7 +197,7 @@ internal static class PersonasCommands
             var list = await PersonaFiles.ReadAsync(file, ct);
             var folder = Path.GetDirectoryName(Path.GetFullPath(file))!;
             var outPath = parse.GetValue(output) ?? Path.Combine(folder, "drift-audit.json");
-            OutputPaths.EnsureFileTarget(outPath, "--out");
+            OutputPaths.EnsureFileTarget(outPath, "--out", "drift-audit.json");
             OutputPaths.EnsureNotAnInput(outPath, "--out", ("--personas", file));
             var lm = !parse.GetValue(noLmCheck);
             if (!lm)

@@ -11,6 +11,9 @@ public static partial class JsonErrorText
 {
     public static string Of(JsonException ex) => Coordinates().Replace(ex.Message, "").TrimEnd(' ', '.');
 
+    /// <summary>The same for a message that quotes a JsonException's text somewhere inside.</summary>
+    public static string StripCoordinates(string message) => Coordinates().Replace(message, "");
+
     [GeneratedRegex(@"\s*(Path: \S*\s*\|\s*)?LineNumber: \d+ \| BytePositionInLine: \d+\.?")]
     private static partial Regex Coordinates();
 }

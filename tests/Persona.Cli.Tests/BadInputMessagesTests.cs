@@ -105,6 +105,18 @@ public sealed class BadInputMessagesTests
     }
 
     [Fact]
+    public async Task A_malformed_persona_line_and_a_folder_as_batch_input_read_as_a_user_would()
+    {
+        var dir = Cli.TempDir("messages");
+        var bad = Path.Combine(dir, "bad.jsonl");
+        File.WriteAllText(bad, "garbage\n");
+        var r = await Cli.RunSplit("personas", "audit", "--personas", bad, "--model", "offline");
+        AssertShortError(r, "bad.jsonl', line 1");
+        Assert.DoesNotContain("LineNumber", r.Stderr);
+        AssertShortError(await Cli.RunSplit("llm", "batch", "--in", dir, "--out", Path.Combine(dir, "o.jsonl"), "--model", "offline"), "is a folder");
+    }
+
+    [Fact]
     public async Task Max_attempts_0_is_refused_not_silently_changed()
     {
         var dir = Cli.TempDir("messages");

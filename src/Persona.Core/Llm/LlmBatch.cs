@@ -27,6 +27,7 @@ public static class BatchRequestReader
     /// </summary>
     public static IReadOnlyList<BatchRequest> Read(string path)
     {
+        if (Directory.Exists(path)) throw new PersonaException($"--in '{path}' is a folder; expected a requests.jsonl file.");
         if (!File.Exists(path)) throw new PersonaException($"Input file '{path}' not found.");
         var list = new List<BatchRequest>();
         var ids = new Dictionary<string, int>(StringComparer.Ordinal);

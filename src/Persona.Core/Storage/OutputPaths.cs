@@ -61,10 +61,10 @@ public static class OutputPaths
     }
 
     /// <summary>A file output must not be an existing folder (and its parent must not be a file).</summary>
-    public static void EnsureFileTarget(string path, string flag)
+    public static void EnsureFileTarget(string path, string flag, string exampleName = "results.jsonl")
     {
         if (Directory.Exists(path))
-            throw new PersonaException($"{flag} '{path}' is an existing folder; expected a file name (e.g. {Path.Combine(path, "results.jsonl")}).");
+            throw new PersonaException($"{flag} '{path}' is an existing folder; expected a file name (e.g. {Path.Combine(path, exampleName)}).");
         var parent = Path.GetDirectoryName(Path.GetFullPath(path));
         for (var p = parent; !string.IsNullOrEmpty(p); p = Path.GetDirectoryName(p))
         {
