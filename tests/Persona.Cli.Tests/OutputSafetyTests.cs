@@ -117,4 +117,15 @@ public sealed class OutputSafetyTests
         Assert.DoesNotContain("   at ", stdout + stderr);
         Assert.False(File.Exists(Path.Combine(runDir, "store.sqlite")));
     }
+
+    [Fact]
+    public async Task Llm_batch_out_naming_the_run_store_is_refused()
+    {
+        var dir = Cli.TempDir("safety");
+        var input = Requests(dir);
+        var runDir = Path.Combine(dir, "run");
+        Assert.Equal(0, (await Cli.Run("llm", "batch", "--in", input, "--out", Path.Combine(dir, "first.jsonl"), "--model", "offline", "--run-dir", runDir)).Code);
+        var store = Path.Combine(runDir, "store.sqlite");
+        await AssertRejectedUnchanged(store, ["llm", "batch", "--in", input, "--out", store, "--model", "offline", "--run-dir", runDir], "would replace its own input");
+    }
 }
