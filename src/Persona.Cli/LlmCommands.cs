@@ -51,8 +51,7 @@ internal static class LlmCommands
             var requests = BatchRequestReader.Read(inFile.FullName); // bad input fails here, before anything is paid
             var options = common.Build(parse, Path.Combine("runs", Path.GetFileNameWithoutExtension(inFile.Name)));
             var dir = options.RunDirectory;
-            OutputPaths.EnsureNotAnInput(outFile, "--out", [.. new[] { "store.sqlite", "store.sqlite-wal", "store.sqlite-shm", "manifest.json" }
-                .Select(f => ("--run-dir", (string?)Path.Combine(dir, f)))]);
+            OutputChecks.SparesRunStore(outFile, dir);
             return await RunDirectoryUndo.GuardAsync(dir, async () => {
             await using var runtime = LlmRuntime.Open(options);
             var counters = new BatchCounters();

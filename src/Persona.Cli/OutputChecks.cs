@@ -20,6 +20,11 @@ internal static class OutputChecks
             [.. inputs]);
     }
 
+    /// <summary>A file output must not be the run's own store or manifest.</summary>
+    public static void SparesRunStore(string outFile, string runDir) =>
+        OutputPaths.EnsureNotAnInput(outFile, "--out", [.. new[] { "store.sqlite", "store.sqlite-wal", "store.sqlite-shm", "manifest.json" }
+            .Select(f => ("--run-dir", (string?)Path.Combine(runDir, f)))]);
+
     public static void CurationFolder(string outDir, string? source)
     {
         OutputPaths.EnsureFolderTarget(outDir, "--out");

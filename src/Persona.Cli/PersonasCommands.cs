@@ -211,6 +211,7 @@ internal static class PersonasCommands
                 return 0;
             }
             var runOptions = runtime.Build(parse, folder);
+            OutputChecks.SparesRunStore(outPath, runOptions.RunDirectory);
             return await RunDirectoryUndo.GuardAsync(runOptions.RunDirectory, async () => {
             await using var rt = LlmRuntime.Open(runOptions);
             await rt.EnsureReachableAsync(ct);

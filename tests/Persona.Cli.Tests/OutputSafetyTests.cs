@@ -60,6 +60,8 @@ public sealed class OutputSafetyTests
         Assert.Equal(0, code);
         var file = Path.Combine(pop, "personas.jsonl");
         await AssertRejectedUnchanged(file, ["personas", "audit", "--personas", pop, "--model", "offline", "--out", file], "would replace its own input");
+        var store = Path.Combine(pop, "store.sqlite");
+        await AssertRejectedUnchanged(store, ["personas", "audit", "--personas", pop, "--model", "offline", "--out", store], "would replace its own input");
     }
 
     [Fact]
