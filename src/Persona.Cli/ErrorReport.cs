@@ -26,6 +26,11 @@ internal static partial class ErrorReport
     /// <summary>The message cut to <see cref="MaxLines"/> lines and <see cref="MaxChars"/> characters, long fields elided.</summary>
     public static string Shorten(string message)
     {
+        // A binary file read as text puts control characters and U+FFFD into quoted fields.
+        message = string.Create(message.Length, message, (span, m) =>
+        {
+            for (var i = 0; i < m.Length; i++) span[i] = m[i] is '\uFFFD' || (char.IsControl(m[i]) && m[i] is not '\n' and not '\r') ? '?' : m[i];
+        });
         var lines = message.Replace("\r", "").Split('\n');
         var kept = string.Join("\n", lines.Take(MaxLines).Select(l => l.Length > MaxChars ? l[..(MaxChars - 1)] + "…" : l));
         if (kept.Length > MaxChars) kept = kept[..(MaxChars - 1)] + "…";

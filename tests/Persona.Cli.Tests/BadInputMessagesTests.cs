@@ -117,6 +117,19 @@ public sealed class BadInputMessagesTests
     }
 
     [Fact]
+    public async Task An_unwritable_folder_and_a_binary_dictionary_read_without_temp_names_or_garbage()
+    {
+        var dir = Cli.TempDir("messages");
+        var source = Cli.Fixture("p_56_2024_first2000.parquet");
+        var r = await Cli.RunSplit("census", "sample", "--n", "5", "--source", source, "--dictionary", Cli.Fixture("PUMS_Data_Dictionary_2023.csv"), "--out", "/proc/a.jsonl");
+        AssertShortError(r, "Cannot write '/proc/a.jsonl'");
+        Assert.DoesNotContain(".tmp", r.Stderr);
+        r = await Cli.RunSplit("census", "sample", "--n", "5", "--source", source, "--dictionary", source, "--out", Path.Combine(dir, "a.jsonl"));
+        AssertShortError(r, "expected NAME or VAL");
+        Assert.DoesNotContain('\uFFFD', r.Stderr);
+    }
+
+    [Fact]
     public async Task Max_attempts_0_is_refused_not_silently_changed()
     {
         var dir = Cli.TempDir("messages");
