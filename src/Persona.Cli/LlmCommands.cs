@@ -146,9 +146,9 @@ internal static class LlmCommands
         var spend = runtime.Budget.Snapshot();
         var rate = c.Done / Math.Max(0.001, sw.Elapsed.TotalSeconds);
         var waiting = runtime.Waiting.Describe(runtime.Options.Resilience.Timeout, showAfter: TimeSpan.FromSeconds(5));
-        return Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-            $"{c.Done}/{c.Total} calls  {rate:0.0}/s  cached {c.Cached}  failed {c.Failed}  tokens {spend.PromptTokens + spend.CompletionTokens:N0}  ${spend.CostUsd:0.0000}") +
-            (waiting.Length > 0 ? "  " + waiting : ""));
+        // Waiting goes first: on a narrow terminal the end of the description is cut.
+        return Markup.Escape((waiting.Length > 0 ? waiting + "  " : "") + string.Create(CultureInfo.InvariantCulture,
+            $"{c.Done}/{c.Total} calls  {rate:0.0}/s  cached {c.Cached}  failed {c.Failed}  tokens {spend.PromptTokens + spend.CompletionTokens:N0}  ${spend.CostUsd:0.0000}"));
     }
 
     private static void PrintSummary(IAnsiConsole console, LlmRuntime runtime, BatchOutcome o, string dir, TimeSpan elapsed)

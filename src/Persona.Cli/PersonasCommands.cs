@@ -97,7 +97,7 @@ internal static class PersonasCommands
                 var result = await StageProgress.RunAsync(console, DescribeBuildStage, p =>
                     PersonaBuilder.BuildAsync(options, rt.ChatClient,
                         new SyncProgress<PersonaBuildProgress>(x => p.Report(x.Stage, x.Done, x.Total,
-                            x.Stage == "personas" ? $"passed {x.Accepted}  rejected {x.Rejected}" : null)), ct));
+                            x.Stage == "personas" ? $"passed {x.Accepted}  rejected {x.Rejected}" : null)), ct), StageProgress.WaitingOf(rt));
                 await rt.WriteManifestAsync("completed", new Dictionary<string, object?>
                 {
                     ["personas"] = result.Personas.Count,
@@ -219,7 +219,7 @@ internal static class PersonasCommands
             {
                 var report = await StageProgress.RunAsync(console, _ => "Auditing personas", p =>
                     DriftAudit.RunAsync(list, rt.ChatClient, new DriftAuditOptions { LmCheck = lm, ModelLabel = rt.ModelIdentity, Concurrency = rt.TotalConcurrency },
-                        new SyncProgress<(int Done, int Total)>(x => p.Report("audit", x.Done, x.Total)), ct));
+                        new SyncProgress<(int Done, int Total)>(x => p.Report("audit", x.Done, x.Total)), ct), StageProgress.WaitingOf(rt));
                 await DriftAudit.WriteAsync(outPath, report, ct);
                 await rt.WriteManifestAsync("completed", new Dictionary<string, object?> { ["audited"] = report.Enriched });
                 WriteAudit(console, report, outPath);

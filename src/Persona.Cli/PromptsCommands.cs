@@ -71,7 +71,7 @@ internal static class PromptsCommands
                         var other => other,
                     },
                     p => curator.CurateAsync(prompts, sourcePath ?? "bundled:prism",
-                        new SyncProgress<CurationProgress>(x => p.Report(x.Stage, x.Done, x.Total)), ct));
+                        new SyncProgress<CurationProgress>(x => p.Report(x.Stage, x.Done, x.Total)), ct), StageProgress.WaitingOf(rt));
                 await PromptCurationWriter.WriteAsync(outDir, result, ct);
                 await rt.WriteManifestAsync("completed", new Dictionary<string, object?>
                 {
