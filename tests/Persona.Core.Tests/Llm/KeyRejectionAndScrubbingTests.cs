@@ -63,6 +63,22 @@ public sealed class KeyRejectionAndScrubbingTests
         Assert.Equal("Authorization: Bearer [redacted]", SecretScrubber.Scrub("Authorization: Bearer some.opaque-token_42"));
         Assert.Equal("provided: [redacted].", SecretScrubber.Scrub("provided: sk-abcdefghijklmnop1234."));
         Assert.Equal("ask-me skeleton sk-short", SecretScrubber.Scrub("ask-me skeleton sk-short"));
+        // Credentials in a base URL (a proxy's user:password) never reach a message or a manifest.
+        Assert.Equal("https://[redacted]@proxy.example/v1 answered 500", SecretScrubber.Scrub("https://bob:hunter2pass@proxy.example/v1 answered 500"));
+    }
+
+    [Fact]
+    public async Task Credentials_in_a_base_url_are_not_written_to_the_manifest()
+    {
+        await using var server = await FakeLlmServer.StartAsync();
+        var dir = TempDir();
+        var withUser = server.BaseUrl.Replace("http://", "http://bob:hunter2pass@", StringComparison.Ordinal);
+        await using (var rt = LlmRuntime.Open(Options(dir, "openai:fake-model", withUser)))
+        {
+            Assert.All(rt.Endpoints, e => Assert.DoesNotContain("hunter2pass", e));
+            await rt.WriteManifestAsync("completed");
+        }
+        Assert.DoesNotContain("hunter2pass", File.ReadAllText(Path.Combine(dir, "manifest.json")));
     }
 
     private static void AssertNoSecretIn(string dir)
