@@ -129,7 +129,7 @@ public sealed class LlmRuntime : IAsyncDisposable
                     KeySource = model.Provider == "ollama" ? "nowhere (no key is sent to ollama)" : string.IsNullOrEmpty(key) ? "OPENAI_API_KEY, which is not set (a placeholder was sent)" : "OPENAI_API_KEY",
                 };
                 provider = new RetryingChatClient(pool, options.Resilience);
-                endpoints = urls;
+                endpoints = urls.Select(u => SecretScrubber.Scrub(u)).ToList(); // display names: never a URL's user:password
                 native = options.NativeJsonSchema ?? true;
                 break;
             }

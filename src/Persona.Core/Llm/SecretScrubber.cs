@@ -28,10 +28,14 @@ public static partial class SecretScrubber
         if (!string.IsNullOrEmpty(alsoSecret) && alsoSecret.Length >= 8) text = text.Replace(alsoSecret, Mask, StringComparison.Ordinal);
         foreach (var s in s_secrets.Keys) text = text.Replace(s, Mask, StringComparison.Ordinal);
         text = BearerToken().Replace(text, "Bearer " + Mask);
+        text = UrlCredentials().Replace(text, "$1" + Mask + "@");
         return KeyShaped().Replace(text, Mask);
     }
 
     public static string? ScrubOrNull(string? text) => text is null ? null : Scrub(text);
+
+    [GeneratedRegex(@"(https?://)[^/@\s:]+:[^/@\s]+@", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex UrlCredentials();
 
     [GeneratedRegex(@"Bearer\s+(?!\[redacted\])[A-Za-z0-9._~+/=\-]{8,}", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex BearerToken();
