@@ -51,6 +51,8 @@ internal static class CensusCommands
             var psycho = PsychodemographicSampler.LoadBundled(parse.GetValue(independent));
             var result = await RunWithProgress(console, (progress, token) => CensusSampler.SampleAsync(options, psycho, progress, token), ct);
             console.Write(Summary(result, options));
+            if (result.DictionaryNotes.Count > 0)
+                console.MarkupLineInterpolated($"[grey]dictionary: {result.DictionaryNotes.Count} range(s) written high-to-low as published, read low-to-high (first: {result.DictionaryNotes[0]})[/]");
             return 0;
         });
         return cmd;

@@ -20,6 +20,17 @@ public class PublishedInputsTests
     }
 
     [Fact]
+    public async Task Data_of_2017_is_decoded_with_the_bundled_2017_dictionary_and_its_notes_are_reported()
+    {
+        using var tmp = new CensusFixtures.TempDir();
+        // The 2018 Wyoming records relabelled as 2017 (no 2017 person file is bundled); codes that changed are kept raw.
+        var csv = CensusFixtures.WriteEditedCsv(tmp.File("psam_p56.csv"), 200, (ix, f, _) => f[ix["SERIALNO"]] = "2017" + f[ix["SERIALNO"]][4..]);
+        var r = await CensusSampler.SampleAsync(new CensusSampleOptions { N = 10, Sources = [csv], KeepUnknownCodes = true }, null);
+        Assert.EndsWith("PUMS_Data_Dictionary_2017.csv", r.DictionaryPath);
+        Assert.Contains(r.DictionaryNotes, n => n.Contains("PINCP"));
+    }
+
+    [Fact]
     public async Task The_same_person_twice_is_refused_instead_of_counting_its_weight_twice()
     {
         using var tmp = new CensusFixtures.TempDir();
