@@ -61,6 +61,8 @@ internal static class PromptsCommands
             await rt.EnsureReachableAsync(ct);
             using var embedder = new MiniLmEmbedder();
             var curator = new PromptCurator(rt.ChatClient, embedder, options);
+            try
+            {
             return await RuntimeOptions.UntilStoppedAsync(console, rt, async () =>
             {
                 var result = await StageProgress.RunAsync(console, stage => stage switch
@@ -82,6 +84,12 @@ internal static class PromptsCommands
                 WriteSummary(console, result.Report, rt, outDir);
                 return 0;
             });
+            }
+            catch (OperationCanceledException)
+            {
+                await rt.WriteManifestAsync("cancelled"); // as personas build does: what was paid is on record
+                throw;
+            }
             });
         });
         return cmd;
