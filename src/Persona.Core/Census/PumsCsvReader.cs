@@ -157,7 +157,7 @@ internal static class PumsCsvReader
         catch (ArgumentOutOfRangeException ex)
         {
             // Sep reports a row with fewer columns than the header this way.
-            throw new PersonaException($"'{name}', line {count + 2}: the row has fewer fields than the header ({ex.Message}).", ex);
+            throw new PersonaException($"'{name}', line {count + 2}: the row has fewer fields than the header.", ex);
         }
         catch (InvalidOperationException ex)
         {
@@ -171,7 +171,12 @@ internal static class PumsCsvReader
         header.TryIndexOf(name, out var i) ? i : -1;
 
     internal static PersonaException BadField(string file, int line, string column, ReadOnlySpan<char> value, string expected) =>
-        new($"'{file}', line {line}, column {column}: '{value.ToString()}' is not {expected}.");
+        new($"'{file}', line {line}, column {column}: '{Excerpt(value)}' is not {expected}" +
+            (value.IndexOfAny('"', '\n') >= 0 ? " (a quote or line break inside the field: check for an unclosed quote on this line)." : "."));
+
+    /// <summary>A field as quoted in an error: a merged, quote-swallowed field can hold hundreds of rows.</summary>
+    private static string Excerpt(ReadOnlySpan<char> value) =>
+        value.Length <= 40 ? value.ToString().Replace('\n', ' ') : value[..37].ToString().Replace('\n', ' ') + "...";
 }
 
 /// <summary>Parses PUMS integer codes from text without allocating.</summary>

@@ -15,7 +15,11 @@ public sealed record PopulationFidelityResult(
     string HouseholdFields,
     IReadOnlyList<string> UnavailableAttributes,
     string? JsonPath,
-    IReadOnlyList<string> Plots);
+    IReadOnlyList<string> Plots)
+{
+    /// <summary>Things the user should know about the comparison (e.g. personas of another release than the source).</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+}
 
 /// <summary>
 /// Compares a persona file with the weighted census it should represent: the same sources,
@@ -71,8 +75,14 @@ public static class PopulationFidelity
             report.WriteJson(json);
             plots = report.WritePlots(outDirectory);
         }
+        var otherVintages = personas.Select(p => p.Census.Vintage).Where(v => v != table.Vintage).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        IReadOnlyList<string> warnings = otherVintages.Count == 0 ? [] :
+        [
+            $"the personas were drawn from {string.Join(", ", otherVintages)} but the census source is {table.Vintage}: codes, labels and the population differ between releases, " +
+            "so the distances mix two things. Give the --source the personas were drawn from.",
+        ];
         return new PopulationFidelityResult(report, Path.GetFullPath(personasPath), sources, table.Vintage, censusRows.Count, skipped,
-            Households.Describe(households), decoder.UnavailableAttributes, json, plots);
+            Households.Describe(households), decoder.UnavailableAttributes, json, plots) { Warnings = warnings };
     }
 
     /// <summary>The 24 census attributes of a persona as the fidelity report keys them (numbers in invariant culture).</summary>

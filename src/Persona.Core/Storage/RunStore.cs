@@ -307,6 +307,8 @@ public sealed class RunStore : IAsyncDisposable
     public void EnqueueCall(CallRecord call)
     {
         ThrowIfFaulted();
+        if (call.Error is not null || call.RawText is not null) // a server may echo the key in its error body
+            call = call with { Error = Persona.Llm.SecretScrubber.ScrubOrNull(call.Error), RawText = Persona.Llm.SecretScrubber.ScrubOrNull(call.RawText) };
         if (!_writes.Writer.TryWrite(call)) throw new ObjectDisposedException(nameof(RunStore));
     }
 
