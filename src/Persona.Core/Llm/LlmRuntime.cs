@@ -35,6 +35,8 @@ public sealed record LlmRuntimeOptions
     public double MaxFailureRate { get; init; } = 0.05;
     /// <summary>The offline simulator's world description (planted effects); null: the bundled data/llm/world.json.</summary>
     public string? WorldPath { get; init; }
+    /// <summary>When set, roles served by a server send nothing: their uncached calls are written to OpenAI Batch files (no key needed).</summary>
+    public BatchExportWriter? BatchExport { get; init; }
 }
 
 /// <summary>
@@ -181,7 +183,7 @@ public sealed class LlmRuntime : IAsyncDisposable
         var resilience = declared?.Concurrency is { } c ? options.Resilience with { Concurrency = c } : options.Resilience;
         var fallsBack = declared is null || (declared.Model is null && declared.BaseUrls is null && declared.Concurrency is null);
 
-        IChatClient provider;
+        IChatClient? provider;
         EndpointPoolChatClient? pool = null;
         IReadOnlyList<string> endpoints;
         var simulated = false;
@@ -189,6 +191,11 @@ public sealed class LlmRuntime : IAsyncDisposable
         var identity = spec.Identity;
         switch (spec.Provider)
         {
+            case not "offline" when options.BatchExport is not null:
+                provider = null; // made with the store below: every uncached call becomes a batch line
+                endpoints = ["batch-export"];
+                native = true;
+                break;
             case "offline":
                 var sim = new OfflineSimulator(options.OfflineSeed, world);
                 provider = sim;
@@ -233,7 +240,7 @@ public sealed class LlmRuntime : IAsyncDisposable
         return store =>
         {
             var usage = new RoleUsage();
-            var pipeline = new ChatClientBuilder(new IdentifiedChatClient(provider, id))
+            var pipeline = new ChatClientBuilder(new IdentifiedChatClient(provider ?? new BatchExportChatClient(options.BatchExport!, store, name, spec), id))
                 .UsePersistentCache(store, options.Refresh, usage)
                 .UseStructuredOutput(native)
                 .UseAccounting(budget, prices, usage)
