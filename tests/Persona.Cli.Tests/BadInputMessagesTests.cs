@@ -174,4 +174,19 @@ public sealed class FidelityVintageTests
         Assert.Contains("2018-1yr", text);
         Assert.Contains("2024-1yr", text);
     }
+
+    [Fact]
+    public async Task Fidelity_of_a_persona_file_pasted_twice_warns_about_repeated_ids()
+    {
+        var dir = Cli.TempDir("vintage");
+        var personas = Path.Combine(dir, "p.jsonl");
+        string[] source = ["--source", Cli.Fixture("p_56_2024_first2000.parquet"), "--dictionary", Cli.Fixture("PUMS_Data_Dictionary_2023.csv")];
+        Assert.Equal(0, (await Cli.Run(["census", "sample", "--n", "20", .. source, "--out", personas])).Code);
+        var twice = Path.Combine(dir, "twice.jsonl");
+        File.WriteAllText(twice, File.ReadAllText(personas) + File.ReadAllText(personas));
+        var (code, text) = await Cli.Run(["census", "fidelity", "--personas", twice, .. source, "--out", Path.Combine(dir, "f")]);
+        Assert.Equal(0, code);
+        Assert.Contains("occur more than once", text);
+    }
+
 }
