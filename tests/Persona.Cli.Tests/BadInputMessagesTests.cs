@@ -38,6 +38,21 @@ public sealed class BadInputMessagesTests
     }
 
     [Fact]
+    public async Task A_long_multi_line_error_keeps_its_closing_advice()
+    {
+        var dir = Cli.TempDir("messages");
+        var lines = WyomingCsv().Split('\n', StringSplitOptions.RemoveEmptyEntries).Take(50).ToList();
+        var header = lines[0].TrimEnd('\r').Split(',');
+        var fields = lines[3].TrimEnd('\r').Split(',');
+        foreach (var v in new[] { "SCHL", "MAR", "COW", "CIT", "MIL", "NATIVITY" }) fields[Array.IndexOf(header, v)] = "77";
+        lines[3] = string.Join(',', fields);
+        var csv = Path.Combine(dir, "psam_p56.csv");
+        File.WriteAllText(csv, string.Join('\n', lines) + "\n");
+        var r = await Cli.RunSplit("census", "sample", "--n", "5", "--source", csv, "--dictionary", Dictionary2018, "--out", Path.Combine(dir, "o.jsonl"));
+        AssertShortError(r, "Codes absent from data dictionary", "--keep-unknown-codes", "more lines not shown");
+    }
+
+    [Fact]
     public async Task A_corrupt_zip_gives_a_short_error()
     {
         var dir = Cli.TempDir("messages");
