@@ -34,7 +34,7 @@ public sealed class BadInputMessagesTests
         lines[5] = lines[5][..(i + 1)] + "\"" + lines[5][(i + 1)..]; // a quote opens the second field and is never closed
         var csv = Path.Combine(dir, "psam_p56.csv");
         File.WriteAllText(csv, string.Join('\n', lines) + "\n");
-        AssertShortError(await Cli.RunSplit("census", "sample", "--n", "5", "--source", csv, "--dictionary", Dictionary2018, "--out", Path.Combine(dir, "o.jsonl")), "psam_p56.csv");
+        AssertShortError(await Cli.RunSplit("census", "sample", "--n", "5", "--source", csv, "--dictionary", Dictionary2018, "--out", Path.Combine(dir, "o.jsonl")), "psam_p56.csv", "quote on line 6 is probably not closed");
     }
 
     [Fact]
