@@ -12,7 +12,8 @@ namespace Persona.Cli;
 /// </summary>
 internal static partial class ErrorReport
 {
-    public const int MaxChars = 600;
+    /// <summary>Longest line kept (a line quoting a merged field or a zip's bytes is cut).</summary>
+    public const int MaxChars = 400;
     public const int MaxLines = 4;
 
     public static IAnsiConsole StderrConsole() => AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
@@ -31,11 +32,10 @@ internal static partial class ErrorReport
         {
             for (var i = 0; i < m.Length; i++) span[i] = m[i] is '\uFFFD' || (char.IsControl(m[i]) && m[i] is not '\n' and not '\r') ? '?' : m[i];
         });
-        var lines = message.Replace("\r", "").Split('\n');
-        var kept = string.Join("\n", lines.Take(MaxLines).Select(l => l.Length > MaxChars ? l[..(MaxChars - 1)] + "…" : l));
-        if (kept.Length > MaxChars) kept = kept[..(MaxChars - 1)] + "…";
-        if (lines.Length > MaxLines) kept += $"\n({lines.Length - MaxLines} more lines not shown)";
-        return kept;
+        var lines = message.Replace("\r", "").Split('\n').Select(l => l.Length > MaxChars ? l[..(MaxChars - 1)] + "…" : l).ToArray();
+        if (lines.Length <= MaxLines) return string.Join("\n", lines);
+        // By convention the first line says what and where, the last what to do: keep both.
+        return string.Join("\n", lines.Take(MaxLines - 2)) + $"\n  ({lines.Length - MaxLines + 1} more lines not shown)\n" + lines[^1];
     }
 
     /// <summary>Replaces .NET type names (System.Int32 ...) with what a user would call them.</summary>

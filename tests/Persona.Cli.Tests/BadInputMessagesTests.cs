@@ -34,7 +34,22 @@ public sealed class BadInputMessagesTests
         lines[5] = lines[5][..(i + 1)] + "\"" + lines[5][(i + 1)..]; // a quote opens the second field and is never closed
         var csv = Path.Combine(dir, "psam_p56.csv");
         File.WriteAllText(csv, string.Join('\n', lines) + "\n");
-        AssertShortError(await Cli.RunSplit("census", "sample", "--n", "5", "--source", csv, "--dictionary", Dictionary2018, "--out", Path.Combine(dir, "o.jsonl")), "psam_p56.csv");
+        AssertShortError(await Cli.RunSplit("census", "sample", "--n", "5", "--source", csv, "--dictionary", Dictionary2018, "--out", Path.Combine(dir, "o.jsonl")), "psam_p56.csv", "quote on line 6 is probably not closed");
+    }
+
+    [Fact]
+    public async Task A_long_multi_line_error_keeps_its_closing_advice()
+    {
+        var dir = Cli.TempDir("messages");
+        var lines = WyomingCsv().Split('\n', StringSplitOptions.RemoveEmptyEntries).Take(50).ToList();
+        var header = lines[0].TrimEnd('\r').Split(',');
+        var fields = lines[3].TrimEnd('\r').Split(',');
+        foreach (var v in new[] { "SCHL", "MAR", "COW", "CIT", "MIL", "NATIVITY" }) fields[Array.IndexOf(header, v)] = "77";
+        lines[3] = string.Join(',', fields);
+        var csv = Path.Combine(dir, "psam_p56.csv");
+        File.WriteAllText(csv, string.Join('\n', lines) + "\n");
+        var r = await Cli.RunSplit("census", "sample", "--n", "5", "--source", csv, "--dictionary", Dictionary2018, "--out", Path.Combine(dir, "o.jsonl"));
+        AssertShortError(r, "Codes absent from data dictionary", "--keep-unknown-codes", "more lines not shown");
     }
 
     [Fact]
@@ -174,4 +189,19 @@ public sealed class FidelityVintageTests
         Assert.Contains("2018-1yr", text);
         Assert.Contains("2024-1yr", text);
     }
+
+    [Fact]
+    public async Task Fidelity_of_a_persona_file_pasted_twice_warns_about_repeated_ids()
+    {
+        var dir = Cli.TempDir("vintage");
+        var personas = Path.Combine(dir, "p.jsonl");
+        string[] source = ["--source", Cli.Fixture("p_56_2024_first2000.parquet"), "--dictionary", Cli.Fixture("PUMS_Data_Dictionary_2023.csv")];
+        Assert.Equal(0, (await Cli.Run(["census", "sample", "--n", "20", .. source, "--out", personas])).Code);
+        var twice = Path.Combine(dir, "twice.jsonl");
+        File.WriteAllText(twice, File.ReadAllText(personas) + File.ReadAllText(personas));
+        var (code, text) = await Cli.Run(["census", "fidelity", "--personas", twice, .. source, "--out", Path.Combine(dir, "f")]);
+        Assert.Equal(0, code);
+        Assert.Contains("occur more than once", text);
+    }
+
 }

@@ -76,11 +76,13 @@ public static class PopulationFidelity
             plots = report.WritePlots(outDirectory);
         }
         var otherVintages = personas.Select(p => p.Census.Vintage).Where(v => v != table.Vintage).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-        IReadOnlyList<string> warnings = otherVintages.Count == 0 ? [] :
-        [
-            $"the personas were drawn from {string.Join(", ", otherVintages)} but the census source is {table.Vintage}: codes, labels and the population differ between releases, " +
-            "so the distances mix two things. Give the --source the personas were drawn from.",
-        ];
+        var warnings = new List<string>();
+        if (otherVintages.Count > 0)
+            warnings.Add($"the personas were drawn from {string.Join(", ", otherVintages)} but the census source is {table.Vintage}: codes, labels and the population differ between releases, " +
+                         "so the distances mix two things. Give the --source the personas were drawn from.");
+        var repeated = personas.GroupBy(p => p.Id, StringComparer.Ordinal).Where(g => g.Count() > 1).ToList();
+        if (repeated.Count > 0)
+            warnings.Add($"{repeated.Count:N0} persona id(s) occur more than once (first: '{repeated[0].Key}'); a file given or pasted twice counts those personas twice.");
         return new PopulationFidelityResult(report, Path.GetFullPath(personasPath), sources, table.Vintage, censusRows.Count, skipped,
             Households.Describe(households), decoder.UnavailableAttributes, json, plots) { Warnings = warnings };
     }
