@@ -29,7 +29,7 @@ public static class CacheKey
         string parameters;
         using (var w = new Utf8JsonWriter(buffer))
         {
-            WriteParameters(w, options, includeSimulation);
+            WriteParameters(w, options, includeSimulation: false); // provenance: the hint is a persona's attributes, kept once in the sample log, not per call
             w.Flush();
             parameters = System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
         }

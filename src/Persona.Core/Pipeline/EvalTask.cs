@@ -41,11 +41,16 @@ public sealed class SampleContext
 {
     private readonly Func<string, ModelRole> _roles;
     private readonly List<Turn> _turns = [];
+    private readonly bool _logTexts;
 
-    public SampleContext(string sampleId, Func<string, ModelRole> roles)
+    /// <param name="logTexts">Keep each turn's messages and output in the log. Off for runs of 10^5+
+    /// samples whose messages are rebuilt from versioned templates: a turn then keeps its cache key
+    /// (the output stays in the cache under it), model, step, tokens and finish reason.</param>
+    public SampleContext(string sampleId, Func<string, ModelRole> roles, bool logTexts = true)
     {
         SampleId = sampleId;
         _roles = roles;
+        _logTexts = logTexts;
     }
 
     public string SampleId { get; }
@@ -61,8 +66,8 @@ public sealed class SampleContext
         var response = await r.Client.GetResponseAsync(messages, options, ct).ConfigureAwait(false);
         var info = response.CallInfo();
         var turn = new Turn(r.Name, r.Identity.Identity, step,
-            messages.Select(m => new TurnMessage(m.Role.Value, m.Text ?? "")).ToArray(),
-            response.Text, response.Usage?.InputTokenCount ?? 0, response.Usage?.OutputTokenCount ?? 0,
+            _logTexts ? messages.Select(m => new TurnMessage(m.Role.Value, m.Text ?? "")).ToArray() : [],
+            _logTexts ? response.Text : null, response.Usage?.InputTokenCount ?? 0, response.Usage?.OutputTokenCount ?? 0,
             info.Cached, info.CacheKey, response.FinishReason?.Value, info.Simulated || r.Identity.Simulated);
         lock (_turns) _turns.Add(turn);
         if (turn.Simulated) Simulated = true;

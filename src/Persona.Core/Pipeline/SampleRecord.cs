@@ -17,7 +17,7 @@ public sealed record Turn(
     string Model,
     string? Step,
     IReadOnlyList<TurnMessage> Messages,
-    string Output,
+    string? Output,
     long PromptTokens,
     long CompletionTokens,
     bool Cached,

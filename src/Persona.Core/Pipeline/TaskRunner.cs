@@ -11,6 +11,8 @@ public sealed record TaskRunOptions
     public FanOutOptions FanOut { get; init; } = new();
     /// <summary>Reuse samples the log already holds (status ok) instead of calling the solver again (the cache would make it free, but not instant).</summary>
     public bool Reuse { get; init; } = true;
+    /// <summary>Keep every turn's messages and output text in the log (see <see cref="SampleContext"/>); off for very large runs.</summary>
+    public bool LogTexts { get; init; } = true;
 }
 
 /// <summary>Counts of a finished task run, per score set.</summary>
@@ -35,7 +37,7 @@ public static class TaskRunner
         {
             var inputs = new SortedDictionary<string, string>(new Dictionary<string, string>(task.Inputs(item)), StringComparer.Ordinal);
             var id = SampleRecord.ComputeId(task.Name, task.Version, inputs);
-            var ctx = new SampleContext(id, runtime.Role);
+            var ctx = new SampleContext(id, runtime.Role, options.LogTexts);
             SampleRecord record;
             Dictionary<string, Score> scores = new(StringComparer.Ordinal);
             if (options.Reuse && store.TryGetSample(task.Name, id, out var row) && row.Status == SampleRecord.StatusOk)
@@ -69,7 +71,7 @@ public static class TaskRunner
                     Score score;
                     try
                     {
-                        score = await ScoreOneAsync(scorer, record, runtime, abort).ConfigureAwait(false);
+                        score = await ScoreOneAsync(scorer, record, runtime, abort, options.LogTexts).ConfigureAwait(false);
                     }
                     catch (DeferredCallException ex)
                     {
@@ -106,7 +108,7 @@ public static class TaskRunner
         async ValueTask<SampleRecord> Work(SampleRow row, long _, CancellationToken abort)
         {
             var record = SampleRecord.FromJson(row.Json);
-            var score = await ScoreOneAsync(scorer, record, runtime, abort).ConfigureAwait(false);
+            var score = await ScoreOneAsync(scorer, record, runtime, abort, options.LogTexts).ConfigureAwait(false);
             store.EnqueueScore(new ScoreRow(task, record.Id, scorer.Name, JsonSerializer.Serialize(score, SampleRecord.Json)));
             return record with { Scores = new Dictionary<string, Score> { [scorer.Name] = score } };
         }
@@ -149,9 +151,9 @@ public static class TaskRunner
             sets.ToDictionary(kv => kv.Key, kv => new ScoreSetSummary(kv.Value.Scored, kv.Value.Failed, kv.Value.Valued == 0 ? null : kv.Value.Sum / kv.Value.Valued), StringComparer.Ordinal));
     }
 
-    private static async Task<Score> ScoreOneAsync(Scorer scorer, SampleRecord record, LlmRuntime runtime, CancellationToken abort)
+    private static async Task<Score> ScoreOneAsync(Scorer scorer, SampleRecord record, LlmRuntime runtime, CancellationToken abort, bool logTexts = true)
     {
-        var ctx = new SampleContext(record.Id, runtime.Role);
+        var ctx = new SampleContext(record.Id, runtime.Role, logTexts);
         try
         {
             return await scorer.ScoreAsync(record, ctx, abort).ConfigureAwait(false);

@@ -177,7 +177,9 @@ public static class PairBuilder
         long done = 0, failed = 0, deferred = 0;
         await using (var writer = await PairFileWriter.CreateAsync(o.OutputDirectory, ct).ConfigureAwait(false))
         {
-            var run = TaskRunner.RunAsync(task, runtime, new TaskRunOptions { FanOut = runtime.FanOutOptions(abort: abort) }, ct);
+            // 317,200 pairs x 5 turns: the log keeps each turn's cache key, not its texts (the chain's
+            // messages are rebuilt from the versioned templates; answers stay in the cache and in the pair data).
+            var run = TaskRunner.RunAsync(task, runtime, new TaskRunOptions { FanOut = runtime.FanOutOptions(abort: abort), LogTexts = false }, ct);
             var schedule = plan.Schedule(o.Schedule).GetEnumerator();
             await foreach (var s in run.ConfigureAwait(false))
             {

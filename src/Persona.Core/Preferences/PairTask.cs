@@ -89,7 +89,7 @@ public static partial class PairTask
             [new(ChatRole.System, t.AnswerSystem), new(ChatRole.User, PairTemplates.Fill(t.AnswerUser, ("question", question)))], baseOptions, ct, "answer").ConfigureAwait(false);
         if (string.IsNullOrWhiteSpace(original.Text) || original.FinishReason == ChatFinishReason.Length)
             throw new ItemFailedException(ItemFailure.Refused, string.IsNullOrWhiteSpace(original.Text) ? "the generic answer is empty" : "the generic answer was cut off (finish_reason length)", original.Text);
-        var originalTokens = TokenCounter.Count(original.Text);
+        var originalTokens = Tokens(original);
         var originalWords = original.Text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length;
 
         string critique = "", revision = "";
@@ -113,7 +113,7 @@ public static partial class PairTask
                     .WithRunMetadata(t.Version, attempt, new SimulationHint("revision", persona.Attributes,
                         new Dictionary<string, string>(hintOptions) { ["original_words"] = originalWords.ToString(CultureInfo.InvariantCulture) })), ct, $"revision#{attempt}").ConfigureAwait(false);
             revision = r.Text;
-            revisionTokens = TokenCounter.Count(revision);
+            revisionTokens = Tokens(r);
             checks = Check(original.Text, originalTokens, revision, revisionTokens, r.FinishReason == ChatFinishReason.Length, persona.Attributes);
             if (checks.Passed) break;
         }
@@ -139,8 +139,7 @@ public static partial class PairTask
     /// </summary>
     public static string? QuotedAttribute(string text, IReadOnlyDictionary<string, string> persona)
     {
-        if (persona.TryGetValue("age", out var age) && int.TryParse(age, NumberStyles.Integer, CultureInfo.InvariantCulture, out _)
-            && Regex.IsMatch(text, $@"\b{Regex.Escape(age)}[- ]years?[- ]old\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant))
+        if (persona.TryGetValue("age", out var age) && int.TryParse(age, NumberStyles.Integer, CultureInfo.InvariantCulture, out _) && NamesAge(text, age))
             return "age";
         foreach (var (key, value) in persona)
         {
@@ -151,6 +150,24 @@ public static partial class PairTask
             if (text.Contains(v, StringComparison.OrdinalIgnoreCase)) return key;
         }
         return null;
+    }
+
+    /// <summary>"53-year-old", "53 years old", "53-years-old", "53 year old": a scan, not a regex per age (ages 0-99 would thrash the regex cache).</summary>
+    private static bool NamesAge(string text, string age)
+    {
+        for (var i = text.IndexOf(age, StringComparison.Ordinal); i >= 0; i = text.IndexOf(age, i + 1, StringComparison.Ordinal))
+        {
+            if (i > 0 && char.IsDigit(text[i - 1])) continue;
+            var rest = text.AsSpan(i + age.Length);
+            if (rest.Length < 8 || rest[0] is not ('-' or ' ')) continue;
+            rest = rest[1..];
+            if (!rest.StartsWith("year", StringComparison.OrdinalIgnoreCase)) continue;
+            rest = rest[4..];
+            if (rest.Length > 0 && rest[0] is 's' or 'S') rest = rest[1..];
+            if (rest.Length < 4 || rest[0] is not ('-' or ' ')) continue;
+            if (rest[1..].StartsWith("old", StringComparison.OrdinalIgnoreCase) && (rest.Length == 4 || !char.IsLetter(rest[4]))) return true;
+        }
+        return false;
     }
 
     /// <summary>
@@ -190,6 +207,10 @@ public static partial class PairTask
         return new Score(label == "agree" ? 1 : 0, label, null, VerifyScoreSet, judge,
             JsonSerializer.SerializeToElement(new { chosen_first = first ? "chosen" : "rejected", chosen_second = second ? "chosen" : "rejected" }), null);
     });
+
+    /// <summary>The model's own count of an answer's tokens when the server reports it (what "shorter" means for that model), else o200k's.</summary>
+    private static int Tokens(ChatResponse r) =>
+        r.Usage?.OutputTokenCount is > 0 and var n && !r.CallInfo().TokensEstimated ? (int)n : TokenCounter.Count(r.Text);
 
     private static Dictionary<string, string> Keys(ScheduledPair p) => new() { ["persona_key"] = p.Persona.Id, ["prompt_key"] = p.Prompt.Id };
 

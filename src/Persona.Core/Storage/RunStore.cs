@@ -226,7 +226,7 @@ public sealed class RunStore : IAsyncDisposable
         cmd.CommandText = "SELECT id, seq, status, record FROM samples WHERE task=$t ORDER BY seq, id";
         cmd.Parameters.AddWithValue("$t", task);
         using var r = cmd.ExecuteReader();
-        while (r.Read()) yield return new SampleRow(task, r.GetString(0), r.GetInt64(1), r.GetString(2), r.GetString(3));
+        while (r.Read()) yield return new SampleRow(task, r.GetString(0), r.GetInt64(1), r.GetString(2), RecordCodec.Read(r, 3));
     }
 
     /// <summary>Every score of a task (all score sets), streamed in sample then score-set order.</summary>
@@ -279,7 +279,7 @@ public sealed class RunStore : IAsyncDisposable
                 scores = [];
                 current = null;
             }
-            current ??= new SampleRow(task, id, r.GetInt64(1), r.GetString(2), r.GetString(3));
+            current ??= new SampleRow(task, id, r.GetInt64(1), r.GetString(2), RecordCodec.Read(r, 3));
             if (!r.IsDBNull(4)) scores.Add(new ScoreRow(task, id, r.GetString(4), r.GetString(5)));
         }
         if (current is not null) yield return (current, scores);
@@ -439,7 +439,7 @@ public sealed class RunStore : IAsyncDisposable
                                 break;
                             }
                             case SampleRow sr:
-                                Text(insSample, 1, sr.Task); Text(insSample, 2, sr.Id); Int(insSample, 3, sr.Seq); Text(insSample, 4, sr.Status); Text(insSample, 5, sr.Json);
+                                Text(insSample, 1, sr.Task); Text(insSample, 2, sr.Id); Int(insSample, 3, sr.Seq); Text(insSample, 4, sr.Status); RecordCodec.Bind(insSample, 5, sr.Json);
                                 Step(db, insSample);
                                 break;
                             case BatchRequestRow br:
@@ -552,7 +552,8 @@ public sealed class RunStore : IAsyncDisposable
             // Lookups by a random content hash touch random pages: map the file instead of read()-ing them into a small private cache.
             using (var pragma = _connection.CreateCommand())
             {
-                pragma.CommandText = "PRAGMA mmap_size=1073741824;";
+                // 64 MB: mapped pages count in the process's resident memory; a 10^6-sample store must not look like a leak.
+                pragma.CommandText = "PRAGMA mmap_size=67108864;";
                 pragma.ExecuteNonQuery();
             }
             _select = Prepare(_connection.Handle!, "SELECT provider,model,response_model,content,finish_reason,prompt_tokens,completion_tokens,tokens_estimated,cost_usd,price_known,simulated,created_utc FROM responses WHERE key=?");
@@ -569,7 +570,7 @@ public sealed class RunStore : IAsyncDisposable
                 var rc = raw.sqlite3_step(st);
                 if (rc == raw.SQLITE_DONE) { sample = null!; return false; }
                 if (rc != raw.SQLITE_ROW) SqliteException.ThrowExceptionForRC(rc, _connection.Handle);
-                sample = new SampleRow(task, id, raw.sqlite3_column_int64(st, 0), ColumnText(st, 1)!, ColumnText(st, 2)!);
+                sample = new SampleRow(task, id, raw.sqlite3_column_int64(st, 0), ColumnText(st, 1)!, RecordCodec.Column(st, 2));
                 return true;
             }
             finally
@@ -606,5 +607,36 @@ public sealed class RunStore : IAsyncDisposable
             _selectSample.Dispose();
             _connection.Dispose();
         }
+    }
+}
+
+/// <summary>
+/// Sample records are stored deflated (a BLOB; older stores hold TEXT, still read): at 317,200
+/// samples the JSON was most of the store and of the page cache. Fastest level: about a third of
+/// the size for a few microseconds a sample.
+/// </summary>
+internal static class RecordCodec
+{
+    public static void Bind(sqlite3_stmt st, int index, string json)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(json);
+        using var ms = new MemoryStream(bytes.Length / 2 + 64);
+        using (var z = new System.IO.Compression.DeflateStream(ms, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true)) z.Write(bytes);
+        raw.sqlite3_bind_blob(st, index, ms.GetBuffer().AsSpan(0, (int)ms.Length));
+    }
+
+    public static string Column(sqlite3_stmt st, int index)
+        => raw.sqlite3_column_type(st, index) == raw.SQLITE_BLOB ? Inflate(raw.sqlite3_column_blob(st, index)) : raw.sqlite3_column_text(st, index).utf8_to_string();
+
+    public static string Read(SqliteDataReader r, int index)
+        => r.GetFieldType(index) == typeof(byte[]) ? Inflate((byte[])r.GetValue(index)) : r.GetString(index);
+
+    private static string Inflate(ReadOnlySpan<byte> data)
+    {
+        using var input = new MemoryStream(data.ToArray());
+        using var z = new System.IO.Compression.DeflateStream(input, System.IO.Compression.CompressionMode.Decompress);
+        using var output = new MemoryStream(data.Length * 3);
+        z.CopyTo(output);
+        return System.Text.Encoding.UTF8.GetString(output.GetBuffer(), 0, (int)output.Length);
     }
 }
