@@ -24,6 +24,7 @@ public static class PersonaApp
         root.Subcommands.Add(LlmCommands.Create(console));
         root.Subcommands.Add(PersonasCommands.Create(console));
         root.Subcommands.Add(PromptsCommands.Create(console));
+        root.Subcommands.Add(StudyCommands.Create(console));
         return root;
     }
 
