@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using Microsoft.AspNetCore.Builder;
+using Persona.Llm;
+using Persona.Personas;
 using Persona.Study;
 using Persona.Web;
 using Spectre.Console;
@@ -17,6 +19,8 @@ internal static class StudyCommands
         var cmd = new Command("study", "The human role-play study: raters role-play a persona and pick the answer it would prefer; agreement with LMs.");
         cmd.Subcommands.Add(CreateStudy(console));
         cmd.Subcommands.Add(Serve(console));
+        cmd.Subcommands.Add(Judge(console));
+        cmd.Subcommands.Add(Analyze(console));
         return cmd;
     }
 
@@ -121,5 +125,111 @@ internal static class StudyCommands
             return 0;
         });
         return cmd;
+    }
+
+    private static Command Judge(IAnsiConsole console)
+    {
+        var runtime = new RuntimeOptions(full: true, runDirDefault: "STUDY/lm/<model> (so re-running the same command resumes)");
+        var study = new Argument<string>("STUDY") { Description = "Study folder made by `study create`." };
+        var cmd = new Command("judge",
+            "Let an LM role-play every persona of the study on the same questions the raters saw, in both answer orders,\n" +
+            "and store its choices in the study database (resumable; cached). `study analyze` then compares it with the raters.\n\n" +
+            RuntimeOptions.ExitCodes + "\n\n" +
+            "Examples:\n" +
+            "  persona study judge study1 --model offline\n" +
+            "  persona study judge study1 --model openai:gpt-4o --max-cost 5\n" +
+            "  persona study judge study1 --model ollama:llama3.1");
+        cmd.Arguments.Add(study);
+        runtime.AddTo(cmd);
+        cmd.SetAction(async (parse, ct) =>
+        {
+            var dir = parse.GetValue(study)!;
+            using var db = StudyDatabase.Open(dir);
+            var model = parse.GetValue(runtime.Model)!;
+            var options = runtime.Build(parse, Path.Combine(dir, "lm", StudyPlots.FileNameOf(model)));
+            await using var rt = LlmRuntime.Open(options);
+            await rt.EnsureReachableAsync(ct);
+            var judge = new StudyJudge(rt.ChatClient, rt.TotalConcurrency);
+            return await RuntimeOptions.UntilStoppedAsync(console, rt, async () =>
+            {
+                var summary = await StageProgress.RunAsync(console, _ => $"{model} role-plays the personas", p =>
+                    judge.RunAsync(db, model, new SyncProgress<(int Done, int Total)>(x => p.Report("judge", x.Done, x.Total)), ct));
+                await rt.WriteManifestAsync("completed", new Dictionary<string, object?> { ["items"] = summary.Items, ["requested"] = summary.Requested, ["unparsed"] = summary.Unparsed });
+                console.MarkupLineInterpolated($"{model}: {summary.Items} questions x 2 orders; {summary.Requested} judged now, {summary.AlreadyJudged} already stored, {summary.Unparsed} unreadable answers.");
+                if (rt.Simulated) console.MarkupLine("[yellow]simulated:[/] the offline simulator judged; its choices say nothing about a real model.");
+                return 0;
+            });
+        });
+        return cmd;
+    }
+
+    private static Command Analyze(IAnsiConsole console)
+    {
+        var study = new Argument<string>("STUDY") { Description = "Study folder made by `study create`." };
+        var output = new Option<string>("--out") { Description = "Output folder: analysis.json, confusion-<model>.png/.svg, kappa-per-persona-<model>.png/.svg.", Required = true };
+        var majority = new Option<int?>("--majority") { Description = "Votes a human label needs (default: 3 of 4, i.e. ceil(3/4 of the raters per persona))." };
+        var groupBy = new Option<string[]>("--group-by") { Description = "Persona attributes to report groups by (age is banded).", DefaultValueFactory = _ => ["sex", "age"], AllowMultipleArgumentsPerToken = true };
+        var resamples = new Option<int>("--resamples") { Description = "Bootstrap resamples of the intervals.", DefaultValueFactory = _ => 1000 };
+        var seed = new Option<ulong>("--seed") { Description = "Bootstrap seed.", DefaultValueFactory = _ => 1 };
+        var cmd = new Command("analyze",
+            "Agreement of the study: the human label of a question is the majority of its persona's raters (3 of 4 by default);\n" +
+            "Cohen's kappa of each judged model against it (both answer orders; flip rate), human-human Fleiss' kappa and\n" +
+            "Krippendorff's alpha, model-model kappa, each with an interval, overall, per persona and per group; figures and JSON.\n\n" +
+            "Examples:\n" +
+            "  persona study analyze study1 --out study1/analysis\n" +
+            "  persona study analyze study1 --out a --majority 4 --group-by sex,race,ideology --resamples 2000");
+        cmd.Arguments.Add(study);
+        foreach (var o in new Option[] { output, majority, groupBy, resamples, seed }) cmd.Options.Add(o);
+        cmd.SetAction(parse =>
+        {
+            var dir = parse.GetValue(study)!;
+            using var db = StudyDatabase.Open(dir);
+            var options = new AnalysisOptions
+            {
+                MajorityVotes = parse.GetValue(majority),
+                GroupBy = parse.GetValue(groupBy)!.SelectMany(g => g.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList(),
+                Resamples = parse.GetValue(resamples),
+                Seed = parse.GetValue(seed),
+            };
+            if (options.Resamples < 100) throw new PersonaException("--resamples must be at least 100.");
+            var result = StudyAnalysis.Analyze(db, options);
+            var outDir = parse.GetValue(output)!;
+            var json = Path.Combine(outDir, "analysis.json");
+            AtomicFile.WriteAllText(json, StudyReport.ToJson(result));
+            var figures = StudyPlots.Write(result, outDir);
+            WriteSummary(console, result);
+            console.MarkupLineInterpolated($"wrote {json} and {figures.Count} figure files");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static void WriteSummary(IAnsiConsole console, StudyAnalysisResult r)
+    {
+        string F(Estimate e) => Markup.Escape(StudyReport.Format(e));
+        var t = new Table().Border(TableBorder.Rounded).AddColumn("study analyze").AddColumn("");
+        t.AddRow("personas", $"{r.Personas} ({r.CompletePersonas} with all {r.RatersPerPersona} raters complete)");
+        t.AddRow("questions", $"{r.Items}; {r.FullyRatedItems} fully rated; {r.LabelledItems} with a {r.MajorityVotes}-of-{r.RatersPerPersona} majority, {r.NoMajorityItems} without");
+        t.AddRow("humans choose personalised", F(r.HumansChoosePersonalised));
+        t.AddRow("human-human Fleiss' kappa", F(r.Humans.FleissKappa));
+        t.AddRow("human-human Krippendorff's alpha", F(r.Humans.KrippendorffAlpha));
+        if (r.Attention.Checks > 0) t.AddRow("attention checks", $"{r.Attention.Passed} of {r.Attention.Checks} passed; {r.Attention.SessionsFailingAny} of {r.Attention.Sessions} raters failed one");
+        console.Write(t);
+        if (r.Models.Count > 0)
+        {
+            var m = new Table().Border(TableBorder.Rounded).AddColumns("model", "kappa vs humans", "personalised first", "generic first", "flip rate", "accuracy", "units");
+            foreach (var x in r.Models)
+                m.AddRow(Markup.Escape(x.Model), F(x.KappaVsHumans), F(x.KappaPersonalisedFirst), F(x.KappaGenericFirst), F(x.FlipRate), F(x.AccuracyVsHumans), x.Units.ToString(Inv));
+            console.Write(m);
+            foreach (var p in r.ModelPairs) console.MarkupLineInterpolated($"model-model kappa {p.A} vs {p.B}: {StudyReport.Format(p.Kappa)}");
+            var g = new Table().Border(TableBorder.Rounded).AddColumn("group").AddColumn("personas").AddColumn("Fleiss' kappa");
+            foreach (var x in r.Models) g.AddColumn(Markup.Escape(x.Model));
+            foreach (var s in r.PerGroup)
+                g.AddRow([Markup.Escape(s.Name), s.Personas.ToString(Inv), F(s.Humans.FleissKappa), .. r.Models.Select(x => F(s.KappaVsHumans[x.Model]))]);
+            console.Write(g);
+        }
+        else console.MarkupLine("[grey]no LM judgments yet: run `persona study judge STUDY --model M` to compare models with the raters.[/]");
+        if (r.Models.Any(x => x.Model.StartsWith("offline", StringComparison.Ordinal)))
+            console.MarkupLine("[yellow]simulated:[/] judgments of the offline simulator are in this analysis.");
     }
 }
