@@ -83,9 +83,17 @@ internal static class AdminPages
     private static string AgreementSection(StudyDatabase db)
     {
         var sb = new StringBuilder("<h2>Agreement so far</h2>");
-        var ratings = StudyLabels.Human(db);
-        var full = ratings.Count(r => r.Choices.Count >= db.Options.RatersPerPersona);
-        sb.Append($"<p>{full} of {ratings.Count} questions rated by all {db.Options.RatersPerPersona} raters of their persona.</p>");
+        var r = StudyAnalysis.Analyze(db, new AnalysisOptions { Resamples = 200, Breakdowns = false });
+        string F(Estimate e) => E(StudyReport.Format(e));
+        sb.Append($"<p>{r.FullyRatedItems} of {r.Items} questions rated by all {r.RatersPerPersona} raters of their persona; ")
+          .Append($"{r.LabelledItems} with a {r.MajorityVotes}-of-{r.RatersPerPersona} majority.</p>")
+          .Append("<div class=\"scroll\"><table><tbody>")
+          .Append($"<tr><th>humans choose the personalised answer</th><td>{F(r.HumansChoosePersonalised)}</td></tr>")
+          .Append($"<tr><th>human-human Fleiss' kappa</th><td>{F(r.Humans.FleissKappa)}</td></tr>")
+          .Append($"<tr><th>human-human Krippendorff's alpha</th><td>{F(r.Humans.KrippendorffAlpha)}</td></tr>");
+        foreach (var m in r.Models)
+            sb.Append($"<tr><th>{E(m.Model)}: Cohen's kappa vs human majority (flip rate)</th><td>{F(m.KappaVsHumans)} ({F(m.FlipRate)})</td></tr>");
+        sb.Append("</tbody></table></div><p class=\"muted\">95% intervals (200 resamples here; `persona study analyze` gives the full report).</p>");
         return sb.ToString();
     }
 

@@ -11,6 +11,8 @@ public sealed record AnalysisOptions
     public int Resamples { get; init; } = 1000;
     public ulong Seed { get; init; } = 1;
     public double Level { get; init; } = 0.95;
+    /// <summary>Per-persona and per-group results; the dashboard leaves them out to stay quick.</summary>
+    public bool Breakdowns { get; init; } = true;
 }
 
 /// <summary>A statistic with its interval, the method of the interval and the number of units; Undefined says why there is no value.</summary>
@@ -84,9 +86,9 @@ public static class StudyAnalysis
         }
 
         var personaIds = texts.Keys.ToList();
-        var perPersona = personaIds.Select(p => Subset(p, [p])).ToList();
+        var perPersona = options.Breakdowns ? personaIds.Select(p => Subset(p, [p])).ToList() : [];
         var perGroup = new List<SubsetResult>();
-        foreach (var key in options.GroupBy)
+        foreach (var key in options.Breakdowns ? options.GroupBy : [])
             foreach (var g in personaIds.GroupBy(p => GroupValue(texts[p], key)).OrderBy(g => g.Key, StringComparer.Ordinal))
                 perGroup.Add(Subset($"{key}={g.Key}", g.ToList()));
 
