@@ -16,14 +16,16 @@ public sealed class LoadTests
         var clients = Enumerable.Range(0, raters).Select(_ => new RaterClient(study.BaseUrl)).ToList();
         try
         {
-            using var start = new Barrier(raters);
+            // A gate, not a Barrier: fifty blocked pool threads would starve the clients' continuations.
+            var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             var runs = clients.Select((c, i) => Task.Run(async () =>
             {
-                start.SignalAndWait();
+                await start.Task;
                 Assert.NotNull(await c.ClaimAsync(entry, $"pid{i:0000}"));
                 // Half the raters post every answer twice, as a retry or a second tab would.
                 return await c.CompleteAsync(position => (position + i) % 2, resubmit: i % 2 == 0);
             })).ToList();
+            start.SetResult();
             var pages = await Task.WhenAll(runs);
             Assert.All(pages, p => Assert.Contains(study.Db.CompletionCode, p));
 

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 
 namespace Persona.Study;
@@ -40,9 +41,11 @@ public sealed record SessionProgress(long SessionId, string PersonaId, int Rater
 public sealed record PersonaProgress(string PersonaId, int Position, int Raters, int Completed, int Active, int Items);
 
 /// <summary>
-/// The study store: one SQLite database (WAL) in the study folder. Writes are serialised in
-/// process and committed with synchronous=FULL, so an answer is on disk before the rater is told
-/// it was saved; the (session, item) primary key stores a double submit once.
+/// The study store: one SQLite database (WAL) in the study folder. Writes go through one writer
+/// that commits whatever has queued up in a single transaction (group commit: one fsync for many
+/// raters) with synchronous=FULL, and completes each write only after that commit, so an answer is
+/// on disk before the rater is told it was saved. Each write runs in its own savepoint, so one that
+/// fails leaves the others of its batch intact. The (session, item) primary key stores a double submit once.
 /// </summary>
 public sealed class StudyDatabase : IDisposable
 {
@@ -50,7 +53,8 @@ public sealed class StudyDatabase : IDisposable
     private const int SchemaVersion = 1;
 
     private readonly string _connectionString;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly Channel<WriteOp> _writes = Channel.CreateUnbounded<WriteOp>(new UnboundedChannelOptions { SingleReader = true });
+    private Task? _writer;
     private readonly TimeProvider _clock;
 
     public string Path { get; }
@@ -63,7 +67,7 @@ public sealed class StudyDatabase : IDisposable
         Path = path;
         _clock = clock;
         _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWrite, Pooling = true, DefaultTimeout = 30 }.ToString();
-        using var c = Connect();
+        using var c = ConnectWriter();
         var meta = ReadMeta(c);
         if (!meta.TryGetValue("schema_version", out var v) || v != SchemaVersion.ToString(System.Globalization.CultureInfo.InvariantCulture))
             throw new PersonaException($"'{path}' is not a study database of this version (schema {v ?? "missing"}, expected {SchemaVersion}).");
@@ -161,12 +165,18 @@ public sealed class StudyDatabase : IDisposable
             PRIMARY KEY(model, item_id, personalised_first));
         """;
 
+    /// <summary>A pooled connection for reading; WAL (set once, stored in the file) lets it read while the writer commits.</summary>
     private SqliteConnection Connect()
     {
         var c = new SqliteConnection(_connectionString);
         c.Open();
-        // WAL lets the dashboard and page loads read while an answer is being committed;
-        // FULL makes every commit reach the disk before the call returns.
+        return c;
+    }
+
+    /// <summary>The writer's connection: FULL makes every commit reach the disk before a write completes.</summary>
+    private SqliteConnection ConnectWriter()
+    {
+        var c = Connect();
         Exec(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=30000;");
         return c;
     }
@@ -180,18 +190,13 @@ public sealed class StudyDatabase : IDisposable
     /// the first slot with no completed and no live session, breadth-first over personas. A session
     /// idle for longer than the slot timeout is expired and its slot handed on. Null when the study is full.
     /// </summary>
-    public async Task<RaterSession?> ClaimAsync(ProlificIds ids, CancellationToken ct)
-    {
-        await _writeLock.WaitAsync(ct);
-        try
+    public Task<RaterSession?> ClaimAsync(ProlificIds ids, CancellationToken ct) => WriteAsync(c =>
         {
-            using var c = Connect();
-            using var tx = c.BeginTransaction();
             var now = NowMs;
             if (ids.Pid is { } pid)
             {
                 var existing = Scalar<string>(c, "SELECT token FROM sessions WHERE prolific_pid = $pid AND state IN ('active','completed') ORDER BY session_id LIMIT 1", ("$pid", pid));
-                if (existing is not null) { tx.Commit(); return Read(c, existing); }
+                if (existing is not null) return Read(c, existing);
             }
             var stale = now - (long)Options.SlotTimeoutMinutes * 60_000;
             var slot = Scalar<long?>(c, """
@@ -199,16 +204,13 @@ public sealed class StudyDatabase : IDisposable
                 WHERE NOT EXISTS (SELECT 1 FROM sessions x WHERE x.slot_id = s.slot_id AND (x.state = 'completed' OR (x.state = 'active' AND x.last_seen_ms >= $stale)))
                 ORDER BY s.rater_index, p.position LIMIT 1
                 """, ("$stale", stale));
-            if (slot is null) { tx.Commit(); return null; }
+            if (slot is null) return null;
             Run(c, "UPDATE sessions SET state = 'expired' WHERE slot_id = $s AND state = 'active'", ("$s", slot.Value));
             var token = NewToken(24);
             Run(c, "INSERT INTO sessions(token, slot_id, state, started_ms, last_seen_ms, prolific_pid, prolific_study_id, prolific_session_id) VALUES ($t, $s, 'active', $n, $n, $pid, $sid, $ses)",
                 ("$t", token), ("$s", slot.Value), ("$n", now), ("$pid", ids.Pid), ("$sid", ids.StudyId), ("$ses", ids.SessionId));
-            tx.Commit();
             return Read(c, token);
-        }
-        finally { _writeLock.Release(); }
-    }
+        }, ct);
 
     /// <summary>The session behind a rater link, or null for an unknown token.</summary>
     public RaterSession? FindSession(string token)
@@ -219,17 +221,11 @@ public sealed class StudyDatabase : IDisposable
     }
 
     /// <summary>Marks the session as seen (at most once a minute), so an active rater keeps their place.</summary>
-    public async Task TouchAsync(RaterSession s, CancellationToken ct)
+    public Task TouchAsync(RaterSession s, CancellationToken ct)
     {
         var now = NowMs;
-        if (s.State != SessionState.Active || now - s.LastSeenMs < 60_000) return;
-        await _writeLock.WaitAsync(ct);
-        try
-        {
-            using var c = Connect();
-            Run(c, "UPDATE sessions SET last_seen_ms = $n WHERE session_id = $id AND state = 'active'", ("$n", now), ("$id", s.SessionId));
-        }
-        finally { _writeLock.Release(); }
+        if (s.State != SessionState.Active || now - s.LastSeenMs < 60_000) return Task.CompletedTask;
+        return WriteAsync(c => Run(c, "UPDATE sessions SET last_seen_ms = $n WHERE session_id = $id AND state = 'active'", ("$n", now), ("$id", s.SessionId)), ct);
     }
 
     public StudyItem? FindItem(string personaId, int position)
@@ -265,14 +261,11 @@ public sealed class StudyDatabase : IDisposable
     /// and reports <see cref="SubmitStatus.AlreadyStored"/>. The last answer completes the session in
     /// the same transaction. Returns after the commit reached the disk.
     /// </summary>
-    public async Task<SubmitResult> SubmitAsync(string token, int position, string side, string justification, ProlificIds ids, CancellationToken ct)
+    public Task<SubmitResult> SubmitAsync(string token, int position, string side, string justification, ProlificIds ids, CancellationToken ct)
     {
         if (side is not ("left" or "right")) throw new ArgumentException("side must be left or right", nameof(side));
-        await _writeLock.WaitAsync(ct);
-        try
+        return WriteAsync(c =>
         {
-            using var c = Connect();
-            using var tx = c.BeginTransaction();
             var s = Read(c, token);
             if (s is null) return new SubmitResult(SubmitStatus.BadItem, false, null);
             if (s.State == SessionState.Expired) return new SubmitResult(SubmitStatus.SessionExpired, false, null);
@@ -294,12 +287,10 @@ public sealed class StudyDatabase : IDisposable
                     ? "UPDATE sessions SET last_seen_ms = $n, state = 'completed', completed_ms = $n WHERE session_id = $s"
                     : "UPDATE sessions SET last_seen_ms = $n WHERE session_id = $s",
                 ("$n", now), ("$s", s.SessionId));
-            tx.Commit();
             var answeredNow = new HashSet<int>(s.AnsweredPositions) { position };
             var next = Enumerable.Range(1, s.ItemCount).Cast<int?>().FirstOrDefault(p => !answeredNow.Contains(p!.Value));
             return new SubmitResult(inserted == 1 ? SubmitStatus.Stored : SubmitStatus.AlreadyStored, completed, completed ? null : next);
-        }
-        finally { _writeLock.Release(); }
+        }, ct);
     }
 
     // ---- researcher side --------------------------------------------------------------------
@@ -393,20 +384,13 @@ public sealed class StudyDatabase : IDisposable
         return set;
     }
 
-    public async Task SaveJudgmentsAsync(IReadOnlyList<Judgment> judgments, CancellationToken ct)
-    {
-        await _writeLock.WaitAsync(ct);
-        try
+    public Task SaveJudgmentsAsync(IReadOnlyList<Judgment> judgments, CancellationToken ct) => WriteAsync(c =>
         {
-            using var c = Connect();
-            using var tx = c.BeginTransaction();
             foreach (var j in judgments)
                 Run(c, "INSERT OR REPLACE INTO judgments(model, item_id, personalised_first, choice, raw, created_ms) VALUES ($m, $i, $f, $c, $r, $n)",
                     ("$m", j.Model), ("$i", j.ItemId), ("$f", j.PersonalisedFirst ? 1 : 0), ("$c", j.Choice), ("$r", j.Raw), ("$n", NowMs));
-            tx.Commit();
-        }
-        finally { _writeLock.Release(); }
-    }
+            return judgments.Count;
+        }, ct);
 
     public IReadOnlyList<Judgment> Judgments()
     {
@@ -509,5 +493,84 @@ public sealed class StudyDatabase : IDisposable
     private static string Iso(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture);
     private static string IsoMs(long ms) => Iso(DateTimeOffset.FromUnixTimeMilliseconds(ms));
 
-    public void Dispose() => _writeLock.Dispose();
+    // ---- the writer ---------------------------------------------------------------------------
+
+    private abstract class WriteOp
+    {
+        public abstract void Run(SqliteConnection c);
+        public abstract void Complete();
+        public abstract void Fail(Exception ex);
+    }
+
+    private sealed class WriteOp<T>(Func<SqliteConnection, T> work) : WriteOp
+    {
+        private T _result = default!;
+        public TaskCompletionSource<T> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public override void Run(SqliteConnection c) => _result = work(c);
+        public override void Complete() => Done.TrySetResult(_result);
+        public override void Fail(Exception ex) => Done.TrySetException(ex);
+    }
+
+    private Task<T> WriteAsync<T>(Func<SqliteConnection, T> work, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        var op = new WriteOp<T>(work);
+        lock (_writes)
+        {
+            _writer ??= Task.Factory.StartNew(WriterLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            if (!_writes.Writer.TryWrite(op)) throw new ObjectDisposedException(nameof(StudyDatabase));
+        }
+        // A cancelled caller stops waiting; its write still commits or fails with its batch.
+        return op.Done.Task.WaitAsync(ct);
+    }
+
+    private void WriterLoop()
+    {
+        using var c = ConnectWriter();
+        var batch = new List<WriteOp>(256);
+        var ok = new List<WriteOp>(256);
+        while (_writes.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+        {
+            batch.Clear();
+            ok.Clear();
+            while (batch.Count < 256 && _writes.Reader.TryRead(out var op)) batch.Add(op);
+            try
+            {
+                using var tx = c.BeginTransaction();
+                foreach (var op in batch)
+                {
+                    Exec(c, "SAVEPOINT w");
+                    try
+                    {
+                        op.Run(c);
+                        Exec(c, "RELEASE w");
+                        ok.Add(op);
+                    }
+                    catch (Exception ex)
+                    {
+                        Exec(c, "ROLLBACK TO w; RELEASE w");
+                        op.Fail(ex);
+                    }
+                }
+                tx.Commit();
+                foreach (var op in ok) op.Complete();
+            }
+            catch (Exception ex)
+            {
+                foreach (var op in ok) op.Fail(ex);
+                foreach (var op in batch.Except(ok)) op.Fail(ex);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        Task? writer;
+        lock (_writes)
+        {
+            _writes.Writer.TryComplete();
+            writer = _writer;
+        }
+        writer?.GetAwaiter().GetResult(); // queued writes finish before the database is let go
+    }
 }
