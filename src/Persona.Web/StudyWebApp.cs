@@ -28,7 +28,11 @@ public static class StudyWebApp
         if (string.IsNullOrWhiteSpace(options.AdminToken) || options.AdminToken.Length < 16)
             throw new PersonaException($"The admin token must be at least 16 characters ({StudyWebOptions.AdminTokenVariable}).");
         var db = StudyDatabase.Open(options.StudyDirectory, options.Clock);
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = options.StudyDirectory, Args = [] });
+        // Always Production: in Development ASP.NET Core adds its exception page, which shows stack traces.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ContentRootPath = options.StudyDirectory, Args = [], EnvironmentName = Microsoft.Extensions.Hosting.Environments.Production,
+        });
         builder.WebHost.UseUrls([.. options.Urls]);
         builder.WebHost.ConfigureKestrel(k =>
         {

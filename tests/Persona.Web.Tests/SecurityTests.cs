@@ -142,3 +142,39 @@ public sealed class SecurityTests
         Assert.Equal(HttpStatusCode.OK, (await other.GetAsync(otherPath)).Status);
     }
 }
+
+/// <summary>A server-side failure shows the generic error page, never the exception.</summary>
+public sealed class ErrorPageTests
+{
+    [Fact]
+    public async Task A_failure_inside_a_page_shows_no_stack_trace_even_in_development()
+    {
+        var previous = Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT");
+        Environment.SetEnvironmentVariable("ASPNETCORE_ENVIRONMENT", "Development");
+        try
+        {
+            await using var study = await TestStudy.StartAsync(new StudyOptions { Personas = 2, RatersPerPersona = 1, ItemsPerPersona = 2, MinJustificationChars = 5 },
+                TestStudy.MadeUpPairs(2, 2));
+            using var rater = new RaterClient(study.BaseUrl);
+            var path = (await rater.ClaimAsync(StudyWebApp.EntryPath(study.Db)))!;
+            // Break the database under the running server: the next question page fails inside SQLite.
+            using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={StudyDatabase.PathIn(study.Directory)};Pooling=False"))
+            {
+                c.Open();
+                using var cmd = c.CreateCommand();
+                cmd.CommandText = "ALTER TABLE items RENAME TO items_gone";
+                cmd.ExecuteNonQuery();
+            }
+            var (status, body, _) = await rater.GetAsync($"{path}/q/1");
+            Assert.Equal(System.Net.HttpStatusCode.InternalServerError, status);
+            Assert.Contains("Something went wrong", body);
+            Assert.DoesNotContain("Sqlite", body, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain("items", body);
+            Assert.DoesNotContain(".cs:line", body);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("ASPNETCORE_ENVIRONMENT", previous);
+        }
+    }
+}
