@@ -72,6 +72,31 @@ public sealed class StudyCommandsTests : IDisposable
         Assert.DoesNotContain("   at ", output);
     }
 
+    [Fact]
+    public async Task Raters_see_the_persona_files_rendering_when_pairs_carry_only_ids()
+    {
+        Directory.CreateDirectory(_dir);
+        var personas = Path.Combine(_dir, "personas.jsonl");
+        Assert.Equal(0, (await Cli.Run("census", "sample", "--n", "2", "--seed", "5", "--source", Cli.Fixture("csv_pwy.zip"), "--out", personas)).Code);
+        var records = new List<Persona.Personas.PersonaRecord>();
+        await foreach (var p in Persona.Personas.PersonaJsonl.ReadAsync(personas)) records.Add(p);
+        var pairsDir = Path.Combine(_dir, "pairs");
+        Directory.CreateDirectory(pairsDir);
+        await File.WriteAllLinesAsync(Path.Combine(pairsDir, "pairs.jsonl"),
+            from p in records
+            from q in Enumerable.Range(1, 2)
+            select JsonSerializer.Serialize(new Dictionary<string, string>
+            {
+                ["pair_id"] = $"{p.Id}-{q}", ["persona_id"] = p.Id, ["prompt_id"] = $"q{q}", ["instruction"] = $"Question {q}?",
+                ["original"] = "generic", ["data"] = "personalised", ["question type"] = "test", ["split"] = "test-seen",
+            }));
+        var (code, output) = await Cli.Run("study", "create", "--pairs", pairsDir, "--personas", personas, "--out", Study, "--persona-count", "2", "--raters", "1", "--items", "2");
+        Assert.True(code == 0, output);
+        using var db = StudyDatabase.Open(Study);
+        var texts = db.PersonaTexts();
+        Assert.All(records, p => Assert.Equal(Persona.Personas.PersonaRenderer.Render(p), texts[p.Id]));
+    }
+
     public void Dispose()
     {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
