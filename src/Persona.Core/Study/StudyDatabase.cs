@@ -231,10 +231,7 @@ public sealed class StudyDatabase : IDisposable
     public StudyItem? FindItem(string personaId, int position)
     {
         using var c = Connect();
-        using var cmd = Command(c, "SELECT item_id, persona_id, position, kind, pair_id, prompt_id, instruction, generic, personalised, flip FROM items WHERE persona_id = $p AND position = $pos",
-            ("$p", personaId), ("$pos", position));
-        using var r = cmd.ExecuteReader();
-        return r.Read() ? ReadItem(r) : null;
+        return ReadItemIn(c, personaId, position);
     }
 
     public IReadOnlyList<StudyItem> Items()
