@@ -138,14 +138,18 @@ internal static class StudyCommands
             "Examples:\n" +
             "  persona study judge study1 --model offline\n" +
             "  persona study judge study1 --model openai:gpt-4o --max-cost 5\n" +
-            "  persona study judge study1 --model ollama:llama3.1");
+            "  persona study judge study1 --model ollama:llama3.1\n" +
+            "  persona study judge study1 --model offline --offline-noise 0.3 --label offline-noisy");
+        var label = new Option<string?>("--label") { Description = "Name the judgments are stored and reported under (default: the --model value); e.g. to compare two prompts or settings of one model." };
         cmd.Arguments.Add(study);
+        cmd.Options.Add(label);
         runtime.AddTo(cmd);
         cmd.SetAction(async (parse, ct) =>
         {
             var dir = parse.GetValue(study)!;
             using var db = StudyDatabase.Open(dir);
-            var model = parse.GetValue(runtime.Model)!;
+            var model = parse.GetValue(label) ?? parse.GetValue(runtime.Model)!;
+            if (model.Length is 0 or > 100) throw new PersonaException("--label must be 1-100 characters.");
             var options = runtime.Build(parse, Path.Combine(dir, "lm", StudyPlots.FileNameOf(model)));
             await using var rt = LlmRuntime.Open(options);
             await rt.EnsureReachableAsync(ct);

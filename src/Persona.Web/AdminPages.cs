@@ -18,7 +18,7 @@ internal static class AdminPages
 
     public static void Map(WebApplication app)
     {
-        app.MapGet("/admin/login", Login);
+        app.MapGet("/admin/login", Login).RequireRateLimiting(StudyWebApp.EntryPolicy); // slows guessing of a weak token
         var admin = app.MapGroup("/admin").AddEndpointFilter(async (ctx, next) =>
             Authorised(ctx.HttpContext) ? await next(ctx) : Results.StatusCode(StatusCodes.Status401Unauthorized));
         admin.MapGet("", Dashboard);

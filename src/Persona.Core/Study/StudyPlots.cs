@@ -51,6 +51,7 @@ public static class StudyPlots
                 label.LabelBold = true;
                 label.LabelAlignment = Alignment.MiddleCenter;
                 label.LabelFontColor = count > max / 2 ? Colors.White : Colors.Black;
+                label.LabelFontName = "DejaVu Sans";
             }
         plot.Axes.Bottom.SetTicks([0, 1], names);
         plot.Axes.Left.SetTicks([1, 0], names);
@@ -84,6 +85,7 @@ public static class StudyPlots
         plot.Add.Bars(bars);
         plot.Axes.Bottom.Label.Text = "Cohen's κ of the model against the human majority, per persona";
         plot.Axes.Left.Label.Text = "Personas";
+        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
         plot.Title($"{model}: {kappas.Count} of {perPersona.Count} personas with a defined κ");
         plot.Axes.Title.Label.FontSize = 16;
         plot.Axes.SetLimitsX(-1.05, 1.05);
