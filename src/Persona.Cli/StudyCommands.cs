@@ -115,8 +115,13 @@ internal static class StudyCommands
             console.MarkupLineInterpolated($"[green]Serving[/] {Path.GetFullPath(db.Path)}");
             console.MarkupLineInterpolated($"Rater entry link:  {entry}");
             console.MarkupLineInterpolated($"Prolific study URL: {entry}?PROLIFIC_PID={{{{%PROLIFIC_PID%}}}}&STUDY_ID={{{{%STUDY_ID%}}}}&SESSION_ID={{{{%SESSION_ID%}}}}");
-            console.MarkupLineInterpolated($"Dashboard:         {baseUrl}/admin/login?token={token}");
-            if (generated) console.MarkupLineInterpolated($"[grey]A new admin token was made for this run; set {StudyWebOptions.AdminTokenVariable} to keep one across restarts.[/]");
+            if (generated)
+            {
+                console.MarkupLineInterpolated($"Dashboard:         {baseUrl}/admin/login?token={token}");
+                console.MarkupLineInterpolated($"[grey]A new admin token was made for this run; set {StudyWebOptions.AdminTokenVariable} to keep one across restarts.[/]");
+            }
+            else // a token from the environment is a secret the researcher already holds: never echo it
+                console.MarkupLineInterpolated($"Dashboard:         {baseUrl}/admin/login?token=<{StudyWebOptions.AdminTokenVariable}>");
             console.MarkupLine("Press Ctrl-C to stop.");
             try { await Task.Delay(Timeout.Infinite, ct); }
             catch (OperationCanceledException) { }
