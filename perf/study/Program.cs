@@ -6,7 +6,7 @@ using Persona.Web.Tests;
 
 // perf/study: simulated raters against a running `persona study serve`, over 127.0.0.1 only.
 //   pairs --personas N --items K --out DIR          made-up pairs for a study of that size
-//   load --base URL --entry PATH --raters R          R raters at once, each completing its place;
+//   load --base URL --entry PATH --raters R          one untimed warm-up rater, then R raters at once, each completing its place;
 //        [--baseline-requests M]                     then M requests per rater to "/" (no database) as the floor
 // Prints one JSON line: throughput, latency percentiles by request kind, lost/duplicated answers.
 var inv = CultureInfo.InvariantCulture;
@@ -44,6 +44,11 @@ switch (args.FirstOrDefault())
         var raters = int.Parse(Arg("--raters"), inv);
         var baselineRequests = int.Parse(Arg("--baseline-requests", "20"), inv);
         var token = Environment.GetEnvironmentVariable("PERSONA_STUDY_ADMIN_TOKEN") ?? throw new ArgumentException("PERSONA_STUDY_ADMIN_TOKEN must be set");
+        // One rater completes the flow first, untimed: the server's first requests compile its code
+        // paths (the CLI is built without quick JIT), which a study running for days pays once.
+        using var warm = new RaterClient(baseUrl);
+        if (await warm.ClaimAsync(entry, "warmup") is null) throw new InvalidOperationException("no place for the warm-up rater");
+        await warm.CompleteAsync(pos => pos % 2);
         var clients = Enumerable.Range(0, raters).Select(_ => new RaterClient(baseUrl)).ToList();
         // A gate, not a Barrier: fifty blocked pool threads would starve the clients' own continuations.
         var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -91,7 +96,7 @@ switch (args.FirstOrDefault())
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         var rows = (await http.GetStringAsync("/admin/export/answers.jsonl")).Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(l => JsonDocument.Parse(l).RootElement).Select(e => (Pid: e.GetProperty("prolific_pid").GetString(), Pos: e.GetProperty("position").GetInt32())).ToList();
-        var acknowledged = clients.Select((c, i) => (c, i)).SelectMany(x => x.c.Timings.Where(t => t.Kind == "submit" && t.Status == 303).Select((_, k) => ($"bench{x.i:0000}", k))).Count();
+        var acknowledged = clients.Append(warm).Sum(c => c.Timings.Count(t => t.Kind == "submit" && t.Status == 303));
         var distinct = rows.Distinct().Count();
 
         object Stats(IEnumerable<double> xs)

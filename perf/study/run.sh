@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Study web app benchmark (issue 12): 50 simulated raters complete a study at once against a real
-# `persona study serve` on 127.0.0.1 (Release build, production rate limits), then the same clients
-# hit "/" (no database) as the baseline of the same run. Half the raters post every answer twice.
+# `persona study serve` on 127.0.0.1 (Release build, production rate limits) after one untimed
+# warm-up rater; then the same clients hit "/" (no database) as the baseline of the same run.
+# Half the raters post every answer twice, as a retry or a second tab would.
 # Floor: p99 of a submission under 200 ms; 0 lost and 0 duplicated answers.
 # Usage: perf/study/run.sh [REPEATS]   (env: RATERS=50 WORK=/tmp/persona-perf-study)
 # Writes perf/results/study-<date>.json (one line per repeat, load average before and after each).
@@ -16,8 +17,8 @@ dotnet build "$ROOT/perf/study" -c Release -v q -nologo >/dev/null
 CLI="$ROOT/src/Persona.Cli/bin/Release/net10.0/persona"
 BENCH="$ROOT/perf/study/bin/Release/net10.0/Persona.Perf.Study"
 export PERSONA_STUDY_ADMIN_TOKEN="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-# 4 raters per persona: enough personas that every simulated rater gets a place.
-PERSONAS=$(( (RATERS + 3) / 4 ))
+# 4 raters per persona: enough personas that every simulated rater, and the warm-up rater, gets a place.
+PERSONAS=$(( (RATERS + 4) / 4 ))
 "$BENCH" pairs --personas "$PERSONAS" --items 10 --out "$WORK/pairs"
 OUT="$ROOT/perf/results/study-$(date -u +%Y-%m-%d).json"
 : > "$WORK/results.jsonl"
