@@ -106,9 +106,17 @@ internal static class StudyCommands
             var generated = string.IsNullOrEmpty(token);
             if (generated) token = StudyDatabase.NewToken(24);
             var listen = parse.GetValue(urls)!.SelectMany(u => u.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
+            foreach (var u in listen)
+                if (!Uri.TryCreate(u, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.AbsolutePath != "/")
+                    throw new PersonaException($"--urls: '{u}' is not a listening address; expected e.g. http://127.0.0.1:5080 or http://0.0.0.0:8080.");
+            if (parse.GetValue(publicUrl) is { } pub && (!Uri.TryCreate(pub, UriKind.Absolute, out var p) || p.Scheme is not ("http" or "https")))
+                throw new PersonaException($"--public-url: '{pub}' is not an http(s) URL.");
             await using var app = StudyWebApp.Build(new StudyWebOptions { StudyDirectory = dir, Urls = listen, AdminToken = token! });
             try { await app.StartAsync(ct); }
-            catch (IOException ex) { throw new PersonaException($"Cannot listen on {string.Join(", ", listen)}: {ex.Message}"); }
+            catch (Exception ex) when (ex is IOException or InvalidOperationException or FormatException)
+            {
+                throw new PersonaException($"Cannot listen on {string.Join(", ", listen)}: {ex.Message}");
+            }
             var db = app.Services.GetService(typeof(StudyDatabase)) as StudyDatabase ?? throw new InvalidOperationException("study database not registered");
             var baseUrl = (parse.GetValue(publicUrl) ?? StudyWebApp.ListeningAddress(app)).TrimEnd('/');
             var entry = baseUrl + StudyWebApp.EntryPath(db);

@@ -66,6 +66,9 @@ public sealed class StudyCommandsTests : IDisposable
         (code, output) = await Cli.Run("study", "create", "--pairs", Path.Combine(_dir, "none"), "--out", Path.Combine(_dir, "s2"));
         Assert.Equal(1, code);
         Assert.Contains("pairs.jsonl", output);
+        (code, output) = await Cli.Run("study", "serve", Study, "--urls", "not-a-url");
+        Assert.Equal(1, code);
+        Assert.Contains("is not a listening address", output);
         (code, output) = await Cli.Run("study", "analyze", Path.Combine(_dir, "missing"), "--out", Path.Combine(_dir, "a"));
         Assert.Equal(1, code);
         Assert.Contains("No study at", output);
