@@ -88,28 +88,41 @@ internal static class CensusCommands
     {
         var inv = CultureInfo.InvariantCulture;
         var rep = r.Report;
+        var level = rep.Chance.Level.ToString("0%", inv);
         var t = new Table().Border(TableBorder.Rounded)
             .AddColumn("attribute").AddColumn(new TableColumn("TVD").RightAligned()).AddColumn(new TableColumn("by chance").RightAligned())
+            .AddColumn(new TableColumn($"chance {level}").RightAligned())
             .AddColumn("most over-represented").AddColumn("most under-represented");
         foreach (var a in rep.Attributes)
         {
             var tvd = a.Tvd.ToString("0.000", inv);
-            // Beyond three times the sampling noise is worth a look; colour guides the eye only.
-            var colour = a.Tvd > 3 * a.ExpectedSamplingTvd ? "yellow" : "green";
-            t.AddRow(Markup.Escape(a.Attribute), $"[{colour}]{tvd}[/]", a.ExpectedSamplingTvd.ToString("0.000", inv),
+            // Flagged only beyond what a random sample of the same size from the census shows.
+            var colour = a.BeyondChance ? "yellow" : "green";
+            t.AddRow(Markup.Escape(a.Attribute), $"[{colour}]{tvd}[/]", a.ExpectedSamplingTvd.ToString("0.000", inv), a.ChanceTvd.ToString("0.000", inv),
                 Markup.Escape(Describe(a.MostOverRepresented)), Markup.Escape(Describe(a.MostUnderRepresented)));
         }
         console.Write(t);
         var p = new Table().Border(TableBorder.Rounded).AddColumn("pair").AddColumn(new TableColumn("V synthetic").RightAligned())
-            .AddColumn(new TableColumn("V census").RightAligned()).AddColumn(new TableColumn("gap").RightAligned());
+            .AddColumn(new TableColumn("V census").RightAligned()).AddColumn(new TableColumn("gap").RightAligned())
+            .AddColumn(new TableColumn($"gap by chance ({level})").RightAligned());
         string F(double? v) => v?.ToString("0.000", inv) ?? "-";
+        string G(double? v) => v?.ToString("+0.000;-0.000;0.000", inv) ?? "-";
         foreach (var pair in rep.Pairs)
-            p.AddRow(Markup.Escape($"{pair.First} x {pair.Second}"), F(pair.SyntheticCramersV), F(pair.CensusCramersV), F(pair.Gap));
+        {
+            var gap = pair.Gap is null ? "-" : $"[{(pair.BeyondChance ? "yellow" : "green")}]{G(pair.Gap)}[/]";
+            var range = pair.ChanceGapLow is null ? "-" : $"{G(pair.ChanceGapLow)}..{G(pair.ChanceGapHigh)}";
+            p.AddRow(Markup.Escape($"{pair.First} x {pair.Second}"), F(pair.SyntheticCramersV), F(pair.CensusCramersV), gap, range);
+        }
         console.Write(p);
         console.MarkupLineInterpolated(
             $"{rep.SyntheticCount:N0} personas vs {r.CensusRows:N0} census persons ({r.Vintage}); mean TVD {rep.Summary.MeanTvd:0.000} (by chance {rep.Summary.MeanExpectedSamplingTvd:0.000}), worst {rep.Summary.WorstAttribute} {rep.Summary.MaxTvd:0.000}.");
+        console.MarkupLineInterpolated(
+            $"beyond chance ({rep.Chance.Replicates} random samples of {rep.SyntheticCount:N0} from the weighted census, seed {rep.Chance.Seed}): {rep.Summary.AttributesBeyondChance} of {rep.Attributes.Count} attributes, {rep.Summary.PairsBeyondChance} of {rep.Pairs.Count} pairs.");
         if (r.SkippedAttributes.Count > 0)
             console.MarkupLineInterpolated($"[grey]not in the source, not compared: {string.Join(", ", r.SkippedAttributes)}[/]");
+        if (r.UnavailableAttributes.Count > 0)
+            console.MarkupLineInterpolated($"[grey]not in source (stand-ins compared as they are): {string.Join(", ", r.UnavailableAttributes)}[/]");
+        console.MarkupLineInterpolated($"[grey]household fields: {r.HouseholdFields}[/]");
         if (r.JsonPath is not null)
             console.MarkupLineInterpolated($"wrote {r.JsonPath} and {r.Plots.Count} histograms");
     }

@@ -57,7 +57,7 @@ internal static class LlmCommands
                 .StartAsync(async ctx =>
                 {
                     var task = ctx.AddTask(Describe(runtime, counters, sw), maxValue: Math.Max(1, requests.Count));
-                    var run = BatchRunner.RunAsync(runtime, requests, parse.GetValue(output)!.FullName, counters, ct);
+                    var run = BatchRunner.RunAsync(runtime, requests, parse.GetValue(output)!.FullName, counters, ct, Interrupts.Abort);
                     while (!run.IsCompleted)
                     {
                         await Task.WhenAny(run, Task.Delay(250, CancellationToken.None));
@@ -95,7 +95,7 @@ internal static class LlmCommands
                     RunDirectory = dir,
                     Refresh = true,
                     OfflineSeed = parse.GetValue(common.OfflineSeed),
-                    OfflineNoise = parse.GetValue(common.OfflineNoise),
+                    WorldPath = parse.GetValue(common.World)?.FullName,
                     Resilience = new ResilienceOptions { Concurrency = 1, MaxAttempts = 1, Timeout = RuntimeOptions.Seconds(parse.GetValue(common.Timeout), "--timeout") },
                 };
                 await using (var runtime = LlmRuntime.Open(options))

@@ -24,29 +24,59 @@ public static class PersonaApp
         root.Subcommands.Add(LlmCommands.Create(console));
         root.Subcommands.Add(PersonasCommands.Create(console));
         root.Subcommands.Add(PromptsCommands.Create(console));
+        root.Subcommands.Add(PairsCommands.Create(console));
+        root.Subcommands.Add(StatsCommands.Create(console));
         root.Subcommands.Add(StudyCommands.Create(console));
         return root;
     }
 
-    public static async Task<int> RunAsync(string[] args, IAnsiConsole? console = null, CancellationToken cancellationToken = default)
+    /// <param name="cancellationToken">Acts as the first Ctrl-C (tests).</param>
+    /// <param name="abortToken">Acts as the second Ctrl-C (tests).</param>
+    /// <param name="handleSignals">Install SIGINT/SIGTERM handlers (the real process; in-process tests pass tokens instead).</param>
+    public static async Task<int> RunAsync(string[] args, IAnsiConsole? console = null, CancellationToken cancellationToken = default,
+        CancellationToken abortToken = default, bool handleSignals = false)
     {
         console ??= AnsiConsole.Console;
         ChatClientFactory.RegisterProvider(new LocalModelProvider());
         var root = BuildRoot(console);
-        var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var abort = CancellationTokenSource.CreateLinkedTokenSource(abortToken);
+        // Our own Ctrl-C handling replaces System.CommandLine's, whose 2-second termination timeout
+        // abandoned (after paying for) any call longer than that.
+        var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
+        using var signals = handleSignals ? Interrupts.Install(stop, abort, m => console.MarkupLineInterpolated($"[yellow]{m}[/]")) : null;
+        Interrupts.SetAbort(abort.Token);
         try
         {
-            return await root.Parse(args).InvokeAsync(config, cancellationToken);
+            return await root.Parse(args).InvokeAsync(config, stop.Token);
         }
         catch (PersonaException ex)
         {
             console.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
             return 1;
         }
+        catch (RunStoppedException ex)
+        {
+            console.MarkupLineInterpolated($"[yellow]stopped:[/] {ex.Message} Run the same command again to resume (exit code {ex.ExitCode}).");
+            return ex.ExitCode;
+        }
         catch (OperationCanceledException)
         {
-            console.MarkupLine("[yellow]cancelled[/]");
+            console.MarkupLine(abort.IsCancellationRequested
+                ? "[yellow]aborted:[/] calls in flight were abandoned; finished calls are saved and a rerun resumes."
+                : "[yellow]cancelled:[/] calls in flight finished and were saved; run the same command again to resume.");
             return 130;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            console.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
+            return 1;
+        }
+        catch (Exception ex)
+        {
+            // Never a stack trace: one line naming what failed; the type helps a bug report.
+            console.MarkupLineInterpolated($"[red]internal error:[/] {ex.Message} ({ex.GetType().Name}). Please report it with the command you ran.");
+            return 70;
         }
     }
 }

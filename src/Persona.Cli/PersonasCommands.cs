@@ -91,7 +91,7 @@ internal static class PersonasCommands
                 var result = await StageProgress.RunAsync(console, DescribeBuildStage, p =>
                     PersonaBuilder.BuildAsync(options, rt.ChatClient,
                         new SyncProgress<PersonaBuildProgress>(x => p.Report(x.Stage, x.Done, x.Total,
-                            x.Stage == "personas" ? $"passed {x.Accepted}  rejected {x.Rejected}" : null)), ct));
+                            x.Stage == "personas" ? $"passed {x.Accepted}  rejected {x.Rejected}" : null)), ct, Interrupts.Abort));
                 await rt.WriteManifestAsync("completed", new Dictionary<string, object?>
                 {
                     ["personas"] = result.Personas.Count,
@@ -109,10 +109,9 @@ internal static class PersonasCommands
             });
             return (code, built);
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (built is null)
         {
-            await rt.WriteManifestAsync("cancelled");
-            throw;
+            throw; // UntilStoppedAsync wrote the manifest
         }
     }
 
@@ -135,6 +134,8 @@ internal static class PersonasCommands
         Row("model", rt.ModelIdentity + (rt.Simulated ? " (simulated)" : ""));
         Row("personas", $"{rep.Built.ToString("N0", Inv)} of {rep.NRequested.ToString("N0", Inv)}" + (rep.Limit is { } l ? $" (--limit {l})" : ""));
         Row("census", $"{rep.CensusVintage}, universe {rep.UniverseSize.ToString("N0", Inv)} persons, traits {rep.TraitSource ?? "none"}");
+        Row("household fields", rep.HouseholdFields);
+        if (rep.UnavailableAttributes.Count > 0) Row("not in source", string.Join(", ", rep.UnavailableAttributes));
         Row("evaluated", rep.Evaluated.ToString("N0", Inv));
         Row("rejected", string.Create(Inv, $"{rep.Rejected:N0} ({rep.RejectionRate:P1}; the original rejected {rep.OriginalRejectionRate:P1})"));
         Row("rejected by stage", string.Join(", ", rep.RejectedByStage.Select(kv => $"{kv.Key} {kv.Value}")));
@@ -197,7 +198,7 @@ internal static class PersonasCommands
             return await RuntimeOptions.UntilStoppedAsync(console, rt, async () =>
             {
                 var report = await StageProgress.RunAsync(console, _ => "Auditing personas", p =>
-                    DriftAudit.RunAsync(list, rt.ChatClient, new DriftAuditOptions { LmCheck = lm, ModelLabel = rt.ModelIdentity, Concurrency = rt.TotalConcurrency },
+                    DriftAudit.RunAsync(list, rt.ChatClient, new DriftAuditOptions { LmCheck = lm, ModelLabel = rt.ModelIdentity, Concurrency = rt.TotalConcurrency, Abort = Interrupts.Abort },
                         new SyncProgress<(int Done, int Total)>(x => p.Report("audit", x.Done, x.Total)), ct));
                 await DriftAudit.WriteAsync(outPath, report, ct);
                 await rt.WriteManifestAsync("completed", new Dictionary<string, object?> { ["audited"] = report.Enriched });

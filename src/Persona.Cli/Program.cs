@@ -1,3 +1,3 @@
 using Persona.Cli;
 
-return await PersonaApp.RunAsync(args);
+return await PersonaApp.RunAsync(args, handleSignals: true);

@@ -53,7 +53,7 @@ internal static class PromptsCommands
                 MaxConcurrency = runtimeOptions.Resilience.Concurrency,
             };
             await using var rt = LlmRuntime.Open(runtimeOptions);
-            options = options with { MaxConcurrency = rt.TotalConcurrency };
+            options = options with { MaxConcurrency = rt.TotalConcurrency, Abort = Interrupts.Abort };
             await rt.EnsureReachableAsync(ct);
             using var embedder = new MiniLmEmbedder();
             var curator = new PromptCurator(rt.ChatClient, embedder, options);

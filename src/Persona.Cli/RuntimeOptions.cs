@@ -15,7 +15,8 @@ internal sealed class RuntimeOptions
     public readonly Option<string[]> BaseUrl = new("--base-url") { Description = "Server base URL(s), comma-separated or repeated; calls are spread over them. Default: OPENAI_BASE_URL, else the provider's default. The key comes from OPENAI_API_KEY only.", AllowMultipleArgumentsPerToken = true };
     public readonly Option<double> Timeout = new("--timeout") { Description = "Per-attempt timeout in seconds.", DefaultValueFactory = _ => 120 };
     public readonly Option<int> OfflineSeed = new("--offline-seed") { Description = "Seed of the offline simulator.", DefaultValueFactory = _ => 0 };
-    public readonly Option<double> OfflineNoise = new("--offline-noise") { Description = "Probability that the offline simulator flips a persona's true choice.", DefaultValueFactory = _ => 0.1 };
+    public readonly Option<FileInfo?> World = new("--world") { Description = "The offline simulator's planted world (JSON, format persona-world/1). Default: data/llm/world.json, an illustration with invented effect sizes." };
+    public readonly Option<double> MaxFailureRate = new("--max-failure-rate") { Description = "End a stage cleanly (resumable, exit code 5) once more than this share of its items failed (unparsable answers, refusals, HTTP 400s, timeouts after retries).", DefaultValueFactory = _ => 0.05 };
     public readonly Option<int> Concurrency = new("--concurrency") { Description = "Calls in flight per endpoint (upper bound; lowered on 429 and raised again on success).", DefaultValueFactory = _ => 16 };
     public readonly Option<DirectoryInfo?> RunDir;
     public readonly Option<double?> MaxCost = new("--max-cost") { Description = "Stop cleanly once this many USD (estimated from data/llm/prices.csv) have been spent in this invocation." };
@@ -27,12 +28,15 @@ internal sealed class RuntimeOptions
     public readonly Option<double> BackoffMs = new("--backoff-ms") { Description = "Base of the exponential backoff between attempts, in milliseconds.", DefaultValueFactory = _ => 500, Hidden = true };
 
     private readonly bool _full;
+    private readonly RoleOptionGroup[] _roles;
 
     /// <param name="runDirDefault">How the help describes the default run directory.</param>
     /// <param name="defaultModel">When set, --model is optional and defaults to this (the main job runs offline).</param>
-    public RuntimeOptions(bool full = true, string runDirDefault = "runs/<input file name>", string? defaultModel = null)
+    /// <param name="roles">Named roles this verb uses besides --model (e.g. "critic", "judge"): each gets --ROLE-model, --ROLE-base-url and --ROLE-concurrency.</param>
+    public RuntimeOptions(bool full = true, string runDirDefault = "runs/<input file name>", string? defaultModel = null, params string[] roles)
     {
         _full = full;
+        _roles = roles.Select(r => new RoleOptionGroup(r)).ToArray();
         if (defaultModel is not null)
         {
             Model.Required = false;
@@ -43,7 +47,8 @@ internal sealed class RuntimeOptions
 
     public const string ExitCodes =
         "Exit codes: 0 done, 1 bad input or unreachable server (nothing paid),\n" +
-        "  3 stopped by --max-cost/--max-calls (resumable), 4 circuit open: endpoint down (resumable), 130 cancelled (resumable).";
+        "  3 stopped by --max-cost/--max-calls (resumable), 4 circuit open: endpoint down (resumable),\n" +
+        "  5 stopped by --max-failure-rate (resumable), 130 cancelled by Ctrl-C (resumable; a second Ctrl-C aborts calls in flight).";
 
     public void AddTo(Command c)
     {
@@ -51,10 +56,11 @@ internal sealed class RuntimeOptions
         c.Options.Add(BaseUrl);
         c.Options.Add(Timeout);
         c.Options.Add(OfflineSeed);
-        c.Options.Add(OfflineNoise);
+        c.Options.Add(World);
         if (!_full) return;
-        foreach (var o in new Option[] { Concurrency, RunDir, MaxCost, MaxCalls, Refresh, MaxAttempts, BreakerFailures, BreakerSeconds, BackoffMs })
+        foreach (var o in new Option[] { Concurrency, RunDir, MaxCost, MaxCalls, MaxFailureRate, Refresh, MaxAttempts, BreakerFailures, BreakerSeconds, BackoffMs })
             c.Options.Add(o);
+        foreach (var role in _roles) role.AddTo(c);
     }
 
     /// <summary>The runtime options of this invocation; <paramref name="defaultRunDir"/> applies when --run-dir is absent.</summary>
@@ -71,7 +77,9 @@ internal sealed class RuntimeOptions
             MaxCalls = parse.GetValue(MaxCalls),
             Refresh = parse.GetValue(Refresh),
             OfflineSeed = parse.GetValue(OfflineSeed),
-            OfflineNoise = parse.GetValue(OfflineNoise),
+            WorldPath = parse.GetValue(World)?.FullName,
+            MaxFailureRate = parse.GetValue(MaxFailureRate),
+            Roles = _roles.Select(r => (r.Name, Options: r.Read(parse))).Where(x => x.Options is not null).ToDictionary(x => x.Name, x => x.Options!, StringComparer.Ordinal),
             Resilience = new ResilienceOptions
             {
                 Concurrency = parse.GetValue(Concurrency),
@@ -99,6 +107,36 @@ internal sealed class RuntimeOptions
             await rt.WriteManifestAsync("stopped", null, ex.Message);
             console.MarkupLineInterpolated($"[yellow]stopped:[/] {ex.Message} Run the same command again to resume; nothing finished is paid twice (exit code {ex.ExitCode}).");
             return ex.ExitCode;
+        }
+        catch (OperationCanceledException)
+        {
+            await rt.WriteManifestAsync(Interrupts.Abort.IsCancellationRequested ? "aborted" : "cancelled");
+            throw;
+        }
+    }
+
+    /// <summary>--ROLE-model, --ROLE-base-url, --ROLE-concurrency: one role's model; unset values fall back to --model, --base-url, --concurrency.</summary>
+    private sealed class RoleOptionGroup(string name)
+    {
+        public string Name { get; } = name;
+        private readonly Option<string?> _model = new($"--{name}-model") { Description = $"PROVIDER:NAME of the {name} role. Default: --model (the {name} is then the model under test, and the summary says so)." };
+        private readonly Option<string[]> _baseUrl = new($"--{name}-base-url") { Description = $"Base URL(s) of the {name}'s server(s). Default: --base-url when the {name} uses the same provider, else that provider's default.", AllowMultipleArgumentsPerToken = true };
+        private readonly Option<int?> _concurrency = new($"--{name}-concurrency") { Description = $"Calls in flight per endpoint for the {name}. Default: --concurrency." };
+
+        public void AddTo(Command c)
+        {
+            c.Options.Add(_model);
+            c.Options.Add(_baseUrl);
+            c.Options.Add(_concurrency);
+        }
+
+        public RoleOptions? Read(ParseResult parse)
+        {
+            var model = parse.GetValue(_model);
+            var urls = parse.GetValue(_baseUrl);
+            var concurrency = parse.GetValue(_concurrency);
+            if (model is null && urls is not { Length: > 0 } && concurrency is null) return null;
+            return new RoleOptions { Model = model, BaseUrls = urls is { Length: > 0 } ? urls : null, Concurrency = concurrency };
         }
     }
 

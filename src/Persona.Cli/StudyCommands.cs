@@ -65,13 +65,13 @@ internal static class StudyCommands
             var outDir = parse.GetValue(output)!;
             if (File.Exists(StudyDatabase.PathIn(outDir)))
                 throw new PersonaException($"'{StudyDatabase.PathIn(outDir)}' already exists: a study may hold answers and is never replaced. Choose another --out folder.");
-            var pairList = StudyInputs.ReadPairs(parse.GetValue(pairs)!);
+            var pairList = StudyInputs.ReadPairs(parse.GetValue(pairs)!, out var failed);
             var texts = parse.GetValue(personas) is { } pf ? await StudyInputs.ReadPersonaTextsAsync(pf, ct) : null;
             var plan = StudyPlanner.Plan(pairList, texts, options);
             using var db = StudyDatabase.Create(outDir, plan);
             var t = new Table().Border(TableBorder.Rounded).AddColumn("study create").AddColumn("");
             void Row(string k, string v) => t.AddRow(Markup.Escape(k), Markup.Escape(v));
-            Row("pairs read", pairList.Count.ToString("N0", Inv));
+            Row("pairs read", pairList.Count.ToString("N0", Inv) + (failed > 0 ? $" ({failed.ToString("N0", Inv)} failed pairs left out)" : ""));
             Row("personas", $"{plan.Personas.Count} x {options.RatersPerPersona} raters = {plan.Personas.Count * options.RatersPerPersona} rater places");
             Row("questions", $"{options.ItemsPerPersona} per persona{(options.AttentionChecks > 0 ? $" + {options.AttentionChecks} attention check(s)" : "")}");
             Row("seed", options.Seed.ToString(Inv));
@@ -152,7 +152,7 @@ internal static class StudyCommands
             "  persona study judge study1 --model offline\n" +
             "  persona study judge study1 --model openai:gpt-4o --max-cost 5\n" +
             "  persona study judge study1 --model ollama:llama3.1\n" +
-            "  persona study judge study1 --model offline --offline-noise 0.3 --label offline-noisy");
+            "  persona study judge study1 --model offline --world my-world.json --label offline-biased");
         var label = new Option<string?>("--label") { Description = "Name the judgments are stored and reported under (default: the --model value); e.g. to compare two prompts or settings of one model." };
         cmd.Arguments.Add(study);
         cmd.Options.Add(label);

@@ -33,6 +33,19 @@ public sealed class FidelityAndRunCommandTests : IDisposable
             var chance = a.GetProperty("expected_sampling_tvd").GetDouble();
             Assert.True(tvd < 3 * chance + 0.01, $"{a.GetProperty("attribute").GetString()}: TVD {tvd} vs chance {chance}");
         }
+        // Every pair carries the gap a random sample of 4,000 would show, in the JSON and the table.
+        Assert.Contains("gap by chance", text);
+        Assert.Contains("household fields: derived from household members (RELP", text);
+        Assert.Contains("beyond chance (200 random samples of 4,000", text);
+        foreach (var pair in json.RootElement.GetProperty("pairs").EnumerateArray())
+        {
+            var low = pair.GetProperty("chance_gap_low").GetDouble();
+            var high = pair.GetProperty("chance_gap_high").GetDouble();
+            var gap = pair.GetProperty("gap").GetDouble();
+            Assert.True(low < high, pair.ToString());
+            Assert.Equal(gap < low || gap > high, pair.GetProperty("beyond_chance").GetBoolean());
+        }
+        Assert.Equal(200, json.RootElement.GetProperty("chance").GetProperty("replicates").GetInt32());
         Assert.True(File.Exists(Path.Combine(outDir, "education.png")));
         Assert.True(new FileInfo(Path.Combine(outDir, "education.png")).Length > 5_000);
     }
@@ -50,6 +63,8 @@ public sealed class FidelityAndRunCommandTests : IDisposable
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "fidelity.json")));
         var age = json.RootElement.GetProperty("attributes").EnumerateArray().Single(a => a.GetProperty("attribute").GetString() == "age");
         Assert.True(age.GetProperty("tvd").GetDouble() > 0.5);
+        Assert.True(age.GetProperty("beyond_chance").GetBoolean());
+        Assert.True(age.GetProperty("chance_tvd").GetDouble() < 0.2);
     }
 
     [Fact]

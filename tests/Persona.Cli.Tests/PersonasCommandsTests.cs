@@ -44,6 +44,15 @@ public class PersonasCommandsTests : IDisposable
             Assert.True(File.Exists(Path.Combine(outDir, f)), f);
         using (var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "manifest.json"))))
             Assert.Equal(12, manifest.RootElement.GetProperty("counts").GetProperty("personas").GetInt32());
+        // The 2024 Wyoming rows have no RELP, no household file and no derived columns: the summary says so.
+        Assert.Contains("not in source", text);
+        using (var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "build-report.json"))))
+        {
+            var missing = report.RootElement.GetProperty("unavailable_attributes").EnumerateArray().Select(e => e.GetString()).ToList();
+            Assert.Contains("household_type", missing);
+            Assert.Contains(missing, m => m!.StartsWith("place_of_birth (POBP", StringComparison.Ordinal));
+            Assert.StartsWith("not available", report.RootElement.GetProperty("household_fields").GetString());
+        }
 
         // A second run of the same command is served from the cache: nothing is paid.
         var (again, text2) = await Run(Build(outDir));

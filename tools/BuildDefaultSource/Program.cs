@@ -3,6 +3,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using DuckDB.NET.Data;
+using Persona.Census;
 using Persona.Statistics;
 
 namespace Persona.Tools.BuildDefaultSource;
@@ -14,7 +15,8 @@ internal static class Program
         try
         {
             var opt = Options.Parse(args);
-            new Builder(opt).Run();
+            if (opt.CheckHouseholds2018) HouseholdCheck2018.Run(opt.SharedData);
+            else new Builder(opt).Run();
             return 0;
         }
         catch (Persona.PersonaException e)
@@ -25,13 +27,14 @@ internal static class Program
     }
 }
 
-internal sealed record Options(string SharedData, string OutDir, int N, int Seed)
+internal sealed record Options(string SharedData, string OutDir, int N, int Seed, bool CheckHouseholds2018 = false)
 {
     public static Options Parse(string[] args)
     {
         // The repository and the shared data folder sit side by side (see the repository README).
         string shared = "../shared/data", outDir = "data/acs";
         int n = 100_000, seed = 2024;
+        bool check2018 = false;
         for (int i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new Persona.PersonaException($"{args[i]} needs a value.");
@@ -41,13 +44,14 @@ internal sealed record Options(string SharedData, string OutDir, int N, int Seed
                 case "--out-dir": outDir = Next(); break;
                 case "--n": n = Int(args[i], Next()); break;
                 case "--seed": seed = Int(args[i], Next()); break;
+                case "--check-households-2018": check2018 = true; break;
                 default:
                     throw new Persona.PersonaException(
-                        $"Unknown argument '{args[i]}'. Usage: BuildDefaultSource [--shared-data DIR] [--out-dir DIR] [--n 100000] [--seed 2024]");
+                        $"Unknown argument '{args[i]}'. Usage: BuildDefaultSource [--shared-data DIR] [--out-dir DIR] [--n 100000] [--seed 2024] [--check-households-2018]");
             }
         }
         if (n < 1) throw new Persona.PersonaException($"--n must be positive, got {n}.");
-        return new Options(shared, outDir, n, seed);
+        return new Options(shared, outDir, n, seed, check2018);
     }
 
     static int Int(string flag, string value) =>
@@ -116,6 +120,10 @@ internal sealed class Builder(Options opt)
         Log($"imputed: {imputed.Count:N0}; by match level: " + string.Join(", ",
             imputed.Values.GroupBy(v => v.Level).OrderBy(g => g.Key).Select(g => $"L{g.Key}={g.Count()}")));
 
+        // Household fields come from the recipient's own household (all its persons are in the
+        // full files), never from a donor: a donor's household is someone else's.
+        var households = HouseholdFields.Derive(db, Log);
+
         // Systematic PPS gives every selected person the same design weight.
         double designWeight = population / picked.Count;
         var initial = picked.Select(_ => designWeight).ToArray();
@@ -129,7 +137,8 @@ internal sealed class Builder(Options opt)
 
         // Hand the selection to DuckDB so the output keeps the wide files' exact column types.
         Exec(db, "CREATE TABLE pick(ord INTEGER, STATE VARCHAR, SERIALNO VARCHAR, SPORDER BIGINT, W DOUBLE, " +
-                 "D_STATE VARCHAR, D_SERIALNO VARCHAR, D_SPORDER BIGINT, D_LEVEL INTEGER)");
+                 "D_STATE VARCHAR, D_SERIALNO VARCHAR, D_SPORDER BIGINT, D_LEVEL INTEGER, " +
+                 "H_HHT BIGINT, H_HHL BIGINT, H_HUPAC BIGINT, H_NP BIGINT)");
         using (var app = db.CreateAppender("pick"))
         {
             for (int k = 0; k < picked.Count; k++)
@@ -140,6 +149,12 @@ internal sealed class Builder(Options opt)
                 {
                     var q = people[d.Donor];
                     row.AppendValue(q.State).AppendValue(q.Serial).AppendValue(q.Sporder).AppendValue(d.Level);
+                }
+                else row.AppendNullValue().AppendNullValue().AppendNullValue().AppendNullValue();
+                if (households.Of(p) is { } h)
+                {
+                    foreach (var code in new[] { h.Hht, h.Hhl, h.Hupac, h.Persons })
+                        if (code == Persona.Census.PumsTable.Null) row.AppendNullValue(); else row.AppendValue((long)code);
                 }
                 else row.AppendNullValue().AppendNullValue().AppendNullValue().AppendNullValue();
                 row.EndRow();
@@ -157,6 +172,36 @@ internal sealed class Builder(Options opt)
         File.Move(dictOut + ".tmp", dictOut, overwrite: true);
 
         Verify(db, outFile, schema, margins, people);
+        VerifyHouseholds(picked.Select(i => people[i]).ToList(), wts, households);
+    }
+
+    /// <summary>The derived household fields of the extract (weighted) against those of every person of the 51 files.</summary>
+    static void VerifyHouseholds(List<Person> picked, IReadOnlyList<double> weights, HouseholdFields households)
+    {
+        Console.WriteLine();
+        Console.WriteLine("| derived household field (persons in housing units) | TVD extract vs all 51 full files |");
+        Console.WriteLine("|---|---:|");
+        // The frame holds housing-unit persons only; group quarters residents are null on both sides.
+        var extract = HouseholdFields.Columns.ToDictionary(c => c, _ => new Dictionary<string, double>());
+        for (int k = 0; k < picked.Count; k++)
+        {
+            if (households.Of(picked[k]) is not { } c) continue;
+            foreach (var (column, code) in HouseholdFields.Pairs(c))
+                extract[column][code] = extract[column].GetValueOrDefault(code) + weights[k];
+        }
+        foreach (var column in HouseholdFields.Columns)
+            Console.WriteLine($"| {column} | {Tvd(extract[column], households.Frame[column]):F4} |");
+
+        Console.WriteLine();
+        Console.WriteLine("| derived household field | code | share of housing-unit persons, all 51 files | share in the extract |");
+        Console.WriteLine("|---|---|---:|---:|");
+        foreach (var column in HouseholdFields.Columns)
+        {
+            var frame = households.Frame[column];
+            double ft = frame.Values.Sum(), et = extract[column].Values.Sum();
+            foreach (var code in frame.Keys.Union(extract[column].Keys).Order(StringComparer.Ordinal))
+                Console.WriteLine($"| {column} | {code} | {frame.GetValueOrDefault(code) / ft:F4} | {extract[column].GetValueOrDefault(code) / et:F4} |");
+        }
     }
 
     // ---------- inputs ----------
@@ -237,12 +282,14 @@ internal sealed class Builder(Options opt)
         };
         string wideCols = string.Join(", ", schema.Select(s => Wide(s.Name)));
         string narCols = string.Join(", ", schema.Select(s => Nar(s.Name, s.Type)));
+        // The recipient's own household fields, after the donor columns (see HouseholdFields).
+        string derived = $"p.H_HHT AS {Households.HhtDerived}, p.H_HHL AS {Households.HhlDerived}, p.H_HUPAC AS {Households.HupacDerived}, p.H_NP AS {Households.NpDerived}";
         return
             $"SELECT * EXCLUDE (ord) FROM (" +
-            $"SELECT {wideCols}, NULL::VARCHAR AS DONOR_STATE, NULL::VARCHAR AS DONOR_SERIALNO, NULL::BIGINT AS DONOR_SPORDER, NULL::INTEGER AS DONOR_MATCH_LEVEL, p.ord " +
+            $"SELECT {wideCols}, NULL::VARCHAR AS DONOR_STATE, NULL::VARCHAR AS DONOR_SERIALNO, NULL::BIGINT AS DONOR_SPORDER, NULL::INTEGER AS DONOR_MATCH_LEVEL, {derived}, p.ord " +
             "FROM pick p JOIN wide w ON w.STATE = p.STATE AND w.SERIALNO = p.SERIALNO AND w.SPORDER = p.SPORDER WHERE p.D_STATE IS NULL " +
             "UNION ALL " +
-            $"SELECT {narCols}, p.D_STATE, p.D_SERIALNO, p.D_SPORDER, p.D_LEVEL, p.ord " +
+            $"SELECT {narCols}, p.D_STATE, p.D_SERIALNO, p.D_SPORDER, p.D_LEVEL, {derived}, p.ord " +
             "FROM pick p JOIN narrow n ON n.STATE = p.STATE AND n.SERIALNO = p.SERIALNO AND n.SPORDER = p.SPORDER " +
             "JOIN wide d ON d.STATE = p.D_STATE AND d.SERIALNO = p.D_SERIALNO AND d.SPORDER = p.D_SPORDER" +
             ") ORDER BY ord";

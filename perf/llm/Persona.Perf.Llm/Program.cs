@@ -70,9 +70,10 @@ async Task<int> Seed()
         // The cache layer and the accounting layer exactly as LlmRuntime stacks them, over an
         // instant echo model: rows identical (keys included) to what a paid run leaves behind.
         var model = ModelSpec.Parse(ModelSpecText);
-        using IChatClient client = new AccountingChatClient(
-            new PersistentCacheChatClient(new InstantEcho(), store, model, refresh: false, simulated: false),
-            model, new Budget(), PriceTable.LoadDefault());
+        using IChatClient client = new ChatClientBuilder(new IdentifiedChatClient(new InstantEcho(), new ModelIdentity(LlmRuntime.DefaultRole, model, model.Identity, false, ["echo"])))
+            .UsePersistentCache(store)
+            .UseAccounting(new Budget(), PriceTable.LoadDefault())
+            .Build();
         var next = -1;
         async Task Worker()
         {

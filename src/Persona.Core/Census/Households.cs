@@ -4,17 +4,37 @@ namespace Persona.Census;
 /// Household type (HHT), household language (HHL) and presence and age of children (HUPAC) for
 /// each person: joined from a Census household file when one is given, otherwise derived from
 /// the persons of the same household (SERIALNO) when the person file has the relationship
-/// variable (RELP, or RELSHIPP from 2019 on). Group quarters residents have no household, so the
-/// three fields stay null for them, as in the Census files. See data/acs/dictionaries.md.
+/// variable (RELP, or RELSHIPP from 2019 on), otherwise taken from the <c>*_DERIVED</c> columns
+/// of an extract built from whole households without relationships (<see cref="DeriveFromMembers(ReadOnlySpan{Member}, bool, bool)"/>;
+/// the bundled 2024 extract). Group quarters residents have no household, so the fields stay
+/// null for them, as in the Census files. See data/acs/dictionaries.md and data/acs/README.md.
 /// </summary>
 internal static class Households
 {
     private readonly record struct HouseholdCodes(int Hht, int Hhl, int Hupac);
 
     /// <summary>What the household fields of a table were built from, for the run summary.</summary>
-    public enum Origin { None, HouseholdFile, Derived }
+    public enum Origin { None, HouseholdFile, Derived, DerivedInExtract }
 
-    public static Origin Apply(PumsTable table, IReadOnlyList<string> householdFiles, CancellationToken ct)
+    /// <summary>Column names of the fields an extract derived from its households' persons (no relationships).</summary>
+    public const string HhtDerived = "HHT_DERIVED", HhlDerived = "HHL_DERIVED", HupacDerived = "HUPAC_DERIVED", NpDerived = "NP_DERIVED";
+
+    /// <summary>
+    /// HHT_DERIVED codes. 1, 4 and 6 are the Census's HHT codes (married couple; male / female
+    /// householder living alone); the others say what the persons allow when the relationships are
+    /// unknown: no spouse present but family or nonfamily undeterminable (8/9), or, without marital
+    /// status, not even whether a spouse is present (10/11).
+    /// </summary>
+    internal const int HhtMarried = 1, HhtMaleAlone = 4, HhtFemaleAlone = 6,
+        HhtMaleNoSpouse = 8, HhtFemaleNoSpouse = 9, HhtMaleNotAlone = 10, HhtFemaleNotAlone = 11;
+
+    /// <summary>HHL_DERIVED codes: 1 as the Census's HHL; 2 = any other language (LANX without LANP).</summary>
+    internal const int HhlEnglishOnly = 1, HhlOtherThanEnglish = 2;
+
+    public static Origin Apply(PumsTable table, IReadOnlyList<string> householdFiles, CancellationToken ct) =>
+        table.HouseholdOrigin = ApplyTo(table, householdFiles, ct);
+
+    private static Origin ApplyTo(PumsTable table, IReadOnlyList<string> householdFiles, CancellationToken ct)
     {
         if (householdFiles.Count > 0)
         {
@@ -26,7 +46,44 @@ internal static class Households
             Derive(table, ct);
             return Origin.Derived;
         }
+        if (table.SourceNames[PumsVariables.Hht.Ordinal] == HhtDerived || table.SourceNames[PumsVariables.Hupac.Ordinal] == HupacDerived)
+            return Origin.DerivedInExtract;
         return Origin.None;
+    }
+
+    /// <summary>
+    /// The dictionary entry of a derived column whose codes are not the Census's: the Census
+    /// labels where the code means the same (HHT 1, 4, 6; HHL 1), the derivation's own otherwise.
+    /// Null for other columns (HUPAC_DERIVED and NP_DERIVED use the Census codes of HUPAC and NP).
+    /// </summary>
+    internal static PumsDictionaryVariable? DerivedEntry(string? sourceName, PumsDictionary dictionary)
+    {
+        const string file = "Households.DerivedEntry";
+        string Census(string variable, int code, string fallback) => dictionary.Find(variable)?.Label(code) ?? fallback;
+        switch (sourceName)
+        {
+            case HhtDerived:
+            {
+                var v = new PumsDictionaryVariable(HhtDerived, 'C', 2, "Household type derived from the household's persons (no relationships)");
+                v.AddValue("1", "1", Census("HHT", HhtMarried, "Married couple household"), file, 1);
+                v.AddValue("4", "4", Census("HHT", HhtMaleAlone, "Nonfamily household: Male householder: Living alone"), file, 4);
+                v.AddValue("6", "6", Census("HHT", HhtFemaleAlone, "Nonfamily household: Female householder: Living alone"), file, 6);
+                v.AddValue("8", "8", "Male householder, no spouse present: Not living alone", file, 8);
+                v.AddValue("9", "9", "Female householder, no spouse present: Not living alone", file, 9);
+                v.AddValue("10", "10", "Male householder: Not living alone", file, 10);
+                v.AddValue("11", "11", "Female householder: Not living alone", file, 11);
+                return v;
+            }
+            case HhlDerived:
+            {
+                var v = new PumsDictionaryVariable(HhlDerived, 'C', 1, "Household language derived from the household's persons' LANX (no LANP)");
+                v.AddValue("1", "1", Census("HHL", HhlEnglishOnly, "English only"), file, 1);
+                v.AddValue("2", "2", "Language other than English", file, 2);
+                return v;
+            }
+            default:
+                return null;
+        }
     }
 
     private static Dictionary<long, HouseholdCodes> ReadHouseholdFiles(IReadOnlyList<string> files, CancellationToken ct)
@@ -187,18 +244,37 @@ internal static class Households
         _ => 5,
     };
 
-    private static void Derive(PumsTable table, CancellationToken ct)
+    /// <summary>
+    /// Calls <paramref name="household"/> with the rows of each SERIALNO, in SPORDER order. Rows of
+    /// one household are contiguous in Census files, but sorting makes the derivations independent
+    /// of file layout (and of concatenation order).
+    /// </summary>
+    private static void ForEachHousehold(PumsTable table, CancellationToken ct, HouseholdRows household)
     {
         var n = table.Count;
-        // Rows of one household are contiguous in Census files, but sorting makes the derivation
-        // independent of file layout (and of concatenation order).
         var order = new int[n];
         for (var i = 0; i < n; i++) order[i] = i;
         var keys = new long[n];
         var sporder = table.Columns[PumsVariables.Sporder.Ordinal]!;
         for (var i = 0; i < n; i++) keys[i] = table.Serial[i] * 128 + Math.Clamp(sporder[i], 0, 127);
         Array.Sort(keys, order);
+        var start = 0;
+        while (start < n)
+        {
+            if ((start & 0xFFFF) == 0) ct.ThrowIfCancellationRequested();
+            var serial = table.Serial[order[start]];
+            var end = start + 1;
+            while (end < n && table.Serial[order[end]] == serial) end++;
+            household(serial, order.AsSpan(start, end - start));
+            start = end;
+        }
+    }
 
+    private delegate void HouseholdRows(long serial, ReadOnlySpan<int> rows);
+
+    private static void Derive(PumsTable table, CancellationToken ct)
+    {
+        var n = table.Count;
         int[] hht = new int[n], hhl = new int[n], hupac = new int[n];
         var useRelp = table.Has(PumsVariables.Relp);
         var rel = table.Columns[(useRelp ? PumsVariables.Relp : PumsVariables.Relshipp).Ordinal]!;
@@ -207,23 +283,104 @@ internal static class Households
         var lanx = table.Columns[PumsVariables.Lanx.Ordinal];
         var lanp = table.Columns[PumsVariables.Lanp.Ordinal];
         var canLanguage = lanx is not null && lanp is not null;
-
-        var start = 0;
-        while (start < n)
+        ForEachHousehold(table, ct, (serial, rows) =>
         {
-            if ((start & 0xFFFF) == 0) ct.ThrowIfCancellationRequested();
-            var serial = table.Serial[order[start]];
-            var end = start + 1;
-            while (end < n && table.Serial[order[end]] == serial) end++;
-            var codes = DeriveOne(order.AsSpan(start, end - start), serial, useRelp, rel, age, sex, canLanguage ? lanx : null, lanp);
-            for (var k = start; k < end; k++)
-                (hht[order[k]], hhl[order[k]], hupac[order[k]]) = (codes.Hht, codes.Hhl, codes.Hupac);
-            start = end;
-        }
+            var codes = DeriveOne(rows, serial, useRelp, rel, age, sex, canLanguage ? lanx : null, lanp);
+            foreach (var r in rows) (hht[r], hhl[r], hupac[r]) = (codes.Hht, codes.Hhl, codes.Hupac);
+        });
         table.SetColumn(PumsVariables.Hht, hht, text: true, "HHT");
         table.SetColumn(PumsVariables.Hhl, hhl, text: true, "HHL");
         table.SetColumn(PumsVariables.Hupac, hupac, text: true, "HUPAC");
     }
+
+    /// <summary>A person of a household as files without relationships describe them; <see cref="PumsTable.Null"/> for a blank.</summary>
+    internal readonly record struct Member(int SpOrder, int Age, int Sex, int Mar, int Lanx);
+
+    /// <summary>Household size and the derived HUPAC (Census codes), HHT_DERIVED and HHL_DERIVED codes; Null where not derivable.</summary>
+    internal readonly record struct MemberCodes(int Persons, int Hupac, int Hht, int Hhl);
+
+    /// <summary>
+    /// What the persons of one housing unit allow without relationships (the 2024 files lack RELP).
+    /// SPORDER 1 is the reference person, i.e. the householder. Rules (and their limits, measured
+    /// against RELP in data/acs/README.md):
+    /// <list type="bullet">
+    /// <item>size: the number of persons (exact for whole households);</item>
+    /// <item>HUPAC: any person other than the reference person under 18 is a child of the household
+    /// (RELP also excludes a spouse or partner under 18);</item>
+    /// <item>HHT: one person: living alone (exact). With marital status: the reference person and
+    /// another person married: married couple (approximate: the other married person may not be the
+    /// spouse); otherwise no spouse present (exact), family or nonfamily undeterminable. Without
+    /// marital status: not living alone, spouse presence undeterminable;</item>
+    /// <item>HHL: with LANX, English only when no person speaks another language at home (exact),
+    /// else "other than English" (which language needs LANP); without LANX, not derivable.</item>
+    /// </list>
+    /// </summary>
+    internal static MemberCodes DeriveFromMembers(ReadOnlySpan<Member> members, bool hasMar, bool hasLanx)
+    {
+        var reference = -1;
+        bool under6 = false, age6to17 = false, otherMarried = false, otherLanguage = false;
+        for (var i = 0; i < members.Length; i++)
+        {
+            var m = members[i];
+            if (m.SpOrder == 1) { reference = i; }
+            else
+            {
+                if (m.Age != PumsTable.Null && m.Age < 18) { if (m.Age < 6) under6 = true; else age6to17 = true; }
+                if (m.Mar == 1) otherMarried = true;
+            }
+            if (m.Lanx == 1) otherLanguage = true;
+        }
+        if (reference < 0)
+            return new MemberCodes(members.Length, PumsTable.Null, PumsTable.Null, PumsTable.Null); // not a whole household
+        var male = members[reference].Sex == 1;
+        var hht = members.Length == 1 ? (male ? HhtMaleAlone : HhtFemaleAlone)
+            : !hasMar ? (male ? HhtMaleNotAlone : HhtFemaleNotAlone)
+            : members[reference].Mar == 1 && otherMarried ? HhtMarried
+            : male ? HhtMaleNoSpouse : HhtFemaleNoSpouse;
+        var hhl = hasLanx ? (otherLanguage ? HhlOtherThanEnglish : HhlEnglishOnly) : PumsTable.Null;
+        return new MemberCodes(members.Length, HupacCode(under6, age6to17), hht, hhl);
+    }
+
+    /// <summary>
+    /// Sets the *_DERIVED household columns of a table from its persons, ignoring any relationship
+    /// variable: what an extract of whole households without RELP would carry (checks against RELP).
+    /// </summary>
+    internal static void DeriveFromMembers(PumsTable table, bool useMar, bool useLanx, CancellationToken ct)
+    {
+        var n = table.Count;
+        int[] hht = new int[n], hhl = new int[n], hupac = new int[n], np = new int[n];
+        var sp = table.Columns[PumsVariables.Sporder.Ordinal]!;
+        var age = table.Columns[PumsVariables.Agep.Ordinal]!;
+        var sex = table.Columns[PumsVariables.Sex.Ordinal]!;
+        var mar = useMar ? table.Columns[PumsVariables.Mar.Ordinal] : null;
+        var lanx = useLanx ? table.Columns[PumsVariables.Lanx.Ordinal] : null;
+        var members = new List<Member>();
+        ForEachHousehold(table, ct, (serial, rows) =>
+        {
+            var codes = new MemberCodes(PumsTable.Null, PumsTable.Null, PumsTable.Null, PumsTable.Null);
+            if (!PumsSerial.IsGroupQuarters(serial))
+            {
+                members.Clear();
+                foreach (var r in rows)
+                    members.Add(new Member(sp[r], age[r], sex[r], mar?[r] ?? PumsTable.Null, lanx?[r] ?? PumsTable.Null));
+                codes = DeriveFromMembers(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(members), mar is not null, lanx is not null);
+            }
+            foreach (var r in rows) (hht[r], hhl[r], hupac[r], np[r]) = (codes.Hht, codes.Hhl, codes.Hupac, codes.Persons);
+        });
+        table.SetColumn(PumsVariables.Hht, hht, text: false, HhtDerived);
+        table.SetColumn(PumsVariables.Hupac, hupac, text: false, HupacDerived);
+        table.SetColumn(PumsVariables.Np, np, text: false, NpDerived);
+        if (lanx is not null) table.SetColumn(PumsVariables.Hhl, hhl, text: false, HhlDerived);
+        table.HouseholdOrigin = Origin.DerivedInExtract;
+    }
+
+    private static int HupacCode(bool under6, bool age6to17) => (under6, age6to17) switch
+    {
+        (true, false) => 1,
+        (false, true) => 2,
+        (true, true) => 3,
+        _ => 4,
+    };
 
     private static HouseholdCodes DeriveOne(ReadOnlySpan<int> members, long serial, bool useRelp, int[] relCol,
         int[] age, int[] sex, int[]? lanx, int[]? lanp)
@@ -256,13 +413,7 @@ internal static class Households
             : relative ? (male ? 2 : 3)
             : members.Length == 1 ? (male ? 4 : 6)
             : (male ? 5 : 7);
-        var hupacCode = (under6, age6to17) switch
-        {
-            (true, false) => 1,
-            (false, true) => 2,
-            (true, true) => 3,
-            _ => 4,
-        };
+        var hupacCode = HupacCode(under6, age6to17);
         var hhlCode = PumsTable.Null;
         if (lanx is not null && lanp is not null)
         {
@@ -288,6 +439,8 @@ internal static class Households
     {
         Origin.HouseholdFile => "joined from household file",
         Origin.Derived => "derived from household members (RELP/AGEP/SEX/LANX/LANP)",
+        Origin.DerivedInExtract => "derived when the extract was built, from the persons of each household without relationships " +
+                                   "(SPORDER/AGEP/SEX/MAR/LANX; married couple approximate; California/Texas: AGEP/SEX only, no household language); see data/acs/README.md",
         _ => "not available (no household file, no RELP)",
     };
 }

@@ -50,7 +50,7 @@ public sealed class PumsDecoder
         var missing = new List<string>();
         foreach (var v in table.Present)
         {
-            var dv = dictionary.Find(v.SourceNames);
+            var dv = Households.DerivedEntry(table.SourceNames[v.Ordinal], dictionary) ?? dictionary.Find(v.SourceNames);
             if (dv is null)
             {
                 missing.Add(v.Name);
@@ -73,7 +73,58 @@ public sealed class PumsDecoder
         // Decoded (shown) variables; RELP/LANX/LANP only feed the household derivation.
         _checked = _codeOrder.Where(v => v.Var.Categorical && v.Var != PumsVariables.Relp && v.Var != PumsVariables.Relshipp
                                          && v.Var != PumsVariables.Lanx && v.Var != PumsVariables.Lanp && v.Var != PumsVariables.Puma).ToArray();
+        (_derived, _derivedNoLanguage) = DerivedNotes(table);
     }
+
+    private readonly IReadOnlyList<KeyValuePair<string, string>>? _derived, _derivedNoLanguage;
+
+    /// <summary>
+    /// Each persona's provenance of the attributes that are not the source's own variable, in
+    /// contract order; the second list is for persons in a household whose record could not give
+    /// the household language (the narrow California/Texas records of the bundled extract).
+    /// </summary>
+    private static (IReadOnlyList<KeyValuePair<string, string>>?, IReadOnlyList<KeyValuePair<string, string>>?) DerivedNotes(PumsTable t)
+    {
+        var notes = new List<KeyValuePair<string, string>>();
+        var hhlMissing = new List<KeyValuePair<string, string>>();
+        void Note(string attribute, string how, string? withoutLanguage = null)
+        {
+            notes.Add(new(attribute, how));
+            hhlMissing.Add(new(attribute, withoutLanguage ?? how));
+        }
+        if (!t.Has(PumsVariables.Anc1p))
+            Note("ancestry", "not in the source (no ANC1P): Hispanic origin (HISP) for Hispanic persons, null otherwise");
+        var origin = t.HouseholdOrigin;
+        if (origin == Households.Origin.Derived)
+        {
+            Note("household_language", "derived from the household's persons (RELP, LANX, LANP)");
+            Note("household_type", "derived from the household's persons (RELP, SEX)");
+            Note("family_presence_and_age", "derived from the household's persons (RELP, AGEP)");
+        }
+        else if (origin == Households.Origin.DerivedInExtract)
+        {
+            const string rules = "see data/acs/README.md, Household fields";
+            if (t.SourceNames[PumsVariables.Hhl.Ordinal] == Households.HhlDerived)
+                Note("household_language", $"HHL_DERIVED: English only unless a person of the household speaks another language at home (LANX); which language is not in the source (no LANP); {rules}",
+                    "not derivable: this household's source record has no LANX (California/Texas 2024 files)");
+            if (t.SourceNames[PumsVariables.Hht.Ordinal] == Households.HhtDerived)
+                Note("household_type", $"HHT_DERIVED from the household's persons without relationships (SPORDER 1 as householder; size, SEX, MAR): living alone exact, married couple approximate, family vs nonfamily not determinable; {rules}",
+                    $"HHT_DERIVED from the household's persons' AGEP and SEX only (California/Texas 2024 files: no MAR, no relationships): living alone or not; {rules}");
+            if (t.SourceNames[PumsVariables.Hupac.Ordinal] == Households.HupacDerived)
+                Note("family_presence_and_age", $"HUPAC_DERIVED: persons of the household other than the reference person (SPORDER 1) under 18, by AGEP; {rules}");
+        }
+        if (!t.Has(PumsVariables.Pobp))
+            Note("place_of_birth", t.Has(PumsVariables.Nativity)
+                ? "not in the source (no POBP): nativity (NATIVITY) only, native or foreign born"
+                : "not in the source (no POBP, no NATIVITY)");
+        return notes.Count == 0 ? (null, null) : (notes, hhlMissing);
+    }
+
+    private IReadOnlyList<KeyValuePair<string, string>>? DerivedFor(int row) =>
+        _derivedNoLanguage is not null && _table.SourceNames[PumsVariables.Hhl.Ordinal] == Households.HhlDerived
+            && _table.Get(PumsVariables.Hhl, row) == PumsTable.Null && _table.Get(PumsVariables.Hupac, row) != PumsTable.Null
+            ? _derivedNoLanguage
+            : _derived;
 
     public PumsDictionary Dictionary { get; }
 
@@ -273,7 +324,8 @@ public sealed class PumsDecoder
                 state is >= 0 and < 100 ? _stateCache[state] ??= state.ToString("D2", CultureInfo.InvariantCulture) : state.ToString(CultureInfo.InvariantCulture),
                 Code(PumsVariables.Puma, row) is { } puma ? _vars[PumsVariables.Puma.Ordinal]!.Format(puma) : null,
                 t.Weight[row],
-                Codes(row)),
+                Codes(row),
+                DerivedFor(row)),
             Traits = traits,
         };
         return PersonaJson.AssignId(p);

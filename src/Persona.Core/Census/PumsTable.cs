@@ -77,6 +77,9 @@ public sealed class PumsTable
         return -1;
     }
 
+    /// <summary>What the household fields were built from (set by <see cref="Households.Apply"/>), for personas' provenance.</summary>
+    internal Households.Origin HouseholdOrigin { get; set; }
+
     internal void SetColumn(PumsVariable v, int[] column, bool text, string sourceName)
     {
         Columns[v.Ordinal] = column;

@@ -55,10 +55,13 @@ public static class PumsVariables
     public static readonly PumsVariable Fer = Add("FER");
     public static readonly PumsVariable Dear = Add("DEAR");
 
-    // Household variables: joined from a household file or derived from the household's persons.
-    public static readonly PumsVariable Hhl = Add("HHL");
-    public static readonly PumsVariable Hht = Add("HHT");
-    public static readonly PumsVariable Hupac = Add("HUPAC");
+    // Household variables: joined from a household file or derived from the household's persons
+    // (by the sampler from RELP, or when an extract was built: the *_DERIVED columns, see Households).
+    public static readonly PumsVariable Hhl = Add("HHL", aliases: Households.HhlDerived);
+    public static readonly PumsVariable Hht = Add("HHT", aliases: Households.HhtDerived);
+    public static readonly PumsVariable Hupac = Add("HUPAC", aliases: Households.HupacDerived);
+    // Household size: a household-file variable, here only as derived by an extract (provenance only).
+    public static readonly PumsVariable Np = Add("NP", false, false, Households.NpDerived);
 
     // Inputs of the household derivation only (2018 person files have them; 2024 extracts do not).
     // RELSHIPP replaced RELP in 2019 with other codes; both are mapped to one relationship class.

@@ -8,8 +8,11 @@ namespace Persona.Llm;
 /// (from the server's usage, or counted locally and flagged when the server reports none) and
 /// the estimated cost on the response.
 /// </summary>
-public sealed class AccountingChatClient(IChatClient inner, ModelSpec model, Budget budget, PriceTable prices) : DelegatingChatClient(inner)
+public sealed class AccountingChatClient(IChatClient inner, Budget budget, PriceTable prices, RoleUsage? roleUsage = null) : DelegatingChatClient(inner)
 {
+    private readonly ModelSpec _model = (inner.GetService<ModelIdentity>()
+        ?? throw new ArgumentException("The pipeline below accounting exposes no ModelIdentity.", nameof(inner))).Spec;
+
     public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         budget.StartCall();
@@ -34,8 +37,9 @@ public sealed class AccountingChatClient(IChatClient inner, ModelSpec model, Bud
             response.Usage = usage;
         }
         long p = usage!.InputTokenCount ?? 0, c = usage.OutputTokenCount ?? 0;
-        var (cost, known) = prices.Estimate(model, p, c);
+        var (cost, known) = prices.Estimate(_model, p, c);
         budget.Completed(p, c, cost, known);
+        roleUsage?.Paid(p, c, cost);
         var props = response.AdditionalProperties ??= new();
         props[LlmMetadata.CostUsd] = cost;
         props[LlmMetadata.PriceKnown] = known;

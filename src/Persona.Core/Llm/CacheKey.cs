@@ -9,23 +9,27 @@ namespace Persona.Llm;
 /// <summary>
 /// Content address of a call: SHA-256 over a canonical JSON document of the model identity, the
 /// messages (role and text), the sampling parameters, the requested response format, the prompt
-/// template version and, when sampling is random (temperature other than 0), the sample index.
+/// template version, a per-call <c>ChatOptions.ModelId</c>, the tools offered (name, description,
+/// parameter schema) and the tool mode, and, when sampling is random (temperature other than 0), the sample index.
 /// The endpoint is deliberately not part of it: any server of a fleet may answer a call.
 /// </summary>
 public static class CacheKey
 {
-    private const int FormatVersion = 1;
+    // 2: ChatOptions.ModelId and tools joined the key (a per-call model switch must not hit another model's answer).
+    private const int FormatVersion = 2;
     [ThreadStatic] private static ArrayBufferWriter<byte>? t_buffer;
 
     /// <summary>The key (64 hex chars) and the canonical parameters JSON kept as provenance.</summary>
-    public static (string Key, string Parameters) Compute(string modelIdentity, IEnumerable<ChatMessage> messages, ChatOptions? options)
+    /// <param name="includeSimulation">For the offline simulator only: its answers depend on the stage's
+    /// <see cref="SimulationHint"/>, so two calls with the same messages but different hints are different calls.</param>
+    public static (string Key, string Parameters) Compute(string modelIdentity, IEnumerable<ChatMessage> messages, ChatOptions? options, bool includeSimulation = false)
     {
         var buffer = t_buffer ??= new ArrayBufferWriter<byte>(4096);
         buffer.ResetWrittenCount();
         string parameters;
         using (var w = new Utf8JsonWriter(buffer))
         {
-            WriteParameters(w, options);
+            WriteParameters(w, options, includeSimulation);
             w.Flush();
             parameters = System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
         }
@@ -45,7 +49,7 @@ public static class CacheKey
             }
             w.WriteEndArray();
             w.WritePropertyName("params");
-            WriteParameters(w, options);
+            WriteParameters(w, options, includeSimulation);
             w.WriteEndObject();
         }
         Span<byte> hash = stackalloc byte[32];
@@ -57,7 +61,7 @@ public static class CacheKey
     /// <summary>True unless temperature is exactly 0 (unset means the provider's default, which samples).</summary>
     public static bool IsSampling(ChatOptions? options) => options?.Temperature is not 0f;
 
-    private static void WriteParameters(Utf8JsonWriter w, ChatOptions? o)
+    private static void WriteParameters(Utf8JsonWriter w, ChatOptions? o, bool includeSimulation)
     {
         w.WriteStartObject();
         if (o is not null)
@@ -76,6 +80,31 @@ public static class CacheKey
                 w.WriteEndArray();
             }
             if (o.Instructions is { } ins) w.WriteString("instructions", ins);
+            if (o.ModelId is { Length: > 0 } modelId) w.WriteString("model_id", modelId);
+            if (o.Tools is { Count: > 0 } tools)
+            {
+                w.WriteStartArray("tools");
+                foreach (var tool in tools)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("name", tool.Name);
+                    w.WriteString("description", tool.Description);
+                    if (tool is AIFunctionDeclaration f)
+                    {
+                        w.WritePropertyName("parameters");
+                        f.JsonSchema.WriteTo(w);
+                    }
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+            }
+            if (o.ToolMode is { } mode) w.WriteString("tool_mode", mode switch
+            {
+                NoneChatToolMode => "none",
+                RequiredChatToolMode { RequiredFunctionName: { } fn } => "required:" + fn,
+                RequiredChatToolMode => "required",
+                _ => "auto",
+            });
             switch (o.ResponseFormat)
             {
                 case ChatResponseFormatJson json:
@@ -97,6 +126,21 @@ public static class CacheKey
             {
                 if (ap.TryGetValue(LlmMetadata.TemplateVersion, out var tv) && tv is not null)
                     w.WriteString("template_version", Convert.ToString(tv, CultureInfo.InvariantCulture));
+                if (includeSimulation && ap.TryGetValue(LlmMetadata.Simulation, out var sim) && sim is SimulationHint hint)
+                {
+                    w.WriteStartObject("simulation");
+                    w.WriteString("task", hint.Task);
+                    void Map(string name, IReadOnlyDictionary<string, string>? map)
+                    {
+                        if (map is null) return;
+                        w.WriteStartObject(name);
+                        foreach (var (k, v) in map.OrderBy(kv => kv.Key, StringComparer.Ordinal)) w.WriteString(k, v);
+                        w.WriteEndObject();
+                    }
+                    Map("persona", hint.Persona);
+                    Map("options", hint.Options);
+                    w.WriteEndObject();
+                }
             }
         }
         if (IsSampling(o))

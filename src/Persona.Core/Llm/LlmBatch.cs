@@ -107,6 +107,8 @@ public sealed class BatchCounters
     public long Done => Interlocked.Read(ref _done);
     public long Cached => Interlocked.Read(ref _cached);
     public long Failed => Interlocked.Read(ref _failed);
+    /// <summary>The fan-out's counters (in flight, longest wait).</summary>
+    public Pipeline.FanOutCounters FanOut { get; } = new();
 }
 
 /// <summary>How a batch ended.</summary>
@@ -115,32 +117,17 @@ public sealed record BatchOutcome(
     BudgetSnapshot Spend, string? StopReason, bool OutputWritten, bool Simulated);
 
 /// <summary>
-/// Runs a batch over a runtime: bounded workers pull requests in order, each answer is saved to
+/// Runs a batch over a runtime on the shared <see cref="Pipeline.FanOut"/>: each answer is saved to
 /// the run store as it completes, one bad answer becomes an error line, and a run-level stop
-/// (budget, circuit breaker) lets in-flight calls finish and starts no new ones. The output file
-/// is written only when every request has an outcome, in input order, atomically.
+/// (budget, circuit breaker, failure rate, Ctrl-C) lets in-flight calls finish and starts no new
+/// ones. Lines stream in input order into a temporary file that replaces the output only when
+/// every request has an outcome.
 /// </summary>
 public static class BatchRunner
 {
     public const string StatusCompleted = "completed";
 
-    /// <summary>
-    /// Answer text kept in memory for writing the output (chars, all items together). Below it the
-    /// output needs no second store lookup per line (half the cost of replaying a cached run); above
-    /// it answers are re-read from the store, so a huge batch of long answers still fits in memory.
-    /// </summary>
-    public const long RetainedCharsCap = 64L << 20;
-
-    private struct ItemState
-    {
-        public string? Key;
-        /// <summary>The answer, kept for the output file while <see cref="RetainedCharsCap"/> allows; else re-read from the store.</summary>
-        public string? Content;
-        public string? Error;
-        public bool Done, Cached, Estimated, Simulated;
-        public long Prompt, Completion;
-        public string? Finish;
-    }
+    private sealed record Answer(string Content, long Prompt, long Completion, bool Cached, bool Estimated, string? Finish);
 
     /// <param name="cancellationToken">Stops the batch gracefully: no new calls start, calls in flight finish and are saved
     /// (a provider bills a call it has started whether or not the client waits), then <see cref="OperationCanceledException"/>.</param>
@@ -150,117 +137,30 @@ public static class BatchRunner
     {
         counters ??= new BatchCounters();
         counters.Total = requests.Count;
-        var states = new ItemState[requests.Count];
-        var next = -1;
-        RunStoppedException? stop = null;
-        Exception? fatal = null;
-        using var dispatch = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, abortToken);
         var client = runtime.ChatClient;
-        long retained = 0;
-
-        async Task Worker()
-        {
-            while (!dispatch.IsCancellationRequested)
-            {
-                var i = Interlocked.Increment(ref next);
-                if (i >= requests.Count) return;
-                var req = requests[i];
-                try
-                {
-                    // In-flight calls see only the abort token: a stop (budget, breaker, cancellation) lets them finish and be saved.
-                    var response = await client.GetResponseAsync(req.Messages, req.ToOptions(), abortToken).ConfigureAwait(false);
-                    var p = response.AdditionalProperties;
-                    ref var s = ref states[i];
-                    s.Key = PersistentCacheChatClient.Get<string?>(p, LlmMetadata.CacheKey, null);
-                    s.Cached = PersistentCacheChatClient.Get(p, LlmMetadata.Cached, false);
-                    s.Estimated = PersistentCacheChatClient.Get(p, LlmMetadata.TokensEstimated, false);
-                    s.Simulated = PersistentCacheChatClient.Get(p, LlmMetadata.Simulated, false);
-                    s.Prompt = response.Usage?.InputTokenCount ?? 0;
-                    s.Completion = response.Usage?.OutputTokenCount ?? 0;
-                    s.Finish = response.FinishReason?.Value;
-                    if (s.Key is not null)
-                    {
-                        var text = response.Text;
-                        if (Interlocked.Add(ref retained, text.Length) <= RetainedCharsCap) s.Content = text;
-                    }
-                    s.Done = true;
-                    if (s.Cached) Interlocked.Increment(ref counters._cached);
-                    Interlocked.Increment(ref counters._done);
-                }
-                catch (RunStoppedException ex)
-                {
-                    Interlocked.CompareExchange(ref stop, ex, null);
-                    dispatch.Cancel();
-                    return;
-                }
-                catch (PersonaException ex)
-                {
-                    Interlocked.CompareExchange(ref fatal, ex, null);
-                    dispatch.Cancel();
-                    return;
-                }
-                catch (OperationCanceledException) when (abortToken.IsCancellationRequested)
-                {
-                    dispatch.Cancel();
-                    return;
-                }
-                catch (Exception ex)
-                {
-                    // One bad answer never ends the run: it becomes this id's error line (and stays uncached).
-                    states[i].Error = ex.Message;
-                    states[i].Done = true;
-                    Interlocked.Increment(ref counters._failed);
-                    Interlocked.Increment(ref counters._done);
-                }
-            }
-        }
-
-        var workers = Math.Max(1, Math.Min(runtime.TotalConcurrency, requests.Count));
-        var tasks = new Task[workers];
-        for (var w = 0; w < workers; w++) tasks[w] = Task.Run(Worker, CancellationToken.None);
-        await Task.WhenAll(tasks).ConfigureAwait(false);
-        await runtime.Store.FlushAsync().ConfigureAwait(false);
-
-        long completed = 0, cached = 0, failed = 0, notRun = 0;
-        foreach (var s in states)
-        {
-            if (!s.Done) notRun++;
-            else if (s.Error is not null) failed++;
-            else { completed++; if (s.Cached) cached++; }
-        }
-        var counts = new Dictionary<string, object?>
-        {
-            ["requests"] = requests.Count, ["completed"] = completed, ["cached"] = cached, ["failed"] = failed, ["not_run"] = notRun,
-        };
-
-        if (fatal is not null)
-        {
-            await runtime.WriteManifestAsync("error", counts, fatal.Message).ConfigureAwait(false);
-            throw fatal;
-        }
-        if (cancellationToken.IsCancellationRequested || abortToken.IsCancellationRequested)
-        {
-            await runtime.WriteManifestAsync("cancelled", counts).ConfigureAwait(false);
-            throw new OperationCanceledException("The batch was cancelled; completed calls are saved and a rerun resumes.", cancellationToken.IsCancellationRequested ? cancellationToken : abortToken);
-        }
-        if (stop is not null)
-        {
-            var status = stop is BudgetExceededException ? "stopped_budget" : "stopped_circuit_open";
-            await runtime.WriteManifestAsync(status, counts, stop.Message).ConfigureAwait(false);
-            return new BatchOutcome(status, stop.ExitCode, requests.Count, completed, cached, failed, notRun, runtime.Budget.Snapshot(), stop.Message, false, runtime.Simulated);
-        }
-
-        WriteOutput(runtime, requests, states, outPath, abortToken);
-        await runtime.WriteManifestAsync(StatusCompleted, counts).ConfigureAwait(false);
-        return new BatchOutcome(StatusCompleted, 0, requests.Count, completed, cached, failed, notRun, runtime.Budget.Snapshot(), null, true, runtime.Simulated);
-    }
-
-    private static void WriteOutput(LlmRuntime runtime, IReadOnlyList<BatchRequest> requests, ItemState[] states, string outPath, CancellationToken ct)
-    {
+        var simulated = runtime.Simulated;
+        long completed = 0, cached = 0, failed = 0, reported = 0;
         var full = Path.GetFullPath(outPath);
         var dir = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(dir);
         var tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
+        var options = new Pipeline.FanOutOptions
+        {
+            Concurrency = Math.Max(1, Math.Min(runtime.TotalConcurrency, Math.Max(1, requests.Count))),
+            MaxFailureRate = runtime.Options.MaxFailureRate,
+            Abort = abortToken,
+            Counters = counters.FanOut,
+        };
+
+        async ValueTask<Answer> Call(BatchRequest req, long _, CancellationToken abort)
+        {
+            var response = await client.GetResponseAsync(req.Messages, req.ToOptions(), abort).ConfigureAwait(false);
+            var info = response.CallInfo();
+            return new Answer(response.Text, response.Usage?.InputTokenCount ?? 0, response.Usage?.OutputTokenCount ?? 0,
+                info.Cached, info.TokensEstimated, response.FinishReason?.Value);
+        }
+
+        Exception? stop = null;
         try
         {
             // Synchronous writes into a large buffer: a million short lines are CPU-bound, and an async
@@ -268,47 +168,93 @@ public static class BatchRunner
             using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
             using (var writer = new Utf8JsonWriter(fs, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
             {
-                for (var i = 0; i < requests.Count; i++)
+                try
                 {
-                    if ((i & 4095) == 0) ct.ThrowIfCancellationRequested();
-                    ref var s = ref states[i];
-                    writer.WriteStartObject();
-                    writer.WriteString("id", requests[i].Id);
-                    string? content = null;
-                    if (s.Error is null && s.Key is not null)
-                        content = s.Content ?? (runtime.Store.TryGetResponse(s.Key, out var stored) ? stored.Content : null);
-                    if (content is not null)
+                    await foreach (var o in Pipeline.FanOut.RunAsync(requests, Call, options, cancellationToken).ConfigureAwait(false))
                     {
-                        writer.WriteString("content", content);
-                        writer.WriteStartObject("usage");
-                        writer.WriteNumber("prompt_tokens", s.Prompt);
-                        writer.WriteNumber("completion_tokens", s.Completion);
-                        writer.WriteNumber("total_tokens", s.Prompt + s.Completion);
-                        if (s.Estimated) writer.WriteBoolean("estimated", true);
-                        writer.WriteEndObject();
-                        writer.WriteBoolean("cached", s.Cached);
-                        if (s.Finish is { } f && f != "stop") writer.WriteString("finish_reason", f);
+                        reported++;
+                        WriteLine(writer, fs, o.Item.Id, o.Result, o.Failure?.Message, simulated);
+                        if (o.Result is { } a)
+                        {
+                            completed++;
+                            if (a.Cached) { cached++; Interlocked.Increment(ref counters._cached); }
+                        }
+                        else
+                        {
+                            failed++;
+                            Interlocked.Increment(ref counters._failed);
+                        }
+                        Interlocked.Increment(ref counters._done);
                     }
-                    else
-                    {
-                        writer.WriteNull("content");
-                        writer.WriteNull("usage");
-                        writer.WriteBoolean("cached", false);
-                        writer.WriteString("error", s.Error ?? "no answer recorded");
-                    }
-                    if (runtime.Simulated) writer.WriteBoolean("simulated", true);
-                    writer.WriteEndObject();
-                    writer.Flush();
-                    writer.Reset();
-                    fs.WriteByte((byte)'\n');
+                }
+                catch (Exception ex) when (ex is RunStoppedException or OperationCanceledException or PersonaException)
+                {
+                    stop = ex;
                 }
             }
-            File.Move(tmp, full, overwrite: true);
+            var notRun = requests.Count - reported;
+            var counts = new Dictionary<string, object?>
+            {
+                ["requests"] = requests.Count, ["completed"] = completed, ["cached"] = cached, ["failed"] = failed, ["not_run"] = notRun,
+            };
+            switch (stop)
+            {
+                case null:
+                    File.Move(tmp, full, overwrite: true);
+                    await runtime.WriteManifestAsync(StatusCompleted, counts).ConfigureAwait(false);
+                    return new BatchOutcome(StatusCompleted, 0, requests.Count, completed, cached, failed, 0, runtime.Budget.Snapshot(), null, true, simulated);
+                case OperationCanceledException oce:
+                    await runtime.WriteManifestAsync("cancelled", counts).ConfigureAwait(false);
+                    throw new OperationCanceledException("The batch was cancelled; completed calls are saved and a rerun resumes.", oce, oce.CancellationToken);
+                case RunStoppedException rs:
+                {
+                    var status = rs switch
+                    {
+                        BudgetExceededException => "stopped_budget",
+                        Pipeline.FailureRateExceededException => "stopped_failure_rate",
+                        _ => "stopped_circuit_open",
+                    };
+                    await runtime.WriteManifestAsync(status, counts, rs.Message).ConfigureAwait(false);
+                    return new BatchOutcome(status, rs.ExitCode, requests.Count, completed, cached, failed, notRun, runtime.Budget.Snapshot(), rs.Message, false, simulated);
+                }
+                default:
+                    await runtime.WriteManifestAsync("error", counts, stop.Message).ConfigureAwait(false);
+                    throw stop;
+            }
         }
-        catch
+        finally
         {
-            try { File.Delete(tmp); } catch (IOException) { }
-            throw;
+            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
+    }
+
+    private static void WriteLine(Utf8JsonWriter writer, FileStream fs, string id, Answer? a, string? error, bool simulated)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("id", id);
+        if (a is not null)
+        {
+            writer.WriteString("content", a.Content);
+            writer.WriteStartObject("usage");
+            writer.WriteNumber("prompt_tokens", a.Prompt);
+            writer.WriteNumber("completion_tokens", a.Completion);
+            writer.WriteNumber("total_tokens", a.Prompt + a.Completion);
+            if (a.Estimated) writer.WriteBoolean("estimated", true);
+            writer.WriteEndObject();
+            writer.WriteBoolean("cached", a.Cached);
+            if (a.Finish is { } f && f != "stop") writer.WriteString("finish_reason", f);
+        }
+        else
+        {
+            writer.WriteNull("content");
+            writer.WriteNull("usage");
+            writer.WriteBoolean("cached", false);
+            writer.WriteString("error", error ?? "no answer recorded");
+        }
+        if (simulated) writer.WriteBoolean("simulated", true);
+        writer.WriteEndObject();
+        writer.Flush();
+        writer.Reset();
+        fs.WriteByte((byte)'\n');
     }
 }

@@ -20,19 +20,41 @@ public sealed record LlmRuntimeOptions
     /// <summary>Skip cache reads (answers are re-sampled and overwrite the cached ones).</summary>
     public bool Refresh { get; init; }
     public int OfflineSeed { get; init; }
-    public double OfflineNoise { get; init; } = 0.1;
     /// <summary>Send the JSON schema as response_format (null: the provider's default, true for openai/ollama).</summary>
     public bool? NativeJsonSchema { get; init; }
     /// <summary>Price table; null loads data/llm/prices.csv.</summary>
     public PriceTable? Prices { get; init; }
     /// <summary>Environment lookup (tests inject one); keys are read from it and never stored.</summary>
     public Func<string, string?> Environment { get; init; } = System.Environment.GetEnvironmentVariable;
+    /// <summary>
+    /// Named roles besides the default one (<see cref="LlmRuntime.DefaultRole"/>), e.g. "critic",
+    /// "judge". A role's unset fields fall back to the default role's (<see cref="RoleOptions"/>).
+    /// </summary>
+    public IReadOnlyDictionary<string, RoleOptions> Roles { get; init; } = new Dictionary<string, RoleOptions>();
+    /// <summary>--max-failure-rate: the share of failed items that ends a stage cleanly (see Pipeline.FanOut).</summary>
+    public double MaxFailureRate { get; init; } = 0.05;
+    /// <summary>The offline simulator's world description (planted effects); null: the bundled data/llm/world.json.</summary>
+    public string? WorldPath { get; init; }
 }
 
 /// <summary>
-/// The LM runtime of one run: an <see cref="IChatClient"/> pipeline over a run directory. Stages
-/// take <see cref="ChatClient"/> and call it like any IChatClient; everything operational happens
-/// in the layers below, outermost first:
+/// One named role's model and endpoints. Unset values fall back to the default role: the model to
+/// --model; base URLs to --base-url when the role's provider is the default's (else that provider's
+/// default); concurrency to --concurrency.
+/// </summary>
+public sealed record RoleOptions
+{
+    public string? Model { get; init; }
+    public IReadOnlyList<string>? BaseUrls { get; init; }
+    public int? Concurrency { get; init; }
+}
+
+/// <summary>
+/// The LM runtime of one run directory: one store (cache + provenance), one budget and one
+/// manifest shared by any number of named <see cref="ModelRole"/>s, each its own
+/// <see cref="IChatClient"/> pipeline with its own model, endpoints and concurrency. Stages take a
+/// role's <see cref="ModelRole.Client"/> and call it like any IChatClient; everything operational
+/// happens in the layers below, outermost first:
 /// <list type="number">
 /// <item>cache (<see cref="PersistentCacheChatClient"/>): a hit returns at once, costs nothing and
 /// never touches the budget; it stores the final answer of a logical call, after structured-output
@@ -41,72 +63,131 @@ public sealed record LlmRuntimeOptions
 /// one repair request. It sits above accounting so that the repair request, which is paid, is
 /// budgeted and counted like any other request.</item>
 /// <item>accounting and budget (<see cref="AccountingChatClient"/>): one reservation per request
-/// that may be paid, before it leaves; tokens and cost when it returns.</item>
+/// that may be paid, before it leaves, against the budget all roles share; tokens and cost when it
+/// returns, per role.</item>
 /// <item>retry (<see cref="RetryingChatClient"/>): attempts of one request. It sits below the
 /// budget so retries are not counted as extra calls, and below the cache so a failed attempt is
 /// never cached.</item>
 /// <item>endpoint pool (<see cref="EndpointPoolChatClient"/>): one attempt on the least busy
 /// healthy endpoint under its adaptive limit and timeout, and the circuit breaker.</item>
-/// <item>the provider (OpenAI-compatible HTTP, a registered provider, or the offline simulator,
-/// which needs neither retry nor pool).</item>
+/// <item>identity (<see cref="IdentifiedChatClient"/>) over the provider (OpenAI-compatible HTTP, a
+/// registered provider, or the offline simulator, which needs neither retry nor pool).</item>
 /// </list>
 /// </summary>
 public sealed class LlmRuntime : IAsyncDisposable
 {
+    /// <summary>The role of --model: the answerer, the model under test.</summary>
+    public const string DefaultRole = "model";
+
     private readonly DateTimeOffset _opened = DateTimeOffset.UtcNow;
     private readonly LlmRuntimeOptions _options;
+    private readonly PriceTable _prices;
+    private readonly Dictionary<string, ModelRole> _roles = new(StringComparer.Ordinal);
+    private readonly object _rolesGate = new();
+    private readonly Lazy<SimulatedWorld> _world;
 
-    private LlmRuntime(LlmRuntimeOptions options, ModelSpec model, RunStore store, IChatClient provider, IChatClient pipeline,
-        EndpointPoolChatClient? pool, IReadOnlyList<string> endpoints, bool simulated, Budget budget, string identity)
+    private LlmRuntime(LlmRuntimeOptions options, RunStore store, Budget budget, PriceTable prices, Lazy<SimulatedWorld> world)
     {
         _options = options;
-        Model = model;
         Store = store;
-        ChatClient = pipeline;
-        Pool = pool;
-        Endpoints = endpoints;
-        Simulated = simulated;
         Budget = budget;
-        ModelIdentity = identity;
+        _prices = prices;
+        _world = world;
     }
 
-    /// <summary>The pipeline stages call.</summary>
-    public IChatClient ChatClient { get; }
-    public ModelSpec Model { get; }
-    public string ModelIdentity { get; }
     public RunStore Store { get; }
     public Budget Budget { get; }
-    /// <summary>Base URLs (or "in-process") in use; never holds a key.</summary>
-    public IReadOnlyList<string> Endpoints { get; }
-    /// <summary>True for the offline simulator: nothing it returns is a model's answer.</summary>
-    public bool Simulated { get; }
     public string RunDirectory => _options.RunDirectory;
     public LlmRuntimeOptions Options => _options;
-    internal EndpointPoolChatClient? Pool { get; }
 
-    /// <summary>Calls in flight the runtime can usefully hold (concurrency per endpoint × endpoints).</summary>
-    public int TotalConcurrency => _options.Resilience.Concurrency * Math.Max(1, Endpoints.Count);
+    /// <summary>The default role (--model).</summary>
+    public ModelRole Default => Role(DefaultRole);
+    /// <summary>The default role's pipeline.</summary>
+    public IChatClient ChatClient => Default.Client;
+    public ModelSpec Model => Default.Identity.Spec;
+    public string ModelIdentity => Default.Identity.Identity;
+    /// <summary>Base URLs (or "in-process") of the default role; never holds a key.</summary>
+    public IReadOnlyList<string> Endpoints => Default.Identity.Endpoints;
+    /// <summary>True when any role is the offline simulator: nothing it returns is a model's answer.</summary>
+    public bool Simulated { get { lock (_rolesGate) return _roles.Values.Any(r => r.Identity.Simulated); } }
+    /// <summary>Calls in flight the default role can usefully hold (concurrency per endpoint x endpoints).</summary>
+    public int TotalConcurrency => Default.Concurrency;
+    /// <summary>The planted world the offline simulator follows (loaded on first use).</summary>
+    public SimulatedWorld World => _world.Value;
+
+    /// <summary>Roles opened so far, in name order.</summary>
+    public IReadOnlyList<ModelRole> Roles { get { lock (_rolesGate) return _roles.Values.OrderBy(r => r.Name, StringComparer.Ordinal).ToArray(); } }
 
     /// <summary>
-    /// Validates the options (model spec, base URLs, key for the hosted API, budget) and opens the
-    /// run store. Makes no network call: reachability is checked before the first paid call.
+    /// Validates the options (model specs, base URLs, keys for the hosted API, budget) and opens the
+    /// run store and every declared role. Makes no network call: reachability is checked before the
+    /// first paid call.
     /// </summary>
     public static LlmRuntime Open(LlmRuntimeOptions options)
     {
-        var model = ModelSpec.Parse(options.Model);
         var budget = new Budget(options.MaxCostUsd, options.MaxCalls);
         if (options.Resilience.Concurrency < 1) throw new PersonaException("--concurrency must be at least 1.");
         if (options.Resilience.Timeout <= TimeSpan.Zero) throw new PersonaException("--timeout must be more than 0 seconds.");
+        if (!(options.MaxFailureRate is >= 0 and <= 1)) throw new PersonaException($"--max-failure-rate must lie between 0 and 1 (got {options.MaxFailureRate.ToString(System.Globalization.CultureInfo.InvariantCulture)}).");
+        ModelSpec.Parse(options.Model);
+        foreach (var (name, role) in options.Roles)
+        {
+            if (!IsRoleName(name)) throw new PersonaException($"Role name '{name}' is not valid: expected lower-case letters, digits and '-'.");
+            if (role.Model is not null) ModelSpec.Parse(role.Model);
+            if (role.Concurrency is < 1) throw new PersonaException($"--{name}-concurrency must be at least 1.");
+        }
+        var world = new Lazy<SimulatedWorld>(() => SimulatedWorld.Load(options.WorldPath), LazyThreadSafetyMode.ExecutionAndPublication);
+        var prices = options.Prices ?? PriceTable.LoadDefault();
+        // Build every declared role before touching the disk: a bad spec or a missing key fails with nothing written.
+        var built = new List<(string Name, Func<RunStore, ModelRole> Make)>();
+        foreach (var name in new[] { DefaultRole }.Concat(options.Roles.Keys.Where(k => k != DefaultRole).Order(StringComparer.Ordinal)))
+            built.Add((name, PrepareRole(name, options, budget, prices, world)));
+        Directory.CreateDirectory(options.RunDirectory);
+        var store = RunStore.Open(Path.Combine(options.RunDirectory, "store.sqlite"));
+        var rt = new LlmRuntime(options, store, budget, prices, world);
+        foreach (var (name, make) in built) rt._roles[name] = make(store);
+        return rt;
+    }
+
+    /// <summary>
+    /// The role named <paramref name="name"/>; a role not declared in the options is opened on first
+    /// use from the default role's settings (its own pipeline, counted on its own).
+    /// </summary>
+    public ModelRole Role(string name)
+    {
+        lock (_rolesGate)
+        {
+            if (_roles.TryGetValue(name, out var r)) return r;
+            if (!IsRoleName(name)) throw new ArgumentException($"Role name '{name}' is not valid.", nameof(name));
+            r = PrepareRole(name, _options, Budget, _prices, _world)(Store);
+            _roles[name] = r;
+            return r;
+        }
+    }
+
+    private static bool IsRoleName(string name) => name.Length is > 0 and <= 32 && name.All(c => c is >= 'a' and <= 'z' or >= '0' and <= '9' or '-');
+
+    private static Func<RunStore, ModelRole> PrepareRole(string name, LlmRuntimeOptions options, Budget budget, PriceTable prices, Lazy<SimulatedWorld> world)
+    {
+        var declared = options.Roles.GetValueOrDefault(name);
+        var spec = ModelSpec.Parse(declared?.Model ?? options.Model);
+        var defaultSpec = ModelSpec.Parse(options.Model);
+        var baseUrls = declared?.BaseUrls is { Count: > 0 } own ? own
+            : spec.Provider == defaultSpec.Provider ? options.BaseUrls
+            : null;
+        var resilience = declared?.Concurrency is { } c ? options.Resilience with { Concurrency = c } : options.Resilience;
+        var fallsBack = declared is null || (declared.Model is null && declared.BaseUrls is null && declared.Concurrency is null);
+
         IChatClient provider;
         EndpointPoolChatClient? pool = null;
         IReadOnlyList<string> endpoints;
         var simulated = false;
         bool native;
-        var identity = model.Identity;
-        switch (model.Provider)
+        var identity = spec.Identity;
+        switch (spec.Provider)
         {
             case "offline":
-                var sim = new OfflineSimulator(options.OfflineSeed, options.OfflineNoise);
+                var sim = new OfflineSimulator(options.OfflineSeed, world);
                 provider = sim;
                 identity = sim.Identity;
                 endpoints = ["offline-simulator"];
@@ -115,61 +196,89 @@ public sealed class LlmRuntime : IAsyncDisposable
                 break;
             case "openai" or "ollama":
             {
-                var urls = ChatClientFactory.ResolveBaseUrls(model, options.BaseUrls, options.Environment);
+                var urls = ChatClientFactory.ResolveBaseUrls(spec, baseUrls, options.Environment);
                 var key = options.Environment("OPENAI_API_KEY");
                 if (string.IsNullOrEmpty(key) && urls.Any(ChatClientFactory.IsHostedOpenAi))
-                    throw new PersonaException("OPENAI_API_KEY is not set, and the OpenAI API needs it. Export it, or point --base-url (or OPENAI_BASE_URL) at a local OpenAI-compatible server. Nothing was sent.");
-                var eps = urls.Select(u => ChatClientFactory.CreateOpenAiEndpoint(u, model.Name, model.Provider == "ollama" ? null : key, options.Resilience)).ToList();
-                pool = new EndpointPoolChatClient(eps, options.Resilience);
-                provider = new RetryingChatClient(pool, options.Resilience);
+                    throw new PersonaException($"OPENAI_API_KEY is not set, and the OpenAI API needs it{(name == DefaultRole ? "" : $" (role {name})")}. Export it, or point --base-url (or OPENAI_BASE_URL) at a local OpenAI-compatible server. Nothing was sent.");
+                var eps = urls.Select(u => ChatClientFactory.CreateOpenAiEndpoint(u, spec.Name, spec.Provider == "ollama" ? null : key, resilience)).ToList();
+                pool = new EndpointPoolChatClient(eps, resilience);
+                provider = new RetryingChatClient(pool, resilience);
                 endpoints = urls;
                 native = options.NativeJsonSchema ?? true;
                 break;
             }
             default:
             {
-                if (!ChatClientFactory.TryGetProvider(model.Provider, out var external))
-                    throw new PersonaException(model.Provider == "local"
+                if (!ChatClientFactory.TryGetProvider(spec.Provider, out var external))
+                    throw new PersonaException(spec.Provider == "local"
                         ? "local provider not available in this build: --model local:PATH.gguf needs the Persona.Llm.Local component (LLamaSharp), which was not registered."
-                        : $"Unknown provider '{model.Provider}'. Known providers: {string.Join(", ", ChatClientFactory.KnownProviders())}.");
-                var client = external.Create(model, options);
-                pool = new EndpointPoolChatClient([new LlmEndpoint("in-process", client, options.Resilience.Concurrency)], options.Resilience);
-                provider = new RetryingChatClient(pool, options.Resilience);
+                        : $"Unknown provider '{spec.Provider}'. Known providers: {string.Join(", ", ChatClientFactory.KnownProviders())}.");
+                var client = external.Create(spec, options with { Resilience = resilience });
+                pool = new EndpointPoolChatClient([new LlmEndpoint("in-process", client, resilience.Concurrency)], resilience);
+                provider = new RetryingChatClient(pool, resilience);
                 endpoints = ["in-process"];
                 native = options.NativeJsonSchema ?? external.SupportsJsonSchema;
                 break;
             }
         }
-
-        Directory.CreateDirectory(options.RunDirectory);
-        var store = RunStore.Open(Path.Combine(options.RunDirectory, "store.sqlite"));
-        var prices = options.Prices ?? PriceTable.LoadDefault();
-        var pipeline = new ChatClientBuilder(provider)
-            .Use(inner => new PersistentCacheChatClient(inner, store, model, options.Refresh, simulated, identity))
-            .Use(inner => new StructuredOutputChatClient(inner, native))
-            .Use(inner => new AccountingChatClient(inner, model, budget, prices))
-            .Build();
-        return new LlmRuntime(options, model, store, provider, pipeline, pool, endpoints, simulated, budget, identity);
+        var id = new ModelIdentity(name, spec, identity, simulated, endpoints);
+        var concurrency = resilience.Concurrency * Math.Max(1, endpoints.Count);
+        return store =>
+        {
+            var usage = new RoleUsage();
+            var pipeline = new ChatClientBuilder(new IdentifiedChatClient(provider, id))
+                .UsePersistentCache(store, options.Refresh, usage)
+                .UseStructuredOutput(native)
+                .UseAccounting(budget, prices, usage)
+                .Build();
+            return new ModelRole(name, id, pipeline, pool, concurrency, usage, fallsBack && name != DefaultRole);
+        };
     }
 
-    /// <summary>Checks that some endpoint answers (no-op for in-process providers). Throws <see cref="PersonaException"/> if none does.</summary>
-    public Task EnsureReachableAsync(CancellationToken ct) => Pool?.EnsureReachableAsync(ct) ?? Task.CompletedTask;
+    /// <summary>Checks that some endpoint of every role answers (no-op for in-process providers). Throws <see cref="PersonaException"/> if none does.</summary>
+    public async Task EnsureReachableAsync(CancellationToken ct)
+    {
+        foreach (var role in Roles)
+            if (role.Pool is { } pool) await pool.EnsureReachableAsync(ct).ConfigureAwait(false);
+    }
 
-    /// <summary>Writes manifest.json atomically (model, endpoints, parameters, totals, status; never keys).</summary>
+    /// <summary>Writes manifest.json atomically (every role's model, endpoints, calls, tokens and cost; parameters; totals; status; never keys).</summary>
     public async Task WriteManifestAsync(string status, IReadOnlyDictionary<string, object?>? counts = null, string? stopReason = null)
     {
         await Store.FlushAsync().ConfigureAwait(false);
         var snap = Budget.Snapshot();
         var stats = Store.GetStats();
+        var roles = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (var r in Roles)
+        {
+            var u = r.Usage.Snapshot();
+            roles[r.Name] = new Dictionary<string, object?>
+            {
+                ["model"] = r.Identity.Spec.Identity,
+                ["model_identity"] = r.Identity.Identity,
+                ["simulated"] = r.Identity.Simulated,
+                ["endpoints"] = r.Identity.Endpoints,
+                ["concurrency"] = r.Concurrency,
+                ["same_as_default_role"] = r.FallsBackToDefault,
+                ["paid_calls"] = u.PaidCalls,
+                ["cache_hits"] = u.CacheHits,
+                ["failed_calls"] = u.FailedCalls,
+                ["prompt_tokens"] = u.PromptTokens,
+                ["completion_tokens"] = u.CompletionTokens,
+                ["estimated_cost_usd"] = Math.Round(u.CostUsd, 6),
+            };
+        }
         var manifest = new Dictionary<string, object?>
         {
-            ["format"] = "persona-llm-run/1",
+            ["format"] = "persona-llm-run/2",
             ["status"] = status,
             ["stop_reason"] = stopReason ?? snap.StopReason,
             ["simulated"] = Simulated,
             ["model"] = Model.Identity,
             ["model_identity"] = ModelIdentity,
             ["endpoints"] = Endpoints,
+            ["roles"] = roles,
+            ["world"] = Simulated ? new Dictionary<string, object?> { ["source"] = World.Source, ["sha256"] = World.Sha256, ["illustration_only"] = true } : null,
             ["parameters"] = new Dictionary<string, object?>
             {
                 ["concurrency"] = _options.Resilience.Concurrency,
@@ -177,9 +286,9 @@ public sealed class LlmRuntime : IAsyncDisposable
                 ["max_attempts"] = _options.Resilience.MaxAttempts,
                 ["max_cost_usd"] = _options.MaxCostUsd,
                 ["max_calls"] = _options.MaxCalls,
+                ["max_failure_rate"] = _options.MaxFailureRate,
                 ["refresh"] = _options.Refresh,
                 ["offline_seed"] = Simulated ? _options.OfflineSeed : null,
-                ["offline_noise"] = Simulated ? _options.OfflineNoise : null,
             },
             ["this_invocation"] = new Dictionary<string, object?>
             {
@@ -221,7 +330,14 @@ public sealed class LlmRuntime : IAsyncDisposable
         }
         finally
         {
-            ChatClient.Dispose(); // disposes every layer down to the provider's HTTP clients
+            foreach (var r in Roles) r.Client.Dispose(); // disposes every layer down to the provider's HTTP clients
         }
     }
 }
+
+/// <summary>
+/// One named role of a run (answerer, critic, judge, ...): its pipeline, identity, endpoint pool,
+/// useful concurrency and usage. <see cref="FallsBackToDefault"/>: nothing was configured for it,
+/// so it uses the default role's model (a stage may warn that its grader is the model under test).
+/// </summary>
+public sealed record ModelRole(string Name, ModelIdentity Identity, IChatClient Client, EndpointPoolChatClient? Pool, int Concurrency, RoleUsage Usage, bool FallsBackToDefault);

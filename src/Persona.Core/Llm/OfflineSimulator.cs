@@ -8,28 +8,30 @@ using Microsoft.Extensions.AI;
 
 namespace Persona.Llm;
 
-/// <summary>The persona block and the question found in a chat, as the offline simulator reads them.</summary>
-public sealed record PersonaContext(string PersonaText, string Question);
-
 /// <summary>
 /// The <c>offline</c> provider: a deterministic stand-in for a model, for dry runs and tests. Its
-/// output is a pure function of (seed, noise, messages, options). Everything it returns is
+/// output is a pure function of (seed, world, messages, options). Everything it returns is
 /// labelled: ModelId "offline-simulator" and AdditionalProperties["simulated"] = true.
 ///
 /// With a JSON schema it returns a value valid for that schema: enums and booleans are choices,
 /// numbers fall within minimum/maximum, strings come from a seeded word generator shaped by the
 /// property name (names, ids, free-text fields). Without a schema it returns plain filler text
-/// built from the prompt's own words, framed by the task it detects (answer, critique, revision,
-/// summary), and bounded by max_tokens.
+/// built from the prompt's own words, bounded by max_tokens.
 ///
-/// Ground truth rule (so downstream statistics can be checked): when the messages hold a persona
-/// block, i.e. a contiguous run of at least two "key: value" lines (keys such as Question, Task or
-/// Options excepted), every choice (an enum or boolean at schema path P) is
-/// <see cref="TrueChoice"/>(persona text, question, P, option count): a SHA-256 function of the
-/// persona lines and the question (the last user message without the persona block), independent
-/// of the seed. With probability <c>noise</c>, decided by a seeded hash of the same inputs, the
-/// answer is flipped to a different option (<see cref="Choose"/>). Without a persona block, choices
-/// are a seeded hash of the whole input.
+/// Planted truth: when a stage says what it is doing through a <see cref="SimulationHint"/> in the
+/// request metadata, the decision field the hint names is drawn from the <see cref="SimulatedWorld"/>
+/// instead of a hash, so analyses can be checked against known effects:
+/// <list type="bullet">
+/// <item><c>preference_judge</c> (options <c>persona_key</c>, <c>prompt_key</c>, <c>order</c>,
+/// <c>first</c> = personalised|generic, <c>first_length</c>, <c>second_length</c>, <c>field</c>): the
+/// field's first enum value means "the first answer". Faithful with P = fidelity(persona): the
+/// persona's true preference; otherwise position and length bias.</item>
+/// <item><c>bench_critic</c> (options <c>mode</c>, <c>persona_key</c>, <c>prompt_key</c>, <c>sample</c>,
+/// <c>field</c> = needs_revision): false with P = pass(mode, persona).</item>
+/// <item><c>summary_judge</c> (option <c>attributes</c>, comma-separated; <c>field</c>): lists the
+/// attributes dropped, each with P = summary_drop(attribute).</item>
+/// </list>
+/// The simulator never reads the prompt's wording to find out what a call is about.
 /// </summary>
 public sealed class OfflineSimulator : IChatClient
 {
@@ -42,82 +44,21 @@ public sealed class OfflineSimulator : IChatClient
         "experience", "practical", "concern", "support", "responsibility", "future", "evidence", "context", "choice", "respect",
     ];
     private static readonly string[] NameParts = ["Avery", "Jordan", "Morgan", "Riley", "Casey", "Quinn", "Harper", "Rowan", "Sage", "Emerson", "Blake", "Reese"];
-    private static readonly HashSet<string> NonPersonaKeys = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "question", "task", "options", "option", "instructions", "instruction", "answer", "format", "note", "context", "prompt", "response", "example",
-    };
-    private static readonly Regex KeyValueLine = new(@"^\s*([A-Za-z][A-Za-z0-9 _/()&'.-]{0,40}?)\s*:\s+(\S.*?)\s*$", RegexOptions.Compiled | RegexOptions.CultureInvariant);
+    private readonly Lazy<SimulatedWorld> _world;
 
-    public OfflineSimulator(int seed = 0, double noise = 0.1)
+    public OfflineSimulator(int seed = 0, Lazy<SimulatedWorld>? world = null)
     {
-        if (noise is < 0 or > 1 || double.IsNaN(noise)) throw new PersonaException($"--offline-noise must be between 0 and 1 (got {noise.ToString(CultureInfo.InvariantCulture)}).");
         Seed = seed;
-        Noise = noise;
+        _world = world ?? new Lazy<SimulatedWorld>(() => SimulatedWorld.Load(null));
     }
+
+    public OfflineSimulator(int seed, SimulatedWorld world) : this(seed, new Lazy<SimulatedWorld>(world)) { }
 
     public int Seed { get; }
-    public double Noise { get; }
+    public SimulatedWorld World => _world.Value;
 
-    /// <summary>What identifies this simulator in cache keys.</summary>
-    public string Identity => $"offline-simulator(seed={Seed.ToString(CultureInfo.InvariantCulture)},noise={Noise.ToString("R", CultureInfo.InvariantCulture)})";
-
-    // ---- ground truth (public so tests and analyses can compute it) ----
-
-    /// <summary>Finds the persona block and the question in a chat, or null when there is no persona block.</summary>
-    public static PersonaContext? ReadPersona(IEnumerable<ChatMessage> messages)
-    {
-        var list = messages as IReadOnlyList<ChatMessage> ?? messages.ToList();
-        string? persona = null;
-        (int Message, int Start, int End) block = (-1, 0, 0);
-        for (var mi = 0; mi < list.Count && persona is null; mi++)
-        {
-            var lines = (list[mi].Text ?? "").Split('\n');
-            var runStart = -1;
-            for (var i = 0; i <= lines.Length; i++)
-            {
-                var isKv = i < lines.Length && KeyValueLine.Match(lines[i]) is { Success: true } m && !NonPersonaKeys.Contains(m.Groups[1].Value.Trim());
-                if (isKv) { if (runStart < 0) runStart = i; continue; }
-                if (runStart >= 0 && i - runStart >= 2)
-                {
-                    persona = string.Join('\n', lines[runStart..i].Select(l => l.Trim()));
-                    block = (mi, runStart, i);
-                    break;
-                }
-                runStart = -1;
-            }
-        }
-        if (persona is null) return null;
-        var lastUser = -1;
-        for (var i = list.Count - 1; i >= 0; i--) if (list[i].Role == ChatRole.User) { lastUser = i; break; }
-        var question = "";
-        if (lastUser >= 0)
-        {
-            var lines = (list[lastUser].Text ?? "").Split('\n').ToList();
-            if (block.Message == lastUser) lines.RemoveRange(block.Start, block.End - block.Start);
-            question = Normalize(string.Join('\n', lines));
-        }
-        return new PersonaContext(persona, question);
-    }
-
-    /// <summary>The persona's true choice among <paramref name="optionCount"/> options at schema path <paramref name="fieldPath"/> (seed-independent).</summary>
-    public static int TrueChoice(string personaText, string question, string fieldPath, int optionCount)
-    {
-        if (optionCount < 1) throw new ArgumentOutOfRangeException(nameof(optionCount));
-        return (int)(Hash("truth", personaText, question, fieldPath) % (ulong)optionCount);
-    }
-
-    /// <summary>Whether this simulator (its seed and noise) flips the persona's true choice for this question and field.</summary>
-    public bool IsFlipped(string personaText, string question, string fieldPath)
-        => Unit(Hash("flip", Seed.ToString(CultureInfo.InvariantCulture), personaText, question, fieldPath)) < Noise;
-
-    /// <summary>The option the simulator answers: the true choice, or with probability noise a different one.</summary>
-    public int Choose(string personaText, string question, string fieldPath, int optionCount)
-    {
-        var truth = TrueChoice(personaText, question, fieldPath, optionCount);
-        if (optionCount < 2 || !IsFlipped(personaText, question, fieldPath)) return truth;
-        var shift = 1 + (int)(Hash("other", Seed.ToString(CultureInfo.InvariantCulture), personaText, question, fieldPath) % (ulong)(optionCount - 1));
-        return (truth + shift) % optionCount;
-    }
+    /// <summary>What identifies this simulator in cache keys: its seed and the world file's hash.</summary>
+    public string Identity => $"offline-simulator(seed={Seed.ToString(CultureInfo.InvariantCulture)},world={World.Sha256[..12]})";
 
     // ---- IChatClient ----
 
@@ -129,8 +70,9 @@ public sealed class OfflineSimulator : IChatClient
         string text;
         if (options?.ResponseFormat is ChatResponseFormatJson { Schema: { } schema })
         {
-            var ctx = new GenContext(this, ReadPersona(list), inputHash, list);
+            var ctx = new GenContext(this, inputHash, list);
             var node = Generate(schema, "$", null, ctx);
+            if (LlmMetadata.SimulationHintOf(options) is { } hint && node is JsonObject obj) Plant(hint, schema, obj);
             text = node?.ToJsonString() ?? "null";
         }
         else
@@ -159,7 +101,58 @@ public sealed class OfflineSimulator : IChatClient
 
     // ---- generation ----
 
-    private sealed record GenContext(OfflineSimulator Sim, PersonaContext? Persona, string InputHash, IReadOnlyList<ChatMessage> Messages);
+    private sealed record GenContext(OfflineSimulator Sim, string InputHash, IReadOnlyList<ChatMessage> Messages);
+
+    // ---- planted decisions ----
+
+    private void Plant(SimulationHint hint, JsonElement schema, JsonObject obj)
+    {
+        var w = World;
+        var persona = hint.Persona;
+        string personaKey = hint.Option("persona_key") ?? "", promptKey = hint.Option("prompt_key") ?? "";
+        switch (hint.Task)
+        {
+            case "preference_judge":
+            {
+                var field = hint.Option("field") ?? "preferred";
+                if (!TryEnum(schema, field, out var values) || values.Count < 2) return;
+                var order = hint.Option("order") ?? "0";
+                var personalisedFirst = hint.Option("first") == "personalised";
+                bool pickFirst;
+                if (w.Unit("fidelity", personaKey, promptKey, order) < w.Fidelity(persona))
+                    pickFirst = w.PrefersPersonalised(persona, personaKey, promptKey) == personalisedFirst;
+                else
+                    pickFirst = w.Unit("position", personaKey, promptKey, order) < w.FirstPickProbability(hint.NumberOption("first_length") ?? 0, hint.NumberOption("second_length") ?? 0);
+                obj[field] = JsonNode.Parse(values[pickFirst ? 0 : 1]);
+                break;
+            }
+            case "bench_critic":
+            {
+                var field = hint.Option("field") ?? "needs_revision";
+                var mode = hint.Option("mode") ?? "";
+                var pass = w.Unit("critic", personaKey, promptKey, mode, hint.Option("sample") ?? "0") < w.PassProbability(mode, persona);
+                obj[field] = JsonValue.Create(!pass);
+                break;
+            }
+            case "summary_judge":
+            {
+                var field = hint.Option("field") ?? "dropped";
+                var dropped = new JsonArray();
+                foreach (var a in (hint.Option("attributes") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                    if (w.Unit("summary", personaKey, promptKey, hint.Option("mode") ?? "", a) < w.SummaryDropProbability(a)) dropped.Add(a);
+                obj[field] = dropped;
+                break;
+            }
+        }
+    }
+
+    private static bool TryEnum(JsonElement schema, string field, out List<string> values)
+    {
+        values = [];
+        if (schema.TryGetProperty("properties", out var props) && props.TryGetProperty(field, out var f) && f.TryGetProperty("enum", out var en))
+            foreach (var v in en.EnumerateArray()) values.Add(v.GetRawText());
+        return values.Count > 0;
+    }
 
     private JsonNode? Generate(JsonElement schema, string path, string? propertyName, GenContext ctx)
     {
@@ -228,7 +221,6 @@ public sealed class OfflineSimulator : IChatClient
 
     private int PickChoice(string path, int count, GenContext ctx)
     {
-        if (ctx.Persona is { } p) return Choose(p.PersonaText, p.Question, path, count);
         return (int)(Hash("choice", Seed.ToString(CultureInfo.InvariantCulture), ctx.InputHash, path) % (ulong)count);
     }
 
@@ -263,14 +255,20 @@ public sealed class OfflineSimulator : IChatClient
     private string PlainText(IReadOnlyList<ChatMessage> messages, ChatOptions? options, string inputHash)
     {
         var rng = new Rng(Hash("text", Seed.ToString(CultureInfo.InvariantCulture), inputHash));
-        var last = messages.LastOrDefault(m => m.Role == ChatRole.User)?.Text ?? "";
-        var lower = last.ToLowerInvariant();
-        var frame = lower.Contains("critique") || lower.Contains("critic") ? "Critique: " :
-                    lower.Contains("revis") || lower.Contains("rewrite") ? "Revised answer: " :
-                    lower.Contains("summar") ? "Summary: " :
-                    lower.Contains("verdict") || lower.Contains("which response") ? "Verdict: " :
-                    "";
+        var frame = "";
         var words = 40 + (int)(rng.Next() % 80);
+        var hint = LlmMetadata.SimulationHintOf(options);
+        // A stage may ask for a length through the hint; a revision's length follows the world's planted ratio to the original's.
+        if (hint?.NumberOption("words") is { } wanted) words = Math.Max(1, (int)wanted);
+        if (hint is { Task: "revision" } && hint.NumberOption("original_words") is { } original)
+        {
+            var w = World;
+            var u = w.Unit("revision-length", hint.Option("persona_key") ?? "", hint.Option("prompt_key") ?? "", hint.Option("sample") ?? "0");
+            words = Math.Max(3, (int)Math.Round(original * (w.RevisionLengthMin + u * (w.RevisionLengthMax - w.RevisionLengthMin))));
+            if (w.Unit("revision-quote", hint.Option("persona_key") ?? "", hint.Option("prompt_key") ?? "", hint.Option("sample") ?? "0") < w.RevisionQuoteRate
+                && hint.Persona is { } p && p.TryGetValue("age", out var age))
+                frame = $"As a {age}-year-old, ";
+        }
         if (options?.MaxOutputTokens is { } mt) words = Math.Max(1, Math.Min(words, (int)(mt * 0.7)));
         var vocabulary = PromptWords(messages);
         var sb = new StringBuilder(frame);
@@ -336,8 +334,6 @@ public sealed class OfflineSimulator : IChatClient
         if (options?.AdditionalProperties?.TryGetValue(LlmMetadata.SampleIndex, out var si) == true) sb.Append("\u0003sample=").Append(Convert.ToString(si, CultureInfo.InvariantCulture));
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())));
     }
-
-    private static string Normalize(string s) => Regex.Replace(s, @"\s+", " ").Trim();
 
     private static ulong Hash(params string[] parts)
     {

@@ -19,25 +19,32 @@ public sealed class PersistentCacheChatClient : DelegatingChatClient
     private readonly ModelSpec _model;
     private readonly bool _refresh;
     private readonly bool _simulated;
+    private readonly string _role;
+    private readonly RoleUsage? _usage;
     private readonly ConcurrentDictionary<string, TaskCompletionSource<ChatResponse>> _inFlight = new(StringComparer.Ordinal);
 
-    public PersistentCacheChatClient(IChatClient inner, RunStore store, ModelSpec model, bool refresh, bool simulated, string? modelIdentity = null)
+    /// <summary>The model is the <see cref="Llm.ModelIdentity"/> the layers below expose through GetService.</summary>
+    public PersistentCacheChatClient(IChatClient inner, RunStore store, bool refresh, RoleUsage? usage = null)
         : base(inner)
     {
+        var identity = inner.GetService<ModelIdentity>()
+            ?? throw new ArgumentException("The pipeline below the cache exposes no ModelIdentity (wrap the provider in IdentifiedChatClient).", nameof(inner));
         _store = store;
-        _model = model;
+        _model = identity.Spec;
         _refresh = refresh;
-        _simulated = simulated;
-        ModelIdentity = modelIdentity ?? model.Identity;
+        _simulated = identity.Simulated;
+        _role = identity.Role;
+        _usage = usage;
+        ModelIdentity = identity.Identity;
     }
 
-    /// <summary>What identifies the model in cache keys (e.g. the offline simulator adds its seed and noise).</summary>
+    /// <summary>What identifies the model in cache keys (e.g. the offline simulator adds its seed, noise and world).</summary>
     public string ModelIdentity { get; }
 
     public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var list = messages as IReadOnlyList<ChatMessage> ?? messages.ToList();
-        var (key, parameters) = CacheKey.Compute(ModelIdentity, list, options);
+        var (key, parameters) = Llm.CacheKey.Compute(ModelIdentity, list, options, includeSimulation: _simulated);
         var started = DateTimeOffset.UtcNow;
         var sw = Stopwatch.StartNew();
         while (true)
@@ -46,7 +53,8 @@ public sealed class PersistentCacheChatClient : DelegatingChatClient
             if (!_refresh && _store.TryGetResponse(key, out var hit))
             {
                 _store.EnqueueCall(new CallRecord(key, _model.Provider, _model.Name, null, parameters, started, sw.Elapsed.TotalMilliseconds,
-                    hit.PromptTokens, hit.CompletionTokens, hit.TokensEstimated, hit.CostUsd, Cached: true, Attempts: 0, "ok", null, null, hit.FinishReason, hit.Simulated));
+                    hit.PromptTokens, hit.CompletionTokens, hit.TokensEstimated, hit.CostUsd, Cached: true, Attempts: 0, "ok", null, null, hit.FinishReason, hit.Simulated, _role));
+                _usage?.CacheHit();
                 return FromStored(hit, cached: true);
             }
             var mine = new TaskCompletionSource<ChatResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -59,7 +67,8 @@ public sealed class PersistentCacheChatClient : DelegatingChatClient
                     // The twin was paid once; this caller gets it as a cache hit.
                     _store.EnqueueCall(new CallRecord(key, _model.Provider, _model.Name, null, parameters, started, sw.Elapsed.TotalMilliseconds,
                         shared.Usage?.InputTokenCount ?? 0, shared.Usage?.OutputTokenCount ?? 0, false, 0, Cached: true, Attempts: 0, "ok", null, null,
-                        shared.FinishReason?.Value, _simulated));
+                        shared.FinishReason?.Value, _simulated, _role));
+                    _usage?.CacheHit();
                     return Annotate(Clone(shared), key, cached: true);
                 }
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -101,19 +110,19 @@ public sealed class PersistentCacheChatClient : DelegatingChatClient
         catch (LlmCallException ex)
         {
             _store.EnqueueCall(new CallRecord(key, _model.Provider, _model.Name, null, parameters, started, sw.Elapsed.TotalMilliseconds,
-                ex.Usage?.InputTokenCount ?? 0, ex.Usage?.OutputTokenCount ?? 0, false, 0, Cached: false, ex.Attempts, "error", ex.Message, ex.RawText, null, _simulated));
+                ex.Usage?.InputTokenCount ?? 0, ex.Usage?.OutputTokenCount ?? 0, false, 0, Cached: false, ex.Attempts, "error", ex.Message, ex.RawText, null, _simulated, _role));
+            _usage?.Failed();
             throw;
         }
-        var props = response.AdditionalProperties;
+        var info = response.CallInfo();
         var stored = new StoredResponse(
             key, _model.Provider, _model.Name, response.ModelId, response.Text, response.FinishReason?.Value,
             response.Usage?.InputTokenCount ?? 0, response.Usage?.OutputTokenCount ?? 0,
-            Get(props, LlmMetadata.TokensEstimated, false), Get(props, LlmMetadata.CostUsd, 0.0), Get(props, LlmMetadata.PriceKnown, true),
-            _simulated || Get(props, LlmMetadata.Simulated, false), DateTimeOffset.UtcNow);
+            info.TokensEstimated, info.CostUsd, info.PriceKnown, _simulated || info.Simulated, DateTimeOffset.UtcNow);
         _store.EnqueueResponse(stored);
-        _store.EnqueueCall(new CallRecord(key, _model.Provider, _model.Name, Get<string?>(props, LlmMetadata.Endpoint, null), parameters, started,
+        _store.EnqueueCall(new CallRecord(key, _model.Provider, _model.Name, info.Endpoint, parameters, started,
             sw.Elapsed.TotalMilliseconds, stored.PromptTokens, stored.CompletionTokens, stored.TokensEstimated, stored.CostUsd, Cached: false,
-            Get(props, LlmMetadata.Attempts, 1), "ok", null, null, stored.FinishReason, stored.Simulated));
+            info.Attempts, "ok", null, null, stored.FinishReason, stored.Simulated, _role));
         return response;
     }
 
@@ -160,7 +169,4 @@ public sealed class PersistentCacheChatClient : DelegatingChatClient
         if (_simulated) p[LlmMetadata.Simulated] = true;
         return r;
     }
-
-    internal static T Get<T>(AdditionalPropertiesDictionary? p, string key, T fallback)
-        => p is not null && p.TryGetValue(key, out var v) && v is T t ? t : fallback;
 }

@@ -81,11 +81,9 @@ public sealed class StructuredOutputChatClient(IChatClient inner, bool nativeSch
         {
             // Both requests were paid: the stored answer carries their sum.
             var p = result.AdditionalProperties;
-            p[LlmMetadata.CostUsd] = PersistentCacheChatClient.Get(first.AdditionalProperties, LlmMetadata.CostUsd, 0.0)
-                                     + PersistentCacheChatClient.Get(final.AdditionalProperties, LlmMetadata.CostUsd, 0.0);
-            p[LlmMetadata.Attempts] = PersistentCacheChatClient.Get(first.AdditionalProperties, LlmMetadata.Attempts, 1)
-                                      + PersistentCacheChatClient.Get(final.AdditionalProperties, LlmMetadata.Attempts, 1);
-            p["persona.repaired"] = true;
+            p[LlmMetadata.CostUsd] = first.CallInfo().CostUsd + final.CallInfo().CostUsd;
+            p[LlmMetadata.Attempts] = first.CallInfo().Attempts + final.CallInfo().Attempts;
+            p[LlmMetadata.Repaired] = true;
         }
         return result;
     }

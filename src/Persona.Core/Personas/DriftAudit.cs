@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.AI;
 using Persona.Llm;
+using Persona.Pipeline;
 
 namespace Persona.Personas;
 
@@ -14,6 +15,8 @@ public sealed record DriftAuditOptions
     /// <summary>theme,term CSV; null = data/personas/drift-lexicons.csv.</summary>
     public string? LexiconPath { get; init; }
     public string? ModelLabel { get; init; }
+    /// <summary>The second Ctrl-C: abandons LM checks in flight.</summary>
+    public CancellationToken Abort { get; init; }
 }
 
 /// <summary>Share of personas in one census group whose LM-written text mentions a theme.</summary>
@@ -23,7 +26,11 @@ public sealed record ThemeReport(string Theme, int Mentions, double Share, IRead
 
 /// <summary>What the audit found for one persona.</summary>
 public sealed record PersonaDrift(string Id, IReadOnlyList<RuleViolation> Rules, bool? LmContradiction, IReadOnlyList<string> LmFields,
-    IReadOnlyList<string> LmReasons, IReadOnlyList<string> Themes);
+    IReadOnlyList<string> LmReasons, IReadOnlyList<string> Themes)
+{
+    /// <summary>Why the LM check gave no verdict for this persona (unreadable answer, or the call failed for good); null when it did.</summary>
+    public string? LmFailure { get; init; }
+}
 
 public sealed record DriftAuditReport(
     string Format,
@@ -139,26 +146,35 @@ public static class DriftAudit
         var results = new PersonaDrift[enriched.Length];
         var done = 0;
         progress?.Report((0, enriched.Length));
-        await Parallel.ForEachAsync(Enumerable.Range(0, enriched.Length), new ParallelOptions { MaxDegreeOfParallelism = options.Concurrency, CancellationToken = ct },
-            async (i, _) =>
+        var fanOut = new FanOutOptions { Concurrency = options.Concurrency, Abort = options.Abort };
+        async ValueTask<PersonaDrift> AuditOne(PersonaRecord p, long _, CancellationToken abort)
+        {
+            var text = ConsistencyRules.AllText(p);
+            var themes = lexicons.Where(l => l.Pattern.IsMatch(text)).Select(l => l.Theme).ToArray();
+            bool? contradiction = null;
+            IReadOnlyList<string> fields = [], reasons = [];
+            string? failure = null;
+            if (options.LmCheck)
             {
-                var p = enriched[i];
-                var text = ConsistencyRules.AllText(p);
-                var themes = lexicons.Where(l => l.Pattern.IsMatch(text)).Select(l => l.Theme).ToArray();
-                bool? contradiction = null;
-                IReadOnlyList<string> fields = [], reasons = [];
-                if (options.LmCheck)
+                try
                 {
-                    try
-                    {
-                        var response = await chat!.GetResponseAsync(CreateMessages(p), CreateOptions(options.TemplateVersion), CancellationToken.None).ConfigureAwait(false);
-                        (contradiction, fields, reasons) = ParseVerdict(response.Text);
-                    }
-                    catch (LlmCallException) { /* unreadable or failed for good: counted as unreadable */ }
+                    var response = await chat!.GetResponseAsync(CreateMessages(p), CreateOptions(options.TemplateVersion), abort).ConfigureAwait(false);
+                    (contradiction, fields, reasons) = ParseVerdict(response.Text);
+                    if (contradiction is null) failure = "no readable verdict";
                 }
-                results[i] = new PersonaDrift(p.Id, ConsistencyRules.Check(p), contradiction, fields, reasons, themes);
-                progress?.Report((Interlocked.Increment(ref done), enriched.Length));
-            }).ConfigureAwait(false);
+                catch (LlmCallException ex)
+                {
+                    // Only this persona's check failed; a budget or outage stop is not caught here and ends the audit resumably.
+                    failure = ex.Message;
+                }
+            }
+            return new PersonaDrift(p.Id, ConsistencyRules.Check(p), contradiction, fields, reasons, themes) { LmFailure = failure };
+        }
+        await foreach (var o in FanOut.RunAsync(enriched, AuditOne, fanOut, ct).ConfigureAwait(false))
+        {
+            results[o.Index] = o.Result!;
+            progress?.Report((++done, enriched.Length));
+        }
 
         var byRule = new SortedDictionary<string, int>(StringComparer.Ordinal);
         foreach (var r in results) foreach (var v in r.Rules) byRule[v.Rule] = byRule.GetValueOrDefault(v.Rule) + 1;

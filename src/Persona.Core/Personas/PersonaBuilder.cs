@@ -4,6 +4,7 @@ using System.Text.Json;
 using Microsoft.Extensions.AI;
 using Persona.Census;
 using Persona.Llm;
+using Persona.Pipeline;
 
 namespace Persona.Personas;
 
@@ -123,7 +124,9 @@ public sealed record PersonaBuildReport(
     int Train,
     int Test,
     double TrainFraction,
-    double OriginalRejectionRate);
+    double OriginalRejectionRate,
+    string HouseholdFields,
+    IReadOnlyList<string> UnavailableAttributes);
 
 public sealed record PersonaBuildResult(
     IReadOnlyList<PersonaRecord> Personas,
@@ -213,17 +216,17 @@ public static class PersonaBuilder
             var need = target - accepted;
             var chunk = Math.Min(pool.Personas.Count - next, Math.Max(options.Concurrency, (int)Math.Ceiling(need / rate) + 2));
             var batch = Enumerable.Range(next, chunk).ToArray();
-            await Parallel.ForEachAsync(batch, new ParallelOptions { MaxDegreeOfParallelism = options.Concurrency, CancellationToken = ct },
-                async (i, _) =>
-                {
-                    var o = await ProcessAsync(i, pool.Personas[i], options, categories, enricher, checker, clock, abortToken).ConfigureAwait(false);
-                    lock (outcomes)
-                    {
-                        outcomes[i] = o;
-                        if (o.Accepted) accepted++;
-                        progress?.Report(new PersonaBuildProgress("personas", Math.Min(accepted, target), target, accepted, outcomes.Count - accepted));
-                    }
-                }).ConfigureAwait(false);
+            // Rejections are outcomes, not failures: the fan-out's failure rate never stops a build.
+            var fanOut = new FanOutOptions { Concurrency = options.Concurrency, Abort = abortToken, MaxFailureRate = 1.0 };
+            await foreach (var item in FanOut.RunAsync(batch,
+                               (i, _, abort) => new ValueTask<Outcome>(ProcessAsync(i, pool.Personas[i], options, categories, enricher, checker, clock, abort)),
+                               fanOut, ct).ConfigureAwait(false))
+            {
+                var o = item.Result ?? Failed(item.Item, pool.Personas[item.Item], item.Failure!);
+                outcomes[o.DrawIndex] = o;
+                if (o.Accepted) accepted++;
+                progress?.Report(new PersonaBuildProgress("personas", Math.Min(accepted, target), target, accepted, outcomes.Count - accepted));
+            }
             next += chunk;
         }
 
@@ -341,12 +344,21 @@ public static class PersonaBuilder
         return outcome;
     }
 
+    /// <summary>A draw whose calls failed for good is replaced like a rejected one, with the failure as its reason.</summary>
+    private static Outcome Failed(int drawIndex, PersonaRecord drawn, ItemFailure failure)
+    {
+        var o = new Outcome { DrawIndex = drawIndex, Persona = drawn };
+        o.Log.Add(new PersonaRejection(drawIndex, PersonaJson.ComputeId(drawn), drawn.Census.SerialNo, drawn.Census.SpOrder, drawn.Age,
+            "error", "replaced", null, [new RejectionReason("F1", $"{failure.Kind}: {Shorten(failure.Message, 300)}")]));
+        return o;
+    }
+
     private static PersonaBuildReport Report(PersonaBuildOptions o, CensusSampleResult pool, EnrichmentCategories categories, List<Outcome> kept,
         PersonaRecord[] personas, PersonaRejection[] rejections, PersonaSplit split, ConsistencyChecker? checker)
     {
         var replaced = rejections.Where(r => r.Outcome == "replaced").ToArray();
         var byStage = new SortedDictionary<string, int>(StringComparer.Ordinal) { ["enrichment"] = 0, ["rules"] = 0, ["lm_check"] = 0 };
-        foreach (var r in replaced) byStage[r.Stage]++;
+        foreach (var r in replaced) byStage[r.Stage] = byStage.GetValueOrDefault(r.Stage) + 1;
         var byRule = new SortedDictionary<string, int>(StringComparer.Ordinal);
         foreach (var r in replaced)
             foreach (var rule in r.Reasons.Select(x => x.Rule).Distinct())
@@ -366,7 +378,8 @@ public static class PersonaBuilder
             pool.Vintage, pool.TraitSource, pool.UniverseSize,
             evaluated, personas.Length, replaced.Length, evaluated == 0 ? 0 : Math.Round((double)replaced.Length / evaluated, 6),
             byStage, byRule, lmReasons, retried.Length + replaced.Where(r => r.Stage == "enrichment").Sum(r => r.Reasons.Count), refusedByRule,
-            split.TrainCount, split.TestCount, o.TrainFraction, OriginalRejectionRate);
+            split.TrainCount, split.TestCount, o.TrainFraction, OriginalRejectionRate,
+            pool.HouseholdFields, pool.UnavailableAttributes);
     }
 
     private static async Task WriteAsync(string dir, PersonaRecord[] personas, PersonaRejection[] rejections, PersonaSplit split,

@@ -223,6 +223,13 @@ public static class PersonaJson
             else w.WriteNull(code.Variable);
         }
         w.WriteEndObject();
+        if (c.Derived is { Count: > 0 } derived)
+        {
+            w.WritePropertyName("derived"u8);
+            w.WriteStartObject();
+            foreach (var (attribute, how) in derived) w.WriteString(attribute, how);
+            w.WriteEndObject();
+        }
         w.WriteEndObject();
     }
 
@@ -311,6 +318,16 @@ public static class PersonaJson
                 _ => throw Bad(where, "census.codes." + prop.Name, "an integer, a string or null"),
             });
         }
+        List<KeyValuePair<string, string>>? derived = null;
+        if (Optional(c, "derived") is { } d)
+        {
+            if (d.ValueKind != JsonValueKind.Object) throw Bad(where, "census.derived", "an object of strings or null");
+            derived = new();
+            foreach (var prop in d.EnumerateObject())
+                derived.Add(new(prop.Name, prop.Value.ValueKind == JsonValueKind.String
+                    ? prop.Value.GetString()!
+                    : throw Bad(where, "census.derived." + prop.Name, "a string")));
+        }
         return new PersonaCensus(
             RequiredString(c, "vintage", where),
             RequiredString(c, "serialno", where),
@@ -318,7 +335,8 @@ public static class PersonaJson
             RequiredString(c, "state", where),
             OptionalString(c, "puma", where),
             TryDouble(Required(c, "weight", where), out var w) ? w : throw Bad(where, "census.weight", "a number"),
-            codes);
+            codes,
+            derived);
     }
 
     internal static PersonaTraits ReadTraits(JsonElement t, string where)

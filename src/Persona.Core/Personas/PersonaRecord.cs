@@ -118,7 +118,13 @@ public sealed record PersonaRecord
     ];
 }
 
-/// <summary>Where a persona came from in the ACS: release, record, weight and the raw codes.</summary>
+/// <summary>
+/// Where a persona came from in the ACS: release, record, weight and the raw codes.
+/// <see cref="Derived"/> names, per attribute in contract order, what an attribute was derived
+/// from or stood in for when the source lacks its own variable (household fields built from the
+/// household's persons, nativity for place of birth, Hispanic origin for ancestry); null when
+/// every attribute is the source's own variable. Written as "derived" after "codes" only when set.
+/// </summary>
 public sealed record PersonaCensus(
     string Vintage,
     string SerialNo,
@@ -126,11 +132,13 @@ public sealed record PersonaCensus(
     string State,
     string? Puma,
     double Weight,
-    IReadOnlyList<PumsCode> Codes)
+    IReadOnlyList<PumsCode> Codes,
+    IReadOnlyList<KeyValuePair<string, string>>? Derived = null)
 {
     public bool Equals(PersonaCensus? other) =>
         other is not null && Vintage == other.Vintage && SerialNo == other.SerialNo && SpOrder == other.SpOrder
-        && State == other.State && Puma == other.Puma && Weight.Equals(other.Weight) && Codes.SequenceEqual(other.Codes);
+        && State == other.State && Puma == other.Puma && Weight.Equals(other.Weight) && Codes.SequenceEqual(other.Codes)
+        && (Derived ?? []).SequenceEqual(other.Derived ?? []);
 
     public override int GetHashCode() => HashCode.Combine(SerialNo, SpOrder);
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.AI;
+using Persona.Pipeline;
 
 namespace Persona.Prompts;
 
@@ -9,10 +10,11 @@ namespace Persona.Prompts;
 /// last filter.) It only needs an <see cref="IChatClient"/>; caching, retries and accounting are
 /// the runtime's job, keyed on the request and on <see cref="TemplateVersionKey"/>.
 /// <para>
-/// An answer without a usable JSON verdict is returned as a null verdict with the raw text (the
-/// prompt is then excluded and the failure counted), never an exception. Exceptions thrown by the
-/// chat client itself propagate: the runtime has already retried, and writing a partial output
-/// would hide the failure; the cache makes the re-run cheap.
+/// An answer without a usable JSON verdict, or a call that failed for good (unrepairable JSON, an
+/// HTTP 400, a timeout after retries), is a null verdict with the raw text and the reason (the
+/// prompt is then excluded and the failure counted), never an exception: the shared fan-out's rule.
+/// A run-level stop (budget, endpoint down, --max-failure-rate, Ctrl-C) ends the classification
+/// resumably; the cache makes the re-run cheap.
 /// </para>
 /// </summary>
 public sealed partial class ControversyClassifier
@@ -84,21 +86,18 @@ public sealed partial class ControversyClassifier
         return ParseAnswer(response.Text);
     }
 
-    /// <summary>Classifies with at most maxConcurrency requests in flight; verdicts come back in input order.</summary>
+    /// <summary>Classifies on the shared fan-out (at most maxConcurrency requests in flight); verdicts come back in input order.</summary>
     public async Task<IReadOnlyList<ControversyVerdict>> ClassifyAllAsync(
-        IReadOnlyList<string> prompts, IProgress<CurationProgress>? progress = null, CancellationToken ct = default)
+        IReadOnlyList<string> prompts, IProgress<CurationProgress>? progress = null, CancellationToken ct = default, CancellationToken abort = default)
     {
-        var verdicts = new ControversyVerdict[prompts.Count];
-        int done = 0;
+        var verdicts = new List<ControversyVerdict>(prompts.Count);
         progress?.Report(new CurationProgress("classify", 0, prompts.Count));
-        await Parallel.ForEachAsync(
-            Enumerable.Range(0, prompts.Count),
-            new ParallelOptions { MaxDegreeOfParallelism = _maxConcurrency, CancellationToken = ct },
-            async (i, token) =>
-            {
-                verdicts[i] = await ClassifyAsync(prompts[i], token).ConfigureAwait(false);
-                progress?.Report(new CurationProgress("classify", Interlocked.Increment(ref done), prompts.Count));
-            }).ConfigureAwait(false);
+        var options = new FanOutOptions { Concurrency = _maxConcurrency, Abort = abort };
+        await foreach (var o in FanOut.RunAsync(prompts, async (p, _, token) => await ClassifyAsync(p, token).ConfigureAwait(false), options, ct).ConfigureAwait(false))
+        {
+            verdicts.Add(o.Result ?? new ControversyVerdict(null, "call failed: " + o.Failure!.Message, o.Failure.RawText ?? ""));
+            progress?.Report(new CurationProgress("classify", verdicts.Count, prompts.Count));
+        }
         return verdicts;
     }
 

@@ -8,8 +8,9 @@ namespace Persona.Prompts;
 /// <summary>
 /// Writes the stage's outputs into a directory, each file atomically (temp file in the same
 /// directory, then a move), so an interrupted run never leaves a half-written file:
-/// <c>prompts.jsonl</c>, <c>rejected.jsonl</c> (what the cheap filters and the classifier dropped,
-/// and which earlier prompt a duplicate repeated) and <c>curation-report.json</c>.
+/// <c>prompts.jsonl</c> (the curated set only: train and held-out), <c>rejected.jsonl</c> (what the
+/// cheap filters and the classifier dropped, which earlier prompt a duplicate repeated, and the
+/// classifier's verdict and reason) and <c>curation-report.json</c>.
 /// </summary>
 public static class PromptCurationWriter
 {
@@ -37,7 +38,7 @@ public static class PromptCurationWriter
 
     public static string ReportJson(PromptCurationReport report) => JsonSerializer.Serialize(report, ReportJsonOptions);
 
-    /// <summary>One JSON object per line: id, text, cluster, split, controversial, reason, and raw only when the verdict could not be parsed.</summary>
+    /// <summary>One JSON object per kept prompt: id, text, cluster, split, controversial, reason.</summary>
     public static void WritePrompts(Stream stream, IEnumerable<CuratedPrompt> prompts)
     {
         foreach (var p in prompts)
@@ -68,13 +69,19 @@ public static class PromptCurationWriter
                 w.WriteString("id", r.Id);
                 w.WriteString("filter", r.Filter);
                 if (r.DuplicateOf is not null) w.WriteString("duplicate_of", r.DuplicateOf);
+                if (r.Filter == PromptCurator.FilterControversial)
+                {
+                    if (r.Controversial is bool b) w.WriteBoolean("controversial", b); else w.WriteNull("controversial");
+                    if (r.Reason is null) w.WriteNull("reason"); else w.WriteString("reason", r.Reason);
+                    if (r.Raw is not null) w.WriteString("raw", r.Raw);
+                }
                 w.WriteEndObject();
             }
             stream.WriteByte((byte)'\n');
         }
     }
 
-    /// <summary>Reads prompts.jsonl back (for downstream stages and tests).</summary>
+    /// <summary>Reads prompts.jsonl back (for downstream stages and tests); every line must be a kept prompt.</summary>
     public static IReadOnlyList<CuratedPrompt> ReadPrompts(string path)
     {
         var list = new List<CuratedPrompt>();
@@ -92,7 +99,12 @@ public static class PromptCurationWriter
                 string? Opt(string f) => r.TryGetProperty(f, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
                 int? cluster = r.TryGetProperty("cluster", out var cv) && cv.ValueKind == JsonValueKind.Number ? cv.GetInt32() : null;
                 bool? contro = r.TryGetProperty("controversial", out var bv) && bv.ValueKind is JsonValueKind.True or JsonValueKind.False ? bv.GetBoolean() : null;
-                list.Add(new CuratedPrompt(Req("id"), Req("text"), cluster, Req("split"), contro, Opt("reason"), Opt("raw")));
+                string id = Req("id"), text = Req("text"), split = Req("split");
+                if (!PromptSplit.IsKnown(split))
+                    throw new PersonaException(
+                        $"{path}:{lineNo}: field 'split' is '{split}'; a curated prompt file holds only '{PromptSplit.Train}' and '{PromptSplit.HeldOut}' prompts " +
+                        $"(excluded prompts belong in {RejectedFile}; re-run `persona prompts curate` if the file came from an older version).");
+                list.Add(new CuratedPrompt(id, text, cluster, split, contro, Opt("reason"), Opt("raw")));
             }
             catch (JsonException e)
             {

@@ -13,7 +13,7 @@ namespace Persona.Prompts;
 /// words; duplicates of an earlier prompt by normalised text (<see cref="PromptText.Normalize"/>),
 /// then, in <see cref="NearDuplicateMode.TokenSet"/> mode, by the same set of normalised words
 /// (catches reordered or repeated words; the first occurrence is kept); the optional limit; the
-/// classifier (kept = verdict true; false and unparseable answers are excluded but still written).
+/// classifier (kept = verdict true; false and unparseable answers are rejections with the verdict).
 /// Topics: k-means on unit MiniLM vectors, k = the candidate with the highest mean silhouette on a
 /// seeded sample (ties: smaller k), unless k is fixed; silhouette and inertia of every candidate are
 /// reported.
@@ -65,10 +65,14 @@ public sealed class PromptCurator
         }
 
         var classifier = new ControversyClassifier(_chat, o.TemplateVersion, o.MaxConcurrency);
-        var verdicts = await classifier.ClassifyAllAsync(current.Select(p => p.Text).ToList(), progress, ct).ConfigureAwait(false);
+        var verdicts = await classifier.ClassifyAllAsync(current.Select(p => p.Text).ToList(), progress, ct, o.Abort).ConfigureAwait(false);
         var keptIdx = Enumerable.Range(0, current.Count).Where(i => verdicts[i].Controversial == true).ToArray();
         for (int i = 0; i < current.Count; i++)
-            if (verdicts[i].Controversial != true) rejections.Add(new PromptRejection(current[i].Id, FilterControversial));
+        {
+            var v = verdicts[i];
+            if (v.Controversial != true)
+                rejections.Add(new PromptRejection(current[i].Id, FilterControversial, null, v.Controversial, v.Reason, v.Raw));
+        }
         filters.Add(new FilterCount(FilterControversial, current.Count, keptIdx.Length));
         var classifierReport = new ClassifierReport(
             current.Count,
@@ -82,14 +86,12 @@ public sealed class PromptCurator
         var split = labels.Length == 0 ? [] : TopicSplit.Assign(labels, topics.K, o.HeldOutFraction, o.Seed);
         topics = topics with { Clusters = ClusterSizesOf(labels, split, topics.K) };
 
-        var curated = new CuratedPrompt[current.Count];
-        for (int i = 0; i < current.Count; i++)
-        {
-            var v = verdicts[i];
-            curated[i] = new CuratedPrompt(current[i].Id, current[i].Text, null, PromptSplit.Excluded, v.Controversial, v.Reason, v.Raw);
-        }
+        var curated = new CuratedPrompt[keptIdx.Length];
         for (int j = 0; j < keptIdx.Length; j++)
-            curated[keptIdx[j]] = curated[keptIdx[j]] with { Cluster = labels[j], Split = split[j] };
+        {
+            var i = keptIdx[j];
+            curated[j] = new CuratedPrompt(current[i].Id, current[i].Text, labels[j], split[j], verdicts[i].Controversial, verdicts[i].Reason, verdicts[i].Raw);
+        }
 
         var report = new PromptCurationReport(
             sourceName, o.Seed, o.TemplateVersion, o.NearDuplicates, o.Limit, o.HeldOutFraction,

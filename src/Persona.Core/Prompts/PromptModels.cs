@@ -17,14 +17,14 @@ public static class PromptSplit
 {
     public const string Train = "train";
     public const string HeldOut = "held_out";
-    /// <summary>Classified but not kept (not controversial, or the verdict could not be parsed).</summary>
-    public const string Excluded = "excluded";
+
+    public static bool IsKnown(string split) => split is Train or HeldOut;
 }
 
 /// <summary>
-/// One line of prompts.jsonl. Every prompt that reached the classifier is written, so the LM's
-/// "no" and unparseable answers stay auditable; only kept prompts get a cluster and a train or
-/// held-out split.
+/// One line of prompts.jsonl: a kept prompt (the classifier said controversial) with its topic
+/// cluster and its train or held-out split. Prompts the classifier excluded are
+/// <see cref="PromptRejection"/>s, so a reader of prompts.jsonl gets exactly the curated set.
 /// </summary>
 public sealed record CuratedPrompt(
     string Id,
@@ -61,6 +61,8 @@ public sealed record PromptCurationOptions
 
     /// <summary>Concurrent classifier requests in flight.</summary>
     public int MaxConcurrency { get; init; } = 4;
+    /// <summary>The second Ctrl-C: abandons classifier calls in flight.</summary>
+    public CancellationToken Abort { get; init; }
 
     /// <summary>Passed as ChatOptions.AdditionalProperties["template_version"] so caches key on it;
     /// change it whenever the classifier prompt changes.</summary>
@@ -102,8 +104,14 @@ public sealed record PromptCurationOptions
     }
 }
 
-/// <summary>Why a prompt left the pipeline before or at the classifier.</summary>
-public sealed record PromptRejection(string Id, string Filter, string? DuplicateOf = null);
+/// <summary>
+/// Why a prompt left the pipeline before or at the classifier. For the classifier's rejects
+/// <see cref="Controversial"/> is its verdict (false, or null when the answer could not be parsed),
+/// <see cref="Reason"/> its stated reason and <see cref="Raw"/> the unparseable answer, so the
+/// LM's "no" stays auditable.
+/// </summary>
+public sealed record PromptRejection(string Id, string Filter, string? DuplicateOf = null,
+    bool? Controversial = null, string? Reason = null, string? Raw = null);
 
 /// <summary>Counts after one filter, in pipeline order.</summary>
 public sealed record FilterCount(string Filter, int Before, int After);

@@ -33,6 +33,18 @@ public sealed record FidelityOptions
 
     /// <summary>Use Bergsma's bias-corrected Cramér's V (see <see cref="Association.CramersV(ContingencyTable, bool)"/>).</summary>
     public bool BiasCorrectedCramersV { get; init; }
+
+    /// <summary>Random samples of the synthetic population's size simulated from the weighted census for the chance levels.</summary>
+    public int ChanceReplicates { get; init; } = 200;
+
+    /// <summary>Seeds the chance simulation (each statistic has its own stream derived from it).</summary>
+    public long ChanceSeed { get; init; } = 14;
+
+    /// <summary>
+    /// Share of chance samples a statistic must leave behind to be flagged: a TVD above the
+    /// simulated TVDs' <c>Level</c> quantile, a V gap outside their central <c>Level</c> interval.
+    /// </summary>
+    public double ChanceLevel { get; init; } = 0.95;
 }
 
 public sealed record CategoryShare(string Category, double Synthetic, double Census)
@@ -42,19 +54,31 @@ public sealed record CategoryShare(string Category, double Synthetic, double Cen
 
 /// <summary>
 /// One attribute's marginal fidelity. <see cref="ExpectedSamplingTvd"/> is the TVD a simple random
-/// sample of the synthetic population's size would show by chance alone, so a TVD near it is noise.
+/// sample of the synthetic population's size would show by chance alone (normal approximation),
+/// <see cref="ChanceTvd"/> the <see cref="FidelityOptions.ChanceLevel"/> quantile of TVDs of
+/// simulated random samples of that size from the weighted census; only a TVD beyond it is
+/// <see cref="BeyondChance"/>.
 /// </summary>
 public sealed record AttributeFidelity(
     string Attribute,
     int Categories,
     double Tvd,
     double ExpectedSamplingTvd,
+    double ChanceTvd,
+    bool BeyondChance,
     CategoryShare? MostOverRepresented,
     CategoryShare? MostUnderRepresented,
     IReadOnlyList<CategoryShare> Shares);
 
-/// <summary>Association between two attributes; V is null when undefined (an attribute with one category).</summary>
-public sealed record PairFidelity(string First, string Second, double? SyntheticCramersV, double? CensusCramersV, double? Gap);
+/// <summary>
+/// Association between two attributes; V is null when undefined (an attribute with one category).
+/// <see cref="ChanceGapLow"/>..<see cref="ChanceGapHigh"/> is the central interval of the gaps
+/// V(sample) - V(census) that simulated random samples of the synthetic population's size show
+/// (small samples overstate association, so it need not contain 0), <see cref="ChanceGapMean"/>
+/// their mean; only a gap outside the interval is <see cref="BeyondChance"/>.
+/// </summary>
+public sealed record PairFidelity(string First, string Second, double? SyntheticCramersV, double? CensusCramersV, double? Gap,
+    double? ChanceGapMean, double? ChanceGapLow, double? ChanceGapHigh, bool BeyondChance);
 
 public sealed record FidelitySummary(
     int Attributes,
@@ -65,12 +89,15 @@ public sealed record FidelitySummary(
     int Pairs,
     double? MeanAbsoluteCramersVGap,
     double? MaxAbsoluteCramersVGap,
-    string? WorstPair);
+    string? WorstPair,
+    int AttributesBeyondChance,
+    int PairsBeyondChance);
 
 /// <summary>
 /// How closely a synthetic population reproduces the census it was drawn from: per attribute the
 /// total variation distance (TVD) between the synthetic shares and the census's weighted shares,
-/// per attribute pair Cramér's V on both sides and the gap. Missing values are the category
+/// per attribute pair Cramér's V on both sides and the gap, each beside what a random sample of the
+/// same size from the census would show (<see cref="Chance"/>). Missing values are the category
 /// "(not in universe)" on both sides, so a field that is blanked or invented shows up.
 /// </summary>
 public sealed record FidelityReport(
@@ -81,7 +108,8 @@ public sealed record FidelityReport(
     bool BiasCorrectedCramersV,
     IReadOnlyList<AttributeFidelity> Attributes,
     IReadOnlyList<PairFidelity> Pairs,
-    FidelitySummary Summary)
+    FidelitySummary Summary,
+    FidelityChance Chance)
 {
     /// <summary>The census attributes of a persona record, as keyed in persona files (contract 2).</summary>
     public static readonly IReadOnlyList<string> DefaultAttributes =
@@ -123,6 +151,10 @@ public sealed record FidelityReport(
             throw new PersonaException("Fidelity report: an attribute is listed twice.");
         foreach (var (a, b) in pairs)
             if (a == b) throw new PersonaException($"Fidelity report: pair ({a}, {b}) pairs an attribute with itself.");
+        if (options.ChanceReplicates < 1)
+            throw new PersonaException($"Fidelity report: ChanceReplicates must be at least 1 (got {options.ChanceReplicates}).");
+        if (!(options.ChanceLevel > 0 && options.ChanceLevel < 1))
+            throw new PersonaException($"Fidelity report: ChanceLevel must lie strictly between 0 and 1 (got {options.ChanceLevel}).");
 
         var needed = attributes.Concat(pairs.SelectMany(p => new[] { p.First, p.Second }))
             .Distinct(StringComparer.Ordinal).ToArray();
@@ -157,30 +189,52 @@ public sealed record FidelityReport(
         double censusWeight = cenDist[attributes[0]].Total;
         if (censusWeight <= 0) throw new PersonaException("Fidelity report: the census rows' weights sum to 0.");
 
-        var attrResults = attributes.Select(a => CompareAttribute(a, synDist[a], cenDist[a], synthetic.Count, options)).ToList();
-        var pairResults = pairs.Select((p, k) =>
-        {
-            double? sv = Defined(Association.CramersV(synTables[k], options.BiasCorrectedCramersV));
-            double? cv = Defined(Association.CramersV(cenTables[k], options.BiasCorrectedCramersV));
-            return new PairFidelity(p.First, p.Second, sv, cv, sv is { } s && cv is { } c ? s - c : null);
-        }).ToList();
+        var chance = new FidelityChanceSimulator(synthetic.Count, options.ChanceReplicates, options.ChanceSeed);
+        // Statistics are independent streams, so running them in parallel does not change a bit.
+        var attrResults = new AttributeFidelity[attributes.Count];
+        Parallel.For(0, attributes.Count, i =>
+            attrResults[i] = CompareAttribute(attributes[i], synDist[attributes[i]], cenDist[attributes[i]], synthetic.Count, chance, options));
+        var pairResults = new PairFidelity[pairs.Count];
+        Parallel.For(0, pairs.Count, k => pairResults[k] = ComparePair(pairs[k], synTables[k], cenTables[k], chance, options));
 
         var worstAttr = attrResults.OrderByDescending(a => a.Tvd).First();
         var gaps = pairResults.Where(p => p.Gap is not null).ToList();
         var worstPair = gaps.OrderByDescending(p => Math.Abs(p.Gap!.Value)).FirstOrDefault();
         var summary = new FidelitySummary(
-            attrResults.Count,
+            attrResults.Length,
             attrResults.Average(a => a.Tvd),
             worstAttr.Tvd,
             worstAttr.Attribute,
             attrResults.Average(a => a.ExpectedSamplingTvd),
-            pairResults.Count,
+            pairResults.Length,
             gaps.Count > 0 ? gaps.Average(p => Math.Abs(p.Gap!.Value)) : null,
             gaps.Count > 0 ? gaps.Max(p => Math.Abs(p.Gap!.Value)) : null,
-            worstPair is null ? null : $"{worstPair.First} x {worstPair.Second}");
+            worstPair is null ? null : $"{worstPair.First} x {worstPair.Second}",
+            attrResults.Count(a => a.BeyondChance),
+            pairResults.Count(p => p.BeyondChance));
+        var chanceInfo = new FidelityChance(options.ChanceReplicates, options.ChanceSeed, options.ChanceLevel,
+            "random samples of the synthetic population's size drawn from the weighted census (probability proportional to weight, with replacement), " +
+            "simulated per statistic from its census cells; TVD flagged above the level's quantile, V gap flagged outside the central interval");
 
         return new FidelityReport(synthetic.Count, censusCount, censusWeight, censusWeight * censusWeight / censusSumSq,
-            options.BiasCorrectedCramersV, attrResults, pairResults, summary);
+            options.BiasCorrectedCramersV, attrResults, pairResults, summary, chanceInfo);
+    }
+
+    static PairFidelity ComparePair((string First, string Second) p, ContingencyTable syn, ContingencyTable cen,
+        FidelityChanceSimulator chance, FidelityOptions options)
+    {
+        double? sv = Defined(Association.CramersV(syn, options.BiasCorrectedCramersV));
+        double? cv = Defined(Association.CramersV(cen, options.BiasCorrectedCramersV));
+        double? gap = sv is { } s && cv is { } c ? s - c : null;
+        if (cv is not { } censusV)
+            return new PairFidelity(p.First, p.Second, sv, cv, gap, null, null, null, false);
+        var gaps = chance.CramersVGap($"{p.First}|{p.Second}", cen, censusV, options.BiasCorrectedCramersV);
+        if (gaps.Length == 0)
+            return new PairFidelity(p.First, p.Second, sv, cv, gap, null, null, null, false);
+        double tail = (1 - options.ChanceLevel) / 2;
+        double low = FidelityChanceSimulator.Quantile(gaps, tail), high = FidelityChanceSimulator.Quantile(gaps, 1 - tail);
+        return new PairFidelity(p.First, p.Second, sv, cv, gap, gaps.Average(), low, high,
+            gap is { } g && (g < low || g > high));
     }
 
     static double? Defined(double v) => double.IsNaN(v) ? null : v;
@@ -191,7 +245,8 @@ public sealed record FidelityReport(
         return string.IsNullOrWhiteSpace(value) ? Bands.NotInUniverse : value;
     }
 
-    static AttributeFidelity CompareAttribute(string attribute, WeightedDistribution syn, WeightedDistribution cen, int n, FidelityOptions options)
+    static AttributeFidelity CompareAttribute(string attribute, WeightedDistribution syn, WeightedDistribution cen, int n,
+        FidelityChanceSimulator chance, FidelityOptions options)
     {
         var categories = syn.Categories.Union(cen.Categories, StringComparer.Ordinal).ToList();
         var shares = categories.Select(c => new CategoryShare(c, syn.Share(c), cen.Share(c)));
@@ -202,8 +257,10 @@ public sealed record FidelityReport(
         var list = shares.ToList();
         var over = list.Where(s => s.Difference > 0).OrderByDescending(s => s.Difference).ThenBy(s => s.Category, StringComparer.Ordinal).FirstOrDefault();
         var under = list.Where(s => s.Difference < 0).OrderBy(s => s.Difference).ThenBy(s => s.Category, StringComparer.Ordinal).FirstOrDefault();
-        return new AttributeFidelity(attribute, list.Count, Divergence.TotalVariation(syn, cen),
-            Divergence.ExpectedSamplingTotalVariation(cen, n), over, under, list);
+        var tvd = Divergence.TotalVariation(syn, cen);
+        var chanceTvd = FidelityChanceSimulator.Quantile(chance.Tvd(attribute, cen), options.ChanceLevel);
+        return new AttributeFidelity(attribute, list.Count, tvd, Divergence.ExpectedSamplingTotalVariation(cen, n),
+            chanceTvd, tvd > chanceTvd, over, under, list);
     }
 
     static int IndexIn(IReadOnlyList<string> order, string category)

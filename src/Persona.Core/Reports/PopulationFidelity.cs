@@ -12,6 +12,8 @@ public sealed record PopulationFidelityResult(
     string Vintage,
     int CensusRows,
     IReadOnlyList<string> SkippedAttributes,
+    string HouseholdFields,
+    IReadOnlyList<string> UnavailableAttributes,
     string? JsonPath,
     IReadOnlyList<string> Plots);
 
@@ -34,7 +36,7 @@ public static class PopulationFidelity
 
         var sources = CensusSampler.ResolveSources(census);
         var table = await PumsLoader.LoadAsync(sources, progress, ct);
-        Households.Apply(table, PumsSources.ResolveHouseholds(census.Households), ct);
+        var households = Households.Apply(table, PumsSources.ResolveHouseholds(census.Households), ct);
         var dictionary = PumsDictionary.Load(census.DictionaryPath ?? CensusSampler.BundledDictionary(table));
         var decoder = new PumsDecoder(table, dictionary, census.KeepUnknownCodes);
         var universe = CensusSampler.Universe(table, census);
@@ -69,7 +71,8 @@ public static class PopulationFidelity
             report.WriteJson(json);
             plots = report.WritePlots(outDirectory);
         }
-        return new PopulationFidelityResult(report, Path.GetFullPath(personasPath), sources, table.Vintage, censusRows.Count, skipped, json, plots);
+        return new PopulationFidelityResult(report, Path.GetFullPath(personasPath), sources, table.Vintage, censusRows.Count, skipped,
+            Households.Describe(households), decoder.UnavailableAttributes, json, plots);
     }
 
     /// <summary>The 24 census attributes of a persona as the fidelity report keys them (numbers in invariant culture).</summary>

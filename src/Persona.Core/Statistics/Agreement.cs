@@ -141,15 +141,7 @@ public static class Agreement
         ArgumentNullException.ThrowIfNull(labelsPerItem);
         if (labelsPerItem.Count == 0) throw new UndefinedStatisticException("Fleiss' kappa", "no items");
         var cats = categories ?? Labels.Ordered(labelsPerItem.SelectMany(x => x));
-        var index = cats.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => x.i, StringComparer.Ordinal);
-        var counts = new int[labelsPerItem.Count, cats.Count];
-        for (var i = 0; i < labelsPerItem.Count; i++)
-            foreach (var label in labelsPerItem[i])
-            {
-                if (!index.TryGetValue(label, out var j)) throw new ArgumentException($"Item {i}: label '{label}' is not among the categories.");
-                counts[i, j]++;
-            }
-        return Fleiss(counts, cats);
+        return Fleiss(CategoryCounts(labelsPerItem, cats), cats);
     }
 
     /// <summary>Fleiss' kappa from an items × categories table of how many raters chose each category.</summary>
@@ -201,11 +193,19 @@ public static class Agreement
     /// all pairs of ratings of the item, averaged over items. With two raters it is the share of
     /// items on which they agree.
     /// </summary>
-    public static double PercentAgreement(IReadOnlyList<IReadOnlyList<string>> labelsPerItem)
+    public static double PercentAgreement(IReadOnlyList<IReadOnlyList<string>> labelsPerItem) => ItemAgreement(labelsPerItem).Average();
+
+    /// <summary>Percent agreement with a percentile bootstrap interval over items.</summary>
+    public static BootstrapResult PercentAgreementInterval(IReadOnlyList<IReadOnlyList<string>> labelsPerItem, int resamples = 1000, ulong seed = 1, double level = 0.95)
+    {
+        var r = Bootstrap.Mean(ItemAgreement(labelsPerItem), resamples, seed, level);
+        return r with { Method = "item bootstrap percentile" };
+    }
+
+    private static double[] ItemAgreement(IReadOnlyList<IReadOnlyList<string>> labelsPerItem)
     {
         ArgumentNullException.ThrowIfNull(labelsPerItem);
-        double sum = 0;
-        var used = 0;
+        var shares = new List<double>(labelsPerItem.Count);
         foreach (var labels in labelsPerItem)
         {
             var m = labels.Count;
@@ -216,11 +216,74 @@ public static class Agreement
                 long c = g.Count();
                 agree += c * (c - 1);
             }
-            sum += agree / (double)((long)m * (m - 1));
-            used++;
+            shares.Add(agree / (double)((long)m * (m - 1)));
         }
-        if (used == 0) throw new UndefinedStatisticException("Percent agreement", "no item has two or more ratings");
-        return sum / used;
+        if (shares.Count == 0) throw new UndefinedStatisticException("Percent agreement", "no item has two or more ratings");
+        return shares.ToArray();
+    }
+
+    /// <summary>
+    /// Fleiss' kappa with a percentile bootstrap interval over items (items drawn with replacement,
+    /// kappa recomputed). Resamples in which every rating is one category have no kappa; they are
+    /// left out, and their number is in the method text. Undefined if most resamples are so.
+    /// </summary>
+    public static BootstrapResult FleissInterval(int[,] counts, int resamples = 1000, ulong seed = 1, double level = 0.95)
+    {
+        var point = Fleiss(counts);
+        Stat.CheckResamples(resamples);
+        Stat.CheckLevel(level);
+        int items = counts.GetLength(0), k = counts.GetLength(1);
+        var m = point.RatersPerItem;
+        var agreement = new double[items];
+        for (var i = 0; i < items; i++)
+        {
+            long sq = 0;
+            for (var j = 0; j < k; j++) sq += (long)counts[i, j] * counts[i, j];
+            agreement[i] = (sq - m) / (double)(m * (m - 1));
+        }
+        var reps = new double[resamples];
+        Parallel.For(0, resamples, () => (Draws: new int[items], Totals: new double[k]), (r, _, buf) =>
+        {
+            var rng = new Census.DeterministicRng(Census.DeterministicRng.Mix(seed, (ulong)r));
+            Array.Clear(buf.Draws);
+            Array.Clear(buf.Totals);
+            for (var i = 0; i < items; i++) buf.Draws[rng.NextInt(items)]++;
+            double pBar = 0;
+            for (var i = 0; i < items; i++)
+            {
+                var d = buf.Draws[i];
+                if (d == 0) continue;
+                pBar += d * agreement[i];
+                for (var j = 0; j < k; j++) buf.Totals[j] += d * counts[i, j];
+            }
+            pBar /= items;
+            double pe = 0;
+            for (var j = 0; j < k; j++) { var pj = buf.Totals[j] / ((double)items * m); pe += pj * pj; }
+            reps[r] = pe >= 1 - 1e-12 ? double.NaN : (pBar - pe) / (1 - pe);
+            return buf;
+        }, _ => { });
+        var defined = reps.Where(double.IsFinite).ToArray();
+        if (defined.Length < resamples / 2 || defined.Length < 2)
+            throw new UndefinedStatisticException("The bootstrap interval of Fleiss' kappa", "most resamples of items hold a single category");
+        var left = resamples - defined.Length;
+        var result = Stat.Percentile(point.Kappa, defined, level, seed, left == 0 ? "item bootstrap percentile" : $"item bootstrap percentile ({left} resamples with one category left out)");
+        return result with { Resamples = resamples };
+    }
+
+    /// <summary>Items × categories counts from the labels of each item, categories in the given order.</summary>
+    public static int[,] CategoryCounts(IReadOnlyList<IReadOnlyList<string>> labelsPerItem, IReadOnlyList<string> categories)
+    {
+        ArgumentNullException.ThrowIfNull(labelsPerItem);
+        ArgumentNullException.ThrowIfNull(categories);
+        var index = categories.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => x.i, StringComparer.Ordinal);
+        var counts = new int[labelsPerItem.Count, categories.Count];
+        for (var i = 0; i < labelsPerItem.Count; i++)
+            foreach (var label in labelsPerItem[i])
+            {
+                if (!index.TryGetValue(label, out var j)) throw new ArgumentException($"Item {i}: label '{label}' is not among the categories.");
+                counts[i, j]++;
+            }
+        return counts;
     }
 }
 

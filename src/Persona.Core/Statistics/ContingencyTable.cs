@@ -31,6 +31,23 @@ public sealed class ContingencyTable
         _sumSquares += weight * weight;
     }
 
+    /// <summary>
+    /// Adds <paramref name="count"/> rows of weight 1 to one cell at once (a simulated unweighted
+    /// sample), keeping the effective sample size that of <paramref name="count"/> separate rows.
+    /// </summary>
+    public void AddUnits(string row, string column, int count)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        ArgumentNullException.ThrowIfNull(column);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (count == 0) return;
+        _cells[(row, column)] = this[row, column] + count;
+        _rows[row] = _rows.GetValueOrDefault(row) + count;
+        _columns[column] = _columns.GetValueOrDefault(column) + count;
+        Total += count;
+        _sumSquares += count;
+    }
+
     public static ContingencyTable From(IEnumerable<(string Row, string Column, double Weight)> rows)
     {
         var t = new ContingencyTable();

@@ -170,7 +170,8 @@ public static class Krippendorff
     /// values from the observed coincidences (q the number of non-empty coincidence cells, m the
     /// raters, n the pairable values) and sets α* = 1 − Σδ²/(M·D_e), floored at −1. A resample
     /// of perfect agreement counts as 0 when the data hold a single agreeing value, and as many
-    /// perfect resamples as chance alone predicts (B·Σ_c (o_cc/n)^M) are set to 0, as in the macro.
+    /// perfect resamples as chance alone predicts (B·Σ_c (o_cc/n)^P, P = Σ_u m_u(m_u−1)/2 the pairs
+    /// in the data) are set to 0, as in the macro (KALPHA for SPSS, version 3.0).
     /// The interval is the percentile interval of the α*.
     /// </summary>
     public static AlphaBootstrap HayesKrippendorffBootstrap(ReliabilityData data, int resamples = 1000, ulong seed = 1, double level = 0.95)
@@ -196,8 +197,9 @@ public static class Krippendorff
             if (co.Observed[i] > 0) { q += diagonal ? 1 : 2; if (diagonal) diagonalCells++; }
         }
         var m = (long)Math.Max(1, Math.Min(25.0 * q, Math.Floor((data.Raters - 1) * n / 2)));
+        // The macro takes the chance of a resample of perfect agreement over all Σ m_u(m_u−1)/2 pairs, not over M.
         for (var i = 0; i < cells; i++)
-            if (co.Row[i] == co.Col[i]) chanceAllAgree += Math.Pow(co.Observed[i] / n, m);
+            if (co.Row[i] == co.Col[i]) chanceAllAgree += Math.Pow(co.Observed[i] / n, co.Pairs);
         var de = point.ExpectedDisagreement;
         var reps = new double[resamples];
         Parallel.For(0, resamples, r =>
@@ -273,6 +275,7 @@ public static class Krippendorff
         public double[] Observed = [];
         public int CellCount => Row.Length;
         public int PairableUnits;
+        public double Pairs; // Σ_u m_u(m_u−1)/2 over pairable units
         public int[]? UnitCellStart, UnitCell;
         public double[]? UnitWeight;
         private int _values;
@@ -310,6 +313,7 @@ public static class Krippendorff
                 int s = data.UnitStart[u], e = data.UnitStart[u + 1], mu = e - s;
                 if (mu < 2) continue;
                 result.PairableUnits++;
+                result.Pairs += mu * (mu - 1) / 2.0;
                 if (buffer.Length < mu) buffer = new int[mu];
                 var span = buffer.AsSpan(0, mu);
                 data.ValueIndex.AsSpan(s, mu).CopyTo(span);

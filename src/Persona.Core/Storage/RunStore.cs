@@ -43,7 +43,14 @@ public sealed record CallRecord(
     string? Error,
     string? RawText,
     string? FinishReason,
-    bool Simulated);
+    bool Simulated,
+    string? Role = null);
+
+/// <summary>One task sample as logged (its JSON is a <c>Persona.Pipeline.SampleRecord</c> without scores).</summary>
+public sealed record SampleRow(string Task, string Id, long Seq, string Status, string Json);
+
+/// <summary>One named score of one sample (its JSON is a <c>Persona.Pipeline.Score</c>).</summary>
+public sealed record ScoreRow(string Task, string SampleId, string ScoreSet, string Json);
 
 /// <summary>Totals over the calls table, for manifests and summaries.</summary>
 public sealed record StoreStats(long Calls, long CacheHits, long Failures, long Responses, long PromptTokens, long CompletionTokens, double CostUsd);
@@ -62,11 +69,14 @@ public sealed class RunStore : IAsyncDisposable
     // How long provenance-only writes may wait to share a commit. Every commit makes each reader
     // connection drop its page cache (WAL snapshot changed), so replaying a cached run, where
     // every call adds a provenance row, committed hundreds of times a second and each lookup
-    // started cold. Answers (paid for) and flushes are never held back.
-    private const int ProvenanceLingerMs = 200, LingerPollMs = 10;
+    // started cold. A paid answer waits at most PaidLingerMs (a group commit: at hundreds of calls
+    // a second, one transaction per answer was the engine's bottleneck, 4x slower than batching);
+    // simulated answers cost nothing and wait like provenance; flushes are never held back.
+    private const int ProvenanceLingerMs = 200, PaidLingerMs = 5, LingerPollMs = 10;
     private readonly string _connectionString;
     private readonly Channel<object> _writes = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentDictionary<string, StoredResponse> _pending = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Task, string Id), SampleRow> _pendingSamples = new();
     private readonly ConcurrentBag<Reader> _readers = new();
     // Each reader maps the file; bounding them bounds memory (mapped pages count once per mapping)
     // and costs nothing, since lookups are synchronous and never outnumber the cores for long.
@@ -106,7 +116,21 @@ public sealed class RunStore : IAsyncDisposable
               cost_usd REAL NOT NULL, cached INTEGER NOT NULL, attempts INTEGER NOT NULL, status TEXT NOT NULL,
               error TEXT, raw_text TEXT, finish_reason TEXT, simulated INTEGER NOT NULL);
             DROP INDEX IF EXISTS calls_key;
+            CREATE TABLE IF NOT EXISTS samples(
+              task TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, status TEXT NOT NULL, record TEXT NOT NULL,
+              PRIMARY KEY(task, id)) WITHOUT ROWID;
+            CREATE INDEX IF NOT EXISTS samples_seq ON samples(task, seq);
+            CREATE TABLE IF NOT EXISTS scores(
+              task TEXT NOT NULL, sample_id TEXT NOT NULL, score_set TEXT NOT NULL, record TEXT NOT NULL,
+              PRIMARY KEY(task, sample_id, score_set)) WITHOUT ROWID;
             """);
+        // Stores written before model roles existed lack the role column; calls logged then were the default role's.
+        using (var probe = _writeConnection.CreateCommand())
+        {
+            probe.CommandText = "SELECT COUNT(*) FROM pragma_table_info('calls') WHERE name='role'";
+            if (Convert.ToInt64(probe.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 0)
+                Exec(_writeConnection, "ALTER TABLE calls ADD COLUMN role TEXT");
+        }
         // A thread of its own, not the pool's: replaying cached calls keeps every pool thread busy with
         // synchronous hits, and a pool-scheduled writer then starved and fell behind until the end.
         _writerTask = Task.Factory.StartNew(WriterLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
@@ -154,6 +178,131 @@ public sealed class RunStore : IAsyncDisposable
         if (!_writes.Writer.TryWrite(response)) throw new ObjectDisposedException(nameof(RunStore));
     }
 
+    /// <summary>Queues a task sample (insert or replace: a rerun that regenerates a failed sample overwrites it).</summary>
+    public void EnqueueSample(SampleRow sample)
+    {
+        ThrowIfFaulted();
+        _pendingSamples[(sample.Task, sample.Id)] = sample;
+        if (!_writes.Writer.TryWrite(sample)) throw new ObjectDisposedException(nameof(RunStore));
+    }
+
+    /// <summary>Queues a score of a sample under a named score set (insert or replace).</summary>
+    public void EnqueueScore(ScoreRow score)
+    {
+        ThrowIfFaulted();
+        if (!_writes.Writer.TryWrite(score)) throw new ObjectDisposedException(nameof(RunStore));
+    }
+
+    /// <summary>A logged sample, seeing queued writes (pooled prepared reads: a run checks every sample before generating it).</summary>
+    public bool TryGetSample(string task, string id, out SampleRow sample)
+    {
+        ThrowIfFaulted();
+        if (_pendingSamples.TryGetValue((task, id), out sample!)) return true;
+        _readerSlots.Wait();
+        Reader? reader = null;
+        try
+        {
+            if (!_readers.TryTake(out reader)) reader = new Reader(_connectionString);
+            return reader.TryReadSample(task, id, out sample);
+        }
+        finally
+        {
+            if (reader is not null) _readers.Add(reader);
+            _readerSlots.Release();
+        }
+    }
+
+    /// <summary>Every logged sample of a task in dataset order, streamed (call <see cref="FlushAsync"/> first).</summary>
+    public IEnumerable<SampleRow> ReadSamples(string task)
+    {
+        using var c = new SqliteConnection(_connectionString);
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT id, seq, status, record FROM samples WHERE task=$t ORDER BY seq, id";
+        cmd.Parameters.AddWithValue("$t", task);
+        using var r = cmd.ExecuteReader();
+        while (r.Read()) yield return new SampleRow(task, r.GetString(0), r.GetInt64(1), r.GetString(2), r.GetString(3));
+    }
+
+    /// <summary>Every score of a task (all score sets), streamed in sample then score-set order.</summary>
+    public IEnumerable<ScoreRow> ReadScores(string task, string? scoreSet = null)
+    {
+        using var c = new SqliteConnection(_connectionString);
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT sample_id, score_set, record FROM scores WHERE task=$t" + (scoreSet is null ? "" : " AND score_set=$s") + " ORDER BY sample_id, score_set";
+        cmd.Parameters.AddWithValue("$t", task);
+        if (scoreSet is not null) cmd.Parameters.AddWithValue("$s", scoreSet);
+        using var r = cmd.ExecuteReader();
+        while (r.Read()) yield return new ScoreRow(task, r.GetString(0), r.GetString(1), r.GetString(2));
+    }
+
+    /// <summary>The scores of one sample (all score sets).</summary>
+    public IReadOnlyList<ScoreRow> ReadSampleScores(string task, string sampleId)
+    {
+        using var c = new SqliteConnection(_connectionString);
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT score_set, record FROM scores WHERE task=$t AND sample_id=$i ORDER BY score_set";
+        cmd.Parameters.AddWithValue("$t", task);
+        cmd.Parameters.AddWithValue("$i", sampleId);
+        using var r = cmd.ExecuteReader();
+        var list = new List<ScoreRow>();
+        while (r.Read()) list.Add(new ScoreRow(task, sampleId, r.GetString(0), r.GetString(1)));
+        return list;
+    }
+
+    /// <summary>Every logged sample of a task in dataset order with all its scores, streamed (one query, no per-sample lookups).</summary>
+    public IEnumerable<(SampleRow Sample, IReadOnlyList<ScoreRow> Scores)> ReadSamplesWithScores(string task)
+    {
+        using var c = new SqliteConnection(_connectionString);
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT s.id, s.seq, s.status, s.record, sc.score_set, sc.record " +
+                          "FROM samples s LEFT JOIN scores sc ON sc.task = s.task AND sc.sample_id = s.id " +
+                          "WHERE s.task = $t ORDER BY s.seq, s.id, sc.score_set";
+        cmd.Parameters.AddWithValue("$t", task);
+        using var r = cmd.ExecuteReader();
+        SampleRow? current = null;
+        var scores = new List<ScoreRow>();
+        while (r.Read())
+        {
+            var id = r.GetString(0);
+            if (current is not null && current.Id != id)
+            {
+                yield return (current, scores);
+                scores = [];
+                current = null;
+            }
+            current ??= new SampleRow(task, id, r.GetInt64(1), r.GetString(2), r.GetString(3));
+            if (!r.IsDBNull(4)) scores.Add(new ScoreRow(task, id, r.GetString(4), r.GetString(5)));
+        }
+        if (current is not null) yield return (current, scores);
+    }
+
+    /// <summary>Names of the tasks with logged samples, and the score sets of each.</summary>
+    public IReadOnlyList<(string Task, long Samples, IReadOnlyList<string> ScoreSets)> ListTasks()
+    {
+        using var c = new SqliteConnection(_connectionString);
+        c.Open();
+        var list = new List<(string, long, IReadOnlyList<string>)>();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT task, COUNT(*) FROM samples GROUP BY task ORDER BY task";
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+        {
+            var task = r.GetString(0);
+            using var sc = c.CreateCommand();
+            sc.CommandText = "SELECT DISTINCT score_set FROM scores WHERE task=$t ORDER BY score_set";
+            sc.Parameters.AddWithValue("$t", task);
+            using var sr = sc.ExecuteReader();
+            var sets = new List<string>();
+            while (sr.Read()) sets.Add(sr.GetString(0));
+            list.Add((task, r.GetInt64(1), sets));
+        }
+        return list;
+    }
+
     /// <summary>Queues a provenance record.</summary>
     public void EnqueueCall(CallRecord call)
     {
@@ -194,7 +343,7 @@ public sealed class RunStore : IAsyncDisposable
         using var c = new SqliteConnection(_connectionString);
         c.Open();
         using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT key,provider,model,endpoint,parameters,started_utc,latency_ms,prompt_tokens,completion_tokens,tokens_estimated,cost_usd,cached,attempts,status,error,raw_text,finish_reason,simulated FROM calls ORDER BY seq";
+        cmd.CommandText = "SELECT key,provider,model,endpoint,parameters,started_utc,latency_ms,prompt_tokens,completion_tokens,tokens_estimated,cost_usd,cached,attempts,status,error,raw_text,finish_reason,simulated,role FROM calls ORDER BY seq";
         using var r = cmd.ExecuteReader();
         var list = new List<CallRecord>();
         while (r.Read())
@@ -202,7 +351,7 @@ public sealed class RunStore : IAsyncDisposable
             list.Add(new CallRecord(r.GetString(0), r.GetString(1), r.GetString(2), r.IsDBNull(3) ? null : r.GetString(3), r.GetString(4),
                 DateTimeOffset.Parse(r.GetString(5), System.Globalization.CultureInfo.InvariantCulture), r.GetDouble(6), r.GetInt64(7), r.GetInt64(8),
                 r.GetInt64(9) != 0, r.GetDouble(10), r.GetInt64(11) != 0, (int)r.GetInt64(12), r.GetString(13),
-                r.IsDBNull(14) ? null : r.GetString(14), r.IsDBNull(15) ? null : r.GetString(15), r.IsDBNull(16) ? null : r.GetString(16), r.GetInt64(17) != 0));
+                r.IsDBNull(14) ? null : r.GetString(14), r.IsDBNull(15) ? null : r.GetString(15), r.IsDBNull(16) ? null : r.GetString(16), r.GetInt64(17) != 0, r.IsDBNull(18) ? null : r.GetString(18)));
         }
         return list;
     }
@@ -217,9 +366,11 @@ public sealed class RunStore : IAsyncDisposable
             VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)
             """);
         using var insCall = Prepare(db, """
-            INSERT INTO calls(key,provider,model,endpoint,parameters,started_utc,latency_ms,prompt_tokens,completion_tokens,tokens_estimated,cost_usd,cached,attempts,status,error,raw_text,finish_reason,simulated)
-            VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+            INSERT INTO calls(key,provider,model,endpoint,parameters,started_utc,latency_ms,prompt_tokens,completion_tokens,tokens_estimated,cost_usd,cached,attempts,status,error,raw_text,finish_reason,simulated,role)
+            VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
             """);
+        using var insSample = Prepare(db, "INSERT OR REPLACE INTO samples(task,id,seq,status,record) VALUES(?,?,?,?,?)");
+        using var insScore = Prepare(db, "INSERT OR REPLACE INTO scores(task,sample_id,score_set,record) VALUES(?,?,?,?)");
         var batch = new List<object>(MaxBatch);
         var reader = _writes.Reader;
         try
@@ -228,18 +379,19 @@ public sealed class RunStore : IAsyncDisposable
             {
                 batch.Clear();
                 var urgent = false;
-                long lingerStart = 0;
+                var linger = ProvenanceLingerMs;
+                var lingerStart = Environment.TickCount64;
                 while (true)
                 {
                     while (batch.Count < MaxBatch && reader.TryRead(out var item))
                     {
                         batch.Add(item);
-                        urgent |= item is not CallRecord;
+                        urgent |= item is TaskCompletionSource;
+                        if (item is StoredResponse { Simulated: false }) linger = PaidLingerMs;
                     }
                     if (urgent || batch.Count >= MaxBatch || reader.Completion.IsCompleted) break;
-                    if (lingerStart == 0) lingerStart = Environment.TickCount64;
-                    else if (Environment.TickCount64 - lingerStart >= ProvenanceLingerMs) break;
-                    Thread.Sleep(LingerPollMs);
+                    if (Environment.TickCount64 - lingerStart >= linger) break;
+                    Thread.Sleep(linger == PaidLingerMs ? 1 : LingerPollMs);
                 }
                 using (var tx = _writeConnection.BeginTransaction())
                 {
@@ -257,6 +409,14 @@ public sealed class RunStore : IAsyncDisposable
                                 Step(db, st);
                                 break;
                             }
+                            case SampleRow sr:
+                                Text(insSample, 1, sr.Task); Text(insSample, 2, sr.Id); Int(insSample, 3, sr.Seq); Text(insSample, 4, sr.Status); Text(insSample, 5, sr.Json);
+                                Step(db, insSample);
+                                break;
+                            case ScoreRow sc:
+                                Text(insScore, 1, sc.Task); Text(insScore, 2, sc.SampleId); Text(insScore, 3, sc.ScoreSet); Text(insScore, 4, sc.Json);
+                                Step(db, insScore);
+                                break;
                             case CallRecord c:
                             {
                                 var st = insCall;
@@ -264,7 +424,7 @@ public sealed class RunStore : IAsyncDisposable
                                 Text(st, 6, c.StartedUtc.ToString("O")); raw.sqlite3_bind_double(st, 7, c.LatencyMs); Int(st, 8, c.PromptTokens);
                                 Int(st, 9, c.CompletionTokens); Int(st, 10, c.TokensEstimated ? 1 : 0); raw.sqlite3_bind_double(st, 11, c.CostUsd);
                                 Int(st, 12, c.Cached ? 1 : 0); Int(st, 13, c.Attempts); Text(st, 14, c.Status); Text(st, 15, c.Error); Text(st, 16, c.RawText);
-                                Text(st, 17, c.FinishReason); Int(st, 18, c.Simulated ? 1 : 0);
+                                Text(st, 17, c.FinishReason); Int(st, 18, c.Simulated ? 1 : 0); Text(st, 19, c.Role);
                                 Step(db, st);
                                 break;
                             }
@@ -275,6 +435,7 @@ public sealed class RunStore : IAsyncDisposable
                 foreach (var item in batch)
                 {
                     if (item is StoredResponse s) _pending.TryRemove(new KeyValuePair<string, StoredResponse>(s.Key, s));
+                    else if (item is SampleRow sr) _pendingSamples.TryRemove(new KeyValuePair<(string, string), SampleRow>((sr.Task, sr.Id), sr));
                     else if (item is TaskCompletionSource tcs) tcs.TrySetResult();
                 }
             }
@@ -349,6 +510,7 @@ public sealed class RunStore : IAsyncDisposable
     {
         private readonly SqliteConnection _connection;
         private readonly sqlite3_stmt _select;
+        private readonly sqlite3_stmt _selectSample;
 
         public Reader(string connectionString)
         {
@@ -361,6 +523,26 @@ public sealed class RunStore : IAsyncDisposable
                 pragma.ExecuteNonQuery();
             }
             _select = Prepare(_connection.Handle!, "SELECT provider,model,response_model,content,finish_reason,prompt_tokens,completion_tokens,tokens_estimated,cost_usd,price_known,simulated,created_utc FROM responses WHERE key=?");
+            _selectSample = Prepare(_connection.Handle!, "SELECT seq,status,record FROM samples WHERE task=? AND id=?");
+        }
+
+        public bool TryReadSample(string task, string id, out SampleRow sample)
+        {
+            var st = _selectSample;
+            try
+            {
+                raw.sqlite3_bind_text(st, 1, task);
+                raw.sqlite3_bind_text(st, 2, id);
+                var rc = raw.sqlite3_step(st);
+                if (rc == raw.SQLITE_DONE) { sample = null!; return false; }
+                if (rc != raw.SQLITE_ROW) SqliteException.ThrowExceptionForRC(rc, _connection.Handle);
+                sample = new SampleRow(task, id, raw.sqlite3_column_int64(st, 0), ColumnText(st, 1)!, ColumnText(st, 2)!);
+                return true;
+            }
+            finally
+            {
+                raw.sqlite3_reset(st);
+            }
         }
 
         public bool TryRead(string key, out StoredResponse response)
@@ -388,6 +570,7 @@ public sealed class RunStore : IAsyncDisposable
         public void Dispose()
         {
             _select.Dispose();
+            _selectSample.Dispose();
             _connection.Dispose();
         }
     }

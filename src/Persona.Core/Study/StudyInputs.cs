@@ -14,8 +14,15 @@ public static class StudyInputs
     public const string PairsFile = "pairs.jsonl";
 
     /// <summary>Reads DIR/pairs.jsonl (or a .jsonl path given directly); every bad line is reported by number and field.</summary>
-    public static IReadOnlyList<PreferencePair> ReadPairs(string dirOrFile)
+    public static IReadOnlyList<PreferencePair> ReadPairs(string dirOrFile) => ReadPairs(dirOrFile, out _);
+
+    /// <summary>
+    /// As <see cref="ReadPairs(string)"/>; rows that `persona pairs build` marked as failed
+    /// (<c>"status"</c> other than "ok": no usable answers) are left out and counted.
+    /// </summary>
+    public static IReadOnlyList<PreferencePair> ReadPairs(string dirOrFile, out int failedSkipped)
     {
+        failedSkipped = 0;
         var path = Directory.Exists(dirOrFile) ? Path.Combine(dirOrFile, PairsFile) : dirOrFile;
         if (!File.Exists(path))
             throw new PersonaException($"No preference pairs at '{path}': --pairs expects a folder holding {PairsFile} (one JSON object per line).");
@@ -34,6 +41,11 @@ public static class StudyInputs
             {
                 var o = doc.RootElement;
                 if (o.ValueKind != JsonValueKind.Object) throw new PersonaException($"{where}: expected a JSON object.");
+                if (Optional(o, "status", where) is { } status && status != "ok")
+                {
+                    failedSkipped++;
+                    continue;
+                }
                 var pair = new PreferencePair(
                     Required(o, "pair_id", where), Required(o, "persona_id", where), Required(o, "prompt_id", where),
                     Optional(o, "persona", where), Required(o, "instruction", where), Required(o, "original", where),

@@ -39,13 +39,27 @@ public sealed class StudyJudge(IChatClient chat, int maxConcurrency = 8)
         new(ChatRole.User, $"Question:\n{question}\n\nAnswer A:\n{answerA}\n\nAnswer B:\n{answerB}"),
     ];
 
-    private static ChatOptions CreateOptions() => new()
-    {
-        Temperature = 0f,
-        MaxOutputTokens = 200,
-        ResponseFormat = ChatResponseFormat.ForJsonSchema(Schema, "preferred_answer", "Which answer the persona would prefer."),
-        AdditionalProperties = new AdditionalPropertiesDictionary { ["template_version"] = TemplateVersion },
-    };
+    /// <summary>
+    /// The request options. The hint tells the offline simulator what the call is (a preference
+    /// judgment, which position holds the personalised answer), so a simulated judge follows the
+    /// planted world; real providers never see it.
+    /// </summary>
+    private static ChatOptions CreateOptions(StudyItem item, string personaText, bool personalisedFirst, string first, string second) =>
+        new ChatOptions
+        {
+            Temperature = 0f,
+            MaxOutputTokens = 200,
+            ResponseFormat = ChatResponseFormat.ForJsonSchema(Schema, "preferred_answer", "Which answer the persona would prefer."),
+        }.WithRunMetadata(TemplateVersion, hint: new SimulationHint("preference_judge",
+            Personas.PersonaInputs.ParseText(personaText, $"study persona {item.PersonaId}"),
+            new Dictionary<string, string>
+            {
+                ["persona_key"] = item.PersonaId, ["prompt_key"] = item.PromptId ?? item.ItemId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["order"] = personalisedFirst ? "0" : "1", ["first"] = personalisedFirst ? StudyLabels.Personalised : StudyLabels.Generic,
+                ["first_length"] = first.Length.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["second_length"] = second.Length.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["field"] = "choice",
+            }));
 
     /// <summary>"A" or "B" from the model's answer, or null when it holds no usable choice.</summary>
     public static string? ParseChoice(string? text)
@@ -88,7 +102,9 @@ public sealed class StudyJudge(IChatClient chat, int maxConcurrency = 8)
             await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = maxConcurrency, CancellationToken = ct }, async (w, token) =>
             {
                 var (a, b) = w.PersonalisedFirst ? (w.Item.Personalised, w.Item.Generic) : (w.Item.Generic, w.Item.Personalised);
-                var response = await chat.GetResponseAsync(CreateMessages(texts[w.Item.PersonaId], w.Item.Instruction, a, b), CreateOptions(), token).ConfigureAwait(false);
+                var persona = texts[w.Item.PersonaId];
+                var response = await chat.GetResponseAsync(CreateMessages(persona, w.Item.Instruction, a, b),
+                    CreateOptions(w.Item, persona, w.PersonalisedFirst, a, b), token).ConfigureAwait(false);
                 var letter = ParseChoice(response.Text);
                 var choice = letter is null ? null : (letter == "A") == w.PersonalisedFirst ? StudyLabels.Personalised : StudyLabels.Generic;
                 lock (gate)

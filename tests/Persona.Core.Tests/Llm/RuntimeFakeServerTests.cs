@@ -213,7 +213,7 @@ public sealed class RuntimeFakeServerTests
         Assert.True(sw.Elapsed >= TimeSpan.FromMilliseconds(390), $"waited only {sw.Elapsed.TotalMilliseconds} ms");
         Assert.Equal("echo: hello", r.Text);
         Assert.Equal(2, Assert.IsType<int>(r.AdditionalProperties![LlmMetadata.Attempts]));
-        Assert.Equal(4, rt.Pool!.Endpoints[0].Limiter.Limit);
+        Assert.Equal(4, rt.Default.Pool!.Endpoints[0].Limiter.Limit);
     }
 
     [Fact]

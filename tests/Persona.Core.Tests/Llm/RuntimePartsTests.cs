@@ -8,6 +8,25 @@ public sealed class RuntimePartsTests
     private static readonly ChatMessage[] Msgs = [new(ChatRole.User, "hi")];
 
     [Fact]
+    public void Cache_key_covers_a_per_call_model_id_the_tools_and_for_the_simulator_only_the_hint()
+    {
+        var k = CacheKey.Compute("openai:m", Msgs, new ChatOptions { Temperature = 0 }).Key;
+        Assert.NotEqual(k, CacheKey.Compute("openai:m", Msgs, new ChatOptions { Temperature = 0, ModelId = "other-model" }).Key);
+        var weather = AIFunctionFactory.Create((string city) => "sunny", "weather", "Weather in a city");
+        var time = AIFunctionFactory.Create((string city) => "noon", "time", "Time in a city");
+        var withTool = CacheKey.Compute("openai:m", Msgs, new ChatOptions { Temperature = 0, Tools = [weather] }).Key;
+        Assert.NotEqual(k, withTool);
+        Assert.NotEqual(withTool, CacheKey.Compute("openai:m", Msgs, new ChatOptions { Temperature = 0, Tools = [time] }).Key);
+        Assert.NotEqual(withTool, CacheKey.Compute("openai:m", Msgs, new ChatOptions { Temperature = 0, Tools = [weather], ToolMode = ChatToolMode.RequireAny }).Key);
+
+        ChatOptions Hinted(string persona) => new ChatOptions { Temperature = 0 }.WithRunMetadata(hint: new SimulationHint("t", new Dictionary<string, string> { ["age"] = persona }));
+        // A real model answers the messages, not the hint; the simulator answers both.
+        Assert.Equal(k, CacheKey.Compute("openai:m", Msgs, Hinted("30")).Key);
+        Assert.NotEqual(CacheKey.Compute("offline", Msgs, Hinted("30"), includeSimulation: true).Key,
+                        CacheKey.Compute("offline", Msgs, Hinted("70"), includeSimulation: true).Key);
+    }
+
+    [Fact]
     public void Cache_key_covers_model_messages_parameters_template_and_sample()
     {
         var k = CacheKey.Compute("openai:m", Msgs, new ChatOptions { Temperature = 0 }).Key;

@@ -50,14 +50,9 @@ public class PromptCuratorTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(5, chat.Calls);
         Assert.Equal(new ClassifierReport(5, 3, 1, 1), result.Report.Classifier);
 
-        Assert.Equal(["c3", "c6", "c7", "c8", "c10"], result.Prompts.Select(p => p.Id));
+        // Only the kept prompts are the curated set; the classifier's rejects are rejections.
+        Assert.Equal(["c3", "c6", "c8"], result.Prompts.Select(p => p.Id));
         var byId = result.Prompts.ToDictionary(p => p.Id);
-        Assert.Equal(PromptSplit.Excluded, byId["c7"].Split);
-        Assert.False(byId["c7"].Controversial);
-        Assert.Null(byId["c7"].Cluster);
-        Assert.Null(byId["c10"].Controversial);
-        Assert.Equal("I'd rather not say.", byId["c10"].Raw);
-        Assert.Equal(PromptSplit.Excluded, byId["c10"].Split);
         Assert.All(new[] { "c3", "c6", "c8" }, id =>
         {
             Assert.True(byId[id].Controversial);
@@ -71,8 +66,9 @@ public class PromptCuratorTests(ITestOutputHelper output) : IDisposable
         Assert.Contains(new PromptRejection("c4", PromptCurator.FilterDuplicateText, "c3"), result.Rejections);
         Assert.Contains(new PromptRejection("c9", PromptCurator.FilterDuplicateText, "c8"), result.Rejections);
         Assert.Contains(new PromptRejection("c5", PromptCurator.FilterDuplicateTokenSet, "c3"), result.Rejections);
-        Assert.Contains(new PromptRejection("c7", PromptCurator.FilterControversial), result.Rejections);
-        Assert.Contains(new PromptRejection("c10", PromptCurator.FilterControversial), result.Rejections);
+        Assert.Contains(new PromptRejection("c7", PromptCurator.FilterControversial, null, false, "factual"), result.Rejections);
+        Assert.Contains(new PromptRejection("c10", PromptCurator.FilterControversial, null, null, null, "I'd rather not say."), result.Rejections);
+        Assert.Equal(7, result.Rejections.Count);
 
         // Three kept prompts are fewer than any default k candidate: one topic, said so.
         Assert.Equal(1, result.Report.Topics.K);
@@ -116,7 +112,8 @@ public class PromptCuratorTests(ITestOutputHelper output) : IDisposable
         var result = await new PromptCurator(chat, embedder).CurateAsync(CraftedPrompts(), "crafted");
         Assert.Equal(0, result.Report.Topics.K);
         Assert.Equal(0, result.Report.Train + result.Report.HeldOut);
-        Assert.All(result.Prompts, p => Assert.Equal(PromptSplit.Excluded, p.Split));
+        Assert.Empty(result.Prompts);
+        Assert.Equal(5, result.Rejections.Count(r => r.Filter == PromptCurator.FilterControversial && r.Controversial == false));
         Assert.Equal(0, embedder.Calls);
     }
 
@@ -169,7 +166,7 @@ public class PromptCuratorTests(ITestOutputHelper output) : IDisposable
         // Counts chain: each filter starts where the previous ended.
         Assert.Equal(8011, rep.Filters[0].Before);
         for (int i = 1; i < rep.Filters.Count; i++) Assert.Equal(rep.Filters[i - 1].After, rep.Filters[i].Before);
-        Assert.Equal(rep.Classifier.Classified, r1.Prompts.Count);
+        Assert.Equal(rep.Classifier.Controversial, r1.Prompts.Count);
         Assert.Equal(rep.Classifier.Classified, rep.Classifier.Controversial + rep.Classifier.NotControversial + rep.Classifier.Unparsed);
         Assert.True(rep.Classifier.Unparsed > 0 && rep.Classifier.NotControversial > 0);
         Assert.Equal(8011 - rep.Classifier.Controversial, r1.Rejections.Count);
@@ -185,8 +182,10 @@ public class PromptCuratorTests(ITestOutputHelper output) : IDisposable
             Assert.InRange(c.HeldOut, Math.Floor(c.Total * 868.0 / 3868.0), Math.Ceiling(c.Total * 868.0 / 3868.0));
             Assert.True(c.Train > 0 && c.HeldOut > 0, $"cluster {c.Cluster} missing from a split");
         });
-        var kept = r1.Prompts.Where(p => p.Controversial == true).ToList();
+        var kept = r1.Prompts;
+        Assert.All(kept, p => Assert.True(p.Controversial));
         Assert.All(kept, p => Assert.Contains(p.Split, new[] { PromptSplit.Train, PromptSplit.HeldOut }));
+        Assert.Equal(rep.Classifier.NotControversial + rep.Classifier.Unparsed, r1.Rejections.Count(r => r.Filter == PromptCurator.FilterControversial));
         Assert.Equal(rep.Topics.Clusters.Select(c => c.Total), Enumerable.Range(0, rep.Topics.K).Select(c => kept.Count(p => p.Cluster == c)));
         Assert.Contains(progress, p => p.Stage == "embed" && p.Done == p.Total && p.Total == kept.Count);
 
@@ -232,12 +231,14 @@ public class PromptCuratorTests(ITestOutputHelper output) : IDisposable
             [PromptCurationWriter.ReportFile, PromptCurationWriter.PromptsFile, PromptCurationWriter.RejectedFile],
             Directory.GetFiles(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
 
+        // prompts.jsonl is the curated set: exactly the kept prompts, each in train or held-out.
         var lines = File.ReadAllLines(Path.Combine(dir, PromptCurationWriter.PromptsFile));
-        Assert.Equal(5, lines.Length);
+        Assert.Equal(3, lines.Length);
         Assert.StartsWith("{\"id\":\"c3\",\"text\":\"Is it ever right to lie to a friend?\",\"cluster\":0,\"split\":", lines[0]);
-        Assert.DoesNotContain("\"raw\"", lines[0]);
-        Assert.Contains("\"raw\":\"I'd rather not say.\"", lines[4]);
-        Assert.Contains("café", lines[3]); // readable UTF-8, not \u escapes
+        Assert.All(lines, l => Assert.DoesNotContain("\"raw\"", l));
+        Assert.All(lines, l => Assert.Matches("\"split\":\"(train|held_out)\"", l));
+        Assert.All(lines, l => Assert.Contains("\"controversial\":true", l));
+        Assert.Contains("café", lines[2]); // readable UTF-8, not \u escapes
         Assert.Equal(result.Prompts, PromptCurationWriter.ReadPrompts(Path.Combine(dir, PromptCurationWriter.PromptsFile)));
 
         using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, PromptCurationWriter.ReportFile)));
@@ -251,6 +252,9 @@ public class PromptCuratorTests(ITestOutputHelper output) : IDisposable
 
         var rejected = File.ReadAllLines(Path.Combine(dir, PromptCurationWriter.RejectedFile));
         Assert.Contains("{\"id\":\"c4\",\"filter\":\"duplicate_normalized_text\",\"duplicate_of\":\"c3\"}", rejected);
+        Assert.Contains("{\"id\":\"c7\",\"filter\":\"controversial\",\"controversial\":false,\"reason\":\"factual\"}", rejected);
+        Assert.Contains("{\"id\":\"c10\",\"filter\":\"controversial\",\"controversial\":null,\"reason\":null,\"raw\":\"I'd rather not say.\"}", rejected);
+        Assert.Equal(7, rejected.Length);
 
         // Rewriting over existing files replaces them and leaves no temp files.
         await PromptCurationWriter.WriteAsync(dir, result);
@@ -261,10 +265,16 @@ public class PromptCuratorTests(ITestOutputHelper output) : IDisposable
     public void Reading_a_broken_prompts_file_names_the_line()
     {
         var p = Path.Combine(_dir, "prompts.jsonl");
-        File.WriteAllText(p, "{\"id\":\"a\",\"text\":\"t\",\"cluster\":null,\"split\":\"excluded\",\"controversial\":false,\"reason\":null}\n{\"id\":\"b\"}\n");
+        File.WriteAllText(p, "{\"id\":\"a\",\"text\":\"t\",\"cluster\":0,\"split\":\"train\",\"controversial\":true,\"reason\":null}\n{\"id\":\"b\"}\n");
         var e = Assert.Throws<PersonaException>(() => PromptCurationWriter.ReadPrompts(p));
         Assert.Contains("prompts.jsonl:2", e.Message);
         Assert.Contains("'text'", e.Message);
+
+        // A file of the old layout (excluded prompts mixed in) is refused, not silently used.
+        File.WriteAllText(p, "{\"id\":\"a\",\"text\":\"t\",\"cluster\":null,\"split\":\"excluded\",\"controversial\":false,\"reason\":null}\n");
+        e = Assert.Throws<PersonaException>(() => PromptCurationWriter.ReadPrompts(p));
+        Assert.Contains("prompts.jsonl:1", e.Message);
+        Assert.Contains("rejected.jsonl", e.Message);
     }
 
     private sealed class LambdaEmbedder(Func<IReadOnlyList<string>, float[][]> f) : ITextEmbedder

@@ -95,6 +95,30 @@ public class UncertaintyTests
         Assert.Equal(Bootstrap.Mean(x, 300, 2).Interval.Lower, Bootstrap.Percentile(x, s => s.Average(), 300, 2).Interval.Lower, 12);
     }
 
+    /// <summary>Parallel loops run on the current scheduler; an exclusive scheduler forces one thread.</summary>
+    [Fact]
+    public async Task Results_do_not_depend_on_the_number_of_threads()
+    {
+        var rng = new Random(13);
+        var x = Enumerable.Range(0, 2000).Select(_ => (double)rng.Next(2)).ToArray();
+        var p = Enumerable.Range(0, 2000).Select(i => i % 50).ToArray();
+        var q = Enumerable.Range(0, 2000).Select(i => i / 50).ToArray();
+        var units = Enumerable.Range(0, 200).Select(_ => (IReadOnlyList<double>)Enumerable.Range(0, 3).Select(_ => (double)rng.Next(4)).ToList()).ToList();
+        var data = ReliabilityData.FromNumbers(units, MeasurementLevel.Nominal);
+        (BootstrapResult, BootstrapResult, AlphaBootstrap, AlphaBootstrap) Run() => (
+            Bootstrap.TwoWayClustered(x, p, q, 500, 21),
+            Bootstrap.OneWayClustered(x, p, 500, 21),
+            Krippendorff.UnitBootstrap(data, 300, 21),
+            Krippendorff.HayesKrippendorffBootstrap(data, 300, 21));
+        var one = await Task.Factory.StartNew(Run, CancellationToken.None, TaskCreationOptions.None, new ConcurrentExclusiveSchedulerPair().ExclusiveScheduler);
+        var many = Run();
+        Assert.Equal(one.Item1, many.Item1);
+        Assert.Equal(one.Item2, many.Item2);
+        Assert.Equal(one.Item3.Interval, many.Item3.Interval);
+        Assert.Equal(one.Item4.Interval, many.Item4.Interval);
+        Assert.Equal(one.Item4.StandardError, many.Item4.StandardError);
+    }
+
     [Fact]
     public void Two_way_result_does_not_depend_on_the_id_type_or_order_of_scores()
     {

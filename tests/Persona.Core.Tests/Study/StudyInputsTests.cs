@@ -22,6 +22,15 @@ public sealed class StudyInputsTests : IDisposable
         Assert.Equal(new PreferencePair("a", "p1", "q1", "age: 3\n", "Why?", "g", "c", "k", "test", "test-seen"), p);
     }
 
+    [Fact]
+    public void Pairs_that_the_build_marked_failed_are_left_out_and_counted()
+    {
+        const string failed = """{"pair_id":"f","persona_id":"p1","prompt_id":"q2","persona":"age: 3\n","instruction":"How?","original":null,"data":null,"question type":"test","split":"test-seen","status":"failed"}""";
+        var pairs = StudyInputs.ReadPairs(Write(Good.Replace("\"split\":\"test-seen\"", "\"split\":\"test-seen\",\"status\":\"ok\""), failed), out var skipped);
+        Assert.Equal("a", Assert.Single(pairs).PairId);
+        Assert.Equal(1, skipped);
+    }
+
     [Theory]
     [InlineData("""{"pair_id":"a","persona_id":"p1","prompt_id":"q1","instruction":"Why?","data":"c"}""", "line 2: field \"original\" is missing")]
     [InlineData("""{"pair_id":"a","persona_id":"p1","prompt_id":"q1","instruction":"Why?","original":["x"],"data":"c"}""", "line 2: field \"original\" must be a string")]

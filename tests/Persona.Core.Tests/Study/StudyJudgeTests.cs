@@ -58,6 +58,29 @@ public sealed class StudyJudgeTests : IDisposable
         Assert.Equal(0, summary.Unparsed);
     }
 
+    [Fact]
+    public async Task The_offline_judge_follows_the_planted_world_through_the_hint()
+    {
+        using var db = Create();
+        var faithful = new Persona.Llm.SimulatedWorld { Source = "test", Sha256 = "-", Description = "faithful judge", FidelityDefault = 1, PreferenceIntercept = 0 };
+        await new StudyJudge(new Persona.Llm.OfflineSimulator(0, faithful), 2).RunAsync(db, "faithful", null, default);
+        var texts = db.PersonaTexts();
+        var items = db.Items().ToDictionary(i => i.ItemId);
+        var byItem = db.Judgments().GroupBy(j => j.ItemId).ToList();
+        Assert.Equal(6, byItem.Count);
+        foreach (var g in byItem)
+        {
+            var item = items[g.Key];
+            var truth = faithful.PrefersPersonalised(Persona.Personas.PersonaInputs.ParseText(texts[item.PersonaId], "test"), item.PersonaId, item.PromptId!);
+            Assert.All(g, j => Assert.Equal(truth ? StudyLabels.Personalised : StudyLabels.Generic, j.Choice)); // the same in both orders
+        }
+
+        // A judge with no fidelity and full position bias always takes the first answer: it flips on every item.
+        var biased = new Persona.Llm.SimulatedWorld { Source = "test", Sha256 = "-", Description = "first-answer judge", FidelityDefault = 0, PositionBias = 1 };
+        await new StudyJudge(new Persona.Llm.OfflineSimulator(0, biased), 2).RunAsync(db, "biased", null, default);
+        Assert.All(db.Judgments().Where(j => j.Model == "biased"), j => Assert.Equal(j.PersonalisedFirst ? StudyLabels.Personalised : StudyLabels.Generic, j.Choice));
+    }
+
     public void Dispose()
     {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();

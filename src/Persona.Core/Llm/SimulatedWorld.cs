@@ -1,0 +1,215 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+
+namespace Persona.Llm;
+
+/// <summary>
+/// A planted world for the offline simulator (data/llm/world.json, format <c>persona-world/1</c>):
+/// effects with known sizes, so every analysis built on simulated runs can be checked against the
+/// right answer. Tests and analyses read the ground truth from here; the simulator draws its
+/// answers from it. Nothing it produces is a finding.
+/// <list type="bullet">
+/// <item><b>preference</b>: logit P(persona truly prefers the personalised answer) = intercept +
+/// the weight of each attribute value the persona shows (absent attributes add 0), so a
+/// leave-one-out analysis has a right answer (|weight|).</item>
+/// <item><b>fidelity</b>: P(the judge role-plays faithfully) = default + group offsets; otherwise
+/// it has no preference and follows <b>judge</b>.position_bias (P(first)) shifted on the logit
+/// scale by length_preference x (len(first) - len(second)) / max length.</item>
+/// <item><b>revision</b>: a personalised revision's length as a share of the original's
+/// (uniform in [length_ratio_min, length_ratio_max]) and the rate at which it quotes an attribute
+/// outright, so the pair checks have something known to catch.</item>
+/// <item><b>bench</b>: P(critic finds no revision needed) per generation mode + group offsets;
+/// summary_drop: P(a demographic summary leaves an attribute out).</item>
+/// </list>
+/// Value keys match a persona's value exactly (case-insensitive) or as a numeric range
+/// (<c>18-29</c>, <c>65+</c>) for numbers such as age.
+/// </summary>
+public sealed class SimulatedWorld
+{
+    public const string FormatId = "persona-world/1";
+    public const string BundledPath = "llm/world.json";
+
+    public required string Source { get; init; }
+    public required string Sha256 { get; init; }
+    public required string Description { get; init; }
+    public ulong Seed { get; init; }
+    public double PreferenceIntercept { get; init; }
+    public IReadOnlyDictionary<string, IReadOnlyList<(string Match, double Weight)>> PreferenceWeights { get; init; } = new Dictionary<string, IReadOnlyList<(string, double)>>();
+    public double FidelityDefault { get; init; } = 1;
+    public IReadOnlyDictionary<string, IReadOnlyList<(string Match, double Weight)>> FidelityOffsets { get; init; } = new Dictionary<string, IReadOnlyList<(string, double)>>();
+    public double PositionBias { get; init; } = 0.5;
+    public double LengthPreference { get; init; }
+    public IReadOnlyDictionary<string, double> BenchPass { get; init; } = new Dictionary<string, double>();
+    public IReadOnlyDictionary<string, IReadOnlyList<(string Match, double Weight)>> BenchOffsets { get; init; } = new Dictionary<string, IReadOnlyList<(string, double)>>();
+    /// <summary>A revision's length as a share of the original's, drawn uniformly in [min, max] (above 1: not shorter, the check catches it).</summary>
+    public double RevisionLengthMin { get; init; } = 0.6;
+    public double RevisionLengthMax { get; init; } = 0.95;
+    /// <summary>P(a revision quotes a persona attribute outright, e.g. "As a 53-year-old ...").</summary>
+    public double RevisionQuoteRate { get; init; }
+    public double SummaryDropDefault { get; init; }
+    public IReadOnlyDictionary<string, double> SummaryDropByAttribute { get; init; } = new Dictionary<string, double>();
+
+    /// <summary>Loads a world file; null loads the bundled default. Errors name the file and field.</summary>
+    public static SimulatedWorld Load(string? path)
+    {
+        var file = path ?? BundledData.Path(BundledPath);
+        if (!File.Exists(file)) throw new PersonaException($"World file '{file}' not found: expected a {FormatId} JSON file (see data/llm/world.json).");
+        var bytes = File.ReadAllBytes(file);
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }); }
+        catch (JsonException ex) { throw new PersonaException($"{file}: not valid JSON (line {ex.LineNumber + 1}): {ex.Message.Split('.')[0]}."); }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            string Where(string field) => $"{file}: field '{field}'";
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("format", out var fmt) || fmt.GetString() != FormatId)
+                throw new PersonaException($"{file}: expected \"format\": \"{FormatId}\".");
+            double Num(JsonElement parent, string name, string path, double fallback, double lo = double.NegativeInfinity, double hi = double.PositiveInfinity)
+            {
+                if (!parent.TryGetProperty(name, out var v)) return fallback;
+                if (v.ValueKind != JsonValueKind.Number) throw new PersonaException($"{Where(path)}: expected a number.");
+                var d = v.GetDouble();
+                if (d < lo || d > hi) throw new PersonaException($"{Where(path)}: {d.ToString(CultureInfo.InvariantCulture)} is outside [{lo.ToString(CultureInfo.InvariantCulture)}, {hi.ToString(CultureInfo.InvariantCulture)}].");
+                return d;
+            }
+            IReadOnlyDictionary<string, IReadOnlyList<(string, double)>> Table(JsonElement parent, string name, string path)
+            {
+                var result = new Dictionary<string, IReadOnlyList<(string, double)>>(StringComparer.OrdinalIgnoreCase);
+                if (!parent.TryGetProperty(name, out var t)) return result;
+                if (t.ValueKind != JsonValueKind.Object) throw new PersonaException($"{Where(path)}: expected an object of attribute -> {{value: number}}.");
+                foreach (var attr in t.EnumerateObject())
+                {
+                    if (attr.Value.ValueKind != JsonValueKind.Object) throw new PersonaException($"{Where(path + "." + attr.Name)}: expected an object of value -> number.");
+                    var list = new List<(string, double)>();
+                    foreach (var v in attr.Value.EnumerateObject())
+                    {
+                        if (v.Value.ValueKind != JsonValueKind.Number) throw new PersonaException($"{Where(path + "." + attr.Name + "." + v.Name)}: expected a number.");
+                        list.Add((v.Name, v.Value.GetDouble()));
+                    }
+                    result[attr.Name] = list;
+                }
+                return result;
+            }
+            var empty = default(JsonElement);
+            JsonElement Obj(string name) => root.TryGetProperty(name, out var o) && o.ValueKind == JsonValueKind.Object ? o : empty;
+            bool Has(JsonElement e) => e.ValueKind == JsonValueKind.Object;
+            var pref = Obj("preference");
+            var rev = Obj("revision");
+            var fid = Obj("fidelity");
+            var judge = Obj("judge");
+            var bench = Obj("bench");
+            var pass = new Dictionary<string, double>(StringComparer.OrdinalIgnoreCase);
+            var drop = new Dictionary<string, double>(StringComparer.OrdinalIgnoreCase);
+            double dropDefault = 0;
+            if (Has(bench))
+            {
+                if (bench.TryGetProperty("pass", out var p) && p.ValueKind == JsonValueKind.Object)
+                    foreach (var m in p.EnumerateObject()) pass[m.Name] = Num(p, m.Name, "bench.pass." + m.Name, 0, 0, 1);
+                if (bench.TryGetProperty("summary_drop", out var sd) && sd.ValueKind == JsonValueKind.Object)
+                {
+                    dropDefault = Num(sd, "default", "bench.summary_drop.default", 0, 0, 1);
+                    if (sd.TryGetProperty("by_attribute", out var ba) && ba.ValueKind == JsonValueKind.Object)
+                        foreach (var m in ba.EnumerateObject()) drop[m.Name] = Num(ba, m.Name, "bench.summary_drop.by_attribute." + m.Name, 0, 0, 1);
+                }
+            }
+            return new SimulatedWorld
+            {
+                Source = path is null ? "bundled:" + BundledPath : Path.GetFullPath(file),
+                Sha256 = Convert.ToHexStringLower(SHA256.HashData(bytes)),
+                Description = root.TryGetProperty("description", out var d) ? d.GetString() ?? "" : "",
+                Seed = root.TryGetProperty("seed", out var s) && s.TryGetUInt64(out var seed) ? seed : 0,
+                PreferenceIntercept = Has(pref) ? Num(pref, "intercept", "preference.intercept", 0) : 0,
+                PreferenceWeights = Has(pref) ? Table(pref, "weights", "preference.weights") : new Dictionary<string, IReadOnlyList<(string, double)>>(),
+                FidelityDefault = Has(fid) ? Num(fid, "default", "fidelity.default", 1, 0, 1) : 1,
+                FidelityOffsets = Has(fid) ? Table(fid, "offsets", "fidelity.offsets") : new Dictionary<string, IReadOnlyList<(string, double)>>(),
+                PositionBias = Has(judge) ? Num(judge, "position_bias", "judge.position_bias", 0.5, 0, 1) : 0.5,
+                LengthPreference = Has(judge) ? Num(judge, "length_preference", "judge.length_preference", 0) : 0,
+                BenchPass = pass,
+                BenchOffsets = Has(bench) ? Table(bench, "offsets", "bench.offsets") : new Dictionary<string, IReadOnlyList<(string, double)>>(),
+                RevisionLengthMin = Has(rev) ? Num(rev, "length_ratio_min", "revision.length_ratio_min", 0.6, 0.05, 3) : 0.6,
+                RevisionLengthMax = Has(rev) ? Num(rev, "length_ratio_max", "revision.length_ratio_max", 0.95, 0.05, 3) : 0.95,
+                RevisionQuoteRate = Has(rev) ? Num(rev, "quote_attribute_rate", "revision.quote_attribute_rate", 0, 0, 1) : 0,
+                SummaryDropDefault = dropDefault,
+                SummaryDropByAttribute = drop,
+            };
+        }
+    }
+
+    // ---- ground truth ----
+
+    /// <summary>Sum of the table's weights over the persona's attributes (an attribute absent from the persona adds 0).</summary>
+    public static double Effect(IReadOnlyDictionary<string, IReadOnlyList<(string Match, double Weight)>> table, IReadOnlyDictionary<string, string>? persona)
+    {
+        if (persona is null) return 0;
+        var sum = 0.0;
+        foreach (var (attribute, entries) in table)
+        {
+            if (!TryGet(persona, attribute, out var value)) continue;
+            foreach (var (match, weight) in entries)
+                if (Matches(match, value)) { sum += weight; break; }
+        }
+        return sum;
+    }
+
+    /// <summary>P(the persona truly prefers the personalised answer).</summary>
+    public double PreferenceProbability(IReadOnlyDictionary<string, string>? persona) => Sigmoid(PreferenceIntercept + Effect(PreferenceWeights, persona));
+
+    /// <summary>Whether this persona truly prefers the personalised answer on this prompt (a seeded draw per persona and prompt).</summary>
+    public bool PrefersPersonalised(IReadOnlyDictionary<string, string>? persona, string personaKey, string promptKey)
+        => Unit("pref", personaKey, promptKey) < PreferenceProbability(persona);
+
+    /// <summary>P(the judge role-plays this persona faithfully).</summary>
+    public double Fidelity(IReadOnlyDictionary<string, string>? persona) => Math.Clamp(FidelityDefault + Effect(FidelityOffsets, persona), 0, 1);
+
+    /// <summary>P(a judge without a preference picks the first answer), given the answers' lengths.</summary>
+    public double FirstPickProbability(double firstLength, double secondLength)
+    {
+        var max = Math.Max(1, Math.Max(firstLength, secondLength));
+        var p = Math.Clamp(PositionBias, 1e-6, 1 - 1e-6);
+        return Sigmoid(Math.Log(p / (1 - p)) + LengthPreference * (firstLength - secondLength) / max);
+    }
+
+    /// <summary>P(the critic finds no revision needed) for a generation mode and persona.</summary>
+    public double PassProbability(string mode, IReadOnlyDictionary<string, string>? persona)
+        => Math.Clamp((BenchPass.TryGetValue(mode, out var p) ? p : 0.5) + Effect(BenchOffsets, persona), 0.001, 0.999);
+
+    /// <summary>P(a demographic summary drops this attribute).</summary>
+    public double SummaryDropProbability(string attribute) => SummaryDropByAttribute.TryGetValue(attribute, out var p) ? p : SummaryDropDefault;
+
+    // ---- draws (deterministic in the world seed and the given keys) ----
+
+    /// <summary>A uniform [0, 1) draw from the world seed and the parts.</summary>
+    public double Unit(params string[] parts)
+    {
+        var sb = new StringBuilder(Seed.ToString(CultureInfo.InvariantCulture));
+        foreach (var p in parts) sb.Append('\u0000').Append(p);
+        Span<byte> h = stackalloc byte[32];
+        SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString()), h);
+        return (BitConverter.ToUInt64(h[..8]) >> 11) * (1.0 / (1UL << 53));
+    }
+
+    public static bool Matches(string match, string value)
+    {
+        if (string.Equals(match, value, StringComparison.OrdinalIgnoreCase)) return true;
+        if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var x)) return false;
+        if (match.EndsWith('+') && double.TryParse(match[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out var lo)) return x >= lo;
+        var dash = match.IndexOf('-', 1);
+        return dash > 0
+               && double.TryParse(match[..dash], NumberStyles.Float, CultureInfo.InvariantCulture, out var a)
+               && double.TryParse(match[(dash + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var b)
+               && x >= a && x <= b;
+    }
+
+    private static bool TryGet(IReadOnlyDictionary<string, string> persona, string attribute, out string value)
+    {
+        if (persona.TryGetValue(attribute, out value!)) return true;
+        foreach (var (k, v) in persona)
+            if (string.Equals(k.Replace('_', ' '), attribute.Replace('_', ' '), StringComparison.OrdinalIgnoreCase)) { value = v; return true; }
+        value = "";
+        return false;
+    }
+
+    public static double Sigmoid(double x) => 1 / (1 + Math.Exp(-x));
+}
