@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -82,6 +83,9 @@ public static class StudyWebApp
         {
             ExceptionHandler = ctx => WriteError(ctx, StatusCodes.Status500InternalServerError),
         });
+        // Behind a reverse proxy on this machine (nginx, Caddy), rate limits and cookies see the rater's
+        // address and scheme; only loopback peers are trusted to say so (the framework's default).
+        app.UseForwardedHeaders(new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto });
         app.Use(SecurityHeaders);
         app.UseStatusCodePages(ctx => WriteError(ctx.HttpContext, ctx.HttpContext.Response.StatusCode));
         app.UseRateLimiter();

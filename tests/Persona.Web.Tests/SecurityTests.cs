@@ -126,6 +126,23 @@ public sealed class SecurityTests
     }
 
     [Fact]
+    public async Task Behind_a_local_proxy_the_entry_limit_counts_each_forwarded_address()
+    {
+        await using var study = await TestStudy.StartAsync(OnePerPersona, TestStudy.MadeUpPairs(4, 3), w => w with { EntryPermitsPerMinute = 2 });
+        using var http = new HttpClient { BaseAddress = new Uri(study.BaseUrl) };
+        async Task<HttpStatusCode> Entry(string forwardedFor)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, StudyWebApp.EntryPath(study.Db));
+            request.Headers.Add("X-Forwarded-For", forwardedFor);
+            using var response = await http.SendAsync(request);
+            return response.StatusCode;
+        }
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests],
+            [await Entry("203.0.113.7"), await Entry("203.0.113.7"), await Entry("203.0.113.7")]);
+        Assert.Equal(HttpStatusCode.OK, await Entry("198.51.100.9")); // another rater behind the same proxy
+    }
+
+    [Fact]
     public async Task Rater_endpoints_are_rate_limited_per_link()
     {
         await using var study = await TestStudy.StartAsync(OnePerPersona, TestStudy.MadeUpPairs(4, 3),
