@@ -25,6 +25,7 @@ internal static class AdminPages
         admin.MapGet("/export/answers.csv", ExportCsv);
         admin.MapGet("/export/answers.jsonl", ExportJsonl);
         admin.MapGet("/export/study.sqlite", ExportDatabase);
+        admin.MapPost("/sessions/{id:long}/release", Release);
     }
 
     private static bool Matches(HttpContext ctx, string? candidate)
@@ -72,10 +73,16 @@ internal static class AdminPages
         foreach (var p in personas)
             sb.Append($"<tr><td>{p.Position}</td><td>{E(p.PersonaId)}</td><td>{p.Completed}</td><td>{p.Active}</td><td>{p.Raters}</td><td>{p.Items}</td></tr>");
         sb.Append("</tbody></table></div>");
-        sb.Append("<h2>Raters</h2><div class=\"scroll\"><table><thead><tr><th>session</th><th>persona</th><th>rater</th><th>state</th><th>answered</th><th>attention</th><th>started</th><th>last seen</th><th>Prolific PID</th></tr></thead><tbody>");
+        sb.Append("<h2>Raters</h2><p class=\"muted\">Reopening a place keeps its answers in the exports, leaves them out of the analysis and gives the place to the next rater.</p>")
+          .Append("<div class=\"scroll\"><table><thead><tr><th>session</th><th>persona</th><th>rater</th><th>state</th><th>answered</th><th>attention</th><th>started</th><th>last seen</th><th>Prolific PID</th><th></th></tr></thead><tbody>");
+        var af = StudyWebApp.AntiforgeryField(ctx);
         foreach (var s in sessions)
             sb.Append($"<tr><td>{s.SessionId}</td><td>{E(s.PersonaId)}</td><td>{s.RaterIndex + 1}</td><td>{E(s.State)}</td><td>{s.Answered}/{s.Items}</td>")
-              .Append($"<td>{(s.AttentionTotal == 0 ? "-" : $"{s.AttentionPassed}/{s.AttentionTotal}")}</td><td>{E(s.StartedAt)}</td><td>{E(s.LastSeenAt)}</td><td>{E(s.ProlificPid)}</td></tr>");
+              .Append($"<td>{(s.AttentionTotal == 0 ? "-" : $"{s.AttentionPassed}/{s.AttentionTotal}")}</td><td>{E(s.StartedAt)}</td><td>{E(s.LastSeenAt)}</td><td>{E(s.ProlificPid)}</td><td>")
+              .Append(s.State is "active" or "completed"
+                  ? $"<form method=\"post\" action=\"/admin/sessions/{s.SessionId}/release\">{af}<button type=\"submit\">Reopen place</button></form>"
+                  : "")
+              .Append("</td></tr>");
         sb.Append("</tbody></table></div>");
         return StudyWebApp.Page("Study dashboard", sb.ToString());
     }
@@ -95,6 +102,15 @@ internal static class AdminPages
             sb.Append($"<tr><th>{E(m.Model)}: Cohen's kappa vs human majority (flip rate)</th><td>{F(m.KappaVsHumans)} ({F(m.FlipRate)})</td></tr>");
         sb.Append("</tbody></table></div><p class=\"muted\">95% intervals (200 resamples here; `persona study analyze` gives the full report).</p>");
         return sb.ToString();
+    }
+
+    private static async Task<IResult> Release(long id, HttpContext ctx, StudyDatabase db)
+    {
+        if (!await StudyWebApp.CheckAntiforgeryAsync(ctx)) return Results.Empty;
+        if (!await db.ReleaseAsync(id, ctx.RequestAborted)) return Results.NotFound();
+        ctx.Response.StatusCode = StatusCodes.Status303SeeOther;
+        ctx.Response.Headers.Location = "/admin";
+        return Results.Empty;
     }
 
     private static async Task ExportCsv(HttpContext ctx, StudyDatabase db)

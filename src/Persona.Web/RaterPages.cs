@@ -71,6 +71,10 @@ internal static class RaterPages
     {
         var s = db.FindSession(token);
         if (s is null) return (null, Results.NotFound());
+        if (s.State == SessionState.Released)
+            return (null, StudyWebApp.Page("Place closed",
+                "<h1>This place was closed</h1><p>The researcher has closed this place in the study, so no more answers can be given with this link. " +
+                "If you think this is a mistake, please contact the researcher.</p>", 410));
         if (s.State == SessionState.Expired)
             return (null, StudyWebApp.Page("Place handed on",
                 $"<h1>This place was handed on</h1><p>This link was inactive for more than {db.Options.SlotTimeoutMinutes} minutes, so its place was offered to another rater. " +

@@ -105,6 +105,34 @@ public sealed class SecurityTests
     }
 
     [Fact]
+    public async Task The_researcher_reopens_a_place_from_the_dashboard_with_a_form_that_needs_its_token()
+    {
+        await using var study = await TestStudy.StartAsync(new StudyOptions { Personas = 1, RatersPerPersona = 1, ItemsPerPersona = 2, MinJustificationChars = 5 },
+            TestStudy.MadeUpPairs(1, 2));
+        using var rater = new RaterClient(study.BaseUrl);
+        var path = (await rater.ClaimAsync(StudyWebApp.EntryPath(study.Db)))!;
+        await rater.CompleteAsync(_ => 0);
+        var session = study.Db.FindSession(rater.Token!)!;
+
+        using var admin = new RaterClient(study.BaseUrl); // a browser-like client: cookies and form tokens
+        var (status, _, _) = await admin.GetAsync($"/admin/login?token={TestStudy.AdminToken}");
+        Assert.Equal(HttpStatusCode.Redirect, status);
+        var (_, dashboard, _) = await admin.GetAsync("/admin");
+        Assert.Contains("Reopen place", dashboard);
+        var release = $"/admin/sessions/{session.SessionId}/release";
+        Assert.Equal(HttpStatusCode.BadRequest, (await admin.PostAsync(release, [])).Status);
+        using (var outsider = new RaterClient(study.BaseUrl))
+            Assert.Equal(HttpStatusCode.Unauthorized, (await outsider.PostAsync(release, [new("__af", RaterClient.AntiforgeryToken(dashboard)!)])).Status);
+        var (released, _, location) = await admin.PostAsync(release, [new("__af", RaterClient.AntiforgeryToken(dashboard)!)]);
+        Assert.Equal((HttpStatusCode.SeeOther, "/admin"), (released, location));
+
+        Assert.Equal(HttpStatusCode.Gone, (await rater.GetAsync(path)).Status);
+        using var next = new RaterClient(study.BaseUrl);
+        Assert.NotNull(await next.ClaimAsync(StudyWebApp.EntryPath(study.Db)));
+        Assert.Equal(session.SlotId, study.Db.FindSession(next.Token!)!.SlotId);
+    }
+
+    [Fact]
     public async Task Every_page_carries_the_security_headers_and_errors_show_no_internals()
     {
         await using var study = await TestStudy.StartAsync(OnePerPersona, TestStudy.MadeUpPairs(4, 3));

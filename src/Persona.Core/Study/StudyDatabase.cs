@@ -5,7 +5,8 @@ using Microsoft.Data.Sqlite;
 
 namespace Persona.Study;
 
-public enum SessionState { Active, Completed, Expired }
+/// <summary>Expired: idle past the slot timeout and handed on. Released: the researcher reopened the place (e.g. a failed attention check).</summary>
+public enum SessionState { Active, Completed, Expired, Released }
 
 /// <summary>A rater's place in the study as a rater page needs it.</summary>
 public sealed record RaterSession(
@@ -146,7 +147,7 @@ public sealed class StudyDatabase : IDisposable
         CREATE TABLE slots(slot_id INTEGER PRIMARY KEY, persona_id TEXT NOT NULL REFERENCES personas(persona_id), rater_index INTEGER NOT NULL, UNIQUE(persona_id, rater_index));
         CREATE TABLE sessions(
             session_id INTEGER PRIMARY KEY, token TEXT NOT NULL UNIQUE, slot_id INTEGER NOT NULL REFERENCES slots(slot_id),
-            state TEXT NOT NULL CHECK (state IN ('active','completed','expired')),
+            state TEXT NOT NULL CHECK (state IN ('active','completed','expired','released')),
             started_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL, completed_ms INTEGER,
             prolific_pid TEXT, prolific_study_id TEXT, prolific_session_id TEXT);
         CREATE INDEX sessions_by_slot ON sessions(slot_id, state);
@@ -265,7 +266,7 @@ public sealed class StudyDatabase : IDisposable
         {
             var s = Read(c, token);
             if (s is null) return new SubmitResult(SubmitStatus.BadItem, false, null);
-            if (s.State == SessionState.Expired) return new SubmitResult(SubmitStatus.SessionExpired, false, null);
+            if (s.State is SessionState.Expired or SessionState.Released) return new SubmitResult(SubmitStatus.SessionExpired, false, null);
             var item = ReadItemIn(c, s.PersonaId, position);
             if (item is null) return new SubmitResult(SubmitStatus.BadItem, false, s.NextOpenPosition);
             if (s.State == SessionState.Completed) return new SubmitResult(SubmitStatus.SessionCompleted, true, null);
@@ -291,6 +292,15 @@ public sealed class StudyDatabase : IDisposable
     }
 
     // ---- researcher side --------------------------------------------------------------------
+
+    /// <summary>
+    /// Reopens a rater's place (say, after a failed attention check or a rejected Prolific
+    /// submission): the session is marked released, its answers stay in the database and the
+    /// exports but leave the analysis, and the next rater who arrives gets the place. False when
+    /// there is no such session or it was already expired or released.
+    /// </summary>
+    public Task<bool> ReleaseAsync(long sessionId, CancellationToken ct) => WriteAsync(c =>
+        Run(c, "UPDATE sessions SET state = 'released' WHERE session_id = $id AND state IN ('active','completed')", ("$id", sessionId)) == 1, ct);
 
     public IReadOnlyList<PersonaProgress> PersonaProgress()
     {
@@ -416,7 +426,7 @@ public sealed class StudyDatabase : IDisposable
         using (var ar = a.ExecuteReader())
             while (ar.Read()) answered.Add(ar.GetInt32(0));
         return new RaterSession(sessionId, r.GetString(1), r.GetInt64(2), r.GetString(3), r.GetInt32(4),
-            r.GetString(5) switch { "active" => SessionState.Active, "completed" => SessionState.Completed, _ => SessionState.Expired },
+            r.GetString(5) switch { "active" => SessionState.Active, "completed" => SessionState.Completed, "released" => SessionState.Released, _ => SessionState.Expired },
             r.GetString(6), r.GetInt32(7), answered, r.GetInt64(8),
             r.IsDBNull(9) ? null : r.GetString(9), r.IsDBNull(10) ? null : r.GetString(10), r.IsDBNull(11) ? null : r.GetString(11));
     }

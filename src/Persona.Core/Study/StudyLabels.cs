@@ -23,7 +23,7 @@ public static class StudyLabels
         foreach (var a in db.Answers())
         {
             if (a.ItemKind != "pair") continue;
-            if (completedOnly ? a.SessionState != "completed" : a.SessionState == "expired") continue;
+            if (completedOnly ? a.SessionState != "completed" : a.SessionState is "expired" or "released") continue;
             if (byKey.TryGetValue((a.PersonaId, a.Position), out var item)) choices[item.ItemId].Add(a.Choice);
         }
         return items.Select(i => new ItemRatings(i.ItemId, i.PersonaId, i.Position, i.PairId, choices[i.ItemId])).ToList();

@@ -55,6 +55,23 @@ public sealed class StudyDatabaseTests : IDisposable
     }
 
     [Fact]
+    public async Task A_released_place_goes_to_the_next_rater_and_its_answers_leave_the_analysis()
+    {
+        using var db = Create(personas: 1, raters: 1);
+        var first = (await db.ClaimAsync(ProlificIds.None, default))!;
+        await AnswerAll(db, first);
+        Assert.Null(await db.ClaimAsync(ProlificIds.None, default));
+        Assert.True(await db.ReleaseAsync(first.SessionId, default));
+        Assert.False(await db.ReleaseAsync(first.SessionId, default)); // once
+        Assert.All(StudyLabels.Human(db), r => Assert.Empty(r.Choices));
+        Assert.Equal(3, db.Answers().Count(a => a.SessionState == "released")); // kept for the record
+        var second = (await db.ClaimAsync(ProlificIds.None, default))!;
+        Assert.Equal(first.SlotId, second.SlotId);
+        Assert.Equal(SessionState.Released, db.FindSession(first.Token)!.State);
+        Assert.Equal(SubmitStatus.SessionExpired, (await db.SubmitAsync(first.Token, 1, "left", "after release", ProlificIds.None, default)).Status);
+    }
+
+    [Fact]
     public async Task Activity_keeps_a_place()
     {
         using var db = Create(personas: 1, raters: 1, timeoutMinutes: 30);
