@@ -51,6 +51,8 @@ public sealed class RaterBrowserTests(BrowserFixture fixture)
         var token = TokenOf(page);
         for (var q = 1; q <= 3; q++)
         {
+            // Wait for the page itself: acting on the previous page while it navigates would be a race.
+            await page.WaitForURLAsync($"**/r/{token}/q/{q}");
             Assert.Contains($"Question {q} of 3", await page.InnerTextAsync("main"));
             var side = await PersonalisedSideAsync(page, study);
             await page.GetByRole(AriaRole.Radio, new() { Name = side == "A" ? "Answer B" : "Answer A" }).CheckAsync();
@@ -84,6 +86,7 @@ public sealed class RaterBrowserTests(BrowserFixture fixture)
         await page.GetByRole(AriaRole.Link, new() { Name = "Begin with question 1" }).ClickAsync();
         for (var q = 1; q <= 2; q++)
         {
+            await page.WaitForURLAsync($"**/r/{token}/q/{q}");
             await page.GetByRole(AriaRole.Radio, new() { Name = "Answer A" }).CheckAsync();
             await page.GetByLabel("Why would this person prefer it?").FillAsync(Why);
             await page.GetByRole(AriaRole.Button, new() { Name = "Save and continue" }).ClickAsync();
