@@ -51,6 +51,8 @@ internal static class CensusCommands
             var psycho = PsychodemographicSampler.LoadBundled(parse.GetValue(independent));
             var result = await RunWithProgress(console, (progress, token) => CensusSampler.SampleAsync(options, psycho, progress, token), ct);
             console.Write(Summary(result, options));
+            if (result.DictionaryNotes.Count > 0)
+                console.MarkupLineInterpolated($"[grey]dictionary: {result.DictionaryNotes.Count} range(s) written high-to-low as published, read low-to-high (first: {result.DictionaryNotes[0]})[/]");
             return 0;
         });
         return cmd;
@@ -76,6 +78,8 @@ internal static class CensusCommands
         cmd.SetAction(async (parse, ct) =>
         {
             var options = census.Read(parse, n: 1);
+            Storage.OutputPaths.EnsureFolderTarget(parse.GetValue(output)!, "--out");
+            Storage.OutputPaths.EnsureFolderSparesInputs(parse.GetValue(output)!, "--out", ["fidelity.json"], ("--personas", parse.GetValue(personas)));
             var result = await RunWithProgress(console,
                 (progress, token) => PopulationFidelity.RunAsync(parse.GetValue(personas)!, options, parse.GetValue(output), progress, token), ct);
             WriteFidelity(console, result);
@@ -125,6 +129,8 @@ internal static class CensusCommands
         console.MarkupLineInterpolated($"[grey]household fields: {r.HouseholdFields}[/]");
         if (r.JsonPath is not null)
             console.MarkupLineInterpolated($"wrote {r.JsonPath} and {r.Plots.Count} histograms");
+        foreach (var w in r.Warnings)
+            console.MarkupLineInterpolated($"[yellow]warning:[/] {w}");
     }
 
     private static string Describe(CategoryShare? c) =>

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.AI;
 using Persona.Llm;
+using Persona.Storage;
 using Spectre.Console;
 
 namespace Persona.Cli;
@@ -44,9 +45,14 @@ internal static class LlmCommands
         cmd.SetAction(async (parse, ct) =>
         {
             var inFile = parse.GetValue(input)!;
+            var outFile = parse.GetValue(output)!.FullName;
+            OutputPaths.EnsureFileTarget(outFile, "--out");
+            OutputPaths.EnsureNotAnInput(outFile, "--out", ("--in", inFile.FullName));
             var requests = BatchRequestReader.Read(inFile.FullName); // bad input fails here, before anything is paid
             var options = common.Build(parse, Path.Combine("runs", Path.GetFileNameWithoutExtension(inFile.Name)));
             var dir = options.RunDirectory;
+            OutputChecks.SparesRunStore(outFile, dir);
+            return await RunDirectoryUndo.GuardAsync(dir, async () => {
             await using var runtime = LlmRuntime.Open(options);
             var counters = new BatchCounters();
             var sw = Stopwatch.StartNew();
@@ -70,6 +76,7 @@ internal static class LlmCommands
                 });
             PrintSummary(console, runtime, outcome, dir, sw.Elapsed);
             return outcome.ExitCode;
+            });
         });
         return cmd;
     }
@@ -85,6 +92,9 @@ internal static class LlmCommands
         common.AddTo(cmd);
         cmd.SetAction(async (parse, ct) =>
         {
+            // --base-url takes several values per token, so a flag ping lacks lands there; name it instead.
+            if (parse.GetValue(common.BaseUrl)?.FirstOrDefault(u => u.StartsWith('-')) is { } flag)
+                throw new PersonaException($"llm ping does not take {flag}; it takes --model, --base-url, --timeout, --offline-seed and --offline-noise.");
             var dir = Path.Combine(Path.GetTempPath(), "persona-ping-" + Guid.NewGuid().ToString("N"));
             try
             {
@@ -111,7 +121,7 @@ internal static class LlmCommands
                     }
                     catch (Exception ex) when (ex is LlmCallException or RunStoppedException)
                     {
-                        console.MarkupLineInterpolated($"[red]ping failed:[/] {ex.Message}");
+                        console.MarkupLineInterpolated($"[red]ping failed:[/] {SecretScrubber.Scrub(ex.Message)}");
                         return ex is RunStoppedException rs ? rs.ExitCode : CircuitOpenException.Code;
                     }
                     var table = new Table().AddColumns("model", "answered by", "endpoint", "latency", "reply");
@@ -135,7 +145,9 @@ internal static class LlmCommands
     {
         var spend = runtime.Budget.Snapshot();
         var rate = c.Done / Math.Max(0.001, sw.Elapsed.TotalSeconds);
-        return Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+        var waiting = runtime.Waiting.Describe(runtime.Options.Resilience.Timeout, showAfter: TimeSpan.FromSeconds(5));
+        // Waiting goes first: on a narrow terminal the end of the description is cut.
+        return Markup.Escape((waiting.Length > 0 ? waiting + "  " : "") + string.Create(CultureInfo.InvariantCulture,
             $"{c.Done}/{c.Total} calls  {rate:0.0}/s  cached {c.Cached}  failed {c.Failed}  tokens {spend.PromptTokens + spend.CompletionTokens:N0}  ${spend.CostUsd:0.0000}"));
     }
 

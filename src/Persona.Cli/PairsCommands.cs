@@ -37,6 +37,8 @@ internal static class PairsCommands
         var shardCount = new Option<int?>("--shard-count") { Description = "Shards in all, for a Kubernetes Indexed Job (JOB_COMPLETION_INDEX holds only the index)." };
         var templates = new Option<FileInfo?>("--templates") { Description = "Your own prompt templates (default data/preferences/templates.json)." };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the calls, tokens and estimated cost per role and in total; send nothing." };
+        var batchExport = new Option<DirectoryInfo?>("--batch-export") { Description = "Send nothing: write the next stage's pending requests as OpenAI Batch files (also `vllm run-batch` input) in this folder. Needs no key." };
+        var batchImport = new Option<FileInfo[]>("--batch-import") { Description = "Batch result files (OpenAI or vLLM envelope) to read into the cache first; joined on custom_id, in any order.", AllowMultipleArgumentsPerToken = true };
         var cmd = new Command("build",
             "Build preference pairs: per persona a seeded schedule of prompts (train pairs, test pairs on seen prompts, test pairs on\n" +
             "held-out prompts); per pair the generic answer (rejected), the persona's critique (--critic-model) and a subtle, shorter\n" +
@@ -47,7 +49,7 @@ internal static class PairsCommands
             "  persona pairs build --personas personas --prompts prompts --model openai:gpt-4o-mini --judge-model openai:gpt-4o --out pairs --dry-run\n" +
             "  persona pairs build --personas persona.csv --prompts prism-filter.jsonl --model openai:llama-3.1-70b --base-url http://gpu1:8000/v1 --out pairs --shard 0/8");
         runtime.AddTo(cmd);
-        foreach (var o in new Option[] { personas, prompts, output, seed, trainPrompts, heldoutPrompts, trainPairs, attempts, baseAnswer, verify, shard, shardCount, templates, dryRun })
+        foreach (var o in new Option[] { personas, prompts, output, seed, trainPrompts, heldoutPrompts, trainPairs, attempts, baseAnswer, verify, shard, shardCount, templates, dryRun, batchExport, batchImport })
             cmd.Options.Add(o);
         cmd.SetAction(async (parse, ct) =>
         {
@@ -74,16 +76,31 @@ internal static class PairsCommands
                 WriteEstimate(console, PairDryRun.Estimate(options, planOnly, rtOptions));
                 return 0;
             }
-            await using var rt = LlmRuntime.Open(rtOptions);
+            using var exporter = parse.GetValue(batchExport) is { } exportDir ? new BatchExportWriter(exportDir.FullName) : null;
+            await using var rt = LlmRuntime.Open(rtOptions with { BatchExport = exporter });
             var roles = new[] { rt.Default, rt.Role("critic"), rt.Role("judge") };
             var plan = await PairBuilder.PlanAsync(options, roles.Select(r => $"{r.Name}={r.Identity.Identity}"), ct);
-            await rt.EnsureReachableAsync(ct);
+            if (parse.GetValue(batchImport) is { Length: > 0 } imports)
+            {
+                var imported = await BatchImport.ImportAsync(rt.Store, imports.Select(f => f.FullName));
+                console.MarkupLineInterpolated($"batch import: {imported.Imported:N0} results cached, {imported.AlreadyCached:N0} already cached, {imported.Errors:N0} errors{(imported.ErrorKinds.Count > 0 ? " (" + string.Join(", ", imported.ErrorKinds.Select(kv => $"{kv.Key} {kv.Value}")) + ")" : "")}, {imported.Unknown:N0} not from this run.");
+            }
+            if (exporter is null) await rt.EnsureReachableAsync(ct);
             foreach (var r in roles.Where(r => r.FallsBackToDefault))
                 console.MarkupLineInterpolated($"[yellow]note:[/] the {r.Name} is the answering model ({r.Identity.Identity}); give --{r.Name}-model for an independent {r.Name}.");
             return await RuntimeOptions.UntilStoppedAsync(console, rt, async () =>
             {
                 var result = await StageProgress.RunAsync(console, _ => $"Pairs (shard {options.Shard})", p =>
                     PairBuilder.RunAsync(options, plan, rt, new SyncProgress<PairBuildProgress>(x => p.Report("pairs", x.Done, x.Total, $"failed {x.Failed}")), ct, Interrupts.Abort));
+                if (result.Deferred > 0 && exporter is not null)
+                {
+                    await rt.WriteManifestAsync("batch_exported", new Dictionary<string, object?> { ["pending_pairs"] = result.Deferred, ["requests"] = exporter.Requests });
+                    var t = new Table().Border(TableBorder.Rounded).Title("batch export (nothing was sent)").AddColumns("file", "requests");
+                    foreach (var (file, n) in exporter.Files.OrderBy(kv => kv.Key, StringComparer.Ordinal)) t.AddRow(Markup.Escape(file), n.ToString("N0", Inv));
+                    console.Write(t);
+                    console.MarkupLineInterpolated($"{result.Deferred:N0} pairs wait for these {exporter.Requests:N0} requests in {exporter.Directory_}. Run them (OpenAI Batch API, or `vllm run-batch -i FILE -o RESULTS --model ...`), then rerun this command with --batch-import RESULTS... (and --batch-export for the next stage).");
+                    return 0;
+                }
                 await rt.WriteManifestAsync("completed", new Dictionary<string, object?>
                 {
                     ["pairs"] = result.Report.Pairs, ["succeeded"] = result.Report.Succeeded, ["failed"] = result.Report.Failed,

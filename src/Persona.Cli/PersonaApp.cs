@@ -31,12 +31,14 @@ public static class PersonaApp
     }
 
     /// <param name="cancellationToken">Acts as the first Ctrl-C (tests).</param>
+    /// <param name="error">Where errors go (stderr unless a test gives its own).</param>
     /// <param name="abortToken">Acts as the second Ctrl-C (tests).</param>
     /// <param name="handleSignals">Install SIGINT/SIGTERM handlers (the real process; in-process tests pass tokens instead).</param>
     public static async Task<int> RunAsync(string[] args, IAnsiConsole? console = null, CancellationToken cancellationToken = default,
-        CancellationToken abortToken = default, bool handleSignals = false)
+        IAnsiConsole? error = null, CancellationToken abortToken = default, bool handleSignals = false)
     {
         console ??= AnsiConsole.Console;
+        error ??= ErrorReport.StderrConsole();
         ChatClientFactory.RegisterProvider(new LocalModelProvider());
         var root = BuildRoot(console);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -48,16 +50,18 @@ public static class PersonaApp
         Interrupts.SetAbort(abort.Token);
         try
         {
-            return await root.Parse(args).InvokeAsync(config, stop.Token);
+            var parse = root.Parse(args);
+            if (parse.Errors.Count > 0 && args.Length > 0) return ErrorReport.WriteParseErrors(error, parse);
+            return await parse.InvokeAsync(config, stop.Token);
         }
         catch (PersonaException ex)
         {
-            console.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
+            ErrorReport.Write(error, ex.Message);
             return 1;
         }
         catch (RunStoppedException ex)
         {
-            console.MarkupLineInterpolated($"[yellow]stopped:[/] {ex.Message} Run the same command again to resume (exit code {ex.ExitCode}).");
+            ErrorReport.Write(error, $"{ex.Message} Run the same command again to resume (exit code {ex.ExitCode}).", "stopped");
             return ex.ExitCode;
         }
         catch (OperationCanceledException)
@@ -69,13 +73,13 @@ public static class PersonaApp
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            console.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
+            ErrorReport.Write(error, ex.Message);
             return 1;
         }
         catch (Exception ex)
         {
             // Never a stack trace: one line naming what failed; the type helps a bug report.
-            console.MarkupLineInterpolated($"[red]internal error:[/] {ex.Message} ({ex.GetType().Name}). Please report it with the command you ran.");
+            ErrorReport.Write(error, $"{ex.Message} ({ex.GetType().Name}). Please report it with the command you ran.", "internal error");
             return 70;
         }
     }

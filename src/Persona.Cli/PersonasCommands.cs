@@ -3,6 +3,7 @@ using System.Globalization;
 using Persona.Census;
 using Persona.Llm;
 using Persona.Personas;
+using Persona.Storage;
 using Spectre.Console;
 
 namespace Persona.Cli;
@@ -53,6 +54,7 @@ internal static class PersonasCommands
         cmd.SetAction(async (parse, ct) =>
         {
             var outDir = parse.GetValue(output)!.FullName;
+            OutputChecks.BuildFolder(outDir, parse.GetValue(categoriesFile), parse.GetValue(census.Dictionary), parse.GetValue(census.Source), parse.GetValue(census.Household));
             var options = new PersonaBuildOptions
             {
                 N = parse.GetValue(n),
@@ -77,7 +79,11 @@ internal static class PersonasCommands
     /// summary; `personas build` and the `run` main job share it. A budget or breaker stop returns
     /// its exit code and no result.
     /// </summary>
-    internal static async Task<(int ExitCode, PersonaBuildResult? Result)> BuildAsync(IAnsiConsole console, PersonaBuildOptions options,
+    internal static Task<(int ExitCode, PersonaBuildResult? Result)> BuildAsync(IAnsiConsole console, PersonaBuildOptions options,
+        LlmRuntimeOptions runtimeOptions, CancellationToken ct) =>
+        RunDirectoryUndo.GuardAsync(runtimeOptions.RunDirectory, () => BuildInRunDirAsync(console, options, runtimeOptions, ct));
+
+    private static async Task<(int ExitCode, PersonaBuildResult? Result)> BuildInRunDirAsync(IAnsiConsole console, PersonaBuildOptions options,
         LlmRuntimeOptions runtimeOptions, CancellationToken ct)
     {
         await using var rt = LlmRuntime.Open(runtimeOptions);
@@ -91,7 +97,7 @@ internal static class PersonasCommands
                 var result = await StageProgress.RunAsync(console, DescribeBuildStage, p =>
                     PersonaBuilder.BuildAsync(options, rt.ChatClient,
                         new SyncProgress<PersonaBuildProgress>(x => p.Report(x.Stage, x.Done, x.Total,
-                            x.Stage == "personas" ? $"passed {x.Accepted}  rejected {x.Rejected}" : null)), ct, Interrupts.Abort));
+                            x.Stage == "personas" ? $"passed {x.Accepted}  rejected {x.Rejected}" : null)), ct, Interrupts.Abort), StageProgress.WaitingOf(rt));
                 await rt.WriteManifestAsync("completed", new Dictionary<string, object?>
                 {
                     ["personas"] = result.Personas.Count,
@@ -192,18 +198,34 @@ internal static class PersonasCommands
             var list = await PersonaFiles.ReadAsync(file, ct);
             var folder = Path.GetDirectoryName(Path.GetFullPath(file))!;
             var outPath = parse.GetValue(output) ?? Path.Combine(folder, "drift-audit.json");
+            OutputPaths.EnsureFileTarget(outPath, "--out", "drift-audit.json");
+            OutputPaths.EnsureNotAnInput(outPath, "--out", ("--personas", file));
             var lm = !parse.GetValue(noLmCheck);
-            await using var rt = LlmRuntime.Open(runtime.Build(parse, folder));
-            if (lm) await rt.EnsureReachableAsync(ct);
+            if (!lm)
+            {
+                // Rules and theme shares need no model, so no store: the personas folder is only read.
+                var rulesOnly = await StageProgress.RunAsync(console, _ => "Auditing personas", p =>
+                    DriftAudit.RunAsync(list, null, new DriftAuditOptions { LmCheck = false },
+                        new SyncProgress<(int Done, int Total)>(x => p.Report("audit", x.Done, x.Total)), ct));
+                await DriftAudit.WriteAsync(outPath, rulesOnly, ct);
+                WriteAudit(console, rulesOnly, outPath);
+                return 0;
+            }
+            var runOptions = runtime.Build(parse, folder);
+            OutputChecks.SparesRunStore(outPath, runOptions.RunDirectory);
+            return await RunDirectoryUndo.GuardAsync(runOptions.RunDirectory, async () => {
+            await using var rt = LlmRuntime.Open(runOptions);
+            await rt.EnsureReachableAsync(ct);
             return await RuntimeOptions.UntilStoppedAsync(console, rt, async () =>
             {
                 var report = await StageProgress.RunAsync(console, _ => "Auditing personas", p =>
                     DriftAudit.RunAsync(list, rt.ChatClient, new DriftAuditOptions { LmCheck = lm, ModelLabel = rt.ModelIdentity, Concurrency = rt.TotalConcurrency, Abort = Interrupts.Abort },
-                        new SyncProgress<(int Done, int Total)>(x => p.Report("audit", x.Done, x.Total)), ct));
+                        new SyncProgress<(int Done, int Total)>(x => p.Report("audit", x.Done, x.Total)), ct), StageProgress.WaitingOf(rt));
                 await DriftAudit.WriteAsync(outPath, report, ct);
                 await rt.WriteManifestAsync("completed", new Dictionary<string, object?> { ["audited"] = report.Enriched });
                 WriteAudit(console, report, outPath);
                 return 0;
+            });
             });
         });
         return cmd;

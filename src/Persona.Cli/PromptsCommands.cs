@@ -43,7 +43,10 @@ internal static class PromptsCommands
         {
             var outDir = parse.GetValue(output)!.FullName;
             var sourcePath = parse.GetValue(source);
+            OutputChecks.CurationFolder(outDir, sourcePath);
             var prompts = sourcePath is null ? PromptLoader.LoadBundledPrism() : PromptLoader.Load(sourcePath); // bad input fails before any call
+            if (parse.GetValue(k) is { } fixedK && fixedK > prompts.Count)
+                throw new PersonaException($"--k {fixedK} is more than the {prompts.Count} prompts of the source; choose --k at most {prompts.Count}, or leave it out to choose k by silhouette.");
             var runtimeOptions = runtime.Build(parse, outDir);
             var options = new PromptCurationOptions
             {
@@ -52,11 +55,14 @@ internal static class PromptsCommands
                 K = parse.GetValue(k),
                 MaxConcurrency = runtimeOptions.Resilience.Concurrency,
             };
+            return await Storage.RunDirectoryUndo.GuardAsync(runtimeOptions.RunDirectory, async () => {
             await using var rt = LlmRuntime.Open(runtimeOptions);
             options = options with { MaxConcurrency = rt.TotalConcurrency, Abort = Interrupts.Abort };
             await rt.EnsureReachableAsync(ct);
             using var embedder = new MiniLmEmbedder();
             var curator = new PromptCurator(rt.ChatClient, embedder, options);
+            try
+            {
             return await RuntimeOptions.UntilStoppedAsync(console, rt, async () =>
             {
                 var result = await StageProgress.RunAsync(console, stage => stage switch
@@ -67,7 +73,7 @@ internal static class PromptsCommands
                         var other => other,
                     },
                     p => curator.CurateAsync(prompts, sourcePath ?? "bundled:prism",
-                        new SyncProgress<CurationProgress>(x => p.Report(x.Stage, x.Done, x.Total)), ct));
+                        new SyncProgress<CurationProgress>(x => p.Report(x.Stage, x.Done, x.Total)), ct), StageProgress.WaitingOf(rt));
                 await PromptCurationWriter.WriteAsync(outDir, result, ct);
                 await rt.WriteManifestAsync("completed", new Dictionary<string, object?>
                 {
@@ -77,6 +83,13 @@ internal static class PromptsCommands
                 });
                 WriteSummary(console, result.Report, rt, outDir);
                 return 0;
+            });
+            }
+            catch (OperationCanceledException)
+            {
+                await rt.WriteManifestAsync("cancelled"); // as personas build does: what was paid is on record
+                throw;
+            }
             });
         });
         return cmd;

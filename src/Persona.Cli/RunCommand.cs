@@ -37,6 +37,7 @@ internal static class RunCommand
         cmd.SetAction(async (parse, ct) =>
         {
             var dir = parse.GetValue(output)!.FullName;
+            OutputChecks.BuildFolder(dir, null, null, null, null);
             var build = new PersonaBuildOptions { N = parse.GetValue(n), Seed = parse.GetValue(seed), OutputDirectory = dir };
             var (code, result) = await PersonasCommands.BuildAsync(console, build, runtime.Build(parse, dir), ct);
             if (result is null) return code;

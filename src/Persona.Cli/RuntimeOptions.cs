@@ -13,7 +13,7 @@ internal sealed class RuntimeOptions
 {
     public readonly Option<string> Model = new("--model") { Description = "PROVIDER:NAME: openai:NAME (any OpenAI-compatible server), ollama:NAME, local:PATH.gguf, or offline (deterministic simulator).", Required = true };
     public readonly Option<string[]> BaseUrl = new("--base-url") { Description = "Server base URL(s), comma-separated or repeated; calls are spread over them. Default: OPENAI_BASE_URL, else the provider's default. The key comes from OPENAI_API_KEY only.", AllowMultipleArgumentsPerToken = true };
-    public readonly Option<double> Timeout = new("--timeout") { Description = "Per-attempt timeout in seconds.", DefaultValueFactory = _ => 120 };
+    public readonly Option<double> Timeout = new("--timeout") { Description = "Per-attempt timeout in seconds, for the whole answer; a call that times out twice fails (the server is likely hung).", DefaultValueFactory = _ => 60 };
     public readonly Option<int> OfflineSeed = new("--offline-seed") { Description = "Seed of the offline simulator.", DefaultValueFactory = _ => 0 };
     public readonly Option<FileInfo?> World = new("--world") { Description = "The offline simulator's planted world (JSON, format persona-world/1). Default: data/llm/world.json, an illustration with invented effect sizes." };
     public readonly Option<double> MaxFailureRate = new("--max-failure-rate") { Description = "End a stage cleanly (resumable, exit code 5) once more than this share of its items failed (unparsable answers, refusals, HTTP 400s, timeouts after retries).", DefaultValueFactory = _ => 0.05 };
@@ -84,8 +84,8 @@ internal sealed class RuntimeOptions
             {
                 Concurrency = parse.GetValue(Concurrency),
                 Timeout = Seconds(parse.GetValue(Timeout), "--timeout"),
-                MaxAttempts = Math.Max(1, parse.GetValue(MaxAttempts)),
-                BreakerFailures = Math.Max(1, parse.GetValue(BreakerFailures)),
+                MaxAttempts = AtLeast1(parse.GetValue(MaxAttempts), "--max-attempts", "attempt per call"),
+                BreakerFailures = AtLeast1(parse.GetValue(BreakerFailures), "--breaker-failures", "failure"),
                 BreakerMinDuration = TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(BreakerSeconds))),
                 BackoffBase = TimeSpan.FromMilliseconds(Math.Max(1, parse.GetValue(BackoffMs))),
             },
@@ -139,6 +139,9 @@ internal sealed class RuntimeOptions
             return new RoleOptions { Model = model, BaseUrls = urls is { Length: > 0 } ? urls : null, Concurrency = concurrency };
         }
     }
+
+    private static int AtLeast1(int v, string option, string unit) =>
+        v >= 1 ? v : throw new PersonaException($"{option} must be at least 1 {unit} (got {v}).");
 
     public static TimeSpan Seconds(double s, string option)
     {

@@ -22,13 +22,56 @@ internal sealed class StageProgress(ProgressContext ctx, Func<string, string> de
         }
     }
 
-    public static async Task<T> RunAsync<T>(IAnsiConsole console, Func<string, string> describe, Func<StageProgress, Task<T>> work)
+    /// <param name="waiting">When given, polled twice a second; a non-empty answer (calls waiting on a slow server) gets its own line.</param>
+    public static async Task<T> RunAsync<T>(IAnsiConsole console, Func<string, string> describe, Func<StageProgress, Task<T>> work, Func<string>? waiting = null)
     {
         T result = default!;
         await console.Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-            .StartAsync(async ctx => result = await work(new StageProgress(ctx, describe)));
+            .StartAsync(async ctx =>
+            {
+                using var stop = new CancellationTokenSource();
+                var ticker = waiting is null ? Task.CompletedTask : TickAsync(ctx, waiting, stop.Token);
+                try
+                {
+                    result = await work(new StageProgress(ctx, describe));
+                }
+                finally
+                {
+                    await stop.CancelAsync();
+                    await ticker;
+                }
+            });
         return result;
+    }
+
+    /// <summary>What the runtime's calls are waiting for, for <see cref="RunAsync{T}"/> (shown once a call has waited 5 s).</summary>
+    public static Func<string> WaitingOf(Persona.Llm.LlmRuntime rt) =>
+        () => rt.Waiting.Describe(rt.Options.Resilience.Timeout, showAfter: TimeSpan.FromSeconds(5));
+
+    private static async Task TickAsync(ProgressContext ctx, Func<string> waiting, CancellationToken ct)
+    {
+        ProgressTask? row = null;
+        while (!ct.IsCancellationRequested)
+        {
+            try { await Task.Delay(500, ct); }
+            catch (OperationCanceledException) { break; }
+            var text = waiting();
+            if (text.Length == 0)
+            {
+                if (row is not null) row.Description = "LM calls: none waiting";
+                continue;
+            }
+            row ??= ctx.AddTask("LM calls", maxValue: 1);
+            row.IsIndeterminate = true;
+            row.Description = Markup.Escape("LM calls " + text);
+        }
+        if (row is not null)
+        {
+            row.IsIndeterminate = false;
+            row.Description = "LM calls: done";
+            row.Value = 1;
+        }
     }
 }

@@ -51,7 +51,16 @@ public sealed class MiniLmEmbedder : ITextEmbedder, IDisposable
                 var batch = new string[Math.Min(_batchSize, texts.Count - start)];
                 for (int i = 0; i < batch.Length; i++) batch[i] = Prepare(texts[start + i]);
                 // CPU-bound: run off the caller's thread so progress reporting stays responsive.
-                var vectors = await Task.Run(() => _encoder.Encode(batch, ct), ct).ConfigureAwait(false);
+                float[][] vectors;
+                try
+                {
+                    vectors = await Task.Run(() => _encoder.Encode(batch, ct), ct).ConfigureAwait(false);
+                }
+                catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException) when (ct.IsCancellationRequested)
+                {
+                    // Cancellation sets OnnxRuntime's terminate flag, which ends the run with its own exception.
+                    throw new OperationCanceledException("Embedding was cancelled.", ct);
+                }
                 for (int i = 0; i < vectors.Length; i++) result[start + i] = vectors[i];
             }
         }

@@ -65,3 +65,18 @@ public class MiniLmEmbedderTests(MiniLmFixture fixture) : IClassFixture<MiniLmFi
         Assert.True(Cos(v[13], one[0]) > 0.9999f);
     }
 }
+
+/// <summary>Issue #8, defect 2: Ctrl-C during an embedding pass is a cancellation, not OnnxRuntime's "terminate flag" error.</summary>
+public class MiniLmCancellationTests
+{
+    [Fact]
+    public async Task Cancelling_inside_a_forward_pass_surfaces_as_OperationCanceledException()
+    {
+        using var embedder = new MiniLmEmbedder(batchSize: 512);
+        var texts = Enumerable.Range(0, 512).Select(i => string.Join(' ', Enumerable.Repeat($"word{i} of a long prompt about public policy", 40))).ToList();
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(150));
+        var ex = await Record.ExceptionAsync(async () => await embedder.EmbedAsync(texts, cts.Token));
+        Assert.NotNull(ex);
+        Assert.IsAssignableFrom<OperationCanceledException>(ex);
+    }
+}

@@ -45,6 +45,13 @@ public abstract record FakeFault
     public sealed record Truncated : FakeFault;
     /// <summary>200 with this exact content (e.g. prose around JSON, or invalid JSON for a schema).</summary>
     public sealed record Content(string Text) : FakeFault;
+    /// <summary>
+    /// An authentication or permission error (401, 403) whose body echoes the bearer key it received, as
+    /// some servers and proxies do ("Incorrect API key provided: sk-...").
+    /// </summary>
+    public sealed record RejectKey(int Code = 401) : FakeFault;
+    /// <summary>Never answers: holds the request until the client gives up.</summary>
+    public sealed record Hang : FakeFault;
 }
 
 /// <summary>
@@ -168,6 +175,16 @@ public sealed class FakeLlmServer : IAsyncDisposable
                 if (rl.RetryAfterMs is { } ms) ctx.Response.Headers["retry-after-ms"] = ms.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 if (rl.RetryAt is { } at) ctx.Response.Headers["Retry-After"] = at.ToString("r");
                 await WriteError(ctx, 429, "rate_limit_exceeded", "Rate limit reached (injected).");
+                return;
+            case FakeFault.RejectKey rk:
+                var auth = ctx.Request.Headers.Authorization.ToString();
+                var key = auth.StartsWith("Bearer ", StringComparison.Ordinal) ? auth[7..] : auth;
+                await WriteError(ctx, rk.Code, rk.Code == 401 ? "invalid_api_key" : "permission_denied",
+                    rk.Code == 401 ? $"Incorrect API key provided: {key}. Authorization: {auth}" : $"The key {key} may not use this model.");
+                return;
+            case FakeFault.Hang:
+                try { await Task.Delay(Timeout.InfiniteTimeSpan, ctx.RequestAborted); }
+                catch (OperationCanceledException) { }
                 return;
             case FakeFault.Status st:
                 await WriteError(ctx, st.Code, "server_error", $"Injected HTTP {st.Code}.");

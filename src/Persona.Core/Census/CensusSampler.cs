@@ -49,7 +49,11 @@ public sealed record CensusSampleResult(
     string HouseholdFields,
     IReadOnlyList<string> UnavailableAttributes,
     string? TraitSource,
-    string? OutputPath);
+    string? OutputPath)
+{
+    /// <summary>Irregularities of the dictionary file that were normalised while reading it (see <see cref="PumsDictionary.Notes"/>).</summary>
+    public IReadOnlyList<string> DictionaryNotes { get; init; } = [];
+}
 
 /// <summary>
 /// Stage 1 of persona generation: draw whole ACS person records (weighted by PWGTP), decode them
@@ -72,6 +76,12 @@ public static class CensusSampler
         if (options.OutputPath is { } outPath) PersonaFiles.FormatOf(outPath); // fail before the long load
         var sources = ResolveSources(options);
         var households = PumsSources.ResolveHouseholds(options.Households);
+        if (options.OutputPath is { } o)
+        {
+            Storage.OutputPaths.EnsureFileTarget(o, "--out", "personas.jsonl");
+            Storage.OutputPaths.EnsureNotAnInput(o, "--out", [.. sources.Select(f => ("--source", (string?)f)),
+                .. households.Select(f => ("--household", (string?)f)), ("--dictionary", options.DictionaryPath)]);
+        }
 
         var table = await PumsLoader.LoadAsync(sources, progress, ct);
         progress?.Report(new CensusProgress("households", 0, 1));
@@ -149,7 +159,7 @@ public static class CensusSampler
             Households.Describe(householdOrigin),
             decoder.UnavailableAttributes,
             psycho?.Source,
-            options.OutputPath is null ? null : Path.GetFullPath(options.OutputPath));
+            options.OutputPath is null ? null : Path.GetFullPath(options.OutputPath)) { DictionaryNotes = dictionary.Notes };
     }
 
     private static void Validate(CensusSampleOptions o)

@@ -152,26 +152,45 @@ internal static class PumsCsvReader
         }
         catch (Exception ex) when (ex is InvalidDataException or IOException or EndOfStreamException)
         {
-            throw new PersonaException($"'{name}' cannot be read to the end (truncated or corrupt) after {count:N0} rows: {ex.Message}", ex);
+            throw new PersonaException($"'{name}' cannot be read to the end (truncated or corrupt) after {count:N0} rows: {SepSummary(ex.Message)}", ex);
         }
         catch (ArgumentOutOfRangeException ex)
         {
             // Sep reports a row with fewer columns than the header this way.
-            throw new PersonaException($"'{name}', line {count + 2}: the row has fewer fields than the header ({ex.Message}).", ex);
+            throw new PersonaException($"'{name}', line {count + 2}: the row has fewer fields than the header.", ex);
         }
         catch (InvalidOperationException ex)
         {
-            throw new PersonaException($"'{name}': malformed CSV after {count:N0} rows: {ex.Message}", ex);
+            throw new PersonaException($"'{name}': malformed CSV after {count:N0} rows: {SepSummary(ex.Message)}", ex);
         }
         chunk.Resize(count);
         return chunk;
+    }
+
+    /// <summary>
+    /// Sep's message without the rows it quotes (a stray quote makes that hundreds of rows), plus the
+    /// likely cause when one "row" spans many lines.
+    /// </summary>
+    internal static string SepSummary(string message)
+    {
+        var cut = message.IndexOf(":'", StringComparison.Ordinal);
+        var head = (cut >= 0 ? message[..cut] : message.Length > 200 ? message[..200] + "..." : message).Trim();
+        var span = System.Text.RegularExpressions.Regex.Match(head, @"lines \[(\d+)\.\.(\d+)\]");
+        if (span.Success && long.Parse(span.Groups[2].Value, CultureInfo.InvariantCulture) > long.Parse(span.Groups[1].Value, CultureInfo.InvariantCulture) + 1)
+            head += $"; one row runs over lines {span.Groups[1].Value}-{span.Groups[2].Value}, so a quote on line {span.Groups[1].Value} is probably not closed";
+        return head + ".";
     }
 
     private static int IndexOf(SepReaderHeader header, string name) =>
         header.TryIndexOf(name, out var i) ? i : -1;
 
     internal static PersonaException BadField(string file, int line, string column, ReadOnlySpan<char> value, string expected) =>
-        new($"'{file}', line {line}, column {column}: '{value.ToString()}' is not {expected}.");
+        new($"'{file}', line {line}, column {column}: '{Excerpt(value)}' is not {expected}" +
+            (value.IndexOfAny('"', '\n') >= 0 ? " (a quote or line break inside the field: check for an unclosed quote on this line)." : "."));
+
+    /// <summary>A field as quoted in an error: a merged, quote-swallowed field can hold hundreds of rows.</summary>
+    private static string Excerpt(ReadOnlySpan<char> value) =>
+        value.Length <= 40 ? value.ToString().Replace('\n', ' ') : value[..37].ToString().Replace('\n', ' ') + "...";
 }
 
 /// <summary>Parses PUMS integer codes from text without allocating.</summary>

@@ -71,7 +71,8 @@ public sealed class PumsDecoder
                 $"It does not fit data of {table.Vintage}; pass the dictionary of that release with --dictionary.");
         _codeOrder = _vars.Where(v => v is not null).Select(v => v!).ToArray();
         // Decoded (shown) variables; RELP/LANX/LANP only feed the household derivation.
-        _checked = _codeOrder.Where(v => v.Var.Categorical && v.Var != PumsVariables.Relp && v.Var != PumsVariables.Relshipp
+        // AGEP is numeric, but its VAL rows (0, 1..99 top-coded) cover every valid age: anything else is a corrupt value.
+        _checked = _codeOrder.Where(v => (v.Var.Categorical || v.Var == PumsVariables.Agep) && v.Var != PumsVariables.Relp && v.Var != PumsVariables.Relshipp
                                          && v.Var != PumsVariables.Lanx && v.Var != PumsVariables.Lanp && v.Var != PumsVariables.Puma).ToArray();
         (_derived, _derivedNoLanguage) = DerivedNotes(table);
     }

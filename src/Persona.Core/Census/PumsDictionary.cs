@@ -38,7 +38,8 @@ public sealed class PumsDictionaryVariable
 
     public bool IsCategorical => Type == 'C';
 
-    internal void AddValue(string min, string max, string label, string file, int line)
+    /// <param name="notes">Where a normalised irregularity of the published file is recorded.</param>
+    internal void AddValue(string min, string max, string label, string file, int line, List<string>? notes = null)
     {
         if (min.Length > 0 && min.All(c => c == 'b'))
         {
@@ -54,7 +55,12 @@ public sealed class PumsDictionaryVariable
             return;
         }
         if (hi < lo)
-            throw new PersonaException($"{file}, line {line}: VAL row of {Name} has min {min} greater than max {max}.");
+        {
+            // The Bureau's 2017 and 2013-2017 dictionaries write loss ranges high-to-low
+            // ("-000001","-019997"); the range meant is the same, so read it low-to-high.
+            notes?.Add($"{file}, line {line}: VAL row of {Name} has min {min} above max {max}, a reversed range as published; read as {hi}..{lo}.");
+            (lo, hi) = (hi, lo);
+        }
         // The housing and person sections repeat shared variables (SERIALNO, ST, ...); the first
         // definition of a code wins so a repeat cannot change its label.
         if (Label(lo) is not null)
@@ -112,6 +118,9 @@ public sealed class PumsDictionary
     /// </summary>
     public IReadOnlyList<int> SurveyYears { get; }
 
+    /// <summary>Irregularities of the published file that were normalised while reading (e.g. a range written high-to-low).</summary>
+    public IReadOnlyList<string> Notes { get; private init; } = [];
+
     public IEnumerable<PumsDictionaryVariable> Variables => _variables.Values;
 
     public PumsDictionaryVariable? Find(string name) => _variables.GetValueOrDefault(name);
@@ -144,6 +153,7 @@ public sealed class PumsDictionary
     {
         var variables = new Dictionary<string, PumsDictionaryVariable>(StringComparer.Ordinal);
         var years = new SortedSet<int>();
+        var notes = new List<string>();
         using var reader = Sep.New(',').Reader(o => o with { HasHeader = false, Unescape = true, DisableColCountCheck = true })
             .From(stream);
         foreach (var row in reader)
@@ -170,7 +180,7 @@ public sealed class PumsDictionary
                     throw Malformed(displayName, line, $"VAL row for {name} comes before its NAME row");
                 var min = row[4].ToString();
                 var max = row[5].ToString();
-                variable.AddValue(min, max, row[6].ToString(), displayName, line);
+                variable.AddValue(min, max, row[6].ToString(), displayName, line, notes);
                 if (name == "SERIALNO")
                 {
                     if (TryYear(min, out var y1)) years.Add(y1);
@@ -187,7 +197,7 @@ public sealed class PumsDictionary
         if (years.Count == 0)
             throw new PersonaException(
                 $"Data dictionary '{displayName}' has no SERIALNO value rows (e.g. \"2018HU0000001\"), so its survey year cannot be checked.");
-        return new PumsDictionary(displayName, variables, years.ToArray());
+        return new PumsDictionary(displayName, variables, years.ToArray()) { Notes = notes };
     }
 
     private static bool TryYear(string serial, out int year)

@@ -227,6 +227,45 @@ internal static class PumsTableBuilder
             throw new PersonaException(
                 $"Inputs mix survey years: '{minFile}' has {minYear} records and '{maxFile}' has {maxYear} records. " +
                 "Sample one release at a time (its codes are decoded with that year's dictionary).");
+        RejectDuplicates(serial, columns[PumsVariables.Sporder.Ordinal], chunks);
         return new PumsTable(n, serial, weight, columns, text, names, minYear, maxYear, files);
+    }
+
+    /// <summary>
+    /// A person is (SERIALNO, SPORDER); the same one twice (a file given twice under two names, or a
+    /// pasted row) would count its weight twice and bias every draw, so it is an error.
+    /// </summary>
+    private static void RejectDuplicates(long[] serial, int[]? sporder, IReadOnlyList<PumsChunk> chunks)
+    {
+        if (sporder is null) return;
+        var n = serial.Length;
+        var keys = new long[n];
+        var rows = new int[n];
+        for (var i = 0; i < n; i++)
+        {
+            keys[i] = serial[i] * 1000 + (sporder[i] == PumsTable.Null ? 999 : sporder[i]);
+            rows[i] = i;
+        }
+        Array.Sort(keys, rows);
+        for (var i = 1; i < n; i++)
+        {
+            if (keys[i] != keys[i - 1]) continue;
+            int a = Math.Min(rows[i], rows[i - 1]), b = Math.Max(rows[i], rows[i - 1]);
+            string FileOf(int row)
+            {
+                var at = 0;
+                foreach (var c in chunks)
+                {
+                    if (row < at + c.Count) return c.File;
+                    at += c.Count;
+                }
+                return "?";
+            }
+            var (fa, fb) = (FileOf(a), FileOf(b));
+            throw new PersonaException(
+                $"Person SERIALNO {PumsSerial.Format(serial[a])} SPORDER {sporder[a]} appears twice " +
+                (fa == fb ? $"in '{fa}'" : $"(in '{fa}' and in '{fb}')") +
+                ": its weight would be counted twice. Give each person file once and remove duplicated rows.");
+        }
     }
 }

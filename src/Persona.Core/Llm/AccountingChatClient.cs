@@ -21,6 +21,11 @@ public sealed class AccountingChatClient(IChatClient inner, Budget budget, Price
         {
             response = await base.GetResponseAsync(messages, options, cancellationToken).ConfigureAwait(false);
         }
+        catch (DeferredCallException)
+        {
+            budget.Released(); // written to a batch file, not sent: nothing to count
+            throw;
+        }
         catch
         {
             budget.Failed();

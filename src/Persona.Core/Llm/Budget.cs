@@ -62,6 +62,12 @@ public sealed class Budget
     {
         lock (_gate) _failed++;
     }
+
+    /// <summary>A reserved call that was never sent (deferred to a batch file): the reservation is given back.</summary>
+    public void Released()
+    {
+        lock (_gate) _started--;
+    }
 }
 
 public sealed record BudgetSnapshot(long Started, long Completed, long Failed, long PromptTokens, long CompletionTokens, double CostUsd, bool UnpricedCalls, string? StopReason);

@@ -21,7 +21,28 @@ public sealed class EndpointPoolChatClient : IChatClient
     private readonly TimeProvider _time;
     private readonly Lazy<Task> _preflight;
     private volatile string? _circuitOpen;
+    private volatile ApiKeyRejectedException? _keyRejected;
+
+    /// <summary>Where the key came from, for the message when a server refuses it (e.g. "OPENAI_API_KEY (set)").</summary>
+    public string KeySource { get; init; } = "OPENAI_API_KEY";
     private int _roundRobin;
+    private long _callIds;
+    private volatile string? _notice;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, long> _inFlightSince = new();
+
+    /// <summary>Calls on the wire now, the longest wait among them, and the last capped Retry-After.</summary>
+    public WaitState Waiting()
+    {
+        var now = Stopwatch.GetTimestamp();
+        int n = 0;
+        long oldest = now;
+        foreach (var since in _inFlightSince.Values)
+        {
+            n++;
+            if (since < oldest) oldest = since;
+        }
+        return new WaitState(n, Stopwatch.GetElapsedTime(oldest, now), _notice);
+    }
 
     public EndpointPoolChatClient(IReadOnlyList<LlmEndpoint> endpoints, ResilienceOptions options, TimeProvider? time = null)
     {
@@ -63,6 +84,8 @@ public sealed class EndpointPoolChatClient : IChatClient
         await endpoint.Limiter.AcquireAsync(cancellationToken).ConfigureAwait(false);
         var sw = Stopwatch.StartNew();
         ChatResponse response;
+        var callId = Interlocked.Increment(ref _callIds);
+        _inFlightSince[callId] = Stopwatch.GetTimestamp();
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -82,6 +105,7 @@ public sealed class EndpointPoolChatClient : IChatClient
         }
         finally
         {
+            _inFlightSince.TryRemove(callId, out _);
             endpoint.Limiter.Release();
         }
 
@@ -113,8 +137,12 @@ public sealed class EndpointPoolChatClient : IChatClient
             raw?.Headers.TryGetValue("retry-after-ms", out ms);
             raw?.Headers.TryGetValue("Retry-After", out ra);
             var wait = RetryAfter.Parse(ms, ra, now);
-            if (wait > _options.MaxRetryAfter) wait = _options.MaxRetryAfter;
-            var body = Shorten(raw?.Content?.ToString());
+            if (wait > _options.MaxRetryAfter)
+            {
+                _notice = $"{endpoint.Name} asked to wait {WaitState.Human(wait.Value)} (Retry-After); capped at {WaitState.Human(_options.MaxRetryAfter)}";
+                wait = _options.MaxRetryAfter;
+            }
+            var body = SecretScrubber.Scrub(Shorten(raw?.Content?.ToString()));
             switch (cre.Status)
             {
                 case 429:
@@ -123,8 +151,16 @@ public sealed class EndpointPoolChatClient : IChatClient
                 case 408 or >= 500:
                     endpoint.OnFailure(now, wait, _options);
                     return new TransientLlmException("server_error", $"{endpoint.Name} answered HTTP {cre.Status}: {body}", wait, ex) { Endpoint = endpoint.Name };
-                case 401 or 403 or 404:
-                    // Wrong key, model or URL: every call will fail the same way, so let the breaker see it.
+                case 401 or 403:
+                    // Every later call would be refused the same way: end the run now instead of retrying into an "outage".
+                    var rejected = new ApiKeyRejectedException(
+                        $"{endpoint.Name} refused the API key (HTTP {cre.Status} {(cre.Status == 401 ? "Unauthorized" : "Forbidden")}: {body}). " +
+                        $"The key comes from {KeySource}; {(cre.Status == 401 ? "check that it is valid for this server" : "check that it may use this model")}, " +
+                        "or unset it for a local server that needs none. No more calls were sent; completed ones are saved.", ex);
+                    _keyRejected ??= rejected;
+                    return rejected;
+                case 404:
+                    // Wrong model or URL: every call will fail the same way, so let the breaker see it.
                     endpoint.OnFailure(now, null, _options);
                     return new LlmCallException($"{endpoint.Name} answered HTTP {cre.Status}: {body}", body, inner: ex);
                 default:
@@ -138,7 +174,7 @@ public sealed class EndpointPoolChatClient : IChatClient
         }
         // Anything else thrown while reading the answer: a malformed or unexpected body.
         endpoint.OnFailure(now, null, _options);
-        return new TransientLlmException("bad_response", $"{endpoint.Name} sent an unreadable answer ({ex.GetType().Name}: {Shorten(ex.Message)})", null, ex) { Endpoint = endpoint.Name };
+        return new TransientLlmException("bad_response", $"{endpoint.Name} sent an unreadable answer ({SecretScrubber.Scrub(Shorten(ex.Message))})", null, ex) { Endpoint = endpoint.Name };
     }
 
     private static bool IsConnectionFailure(Exception ex)
@@ -160,6 +196,7 @@ public sealed class EndpointPoolChatClient : IChatClient
     {
         while (true)
         {
+            if (_keyRejected is { } refused) throw refused;
             if (_circuitOpen is { } why) throw new CircuitOpenException(why);
             var now = _time.GetUtcNow();
             LlmEndpoint? best = null;

@@ -67,3 +67,9 @@ public sealed class TransientLlmException(string kind, string message, TimeSpan?
     public TimeSpan? RetryAfter { get; } = retryAfter;
     public string? Endpoint { get; init; }
 }
+
+/// <summary>
+/// The server refused the API key (401) or its permission (403). Every later call would be refused
+/// too, so the run ends at once with exit code 1 and a message naming where the key came from.
+/// </summary>
+public sealed class ApiKeyRejectedException(string message, Exception? inner = null) : PersonaException(message, inner ?? new Exception(message));

@@ -27,6 +27,7 @@ public static class BatchRequestReader
     /// </summary>
     public static IReadOnlyList<BatchRequest> Read(string path)
     {
+        if (Directory.Exists(path)) throw new PersonaException($"--in '{path}' is a folder; expected a requests.jsonl file.");
         if (!File.Exists(path)) throw new PersonaException($"Input file '{path}' not found.");
         var list = new List<BatchRequest>();
         var ids = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -41,6 +42,7 @@ public static class BatchRequestReader
             ids[r.Id] = lineNo;
             list.Add(r);
         }
+        if (list.Count == 0) throw new PersonaException($"{path} holds no requests (it is empty or blank); expected one JSON request per line.");
         return list;
     }
 
@@ -49,7 +51,7 @@ public static class BatchRequestReader
         string Where(string what) => $"{path}:{lineNo}: {what}";
         JsonDocument doc;
         try { doc = JsonDocument.Parse(line); }
-        catch (JsonException ex) { throw new PersonaException(Where($"not valid JSON ({ex.Message}); expected {{\"id\": ..., \"messages\": [{{\"role\": ..., \"content\": ...}}]}}.")); }
+        catch (JsonException ex) { throw new PersonaException(Where($"not valid JSON ({JsonErrorText.Of(ex)}); expected {{\"id\": ..., \"messages\": [{{\"role\": ..., \"content\": ...}}]}}.")); }
         using (doc)
         {
             var root = doc.RootElement;
@@ -127,6 +129,9 @@ public static class BatchRunner
 {
     public const string StatusCompleted = "completed";
 
+    /// <summary>Longest answer written to results.jsonl (the JSON writer's limit is about 166 M characters).</summary>
+    public const int MaxAnswerChars = 100_000_000;
+
     private sealed record Answer(string Content, long Prompt, long Completion, bool Cached, bool Estimated, string? Finish);
 
     /// <param name="cancellationToken">Stops the batch gracefully: no new calls start, calls in flight finish and are saved
@@ -143,6 +148,7 @@ public static class BatchRunner
         var full = Path.GetFullPath(outPath);
         var dir = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(dir);
+        Storage.OutputPaths.CleanStaleTemps(full);
         var tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
         var options = new Pipeline.FanOutOptions
         {
@@ -173,8 +179,16 @@ public static class BatchRunner
                     await foreach (var o in Pipeline.FanOut.RunAsync(requests, Call, options, cancellationToken).ConfigureAwait(false))
                     {
                         reported++;
-                        WriteLine(writer, fs, o.Item.Id, o.Result, o.Failure?.Message, simulated);
-                        if (o.Result is { } a)
+                        var answer = o.Result;
+                        var error = o.Failure?.Message is { } m ? SecretScrubber.Scrub(m) : null;
+                        if (answer is { Content.Length: > MaxAnswerChars })
+                        {
+                            // Utf8JsonWriter cannot write a string this long; one such answer must not sink the whole file (and every rerun).
+                            error = $"the answer has {answer.Content.Length:N0} characters, more than one results line can hold ({MaxAnswerChars:N0}); it is kept in the run store";
+                            answer = null;
+                        }
+                        WriteLine(writer, fs, o.Item.Id, answer, error, simulated);
+                        if (answer is { } a)
                         {
                             completed++;
                             if (a.Cached) { cached++; Interlocked.Increment(ref counters._cached); }

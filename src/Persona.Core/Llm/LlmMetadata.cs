@@ -22,6 +22,8 @@ public static class LlmMetadata
     /// is part of the simulator's, whose answers depend on it.
     /// </summary>
     public const string Simulation = "persona.simulation";
+    /// <summary>Set by the cache layer on what it forwards: the call's cache key (the batch exporter's custom_id).</summary>
+    public const string RequestCacheKey = "persona.request_cache_key";
 
     // Response side.
     public const string Simulated = "simulated";
@@ -36,7 +38,7 @@ public static class LlmMetadata
     /// <summary>The answer needed the structured-output layer's repair request.</summary>
     public const string Repaired = "persona.repaired";
 
-    internal static bool IsRequestKey(string key) => key is TemplateVersion or SampleIndex or Simulation;
+    internal static bool IsRequestKey(string key) => key is TemplateVersion or SampleIndex or Simulation or RequestCacheKey;
 
     /// <summary>Options without the runtime's own request keys, so they never leave the process (a server might reject unknown fields).</summary>
     internal static ChatOptions? StripRequestKeys(ChatOptions? options)

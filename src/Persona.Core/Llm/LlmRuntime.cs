@@ -35,6 +35,8 @@ public sealed record LlmRuntimeOptions
     public double MaxFailureRate { get; init; } = 0.05;
     /// <summary>The offline simulator's world description (planted effects); null: the bundled data/llm/world.json.</summary>
     public string? WorldPath { get; init; }
+    /// <summary>When set, roles served by a server send nothing: their uncached calls are written to OpenAI Batch files (no key needed).</summary>
+    public BatchExportWriter? BatchExport { get; init; }
 }
 
 /// <summary>
@@ -117,6 +119,8 @@ public sealed class LlmRuntime : IAsyncDisposable
 
     /// <summary>Roles opened so far, in name order.</summary>
     public IReadOnlyList<ModelRole> Roles { get { lock (_rolesGate) return _roles.Values.OrderBy(r => r.Name, StringComparer.Ordinal).ToArray(); } }
+    /// <summary>Calls waiting on a server now, over every role (for progress lines).</summary>
+    public WaitState Waiting => Roles.Select(r => r.Pool?.Waiting() ?? WaitState.None).Aggregate(WaitState.None, WaitState.Combine);
 
     /// <summary>
     /// Validates the options (model specs, base URLs, keys for the hosted API, budget) and opens the
@@ -142,6 +146,7 @@ public sealed class LlmRuntime : IAsyncDisposable
         var built = new List<(string Name, Func<RunStore, ModelRole> Make)>();
         foreach (var name in new[] { DefaultRole }.Concat(options.Roles.Keys.Where(k => k != DefaultRole).Order(StringComparer.Ordinal)))
             built.Add((name, PrepareRole(name, options, budget, prices, world)));
+        OutputPaths.EnsureFolderTarget(options.RunDirectory, "--run-dir");
         Directory.CreateDirectory(options.RunDirectory);
         var store = RunStore.Open(Path.Combine(options.RunDirectory, "store.sqlite"));
         var rt = new LlmRuntime(options, store, budget, prices, world);
@@ -178,7 +183,7 @@ public sealed class LlmRuntime : IAsyncDisposable
         var resilience = declared?.Concurrency is { } c ? options.Resilience with { Concurrency = c } : options.Resilience;
         var fallsBack = declared is null || (declared.Model is null && declared.BaseUrls is null && declared.Concurrency is null);
 
-        IChatClient provider;
+        IChatClient? provider;
         EndpointPoolChatClient? pool = null;
         IReadOnlyList<string> endpoints;
         var simulated = false;
@@ -186,6 +191,11 @@ public sealed class LlmRuntime : IAsyncDisposable
         var identity = spec.Identity;
         switch (spec.Provider)
         {
+            case not "offline" when options.BatchExport is not null:
+                provider = null; // made with the store below: every uncached call becomes a batch line
+                endpoints = ["batch-export"];
+                native = true;
+                break;
             case "offline":
                 var sim = new OfflineSimulator(options.OfflineSeed, world);
                 provider = sim;
@@ -198,12 +208,16 @@ public sealed class LlmRuntime : IAsyncDisposable
             {
                 var urls = ChatClientFactory.ResolveBaseUrls(spec, baseUrls, options.Environment);
                 var key = options.Environment("OPENAI_API_KEY");
+                SecretScrubber.Register(key);
                 if (string.IsNullOrEmpty(key) && urls.Any(ChatClientFactory.IsHostedOpenAi))
                     throw new PersonaException($"OPENAI_API_KEY is not set, and the OpenAI API needs it{(name == DefaultRole ? "" : $" (role {name})")}. Export it, or point --base-url (or OPENAI_BASE_URL) at a local OpenAI-compatible server. Nothing was sent.");
                 var eps = urls.Select(u => ChatClientFactory.CreateOpenAiEndpoint(u, spec.Name, spec.Provider == "ollama" ? null : key, resilience)).ToList();
-                pool = new EndpointPoolChatClient(eps, resilience);
+                pool = new EndpointPoolChatClient(eps, resilience)
+                {
+                    KeySource = spec.Provider == "ollama" ? "nowhere (no key is sent to ollama)" : string.IsNullOrEmpty(key) ? "OPENAI_API_KEY, which is not set (a placeholder was sent)" : "OPENAI_API_KEY",
+                };
                 provider = new RetryingChatClient(pool, resilience);
-                endpoints = urls;
+                endpoints = urls.Select(u => SecretScrubber.Scrub(u)).ToList(); // display names: never a URL's user:password
                 native = options.NativeJsonSchema ?? true;
                 break;
             }
@@ -226,7 +240,7 @@ public sealed class LlmRuntime : IAsyncDisposable
         return store =>
         {
             var usage = new RoleUsage();
-            var pipeline = new ChatClientBuilder(new IdentifiedChatClient(provider, id))
+            var pipeline = new ChatClientBuilder(new IdentifiedChatClient(provider ?? new BatchExportChatClient(options.BatchExport!, store, name, spec), id))
                 .UsePersistentCache(store, options.Refresh, usage)
                 .UseStructuredOutput(native)
                 .UseAccounting(budget, prices, usage)

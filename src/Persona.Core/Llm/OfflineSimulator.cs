@@ -291,6 +291,7 @@ public sealed class OfflineSimulator : IChatClient
         {
             foreach (Match w in Regex.Matches(m.Text ?? "", "[A-Za-z]{4,}"))
             {
+                if (w.Length > 30) continue; // not a word (a 5 MB run of letters would be repeated into a 100 MB answer)
                 var v = w.Value.ToLowerInvariant();
                 if (seen.Add(v)) words.Add(v);
                 if (words.Count >= 200) return words;

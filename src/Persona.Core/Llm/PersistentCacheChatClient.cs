@@ -78,7 +78,8 @@ public sealed class PersistentCacheChatClient : DelegatingChatClient
             }
             try
             {
-                var response = await ForwardAsync(list, options, key, parameters, started, sw, cancellationToken).ConfigureAwait(false);
+                var forwarded = (options?.Clone() ?? new ChatOptions()).WithKey(key);
+                var response = await ForwardAsync(list, forwarded, key, parameters, started, sw, cancellationToken).ConfigureAwait(false);
                 mine.TrySetResult(response);
                 return Annotate(Clone(response), key, cached: false);
             }
@@ -168,5 +169,15 @@ public sealed class PersistentCacheChatClient : DelegatingChatClient
         if (cached) p[LlmMetadata.CostUsd] = 0.0;
         if (_simulated) p[LlmMetadata.Simulated] = true;
         return r;
+    }
+}
+
+internal static class RequestKeyExtensions
+{
+    public static ChatOptions WithKey(this ChatOptions options, string key)
+    {
+        options.AdditionalProperties = options.AdditionalProperties is null ? new() : new AdditionalPropertiesDictionary(options.AdditionalProperties);
+        options.AdditionalProperties[LlmMetadata.RequestCacheKey] = key;
+        return options;
     }
 }

@@ -15,6 +15,7 @@ public sealed class RetryingChatClient(IChatClient inner, ResilienceOptions opti
     public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? chatOptions = null, CancellationToken cancellationToken = default)
     {
         var list = messages as IReadOnlyList<ChatMessage> ?? messages.ToList();
+        var timeouts = 0;
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -25,6 +26,10 @@ public sealed class RetryingChatClient(IChatClient inner, ResilienceOptions opti
             }
             catch (TransientLlmException ex)
             {
+                if (ex.Kind == "timeout" && ++timeouts >= options.MaxTimeoutAttempts)
+                    throw new LlmCallException(
+                        $"Gave up after {attempt} attempts: {ex.Message} ({timeouts} times); the server may be hung or overloaded. Raise --timeout if its answers are just slow.",
+                        attempts: attempt, inner: ex);
                 if (attempt >= options.MaxAttempts)
                     throw new LlmCallException($"Gave up after {attempt} attempts: {ex.Message}", ex.Kind == "empty" ? "" : null, attempts: attempt, inner: ex);
                 await Task.Delay(Delay(attempt, ex.RetryAfter), cancellationToken).ConfigureAwait(false);

@@ -37,7 +37,8 @@ public static class AtomicFile
         {
             throw new PersonaException($"Cannot create the output folder '{dir}': {ex.Message}", ex);
         }
-        var temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        Storage.OutputPaths.CleanStaleTemps(full); // what a killed earlier run of this output left
+        var temp = Storage.OutputPaths.TempSibling(full);
         try
         {
             await writeTemp(temp);
@@ -46,7 +47,14 @@ public static class AtomicFile
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             TryDelete(temp);
-            throw new PersonaException($"Cannot write '{full}': {ex.Message}", ex);
+            // The message names our temporary sibling, which the user never asked for; say what failed instead.
+            var reason = ex switch
+            {
+                UnauthorizedAccessException => $"permission denied in '{dir}'",
+                FileNotFoundException or DirectoryNotFoundException => $"the folder '{dir}' does not accept new files",
+                _ => ex.Message.Replace(temp, "its temporary file", StringComparison.Ordinal),
+            };
+            throw new PersonaException($"Cannot write '{full}': {reason}.", ex);
         }
         catch
         {

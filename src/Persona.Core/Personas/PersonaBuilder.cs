@@ -60,7 +60,7 @@ public sealed record PersonaBuildOptions
         if (N < 1) throw new PersonaException($"--n must be a positive number of personas (got {N}).");
         if (Limit is < 1) throw new PersonaException($"--limit must be a positive number of personas (got {Limit}).");
         if (CategoriesPerPersona < 1) throw new PersonaException($"--categories must be at least 1 (got {CategoriesPerPersona}).");
-        if (MaxEnrichmentAttempts < 1) throw new PersonaException($"--max-attempts must be at least 1 (got {MaxEnrichmentAttempts}).");
+        if (MaxEnrichmentAttempts < 1) throw new PersonaException($"--enrichment-attempts must be at least 1 (got {MaxEnrichmentAttempts}).");
         if (!(TrainFraction is >= 0 and <= 1)) throw new PersonaException($"--train-fraction must lie between 0 and 1 (got {TrainFraction}).");
         if (Concurrency < 1) throw new PersonaException($"--concurrency must be at least 1 (got {Concurrency}).");
         if (MaxDraws is { } m && m < Target) throw new PersonaException($"MaxDraws ({m}) is below the number of personas to build ({Target}).");

@@ -54,7 +54,11 @@ public sealed record SampleRecord(
     ItemFailure? Failure,
     bool Simulated) : IItemResult
 {
-    public const string StatusOk = "ok", StatusFailed = "failed";
+    public const string StatusOk = "ok", StatusFailed = "failed", StatusDeferred = "deferred";
+
+    /// <summary>The batch file a deferred sample's pending call went to (never logged: a deferred sample is not finished).</summary>
+    [JsonIgnore]
+    public string? Deferred { get; init; }
 
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyDictionary<string, Score>? Scores { get; init; }

@@ -51,6 +51,11 @@ public static class TaskRunner
                     var result = await task.Solver(item, ctx, abort).ConfigureAwait(false);
                     record = new SampleRecord(id, task.Name, task.Version, seq, inputs, SampleRecord.StatusOk, result.Output, result.Data, ctx.Turns, null, ctx.Simulated);
                 }
+                catch (DeferredCallException ex)
+                {
+                    // Written to a batch file: pending, not logged, so the run after the import picks it up.
+                    return new SampleRecord(id, task.Name, task.Version, seq, inputs, SampleRecord.StatusDeferred, null, null, ctx.Turns, null, ctx.Simulated) { Deferred = ex.File };
+                }
                 catch (Exception ex) when (ex is LlmCallException or ItemFailedException or JsonException)
                 {
                     record = new SampleRecord(id, task.Name, task.Version, seq, inputs, SampleRecord.StatusFailed, null, null, ctx.Turns, ItemFailure.From(ex), ctx.Simulated);
@@ -61,7 +66,15 @@ public static class TaskRunner
                 foreach (var scorer in task.Scorers)
                 {
                     if (scores.ContainsKey(scorer.Name)) continue;
-                    var score = await ScoreOneAsync(scorer, record, runtime, abort).ConfigureAwait(false);
+                    Score score;
+                    try
+                    {
+                        score = await ScoreOneAsync(scorer, record, runtime, abort).ConfigureAwait(false);
+                    }
+                    catch (DeferredCallException ex)
+                    {
+                        return record with { Scores = scores, Status = SampleRecord.StatusDeferred, Deferred = ex.File };
+                    }
                     store.EnqueueScore(new ScoreRow(task.Name, id, scorer.Name, JsonSerializer.Serialize(score, SampleRecord.Json)));
                     scores[scorer.Name] = score;
                 }

@@ -84,7 +84,8 @@ public sealed record PairBuildOptions
 /// <summary>shard.json: what a shard is part of, so a merge can refuse shards of different runs or settings.</summary>
 public sealed record ShardInfo(string Format, string Fingerprint, int Index, int Count, int Personas, long Pairs, string Verify, string TemplateVersion);
 
-public sealed record PairBuildResult(PairReportData Report, ShardInfo Shard, string OutputDirectory);
+/// <summary>A finished build, or (with <see cref="Deferred"/> &gt; 0) a batch export whose pairs wait for imported results: then no pair file is written.</summary>
+public sealed record PairBuildResult(PairReportData Report, ShardInfo Shard, string OutputDirectory, long Deferred = 0);
 
 /// <summary>Progress for bars.</summary>
 public sealed record PairBuildProgress(long Done, long Total, long Failed);
@@ -173,13 +174,19 @@ public static class PairBuilder
         }
         var task = PairTask.Create(Data(), plan.Templates, o.Chain, plan.Verify);
         var report = new PairReport();
-        long done = 0, failed = 0;
+        long done = 0, failed = 0, deferred = 0;
         await using (var writer = await PairFileWriter.CreateAsync(o.OutputDirectory, ct).ConfigureAwait(false))
         {
             var run = TaskRunner.RunAsync(task, runtime, new TaskRunOptions { FanOut = runtime.FanOutOptions(abort: abort) }, ct);
             var schedule = plan.Schedule(o.Schedule).GetEnumerator();
             await foreach (var s in run.ConfigureAwait(false))
             {
+                if (s.Status == SampleRecord.StatusDeferred)
+                {
+                    deferred++;
+                    if ((++done & 255) == 0) progress?.Report(new PairBuildProgress(done, total, failed));
+                    continue;
+                }
                 // The stream is in schedule order with no gaps until a stop, so the schedule walks beside it.
                 ScheduledPair? entry = null;
                 while (schedule.MoveNext())
@@ -192,6 +199,13 @@ public static class PairBuilder
                 done++;
                 if (!row.Ok) failed++;
                 if ((done & 255) == 0 || done == total) progress?.Report(new PairBuildProgress(done, total, failed));
+            }
+            if (deferred > 0)
+            {
+                // A stage went to batch files: the pairs are not finished, so nothing is written (the writer's temps are removed).
+                progress?.Report(new PairBuildProgress(done, total, failed));
+                return new PairBuildResult(report.Build(), new ShardInfo(ShardFormat, plan.Fingerprint, o.Shard.Index, o.Shard.Count, plan.ShardEnd - plan.ShardStart, 0, o.Verify.ToString(), plan.Templates.Version),
+                    Path.GetFullPath(o.OutputDirectory), deferred);
             }
             await writer.CommitAsync(ct).ConfigureAwait(false);
         }

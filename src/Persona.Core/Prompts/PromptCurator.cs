@@ -180,7 +180,7 @@ public sealed class PromptCurator
         progress?.Report(new CurationProgress("topics", grid.Length, grid.Length));
 
         string criterion = o.K is not null
-            ? $"fixed k = {o.K} (silhouette reported, not used)"
+            ? o.K > n ? $"--k {o.K} lowered to {n}: only {n} prompts were kept (silhouette reported, not used)" : $"fixed k = {o.K} (silhouette reported, not used)"
             : grid is [1]
                 ? $"too few kept prompts ({n}) for the candidates; one topic"
                 : "max mean silhouette (cosine distance) over the candidates, on a seeded sample; ties keep the smaller k";

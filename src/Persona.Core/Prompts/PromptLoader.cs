@@ -35,13 +35,16 @@ public static class PromptLoader
         if (!File.Exists(path))
             throw new PersonaException($"Prompt source '{path}' does not exist; expected a .json, .jsonl or .csv file.");
         var ext = System.IO.Path.GetExtension(path).ToLowerInvariant();
-        return ext switch
+        var prompts = ext switch
         {
             ".json" => LoadJson(path, "p"),
             ".jsonl" or ".ndjson" => LoadJsonl(path),
             ".csv" => LoadCsv(path),
             _ => throw new PersonaException($"Prompt source '{path}': unsupported extension '{ext}'; expected .json (array), .jsonl ({{\"id\"?, \"text\"}} per line) or .csv (a 'text' column)."),
         };
+        if (prompts.Count == 0)
+            throw new PersonaException($"Prompt source '{path}' holds no prompts (the file is empty or has only a header); expected at least one prompt.");
+        return prompts;
     }
 
     public static IReadOnlyList<SourcePrompt> LoadJson(string path, string idPrefix = "p")
@@ -86,7 +89,7 @@ public static class PromptLoader
         }
         catch (JsonException e)
         {
-            throw new PersonaException($"{path}:{(e.LineNumber ?? 0) + 1}: malformed JSON ({e.Message}).", e);
+            throw new PersonaException($"{path}:{(e.LineNumber ?? 0) + 1}: malformed JSON ({JsonErrorText.Of(e)}).", e);
         }
         return result;
     }
@@ -105,7 +108,7 @@ public static class PromptLoader
             try { doc = JsonDocument.Parse(line); }
             catch (JsonException e)
             {
-                throw new PersonaException($"{path}:{lineNo}: malformed JSON ({e.Message}); expected one object {{\"id\"?, \"text\"}} per line.", e);
+                throw new PersonaException($"{path}:{lineNo}: malformed JSON ({JsonErrorText.Of(e)}); expected one object {{\"id\"?, \"text\"}} per line.", e);
             }
             using (doc)
             {
@@ -122,6 +125,7 @@ public static class PromptLoader
     {
         var result = new List<SourcePrompt>();
         var ids = new Dictionary<string, int>(StringComparer.Ordinal);
+        CheckQuotes(path);
         try
         {
             using var reader = Sep.New(',').Reader(o => o with { Unescape = true }).FromFile(path);
@@ -151,6 +155,42 @@ public static class PromptLoader
             throw new PersonaException($"{path}: malformed CSV ({e.Message}); expected comma-separated rows with a header holding a 'text' column.", e);
         }
         return result;
+    }
+
+    /// <summary>
+    /// RFC 4180 quoting, checked before parsing: a lenient reader lets an unclosed quote swallow the
+    /// following rows into one field (one "prompt" made of 25 rows) without a word. A quoted field
+    /// must end with a quote followed by a comma or a line end; a quote inside an unquoted field is text.
+    /// </summary>
+    private static void CheckQuotes(string path)
+    {
+        using var reader = new StreamReader(path, Encoding.UTF8);
+        int line = 1, openedAt = 0;
+        bool quoted = false, fieldStart = true;
+        int c;
+        while ((c = reader.Read()) >= 0)
+        {
+            if (quoted)
+            {
+                if (c == '\n') line++;
+                else if (c == '"')
+                {
+                    var next = reader.Peek();
+                    if (next == '"') { reader.Read(); continue; }
+                    if (next is ',' or '\r' or '\n' or -1) { quoted = false; fieldStart = false; continue; }
+                    throw new PersonaException(
+                        $"{path}:{openedAt}: the quote that opens a field here is not closed properly" +
+                        (line == openedAt ? "" : $": the next quote, on line {line}, is followed by more text, so lines {openedAt}-{line} would merge into one prompt") +
+                        ". Close the quoted field, or write a quote inside it as \"\".");
+                }
+                continue;
+            }
+            if (c == '"' && fieldStart) { quoted = true; openedAt = line; continue; }
+            fieldStart = c is ',' or '\n';
+            if (c == '\n') line++;
+        }
+        if (quoted)
+            throw new PersonaException($"{path}:{openedAt}: the quote that opens a field here is never closed (the file ends first). Close the quoted field, or write a quote inside it as \"\".");
     }
 
     private static (string? Id, string Text) ReadObject(JsonElement obj, string path, int line, string what)

@@ -90,11 +90,11 @@ public sealed record PromptCurationOptions
     internal void Validate()
     {
         if (MinWords < 0) throw new PersonaException($"MinWords must be >= 0 (got {MinWords}).");
-        if (Limit is < 0) throw new PersonaException($"Limit must be >= 0 (got {Limit}).");
-        if (MaxConcurrency < 1) throw new PersonaException($"MaxConcurrency must be >= 1 (got {MaxConcurrency}).");
+        if (Limit is < 1) throw new PersonaException($"--limit must be at least 1 prompt (got {Limit}); leave it out to classify every prompt.");
+        if (MaxConcurrency < 1) throw new PersonaException($"--concurrency must be at least 1 (got {MaxConcurrency}).");
         if (string.IsNullOrWhiteSpace(TemplateVersion)) throw new PersonaException("TemplateVersion must not be empty.");
         if (!(HeldOutFraction >= 0 && HeldOutFraction < 1)) throw new PersonaException($"HeldOutFraction must be in [0, 1) (got {HeldOutFraction}).");
-        if (K is < 1) throw new PersonaException($"K must be >= 1 (got {K}).");
+        if (K is < 1) throw new PersonaException($"--k must be at least 1 topic cluster (got {K}); leave it out to choose k by silhouette.");
         if (K is null && (KCandidates.Count == 0 || KCandidates.Any(k => k < 2)))
             throw new PersonaException("KCandidates must list at least one k >= 2 when K is not fixed.");
         if (SilhouetteSampleSize < 3) throw new PersonaException($"SilhouetteSampleSize must be >= 3 (got {SilhouetteSampleSize}).");

@@ -15,7 +15,11 @@ public sealed record PopulationFidelityResult(
     string HouseholdFields,
     IReadOnlyList<string> UnavailableAttributes,
     string? JsonPath,
-    IReadOnlyList<string> Plots);
+    IReadOnlyList<string> Plots)
+{
+    /// <summary>Things the user should know about the comparison (e.g. personas of another release than the source).</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+}
 
 /// <summary>
 /// Compares a persona file with the weighted census it should represent: the same sources,
@@ -71,8 +75,16 @@ public static class PopulationFidelity
             report.WriteJson(json);
             plots = report.WritePlots(outDirectory);
         }
+        var otherVintages = personas.Select(p => p.Census.Vintage).Where(v => v != table.Vintage).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var warnings = new List<string>();
+        if (otherVintages.Count > 0)
+            warnings.Add($"the personas were drawn from {string.Join(", ", otherVintages)} but the census source is {table.Vintage}: codes, labels and the population differ between releases, " +
+                         "so the distances mix two things. Give the --source the personas were drawn from.");
+        var repeated = personas.GroupBy(p => p.Id, StringComparer.Ordinal).Where(g => g.Count() > 1).ToList();
+        if (repeated.Count > 0)
+            warnings.Add($"{repeated.Count:N0} persona id(s) occur more than once (first: '{repeated[0].Key}'); a file given or pasted twice counts those personas twice.");
         return new PopulationFidelityResult(report, Path.GetFullPath(personasPath), sources, table.Vintage, censusRows.Count, skipped,
-            Households.Describe(households), decoder.UnavailableAttributes, json, plots);
+            Households.Describe(households), decoder.UnavailableAttributes, json, plots) { Warnings = warnings };
     }
 
     /// <summary>The 24 census attributes of a persona as the fidelity report keys them (numbers in invariant culture).</summary>

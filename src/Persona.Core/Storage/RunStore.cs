@@ -52,6 +52,9 @@ public sealed record SampleRow(string Task, string Id, long Seq, string Status, 
 /// <summary>One named score of one sample (its JSON is a <c>Persona.Pipeline.Score</c>).</summary>
 public sealed record ScoreRow(string Task, string SampleId, string ScoreSet, string Json);
 
+/// <summary>A request written to an OpenAI Batch file, so its result can be imported into the cache under its key.</summary>
+public sealed record BatchRequestRow(string Key, string Role, string Provider, string Model, string File);
+
 /// <summary>Totals over the calls table, for manifests and summaries.</summary>
 public sealed record StoreStats(long Calls, long CacheHits, long Failures, long Responses, long PromptTokens, long CompletionTokens, double CostUsd);
 
@@ -120,6 +123,8 @@ public sealed class RunStore : IAsyncDisposable
               task TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, status TEXT NOT NULL, record TEXT NOT NULL,
               PRIMARY KEY(task, id)) WITHOUT ROWID;
             CREATE INDEX IF NOT EXISTS samples_seq ON samples(task, seq);
+            CREATE TABLE IF NOT EXISTS batch_requests(
+              key TEXT PRIMARY KEY, role TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL, file TEXT NOT NULL) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS scores(
               task TEXT NOT NULL, sample_id TEXT NOT NULL, score_set TEXT NOT NULL, record TEXT NOT NULL,
               PRIMARY KEY(task, sample_id, score_set)) WITHOUT ROWID;
@@ -303,10 +308,33 @@ public sealed class RunStore : IAsyncDisposable
         return list;
     }
 
+    /// <summary>Queues the record of an exported batch request.</summary>
+    public void EnqueueBatchRequest(BatchRequestRow row)
+    {
+        ThrowIfFaulted();
+        if (!_writes.Writer.TryWrite(row)) throw new ObjectDisposedException(nameof(RunStore));
+    }
+
+    /// <summary>The exported request with this key (call <see cref="FlushAsync"/> first).</summary>
+    public bool TryGetBatchRequest(string key, out BatchRequestRow row)
+    {
+        using var c = new SqliteConnection(_connectionString);
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT role, provider, model, file FROM batch_requests WHERE key=$k";
+        cmd.Parameters.AddWithValue("$k", key);
+        using var r = cmd.ExecuteReader();
+        if (!r.Read()) { row = null!; return false; }
+        row = new BatchRequestRow(key, r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3));
+        return true;
+    }
+
     /// <summary>Queues a provenance record.</summary>
     public void EnqueueCall(CallRecord call)
     {
         ThrowIfFaulted();
+        if (call.Error is not null || call.RawText is not null) // a server may echo the key in its error body
+            call = call with { Error = Persona.Llm.SecretScrubber.ScrubOrNull(call.Error), RawText = Persona.Llm.SecretScrubber.ScrubOrNull(call.RawText) };
         if (!_writes.Writer.TryWrite(call)) throw new ObjectDisposedException(nameof(RunStore));
     }
 
@@ -371,6 +399,7 @@ public sealed class RunStore : IAsyncDisposable
             """);
         using var insSample = Prepare(db, "INSERT OR REPLACE INTO samples(task,id,seq,status,record) VALUES(?,?,?,?,?)");
         using var insScore = Prepare(db, "INSERT OR REPLACE INTO scores(task,sample_id,score_set,record) VALUES(?,?,?,?)");
+        using var insBatch = Prepare(db, "INSERT OR REPLACE INTO batch_requests(key,role,provider,model,file) VALUES(?,?,?,?,?)");
         var batch = new List<object>(MaxBatch);
         var reader = _writes.Reader;
         try
@@ -412,6 +441,10 @@ public sealed class RunStore : IAsyncDisposable
                             case SampleRow sr:
                                 Text(insSample, 1, sr.Task); Text(insSample, 2, sr.Id); Int(insSample, 3, sr.Seq); Text(insSample, 4, sr.Status); Text(insSample, 5, sr.Json);
                                 Step(db, insSample);
+                                break;
+                            case BatchRequestRow br:
+                                Text(insBatch, 1, br.Key); Text(insBatch, 2, br.Role); Text(insBatch, 3, br.Provider); Text(insBatch, 4, br.Model); Text(insBatch, 5, br.File);
+                                Step(db, insBatch);
                                 break;
                             case ScoreRow sc:
                                 Text(insScore, 1, sc.Task); Text(insScore, 2, sc.SampleId); Text(insScore, 3, sc.ScoreSet); Text(insScore, 4, sc.Json);

@@ -12,6 +12,7 @@ internal static class LlmTestKit
         Concurrency = concurrency,
         Timeout = TimeSpan.FromMilliseconds(1500),
         MaxAttempts = 8,
+        MaxTimeoutAttempts = 8, // fault-mix tests let a call time out more than twice before it succeeds
         BackoffBase = TimeSpan.FromMilliseconds(5),
         BackoffMax = TimeSpan.FromMilliseconds(50),
         MaxRetryAfter = TimeSpan.FromSeconds(2),

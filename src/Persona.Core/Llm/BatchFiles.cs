@@ -1,0 +1,249 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.AI;
+using Persona.Storage;
+
+namespace Persona.Llm;
+
+/// <summary>
+/// The call was written to an OpenAI Batch file instead of being sent. Not a failure: the item
+/// is pending until the batch's results are imported (<see cref="BatchImport"/>).
+/// </summary>
+public sealed class DeferredCallException(string key, string file) : Exception($"deferred to the batch file {file}")
+{
+    public string Key { get; } = key;
+    public string File { get; } = file;
+}
+
+/// <summary>
+/// Writes the requests of the OpenAI Batch API (also the input of <c>vllm run-batch</c>): one
+/// <c>{"custom_id", "method", "url", "body"}</c> line per request, one model per file, at most
+/// 50,000 lines and 100 MB a file. <c>custom_id</c> is the call's cache key, so a result lands
+/// exactly where the next run looks for it. A request already written in this export is written once.
+/// </summary>
+public sealed class BatchExportWriter : IDisposable
+{
+    public const int MaxLines = 50_000;
+    public const long MaxBytes = 100L * 1024 * 1024;
+    private readonly string _dir;
+    private readonly object _gate = new();
+    private readonly Dictionary<string, (StreamWriter Writer, string Name, int Lines, long Bytes, int Part)> _open = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _written = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int> _perFile = new(StringComparer.Ordinal);
+
+    public BatchExportWriter(string dir)
+    {
+        _dir = Path.GetFullPath(dir);
+        if (File.Exists(_dir)) throw new PersonaException($"--batch-export '{dir}' is a file; expected a folder for the batch request files.");
+        Directory.CreateDirectory(_dir);
+        foreach (var old in Directory.EnumerateFiles(_dir, "*.requests.jsonl")) File.Delete(old); // a new export replaces the previous stage's files
+    }
+
+    public string Directory_ => _dir;
+    public long Requests { get { lock (_gate) return _written.Count; } }
+    public IReadOnlyDictionary<string, int> Files => _perFile;
+
+    /// <summary>Appends one request; returns the file it went to.</summary>
+    public string Add(string role, string model, string customId, JsonElement body)
+    {
+        var line = JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["custom_id"] = customId, ["method"] = "POST", ["url"] = "/v1/chat/completions", ["body"] = body,
+        });
+        var bytes = Encoding.UTF8.GetByteCount(line) + 1;
+        lock (_gate)
+        {
+            var slot = role + "|" + model;
+            _open.TryGetValue(slot, out var f);
+            if (_written.Contains(customId)) return f.Name ?? "";
+            if (f.Writer is null || f.Lines >= MaxLines || f.Bytes + bytes > MaxBytes)
+            {
+                f.Writer?.Dispose();
+                var part = f.Writer is null ? 1 : f.Part + 1;
+                var name = $"{Sanitize(role)}-{Sanitize(model)}-{part:000}.requests.jsonl";
+                f = (new StreamWriter(Path.Combine(_dir, name), false, new UTF8Encoding(false)), name, 0, 0, part);
+            }
+            f.Writer.Write(line);
+            f.Writer.Write('\n');
+            f = (f.Writer, f.Name, f.Lines + 1, f.Bytes + bytes, f.Part);
+            _open[slot] = f;
+            _written.Add(customId);
+            _perFile.AddOrUpdate(f.Name, 1, (_, n) => n + 1);
+            return f.Name;
+        }
+    }
+
+    private static string Sanitize(string s) => new(s.Select(c => char.IsLetterOrDigit(c) || c is '-' or '.' ? c : '_').ToArray());
+
+    public void Dispose()
+    {
+        lock (_gate)
+            foreach (var f in _open.Values) f.Writer.Dispose();
+    }
+}
+
+/// <summary>
+/// A provider that sends nothing: every call becomes a line of the role's batch file (the exact
+/// body a server would get: model, messages, sampling parameters, response_format) and a
+/// <see cref="DeferredCallException"/>. Needs no key and no network.
+/// </summary>
+public sealed class BatchExportChatClient(BatchExportWriter writer, RunStore store, string role, ModelSpec spec) : IChatClient
+{
+    public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var key = options?.AdditionalProperties is { } ap && ap.TryGetValue(LlmMetadata.RequestCacheKey, out var k) && k is string s ? s
+            : throw new InvalidOperationException("A batch export needs the cache layer above it (no cache key on the request).");
+        var file = writer.Add(role, spec.Name, key, Body(spec.Name, messages, options));
+        store.EnqueueBatchRequest(new BatchRequestRow(key, role, spec.Provider, spec.Name, file));
+        throw new DeferredCallException(key, file);
+    }
+
+    /// <summary>The chat-completions request body for these messages and options.</summary>
+    public static JsonElement Body(string model, IEnumerable<ChatMessage> messages, ChatOptions? o)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("model", o?.ModelId ?? model);
+            w.WriteStartArray("messages");
+            foreach (var m in messages)
+            {
+                w.WriteStartObject();
+                w.WriteString("role", m.Role.Value);
+                w.WriteString("content", m.Text);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            if (o?.Temperature is { } t) w.WriteNumber("temperature", Math.Round(t, 6));
+            if (o?.MaxOutputTokens is { } mt) w.WriteNumber("max_tokens", mt);
+            if (o?.TopP is { } tp) w.WriteNumber("top_p", Math.Round(tp, 6));
+            if (o?.Seed is { } seed) w.WriteNumber("seed", seed);
+            if (o?.StopSequences is { Count: > 0 } stops)
+            {
+                w.WriteStartArray("stop");
+                foreach (var st in stops) w.WriteStringValue(st);
+                w.WriteEndArray();
+            }
+            if (o?.ResponseFormat is ChatResponseFormatJson json)
+            {
+                w.WriteStartObject("response_format");
+                if (json.Schema is { } schema)
+                {
+                    w.WriteString("type", "json_schema");
+                    w.WriteStartObject("json_schema");
+                    w.WriteString("name", json.SchemaName ?? "response");
+                    w.WritePropertyName("schema");
+                    schema.WriteTo(w);
+                    w.WriteEndObject();
+                }
+                else w.WriteString("type", "json_object");
+                w.WriteEndObject();
+            }
+            w.WriteEndObject();
+        }
+        using var doc = JsonDocument.Parse(buffer.WrittenMemory);
+        return doc.RootElement.Clone();
+    }
+
+    public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+        => throw new NotSupportedException("Streaming is not used by the Persona runtime.");
+
+    public object? GetService(Type serviceType, object? serviceKey = null) => serviceType.IsInstanceOfType(this) ? this : null;
+
+    public void Dispose() { }
+}
+
+/// <summary>What an import did.</summary>
+public sealed record BatchImportResult(long Imported, long AlreadyCached, long Errors, long Unknown, IReadOnlyDictionary<string, long> ErrorKinds);
+
+/// <summary>
+/// Reads batch results into the run's cache, joined on <c>custom_id</c> in any order: OpenAI's
+/// envelope (<c>{"custom_id", "response": {"status_code", "body"}, "error": null | {code, message}}</c>,
+/// expired requests as errors) and vLLM's (<c>error</c> as a string, <c>status_code</c> 400 with a
+/// null body, or older versions with the completion directly in <c>response</c>). Errors are
+/// counted and not cached, so the next export writes those requests again. Costs are estimated at
+/// the price table's rates halved (the Batch API's discount).
+/// </summary>
+public static class BatchImport
+{
+    public static async Task<BatchImportResult> ImportAsync(RunStore store, IEnumerable<string> files, PriceTable? prices = null)
+    {
+        prices ??= PriceTable.LoadDefault();
+        await store.FlushAsync().ConfigureAwait(false);
+        long imported = 0, cached = 0, errors = 0, unknown = 0;
+        var kinds = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        foreach (var file in files)
+        {
+            if (!File.Exists(file)) throw new PersonaException($"--batch-import '{file}' does not exist.");
+            var lineNo = 0;
+            foreach (var line in File.ReadLines(file))
+            {
+                lineNo++;
+                if (string.IsNullOrWhiteSpace(line)) continue;
+                JsonDocument doc;
+                try { doc = JsonDocument.Parse(line); }
+                catch (JsonException) { throw new PersonaException($"{file}:{lineNo}: not valid JSON; expected one batch result object per line."); }
+                using (doc)
+                {
+                    var r = doc.RootElement;
+                    if (r.ValueKind != JsonValueKind.Object || !r.TryGetProperty("custom_id", out var cid) || cid.ValueKind != JsonValueKind.String)
+                        throw new PersonaException($"{file}:{lineNo}: no \"custom_id\" string; expected an OpenAI Batch or vllm run-batch result line.");
+                    var key = cid.GetString()!;
+                    if (!store.TryGetBatchRequest(key, out var request)) { unknown++; continue; }
+                    if (store.TryGetResponse(key, out _)) { cached++; continue; }
+                    if (ErrorOf(r) is { } kind) { errors++; kinds[kind] = kinds.GetValueOrDefault(kind) + 1; continue; }
+                    var body = BodyOf(r);
+                    if (body is not { ValueKind: JsonValueKind.Object } b || !b.TryGetProperty("choices", out var choices) || choices.GetArrayLength() == 0)
+                    {
+                        errors++; kinds["no_choices"] = kinds.GetValueOrDefault("no_choices") + 1; continue;
+                    }
+                    var choice = choices[0];
+                    var content = choice.TryGetProperty("message", out var msg) && msg.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()! : "";
+                    var finish = choice.TryGetProperty("finish_reason", out var fr) && fr.ValueKind == JsonValueKind.String ? fr.GetString() : null;
+                    long pt = 0, ct = 0;
+                    var estimated = true;
+                    if (b.TryGetProperty("usage", out var u) && u.ValueKind == JsonValueKind.Object)
+                    {
+                        pt = u.TryGetProperty("prompt_tokens", out var p) && p.TryGetInt64(out var pv) ? pv : 0;
+                        ct = u.TryGetProperty("completion_tokens", out var q) && q.TryGetInt64(out var qv) ? qv : 0;
+                        estimated = pt == 0 && ct == 0;
+                    }
+                    if (estimated) ct = TokenCounter.Count(content);
+                    var spec = new ModelSpec(request.Provider, request.Model);
+                    var (cost, known) = prices.Estimate(spec, pt, ct);
+                    var responseModel = b.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null;
+                    var now = DateTimeOffset.UtcNow;
+                    store.EnqueueResponse(new StoredResponse(key, request.Provider, request.Model, responseModel, content, finish, pt, ct, estimated, cost / 2, known, false, now));
+                    store.EnqueueCall(new CallRecord(key, request.Provider, request.Model, "batch:" + Path.GetFileName(file), "{}", now, 0, pt, ct, estimated, cost / 2,
+                        Cached: false, Attempts: 1, "ok", null, null, finish, false, request.Role));
+                    imported++;
+                }
+            }
+        }
+        await store.FlushAsync().ConfigureAwait(false);
+        return new BatchImportResult(imported, cached, errors, unknown, kinds);
+    }
+
+    private static string? ErrorOf(JsonElement r)
+    {
+        if (r.TryGetProperty("error", out var e))
+        {
+            if (e.ValueKind == JsonValueKind.String) return "error";
+            if (e.ValueKind == JsonValueKind.Object) return e.TryGetProperty("code", out var code) && code.ValueKind == JsonValueKind.String ? code.GetString() : "error";
+        }
+        if (r.TryGetProperty("response", out var resp) && resp.ValueKind == JsonValueKind.Object && resp.TryGetProperty("status_code", out var sc)
+            && sc.TryGetInt32(out var status) && status != 200)
+            return "http_" + status.ToString(CultureInfo.InvariantCulture);
+        return null;
+    }
+
+    private static JsonElement? BodyOf(JsonElement r)
+    {
+        if (!r.TryGetProperty("response", out var resp) || resp.ValueKind != JsonValueKind.Object) return null;
+        if (resp.TryGetProperty("body", out var body)) return body.ValueKind == JsonValueKind.Object ? body : null;
+        return resp.TryGetProperty("choices", out _) ? resp : null; // older vLLM: the completion itself
+    }
+}
