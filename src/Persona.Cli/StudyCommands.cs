@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.AspNetCore.Builder;
 using Persona.Llm;
 using Persona.Personas;
+using Persona.Storage;
 using Persona.Study;
 using Persona.Web;
 using Spectre.Console;
@@ -63,9 +64,13 @@ internal static class StudyCommands
             };
             options.Validate();
             var outDir = parse.GetValue(output)!;
+            var pairsPath = parse.GetValue(pairs)!;
+            OutputPaths.EnsureFolderTarget(outDir, "--out");
+            OutputPaths.EnsureFolderSparesInputs(outDir, "--out", [StudyDatabase.FileName],
+                ("--pairs", Directory.Exists(pairsPath) ? Path.Combine(pairsPath, StudyInputs.PairsFile) : pairsPath), ("--personas", parse.GetValue(personas)));
             if (File.Exists(StudyDatabase.PathIn(outDir)))
                 throw new PersonaException($"'{StudyDatabase.PathIn(outDir)}' already exists: a study may hold answers and is never replaced. Choose another --out folder.");
-            var pairList = StudyInputs.ReadPairs(parse.GetValue(pairs)!, out var failed);
+            var pairList = StudyInputs.ReadPairs(pairsPath, out var failed);
             var texts = parse.GetValue(personas) is { } pf ? await StudyInputs.ReadPersonaTextsAsync(pf, ct) : null;
             var plan = StudyPlanner.Plan(pairList, texts, options);
             using var db = StudyDatabase.Create(outDir, plan);
@@ -209,8 +214,10 @@ internal static class StudyCommands
                 Seed = parse.GetValue(seed),
             };
             if (options.Resamples < 100) throw new PersonaException("--resamples must be at least 100.");
-            var result = StudyAnalysis.Analyze(db, options);
             var outDir = parse.GetValue(output)!;
+            OutputPaths.EnsureFolderTarget(outDir, "--out");
+            OutputPaths.EnsureFolderSparesInputs(outDir, "--out", ["analysis.json"], ("STUDY", db.Path));
+            var result = StudyAnalysis.Analyze(db, options);
             var json = Path.Combine(outDir, "analysis.json");
             AtomicFile.WriteAllText(json, StudyReport.ToJson(result));
             var figures = StudyPlots.Write(result, outDir);

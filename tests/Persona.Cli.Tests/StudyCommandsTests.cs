@@ -66,6 +66,11 @@ public sealed class StudyCommandsTests : IDisposable
         (code, output) = await Cli.Run("study", "create", "--pairs", Path.Combine(_dir, "none"), "--out", Path.Combine(_dir, "s2"));
         Assert.Equal(1, code);
         Assert.Contains("pairs.jsonl", output);
+        var pairsFile = Path.Combine(Cli.Fixture("study-pairs"), "pairs.jsonl");
+        (code, output) = await Cli.Run("study", "create", "--pairs", Cli.Fixture("study-pairs"), "--out", pairsFile);
+        Assert.Equal(1, code);
+        Assert.Contains("--out", output);
+        Assert.True(File.Exists(pairsFile)); // the input is untouched
         (code, output) = await Cli.Run("study", "serve", Study, "--urls", "not-a-url");
         Assert.Equal(1, code);
         Assert.Contains("is not a listening address", output);
