@@ -1,0 +1,583 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
+
+namespace Persona.Study;
+
+/// <summary>Expired: idle past the slot timeout and handed on. Released: the researcher reopened the place (e.g. a failed attention check).</summary>
+public enum SessionState { Active, Completed, Expired, Released }
+
+/// <summary>A rater's place in the study as a rater page needs it.</summary>
+public sealed record RaterSession(
+    long SessionId, string Token, long SlotId, string PersonaId, int RaterIndex, SessionState State,
+    string PersonaText, int ItemCount, IReadOnlySet<int> AnsweredPositions, long LastSeenMs,
+    string? ProlificPid, string? ProlificStudyId, string? ProlificSessionId)
+{
+    public int? NextOpenPosition => Enumerable.Range(1, ItemCount).Cast<int?>().FirstOrDefault(p => !AnsweredPositions.Contains(p!.Value));
+}
+
+public sealed record StudyItem(long ItemId, string PersonaId, int Position, ItemKind Kind, string? PairId, string? PromptId, string Instruction, string Generic, string Personalised, int Flip);
+
+public sealed record StoredAnswer(int Position, string Choice, string Side, string Justification);
+
+public sealed record ProlificIds(string? Pid, string? StudyId, string? SessionId)
+{
+    public static readonly ProlificIds None = new(null, null, null);
+}
+
+public enum SubmitStatus { Stored, AlreadyStored, SessionCompleted, SessionExpired, BadItem }
+
+public sealed record SubmitResult(SubmitStatus Status, bool Completed, int? NextPosition);
+
+/// <summary>One row of the answer export: everything needed to analyse or audit an answer.</summary>
+public sealed record AnswerRow(
+    string PersonaId, int RaterIndex, long SessionId, string SessionState, int Position, string ItemKind, string? PairId, string? PromptId,
+    string LeftAnswer, string Side, string Choice, string Justification, string SubmittedAt,
+    string? ProlificPid, string? ProlificStudyId, string? ProlificSessionId);
+
+public sealed record SessionProgress(long SessionId, string PersonaId, int RaterIndex, string State, int Answered, int Items,
+    string StartedAt, string LastSeenAt, string? CompletedAt, string? ProlificPid, int AttentionPassed, int AttentionTotal);
+
+public sealed record PersonaProgress(string PersonaId, int Position, int Raters, int Completed, int Active, int Items);
+
+/// <summary>
+/// The study store: one SQLite database (WAL) in the study folder. Writes go through one writer
+/// that commits whatever has queued up in a single transaction (group commit: one fsync for many
+/// raters) with synchronous=FULL, and completes each write only after that commit, so an answer is
+/// on disk before the rater is told it was saved. Each write runs in its own savepoint, so one that
+/// fails leaves the others of its batch intact. The (session, item) primary key stores a double submit once.
+/// </summary>
+public sealed class StudyDatabase : IDisposable
+{
+    public const string FileName = "study.sqlite";
+    private const int SchemaVersion = 1;
+
+    private readonly string _connectionString;
+    private readonly Channel<WriteOp> _writes = Channel.CreateUnbounded<WriteOp>(new UnboundedChannelOptions { SingleReader = true });
+    private Task? _writer;
+    private readonly TimeProvider _clock;
+
+    public string Path { get; }
+    public StudyOptions Options { get; }
+    public string EntryKey { get; }
+    public string CompletionCode { get; }
+
+    private StudyDatabase(string path, TimeProvider clock)
+    {
+        Path = path;
+        _clock = clock;
+        _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWrite, Pooling = true, DefaultTimeout = 30 }.ToString();
+        using var c = ConnectWriter();
+        var meta = ReadMeta(c);
+        if (!meta.TryGetValue("schema_version", out var v) || v != SchemaVersion.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            throw new PersonaException($"'{path}' is not a study database of this version (schema {v ?? "missing"}, expected {SchemaVersion}).");
+        Options = JsonSerializer.Deserialize<StudyOptions>(meta["options"], JsonOptions)!;
+        EntryKey = meta["entry_key"];
+        CompletionCode = meta["completion_code"];
+    }
+
+    private static readonly JsonSerializerOptions JsonOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    public static string PathIn(string studyDir) => System.IO.Path.Combine(studyDir, FileName);
+
+    public static StudyDatabase Open(string studyDir, TimeProvider? clock = null)
+    {
+        var path = PathIn(studyDir);
+        if (!File.Exists(path))
+            throw new PersonaException($"No study at '{studyDir}': expected {FileName} there (create one with `persona study create`).");
+        try { return new StudyDatabase(path, clock ?? TimeProvider.System); }
+        catch (SqliteException ex) { throw new PersonaException($"Cannot open the study database '{path}': {ex.Message}", ex); }
+    }
+
+    /// <summary>Writes a new study; refuses to replace an existing one (it may hold answers).</summary>
+    public static StudyDatabase Create(string studyDir, StudyPlan plan, TimeProvider? clock = null)
+    {
+        var path = PathIn(studyDir);
+        if (File.Exists(path))
+            throw new PersonaException($"'{path}' already exists: a study may hold answers and is never replaced. Choose another --out folder.");
+        Directory.CreateDirectory(studyDir);
+        // Built under a temporary name and renamed, so a failed create leaves no half study behind.
+        var temp = System.IO.Path.Combine(studyDir, $".{FileName}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var c = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = temp, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false }.ToString()))
+            {
+                c.Open();
+                Exec(c, Schema);
+                using var tx = c.BeginTransaction();
+                var options = plan.Options with { CompletionCode = plan.Options.CompletionCode ?? NewCode() };
+                InsertMeta(c, "schema_version", SchemaVersion.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                InsertMeta(c, "options", JsonSerializer.Serialize(options, JsonOptions));
+                InsertMeta(c, "entry_key", NewToken(18));
+                InsertMeta(c, "completion_code", options.CompletionCode!);
+                InsertMeta(c, "created_at", Iso(DateTimeOffset.UtcNow));
+                var pos = 0;
+                foreach (var p in plan.Personas)
+                {
+                    Run(c, "INSERT INTO personas(persona_id, position, text) VALUES ($id, $pos, $text)", ("$id", p.PersonaId), ("$pos", ++pos), ("$text", p.Text));
+                    foreach (var i in p.Items)
+                        Run(c, "INSERT INTO items(persona_id, position, kind, pair_id, prompt_id, instruction, generic, personalised, flip) VALUES ($p, $pos, $k, $pair, $prompt, $ins, $g, $pe, $f)",
+                            ("$p", p.PersonaId), ("$pos", i.Position), ("$k", i.Kind == ItemKind.Pair ? "pair" : "attention"), ("$pair", i.PairId), ("$prompt", i.PromptId),
+                            ("$ins", i.Instruction), ("$g", i.Generic), ("$pe", i.Personalised), ("$f", i.Flip));
+                    for (var r = 0; r < plan.Options.RatersPerPersona; r++)
+                        Run(c, "INSERT INTO slots(persona_id, rater_index) VALUES ($p, $r)", ("$p", p.PersonaId), ("$r", r));
+                }
+                tx.Commit();
+                Exec(c, "PRAGMA journal_mode=DELETE;");
+            }
+            File.Move(temp, path);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
+        return Open(studyDir, clock);
+    }
+
+    private const string Schema = """
+        PRAGMA foreign_keys=ON;
+        CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE personas(persona_id TEXT PRIMARY KEY, position INTEGER NOT NULL UNIQUE, text TEXT NOT NULL);
+        CREATE TABLE items(
+            item_id INTEGER PRIMARY KEY, persona_id TEXT NOT NULL REFERENCES personas(persona_id), position INTEGER NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('pair','attention')), pair_id TEXT, prompt_id TEXT,
+            instruction TEXT NOT NULL, generic TEXT NOT NULL, personalised TEXT NOT NULL, flip INTEGER NOT NULL,
+            UNIQUE(persona_id, position));
+        CREATE TABLE slots(slot_id INTEGER PRIMARY KEY, persona_id TEXT NOT NULL REFERENCES personas(persona_id), rater_index INTEGER NOT NULL, UNIQUE(persona_id, rater_index));
+        CREATE TABLE sessions(
+            session_id INTEGER PRIMARY KEY, token TEXT NOT NULL UNIQUE, slot_id INTEGER NOT NULL REFERENCES slots(slot_id),
+            state TEXT NOT NULL CHECK (state IN ('active','completed','expired','released')),
+            started_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL, completed_ms INTEGER,
+            prolific_pid TEXT, prolific_study_id TEXT, prolific_session_id TEXT);
+        CREATE INDEX sessions_by_slot ON sessions(slot_id, state);
+        CREATE INDEX sessions_by_pid ON sessions(prolific_pid) WHERE prolific_pid IS NOT NULL;
+        CREATE TABLE answers(
+            session_id INTEGER NOT NULL REFERENCES sessions(session_id), item_id INTEGER NOT NULL REFERENCES items(item_id),
+            left_answer TEXT NOT NULL CHECK (left_answer IN ('generic','personalised')),
+            side TEXT NOT NULL CHECK (side IN ('left','right')),
+            choice TEXT NOT NULL CHECK (choice IN ('generic','personalised')),
+            justification TEXT NOT NULL, submitted_ms INTEGER NOT NULL,
+            prolific_pid TEXT, prolific_study_id TEXT, prolific_session_id TEXT,
+            PRIMARY KEY(session_id, item_id));
+        CREATE TABLE judgments(
+            model TEXT NOT NULL, item_id INTEGER NOT NULL REFERENCES items(item_id), personalised_first INTEGER NOT NULL,
+            choice TEXT CHECK (choice IN ('generic','personalised')), raw TEXT, created_ms INTEGER NOT NULL,
+            PRIMARY KEY(model, item_id, personalised_first));
+        """;
+
+    /// <summary>A pooled connection for reading; WAL (set once, stored in the file) lets it read while the writer commits.</summary>
+    private SqliteConnection Connect()
+    {
+        var c = new SqliteConnection(_connectionString);
+        c.Open();
+        return c;
+    }
+
+    /// <summary>The writer's connection: FULL makes every commit reach the disk before a write completes.</summary>
+    private SqliteConnection ConnectWriter()
+    {
+        var c = Connect();
+        Exec(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=30000;");
+        return c;
+    }
+
+    private long NowMs => _clock.GetUtcNow().ToUnixTimeMilliseconds();
+
+    // ---- rater side -------------------------------------------------------------------------
+
+    /// <summary>
+    /// Gives a new rater a place: the same Prolific participant gets their own session back; otherwise
+    /// the first slot with no completed and no live session, breadth-first over personas. A session
+    /// idle for longer than the slot timeout is expired and its slot handed on. Null when the study is full.
+    /// </summary>
+    public Task<RaterSession?> ClaimAsync(ProlificIds ids, CancellationToken ct) => WriteAsync(c =>
+        {
+            var now = NowMs;
+            if (ids.Pid is { } pid)
+            {
+                var existing = Scalar<string>(c, "SELECT token FROM sessions WHERE prolific_pid = $pid AND state IN ('active','completed') ORDER BY session_id LIMIT 1", ("$pid", pid));
+                if (existing is not null) return Read(c, existing);
+            }
+            var stale = now - (long)Options.SlotTimeoutMinutes * 60_000;
+            var slot = Scalar<long?>(c, """
+                SELECT s.slot_id FROM slots s JOIN personas p ON p.persona_id = s.persona_id
+                WHERE NOT EXISTS (SELECT 1 FROM sessions x WHERE x.slot_id = s.slot_id AND (x.state = 'completed' OR (x.state = 'active' AND x.last_seen_ms >= $stale)))
+                ORDER BY s.rater_index, p.position LIMIT 1
+                """, ("$stale", stale));
+            if (slot is null) return null;
+            Run(c, "UPDATE sessions SET state = 'expired' WHERE slot_id = $s AND state = 'active'", ("$s", slot.Value));
+            var token = NewToken(24);
+            Run(c, "INSERT INTO sessions(token, slot_id, state, started_ms, last_seen_ms, prolific_pid, prolific_study_id, prolific_session_id) VALUES ($t, $s, 'active', $n, $n, $pid, $sid, $ses)",
+                ("$t", token), ("$s", slot.Value), ("$n", now), ("$pid", ids.Pid), ("$sid", ids.StudyId), ("$ses", ids.SessionId));
+            return Read(c, token);
+        }, ct);
+
+    /// <summary>The session behind a rater link, or null for an unknown token.</summary>
+    public RaterSession? FindSession(string token)
+    {
+        if (!LooksLikeToken(token)) return null;
+        using var c = Connect();
+        return Read(c, token);
+    }
+
+    /// <summary>Marks the session as seen (at most once a minute), so an active rater keeps their place.</summary>
+    public Task TouchAsync(RaterSession s, CancellationToken ct)
+    {
+        var now = NowMs;
+        if (s.State != SessionState.Active || now - s.LastSeenMs < 60_000) return Task.CompletedTask;
+        return WriteAsync(c => Run(c, "UPDATE sessions SET last_seen_ms = $n WHERE session_id = $id AND state = 'active'", ("$n", now), ("$id", s.SessionId)), ct);
+    }
+
+    public StudyItem? FindItem(string personaId, int position)
+    {
+        using var c = Connect();
+        return ReadItemIn(c, personaId, position);
+    }
+
+    public IReadOnlyList<StudyItem> Items()
+    {
+        using var c = Connect();
+        using var cmd = Command(c, "SELECT i.item_id, i.persona_id, i.position, i.kind, i.pair_id, i.prompt_id, i.instruction, i.generic, i.personalised, i.flip FROM items i JOIN personas p ON p.persona_id = i.persona_id ORDER BY p.position, i.position");
+        using var r = cmd.ExecuteReader();
+        var list = new List<StudyItem>();
+        while (r.Read()) list.Add(ReadItem(r));
+        return list;
+    }
+
+    public StoredAnswer? FindAnswer(long sessionId, long itemId)
+    {
+        using var c = Connect();
+        using var cmd = Command(c, "SELECT i.position, a.choice, a.side, a.justification FROM answers a JOIN items i ON i.item_id = a.item_id WHERE a.session_id = $s AND a.item_id = $i",
+            ("$s", sessionId), ("$i", itemId));
+        using var r = cmd.ExecuteReader();
+        return r.Read() ? new StoredAnswer(r.GetInt32(0), r.GetString(1), r.GetString(2), r.GetString(3)) : null;
+    }
+
+    /// <summary>
+    /// Stores one answer once: a repeat of an answered item (a second tab, a retry) changes nothing
+    /// and reports <see cref="SubmitStatus.AlreadyStored"/>. The last answer completes the session in
+    /// the same transaction. Returns after the commit reached the disk.
+    /// </summary>
+    public Task<SubmitResult> SubmitAsync(string token, int position, string side, string justification, ProlificIds ids, CancellationToken ct)
+    {
+        if (side is not ("left" or "right")) throw new ArgumentException("side must be left or right", nameof(side));
+        return WriteAsync(c =>
+        {
+            var s = Read(c, token);
+            if (s is null) return new SubmitResult(SubmitStatus.BadItem, false, null);
+            if (s.State is SessionState.Expired or SessionState.Released) return new SubmitResult(SubmitStatus.SessionExpired, false, null);
+            var item = ReadItemIn(c, s.PersonaId, position);
+            if (item is null) return new SubmitResult(SubmitStatus.BadItem, false, s.NextOpenPosition);
+            if (s.State == SessionState.Completed) return new SubmitResult(SubmitStatus.SessionCompleted, true, null);
+            var personalisedLeft = StudyPlan.PersonalisedLeft(item.Flip, s.RaterIndex);
+            var choice = (side == "left") == personalisedLeft ? "personalised" : "generic";
+            var now = NowMs;
+            var inserted = Run(c, """
+                INSERT OR IGNORE INTO answers(session_id, item_id, left_answer, side, choice, justification, submitted_ms, prolific_pid, prolific_study_id, prolific_session_id)
+                VALUES ($s, $i, $l, $side, $c, $j, $n, $pid, $sid, $ses)
+                """,
+                ("$s", s.SessionId), ("$i", item.ItemId), ("$l", personalisedLeft ? "personalised" : "generic"), ("$side", side), ("$c", choice),
+                ("$j", justification), ("$n", now), ("$pid", ids.Pid ?? s.ProlificPid), ("$sid", ids.StudyId ?? s.ProlificStudyId), ("$ses", ids.SessionId ?? s.ProlificSessionId));
+            var answered = Scalar<long>(c, "SELECT COUNT(*) FROM answers WHERE session_id = $s", ("$s", s.SessionId));
+            var completed = answered >= s.ItemCount;
+            Run(c, completed
+                    ? "UPDATE sessions SET last_seen_ms = $n, state = 'completed', completed_ms = $n WHERE session_id = $s"
+                    : "UPDATE sessions SET last_seen_ms = $n WHERE session_id = $s",
+                ("$n", now), ("$s", s.SessionId));
+            var answeredNow = new HashSet<int>(s.AnsweredPositions) { position };
+            var next = Enumerable.Range(1, s.ItemCount).Cast<int?>().FirstOrDefault(p => !answeredNow.Contains(p!.Value));
+            return new SubmitResult(inserted == 1 ? SubmitStatus.Stored : SubmitStatus.AlreadyStored, completed, completed ? null : next);
+        }, ct);
+    }
+
+    // ---- researcher side --------------------------------------------------------------------
+
+    /// <summary>
+    /// Reopens a rater's place (say, after a failed attention check or a rejected Prolific
+    /// submission): the session is marked released, its answers stay in the database and the
+    /// exports but leave the analysis, and the next rater who arrives gets the place. False when
+    /// there is no such session or it was already expired or released.
+    /// </summary>
+    public Task<bool> ReleaseAsync(long sessionId, CancellationToken ct) => WriteAsync(c =>
+        Run(c, "UPDATE sessions SET state = 'released' WHERE session_id = $id AND state IN ('active','completed')", ("$id", sessionId)) == 1, ct);
+
+    public IReadOnlyList<PersonaProgress> PersonaProgress()
+    {
+        using var c = Connect();
+        using var cmd = Command(c, """
+            SELECT p.persona_id, p.position,
+                   (SELECT COUNT(*) FROM slots s WHERE s.persona_id = p.persona_id),
+                   (SELECT COUNT(*) FROM sessions x JOIN slots s ON s.slot_id = x.slot_id WHERE s.persona_id = p.persona_id AND x.state = 'completed'),
+                   (SELECT COUNT(*) FROM sessions x JOIN slots s ON s.slot_id = x.slot_id WHERE s.persona_id = p.persona_id AND x.state = 'active'),
+                   (SELECT COUNT(*) FROM items i WHERE i.persona_id = p.persona_id)
+            FROM personas p ORDER BY p.position
+            """);
+        using var r = cmd.ExecuteReader();
+        var list = new List<PersonaProgress>();
+        while (r.Read()) list.Add(new PersonaProgress(r.GetString(0), r.GetInt32(1), r.GetInt32(2), r.GetInt32(3), r.GetInt32(4), r.GetInt32(5)));
+        return list;
+    }
+
+    public IReadOnlyList<SessionProgress> SessionProgress()
+    {
+        using var c = Connect();
+        using var cmd = Command(c, """
+            SELECT x.session_id, s.persona_id, s.rater_index, x.state,
+                   (SELECT COUNT(*) FROM answers a WHERE a.session_id = x.session_id),
+                   (SELECT COUNT(*) FROM items i WHERE i.persona_id = s.persona_id),
+                   x.started_ms, x.last_seen_ms, x.completed_ms, x.prolific_pid,
+                   (SELECT COUNT(*) FROM answers a JOIN items i ON i.item_id = a.item_id WHERE a.session_id = x.session_id AND i.kind = 'attention' AND a.choice = 'personalised'),
+                   (SELECT COUNT(*) FROM answers a JOIN items i ON i.item_id = a.item_id WHERE a.session_id = x.session_id AND i.kind = 'attention')
+            FROM sessions x JOIN slots s ON s.slot_id = x.slot_id JOIN personas p ON p.persona_id = s.persona_id
+            ORDER BY p.position, s.rater_index, x.session_id
+            """);
+        using var r = cmd.ExecuteReader();
+        var list = new List<SessionProgress>();
+        while (r.Read())
+            list.Add(new SessionProgress(r.GetInt64(0), r.GetString(1), r.GetInt32(2), r.GetString(3), r.GetInt32(4), r.GetInt32(5),
+                IsoMs(r.GetInt64(6)), IsoMs(r.GetInt64(7)), r.IsDBNull(8) ? null : IsoMs(r.GetInt64(8)), r.IsDBNull(9) ? null : r.GetString(9), r.GetInt32(10), r.GetInt32(11)));
+        return list;
+    }
+
+    /// <summary>Every stored answer, including those of expired sessions (marked), in study order.</summary>
+    public IEnumerable<AnswerRow> Answers()
+    {
+        using var c = Connect();
+        using var cmd = Command(c, """
+            SELECT s.persona_id, s.rater_index, x.session_id, x.state, i.position, i.kind, i.pair_id, i.prompt_id,
+                   a.left_answer, a.side, a.choice, a.justification, a.submitted_ms, a.prolific_pid, a.prolific_study_id, a.prolific_session_id
+            FROM answers a JOIN sessions x ON x.session_id = a.session_id JOIN slots s ON s.slot_id = x.slot_id
+                 JOIN items i ON i.item_id = a.item_id JOIN personas p ON p.persona_id = s.persona_id
+            ORDER BY p.position, s.rater_index, x.session_id, i.position
+            """);
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+            yield return new AnswerRow(r.GetString(0), r.GetInt32(1), r.GetInt64(2), r.GetString(3), r.GetInt32(4), r.GetString(5),
+                r.IsDBNull(6) ? null : r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7), r.GetString(8), r.GetString(9), r.GetString(10), r.GetString(11),
+                IsoMs(r.GetInt64(12)), r.IsDBNull(13) ? null : r.GetString(13), r.IsDBNull(14) ? null : r.GetString(14), r.IsDBNull(15) ? null : r.GetString(15));
+    }
+
+    public IReadOnlyDictionary<string, string> PersonaTexts()
+    {
+        using var c = Connect();
+        using var cmd = Command(c, "SELECT persona_id, text FROM personas ORDER BY position");
+        using var r = cmd.ExecuteReader();
+        var d = new Dictionary<string, string>(StringComparer.Ordinal);
+        while (r.Read()) d[r.GetString(0)] = r.GetString(1);
+        return d;
+    }
+
+    /// <summary>A consistent copy of the whole database (SQLite online backup), safe while raters are writing.</summary>
+    public void BackupTo(string path)
+    {
+        using var c = Connect();
+        using var dest = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false }.ToString());
+        dest.Open();
+        c.BackupDatabase(dest);
+    }
+
+    // ---- LM judgments -----------------------------------------------------------------------
+
+    public sealed record Judgment(string Model, long ItemId, bool PersonalisedFirst, string? Choice, string? Raw);
+
+    public ISet<(long ItemId, bool PersonalisedFirst)> JudgedBy(string model)
+    {
+        using var c = Connect();
+        using var cmd = Command(c, "SELECT item_id, personalised_first FROM judgments WHERE model = $m", ("$m", model));
+        using var r = cmd.ExecuteReader();
+        var set = new HashSet<(long, bool)>();
+        while (r.Read()) set.Add((r.GetInt64(0), r.GetInt64(1) != 0));
+        return set;
+    }
+
+    public Task SaveJudgmentsAsync(IReadOnlyList<Judgment> judgments, CancellationToken ct) => WriteAsync(c =>
+        {
+            foreach (var j in judgments)
+                Run(c, "INSERT OR REPLACE INTO judgments(model, item_id, personalised_first, choice, raw, created_ms) VALUES ($m, $i, $f, $c, $r, $n)",
+                    ("$m", j.Model), ("$i", j.ItemId), ("$f", j.PersonalisedFirst ? 1 : 0), ("$c", j.Choice), ("$r", j.Raw), ("$n", NowMs));
+            return judgments.Count;
+        }, ct);
+
+    public IReadOnlyList<Judgment> Judgments()
+    {
+        using var c = Connect();
+        using var cmd = Command(c, "SELECT model, item_id, personalised_first, choice, raw FROM judgments ORDER BY model, item_id, personalised_first");
+        using var r = cmd.ExecuteReader();
+        var list = new List<Judgment>();
+        while (r.Read()) list.Add(new Judgment(r.GetString(0), r.GetInt64(1), r.GetInt64(2) != 0, r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4)));
+        return list;
+    }
+
+    // ---- helpers ----------------------------------------------------------------------------
+
+    private static RaterSession? Read(SqliteConnection c, string token)
+    {
+        using var cmd = Command(c, """
+            SELECT x.session_id, x.token, x.slot_id, s.persona_id, s.rater_index, x.state, p.text,
+                   (SELECT COUNT(*) FROM items i WHERE i.persona_id = s.persona_id), x.last_seen_ms, x.prolific_pid, x.prolific_study_id, x.prolific_session_id
+            FROM sessions x JOIN slots s ON s.slot_id = x.slot_id JOIN personas p ON p.persona_id = s.persona_id WHERE x.token = $t
+            """, ("$t", token));
+        using var r = cmd.ExecuteReader();
+        if (!r.Read()) return null;
+        var sessionId = r.GetInt64(0);
+        var answered = new HashSet<int>();
+        using (var a = Command(c, "SELECT i.position FROM answers a JOIN items i ON i.item_id = a.item_id WHERE a.session_id = $s", ("$s", sessionId)))
+        using (var ar = a.ExecuteReader())
+            while (ar.Read()) answered.Add(ar.GetInt32(0));
+        return new RaterSession(sessionId, r.GetString(1), r.GetInt64(2), r.GetString(3), r.GetInt32(4),
+            r.GetString(5) switch { "active" => SessionState.Active, "completed" => SessionState.Completed, "released" => SessionState.Released, _ => SessionState.Expired },
+            r.GetString(6), r.GetInt32(7), answered, r.GetInt64(8),
+            r.IsDBNull(9) ? null : r.GetString(9), r.IsDBNull(10) ? null : r.GetString(10), r.IsDBNull(11) ? null : r.GetString(11));
+    }
+
+    private static StudyItem? ReadItemIn(SqliteConnection c, string personaId, int position)
+    {
+        using var cmd = Command(c, "SELECT item_id, persona_id, position, kind, pair_id, prompt_id, instruction, generic, personalised, flip FROM items WHERE persona_id = $p AND position = $pos",
+            ("$p", personaId), ("$pos", position));
+        using var r = cmd.ExecuteReader();
+        return r.Read() ? ReadItem(r) : null;
+    }
+
+    private static StudyItem ReadItem(SqliteDataReader r) =>
+        new(r.GetInt64(0), r.GetString(1), r.GetInt32(2), r.GetString(3) == "pair" ? ItemKind.Pair : ItemKind.Attention,
+            r.IsDBNull(4) ? null : r.GetString(4), r.IsDBNull(5) ? null : r.GetString(5), r.GetString(6), r.GetString(7), r.GetString(8), r.GetInt32(9));
+
+    private static Dictionary<string, string> ReadMeta(SqliteConnection c)
+    {
+        var d = new Dictionary<string, string>(StringComparer.Ordinal);
+        try
+        {
+            using var cmd = Command(c, "SELECT key, value FROM meta");
+            using var r = cmd.ExecuteReader();
+            while (r.Read()) d[r.GetString(0)] = r.GetString(1);
+        }
+        catch (SqliteException) { }
+        return d;
+    }
+
+    private static void InsertMeta(SqliteConnection c, string key, string value) =>
+        Run(c, "INSERT INTO meta(key, value) VALUES ($k, $v)", ("$k", key), ("$v", value));
+
+    private static SqliteCommand Command(SqliteConnection c, string sql, params (string Name, object? Value)[] args)
+    {
+        var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        foreach (var (n, v) in args) cmd.Parameters.AddWithValue(n, v ?? DBNull.Value);
+        return cmd;
+    }
+
+    private static int Run(SqliteConnection c, string sql, params (string Name, object? Value)[] args)
+    {
+        using var cmd = Command(c, sql, args);
+        return cmd.ExecuteNonQuery();
+    }
+
+    private static T? Scalar<T>(SqliteConnection c, string sql, params (string Name, object? Value)[] args)
+    {
+        using var cmd = Command(c, sql, args);
+        var v = cmd.ExecuteScalar();
+        if (v is null or DBNull) return default;
+        var t = Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T);
+        return (T)Convert.ChangeType(v, t, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static void Exec(SqliteConnection c, string sql)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+
+    /// <summary>An unguessable URL-safe token: <paramref name="bytes"/> random bytes, base64url.</summary>
+    public static string NewToken(int bytes) =>
+        Convert.ToBase64String(RandomNumberGenerator.GetBytes(bytes)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    private static string NewCode() => Convert.ToHexString(RandomNumberGenerator.GetBytes(5));
+
+    private static bool LooksLikeToken(string s) => s.Length is > 8 and < 100 && s.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '-' or '_');
+
+    private static string Iso(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture);
+    private static string IsoMs(long ms) => Iso(DateTimeOffset.FromUnixTimeMilliseconds(ms));
+
+    // ---- the writer ---------------------------------------------------------------------------
+
+    private abstract class WriteOp
+    {
+        public abstract void Run(SqliteConnection c);
+        public abstract void Complete();
+        public abstract void Fail(Exception ex);
+    }
+
+    private sealed class WriteOp<T>(Func<SqliteConnection, T> work) : WriteOp
+    {
+        private T _result = default!;
+        public TaskCompletionSource<T> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public override void Run(SqliteConnection c) => _result = work(c);
+        public override void Complete() => Done.TrySetResult(_result);
+        public override void Fail(Exception ex) => Done.TrySetException(ex);
+    }
+
+    private Task<T> WriteAsync<T>(Func<SqliteConnection, T> work, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        var op = new WriteOp<T>(work);
+        lock (_writes)
+        {
+            _writer ??= Task.Factory.StartNew(WriterLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            if (!_writes.Writer.TryWrite(op)) throw new ObjectDisposedException(nameof(StudyDatabase));
+        }
+        // A cancelled caller stops waiting; its write still commits or fails with its batch.
+        return op.Done.Task.WaitAsync(ct);
+    }
+
+    private void WriterLoop()
+    {
+        using var c = ConnectWriter();
+        var batch = new List<WriteOp>(256);
+        var ok = new List<WriteOp>(256);
+        while (_writes.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+        {
+            batch.Clear();
+            ok.Clear();
+            while (batch.Count < 256 && _writes.Reader.TryRead(out var op)) batch.Add(op);
+            try
+            {
+                using var tx = c.BeginTransaction();
+                foreach (var op in batch)
+                {
+                    Exec(c, "SAVEPOINT w");
+                    try
+                    {
+                        op.Run(c);
+                        Exec(c, "RELEASE w");
+                        ok.Add(op);
+                    }
+                    catch (Exception ex)
+                    {
+                        Exec(c, "ROLLBACK TO w; RELEASE w");
+                        op.Fail(ex);
+                    }
+                }
+                tx.Commit();
+                foreach (var op in ok) op.Complete();
+            }
+            catch (Exception ex)
+            {
+                foreach (var op in ok) op.Fail(ex);
+                foreach (var op in batch.Except(ok)) op.Fail(ex);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        Task? writer;
+        lock (_writes)
+        {
+            _writes.Writer.TryComplete();
+            writer = _writer;
+        }
+        writer?.GetAwaiter().GetResult(); // queued writes finish before the database is let go
+    }
+}

@@ -1,0 +1,147 @@
+using System.Security.Cryptography;
+using Persona.Census;
+
+namespace Persona.Study;
+
+/// <summary>
+/// The design of a human role-play study. Defaults are the original's: 20 personas, 4 raters per
+/// persona (each rater sees one persona), 10 questions per persona, a 3-of-4 majority as the human label.
+/// </summary>
+public sealed record StudyOptions
+{
+    public int Personas { get; init; } = 20;
+    public int RatersPerPersona { get; init; } = 4;
+    public int ItemsPerPersona { get; init; } = 10;
+    public int AttentionChecks { get; init; }
+    public long Seed { get; init; } = 1;
+    /// <summary>Only pairs of these splits are drawn (null: every split).</summary>
+    public IReadOnlyList<string>? Splits { get; init; }
+    public int MinJustificationChars { get; init; } = 30;
+    public int MaxJustificationChars { get; init; } = 3000;
+    /// <summary>A claimed place without activity for this long is offered to the next rater.</summary>
+    public int SlotTimeoutMinutes { get; init; } = 60;
+    public string Title { get; init; } = "Which answer would this person prefer?";
+    /// <summary>Shown on the thank-you page; on Prolific the study's completion code.</summary>
+    public string? CompletionCode { get; init; }
+    /// <summary>Send finished raters to Prolific's completion URL with <see cref="CompletionCode"/>.</summary>
+    public bool ProlificRedirect { get; init; }
+
+    public void Validate()
+    {
+        void Positive(int v, string flag) { if (v < 1) throw new PersonaException($"{flag} must be at least 1 (got {v})."); }
+        Positive(Personas, "--personas-count");
+        Positive(RatersPerPersona, "--raters");
+        Positive(ItemsPerPersona, "--items");
+        if (AttentionChecks < 0) throw new PersonaException($"--attention-checks must be 0 or more (got {AttentionChecks}).");
+        if (MinJustificationChars < 0 || MaxJustificationChars < Math.Max(1, MinJustificationChars))
+            throw new PersonaException($"--min-justification must be between 0 and {MaxJustificationChars} characters.");
+        Positive(SlotTimeoutMinutes, "--slot-timeout");
+        if (ProlificRedirect && string.IsNullOrWhiteSpace(CompletionCode))
+            throw new PersonaException("--prolific needs --completion-code (the code Prolific shows under the study's completion settings).");
+        if (CompletionCode is { } c && (c.Length > 64 || !c.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '-' or '_')))
+            throw new PersonaException("--completion-code must be 1-64 letters, digits, '-' or '_'.");
+    }
+}
+
+public enum ItemKind { Pair, Attention }
+
+/// <summary>
+/// One question shown to the raters of a persona. For an attention check, <see cref="Personalised"/>
+/// holds the answer the instructions ask for and <see cref="Generic"/> the distractor, so "chose the
+/// personalised side" means "passed"; attention items never enter the agreement statistics.
+/// </summary>
+public sealed record PlannedItem(int Position, ItemKind Kind, string? PairId, string? PromptId, string Instruction, string Generic, string Personalised, int Flip);
+
+public sealed record PlannedPersona(string PersonaId, string Text, IReadOnlyList<PlannedItem> Items);
+
+public sealed record StudyPlan(StudyOptions Options, IReadOnlyList<PlannedPersona> Personas)
+{
+    /// <summary>
+    /// Whether rater <paramref name="raterIndex"/> sees the personalised answer on the left. Raters
+    /// alternate per item, so with an even number of raters each answer is on the left for exactly half of them.
+    /// </summary>
+    public static bool PersonalisedLeft(int flip, int raterIndex) => ((flip + raterIndex) & 1) == 0;
+}
+
+/// <summary>Draws personas and items from the pairs, reproducibly from the seed.</summary>
+public static class StudyPlanner
+{
+    public const string AttentionQuestion =
+        "Attention check: this question tests whether you are reading carefully. Please choose the answer that begins with \"I am reading carefully\".";
+    public const string AttentionTarget = "I am reading carefully, and this is the answer I was asked to choose.";
+    public const string AttentionDistractor = "Either answer would suit this person equally well; there is little to choose between them.";
+
+    public static StudyPlan Plan(IReadOnlyList<PreferencePair> pairs, IReadOnlyDictionary<string, string>? personaTexts, StudyOptions options)
+    {
+        options.Validate();
+        var splits = options.Splits is { Count: > 0 } s ? new HashSet<string>(s, StringComparer.OrdinalIgnoreCase) : null;
+        var byPersona = pairs.Where(p => splits is null || (p.Split is not null && splits.Contains(p.Split)))
+            .GroupBy(p => p.PersonaId, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.OrderBy(p => p.PairId, StringComparer.Ordinal).ToList(), StringComparer.Ordinal);
+
+        string? TextOf(string personaId, List<PreferencePair> ps)
+        {
+            if (personaTexts is not null && personaTexts.TryGetValue(personaId, out var t)) return t;
+            return ps.Select(p => p.PersonaText).FirstOrDefault(x => !string.IsNullOrWhiteSpace(x));
+        }
+
+        // Eligible: enough distinct questions, and a persona text from the pairs or the persona file.
+        var eligible = byPersona
+            .Where(kv => kv.Value.Select(p => p.PromptId).Distinct(StringComparer.Ordinal).Count() >= options.ItemsPerPersona)
+            .Where(kv => TextOf(kv.Key, kv.Value) is not null)
+            .Select(kv => kv.Key).Order(StringComparer.Ordinal).ToList();
+        if (eligible.Count < options.Personas)
+        {
+            var missingText = byPersona.Keys.Count(k => TextOf(k, byPersona[k]) is null);
+            throw new PersonaException(
+                $"The study needs {options.Personas} personas with at least {options.ItemsPerPersona} distinct questions each, but the pairs " +
+                $"{(splits is null ? "" : $"of split(s) {string.Join(",", splits)} ")}have only {eligible.Count} such personas " +
+                $"(of {byPersona.Count}{(missingText > 0 ? $"; {missingText} without a persona text: give --personas" : "")}). " +
+                "Lower --personas-count or --items, or generate more pairs.");
+        }
+
+        var rng = new DeterministicRng(unchecked((ulong)options.Seed));
+        Shuffle(eligible, rng);
+        var chosen = eligible.Take(options.Personas).ToList();
+        var planned = new List<PlannedPersona>(chosen.Count);
+        foreach (var personaId in chosen)
+        {
+            var ps = byPersona[personaId];
+            var itemRng = new DeterministicRng(DeterministicRng.Mix(unchecked((ulong)options.Seed), StableHash(personaId)));
+            var candidates = ps.ToList();
+            Shuffle(candidates, itemRng);
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            var drawn = candidates.Where(p => seen.Add(p.PromptId)).Take(options.ItemsPerPersona).ToList();
+            var total = drawn.Count + options.AttentionChecks;
+            var attentionAt = Enumerable.Range(1, total).ToList();
+            Shuffle(attentionAt, itemRng);
+            var attentionPositions = attentionAt.Take(options.AttentionChecks).ToHashSet();
+            var items = new List<PlannedItem>(total);
+            var next = 0;
+            for (var pos = 1; pos <= total; pos++)
+            {
+                var flip = itemRng.NextInt(2);
+                if (attentionPositions.Contains(pos))
+                    items.Add(new PlannedItem(pos, ItemKind.Attention, null, null, AttentionQuestion, AttentionDistractor, AttentionTarget, flip));
+                else
+                {
+                    var p = drawn[next++];
+                    items.Add(new PlannedItem(pos, ItemKind.Pair, p.PairId, p.PromptId, p.Instruction, p.Original, p.Data, flip));
+                }
+            }
+            planned.Add(new PlannedPersona(personaId, TextOf(personaId, ps)!, items));
+        }
+        return new StudyPlan(options, planned);
+    }
+
+    private static void Shuffle<T>(List<T> list, DeterministicRng rng)
+    {
+        for (var i = list.Count - 1; i > 0; i--)
+        {
+            var j = rng.NextInt(i + 1);
+            (list[i], list[j]) = (list[j], list[i]);
+        }
+    }
+
+    private static ulong StableHash(string s) => BitConverter.ToUInt64(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(s)), 0);
+}
