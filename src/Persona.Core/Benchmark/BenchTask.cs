@@ -205,8 +205,10 @@ public static class BenchTask
         var answer = sample.Output ?? "";
         var verdict = await CritiqueAsync(ctx, role, prompts, question, answer, persona,
             sample.Input("persona_id") ?? "", sample.Input("prompt_id") ?? "", sample.Input("mode") ?? "", sample.Input("sample") ?? "0", ct).ConfigureAwait(false);
+        // The score keeps what the critic was shown and said, so a verdict can be audited from the log alone.
+        var data = JsonSerializer.SerializeToElement(new Dictionary<string, object?> { ["verdict"] = verdict.Raw, ["turn"] = ctx.Turns.LastOrDefault() }, SampleRecord.Json);
         return new Score(verdict.NeedsRevision ? 0 : 1, verdict.NeedsRevision ? "needs_revision" : "pass", verdict.Conclusion, scoreSet,
-            ctx.Role(role).Identity.Identity, verdict.Raw, null);
+            ctx.Role(role).Identity.Identity, data, null);
     });
 
     public sealed record CriticVerdict(bool NeedsRevision, string? Conclusion, JsonElement Raw);
