@@ -25,6 +25,7 @@ public static class PersonaApp
         root.Subcommands.Add(PersonasCommands.Create(console));
         root.Subcommands.Add(PromptsCommands.Create(console));
         root.Subcommands.Add(StatsCommands.Create(console));
+        root.Subcommands.Add(BenchCommands.Create(console));
         return root;
     }
 

@@ -49,7 +49,7 @@ public sealed record ModeResult(string Mode, AccuracyEstimate Accuracy, IReadOnl
 public sealed record Comparison(string A, string B, int N, double MeanA, double MeanB, double Difference, double StandardError, Interval Interval,
     double PValue, double PValueHolm, int OnlyA, int OnlyB, double McNemarExactP, string Method);
 
-public sealed record BenchResults(string Format, string ScoreSet, string? CriticModel, bool Simulated, int Resamples, ulong Seed, int MinCell,
+public sealed record BenchResults(string Format, string ScoreSet, string? CriticModel, string? ModelUnderTest, bool CriticIsModelUnderTest, bool Simulated, int Resamples, ulong Seed, int MinCell,
     IReadOnlyList<ModeResult> Modes, IReadOnlyList<Comparison> Comparisons, IReadOnlyList<string> GroupAttributesSkipped, string Notes);
 
 /// <summary>Assembles the bench statistics: per mode, per group, paired comparisons of modes.</summary>
@@ -133,9 +133,10 @@ public static class BenchReport
     {
         var obs = new List<BenchObservation>();
         var simulated = false;
-        string? critic = null;
+        string? critic = null, model = null;
         foreach (var s in samples)
         {
+            model ??= s.Turns.FirstOrDefault(t => t.Role == Llm.LlmRuntime.DefaultRole)?.Model;
             obs.Add(BenchObservation.From(s, scoreSet));
             simulated |= s.Simulated;
             if (critic is null && s.Scores?.GetValueOrDefault(scoreSet) is { Model: { } m }) critic = m;
@@ -156,11 +157,11 @@ public static class BenchReport
                 gap?.Disparity?.MaxMinGap, gap?.Attribute));
         }
         var comparisons = CompareModes(obs, modes, resamples, seed, level);
-        return new BenchResults(FormatId, scoreSet, critic, simulated, resamples, seed, minCell, results, comparisons, skipped.ToList(),
+        return new BenchResults(FormatId, scoreSet, critic, model, critic is not null && critic == model, simulated, resamples, seed, minCell, results, comparisons, skipped.ToList(),
             "accuracy = share of critic-scored samples needing no revision; bootstrap_standard_error is the i.i.d. bootstrap SE the original reports; " +
             "clustered resamples personas and questions; census_weighted uses each persona's census weight; accuracy_failures_as_fail counts generation " +
             "failures and unreadable verdicts as failures; groups below min_cell are suppressed; comparisons pair samples on (persona, question, draw) " +
-            "and Holm-adjust the bootstrap p-values." + (simulated ? " SIMULATED: the offline simulator answered; nothing here is a finding." : ""));
+            "and Holm-adjust the bootstrap p-values." + (critic is not null && critic == model ? " WARNING: the critic is the model under test." : "") + (simulated ? " SIMULATED: the offline simulator answered; nothing here is a finding." : ""));
     }
 
     /// <summary>Every pair of modes on the samples both scored (same persona, question, draw), Holm-adjusted.</summary>
@@ -177,7 +178,7 @@ public static class BenchReport
         return Paired(raw, resamples, seed, level);
     }
 
-    internal static IReadOnlyList<Comparison> Paired(IReadOnlyList<(string A, string B, List<(BenchObservation X, BenchObservation Y)> Pairs)> raw, int resamples, ulong seed, double level)
+    public static IReadOnlyList<Comparison> Paired(IReadOnlyList<(string A, string B, List<(BenchObservation X, BenchObservation Y)> Pairs)> raw, int resamples, ulong seed, double level)
     {
         var diffs = raw.Select(r =>
         {
