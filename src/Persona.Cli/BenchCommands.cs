@@ -327,7 +327,7 @@ internal static class BenchCommands
             var prompts = BenchPrompts.Load(parse.GetValue(templates));
             var options = runtime.Build(parse, runDir);
             if (!options.Roles.ContainsKey(SummaryAudit.JudgeRole)) throw new PersonaException("bench summaries needs --judge-model (the judge that lists dropped attributes).");
-            if (parse.GetResult(runtime.Model) is not { Implicit: false }) options = options with { Model = options.Roles[SummaryAudit.JudgeRole].Model ?? options.Model };
+            if (parse.GetResult(runtime.Model) is not { Implicit: false }) options = options with { Model = options.Roles[SummaryAudit.JudgeRole].Model ?? options.Model, BaseUrls = options.Roles[SummaryAudit.JudgeRole].BaseUrls ?? options.BaseUrls };
             await using var rt = LlmRuntime.Open(options);
             await rt.EnsureReachableAsync(ct);
             return await RuntimeOptions.UntilStoppedAsync(console, rt, async () =>
@@ -376,7 +376,7 @@ internal static class BenchCommands
             if (!options.Roles.TryGetValue(BenchTask.CriticRole, out var critic) || critic.Model is null)
                 throw new PersonaException("bench score needs --critic-model (the new critic); its answers form a new score set.");
             // Only the critic is called: the default role need not be the run's model.
-            if (parse.GetResult(runtime.Model) is not { Implicit: false }) options = options with { Model = critic.Model };
+            if (parse.GetResult(runtime.Model) is not { Implicit: false }) options = options with { Model = critic.Model, BaseUrls = critic.BaseUrls ?? options.BaseUrls };
             var scoreSet = parse.GetValue(name) ?? "critic@" + critic.Model;
             if (scoreSet == BenchTask.DefaultScoreSet) throw new PersonaException($"--name {scoreSet} is the run's own score set; pick another name.");
             await using var rt = LlmRuntime.Open(options);
