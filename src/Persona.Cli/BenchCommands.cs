@@ -85,10 +85,12 @@ internal static class BenchCommands
         return samples;
     }
 
-    private static async Task ExportAsync(LlmRuntime rt, string task, string outDir, CancellationToken ct)
+    private static readonly Option<bool> Parquet = new("--parquet") { Description = "Also write samples.parquet (slow for large logs: about 40 s for 19,032 samples here)." };
+
+    private static async Task ExportAsync(LlmRuntime rt, string task, string outDir, ParseResult parse, CancellationToken ct)
     {
         await SampleLogExport.WriteJsonlAsync(rt.Store, task, Path.Combine(outDir, "samples.jsonl"), ct);
-        await SampleLogExport.WriteParquetAsync(rt.Store, task, Path.Combine(outDir, "samples.parquet"), ct);
+        if (parse.GetValue(Parquet)) await SampleLogExport.WriteParquetAsync(rt.Store, task, Path.Combine(outDir, "samples.parquet"), ct);
     }
 
     private static Command Run(IAnsiConsole console, bool intersect)
@@ -96,7 +98,7 @@ internal static class BenchCommands
         var runtime = new RuntimeOptions(full: true, runDirDefault: "the --out folder (so re-running resumes and pays nothing twice)", defaultModel: null, BenchTask.CriticRole);
         var inputs = new Inputs();
         var mode = new Option<string>("--mode") { Description = "baseline, output_only, chain_of_thought, demographic_summary, few_shot_preferences, a comma-separated list, or all (the four; plus few_shot_preferences with --pairs).", DefaultValueFactory = _ => "all" };
-        var output = new Option<DirectoryInfo>("--out") { Description = "Output folder: samples.jsonl, samples.parquet, results.json, figures/ (+ store.sqlite, manifest.json).", Required = true };
+        var output = new Option<DirectoryInfo>("--out") { Description = "Output folder: samples.jsonl (samples.parquet with --parquet), results.json, figures/ (+ store.sqlite, manifest.json).", Required = true };
         var temperature = new Option<float>("--temperature") { Description = "Sampling temperature of the model under test.", DefaultValueFactory = _ => 0 };
         var pairs = new Option<string?>("--pairs") { Description = "Preference pairs (a folder with pairs.jsonl, or the file) for few_shot_preferences: each persona's own train pairs are shown." };
         var shots = new Option<int>("--shots") { Description = "Train pairs shown per persona in few_shot_preferences.", DefaultValueFactory = _ => 3 };
@@ -116,7 +118,7 @@ internal static class BenchCommands
             "  persona bench intersect --personas personas --prompts prompts --model offline --critic-model offline --intersections x.json --out bench-demo");
         runtime.AddTo(cmd);
         inputs.AddTo(cmd);
-        foreach (var o in new Option[] { mode, output, temperature, pairs, shots, Resamples, MinCell, NoFigures }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { mode, output, temperature, pairs, shots, Resamples, MinCell, NoFigures, Parquet }) cmd.Options.Add(o);
         if (intersect) cmd.Options.Add(intersections);
         cmd.SetAction(async (parse, ct) =>
         {
@@ -135,7 +137,7 @@ internal static class BenchCommands
                 var task = BenchTask.Create(BenchTask.Items(pairList, modes, 1, examples, parse.GetValue(shots)), prompts, [BenchTask.Critic(prompts)], parse.GetValue(temperature));
                 var samples = await RunTaskAsync(console, task, rt, total, "Generating and critiquing", ct);
                 Directory.CreateDirectory(outDir);
-                await ExportAsync(rt, task.Name, outDir, ct);
+                await ExportAsync(rt, task.Name, outDir, parse, ct);
                 var results = BenchReport.Compute(samples, BenchTask.DefaultScoreSet, parse.GetValue(Resamples), 1, parse.GetValue(MinCell));
                 BenchReport.Write(Path.Combine(outDir, "results.json"), results);
                 if (!parse.GetValue(NoFigures))
@@ -200,7 +202,7 @@ internal static class BenchCommands
             "Examples:\n  persona bench passk --personas personas --prompts prompts --model offline --critic-model offline --k 16 --samples 100 --out passk-demo");
         runtime.AddTo(cmd);
         inputs.AddTo(cmd);
-        foreach (var o in new Option[] { mode, k, n, temperature, output, Resamples, NoFigures }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { mode, k, n, temperature, output, Resamples, NoFigures, Parquet }) cmd.Options.Add(o);
         cmd.SetAction(async (parse, ct) =>
         {
             var outDir = parse.GetValue(output)!.FullName;
@@ -218,7 +220,7 @@ internal static class BenchCommands
                 var task = BenchTask.Create(BenchTask.Items(pairList, modes, nn), prompts, [BenchTask.Critic(prompts)], parse.GetValue(temperature), BenchTask.PassAtKTaskName);
                 var samples = await RunTaskAsync(console, task, rt, (long)pairList.Count * modes.Count * nn, "Sampling and critiquing", ct);
                 Directory.CreateDirectory(outDir);
-                await ExportAsync(rt, task.Name, outDir, ct);
+                await ExportAsync(rt, task.Name, outDir, parse, ct);
                 var r = PassAtK.Compute(samples, BenchTask.DefaultScoreSet, kk, parse.GetValue(Resamples));
                 BenchReport.Write(Path.Combine(outDir, "passk.json"), r);
                 if (!parse.GetValue(NoFigures)) BenchPlots.PassAtKCurves(r, Path.Combine(outDir, "figures"));
@@ -236,7 +238,8 @@ internal static class BenchCommands
 
     private static Command Loo(IAnsiConsole console)
     {
-        var runtime = new RuntimeOptions(full: true, runDirDefault: "the --out folder", defaultModel: null, LeaveOneOut.JudgeRole);
+        var runtime = new RuntimeOptions(full: true, runDirDefault: "the --out folder", defaultModel: null, LeaveOneOut.JudgeRole, BenchTask.CriticRole);
+        var dropMode = new Option<string?>("--drop-mode") { Description = "Also the original bench's variant: answers in this mode with the full persona and with each attribute dropped, judged by the critic (--critic-model) against the full persona; accuracy change per attribute (drop.json)." };
         var personasOpt = new Option<string>("--personas") { Description = "Personas (any format bench run reads).", Required = true };
         var promptsOpt = new Option<string>("--prompts") { Description = "Questions (any format bench run reads).", Required = true };
         var split = new Option<string>("--split") { Description = "Questions from this split: train, held_out or all.", DefaultValueFactory = _ => "all" };
@@ -254,7 +257,7 @@ internal static class BenchCommands
             "ranked by influence 1 - kappa with intervals.\n\n" + RuntimeOptions.ExitCodes + "\n\n" +
             "Examples:\n  persona bench loo --personas personas --prompts prompts --model offline --judge-model offline --attributes age,sex,ideology --out loo-demo");
         runtime.AddTo(cmd);
-        foreach (var o in new Option[] { personasOpt, promptsOpt, split, attributes, nPersonas, nQuestions, baseAttrs, seed, templates, output, NoFigures }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { personasOpt, promptsOpt, split, attributes, nPersonas, nQuestions, baseAttrs, seed, templates, output, dropMode, NoFigures, Parquet }) cmd.Options.Add(o);
         cmd.SetAction(async (parse, ct) =>
         {
             var outDir = parse.GetValue(output)!.FullName;
@@ -278,7 +281,7 @@ internal static class BenchCommands
                 var task = LeaveOneOut.Create(items, prompts);
                 var samples = await RunTaskAsync(console, task, rt, items.Count, "Role-play choices", ct);
                 Directory.CreateDirectory(outDir);
-                await ExportAsync(rt, task.Name, outDir, ct);
+                await ExportAsync(rt, task.Name, outDir, parse, ct);
                 var r = LeaveOneOut.Compute(samples, options, skipped, rt.Role(LeaveOneOut.JudgeRole).Identity.Identity);
                 BenchReport.Write(Path.Combine(outDir, "loo.json"), r);
                 if (!parse.GetValue(NoFigures)) BenchPlots.LooInfluence(r, Path.Combine(outDir, "figures"));
@@ -291,10 +294,35 @@ internal static class BenchCommands
                 console.Write(t);
                 if (skipped.Count > 0) console.MarkupLineInterpolated($"skipped (fewer than 2 personas where it applies): {string.Join(", ", skipped)}");
                 console.MarkupLineInterpolated($"results: {Path.Combine(outDir, "loo.json")}");
+                if (parse.GetValue(dropMode) is { } dm)
+                {
+                    var m = BenchModes.Parse(dm, false);
+                    if (m.Count != 1 || m[0] == BenchModes.Baseline) throw new PersonaException("--drop-mode takes one mode that shows the persona (output_only, chain_of_thought or demographic_summary).");
+                    WarnIfSelfGraded(console, rt, BenchTask.CriticRole);
+                    var (dropItems, dropSkipped) = DropOneAttribute.Plan(personas, questions, attrs, options, m[0]);
+                    var dropTask = BenchTask.Create(ToAsync(dropItems), prompts, [BenchTask.Critic(prompts)], 0, DropOneAttribute.TaskName);
+                    var dropSamples = await RunTaskAsync(console, dropTask, rt, dropItems.Count, "Full vs dropped attribute", ct);
+                    var dropDir = Path.Combine(outDir, "drop");
+                    Directory.CreateDirectory(dropDir);
+                    await ExportAsync(rt, dropTask.Name, dropDir, parse, ct);
+                    var dr = DropOneAttribute.Compute(dropSamples, m[0], BenchTask.DefaultScoreSet, options, dropSkipped);
+                    BenchReport.Write(Path.Combine(dropDir, "drop.json"), dr);
+                    var dt = new Table().Border(TableBorder.Rounded).AddColumns("attribute", "pairs", "accuracy full", "dropped", "change", "95%", "p (Holm)");
+                    foreach (var a in dr.Ranking)
+                        Row(dt, a.Attribute, a.Pairs.ToString(Inv), Pct(a.AccuracyFull), Pct(a.AccuracyDropped), a.Change.ToString("+0.0%;-0.0%;0.0%", Inv), Ci(a.Interval), a.PValueHolm.ToString("0.0000", Inv));
+                    console.Write(dt);
+                    console.MarkupLineInterpolated($"results: {Path.Combine(dropDir, "drop.json")}");
+                }
                 return 0;
             });
         });
         return cmd;
+    }
+
+    private static async IAsyncEnumerable<T> ToAsync<T>(IEnumerable<T> items)
+    {
+        foreach (var x in items) yield return x;
+        await Task.CompletedTask;
     }
 
     private static string RunDir(string run)
@@ -320,6 +348,7 @@ internal static class BenchCommands
         cmd.Options.Add(output);
         cmd.Options.Add(templates);
         cmd.Options.Add(NoFigures);
+        cmd.Options.Add(Parquet);
         cmd.SetAction(async (parse, ct) =>
         {
             var runDir = RunDir(parse.GetValue(run)!);
@@ -339,7 +368,7 @@ internal static class BenchCommands
                 if (n == 0) throw new PersonaException($"'{runDir}' holds no successful demographic_summary samples; run `persona bench run --mode demographic_summary` first.");
                 var samples = await RunTaskAsync(console, task, rt, n, "Judging summaries", ct);
                 Directory.CreateDirectory(outDir);
-                await ExportAsync(rt, task.Name, outDir, ct);
+                await ExportAsync(rt, task.Name, outDir, parse, ct);
                 var r = SummaryAudit.Compute(samples);
                 BenchReport.Write(Path.Combine(outDir, "summaries.json"), r);
                 if (!parse.GetValue(NoFigures)) BenchPlots.SummaryDrops(r, Path.Combine(outDir, "figures"));

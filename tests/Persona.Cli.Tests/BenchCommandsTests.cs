@@ -47,7 +47,7 @@ public sealed class BenchCommandsTests : IDisposable
         foreach (var f in new[] { "accuracy-by-mode", "accuracy-by-group" })
             foreach (var ext in new[] { ".png", ".svg" })
                 Assert.True(new FileInfo(Path.Combine(outDir, "figures", f + ext)).Length > 1000, f + ext);
-        Assert.True(File.Exists(Path.Combine(outDir, "samples.parquet")));
+        Assert.False(File.Exists(Path.Combine(outDir, "samples.parquet"))); // only with --parquet
         Assert.Equal("completed", Json(Path.Combine(outDir, "manifest.json")).GetProperty("status").GetString());
 
         // Same command again: the log is reused, the results are byte-identical.
@@ -75,7 +75,7 @@ public sealed class BenchCommandsTests : IDisposable
     public async Task Passk_and_loo_write_their_logs_and_results()
     {
         var pk = Path.Combine(_dir, "pk");
-        var (code, text) = await Cli.Run(Offline("bench", "passk", "--critic-model", "offline", "--k", "4", "--samples", "20", "--out", pk));
+        var (code, text) = await Cli.Run(Offline("bench", "passk", "--critic-model", "offline", "--k", "4", "--samples", "20", "--out", pk, "--parquet"));
         Assert.True(code == 0, text);
         var mode = Json(Path.Combine(pk, "passk.json")).GetProperty("modes")[0];
         var pass = mode.GetProperty("pass_at");
@@ -83,17 +83,23 @@ public sealed class BenchCommandsTests : IDisposable
         Assert.True(pass.GetProperty("pass@4").GetDouble() >= pass.GetProperty("pass@1").GetDouble());
         Assert.Equal(20 * 4, File.ReadLines(Path.Combine(pk, "samples.jsonl")).Count());
         Assert.True(File.Exists(Path.Combine(pk, "figures", "pass-at-k.png")));
+        Assert.True(File.Exists(Path.Combine(pk, "samples.parquet")));
         var (bad, badText) = await Cli.Run(Offline("bench", "passk", "--critic-model", "offline", "--k", "4", "--n", "3", "--out", pk));
         Assert.Equal(1, bad);
         Assert.Contains("--n 3 is below --k 4", badText);
 
         var loo = Path.Combine(_dir, "loo");
         (code, text) = await Cli.Run("bench", "loo", "--personas", _personas, "--prompts", _questions, "--model", "offline", "--judge-model", "offline",
-            "--world", Cli.Fixture("bench-world.json"), "--attributes", "ideology,sex", "--loo-personas", "20", "--loo-questions", "5", "--out", loo);
+            "--world", Cli.Fixture("bench-world.json"), "--attributes", "ideology,sex", "--loo-personas", "20", "--loo-questions", "5", "--out", loo,
+            "--drop-mode", "output_only", "--critic-model", "offline");
         Assert.True(code == 0, text);
         var ranking = Json(Path.Combine(loo, "loo.json")).GetProperty("ranking");
         Assert.Equal(["ideology", "sex"], ranking.EnumerateArray().Select(a => a.GetProperty("attribute").GetString()));
         Assert.Equal(20 * 5 * 2 * 2, File.ReadLines(Path.Combine(loo, "samples.jsonl")).Count());
+        var drop = Json(Path.Combine(loo, "drop", "drop.json"));
+        Assert.Equal(["ideology", "sex"], drop.GetProperty("ranking").EnumerateArray().Select(a => a.GetProperty("attribute").GetString()).Order());
+        Assert.All(drop.GetProperty("ranking").EnumerateArray(), a => Assert.Equal(100, a.GetProperty("pairs").GetInt32()));
+        Assert.True(File.Exists(Path.Combine(loo, "drop", "samples.jsonl")));
     }
 
     [Fact]

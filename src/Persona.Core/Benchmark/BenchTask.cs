@@ -11,8 +11,13 @@ using Persona.Prompts;
 
 namespace Persona.Benchmark;
 
-/// <summary>One bench sample to generate: a persona, a question, a mode and a sample index (pass@k draws several).</summary>
-public sealed record BenchItem(PersonaInput Persona, QuestionInput Question, string Mode, int Sample, IReadOnlyList<PreferencePair>? Examples = null);
+/// <summary>
+/// One bench sample to generate: a persona, a question, a mode and a sample index (pass@k draws
+/// several). <see cref="CriticPersona"/>: the persona the critic judges against when the solver saw
+/// less of it (leave-one-out's dropped attribute), named by <see cref="Variant"/> in the sample id.
+/// </summary>
+public sealed record BenchItem(PersonaInput Persona, QuestionInput Question, string Mode, int Sample, IReadOnlyList<PreferencePair>? Examples = null,
+    PersonaInput? CriticPersona = null, string? Variant = null);
 
 /// <summary>How personas and questions are paired into bench samples.</summary>
 public sealed record BenchSampling
@@ -135,9 +140,14 @@ public static class BenchTask
         Name = name,
         Version = prompts.Version,
         Dataset = items,
-        Inputs = i => new Dictionary<string, string>
+        Inputs = i =>
         {
-            ["persona_id"] = i.Persona.Id, ["prompt_id"] = i.Question.Id, ["mode"] = i.Mode, ["sample"] = i.Sample.ToString(CultureInfo.InvariantCulture),
+            var inputs = new Dictionary<string, string>
+            {
+                ["persona_id"] = i.Persona.Id, ["prompt_id"] = i.Question.Id, ["mode"] = i.Mode, ["sample"] = i.Sample.ToString(CultureInfo.InvariantCulture),
+            };
+            if (i.Variant is not null) inputs["variant"] = i.Variant; // only then: plain bench sample ids stay as they are
+            return inputs;
         },
         Solver = (i, ctx, ct) => SolveAsync(i, ctx, prompts, temperature, ct),
         Scorers = scorers,
@@ -180,9 +190,9 @@ public static class BenchTask
         var data = new Dictionary<string, object?>
         {
             ["question"] = item.Question.Text,
-            ["persona"] = item.Persona.Text,
+            ["persona"] = (item.CriticPersona ?? item.Persona).Text,
             ["mode"] = item.Mode,
-            ["persona_weight"] = item.Persona.Weight,
+            ["persona_weight"] = (item.CriticPersona ?? item.Persona).Weight,
         };
         foreach (var f in mp.Fields)
         {

@@ -159,3 +159,82 @@ public static class LeaveOneOut
             "disagreement = share of choices that changed (Wilson interval)." + (simulated ? " SIMULATED: nothing here is a finding." : ""));
     }
 }
+
+public sealed record DropAttributeChange(string Attribute, int Pairs, double AccuracyFull, double AccuracyDropped, double Change, Statistics.Interval Interval,
+    double PValue, double PValueHolm, string Method);
+
+public sealed record DropResults(string Format, string Mode, string ScoreSet, bool Simulated, LooOptions Options, IReadOnlyList<DropAttributeChange> Ranking, IReadOnlyList<string> SkippedAttributes, string Notes);
+
+/// <summary>
+/// Leave-one-out as the original bench does it: the model under test answers with the full
+/// persona and with the persona minus one attribute; the critic always judges against the full
+/// persona; the accuracy change (full − dropped) per attribute, paired on (persona, question), with
+/// clustered intervals and Holm-adjusted p-values.
+/// </summary>
+public static class DropOneAttribute
+{
+    public const string TaskName = "bench-drop", FormatId = "persona-bench-drop/1", Full = "full";
+
+    /// <summary>Full-persona items once per (persona, question), then one dropped item per attribute, persona and question.</summary>
+    public static (IReadOnlyList<BenchItem> Items, IReadOnlyList<string> Skipped) Plan(IReadOnlyList<PersonaInput> personas, IReadOnlyList<QuestionInput> questions,
+        IReadOnlyList<string> attributes, LooOptions o, string mode)
+    {
+        var qs = questions.OrderBy(q => BenchTask.Key(o.Seed, "loo-q", q.Id)).Take(o.Questions).ToList();
+        var full = new Dictionary<(string, string), BenchItem>();
+        var dropped = new List<BenchItem>();
+        var skipped = new List<string>();
+        foreach (var a in attributes)
+        {
+            var eligible = personas.Where(p => LeaveOneOut.Applies(p, a) && p.Attributes.Count > 1).ToList();
+            if (eligible.Count < 2) { skipped.Add(a); continue; }
+            foreach (var p in eligible.OrderBy(p => BenchTask.Key(o.Seed, "drop-p", a, p.Id)).Take(o.Personas))
+            {
+                var keys = p.Attributes.Keys.Where(k => !k.Equals(a, StringComparison.OrdinalIgnoreCase)).ToList();
+                var reduced = p with { Text = p.TextOf(keys), Attributes = keys.ToDictionary(k => k, k => p.Attributes[k]) };
+                foreach (var q in qs)
+                {
+                    full.TryAdd((p.Id, q.Id), new BenchItem(p, q, mode, 0, Variant: Full));
+                    dropped.Add(new BenchItem(reduced, q, mode, 0, CriticPersona: p, Variant: "drop:" + a));
+                }
+            }
+        }
+        return ([.. full.Values, .. dropped], skipped);
+    }
+
+    public static DropResults Compute(IEnumerable<SampleRecord> samples, string mode, string scoreSet, LooOptions options, IReadOnlyList<string> skipped, int resamples = 1000, ulong seed = 1)
+    {
+        var simulated = false;
+        var full = new Dictionary<(string, string), double>();
+        var drops = new Dictionary<string, List<(string Persona, string Prompt, double Score)>>(StringComparer.Ordinal);
+        foreach (var s in samples)
+        {
+            simulated |= s.Simulated;
+            var o = BenchObservation.From(s, scoreSet);
+            if (o.Score is not { } v) continue;
+            var variant = s.Input("variant") ?? "";
+            if (variant == Full) full[(o.PersonaId, o.PromptId)] = v;
+            else if (variant.StartsWith("drop:", StringComparison.Ordinal))
+            {
+                var a = variant[5..];
+                if (!drops.TryGetValue(a, out var list)) drops[a] = list = [];
+                list.Add((o.PersonaId, o.PromptId, v));
+            }
+        }
+        var raw = new List<(string Attribute, double[] A, double[] B, string[] P, string[] Q)>();
+        foreach (var (a, list) in drops.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            var paired = list.Where(x => full.ContainsKey((x.Persona, x.Prompt))).ToList();
+            if (paired.Count < 2) continue;
+            raw.Add((a, paired.Select(x => full[(x.Persona, x.Prompt)]).ToArray(), paired.Select(x => x.Score).ToArray(), paired.Select(x => x.Persona).ToArray(), paired.Select(x => x.Prompt).ToArray()));
+        }
+        var diffs = raw.Select(r => (r.Attribute, D: r.P.Distinct().Count() > 1 && r.Q.Distinct().Count() > 1
+            ? Statistics.Paired.TwoWayClustered(r.A, r.B, r.P, r.Q, resamples, seed)
+            : Statistics.Paired.Bootstrap(r.A, r.B, resamples, seed))).ToList();
+        var holm = diffs.Count == 0 ? [] : Statistics.MultipleTesting.Holm(diffs.Select(d => d.D.PValue).ToArray());
+        var ranking = diffs.Select((d, i) => new DropAttributeChange(d.Attribute, d.D.N, d.D.MeanA, d.D.MeanB, d.D.Difference, d.D.Interval, d.D.PValue, holm[i], d.D.Method))
+            .OrderByDescending(r => r.Change).ThenBy(r => r.Attribute, StringComparer.Ordinal).ToList();
+        return new DropResults(FormatId, mode, scoreSet, simulated, options, ranking, skipped,
+            "Accuracy with the full persona minus accuracy with one attribute dropped from what the model under test saw (the critic always sees the full persona), " +
+            "paired on (persona, question); Holm-adjusted." + (simulated ? " SIMULATED: the offline world plants no effect of what the answerer saw, so every change is 0 by construction." : ""));
+    }
+}

@@ -107,6 +107,36 @@ public sealed class BenchVariantsTests
         Assert.Equal(800, ideology.Pairs);
     }
 
+    [Fact]
+    public async Task Dropping_an_attribute_hides_it_from_the_answerer_only_and_the_change_is_paired()
+    {
+        var dir = TempDir();
+        var personas = await BenchKit.Personas(dir, 60);
+        var questions = BenchKit.Questions(dir, 5);
+        var prompts = BenchPrompts.Load();
+        var options = new LooOptions { Personas = 10, Questions = 5, Seed = 4 };
+        var (items, skipped) = DropOneAttribute.Plan(personas, questions, ["ideology", "age"], options, BenchModes.OutputOnly);
+        Assert.Empty(skipped);
+        Assert.Equal(2 * 10 * 5, items.Count(i => i.Variant!.StartsWith("drop:")));
+        Assert.Equal(items.Count(i => i.Variant == "full"), items.Where(i => i.Variant == "full").Select(i => (i.Persona.Id, i.Question.Id)).Distinct().Count()); // each full sample once
+        await using var rt = LlmRuntime.Open(Offline(dir));
+        var samples = await RunAsync(BenchTask.Create(LeaveOneOutItems(items), prompts, [BenchTask.Critic(prompts)], 0, DropOneAttribute.TaskName), rt);
+        var dropped = samples.First(s => s.Input("variant") == "drop:ideology");
+        Assert.DoesNotContain("ideology:", dropped.Turns[0].Messages[1].Content); // the answerer never saw it
+        Assert.Contains("ideology:", CriticTurn(dropped).GetProperty("messages")[1].GetProperty("content").GetString()); // the critic judges the full persona
+        var r = DropOneAttribute.Compute(samples, BenchModes.OutputOnly, "critic", options, skipped, resamples: 200);
+        Assert.Equal(["age", "ideology"], r.Ranking.Select(x => x.Attribute).Order());
+        // The offline world plants no effect of what the answerer saw: the critic's planted draw is the same, so every change is exactly 0.
+        Assert.All(r.Ranking, x => Assert.Equal((50, 0.0), (x.Pairs, x.Change)));
+        Assert.All(r.Ranking, x => Assert.Equal(x.AccuracyFull, x.AccuracyDropped));
+    }
+
+    private static async IAsyncEnumerable<BenchItem> LeaveOneOutItems(IEnumerable<BenchItem> items)
+    {
+        foreach (var i in items) yield return i;
+        await Task.CompletedTask;
+    }
+
     private static LlmRuntimeOptions FakeRoles(string dir, FakeLlmServer model, FakeLlmServer critic, string criticModel = "openai:critic-a") =>
         Options(dir, "openai:model-under-test", model.BaseUrl) with
         {
