@@ -103,6 +103,28 @@ public sealed class BenchCommandsTests : IDisposable
     }
 
     [Fact]
+    public async Task With_pairs_all_means_five_modes_and_few_shot_shows_train_pairs_matched_by_persona_text()
+    {
+        // Pairs name personas by an id of their own builder: they are matched by the persona text.
+        var pairs = Path.Combine(_dir, "pairs.jsonl");
+        var texts = File.ReadAllLines(_personas).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("persona").GetString()!).ToList();
+        File.WriteAllLines(pairs, texts.SelectMany((t, i) => new[] { 6, 7 }.Select(q => JsonSerializer.Serialize(new
+        {
+            pair_id = $"p{i}-{q}", persona_id = $"other-id-{i}", prompt_id = $"q{q}", persona = t, instruction = $"How should I plan for thing {q}?",
+            original = "a generic answer", data = $"the answer persona {i} chose", split = "train",
+        }))));
+        var outDir = Path.Combine(_dir, "fewshot");
+        var (code, text) = await Cli.Run(Offline("bench", "run", "--critic-model", "offline", "--samples", "12", "--pairs", pairs, "--out", outDir, "--no-figures"));
+        Assert.True(code == 0, text);
+        var modes = Json(Path.Combine(outDir, "results.json")).GetProperty("modes").EnumerateArray().Select(m => m.GetProperty("mode").GetString()!).ToArray();
+        Assert.Equal(["baseline", "output_only", "chain_of_thought", "demographic_summary", "few_shot_preferences"], modes);
+        var fewShot = File.ReadLines(Path.Combine(outDir, "samples.jsonl")).Select(l => JsonDocument.Parse(l).RootElement)
+            .Where(s => s.GetProperty("inputs").GetProperty("mode").GetString() == "few_shot_preferences").ToList();
+        Assert.Equal(12, fewShot.Count);
+        Assert.All(fewShot, s => Assert.Contains("the answer persona", s.GetProperty("turns")[0].GetProperty("messages")[1].GetProperty("content").GetString()));
+    }
+
+    [Fact]
     public async Task Bad_input_gets_a_short_error_and_exit_1()
     {
         var (code, text) = await Cli.Run(Offline("bench", "run", "--critic-model", "offline", "--mode", "chain", "--out", Path.Combine(_dir, "x")));
