@@ -246,6 +246,7 @@ internal static class BenchCommands
         var attributes = new Option<string?>("--attributes") { Description = "Comma-separated attributes to study. Default: every one of the 33 original attributes the personas have." };
         var nPersonas = new Option<int>("--loo-personas") { Description = "Personas per attribute (the original: 40).", DefaultValueFactory = _ => 40 };
         var nQuestions = new Option<int>("--loo-questions") { Description = "Questions (the original: 20).", DefaultValueFactory = _ => 20 };
+        var orders = new Option<int>("--orders") { Description = "2: judge each choice in both answer orders (a choice that flips with the order is 'inconsistent'); 1: one seeded order, half the calls.", DefaultValueFactory = _ => 2 };
         var baseAttrs = new Option<int>("--base-attributes") { Description = "Random attributes of each reduced persona besides the studied one (the original: 3).", DefaultValueFactory = _ => 3 };
         var seed = new Option<long>("--seed") { Description = "Seed of the persona, attribute and question draws.", DefaultValueFactory = _ => 0 };
         var templates = new Option<string?>("--templates") { Description = "Your own prompt templates (persona-bench-prompts/1)." };
@@ -257,7 +258,7 @@ internal static class BenchCommands
             "ranked by influence 1 - kappa with intervals.\n\n" + RuntimeOptions.ExitCodes + "\n\n" +
             "Examples:\n  persona bench loo --personas personas --prompts prompts --model offline --judge-model offline --attributes age,sex,ideology --out loo-demo");
         runtime.AddTo(cmd);
-        foreach (var o in new Option[] { personasOpt, promptsOpt, split, attributes, nPersonas, nQuestions, baseAttrs, seed, templates, output, dropMode, NoFigures, Parquet }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { personasOpt, promptsOpt, split, attributes, nPersonas, nQuestions, baseAttrs, orders, seed, templates, output, dropMode, NoFigures, Parquet }) cmd.Options.Add(o);
         cmd.SetAction(async (parse, ct) =>
         {
             var outDir = parse.GetValue(output)!.FullName;
@@ -270,7 +271,7 @@ internal static class BenchCommands
             var attrs = parse.GetValue(attributes) is { } list
                 ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(a => a.ToLowerInvariant().Replace('_', ' ')).ToList()
                 : PersonaInputs.OriginalKeys.Where(k => personas.Any(p => LeaveOneOut.Applies(p, k))).ToList();
-            var options = new LooOptions { Personas = parse.GetValue(nPersonas), Questions = parse.GetValue(nQuestions), BaseAttributes = parse.GetValue(baseAttrs), Seed = (ulong)parse.GetValue(seed) };
+            var options = new LooOptions { Personas = parse.GetValue(nPersonas), Questions = parse.GetValue(nQuestions), BaseAttributes = parse.GetValue(baseAttrs), Orders = parse.GetValue(orders), Seed = (ulong)parse.GetValue(seed) };
             var (items, skipped) = LeaveOneOut.Plan(personas, questions, attrs, options);
             if (items.Count == 0) throw new PersonaException($"No attribute of {string.Join(", ", attrs)} applies to at least two personas with {options.BaseAttributes} other attributes.");
             await using var rt = LlmRuntime.Open(runtime.Build(parse, outDir));

@@ -95,7 +95,7 @@ public sealed class BenchCommandsTests : IDisposable
         Assert.True(code == 0, text);
         var ranking = Json(Path.Combine(loo, "loo.json")).GetProperty("ranking");
         Assert.Equal(["ideology", "sex"], ranking.EnumerateArray().Select(a => a.GetProperty("attribute").GetString()));
-        Assert.Equal(20 * 5 * 2 * 2, File.ReadLines(Path.Combine(loo, "samples.jsonl")).Count());
+        Assert.Equal(20 * 5 * 2 * 2 * 2, File.ReadLines(Path.Combine(loo, "samples.jsonl")).Count()); // attributes x personas x questions x conditions x orders
         var drop = Json(Path.Combine(loo, "drop", "drop.json"));
         Assert.Equal(["ideology", "sex"], drop.GetProperty("ranking").EnumerateArray().Select(a => a.GetProperty("attribute").GetString()).Order());
         Assert.All(drop.GetProperty("ranking").EnumerateArray(), a => Assert.Equal(100, a.GetProperty("pairs").GetInt32()));

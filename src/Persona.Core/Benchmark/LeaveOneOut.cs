@@ -10,18 +10,20 @@ using Persona.Statistics;
 namespace Persona.Benchmark;
 
 /// <summary>One role-play choice of the leave-one-out study: a persona of a few attributes, with or without the studied one.</summary>
-public sealed record LooItem(string Attribute, PersonaInput Persona, IReadOnlyList<string> Keys, bool WithAttribute, QuestionInput Question, bool PersonalisedFirst);
+public sealed record LooItem(string Attribute, PersonaInput Persona, IReadOnlyList<string> Keys, bool WithAttribute, QuestionInput Question, bool PersonalisedFirst, int Order = 0);
 
 public sealed record LooOptions
 {
     public int Personas { get; init; } = 40;
     public int Questions { get; init; } = 20;
     public int BaseAttributes { get; init; } = 3;
+    /// <summary>1: one seeded answer order per choice; 2: both orders, and a choice that flips with the order counts as "inconsistent" (position bias).</summary>
+    public int Orders { get; init; } = 2;
     public ulong Seed { get; init; }
 }
 
 public sealed record LooAttribute(string Attribute, int Personas, int Pairs, int Failures, double? Kappa, Interval? KappaInterval, double? Influence, Interval? InfluenceInterval,
-    double Disagreement, Interval DisagreementInterval, double ChosePersonalisedWith, double ChosePersonalisedWithout, string? Undefined);
+    double Disagreement, Interval DisagreementInterval, double ChosePersonalisedWith, double ChosePersonalisedWithout, double InconsistentShare, string? Undefined);
 
 public sealed record LooResults(string Format, string? JudgeModel, bool Simulated, LooOptions Options, IReadOnlyList<LooAttribute> Ranking, IReadOnlyList<string> SkippedAttributes, string Notes);
 
@@ -34,7 +36,7 @@ public sealed record LooResults(string Format, string? JudgeModel, bool Simulate
 /// </summary>
 public static class LeaveOneOut
 {
-    public const string TaskName = "bench-loo", JudgeRole = "judge", FormatId = "persona-bench-loo/1";
+    public const string TaskName = "bench-loo", JudgeRole = "judge", FormatId = "persona-bench-loo/1", Inconsistent = "inconsistent";
 
     private static readonly HashSet<string> NotApplicable = new(StringComparer.OrdinalIgnoreCase) { "not applicable", "n/a", "na", "(not in universe)", "not in universe", "" };
 
@@ -44,6 +46,7 @@ public static class LeaveOneOut
     public static (IReadOnlyList<LooItem> Items, IReadOnlyList<string> Skipped) Plan(IReadOnlyList<PersonaInput> personas, IReadOnlyList<QuestionInput> questions, IReadOnlyList<string> attributes, LooOptions o)
     {
         if (o.Personas < 2 || o.Questions < 1 || o.BaseAttributes < 1) throw new PersonaException("bench loo needs --loo-personas >= 2, --loo-questions >= 1 and --base-attributes >= 1.");
+        if (o.Orders is not (1 or 2)) throw new PersonaException($"--orders must be 1 or 2 (got {o.Orders}).");
         var qs = questions.OrderBy(q => BenchTask.Key(o.Seed, "loo-q", q.Id)).Take(o.Questions).ToList();
         var items = new List<LooItem>();
         var skipped = new List<string>();
@@ -58,8 +61,12 @@ public static class LeaveOneOut
                 foreach (var q in qs)
                 {
                     var first = BenchTask.Key(o.Seed, "loo-order", a, p.Id, q.Id) % 2 == 0;
-                    items.Add(new LooItem(a, p, keys, false, q, first));
-                    items.Add(new LooItem(a, p, keys, true, q, first));
+                    for (var order = 0; order < o.Orders; order++)
+                    {
+                        // The same orders in both conditions, so a change of choice is never a change of position.
+                        items.Add(new LooItem(a, p, keys, false, q, first ^ (order == 1), order));
+                        items.Add(new LooItem(a, p, keys, true, q, first ^ (order == 1), order));
+                    }
                 }
             }
         }
@@ -74,7 +81,7 @@ public static class LeaveOneOut
         Inputs = i => new Dictionary<string, string>
         {
             ["attribute"] = i.Attribute, ["persona_id"] = i.Persona.Id, ["prompt_id"] = i.Question.Id, ["condition"] = i.WithAttribute ? "with" : "without",
-            ["keys"] = string.Join("|", i.Keys),
+            ["keys"] = string.Join("|", i.Keys), ["order"] = i.Order.ToString(CultureInfo.InvariantCulture),
         },
         Solver = (i, ctx, ct) => SolveAsync(i, ctx, prompts, ct),
     };
@@ -101,7 +108,7 @@ public static class LeaveOneOut
         var options = new ChatOptions { Temperature = 0, ResponseFormat = ChatResponseFormat.ForJsonSchema(BenchPrompts.ChoiceSchema, "choice") }
             .WithRunMetadata(prompts.Version, hint: new SimulationHint("preference_judge", attrs, new Dictionary<string, string>
             {
-                ["persona_key"] = i.Persona.Id, ["prompt_key"] = i.Question.Id, ["order"] = "0", ["first"] = i.PersonalisedFirst ? "personalised" : "generic",
+                ["persona_key"] = i.Persona.Id, ["prompt_key"] = i.Question.Id, ["order"] = i.Order.ToString(CultureInfo.InvariantCulture), ["first"] = i.PersonalisedFirst ? "personalised" : "generic",
                 ["first_length"] = Words(first).ToString(CultureInfo.InvariantCulture), ["second_length"] = Words(second).ToString(CultureInfo.InvariantCulture), ["field"] = "preferred",
             }));
         var r = await ctx.CallAsync(JudgeRole,
@@ -124,26 +131,33 @@ public static class LeaveOneOut
     public static LooResults Compute(IEnumerable<SampleRecord> samples, LooOptions options, IReadOnlyList<string> skipped, string? judge)
     {
         var simulated = false;
-        var rows = new List<(string Attribute, string Persona, string Prompt, string Condition, string? Choice)>();
+        var rows = new List<(string Attribute, string Persona, string Prompt, string Condition, string Order, string? Choice)>();
         foreach (var s in samples)
         {
             simulated |= s.Simulated;
             judge ??= s.Turns.FirstOrDefault(t => t.Role == JudgeRole)?.Model;
-            rows.Add((s.Input("attribute")!, s.Input("persona_id")!, s.Input("prompt_id")!, s.Input("condition")!, s.Status == SampleRecord.StatusOk ? s.Output : null));
+            rows.Add((s.Input("attribute")!, s.Input("persona_id")!, s.Input("prompt_id")!, s.Input("condition")!, s.Input("order") ?? "0", s.Status == SampleRecord.StatusOk ? s.Output : null));
         }
+        // Both orders judged: the choice is the one both orders agree on, else "inconsistent" (a failed order leaves no choice).
+        var combined = rows.GroupBy(r => (r.Attribute, r.Persona, r.Prompt, r.Condition)).Select(g =>
+        {
+            var choices = g.Select(r => r.Choice).ToList();
+            string? choice = choices.Any(c => c is null) ? null : choices.Distinct().Count() == 1 ? choices[0] : Inconsistent;
+            return (g.Key.Attribute, g.Key.Persona, g.Key.Prompt, g.Key.Condition, Choice: choice);
+        }).ToList();
         var result = new List<LooAttribute>();
-        foreach (var g in rows.GroupBy(r => r.Attribute))
+        foreach (var g in combined.GroupBy(r => r.Attribute))
         {
             var without = g.Where(r => r.Condition == "without").ToDictionary(r => (r.Persona, r.Prompt), r => r.Choice);
             var with = g.Where(r => r.Condition == "with").ToDictionary(r => (r.Persona, r.Prompt), r => r.Choice);
             var pairs = without.Where(kv => kv.Value is not null && with.GetValueOrDefault(kv.Key) is not null).Select(kv => (A: kv.Value!, B: with[kv.Key]!)).ToList();
             var failures = without.Count + with.Count - 2 * pairs.Count;
-            if (pairs.Count == 0) { result.Add(new LooAttribute(g.Key, 0, 0, failures, null, null, null, null, 0, new Interval(0, 1), 0, 0, "no pair with both choices")); continue; }
+            if (pairs.Count == 0) { result.Add(new LooAttribute(g.Key, 0, 0, failures, null, null, null, null, 0, new Interval(0, 1), 0, 0, 0, "no pair with both choices")); continue; }
             var disagree = pairs.Count(p => p.A != p.B);
             double? kappa = null; Interval? ki = null, ii = null; string? undefined = null;
             try
             {
-                var k = Agreement.CohensKappa(pairs.Select(p => p.A).ToArray(), pairs.Select(p => p.B).ToArray(), categories: ["personalised", "generic"]);
+                var k = Agreement.CohensKappa(pairs.Select(p => p.A).ToArray(), pairs.Select(p => p.B).ToArray(), categories: ["personalised", "generic", Inconsistent]);
                 if (double.IsFinite(k.Kappa)) { kappa = k.Kappa; ki = k.Interval; ii = new Interval(1 - k.Interval.Upper, 1 - k.Interval.Lower); }
                 else undefined = "kappa undefined (every choice in one category)";
             }
@@ -151,11 +165,12 @@ public static class LeaveOneOut
             if (kappa is null && disagree == 0) { kappa = 1; ki = new Interval(1, 1); ii = new Interval(0, 0); undefined += "; no choice changed: influence 0"; }
             result.Add(new LooAttribute(g.Key, g.Select(r => r.Persona).Distinct().Count(), pairs.Count, failures, kappa, ki, kappa is { } kv ? 1 - kv : null, ii,
                 (double)disagree / pairs.Count, Proportion.Wilson(disagree, pairs.Count),
-                pairs.Count(p => p.B == "personalised") / (double)pairs.Count, pairs.Count(p => p.A == "personalised") / (double)pairs.Count, undefined));
+                pairs.Count(p => p.B == "personalised") / (double)pairs.Count, pairs.Count(p => p.A == "personalised") / (double)pairs.Count,
+                pairs.Sum(p => (p.A == Inconsistent ? 1 : 0) + (p.B == Inconsistent ? 1 : 0)) / (2.0 * pairs.Count), undefined));
         }
         var ranked = result.OrderByDescending(r => r.Influence ?? double.NegativeInfinity).ThenByDescending(r => r.Disagreement).ThenBy(r => r.Attribute, StringComparer.Ordinal).ToList();
         return new LooResults(FormatId, judge, simulated, options, ranked, skipped,
-            "Influence = 1 - Cohen's kappa between the role-played choices (personalised vs generic answer) with and without the attribute, on the same persona, question and answer order; " +
+            "Influence = 1 - Cohen's kappa between the role-played choices (personalised, generic, or inconsistent when the choice flips with the answer order) with and without the attribute, on the same persona, question and answer orders; " +
             "disagreement = share of choices that changed (Wilson interval)." + (simulated ? " SIMULATED: nothing here is a finding." : ""));
     }
 }

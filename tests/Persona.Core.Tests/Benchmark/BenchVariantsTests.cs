@@ -86,7 +86,8 @@ public sealed class BenchVariantsTests
         var options = new LooOptions { Personas = 40, Questions = 20, BaseAttributes = 3, Seed = 9 };
         var (items, skipped) = LeaveOneOut.Plan(personas, questions, ["ideology", "age", "sex", "hearing difficulty"], options);
         Assert.Equal(["hearing difficulty"], skipped); // no persona has it: never asked
-        Assert.Equal(3 * 40 * 20 * 2, items.Count);
+        Assert.Equal(3 * 40 * 20 * 2 * 2, items.Count); // both conditions, both answer orders
+        Assert.All(items.GroupBy(i => (i.Attribute, i.Persona.Id, i.Question.Id, i.Order)), g => Assert.Single(g.Select(i => i.PersonalisedFirst).Distinct())); // same order with and without
         Assert.All(items, i => Assert.DoesNotContain(i.Attribute, i.Keys));
         await using var rt = LlmRuntime.Open(Offline(dir));
         var samples = await RunAsync(LeaveOneOut.Create(items, prompts), rt);
@@ -105,6 +106,9 @@ public sealed class BenchVariantsTests
         Assert.Equal(4, with.Field("shown_keys")!.Value.GetArrayLength());
         Assert.Equal(["model", "model", "judge"], with.Turns.Select(t => t.Role));
         Assert.Equal(800, ideology.Pairs);
+        // Both orders: the test world's judge is always faithful, so no choice flips with the order.
+        Assert.All(r.Ranking, a => Assert.Equal(0, a.InconsistentShare));
+        Assert.Equal(2, samples.Where(s => s.Input("attribute") == "age" && s.Input("condition") == "with").GroupBy(s => (s.Input("persona_id"), s.Input("prompt_id"))).First().Count());
     }
 
     [Fact]
@@ -135,6 +139,27 @@ public sealed class BenchVariantsTests
     {
         foreach (var i in items) yield return i;
         await Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task Judging_both_orders_exposes_a_position_biased_judge_as_inconsistent_choices()
+    {
+        // The bundled world: the judge is unfaithful for some personas (more so at 65+) and then picks by position.
+        var dir = TempDir();
+        var personas = await BenchKit.Personas(dir, 216);
+        var questions = BenchKit.Questions(dir, 10);
+        var options = new LooOptions { Personas = 40, Questions = 10, Seed = 3 };
+        var (items, skipped) = LeaveOneOut.Plan(personas, questions, ["age"], options);
+        await using var rt = LlmRuntime.Open(Offline(dir) with { WorldPath = null });
+        var samples = await RunAsync(LeaveOneOut.Create(items, BenchPrompts.Load()), rt);
+        var flips = samples.GroupBy(s => (s.Input("persona_id"), s.Input("prompt_id"), s.Input("condition"))).Count(g => g.Select(s => s.Output).Distinct().Count() > 1);
+        var age = Assert.Single(LeaveOneOut.Compute(samples, options, skipped, null).Ranking);
+        Assert.True(flips > 0);
+        Assert.Equal(flips / (2.0 * age.Pairs), age.InconsistentShare, 12);
+        // An unfaithful choice follows position (P(first) = 0.7): across the two orders it lands on the same position, i.e. on
+        // different answers, with P = 0.7² + 0.3² = 0.58. Faithfulness is 0.92 by default (0.60 at 65+, 0.82 at 50-64), so
+        // only a small share of choices flips.
+        Assert.InRange(age.InconsistentShare, 0.01, 0.3);
     }
 
     private static LlmRuntimeOptions FakeRoles(string dir, FakeLlmServer model, FakeLlmServer critic, string criticModel = "openai:critic-a") =>
