@@ -287,11 +287,11 @@ internal static class BenchCommands
                 BenchReport.Write(Path.Combine(outDir, "loo.json"), r);
                 if (!parse.GetValue(NoFigures)) BenchPlots.LooInfluence(r, Path.Combine(outDir, "figures"));
                 await rt.WriteManifestAsync("completed", new Dictionary<string, object?> { ["samples"] = samples.Count, ["attributes"] = r.Ranking.Count });
-                var t = new Table().Border(TableBorder.Rounded).AddColumns("rank", "attribute", "influence (1 - kappa)", "95%", "choices changed", "pairs");
+                var t = new Table().Border(TableBorder.Rounded).AddColumns("rank", "attribute", "influence (1 - kappa)", "95%", "choices changed", "order-inconsistent", "pairs");
                 var rank = 0;
                 foreach (var a in r.Ranking)
                     Row(t, (++rank).ToString(Inv), a.Attribute, a.Influence is { } v ? v.ToString("0.000", Inv) : "-",
-                        a.InfluenceInterval is { } i ? $"[{i.Lower.ToString("0.000", Inv)}, {i.Upper.ToString("0.000", Inv)}]" : "-", Pct(a.Disagreement), a.Pairs.ToString(Inv));
+                        a.InfluenceInterval is { } i ? $"[{i.Lower.ToString("0.000", Inv)}, {i.Upper.ToString("0.000", Inv)}]" : "-", Pct(a.Disagreement), Pct(a.InconsistentShare), a.Pairs.ToString(Inv));
                 console.Write(t);
                 if (skipped.Count > 0) console.MarkupLineInterpolated($"skipped (fewer than 2 personas where it applies): {string.Join(", ", skipped)}");
                 console.MarkupLineInterpolated($"results: {Path.Combine(outDir, "loo.json")}");
