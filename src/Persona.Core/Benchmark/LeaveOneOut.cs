@@ -105,10 +105,12 @@ public static class LeaveOneOut
         var shown = i.Persona.TextOf(keys);
         var attrs = PersonaInputs.ParseText(shown, "persona " + i.Persona.Id);
         var (first, second) = i.PersonalisedFirst ? (personalised.Text, generic.Text) : (generic.Text, personalised.Text);
+        // The hint must follow from the messages alone (the cache key ignores it): two items that send the same
+        // messages (the same 4 attributes reached from two studied attributes, in the same order) get one answer.
         var options = new ChatOptions { Temperature = 0, ResponseFormat = ChatResponseFormat.ForJsonSchema(BenchPrompts.ChoiceSchema, "choice") }
             .WithRunMetadata(prompts.Version, hint: new SimulationHint("preference_judge", attrs, new Dictionary<string, string>
             {
-                ["persona_key"] = i.Persona.Id, ["prompt_key"] = i.Question.Id, ["order"] = i.Order.ToString(CultureInfo.InvariantCulture), ["first"] = i.PersonalisedFirst ? "personalised" : "generic",
+                ["persona_key"] = i.Persona.Id, ["prompt_key"] = i.Question.Id, ["order"] = i.PersonalisedFirst ? "personalised-first" : "generic-first", ["first"] = i.PersonalisedFirst ? "personalised" : "generic",
                 ["first_length"] = Words(first).ToString(CultureInfo.InvariantCulture), ["second_length"] = Words(second).ToString(CultureInfo.InvariantCulture), ["field"] = "preferred",
             }));
         var r = await ctx.CallAsync(JudgeRole,
