@@ -301,7 +301,7 @@ internal static class BenchCommands
                     if (m.Count != 1 || m[0] == BenchModes.Baseline) throw new PersonaException("--drop-mode takes one mode that shows the persona (output_only, chain_of_thought or demographic_summary).");
                     WarnIfSelfGraded(console, rt, BenchTask.CriticRole);
                     var (dropItems, dropSkipped) = DropOneAttribute.Plan(personas, questions, attrs, options, m[0]);
-                    var dropTask = BenchTask.Create(ToAsync(dropItems), prompts, [BenchTask.Critic(prompts)], 0, DropOneAttribute.TaskName);
+                    var dropTask = BenchTask.Create(BenchTask.Stream(dropItems), prompts, [BenchTask.Critic(prompts)], 0, DropOneAttribute.TaskName);
                     var dropSamples = await RunTaskAsync(console, dropTask, rt, dropItems.Count, "Full vs dropped attribute", ct);
                     var dropDir = Path.Combine(outDir, "drop");
                     Directory.CreateDirectory(dropDir);
@@ -318,12 +318,6 @@ internal static class BenchCommands
             });
         });
         return cmd;
-    }
-
-    private static async IAsyncEnumerable<T> ToAsync<T>(IEnumerable<T> items)
-    {
-        foreach (var x in items) yield return x;
-        await Task.CompletedTask;
     }
 
     private static string RunDir(string run)

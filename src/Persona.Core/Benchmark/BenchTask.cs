@@ -101,6 +101,13 @@ public static class BenchTask
         return pairs;
     }
 
+    /// <summary>A planned list as a task's dataset.</summary>
+    public static async IAsyncEnumerable<T> Stream<T>(IEnumerable<T> items)
+    {
+        foreach (var x in items) yield return x;
+        await Task.CompletedTask;
+    }
+
     /// <summary>A stable pseudo-random sort key (same on every platform and .NET version).</summary>
     internal static ulong Key(ulong seed, params string[] parts)
     {

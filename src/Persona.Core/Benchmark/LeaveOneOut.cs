@@ -77,7 +77,7 @@ public static class LeaveOneOut
     {
         Name = TaskName,
         Version = prompts.Version,
-        Dataset = ToAsync(items),
+        Dataset = BenchTask.Stream(items),
         Inputs = i => new Dictionary<string, string>
         {
             ["attribute"] = i.Attribute, ["persona_id"] = i.Persona.Id, ["prompt_id"] = i.Question.Id, ["condition"] = i.WithAttribute ? "with" : "without",
@@ -85,12 +85,6 @@ public static class LeaveOneOut
         },
         Solver = (i, ctx, ct) => SolveAsync(i, ctx, prompts, ct),
     };
-
-    private static async IAsyncEnumerable<T> ToAsync<T>(IEnumerable<T> items)
-    {
-        foreach (var x in items) yield return x;
-        await Task.CompletedTask;
-    }
 
     private static async ValueTask<SolverResult> SolveAsync(LooItem i, SampleContext ctx, BenchPrompts prompts, CancellationToken ct)
     {

@@ -24,7 +24,7 @@ public static class SummaryAudit
     {
         Name = TaskName,
         Version = prompts.Version,
-        Dataset = ToAsync(benchSamples.Where(s => s.Status == SampleRecord.StatusOk && s.Input("mode") == BenchModes.DemographicSummary && s.Field("demographic_summary") is not null)),
+        Dataset = BenchTask.Stream(benchSamples.Where(s => s.Status == SampleRecord.StatusOk && s.Input("mode") == BenchModes.DemographicSummary && s.Field("demographic_summary") is not null)),
         Inputs = s => new Dictionary<string, string> { ["bench_sample"] = s.Id, ["persona_id"] = s.Input("persona_id") ?? "", ["prompt_id"] = s.Input("prompt_id") ?? "", ["sample"] = s.Input("sample") ?? "0" },
         Solver = async (s, ctx, ct) =>
         {
@@ -49,12 +49,6 @@ public static class SummaryAudit
             return new SolverResult(string.Join(", ", dropped), JsonSerializer.SerializeToElement(new Dictionary<string, object?> { ["attributes"] = attrs.Keys.ToArray(), ["dropped"] = dropped }));
         },
     };
-
-    private static async IAsyncEnumerable<T> ToAsync<T>(IEnumerable<T> items)
-    {
-        foreach (var x in items) yield return x;
-        await Task.CompletedTask;
-    }
 
     public static SummaryResults Compute(IEnumerable<SampleRecord> samples)
     {

@@ -124,7 +124,7 @@ public sealed class BenchVariantsTests
         Assert.Equal(2 * 10 * 5, items.Count(i => i.Variant!.StartsWith("drop:")));
         Assert.Equal(items.Count(i => i.Variant == "full"), items.Where(i => i.Variant == "full").Select(i => (i.Persona.Id, i.Question.Id)).Distinct().Count()); // each full sample once
         await using var rt = LlmRuntime.Open(Offline(dir));
-        var samples = await RunAsync(BenchTask.Create(LeaveOneOutItems(items), prompts, [BenchTask.Critic(prompts)], 0, DropOneAttribute.TaskName), rt);
+        var samples = await RunAsync(BenchTask.Create(BenchTask.Stream(items), prompts, [BenchTask.Critic(prompts)], 0, DropOneAttribute.TaskName), rt);
         var dropped = samples.First(s => s.Input("variant") == "drop:ideology");
         Assert.DoesNotContain("ideology:", dropped.Turns[0].Messages[1].Content); // the answerer never saw it
         Assert.Contains("ideology:", CriticTurn(dropped).GetProperty("messages")[1].GetProperty("content").GetString()); // the critic judges the full persona
@@ -133,12 +133,6 @@ public sealed class BenchVariantsTests
         // The offline world plants no effect of what the answerer saw: the critic's planted draw is the same, so every change is exactly 0.
         Assert.All(r.Ranking, x => Assert.Equal((50, 0.0), (x.Pairs, x.Change)));
         Assert.All(r.Ranking, x => Assert.Equal(x.AccuracyFull, x.AccuracyDropped));
-    }
-
-    private static async IAsyncEnumerable<BenchItem> LeaveOneOutItems(IEnumerable<BenchItem> items)
-    {
-        foreach (var i in items) yield return i;
-        await Task.CompletedTask;
     }
 
     [Fact]
