@@ -125,6 +125,27 @@ public sealed class BenchCommandsTests : IDisposable
     }
 
     [Fact]
+    public async Task A_run_stopped_by_the_call_cap_resumes_and_pays_nothing_twice()
+    {
+        await using var model = await FakeLlmServer.StartAsync();
+        await using var critic = await FakeLlmServer.StartAsync();
+        model.Responder = r => JsonSerializer.Serialize(new { answer_to_question = "answer " + r.LastUserContent.Length });
+        critic.Responder = _ => Verdict;
+        var run = Path.Combine(_dir, "capped");
+        string[] args = ["bench", "run", "--personas", _personas, "--prompts", _questions, "--split", "all", "--pairing", "zip", "--samples", "20",
+            "--mode", "output_only", "--model", "openai:under-test", "--base-url", model.BaseUrl, "--critic-model", "openai:critic", "--critic-base-url", critic.BaseUrl,
+            "--out", run, "--resamples", "100", "--no-figures", "--concurrency", "2"];
+        var (code, text) = await Cli.Run([.. args, "--max-calls", "15"]);
+        Assert.True(code == 3, text);
+        Assert.Equal(15, model.TotalPaid + critic.TotalPaid);
+        Assert.Equal("stopped", Json(Path.Combine(run, "manifest.json")).GetProperty("status").GetString());
+        (code, text) = await Cli.Run(args);
+        Assert.True(code == 0, text);
+        Assert.Equal((20, 20), (model.TotalPaid, critic.TotalPaid)); // what finished before the stop was not paid again
+        Assert.Equal(20, File.ReadLines(Path.Combine(run, "samples.jsonl")).Count());
+    }
+
+    [Fact]
     public async Task Bad_input_gets_a_short_error_and_exit_1()
     {
         var (code, text) = await Cli.Run(Offline("bench", "run", "--critic-model", "offline", "--mode", "chain", "--out", Path.Combine(_dir, "x")));
