@@ -26,6 +26,7 @@ public static class PersonaApp
         root.Subcommands.Add(PromptsCommands.Create(console));
         root.Subcommands.Add(PairsCommands.Create(console));
         root.Subcommands.Add(StatsCommands.Create(console));
+        root.Subcommands.Add(BenchCommands.Create(console));
         root.Subcommands.Add(StudyCommands.Create(console));
         return root;
     }

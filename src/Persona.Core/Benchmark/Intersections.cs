@@ -1,0 +1,82 @@
+using System.Text.Json;
+using Persona.Llm;
+using Persona.Pipeline;
+using Persona.Statistics;
+
+namespace Persona.Benchmark;
+
+/// <summary>One demographic intersection of the original's intersections file: every listed attribute must take one of its values.</summary>
+public sealed record Intersection(string Label, IReadOnlyList<(string Attribute, IReadOnlyList<string> Values)> Conditions)
+{
+    /// <summary>A value matches exactly (case-insensitive), by its census band (age, income), or as a numeric range such as 65+ or 18-29.</summary>
+    public bool Matches(IReadOnlyDictionary<string, string> persona)
+    {
+        foreach (var (attribute, values) in Conditions)
+        {
+            var value = persona.FirstOrDefault(kv => string.Equals(kv.Key, attribute, StringComparison.OrdinalIgnoreCase)).Value;
+            if (value is null) return false;
+            var band = BenchReport.GroupLabel(attribute, value);
+            if (!values.Any(v => SimulatedWorld.Matches(v, value) || string.Equals(v, band, StringComparison.OrdinalIgnoreCase))) return false;
+        }
+        return true;
+    }
+}
+
+public sealed record IntersectionRow(string Intersection, string Mode, int Personas, AccuracyEstimate Accuracy);
+
+public sealed record IntersectionResults(string Format, string ScoreSet, bool Simulated, int Resamples, ulong Seed, IReadOnlyList<IntersectionRow> Rows, string Notes);
+
+public static class Intersections
+{
+    public const string FormatId = "persona-bench-intersections/1";
+
+    /// <summary>Reads <c>[{"attributes": [{"attribute": ..., "values": [...]}]}]</c>; errors name the file and entry.</summary>
+    public static IReadOnlyList<Intersection> Read(string path)
+    {
+        if (!File.Exists(path)) throw new PersonaException($"Intersections file '{path}' does not exist.");
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(File.ReadAllBytes(path)); }
+        catch (JsonException ex) { throw new PersonaException($"{path}: not valid JSON (line {ex.LineNumber + 1}); expected [{{\"attributes\": [{{\"attribute\": ..., \"values\": [...]}}]}}]."); }
+        using (doc)
+        {
+            if (doc.RootElement.ValueKind != JsonValueKind.Array) throw new PersonaException($"{path}: expected a JSON array of intersections.");
+            var list = new List<Intersection>();
+            var i = 0;
+            foreach (var e in doc.RootElement.EnumerateArray())
+            {
+                i++;
+                if (e.ValueKind != JsonValueKind.Object || !e.TryGetProperty("attributes", out var attrs) || attrs.ValueKind != JsonValueKind.Array || attrs.GetArrayLength() == 0)
+                    throw new PersonaException($"{path}: intersection {i} needs a non-empty \"attributes\" array.");
+                var conds = new List<(string, IReadOnlyList<string>)>();
+                foreach (var a in attrs.EnumerateArray())
+                {
+                    if (a.ValueKind != JsonValueKind.Object || !a.TryGetProperty("attribute", out var name) || name.ValueKind != JsonValueKind.String
+                        || !a.TryGetProperty("values", out var vals) || vals.ValueKind != JsonValueKind.Array || vals.GetArrayLength() == 0
+                        || vals.EnumerateArray().Any(v => v.ValueKind != JsonValueKind.String))
+                        throw new PersonaException($"{path}: intersection {i}: each attribute needs \"attribute\" (a string) and \"values\" (a non-empty array of strings).");
+                    conds.Add((name.GetString()!.Trim().ToLowerInvariant().Replace('_', ' '), vals.EnumerateArray().Select(v => v.GetString()!).ToArray()));
+                }
+                list.Add(new Intersection(string.Join(" & ", conds.Select(c => $"{c.Item1} in [{string.Join(", ", c.Item2)}]")), conds));
+            }
+            if (list.Count == 0) throw new PersonaException($"{path}: no intersections.");
+            return list;
+        }
+    }
+
+    public static IntersectionResults Compute(IEnumerable<SampleRecord> samples, string scoreSet, IReadOnlyList<Intersection> intersections, int resamples = 1000, ulong seed = 1)
+    {
+        var obs = new List<BenchObservation>();
+        var simulated = false;
+        foreach (var s in samples) { obs.Add(BenchObservation.From(s, scoreSet)); simulated |= s.Simulated; }
+        var rows = new List<IntersectionRow>();
+        foreach (var x in intersections)
+            foreach (var mode in obs.Select(o => o.Mode).Distinct().OrderBy(m => BenchModes.All.ToList().IndexOf(m)))
+            {
+                var mine = obs.Where(o => o.Mode == mode && x.Matches(o.Attributes)).ToList();
+                rows.Add(new IntersectionRow(x.Label, mode, mine.Select(o => o.PersonaId).Distinct().Count(), BenchReport.Accuracy(mine, resamples, seed)));
+            }
+        return new IntersectionResults(FormatId, scoreSet, simulated, resamples, seed, rows,
+            "Accuracy per intersection and mode with its cell size (samples, personas), Wilson and clustered intervals; empty cells have no estimate." +
+            (simulated ? " SIMULATED: nothing here is a finding." : ""));
+    }
+}
