@@ -81,7 +81,10 @@ public sealed class BatchRoundTripTests
                     var id = req["custom_id"]!.GetValue<string>();
                     exported++;
                     if (!failedOnce) { failedOnce = true; lines.Add(JsonSerializer.Serialize(new { id = "batch_req_x", custom_id = id, response = (object?)null, error = new { code = "batch_expired", message = "expired" } })); continue; }
-                    var completion = new { id = "c", @object = "chat.completion", model, choices = new[] { new { index = 0, message = new { role = "assistant", content = Answer(messages) }, finish_reason = "stop" } }, usage = new { prompt_tokens = 10, completion_tokens = 5, total_tokens = 15 } };
+                    var content = Answer(messages);
+                    // The usage the fake server would have reported (the pair checks compare the model's own token counts).
+                    var (pt, ct) = (messages.Sum(m => Words(m.Item2)) + 3 * messages.Count, Words(content));
+                    var completion = new { id = "c", @object = "chat.completion", model, choices = new[] { new { index = 0, message = new { role = "assistant", content }, finish_reason = "stop" } }, usage = new { prompt_tokens = pt, completion_tokens = ct, total_tokens = pt + ct } };
                     lines.Add(lines.Count % 3 == 0
                         ? JsonSerializer.Serialize(new { id = "vllm-1", custom_id = id, response = new { status_code = 200, request_id = "r", body = completion }, error = (string?)null })
                         : JsonSerializer.Serialize(new { id = "batch_req", custom_id = id, response = new { status_code = 200, request_id = "r", body = completion }, error = (object?)null }));
@@ -108,6 +111,8 @@ public sealed class BatchRoundTripTests
         Assert.Equal("json_schema", body.GetProperty("response_format").GetProperty("type").GetString());
         Assert.Equal("x", body.GetProperty("response_format").GetProperty("json_schema").GetProperty("name").GetString());
     }
+
+    private static int Words(string s) => s.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length;
 
     private static string Sha(string path) => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path)));
 }
