@@ -36,6 +36,7 @@ public sealed class RaterBrowserTests(BrowserFixture fixture)
     {
         await using var study = await TestStudy.StartAsync(Small with { ProlificRedirect = true, CompletionCode = "CODE42" });
         await using var context = await fixture.Browser.NewContextAsync();
+        context.SetDefaultTimeout(90_000); // a loaded CI machine runs four test projects beside the browser
         var page = await StartAsync(context, study, "?PROLIFIC_PID=pid0001&STUDY_ID=st01&SESSION_ID=se01");
         Assert.Contains("Profile", await page.InnerTextAsync("main"));
         await page.GetByRole(AriaRole.Link, new() { Name = "Begin with question 1" }).ClickAsync();
@@ -81,6 +82,7 @@ public sealed class RaterBrowserTests(BrowserFixture fixture)
     {
         await using var study = await TestStudy.StartAsync(Small);
         await using var phone = await fixture.Browser.NewContextAsync();
+        phone.SetDefaultTimeout(90_000); // a loaded CI machine runs four test projects beside the browser
         var page = await StartAsync(phone, study, "?PROLIFIC_PID=pid0002");
         var token = TokenOf(page);
         await page.GetByRole(AriaRole.Link, new() { Name = "Begin with question 1" }).ClickAsync();
@@ -97,6 +99,7 @@ public sealed class RaterBrowserTests(BrowserFixture fixture)
 
         // Another device: the personal link, and the study link with the same Prolific id, both lead back here.
         await using var laptop = await fixture.Browser.NewContextAsync();
+        laptop.SetDefaultTimeout(90_000); // a loaded CI machine runs four test projects beside the browser
         var other = await laptop.NewPageAsync();
         await other.GotoAsync($"{study.BaseUrl}/r/{token}");
         await other.GetByRole(AriaRole.Link, new() { Name = "Continue with question 3" }).ClickAsync();
@@ -115,6 +118,7 @@ public sealed class RaterBrowserTests(BrowserFixture fixture)
     {
         await using var study = await TestStudy.StartAsync(Small);
         await using var context = await fixture.Browser.NewContextAsync();
+        context.SetDefaultTimeout(90_000); // a loaded CI machine runs four test projects beside the browser
         var page = await context.NewPageAsync();
         await page.GotoAsync(study.EntryUrl);
         await TabToAsync(page, "button[type=submit]");
@@ -156,6 +160,7 @@ public sealed class RaterBrowserTests(BrowserFixture fixture)
         {
             ViewportSize = new ViewportSize { Width = 390, Height = 844 }, IsMobile = true, HasTouch = true, DeviceScaleFactor = 3,
         });
+        context.SetDefaultTimeout(90_000); // a loaded CI machine runs four test projects beside the browser
         var page = await StartAsync(context, study);
         await page.GetByRole(AriaRole.Link, new() { Name = "Begin with question 1" }).TapAsync();
         await page.WaitForURLAsync("**/q/1");
@@ -177,6 +182,7 @@ public sealed class RaterBrowserTests(BrowserFixture fixture)
         // One rater per persona and every question, so the persona with markup and its q01 answer are on screen.
         await using var study = await TestStudy.StartAsync(new StudyOptions { Personas = 3, RatersPerPersona = 1, ItemsPerPersona = 5, MinJustificationChars = 20 });
         await using var context = await fixture.Browser.NewContextAsync();
+        context.SetDefaultTimeout(90_000); // a loaded CI machine runs four test projects beside the browser
         IPage? page = null;
         for (var i = 0; i < 3 && page is null; i++)
         {
@@ -206,6 +212,7 @@ public sealed class RaterBrowserTests(BrowserFixture fixture)
     {
         await using var study = await TestStudy.StartAsync(Small);
         await using var context = await fixture.Browser.NewContextAsync();
+        context.SetDefaultTimeout(90_000); // a loaded CI machine runs four test projects beside the browser
         var page = await context.NewPageAsync();
         var refused = await page.GotoAsync(study.BaseUrl + "/admin");
         Assert.Equal(401, refused!.Status);
