@@ -8,24 +8,9 @@ namespace Persona.Cli.Tests;
 /// <summary>The shared stop rule as a user meets it: failure records, --max-failure-rate, and Ctrl-C on the real process.</summary>
 public sealed class FailureAndSignalTests
 {
-    private static string Dir()
-    {
-        var d = Path.Combine(Path.GetTempPath(), "persona-cli-stop-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(d);
-        return d;
-    }
+    private static string Dir() => Cli.TempDir("stop-tests");
 
-    private static string Requests(string dir, int n)
-    {
-        var path = Path.Combine(dir, "requests.jsonl");
-        File.WriteAllLines(path, Enumerable.Range(0, n).Select(i => JsonSerializer.Serialize(new
-        {
-            id = $"r{i}",
-            messages = new[] { new { role = "user", content = $"question {i}" } },
-            temperature = 0,
-        })));
-        return path;
-    }
+    private static string Requests(string dir, int n) => LlmCommandsTests.Requests(dir, n);
 
     [Fact]
     public async Task Garbage_and_http_400_for_some_items_become_error_lines_and_the_batch_completes()

@@ -16,7 +16,7 @@ public sealed class LlmCommandsTests
         return d;
     }
 
-    private static string Requests(string dir, int n)
+    internal static string Requests(string dir, int n)
     {
         var path = Path.Combine(dir, "requests.jsonl");
         File.WriteAllLines(path, Enumerable.Range(0, n).Select(i => JsonSerializer.Serialize(new

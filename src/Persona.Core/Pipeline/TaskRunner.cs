@@ -16,7 +16,7 @@ public sealed record TaskRunOptions
 }
 
 /// <summary>Counts of a finished task run, per score set.</summary>
-public sealed record TaskRunSummary(string Task, long Samples, long Succeeded, long Failed, long Reused, IReadOnlyDictionary<string, ScoreSetSummary> ScoreSets);
+public sealed record TaskRunSummary(string Task, long Samples, long Succeeded, long Failed, IReadOnlyDictionary<string, ScoreSetSummary> ScoreSets);
 
 public sealed record ScoreSetSummary(long Scored, long Failed, double? Mean);
 
@@ -147,7 +147,7 @@ public static class TaskRunner
             }
             onSample?.Invoke(s);
         }
-        return new TaskRunSummary(task, n, ok, failed, 0,
+        return new TaskRunSummary(task, n, ok, failed,
             sets.ToDictionary(kv => kv.Key, kv => new ScoreSetSummary(kv.Value.Scored, kv.Value.Failed, kv.Value.Valued == 0 ? null : kv.Value.Sum / kv.Value.Valued), StringComparer.Ordinal));
     }
 

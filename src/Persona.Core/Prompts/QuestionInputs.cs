@@ -24,6 +24,7 @@ public static class QuestionInputs
                 ? $"'{path}' has no {PromptCurationWriter.PromptsFile}; point --prompts at a `prompts curate` folder or a question file (.jsonl or .csv with a 'question' or 'text' column)."
                 : $"Question file '{path}' does not exist.");
         var list = new List<QuestionInput>();
+        var ids = new HashSet<string>(StringComparer.Ordinal);
         var ext = Path.GetExtension(file).ToLowerInvariant();
         if (ext is ".jsonl" or ".ndjson")
         {
@@ -46,7 +47,7 @@ public static class QuestionInputs
                     if (split == "excluded") continue; // files written before prompts.jsonl held only the curated set
                     int? topic = r.TryGetProperty("cluster", out var c) && c.ValueKind == JsonValueKind.Number ? c.GetInt32() : null;
                     var id = Str("id") ?? (r.TryGetProperty("id", out var n) && n.ValueKind == JsonValueKind.Number ? n.GetRawText() : null);
-                    Add(list, file, $"line {lineNo}", id, text, split, topic);
+                    Add(list, ids, file, $"line {lineNo}", id, text, split, topic);
                 }
             }
         }
@@ -70,7 +71,7 @@ public static class QuestionInputs
                 if (fields.Count != header.Length) throw new PersonaException($"{file}:{line}: {fields.Count} fields, but the header has {header.Length}.");
                 var split = splitCol >= 0 && fields[splitCol].Length > 0 ? fields[splitCol] : null;
                 if (split == "excluded") continue; // files written before prompts.jsonl held only the curated set
-                Add(list, file, $"line {line}", idCol >= 0 && fields[idCol].Length > 0 ? fields[idCol] : null, fields[textCol], split, null);
+                Add(list, ids, file, $"line {line}", idCol >= 0 && fields[idCol].Length > 0 ? fields[idCol] : null, fields[textCol], split, null);
             }
         }
         else throw new PersonaException($"Cannot tell the question format of '{file}' from its extension '{ext}': expected .jsonl or .csv, or a `prompts curate` folder.");
@@ -78,14 +79,14 @@ public static class QuestionInputs
         return list;
     }
 
-    private static void Add(List<QuestionInput> list, string file, string where, string? id, string text, string? split, int? topic)
+    private static void Add(List<QuestionInput> list, HashSet<string> ids, string file, string where, string? id, string text, string? split, int? topic)
     {
         text = text.Trim();
         if (text.Length == 0) throw new PersonaException($"{file}, {where}: the question is empty.");
         if (split is not null && split is not (PromptSplit.Train or PromptSplit.HeldOut))
             throw new PersonaException($"{file}, {where}: split '{split}' is not '{PromptSplit.Train}' or '{PromptSplit.HeldOut}'.");
         id ??= Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
-        if (list.Any(q => q.Id == id)) throw new PersonaException($"{file}, {where}: question id '{id}' appears twice.");
+        if (!ids.Add(id)) throw new PersonaException($"{file}, {where}: question id '{id}' appears twice.");
         list.Add(new QuestionInput(id, text, split, topic));
     }
 }
