@@ -40,16 +40,31 @@ public sealed class HungServerTests
         await using var server = await FakeLlmServer.StartAsync();
         server.FaultRule = _ => new FakeFault.Hang();
         var dir = TempDir();
-        var opts = Options(dir, "openai:fake-model", server.BaseUrl) with { Resilience = Fast(4) with { Timeout = TimeSpan.FromSeconds(5), MaxAttempts = 1 } };
+        var opts = Options(dir, "openai:fake-model", server.BaseUrl) with { Resilience = Fast(4) with { Timeout = TimeSpan.FromSeconds(60), MaxAttempts = 1 } };
         await using var rt = LlmRuntime.Open(opts);
         Assert.Equal(0, rt.Waiting.Calls);
-        var call = rt.ChatClient.GetResponseAsync([new ChatMessage(ChatRole.User, "slow one")], new ChatOptions { Temperature = 0 });
-        await Task.Delay(700);
-        var w = rt.Waiting;
+        using var stop = new CancellationTokenSource();
+        var call = rt.ChatClient.GetResponseAsync([new ChatMessage(ChatRole.User, "slow one")], new ChatOptions { Temperature = 0 }, stop.Token);
+        // Poll rather than sleep a fixed time: on a loaded CI machine the call may reach the wire late.
+        var w = await WaitForAsync(() => rt.Waiting, s => s.Calls == 1 && s.Longest >= TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(30));
         Assert.Equal(1, w.Calls);
         Assert.True(w.Longest >= TimeSpan.FromMilliseconds(500), w.Longest.ToString());
         Assert.Contains("waiting", w.Describe(TimeSpan.FromSeconds(5)));
-        await Assert.ThrowsAnyAsync<Exception>(() => call);
+        stop.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+        Assert.Equal(0, rt.Waiting.Calls);
+    }
+
+    private static async Task<T> WaitForAsync<T>(Func<T> read, Func<T, bool> done, TimeSpan limit)
+    {
+        var deadline = DateTime.UtcNow + limit;
+        var value = read();
+        while (!done(value) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+            value = read();
+        }
+        return value;
     }
 
     [Fact]
