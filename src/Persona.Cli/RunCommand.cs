@@ -1,53 +1,180 @@
 using System.CommandLine;
-using Persona.Census;
-using Persona.Personas;
-using Persona.Reports;
+using System.Globalization;
+using Persona.Embeddings;
+using Persona.Llm;
+using Persona.Testbed;
 using Spectre.Console;
 
 namespace Persona.Cli;
 
 /// <summary>
-/// `persona run`: the main job on bundled defaults, so a new user sees the whole tool work with one
-/// command and no downloads: the offline simulator by default, a real model when given.
+/// `persona run`: the whole testbed with one command — population, prompts, preference pairs with
+/// verification, PERSONA Bench in every mode, leave-one-out, pass@k, summaries, a human-study kit,
+/// a dataset folder and report.html — on one runtime, resumable, offline by default.
 /// </summary>
 internal static class RunCommand
 {
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
     public static Command Create(IAnsiConsole console)
     {
-        var runtime = new RuntimeOptions(full: true, runDirDefault: "the --out folder (re-running resumes)", defaultModel: "offline");
-        var n = new Option<int>("--n") { Description = "Personas in the population (the original study: 1586).", DefaultValueFactory = _ => 200 };
-        var seed = new Option<long>("--seed") { Description = "Random seed; the same seed, inputs and answers give byte-identical outputs.", DefaultValueFactory = _ => 1 };
-        var output = new Option<DirectoryInfo>("--out") { Description = "Output folder.", DefaultValueFactory = _ => new DirectoryInfo("out") };
+        var runtime = new RuntimeOptions(full: true, runDirDefault: "the --out folder (re-running resumes)", defaultModel: "offline", "critic", "judge");
+        var output = new Option<DirectoryInfo>("--out") { Description = "Run folder (one sub-folder per stage, report.html, manifest.json, store.sqlite).", DefaultValueFactory = _ => new DirectoryInfo("out") };
+        var scale = new Option<string>("--scale") { Description = "default: a few minutes on the offline world (200 personas, 20 pairs each); paper: the original's scale (1,586 personas, every kept prompt, 317,200 pairs, leave-one-out 40 x 20).", DefaultValueFactory = _ => "default" };
+        var seed = new Option<long>("--seed") { Description = "Seed of every stage; the same seed, inputs and answers give byte-identical outputs.", DefaultValueFactory = _ => 1 };
+        var personas = new Option<int?>("--personas", "--n") { Description = "Personas in the population (overrides the scale's)." };
+        var prompts = new Option<string?>("--prompts") { Description = "Your prompts (.json PRISM layout, .jsonl, .csv) instead of the bundled PRISM opening prompts." };
+        var from = new Option<string?>("--from") { Description = $"Rerun from this stage on even if its inputs are unchanged: {string.Join(", ", TestbedStages.All)}." };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Print the calls, tokens and estimated cost of every stage per role; send nothing." };
         var cmd = new Command("run",
-            "The main job on bundled defaults: build a persona population end to end — census draw from the bundled, nationally\n" +
-            "representative 2024 ACS extract -> psychodemographics -> LM-written job, quirks, mannerisms, personal time and lifestyle\n" +
-            "-> consistency filter -> train/test split — then check its fidelity against the weighted census.\n" +
-            "With the default --model offline every LM answer is simulated (and labelled so); give a real model for real text.\n" +
-            "Writes OUT/personas.jsonl, .parquet, split.json, rejections.jsonl, build-report.json, OUT/fidelity/ (json + histograms).\n\n" +
+            "The whole testbed, one command: population (census draw, LM-written detail, consistency filter, fidelity) -> prompts\n" +
+            "(filters, controversy classifier, topics, split) -> preference pairs + role-play verification in both orders -> PERSONA\n" +
+            "Bench (every mode, debate critic) -> leave-one-out -> pass@k -> attributes dropped by summaries -> human-study kit ->\n" +
+            "Hugging Face dataset folder -> report.html. Roles: --model answers and is the model under test, --critic-model critiques\n" +
+            "and grades, --judge-model role-plays the personas. Killed and rerun, it resumes and pays nothing twice; a stage whose\n" +
+            "inputs are unchanged is reused. With the default --model offline every answer is simulated and labelled so.\n\n" +
             RuntimeOptions.ExitCodes + "\n\n" +
             "Examples:\n" +
             "  persona run\n" +
-            "  persona run --n 1586 --seed 42 --out runs/population-42\n" +
-            "  OPENAI_API_KEY=... persona run --n 1586 --model openai:gpt-4o-mini --max-cost 5 --out runs/gpt4o-mini\n" +
-            "  persona run --model ollama:llama3.1 --n 50")
+            "  persona run --scale paper --out runs/paper\n" +
+            "  persona run --model openai:gpt-4o-mini --critic-model openai:gpt-4o --judge-model openai:gpt-4o --dry-run\n" +
+            "  OPENAI_API_KEY=... persona run --model openai:gpt-4o-mini --critic-model openai:gpt-4o --max-cost 20 --out runs/gpt4o-mini\n" +
+            "  persona run --out runs/paper --from bench")
         {
-            n, seed, output,
+            output, scale, seed, personas, prompts, from, dryRun,
         };
         runtime.AddTo(cmd);
         cmd.SetAction(async (parse, ct) =>
         {
             var dir = parse.GetValue(output)!.FullName;
+            var o = TestbedOptions.ForScale(parse.GetValue(scale)!, dir) with { Seed = parse.GetValue(seed), From = parse.GetValue(from), PromptSource = parse.GetValue(prompts) };
+            if (parse.GetValue(personas) is { } n) o = o with { Personas = n };
+            if (o.PromptSource is { } src && !File.Exists(src)) throw new PersonaException($"--prompts '{src}' does not exist.");
+            o.Validate();
+            var rtOptions = runtime.Build(parse, dir);
+            if (parse.GetValue(dryRun))
+            {
+                WriteEstimate(console, o, TestbedDryRun.Estimate(o, rtOptions));
+                return 0;
+            }
             OutputChecks.BuildFolder(dir, null, null, null, null);
-            var build = new PersonaBuildOptions { N = parse.GetValue(n), Seed = parse.GetValue(seed), OutputDirectory = dir };
-            var (code, result) = await PersonasCommands.BuildAsync(console, build, runtime.Build(parse, dir), ct);
-            if (result is null) return code;
-
-            var census = new CensusSampleOptions { N = build.N };
-            var fidelity = await CensusCommands.RunWithProgress(console,
-                (p, t) => PopulationFidelity.RunAsync(Path.Combine(dir, PersonaBuilder.PersonasJsonl), census, Path.Combine(dir, "fidelity"), p, t), ct);
-            CensusCommands.WriteFidelity(console, fidelity);
+            if (o.PromptSource is { } ps && Path.GetFullPath(ps).StartsWith(dir.TrimEnd('/') + "/", StringComparison.Ordinal))
+                throw new PersonaException($"--prompts '{ps}' lies inside the run folder '{dir}', whose files the run replaces; copy it elsewhere first.");
+            await using var rt = LlmRuntime.Open(rtOptions);
+            await rt.EnsureReachableAsync(ct);
+            foreach (var role in new[] { "critic", "judge" }.Select(rt.Role).Where(r => r.FallsBackToDefault || r.Identity.Identity == rt.ModelIdentity))
+                console.MarkupLineInterpolated($"[yellow]note:[/] the {role.Name} is the model under test ({rt.ModelIdentity}); give --{role.Name}-model for an independent {role.Name}. The report says so.");
+            var result = await Display(console, rt, p => TestbedRun.RunAsync(o, rt, () => new MiniLmEmbedder(), p, ct, Interrupts.Abort));
+            WriteSummary(console, result, rt);
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>One progress display for the whole run: a line per stage (i of n, its step, items, rate, time left).</summary>
+    private static async Task<TestbedResult> Display(IAnsiConsole console, LlmRuntime rt, Func<IProgress<TestbedProgress>, Task<TestbedResult>> work)
+    {
+        TestbedResult result = null!;
+        await console.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new ElapsedTimeColumn())
+            .StartAsync(async ctx =>
+            {
+                var rows = new Dictionary<string, (ProgressTask Task, DateTime Started, string Step)>(StringComparer.Ordinal);
+                var gate = new object();
+                var progress = new SyncProgress<TestbedProgress>(x =>
+                {
+                    lock (gate)
+                    {
+                        if (!rows.TryGetValue(x.Stage, out var row))
+                            rows[x.Stage] = row = (ctx.AddTask(Markup.Escape($"[{x.Index}/{x.Count}] {x.Stage}")), DateTime.UtcNow, "");
+                        if (row.Step != x.Step)
+                        {
+                            // A new step restarts the bar so its ETA is about this step's items, not the stage's first step.
+                            rows[x.Stage] = row = (row.Task, DateTime.UtcNow, x.Step);
+                        }
+                        var secs = (DateTime.UtcNow - row.Started).TotalSeconds;
+                        var rate = secs > 0.5 && x.Done > 0 ? $", {(x.Done / secs).ToString("N0", Inv)}/s" : "";
+                        var what = x.Reused ? "reused (inputs unchanged)" : x.Step == "done" ? "done" : $"{x.Step} {x.Done.ToString("N0", Inv)}/{x.Total.ToString("N0", Inv)}{rate}";
+                        row.Task.Description = Markup.Escape($"[{x.Index}/{x.Count}] {x.Stage}: {what}");
+                        row.Task.MaxValue = Math.Max(1, x.Total);
+                        row.Task.Value = Math.Min(x.Done, row.Task.MaxValue);
+                        if (x.Step == "done" || x.Reused) row.Task.StopTask();
+                    }
+                });
+                using var stop = new CancellationTokenSource();
+                var waiting = StageProgress.WaitingOf(rt);
+                var ticker = Task.Run(async () =>
+                {
+                    ProgressTask? line = null;
+                    while (!stop.IsCancellationRequested)
+                    {
+                        try { await Task.Delay(500, stop.Token); } catch (OperationCanceledException) { break; }
+                        var text = waiting();
+                        if (text.Length == 0 && line is null) continue;
+                        line ??= ctx.AddTask("LM calls", maxValue: 1);
+                        line.IsIndeterminate = text.Length > 0;
+                        line.Description = Markup.Escape(text.Length > 0 ? "LM calls " + text : "LM calls: none waiting");
+                    }
+                });
+                try { result = await work(progress); }
+                finally
+                {
+                    await stop.CancelAsync();
+                    await ticker;
+                }
+            });
+        return result;
+    }
+
+    private static void WriteSummary(IAnsiConsole console, TestbedResult r, LlmRuntime rt)
+    {
+        var t = new Table().Border(TableBorder.Rounded).Title("persona run").AddColumns("stage", "status", "seconds", "paid calls", "cache hits", "est. cost", "key figures");
+        foreach (var stage in TestbedStages.All)
+        {
+            if (!r.Stages.TryGetValue(stage, out var s)) continue;
+            // A reused stage cost nothing now; what it cost when it ran is in the manifest.
+            var paid = s.Reused ? 0 : s.Spend.Values.Sum(x => x.PaidCalls);
+            var hits = s.Reused ? 0 : s.Spend.Values.Sum(x => x.CacheHits);
+            var cost = s.Reused ? 0 : s.Spend.Values.Sum(x => x.EstimatedCostUsd);
+            t.AddRow(Markup.Escape(stage), s.Reused ? "reused" : s.Status, s.Reused ? "-" : s.Seconds.ToString("0.0", Inv), paid.ToString("N0", Inv), hits.ToString("N0", Inv),
+                "$" + cost.ToString("0.00", Inv), Markup.Escape(KeyFigures(s.Counts)));
+        }
+        console.Write(t);
+        var roles = new Table().Border(TableBorder.Rounded).AddColumns("role", "model", "paid calls", "tokens", "est. cost");
+        foreach (var role in rt.Roles)
+        {
+            var u = role.Usage.Snapshot();
+            roles.AddRow(Markup.Escape(role.Name), Markup.Escape(role.Identity.Identity + (role.Identity.Simulated ? " (simulated)" : "")), u.PaidCalls.ToString("N0", Inv),
+                (u.PromptTokens + u.CompletionTokens).ToString("N0", Inv), "$" + u.CostUsd.ToString("0.00", Inv));
+        }
+        console.Write(roles);
+        console.MarkupLineInterpolated($"report: [link]{Path.Combine(r.RunDirectory, TestbedStages.ReportFile)}[/]   manifest: {Path.Combine(r.RunDirectory, TestbedRun.ManifestFile)} (check it with `persona verify {r.RunDirectory}`)");
+        console.MarkupLineInterpolated($"study kit: persona study serve {Path.Combine(r.RunDirectory, TestbedStages.Folder(TestbedStages.Study))}   dataset: huggingface-cli upload <you>/<name> {Path.Combine(r.RunDirectory, TestbedStages.Folder(TestbedStages.Dataset))} --repo-type dataset");
+        if (r.Simulated) console.MarkupLine("[yellow]simulated:[/] the offline simulator wrote every answer and verdict (a planted world); nothing here is a finding. Give --model (and --critic-model, --judge-model) for a real run.");
+    }
+
+    private static string KeyFigures(IReadOnlyDictionary<string, object?>? counts)
+    {
+        if (counts is null) return "";
+        string? Get(string k) => counts.TryGetValue(k, out var v) && v is not null ? Convert.ToString(v is double d ? Math.Round(d, 3) : v, Inv) : null;
+        return string.Join(", ", new[] { "personas", "train", "held_out", "pairs", "verified", "agreement", "samples", "attributes", "items", "summaries", "rater_places" }
+            .Select(k => Get(k) is { } v ? $"{k.Replace('_', ' ')} {v}" : null).Where(x => x is not null));
+    }
+
+    private static void WriteEstimate(IAnsiConsole console, TestbedOptions o, TestbedDryRun.Result e)
+    {
+        var t = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"persona run --dry-run, scale {o.Scale} (nothing sent)"))
+            .AddColumns("stage", "role", "model", "step", "calls", "prompt tokens", "completion tokens", "est. cost");
+        foreach (var l in e.Lines)
+            t.AddRow(Markup.Escape(l.Stage), Markup.Escape(l.Role), Markup.Escape(l.Model), Markup.Escape(l.Step), l.Calls.ToString("N0", Inv), l.PromptTokens.ToString("N0", Inv),
+                l.CompletionTokens.ToString("N0", Inv), l.PriceKnown ? "$" + l.CostUsd.ToString("0.00", Inv) : "unpriced");
+        foreach (var g in e.Lines.GroupBy(l => l.Role))
+            t.AddRow("", Markup.Escape(g.Key), "", "[bold]role total[/]", g.Sum(l => l.Calls).ToString("N0", Inv), g.Sum(l => l.PromptTokens).ToString("N0", Inv),
+                g.Sum(l => l.CompletionTokens).ToString("N0", Inv), "$" + g.Sum(l => l.CostUsd).ToString("0.00", Inv));
+        t.AddRow("[bold]total[/]", "", "", "", e.Lines.Sum(l => l.Calls).ToString("N0", Inv), e.Lines.Sum(l => l.PromptTokens).ToString("N0", Inv),
+            e.Lines.Sum(l => l.CompletionTokens).ToString("N0", Inv), "$" + e.Lines.Sum(l => l.CostUsd).ToString("0.00", Inv) + (e.Lines.Any(l => !l.PriceKnown) ? " + unpriced" : ""));
+        console.Write(t);
+        console.MarkupLineInterpolated($"{e.Note}");
     }
 }

@@ -259,6 +259,16 @@ public sealed class LlmRuntime : IAsyncDisposable
     /// <summary>Writes manifest.json atomically (every role's model, endpoints, calls, tokens and cost; parameters; totals; status; never keys).</summary>
     public async Task WriteManifestAsync(string status, IReadOnlyDictionary<string, object?>? counts = null, string? stopReason = null)
     {
+        var manifest = await ManifestDataAsync(status, counts, stopReason).ConfigureAwait(false);
+        var path = Path.Combine(_options.RunDirectory, "manifest.json");
+        var tmp = path + ".tmp";
+        await File.WriteAllTextAsync(tmp, JsonSerializer.Serialize(manifest, ManifestJson)).ConfigureAwait(false);
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    /// <summary>The manifest's content (roles, world, parameters, spend) for callers that write a manifest of their own around it.</summary>
+    public async Task<Dictionary<string, object?>> ManifestDataAsync(string status, IReadOnlyDictionary<string, object?>? counts = null, string? stopReason = null)
+    {
         await Store.FlushAsync().ConfigureAwait(false);
         var snap = Budget.Snapshot();
         var stats = Store.GetStats();
@@ -328,10 +338,7 @@ public sealed class LlmRuntime : IAsyncDisposable
             },
             ["counts"] = counts,
         };
-        var path = Path.Combine(_options.RunDirectory, "manifest.json");
-        var tmp = path + ".tmp";
-        await File.WriteAllTextAsync(tmp, JsonSerializer.Serialize(manifest, ManifestJson)).ConfigureAwait(false);
-        File.Move(tmp, path, overwrite: true);
+        return manifest;
     }
 
     private static readonly JsonSerializerOptions ManifestJson = new() { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.Never, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };

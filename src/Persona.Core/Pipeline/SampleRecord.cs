@@ -10,7 +10,10 @@ public sealed record TurnMessage(string Role, string Content);
 
 /// <summary>
 /// One LM call made for a sample by one role: what was sent, what came back, who answered and
-/// what it cost. Enough to re-score or audit without calling again.
+/// what it cost. Enough to re-score or audit without calling again. Whether the call was a cache
+/// hit is not part of it: that depends on earlier runs and on which of several identical calls in
+/// flight came first, so it would make the same answers log differently (the store's calls table
+/// keeps it per invocation).
 /// </summary>
 public sealed record Turn(
     string Role,
@@ -20,7 +23,7 @@ public sealed record Turn(
     string? Output,
     long PromptTokens,
     long CompletionTokens,
-    bool Cached,
+    [property: JsonIgnore] bool Cached,
     string? CacheKey,
     string? FinishReason,
     bool Simulated);

@@ -19,12 +19,16 @@ public sealed record PairExportOptions
     public string PersonaIn { get; init; } = "system";
     public bool VerifiedOnly { get; init; }
     public bool DropFlagged { get; init; }
+    /// <summary>hf only: also publish this persona population (a `personas build` parquet) as a second config, `personas`, of the same dataset.</summary>
+    public string? PersonasParquet { get; init; }
 
     public void Validate()
     {
         if (Format is not ("trl" or "hf")) throw new PersonaException($"--format '{Format}': expected trl or hf.");
         if (PromptStyle is not ("explicit" or "implicit")) throw new PersonaException($"--prompt-style '{PromptStyle}': expected explicit or implicit.");
         if (PersonaIn is not ("system" or "prompt")) throw new PersonaException($"--persona-in '{PersonaIn}': expected system or prompt.");
+        if (PersonasParquet is { } p && (Format != "hf" || !File.Exists(p)))
+            throw new PersonaException(Format != "hf" ? "A persona population is published only with --format hf." : $"Persona file '{p}' does not exist.");
     }
 }
 
@@ -128,7 +132,16 @@ public static class PairExport
             test = await WriteParquetAsync(Path.Combine(data, "test-00000-of-00001.parquet"), TestRows().Select(ToHf), ct).ConfigureAwait(false);
             files.Add("data/train-00000-of-00001.parquet");
             files.Add("data/test-00000-of-00001.parquet");
-            AtomicFile.WriteAllText(Path.Combine(outDir, "README.md"), Card(report, train, test, o));
+            long personas = 0;
+            if (o.PersonasParquet is { } pp)
+            {
+                Directory.CreateDirectory(Path.Combine(outDir, "personas"));
+                var target = Path.Combine(outDir, PersonasFile);
+                await AtomicFile.WriteAsync(target, async (dst, t) => { await using var src = File.OpenRead(pp); await src.CopyToAsync(dst, t).ConfigureAwait(false); }, ct).ConfigureAwait(false);
+                personas = (await Personas.PersonaFiles.ReadAsync(target, ct).ConfigureAwait(false)).Count;
+                files.Add(PersonasFile);
+            }
+            AtomicFile.WriteAllText(Path.Combine(outDir, "README.md"), Card(report, train, test, o, personas));
             files.Add("README.md");
         }
         var sums = new StringBuilder();
@@ -249,7 +262,9 @@ public static class PairExport
         < 1_000 => "n<1K", < 10_000 => "1K<n<10K", < 100_000 => "10K<n<100K", < 1_000_000 => "100K<n<1M", < 10_000_000 => "1M<n<10M", _ => "10M<n<100M",
     };
 
-    private static string Card(PairReportData? report, long train, long test, PairExportOptions o)
+    public const string PersonasFile = "personas/personas.parquet";
+
+    private static string Card(PairReportData? report, long train, long test, PairExportOptions o, long personas = 0)
     {
         var inv = CultureInfo.InvariantCulture;
         var simulated = report?.Simulated == true;
@@ -263,6 +278,7 @@ public static class PairExport
         sb.Append("size_categories:\n- ").Append(SizeCategory(train + test)).Append('\n');
         sb.Append("source_datasets:\n- HannahKirk/prism-alignment\n");
         sb.Append("configs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train-*\n  - split: test\n    path: data/test-*\n");
+        if (personas > 0) sb.Append("- config_name: personas\n  data_files:\n  - split: train\n    path: ").Append(PersonasFile).Append('\n');
         sb.Append("---\n\n");
         sb.Append("# Persona preference pairs\n\n");
         if (simulated)
@@ -275,6 +291,8 @@ public static class PairExport
         sb.Append("## Contents\n\n");
         sb.Append(string.Create(inv, $"- train: {train:N0} pairs; test: {test:N0} pairs (`split` tells test pairs on seen prompts, `test-seen`, from held-out ones, `test-heldout`).\n"));
         sb.Append("- Columns: `persona`, `instruction`, `original`, `critique`, `data`, `question type` (the original release's), plus `pair_id`, `persona_id`, `prompt_id`, `split`, `prompt_topic`, `verification`, `flagged`, `simulated`.\n");
+        if (personas > 0)
+            sb.Append(string.Create(inv, $"- Config `personas`: the {personas:N0} synthetic personas the pairs were made for (`{PersonasFile}`: the 33 attributes, the census record with its weight and raw codes, and which model wrote which field), joined to the pairs on `persona_id`.\n"));
         if (o.VerifiedOnly) sb.Append("- Filter: only pairs whose chosen answer the persona preferred in both orders.\n");
         if (o.DropFlagged) sb.Append("- Filter: pairs flagged by a check (not shorter, quoting an attribute, truncated, empty) were dropped.\n");
         if (report is not null)

@@ -52,17 +52,7 @@ public sealed class PromptCurator
         var filters = new List<FilterCount>();
         var rejections = new List<PromptRejection>();
 
-        var current = Filter(source, FilterQuestionMark, p => PromptText.HasQuestionMark(p.Text), filters, rejections);
-        current = Filter(current, FilterMinWords, p => PromptText.WordCount(p.Text) >= o.MinWords, filters, rejections);
-        current = Dedup(current, FilterDuplicateText, p => PromptText.Normalize(p.Text), filters, rejections);
-        if (o.NearDuplicates == NearDuplicateMode.TokenSet)
-            current = Dedup(current, FilterDuplicateTokenSet, p => PromptText.TokenSetKey(PromptText.Normalize(p.Text)), filters, rejections);
-        if (o.Limit is int limit)
-        {
-            // Past the limit prompts are not judged at all, so they are counted but not listed as rejections.
-            filters.Add(new FilterCount(FilterLimit, current.Count, Math.Min(limit, current.Count)));
-            current = current.Take(limit).ToList();
-        }
+        var current = Prefilter(source, o, filters, rejections);
 
         var classifier = new ControversyClassifier(_chat, o.TemplateVersion, o.MaxConcurrency);
         var verdicts = await classifier.ClassifyAllAsync(current.Select(p => p.Text).ToList(), progress, ct, o.Abort).ConfigureAwait(false);
@@ -99,6 +89,26 @@ public sealed class PromptCurator
             Train: split.Count(s => s == PromptSplit.Train),
             HeldOut: split.Count(s => s == PromptSplit.HeldOut));
         return new PromptCurationResult(curated, rejections, report);
+    }
+
+    /// <summary>The prompts the classifier would be sent (after the cheap filters and the limit): what a dry run counts.</summary>
+    public static IReadOnlyList<SourcePrompt> ToClassify(IReadOnlyList<SourcePrompt> source, PromptCurationOptions? options = null) =>
+        Prefilter(source, options ?? new PromptCurationOptions(), [], []);
+
+    private static List<SourcePrompt> Prefilter(IReadOnlyList<SourcePrompt> source, PromptCurationOptions o, List<FilterCount> filters, List<PromptRejection> rejections)
+    {
+        var current = Filter(source, FilterQuestionMark, p => PromptText.HasQuestionMark(p.Text), filters, rejections);
+        current = Filter(current, FilterMinWords, p => PromptText.WordCount(p.Text) >= o.MinWords, filters, rejections);
+        current = Dedup(current, FilterDuplicateText, p => PromptText.Normalize(p.Text), filters, rejections);
+        if (o.NearDuplicates == NearDuplicateMode.TokenSet)
+            current = Dedup(current, FilterDuplicateTokenSet, p => PromptText.TokenSetKey(PromptText.Normalize(p.Text)), filters, rejections);
+        if (o.Limit is int limit)
+        {
+            // Past the limit prompts are not judged at all, so they are counted but not listed as rejections.
+            filters.Add(new FilterCount(FilterLimit, current.Count, Math.Min(limit, current.Count)));
+            current = current.Take(limit).ToList();
+        }
+        return current;
     }
 
     private static List<SourcePrompt> Filter(IReadOnlyList<SourcePrompt> input, string name, Func<SourcePrompt, bool> keep,

@@ -1,0 +1,134 @@
+using Persona.Preferences;
+
+namespace Persona.Testbed;
+
+/// <summary>
+/// The stages of the whole testbed, in order, and the run folder they write. Each stage's folder
+/// holds exactly what the stage's own verb writes (`personas build`, `prompts curate`, `pairs
+/// build`, `bench run`, ...), so every verb that reads those outputs reads a testbed run too.
+/// </summary>
+public static class TestbedStages
+{
+    public const string Population = "population", Prompts = "prompts", Pairs = "pairs", Bench = "bench", Loo = "loo",
+        PassK = "passk", Summaries = "summaries", Study = "study", Dataset = "dataset", Report = "report";
+
+    /// <summary>The report the last stage writes at the top of the run folder.</summary>
+    public const string ReportFile = "report.html";
+
+    public static readonly IReadOnlyList<string> All = [Population, Prompts, Pairs, Bench, Loo, PassK, Summaries, Study, Dataset, Report];
+
+    /// <summary>What each stage does, for progress lines and help.</summary>
+    public static string Describe(string stage) => stage switch
+    {
+        Population => "population (census draw, LM-written detail, consistency filter, fidelity)",
+        Prompts => "prompts (filters, controversy classifier, topics, split)",
+        Pairs => "preference pairs + role-play verification in both orders",
+        Bench => "PERSONA Bench (every mode, debate critic)",
+        Loo => "leave-one-attribute-out",
+        PassK => "pass@k",
+        Summaries => "attributes dropped by demographic summaries",
+        Study => "human-study kit",
+        Dataset => "Hugging Face dataset folder",
+        Report => "report.html",
+        _ => stage,
+    };
+
+    /// <summary>The folder a stage writes, relative to the run folder.</summary>
+    public static string Folder(string stage) => stage switch
+    {
+        Loo => "bench/loo",
+        PassK => "bench/passk",
+        Summaries => "bench/summaries",
+        Report => ".",
+        _ => stage,
+    };
+
+    /// <summary>The stage named by <paramref name="name"/>, or an error listing the stages.</summary>
+    public static string Parse(string name, string option = "--from")
+    {
+        var n = name.Trim().ToLowerInvariant();
+        return All.Contains(n) ? n : throw new PersonaException($"{option} '{name}' is not a stage; expected one of {string.Join(", ", All)}.");
+    }
+}
+
+/// <summary>
+/// Everything a testbed run depends on besides the models. <see cref="Default"/> runs in a few
+/// minutes on the offline world; <see cref="Paper"/> is the original study's scale. Sizes are the
+/// only difference: the procedure is the same.
+/// </summary>
+public sealed record TestbedOptions
+{
+    public required string OutputDirectory { get; init; }
+    public string Scale { get; init; } = "default";
+    public long Seed { get; init; } = 1;
+
+    // population
+    public int Personas { get; init; } = 200;
+
+    // prompts (null source: the bundled PRISM opening prompts)
+    public string? PromptSource { get; init; }
+    /// <summary>Prompts sent to the classifier after the cheap filters (null: all).</summary>
+    public int? PromptLimit { get; init; } = 400;
+    /// <summary>Topic clusters (null: chosen by silhouette from 8..40, as `prompts curate` does).</summary>
+    public int? TopicK { get; init; } = 10;
+
+    // pairs
+    public ScheduleOptions Schedule { get; init; } = new() { TrainPrompts = 15, HeldOutPrompts = 5, TrainPairs = 10 };
+    public VerifySpec Verify { get; init; } = VerifySpec.All;
+
+    // bench
+    public int BenchQuestionsPerPersona { get; init; } = 2;
+    public int Resamples { get; init; } = 1000;
+    public int MinCell { get; init; } = 30;
+    public int FewShotPairs { get; init; } = 3;
+
+    // leave-one-out (the original: 40 personas x 20 questions per attribute)
+    public int LooPersonas { get; init; } = 8;
+    public int LooQuestions { get; init; } = 4;
+
+    // pass@k (the original: k = 16)
+    public int PassK { get; init; } = 16;
+    public int PassKItems { get; init; } = 40;
+
+    // human-study kit (the original design: 20 personas x 4 raters x 10 questions)
+    public int StudyPersonas { get; init; } = 20;
+    public int StudyRaters { get; init; } = 4;
+    public int StudyItems { get; init; } = 10;
+
+    /// <summary>Rerun this stage and every later one even when their recorded inputs are unchanged.</summary>
+    public string? From { get; init; }
+
+    public static TestbedOptions Default(string outDir) => new() { OutputDirectory = outDir };
+
+    /// <summary>The original's scale: 1,586 personas, every kept prompt (target 3,868: 3,000 / 868), 317,200 pairs, LOO at 40 x 20.</summary>
+    public static TestbedOptions Paper(string outDir) => new()
+    {
+        OutputDirectory = outDir,
+        Scale = "paper",
+        Personas = 1586,
+        PromptLimit = null,
+        TopicK = null,
+        Schedule = new ScheduleOptions(),
+        BenchQuestionsPerPersona = 1,
+        LooPersonas = 40,
+        LooQuestions = 20,
+        PassKItems = 200,
+    };
+
+    public static TestbedOptions ForScale(string scale, string outDir) => scale.Trim().ToLowerInvariant() switch
+    {
+        "default" => Default(outDir),
+        "paper" => Paper(outDir),
+        _ => throw new PersonaException($"--scale '{scale}' is not a scale; expected default (a few minutes) or paper (the original's 1,586 personas and 317,200 pairs)."),
+    };
+
+    public void Validate()
+    {
+        if (Personas < 2) throw new PersonaException($"--personas {Personas}: a population needs at least 2 personas.");
+        Schedule.Validate();
+        if (BenchQuestionsPerPersona < 1) throw new PersonaException("--bench-questions must be at least 1.");
+        if (PassK < 1 || PassKItems < 1) throw new PersonaException("pass@k needs k >= 1 and at least one item.");
+        if (LooPersonas < 2 || LooQuestions < 1) throw new PersonaException("leave-one-out needs at least 2 personas and 1 question per attribute.");
+        if (From is not null) TestbedStages.Parse(From);
+    }
+}

@@ -1,0 +1,268 @@
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using Persona.Llm;
+using Persona.Prompts;
+
+namespace Persona.Testbed;
+
+/// <summary>Where the whole run is: stage i of n, and that stage's own step and items.</summary>
+public sealed record TestbedProgress(int Index, int Count, string Stage, string Step, long Done, long Total, bool Reused = false);
+
+/// <summary>One stage's record in the run manifest: what it was run on (fingerprint), what it cost and what it wrote.</summary>
+public sealed record StageRecord
+{
+    public required string Status { get; init; }
+    public required string Fingerprint { get; init; }
+    public double Seconds { get; init; }
+    public bool Reused { get; init; }
+    public IReadOnlyDictionary<string, RoleSpend> Spend { get; init; } = new Dictionary<string, RoleSpend>();
+    public IReadOnlyDictionary<string, object?>? Counts { get; init; }
+    public IReadOnlyDictionary<string, string> Outputs { get; init; } = new Dictionary<string, string>();
+}
+
+/// <summary>Calls and tokens a role spent in one stage (cache hits are free and counted apart).</summary>
+public sealed record RoleSpend(long PaidCalls, long CacheHits, long FailedCalls, long PromptTokens, long CompletionTokens, double EstimatedCostUsd);
+
+public sealed record TestbedResult(string RunDirectory, IReadOnlyDictionary<string, StageRecord> Stages, bool Simulated);
+
+/// <summary>
+/// The whole testbed as one resumable run: population -> prompts -> pairs (with verification) ->
+/// bench -> leave-one-out -> pass@k -> summaries -> study kit -> dataset -> report, on ONE
+/// runtime (one store, one budget, one set of roles), so the cost cap covers every stage and a
+/// rerun pays nothing twice. A stage whose inputs (options, roles, the outputs of the stages
+/// before it) are those recorded in the manifest and whose outputs are intact is not rerun;
+/// <see cref="TestbedOptions.From"/> forces a stage and the later ones. The manifest is rewritten
+/// after every stage, so a kill loses at most the stage in flight (and its answers are cached).
+/// </summary>
+public static class TestbedRun
+{
+    public const string ManifestFile = "manifest.json", Format = "persona-testbed-run/1";
+
+    /// <summary>Files under a run folder that are neither outputs nor inputs: the LM cache and bookkeeping.</summary>
+    public static bool IsBookkeeping(string relative)
+    {
+        var name = relative.Split('/')[^1];
+        return relative == ManifestFile || name.StartsWith("store.sqlite", StringComparison.Ordinal) || name.EndsWith(".tmp", StringComparison.Ordinal)
+               || name.EndsWith(".lock", StringComparison.Ordinal) || (name.StartsWith('.') && relative.Split('/').Length == 1);
+    }
+
+    public static async Task<TestbedResult> RunAsync(TestbedOptions options, LlmRuntime rt, Func<ITextEmbedder> embedder,
+        IProgress<TestbedProgress>? progress = null, CancellationToken ct = default, CancellationToken abort = default)
+    {
+        options.Validate();
+        var dir = Path.GetFullPath(options.OutputDirectory);
+        Directory.CreateDirectory(dir);
+        var previous = ReadStages(dir);
+        var records = new SortedDictionary<string, StageRecord>(StringComparer.Ordinal);
+        var fromIndex = options.From is { } f ? TestbedStages.All.ToList().IndexOf(TestbedStages.Parse(f)) : int.MaxValue;
+        var inputs = Inputs(options, rt);
+        var upstream = new StringBuilder();
+        upstream.Append(Format).Append('\n');
+        foreach (var i in inputs) upstream.Append(i.Name).Append('=').Append(i.Sha256).Append('\n');
+        var stages = TestbedStages.All;
+        for (var k = 0; k < stages.Count; k++)
+        {
+            var stage = stages[k];
+            var fingerprint = Fingerprint(stage, options, rt, upstream.ToString());
+            StageRecord record;
+            if (k < fromIndex && previous.TryGetValue(stage, out var prior) && prior.Status == "completed" && prior.Fingerprint == fingerprint
+                && Intact(dir, prior.Outputs))
+            {
+                record = prior with { Reused = true };
+                progress?.Report(new TestbedProgress(k + 1, stages.Count, stage, "reused", 1, 1, Reused: true));
+            }
+            else
+            {
+                var before = Spend(rt);
+                var sw = System.Diagnostics.Stopwatch.StartNew();
+                var ctx = new StageContext(options, dir, rt, embedder, (step, done, total) => progress?.Report(new TestbedProgress(k + 1, stages.Count, stage, step, done, total)), ct, abort);
+                try
+                {
+                    if (stage == TestbedStages.Report)
+                    {
+                        // The report reads the manifest, so the manifest must hold every other stage first.
+                        await WriteManifestAsync(dir, rt, options, inputs, records, "running").ConfigureAwait(false);
+                    }
+                    var counts = await TestbedStageRunner.RunAsync(stage, ctx).ConfigureAwait(false);
+                    record = new StageRecord
+                    {
+                        Status = "completed", Fingerprint = fingerprint, Seconds = Math.Round(sw.Elapsed.TotalSeconds, 3),
+                        Spend = Diff(before, Spend(rt)), Counts = counts, Outputs = StageOutputs(dir, stage),
+                    };
+                }
+                catch (Exception ex) when (ex is OperationCanceledException or RunStoppedException)
+                {
+                    records[stage] = new StageRecord
+                    {
+                        Status = ex is RunStoppedException ? "stopped" : abort.IsCancellationRequested ? "aborted" : "cancelled",
+                        Fingerprint = fingerprint, Seconds = Math.Round(sw.Elapsed.TotalSeconds, 3), Spend = Diff(before, Spend(rt)),
+                    };
+                    foreach (var later in stages.Skip(k + 1))
+                        if (previous.TryGetValue(later, out var p)) records[later] = p;
+                    await WriteManifestAsync(dir, rt, options, inputs, records, records[stage].Status, ex is RunStoppedException s ? s.Message : null).ConfigureAwait(false);
+                    throw;
+                }
+                progress?.Report(new TestbedProgress(k + 1, stages.Count, stage, "done", 1, 1));
+            }
+            records[stage] = record;
+            foreach (var (path, sha) in record.Outputs) upstream.Append(path).Append('=').Append(sha).Append('\n');
+            await WriteManifestAsync(dir, rt, options, inputs, records, k == stages.Count - 1 ? "completed" : "running").ConfigureAwait(false);
+        }
+        return new TestbedResult(dir, records, rt.Simulated);
+    }
+
+    /// <summary>The stage's key: its own options, the roles it may call and everything the stages before it wrote.</summary>
+    private static string Fingerprint(string stage, TestbedOptions o, LlmRuntime rt, string upstream)
+    {
+        var sb = new StringBuilder(upstream);
+        sb.Append("stage=").Append(stage).Append('\n');
+        sb.Append(JsonSerializer.Serialize(o with { OutputDirectory = "", From = null }, Json)).Append('\n');
+        foreach (var r in new[] { LlmRuntime.DefaultRole, "critic", "judge" }) sb.Append(r).Append('=').Append(rt.Role(r).Identity.Identity).Append('\n');
+        if (rt.Simulated) sb.Append("world=").Append(rt.World.Sha256).Append('\n');
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())))[..32];
+    }
+
+    private static bool Intact(string dir, IReadOnlyDictionary<string, string> outputs) =>
+        outputs.Count > 0 && outputs.All(kv => File.Exists(Path.Combine(dir, kv.Key)) && HashFile(Path.Combine(dir, kv.Key)) == kv.Value);
+
+    /// <summary>The files a stage wrote: its folder, without other stages' folders inside it and without bookkeeping.</summary>
+    public static IReadOnlyDictionary<string, string> StageOutputs(string dir, string stage)
+    {
+        var result = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        if (stage == TestbedStages.Report)
+        {
+            var report = Path.Combine(dir, TestbedStages.ReportFile);
+            if (File.Exists(report)) result[TestbedStages.ReportFile] = HashFile(report);
+            return result;
+        }
+        var folder = Path.Combine(dir, TestbedStages.Folder(stage));
+        if (!Directory.Exists(folder)) return result;
+        var nested = TestbedStages.All.Where(s => s != stage && TestbedStages.Folder(s) != "." && TestbedStages.Folder(s).StartsWith(TestbedStages.Folder(stage) + "/", StringComparison.Ordinal))
+            .Select(TestbedStages.Folder).ToArray();
+        foreach (var file in Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories))
+        {
+            var rel = Path.GetRelativePath(dir, file).Replace('\\', '/');
+            if (IsBookkeeping(rel) || rel.Split('/')[^1].StartsWith('.') || nested.Any(n => rel.StartsWith(n + "/", StringComparison.Ordinal))) continue;
+            if (stage == TestbedStages.Study && rel.Split('/')[^1].StartsWith(Study.StudyDatabase.FileName + "-", StringComparison.Ordinal)) continue; // WAL/SHM of an open study
+            result[rel] = HashFile(file);
+        }
+        return result;
+    }
+
+    public static string HashFile(string path)
+    {
+        using var s = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16);
+        return Convert.ToHexStringLower(SHA256.HashData(s));
+    }
+
+    /// <summary>A run input with its content hash: bundled files as "bundled:REL", others by absolute path.</summary>
+    public sealed record RunInput(string Name, string Path, string Sha256);
+
+    /// <summary>Every file the stages read besides the models' answers: the bundled data (census extract, dictionaries, tables, prompts, templates, world, prices) and any file given.</summary>
+    public static IReadOnlyList<RunInput> Inputs(TestbedOptions o, LlmRuntime rt)
+    {
+        var list = new List<RunInput>();
+        if (Directory.Exists(BundledData.Root))
+            foreach (var f in Directory.EnumerateFiles(BundledData.Root, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+            {
+                var rel = Path.GetRelativePath(BundledData.Root, f).Replace('\\', '/');
+                if (rel.EndsWith(".md", StringComparison.Ordinal)) continue; // documentation, not read by any stage
+                list.Add(new RunInput("bundled " + rel, "bundled:" + rel, HashFile(f)));
+            }
+        if (o.PromptSource is { } p) list.Add(new RunInput("prompt source", Path.GetFullPath(p), HashFile(p)));
+        if (rt.Options.WorldPath is { } w) list.Add(new RunInput("world", Path.GetFullPath(w), HashFile(w)));
+        return list;
+    }
+
+    private static Dictionary<string, RoleSpend> Spend(LlmRuntime rt) => rt.Roles.ToDictionary(r => r.Name, r =>
+    {
+        var u = r.Usage.Snapshot();
+        return new RoleSpend(u.PaidCalls, u.CacheHits, u.FailedCalls, u.PromptTokens, u.CompletionTokens, u.CostUsd);
+    }, StringComparer.Ordinal);
+
+    private static IReadOnlyDictionary<string, RoleSpend> Diff(Dictionary<string, RoleSpend> a, Dictionary<string, RoleSpend> b)
+    {
+        var result = new SortedDictionary<string, RoleSpend>(StringComparer.Ordinal);
+        foreach (var (name, after) in b)
+        {
+            var before = a.GetValueOrDefault(name) ?? new RoleSpend(0, 0, 0, 0, 0, 0);
+            var d = new RoleSpend(after.PaidCalls - before.PaidCalls, after.CacheHits - before.CacheHits, after.FailedCalls - before.FailedCalls,
+                after.PromptTokens - before.PromptTokens, after.CompletionTokens - before.CompletionTokens, Math.Round(after.EstimatedCostUsd - before.EstimatedCostUsd, 6));
+            if (d.PaidCalls != 0 || d.CacheHits != 0 || d.FailedCalls != 0) result[name] = d;
+        }
+        return result;
+    }
+
+    /// <summary>The stage records of an earlier run of this folder (none when it is new or not a testbed run).</summary>
+    public static IReadOnlyDictionary<string, StageRecord> ReadStages(string dir)
+    {
+        var path = Path.Combine(dir, ManifestFile);
+        if (!File.Exists(path)) return new Dictionary<string, StageRecord>();
+        try
+        {
+            var node = JsonNode.Parse(File.ReadAllText(path));
+            if (node?["format"]?.GetValue<string>() != Format || node["stages"] is not JsonObject stages) return new Dictionary<string, StageRecord>();
+            return stages.ToDictionary(kv => kv.Key, kv => kv.Value.Deserialize<StageRecord>(Json)!, StringComparer.Ordinal);
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException)
+        {
+            return new Dictionary<string, StageRecord>(); // unreadable: every stage reruns (its answers are cached)
+        }
+    }
+
+    public static string CodeVersion =>
+        typeof(TestbedRun).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+        ?? typeof(TestbedRun).Assembly.GetName().Version?.ToString() ?? "unknown";
+
+    private static async Task WriteManifestAsync(string dir, LlmRuntime rt, TestbedOptions o, IReadOnlyList<RunInput> inputs,
+        IReadOnlyDictionary<string, StageRecord> stages, string status, string? stopReason = null)
+    {
+        var manifest = await rt.ManifestDataAsync(status, null, stopReason).ConfigureAwait(false);
+        manifest["format"] = Format;
+        manifest["code_version"] = CodeVersion;
+        manifest["scale"] = o.Scale;
+        manifest["seed"] = o.Seed;
+        manifest["testbed"] = JsonSerializer.SerializeToNode(o with { OutputDirectory = "", From = null }, Json);
+        manifest["template_versions"] = TemplateVersions();
+        manifest["stages"] = JsonSerializer.SerializeToNode(stages, Json);
+        manifest["inputs"] = JsonSerializer.SerializeToNode(inputs, Json);
+        var outputs = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var s in stages.Values) foreach (var (k, v) in s.Outputs) outputs[k] = v;
+        manifest["outputs"] = outputs;
+        await Personas.AtomicFile.WriteAsync(Path.Combine(dir, ManifestFile),
+            (s, t) => JsonSerializer.SerializeAsync(s, manifest, ManifestJson, t), CancellationToken.None).ConfigureAwait(false);
+    }
+
+    private static Dictionary<string, string> TemplateVersions()
+    {
+        var v = new SortedDictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["pairs"] = Preferences.PairTemplates.Load(null).Version,
+            ["bench"] = Benchmark.BenchPrompts.Load(null).Version,
+            ["persona_enrichment"] = Personas.PersonaEnricher.DefaultTemplateVersion,
+            ["consistency_check"] = Personas.ConsistencyChecker.DefaultTemplateVersion,
+            ["controversy_classifier"] = ControversyClassifier.DefaultTemplateVersion,
+        };
+        return new Dictionary<string, string>(v, StringComparer.Ordinal);
+    }
+
+    internal static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    private static readonly JsonSerializerOptions ManifestJson = new(Json) { WriteIndented = true };
+}
+
+/// <summary>What a stage gets: the options, the run folder, the runtime (roles), an embedder factory, progress and the two stop tokens.</summary>
+public sealed record StageContext(TestbedOptions Options, string RunDirectory, LlmRuntime Runtime, Func<ITextEmbedder> Embedder,
+    Action<string, long, long> Progress, CancellationToken Stop, CancellationToken Abort)
+{
+    public string Folder(string stage) => Path.Combine(RunDirectory, TestbedStages.Folder(stage));
+}

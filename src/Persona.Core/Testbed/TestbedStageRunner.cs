@@ -1,0 +1,256 @@
+using Persona.Benchmark;
+using Persona.Census;
+using Persona.Llm;
+using Persona.Personas;
+using Persona.Pipeline;
+using Persona.Preferences;
+using Persona.Prompts;
+using Persona.Study;
+
+namespace Persona.Testbed;
+
+/// <summary>
+/// Each stage of the testbed as a plain function of its inputs (the folders the stages before it
+/// wrote) and the runtime's roles: the default role answers (and is the model under test), the
+/// critic critiques pairs and grades the bench, the judge role-plays personas. Each writes the
+/// same files its own verb writes, so the verbs' readers (and `pairs export`, `study serve`,
+/// `bench score`) work on a testbed run.
+/// </summary>
+public static class TestbedStageRunner
+{
+    public static Task<IReadOnlyDictionary<string, object?>> RunAsync(string stage, StageContext c) => stage switch
+    {
+        TestbedStages.Population => PopulationAsync(c),
+        TestbedStages.Prompts => PromptsAsync(c),
+        TestbedStages.Pairs => PairsAsync(c),
+        TestbedStages.Bench => BenchAsync(c),
+        TestbedStages.Loo => LooAsync(c),
+        TestbedStages.PassK => PassKAsync(c),
+        TestbedStages.Summaries => SummariesAsync(c),
+        TestbedStages.Study => StudyAsync(c),
+        TestbedStages.Dataset => DatasetAsync(c),
+        TestbedStages.Report => ReportAsync(c),
+        _ => throw new ArgumentOutOfRangeException(nameof(stage), stage, "not a testbed stage"),
+    };
+
+    private static string PopulationDir(StageContext c) => c.Folder(TestbedStages.Population);
+    private static string PromptsDir(StageContext c) => c.Folder(TestbedStages.Prompts);
+    private static string PairsDir(StageContext c) => c.Folder(TestbedStages.Pairs);
+
+    private static async Task<IReadOnlyDictionary<string, object?>> PopulationAsync(StageContext c)
+    {
+        var o = c.Options;
+        var dir = PopulationDir(c);
+        var build = new PersonaBuildOptions
+        {
+            N = o.Personas, Seed = o.Seed, OutputDirectory = dir, ModelLabel = c.Runtime.ModelIdentity, Concurrency = c.Runtime.TotalConcurrency,
+        };
+        var result = await PersonaBuilder.BuildAsync(build, c.Runtime.ChatClient,
+            new SyncProgress<PersonaBuildProgress>(x => c.Progress(x.Stage, x.Done, x.Total)), c.Stop, c.Abort).ConfigureAwait(false);
+        var fidelity = await Reports.PopulationFidelity.RunAsync(Path.Combine(dir, PersonaBuilder.PersonasJsonl), new CensusSampleOptions { N = build.N },
+            Path.Combine(dir, "fidelity"), new SyncProgress<CensusProgress>(x => c.Progress("fidelity " + x.Stage, x.Done, x.Total)), c.Stop).ConfigureAwait(false);
+        return new Dictionary<string, object?>
+        {
+            ["personas"] = result.Personas.Count, ["evaluated"] = result.Report.Evaluated, ["rejected"] = result.Report.Rejected,
+            ["rejection_rate"] = Math.Round(result.Report.RejectionRate, 6), ["train"] = result.Split.TrainCount, ["test"] = result.Split.TestCount,
+            ["fidelity_attributes"] = fidelity.Report.Attributes.Count,
+        };
+    }
+
+    private static async Task<IReadOnlyDictionary<string, object?>> PromptsAsync(StageContext c)
+    {
+        var o = c.Options;
+        var source = o.PromptSource is null ? PromptLoader.LoadBundledPrism() : PromptLoader.Load(o.PromptSource);
+        using var embedder = new DisposableEmbedder(c.Embedder());
+        var curator = new PromptCurator(c.Runtime.ChatClient, embedder, new PromptCurationOptions
+        {
+            Seed = (int)o.Seed, Limit = o.PromptLimit, K = o.TopicK, MaxConcurrency = c.Runtime.TotalConcurrency, Abort = c.Abort,
+        });
+        var result = await curator.CurateAsync(source, o.PromptSource ?? "bundled:prism",
+            new SyncProgress<CurationProgress>(x => c.Progress(x.Stage, x.Done, x.Total)), c.Stop).ConfigureAwait(false);
+        await PromptCurationWriter.WriteAsync(PromptsDir(c), result, c.Stop).ConfigureAwait(false);
+        return new Dictionary<string, object?>
+        {
+            ["source_prompts"] = source.Count, ["train"] = result.Report.Train, ["held_out"] = result.Report.HeldOut, ["topics"] = result.Report.Topics.K,
+        };
+    }
+
+    private static async Task<IReadOnlyDictionary<string, object?>> PairsAsync(StageContext c)
+    {
+        var o = c.Options;
+        var options = new PairBuildOptions
+        {
+            PersonasPath = PopulationDir(c), PromptsPath = PromptsDir(c), OutputDirectory = PairsDir(c),
+            Schedule = o.Schedule with { Seed = o.Seed }, Verify = o.Verify,
+        };
+        var rt = c.Runtime;
+        var plan = await PairBuilder.PlanAsync(options, new[] { rt.Default, rt.Role("critic"), rt.Role("judge") }.Select(r => $"{r.Name}={r.Identity.Identity}"), c.Stop).ConfigureAwait(false);
+        var result = await PairBuilder.RunAsync(options, plan, rt, new SyncProgress<PairBuildProgress>(x => c.Progress("pairs", x.Done, x.Total)), c.Stop, c.Abort).ConfigureAwait(false);
+        var v = result.Report.Verification;
+        return new Dictionary<string, object?>
+        {
+            ["pairs"] = result.Report.Pairs, ["succeeded"] = result.Report.Succeeded, ["failed"] = result.Report.Failed, ["flagged"] = result.Report.Flagged,
+            ["verified"] = v.Verified, ["agreement"] = v.Agreement.Value, ["flip_rate"] = v.FlipRate.Value,
+        };
+    }
+
+    private static async Task<List<SampleRecord>> RunTaskAsync<T>(StageContext c, EvalTask<T> task, long total, string step, ModelRole? role = null)
+    {
+        var samples = new List<SampleRecord>();
+        long done = 0;
+        c.Progress(step, 0, total);
+        await TaskRunner.RunToEndAsync(TaskRunner.RunAsync(task, c.Runtime, new TaskRunOptions { FanOut = c.Runtime.FanOutOptions(role, c.Abort) }, c.Stop), task.Name, s =>
+        {
+            samples.Add(s);
+            if ((++done & 31) == 0 || done == total) c.Progress(step, done, total);
+        }).ConfigureAwait(false);
+        c.Progress(step, done, total);
+        return samples;
+    }
+
+    private static async Task<(IReadOnlyList<PersonaInput> Personas, IReadOnlyList<QuestionInput> Questions)> InputsAsync(StageContext c) =>
+        (await PersonaInputs.LoadAsync(PopulationDir(c), c.Stop).ConfigureAwait(false), QuestionInputs.Load(PromptsDir(c)));
+
+    private static async Task<IReadOnlyDictionary<string, object?>> BenchAsync(StageContext c)
+    {
+        var o = c.Options;
+        var dir = c.Folder(TestbedStages.Bench);
+        var prompts = BenchPrompts.Load(null);
+        var (personas, questions) = await InputsAsync(c).ConfigureAwait(false);
+        var pairList = BenchTask.Pair(personas, questions, new BenchSampling
+        {
+            Pairing = "random", PerPersona = o.BenchQuestionsPerPersona, QuestionSplit = "held_out", PersonaSplit = "all", Seed = (ulong)o.Seed,
+        });
+        // The four original modes, and the persona's own train pairs as examples: prompting alone beside learning from the feedback.
+        var modes = BenchModes.Parse("all", havePairs: true);
+        var examples = PreferencePairsFile.TrainExamples(PreferencePairsFile.Read(PairsDir(c)), personas);
+        var task = BenchTask.Create(BenchTask.Items(pairList, modes, 1, examples, o.FewShotPairs), prompts, [BenchTask.Critic(prompts)], 0);
+        var samples = await RunTaskAsync(c, task, (long)pairList.Count * modes.Count, "answer + critic").ConfigureAwait(false);
+        Directory.CreateDirectory(dir);
+        await SampleLogExport.WriteJsonlAsync(c.Runtime.Store, task.Name, Path.Combine(dir, "samples.jsonl"), c.Stop).ConfigureAwait(false);
+        c.Progress("statistics", 0, 1);
+        var results = BenchReport.Compute(samples, BenchTask.DefaultScoreSet, o.Resamples, 1, o.MinCell);
+        BenchReport.Write(Path.Combine(dir, "results.json"), results);
+        BenchPlots.AccuracyByMode(results, Path.Combine(dir, "figures"));
+        BenchPlots.GroupHeatmap(results, Path.Combine(dir, "figures"));
+        return new Dictionary<string, object?>
+        {
+            ["samples"] = samples.Count, ["modes"] = modes, ["questions_per_persona"] = o.BenchQuestionsPerPersona,
+            ["accuracy"] = results.Modes.ToDictionary(m => m.Mode, m => m.Accuracy.Accuracy),
+        };
+    }
+
+    private static async Task<IReadOnlyDictionary<string, object?>> LooAsync(StageContext c)
+    {
+        var o = c.Options;
+        var dir = c.Folder(TestbedStages.Loo);
+        var prompts = BenchPrompts.Load(null);
+        var (personas, questions) = await InputsAsync(c).ConfigureAwait(false);
+        var attrs = PersonaInputs.OriginalKeys.Where(k => personas.Any(p => LeaveOneOut.Applies(p, k))).ToList();
+        var options = new LooOptions { Personas = o.LooPersonas, Questions = o.LooQuestions, Seed = (ulong)o.Seed };
+        var (items, skipped) = LeaveOneOut.Plan(personas, questions, attrs, options);
+        if (items.Count == 0) throw new PersonaException($"Leave-one-out: no attribute applies to at least two personas with {options.BaseAttributes} other attributes; use more personas.");
+        var task = LeaveOneOut.Create(items, prompts);
+        var samples = await RunTaskAsync(c, task, items.Count, "role-play choices", c.Runtime.Role(LeaveOneOut.JudgeRole)).ConfigureAwait(false);
+        Directory.CreateDirectory(dir);
+        await SampleLogExport.WriteJsonlAsync(c.Runtime.Store, task.Name, Path.Combine(dir, "samples.jsonl"), c.Stop).ConfigureAwait(false);
+        var r = LeaveOneOut.Compute(samples, options, skipped, c.Runtime.Role(LeaveOneOut.JudgeRole).Identity.Identity);
+        BenchReport.Write(Path.Combine(dir, "loo.json"), r);
+        BenchPlots.LooInfluence(r, Path.Combine(dir, "figures"));
+        return new Dictionary<string, object?> { ["samples"] = samples.Count, ["attributes"] = r.Ranking.Count, ["skipped"] = skipped.Count };
+    }
+
+    private static async Task<IReadOnlyDictionary<string, object?>> PassKAsync(StageContext c)
+    {
+        var o = c.Options;
+        var dir = c.Folder(TestbedStages.PassK);
+        var prompts = BenchPrompts.Load(null);
+        var (personas, questions) = await InputsAsync(c).ConfigureAwait(false);
+        var pairList = BenchTask.Pair(personas, questions, new BenchSampling
+        {
+            Pairing = "random", PerPersona = 1, Samples = o.PassKItems, QuestionSplit = "held_out", PersonaSplit = "all", Seed = (ulong)o.Seed + 1,
+        });
+        var modes = BenchModes.Parse(BenchModes.OutputOnly, false);
+        var task = BenchTask.Create(BenchTask.Items(pairList, modes, o.PassK), prompts, [BenchTask.Critic(prompts)], 1, BenchTask.PassAtKTaskName);
+        var samples = await RunTaskAsync(c, task, (long)pairList.Count * o.PassK, "k samples + critic").ConfigureAwait(false);
+        Directory.CreateDirectory(dir);
+        await SampleLogExport.WriteJsonlAsync(c.Runtime.Store, task.Name, Path.Combine(dir, "samples.jsonl"), c.Stop).ConfigureAwait(false);
+        var r = PassAtK.Compute(samples, BenchTask.DefaultScoreSet, o.PassK, o.Resamples);
+        BenchReport.Write(Path.Combine(dir, "passk.json"), r);
+        BenchPlots.PassAtKCurves(r, Path.Combine(dir, "figures"));
+        return new Dictionary<string, object?> { ["samples"] = samples.Count, ["items"] = pairList.Count, ["k"] = o.PassK };
+    }
+
+    private static async Task<IReadOnlyDictionary<string, object?>> SummariesAsync(StageContext c)
+    {
+        var dir = c.Folder(TestbedStages.Summaries);
+        var prompts = BenchPrompts.Load(null);
+        await c.Runtime.Store.FlushAsync().ConfigureAwait(false);
+        var bench = SampleLogExport.Read(c.Runtime.Store, BenchTask.TaskName).ToList();
+        var n = bench.Count(s => s.Status == SampleRecord.StatusOk && s.Input("mode") == BenchModes.DemographicSummary);
+        var task = SummaryAudit.Create(bench, prompts);
+        var samples = await RunTaskAsync(c, task, n, "judging summaries", c.Runtime.Role(SummaryAudit.JudgeRole)).ConfigureAwait(false);
+        Directory.CreateDirectory(dir);
+        await SampleLogExport.WriteJsonlAsync(c.Runtime.Store, task.Name, Path.Combine(dir, "samples.jsonl"), c.Stop).ConfigureAwait(false);
+        var r = SummaryAudit.Compute(samples);
+        BenchReport.Write(Path.Combine(dir, "summaries.json"), r);
+        BenchPlots.SummaryDrops(r, Path.Combine(dir, "figures"));
+        return new Dictionary<string, object?> { ["summaries"] = r.Summaries };
+    }
+
+    private static async Task<IReadOnlyDictionary<string, object?>> StudyAsync(StageContext c)
+    {
+        var o = c.Options;
+        var dir = c.Folder(TestbedStages.Study);
+        var options = new StudyOptions
+        {
+            Personas = o.StudyPersonas, RatersPerPersona = o.StudyRaters, ItemsPerPersona = o.StudyItems, Seed = o.Seed,
+            Splits = [PairSplit.TestSeen, PairSplit.TestHeldOut],
+        };
+        options.Validate();
+        var pairs = StudyInputs.ReadPairs(PairsDir(c), out var failed);
+        var texts = await StudyInputs.ReadPersonaTextsAsync(Path.Combine(PopulationDir(c), PersonaBuilder.PersonasJsonl), c.Stop).ConfigureAwait(false);
+        var plan = StudyPlanner.Plan(pairs, texts, options);
+        c.Progress("study", 0, 1);
+        // A study may already hold raters' answers: it is never replaced (its plan file says what it was made from).
+        var planFile = Path.Combine(dir, "study-plan.json");
+        if (!File.Exists(StudyDatabase.PathIn(dir)))
+        {
+            using var db = StudyDatabase.Create(dir, plan);
+        }
+        BenchReport.Write(planFile, new Dictionary<string, object?>
+        {
+            ["format"] = "persona-study-plan/1",
+            ["personas"] = plan.Personas.Count, ["raters_per_persona"] = options.RatersPerPersona, ["items_per_persona"] = options.ItemsPerPersona,
+            ["seed"] = options.Seed, ["splits"] = options.Splits, ["failed_pairs_left_out"] = failed,
+            ["persona_ids"] = plan.Personas.Select(p => p.PersonaId).ToList(),
+            ["serve"] = "persona study serve RUN/" + TestbedStages.Folder(TestbedStages.Study),
+        });
+        return new Dictionary<string, object?> { ["personas"] = plan.Personas.Count, ["rater_places"] = plan.Personas.Count * options.RatersPerPersona };
+    }
+
+    private static async Task<IReadOnlyDictionary<string, object?>> DatasetAsync(StageContext c)
+    {
+        var dir = c.Folder(TestbedStages.Dataset);
+        c.Progress("export", 0, 1);
+        var r = await PairExport.ExportAsync(PairsDir(c), dir, new PairExportOptions
+        {
+            Format = "hf", PersonasParquet = Path.Combine(PopulationDir(c), PersonaBuilder.PersonasParquet),
+        }, c.Stop).ConfigureAwait(false);
+        return new Dictionary<string, object?> { ["train"] = r.Train, ["test"] = r.Test, ["left_out"] = r.Skipped, ["files"] = r.Files };
+    }
+
+    private static async Task<IReadOnlyDictionary<string, object?>> ReportAsync(StageContext c)
+    {
+        c.Progress("report", 0, 1);
+        await Reports.RunReport.WriteAsync(c.RunDirectory, c.Stop).ConfigureAwait(false);
+        return new Dictionary<string, object?> { ["file"] = TestbedStages.ReportFile };
+    }
+
+    /// <summary>Disposes the embedder when it owns native resources (MiniLM's ONNX session), and is a pass-through otherwise.</summary>
+    private sealed class DisposableEmbedder(ITextEmbedder inner) : ITextEmbedder, IDisposable
+    {
+        public ValueTask<float[][]> EmbedAsync(IReadOnlyList<string> texts, CancellationToken ct) => inner.EmbedAsync(texts, ct);
+        public void Dispose() => (inner as IDisposable)?.Dispose();
+    }
+}
