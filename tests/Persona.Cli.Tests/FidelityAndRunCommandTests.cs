@@ -75,21 +75,4 @@ public sealed class FidelityAndRunCommandTests : IDisposable
         Assert.Contains("absent.jsonl", text);
         Assert.False(Directory.Exists(Path.Combine(_dir, "f")));
     }
-
-    [Fact]
-    public async Task Run_on_bundled_defaults_writes_personas_and_a_fidelity_report_deterministically()
-    {
-        var a = Path.Combine(_dir, "a");
-        var b = Path.Combine(_dir, "b");
-        var (code, text) = await Cli.Run("run", "--n", "300", "--seed", "5", "--out", a);
-        Assert.True(code == 0, text);
-        (code, text) = await Cli.Run("run", "--n", "300", "--seed", "5", "--out", b);
-        Assert.True(code == 0, text);
-
-        Assert.Equal(300, File.ReadAllLines(Path.Combine(a, "personas.jsonl")).Length);
-        Assert.Equal(File.ReadAllBytes(Path.Combine(a, "personas.jsonl")), File.ReadAllBytes(Path.Combine(b, "personas.jsonl")));
-        Assert.True(File.Exists(Path.Combine(a, "personas.parquet")));
-        Assert.True(File.Exists(Path.Combine(a, "fidelity", "fidelity.json")));
-        Assert.Contains("mean TVD", text);
-    }
 }

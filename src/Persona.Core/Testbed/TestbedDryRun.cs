@@ -69,7 +69,7 @@ public static class TestbedDryRun
         Add(TestbedStages.Summaries, Judge, "dropped attributes", bench, 300 + persona + 150, 80);
         var inv = System.Globalization.CultureInfo.InvariantCulture;
         return new Result(lines,
-            string.Create(inv, $"{pairs:N0} pairs, {bench * modes:N0} bench samples. Counts after the population and prompts stages assume the original's shares ({OriginalRejection:P1} of personas rejected, {OriginalKeptShare:P0} of filtered prompts kept); ") +
+            string.Create(inv, $"{pairs:N0} pairs, {bench * modes:N0} bench samples. Counts after the population and prompts stages assume the original's shares ({OriginalRejection * 100:0.0}% of personas rejected, {OriginalKeptShare * 100:0}% of filtered prompts kept); ") +
             "leave-one-out is an upper bound; retries are not included. Cached calls (a rerun, --from) cost nothing; the offline model costs nothing.");
     }
 }

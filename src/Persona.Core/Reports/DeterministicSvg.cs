@@ -1,0 +1,32 @@
+using System.Text.RegularExpressions;
+using ScottPlot;
+
+namespace Persona.Reports;
+
+/// <summary>
+/// ScottPlot names each SVG clip path from a process-wide counter (cl_0, ..., cl_7b, cl_db: hex-like), so the same
+/// figure drawn after other figures gets other ids and the file differs. Renumbering the ids in
+/// order of appearance makes a figure a function of its data alone.
+/// </summary>
+public static partial class DeterministicSvg
+{
+    [GeneratedRegex(@"\bcl_[0-9A-Za-z]+\b")]
+    private static partial Regex ClipId();
+
+    public static string Normalize(string svg)
+    {
+        var ids = new Dictionary<string, string>(StringComparer.Ordinal);
+        return ClipId().Replace(svg, m =>
+        {
+            if (!ids.TryGetValue(m.Value, out var id)) ids[m.Value] = id = "cl_" + ids.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return id;
+        });
+    }
+
+    /// <summary>The plot as SVG with stable ids.</summary>
+    public static string Of(Plot plot, int width, int height) => Normalize(plot.GetSvgXml(width, height));
+
+    /// <summary>Writes the plot's SVG with stable ids, atomically.</summary>
+    public static void Save(Plot plot, string path, int width, int height) =>
+        Personas.AtomicFile.WriteAllText(path, Of(plot, width, height));
+}

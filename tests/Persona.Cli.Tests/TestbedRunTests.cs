@@ -1,0 +1,183 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Persona.Testbed;
+
+namespace Persona.Cli.Tests;
+
+/// <summary>Two whole default runs of `persona run` into two folders, shared by the tests below (about a minute each).</summary>
+public sealed class DefaultRunsFixture : IAsyncLifetime
+{
+    public string Dir { get; } = Cli.TempDir("testbed");
+    public string A => Path.Combine(Dir, "a");
+    public string B => Path.Combine(Dir, "b");
+    public string TextA { get; private set; } = "";
+
+    public async Task InitializeAsync()
+    {
+        var (code, text) = await Cli.Run("run", "--out", A);
+        Assert.True(code == 0, text);
+        TextA = text;
+        (code, text) = await Cli.Run("run", "--out", B);
+        Assert.True(code == 0, text);
+    }
+
+    public Task DisposeAsync()
+    {
+        try { Directory.Delete(Dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        return Task.CompletedTask;
+    }
+}
+
+public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<DefaultRunsFixture>
+{
+    /// <summary>The study database holds fresh secret entry keys by design; every other output is a function of the inputs and answers.</summary>
+    private const string StudyDb = "study/study.sqlite";
+
+    private static JsonElement Manifest(string dir) => JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, TestbedRun.ManifestFile))).RootElement;
+
+    private static SortedDictionary<string, string> Outputs(string dir) =>
+        new(Manifest(dir).GetProperty("outputs").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!), StringComparer.Ordinal);
+
+    private static long PaidCallsInStore(string dir)
+    {
+        using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(dir, "store.sqlite")};Mode=ReadOnly;Pooling=False");
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT COUNT(*) FROM calls WHERE cached = 0";
+        return (long)cmd.ExecuteScalar()!;
+    }
+
+    [Fact]
+    public void The_default_run_writes_every_stage_and_twice_gives_identical_outputs()
+    {
+        var m = Manifest(runs.A);
+        Assert.Equal("completed", m.GetProperty("status").GetString());
+        Assert.True(m.GetProperty("simulated").GetBoolean());
+        foreach (var stage in TestbedStages.All)
+            Assert.Equal("completed", m.GetProperty("stages").GetProperty(stage).GetProperty("status").GetString());
+        var a = Outputs(runs.A);
+        var b = Outputs(runs.B);
+        foreach (var must in new[] { "population/personas.jsonl", "population/fidelity/fidelity.json", "prompts/prompts.jsonl", "pairs/pairs.parquet", "pairs/pairs-report.json",
+                     "bench/results.json", "bench/loo/loo.json", "bench/passk/passk.json", "bench/summaries/summaries.json", StudyDb, "study/study-plan.json",
+                     "dataset/README.md", "dataset/data/train-00000-of-00001.parquet", "dataset/personas/personas.parquet", "report.html" })
+            Assert.True(a.ContainsKey(must), $"{must} is not among the outputs: {string.Join(", ", a.Keys)}");
+        Assert.Equal(a.Keys, b.Keys);
+        var differ = a.Keys.Where(k => k != StudyDb && a[k] != b[k]).ToList();
+        Assert.True(differ.Count == 0, "outputs differ between two identical runs: " + string.Join(", ", differ));
+        // And the hashes are the files' (not only equal to each other).
+        foreach (var (rel, sha) in a) Assert.Equal(sha, TestbedRun.HashFile(Path.Combine(runs.A, rel)));
+        Assert.Contains("simulated:", runs.TextA);
+        Assert.Contains("[10/10] report", runs.TextA);
+    }
+
+    [Fact]
+    public void The_dataset_folder_is_ready_to_upload_with_pairs_and_personas_configs()
+    {
+        var card = File.ReadAllText(Path.Combine(runs.A, "dataset", "README.md"));
+        Assert.StartsWith("---\n", card);
+        Assert.Contains("- config_name: default", card);
+        Assert.Contains("- config_name: personas", card);
+        Assert.Contains("path: personas/personas.parquet", card);
+        Assert.Contains("SIMULATED", card);
+        var sums = File.ReadAllLines(Path.Combine(runs.A, "dataset", "SHA256SUMS"));
+        Assert.Contains(sums, l => l.EndsWith("  personas/personas.parquet", StringComparison.Ordinal));
+        foreach (var l in sums)
+        {
+            var (sha, file) = (l[..64], l[66..]);
+            Assert.Equal(sha, TestbedRun.HashFile(Path.Combine(runs.A, "dataset", file)));
+        }
+    }
+
+    [Fact]
+    public async Task A_rerun_reuses_every_stage_and_pays_nothing_and_from_reruns_the_later_stages_from_the_cache()
+    {
+        var paid = PaidCallsInStore(runs.A);
+        var before = Outputs(runs.A);
+        var (code, text) = await Cli.Run("run", "--out", runs.A);
+        Assert.True(code == 0, text);
+        var stages = Manifest(runs.A).GetProperty("stages");
+        foreach (var stage in TestbedStages.All) Assert.True(stages.GetProperty(stage).GetProperty("reused").GetBoolean(), stage + " was rerun");
+        Assert.Equal(paid, PaidCallsInStore(runs.A));
+
+        (code, text) = await Cli.Run("run", "--out", runs.A, "--from", "bench");
+        Assert.True(code == 0, text);
+        stages = Manifest(runs.A).GetProperty("stages");
+        var from = TestbedStages.All.ToList().IndexOf(TestbedStages.Bench);
+        for (var i = 0; i < TestbedStages.All.Count; i++)
+            Assert.Equal(i < from, stages.GetProperty(TestbedStages.All[i]).GetProperty("reused").GetBoolean());
+        Assert.Equal(paid, PaidCallsInStore(runs.A)); // the rerun stages read every answer from the cache
+        var after = Outputs(runs.A);
+        Assert.Equal(before, after);
+    }
+
+    [Fact]
+    public async Task Killed_with_kill_9_mid_run_then_rerun_gives_the_uninterrupted_runs_outputs_and_pays_nothing_twice()
+    {
+        var killed = Path.Combine(runs.Dir, "killed");
+        var psi = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "persona")) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { "run", "--out", killed }) psi.ArgumentList.Add(a);
+        using (var p = Process.Start(psi)!)
+        {
+            _ = p.StandardOutput.ReadToEndAsync();
+            _ = p.StandardError.ReadToEndAsync();
+            // Kill without warning once the pairs stage is under way (population and prompts recorded as done).
+            var deadline = DateTime.UtcNow.AddMinutes(4);
+            while (DateTime.UtcNow < deadline && !p.HasExited)
+            {
+                await Task.Delay(100);
+                try
+                {
+                    if (File.Exists(Path.Combine(killed, TestbedRun.ManifestFile)) && Manifest(killed).GetProperty("stages").TryGetProperty(TestbedStages.Prompts, out _)) break;
+                }
+                catch (Exception ex) when (ex is IOException or JsonException) { }
+            }
+            await Task.Delay(1500);
+            Assert.False(p.HasExited, "the run ended before it could be killed");
+            p.Kill(entireProcessTree: true);
+            await p.WaitForExitAsync();
+        }
+        Assert.False(Manifest(killed).GetProperty("stages").TryGetProperty(TestbedStages.Report, out _), "the run finished before the kill");
+
+        var (code, text) = await Cli.Run("run", "--out", killed);
+        Assert.True(code == 0, text);
+        var stages = Manifest(killed).GetProperty("stages");
+        Assert.True(stages.GetProperty(TestbedStages.Population).GetProperty("reused").GetBoolean());
+        var clean = Outputs(runs.B);
+        var resumed = Outputs(killed);
+        Assert.Equal(clean.Keys, resumed.Keys);
+        Assert.DoesNotContain(clean.Keys, k => k != StudyDb && clean[k] != resumed[k]);
+        using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(killed, "store.sqlite")};Mode=ReadOnly;Pooling=False");
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT COUNT(*) FROM calls WHERE cached = 0 AND status = 'ok' GROUP BY key HAVING COUNT(*) > 1";
+        using var r = cmd.ExecuteReader();
+        Assert.False(r.Read(), "an answer was paid twice");
+    }
+
+    [Fact]
+    public async Task A_dry_run_prints_every_stage_per_role_and_sends_and_writes_nothing()
+    {
+        var dir = Path.Combine(runs.Dir, "dry");
+        var (code, text) = await Cli.Run("run", "--out", dir, "--scale", "paper", "--model", "openai:gpt-4o-mini", "--critic-model", "openai:gpt-4o", "--judge-model", "openai:gpt-4o", "--dry-run");
+        Assert.True(code == 0, text);
+        Assert.False(Directory.Exists(dir));
+        foreach (var stage in new[] { "population", "prompts", "pairs", "bench", "loo", "passk", "summaries" }) Assert.Contains(stage, text);
+        Assert.Contains("317,200", text);
+        Assert.Contains("634,400", text); // verification in both orders
+        Assert.Contains("role total", text);
+    }
+
+    [Theory]
+    [InlineData("--scale", "huge", "--scale 'huge' is not a scale")]
+    [InlineData("--from", "pears", "--from 'pears' is not a stage")]
+    [InlineData("--personas", "1", "at least 2 personas")]
+    public async Task Bad_options_get_one_line_and_exit_1_before_anything_is_written(string option, string value, string expected)
+    {
+        var dir = Path.Combine(runs.Dir, "bad-" + option.Trim('-'));
+        var (code, _, stderr) = await Cli.RunSplit("run", "--out", dir, option, value);
+        Assert.Equal(1, code);
+        Assert.Contains(expected, stderr);
+        Assert.Single(stderr.Trim().Split('\n'));
+        Assert.False(Directory.Exists(dir));
+    }
+}
