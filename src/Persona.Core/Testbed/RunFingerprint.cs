@@ -75,6 +75,9 @@ public sealed record RunFingerprint(
     {
         var patterns = (exclude ?? RunHashes.DefaultExclusions).ToList();
         RunHashes.ValidatePatterns(patterns, "outputs_exclude");
+        // The manifest is written after the hashes, so hashing it would record a file that cannot match.
+        if (!RunHashes.IsExcluded(ManifestFile, patterns))
+            throw new ArgumentException($"The exclusion patterns must exclude the run's own {ManifestFile} (e.g. '/{ManifestFile}').", nameof(exclude));
         var outputs = await RunHashes.OutputsAsync(runDir, patterns, ct).ConfigureAwait(false);
         return new RunFingerprint(outputs, patterns, inputs.ToList());
     }

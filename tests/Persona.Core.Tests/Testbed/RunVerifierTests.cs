@@ -187,6 +187,14 @@ public sealed class RunVerifierTests : IDisposable
     }
 
     [Fact]
+    public async Task Exclusions_that_would_hash_the_manifest_itself_are_refused()
+    {
+        Directory.CreateDirectory(RunDir);
+        var ex = await Assert.ThrowsAsync<ArgumentException>(() => RunFingerprint.ComputeAsync(RunDir, [], ["store.sqlite*"]));
+        Assert.Contains("/manifest.json", ex.Message);
+    }
+
+    [Fact]
     public async Task A_moved_run_folder_still_verifies_since_inputs_inside_it_are_relative()
     {
         await MakeRun();
