@@ -20,6 +20,7 @@ public static class PersonaApp
             "  persona census fidelity --personas personas.jsonl --out fidelity/\n" +
             "  persona llm batch --in requests.jsonl --out results.jsonl --model offline");
         root.Subcommands.Add(RunCommand.Create(console));
+        root.Subcommands.Add(VerifyCommand.Create(console));
         root.Subcommands.Add(CensusCommands.Create(console));
         root.Subcommands.Add(LlmCommands.Create(console));
         root.Subcommands.Add(PersonasCommands.Create(console));
