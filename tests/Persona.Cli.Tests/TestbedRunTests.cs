@@ -48,7 +48,7 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
     }
 
     [Fact]
-    public void The_default_run_writes_every_stage_and_twice_gives_identical_outputs()
+    public async Task The_default_run_writes_every_stage_and_twice_gives_identical_outputs()
     {
         var m = Manifest(runs.A);
         Assert.Equal("completed", m.GetProperty("status").GetString());
@@ -65,13 +65,13 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
         var differ = a.Keys.Where(k => k != StudyDb && a[k] != b[k]).ToList();
         Assert.True(differ.Count == 0, "outputs differ between two identical runs: " + string.Join(", ", differ));
         // And the hashes are the files' (not only equal to each other).
-        foreach (var (rel, sha) in a) Assert.Equal(sha, TestbedRun.HashFile(Path.Combine(runs.A, rel)));
+        foreach (var (rel, sha) in a) Assert.Equal(sha, await RunHashes.FileAsync(Path.Combine(runs.A, rel)));
         Assert.Contains("simulated:", runs.TextA);
         Assert.Contains("[10/10] report", runs.TextA);
     }
 
     [Fact]
-    public void The_dataset_folder_is_ready_to_upload_with_pairs_and_personas_configs()
+    public async Task The_dataset_folder_is_ready_to_upload_with_pairs_and_personas_configs()
     {
         var card = File.ReadAllText(Path.Combine(runs.A, "dataset", "README.md"));
         Assert.StartsWith("---\n", card);
@@ -84,7 +84,7 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
         foreach (var l in sums)
         {
             var (sha, file) = (l[..64], l[66..]);
-            Assert.Equal(sha, TestbedRun.HashFile(Path.Combine(runs.A, "dataset", file)));
+            Assert.Equal(sha, await RunHashes.FileAsync(Path.Combine(runs.A, "dataset", file)));
         }
     }
 
@@ -152,6 +152,29 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
         cmd.CommandText = "SELECT COUNT(*) FROM calls WHERE cached = 0 AND status = 'ok' GROUP BY key HAVING COUNT(*) > 1";
         using var r = cmd.ExecuteReader();
         Assert.False(r.Read(), "an answer was paid twice");
+    }
+
+    [Fact]
+    public async Task Verify_passes_the_finished_run_and_names_one_changed_byte_in_an_output()
+    {
+        var copy = Path.Combine(runs.Dir, "verify-copy");
+        CopyTree(runs.B, copy);
+        var (code, text) = await Cli.Run("verify", copy);
+        Assert.True(code == 0, text);
+        var target = Path.Combine(copy, "pairs", "pairs-report.json");
+        var bytes = File.ReadAllBytes(target);
+        bytes[bytes.Length / 2] ^= 0x01;
+        File.WriteAllBytes(target, bytes);
+        (code, text) = await Cli.Run("verify", copy);
+        Assert.Equal(2, code);
+        Assert.Contains("pairs/pairs-report.json", text);
+    }
+
+    private static void CopyTree(string from, string to)
+    {
+        foreach (var d in Directory.EnumerateDirectories(from, "*", SearchOption.AllDirectories)) Directory.CreateDirectory(Path.Combine(to, Path.GetRelativePath(from, d)));
+        Directory.CreateDirectory(to);
+        foreach (var f in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories)) File.Copy(f, Path.Combine(to, Path.GetRelativePath(from, f)));
     }
 
     [Fact]

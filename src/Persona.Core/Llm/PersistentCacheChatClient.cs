@@ -78,6 +78,17 @@ public sealed class PersistentCacheChatClient : DelegatingChatClient
             }
             try
             {
+                // A twin may have finished between our lookup and our claim (it stores its answer
+                // before it leaves the in-flight table): look once more rather than pay again.
+                if (!_refresh && _store.TryGetResponse(key, out var late))
+                {
+                    _store.EnqueueCall(new CallRecord(key, _model.Provider, _model.Name, null, parameters, started, sw.Elapsed.TotalMilliseconds,
+                        late.PromptTokens, late.CompletionTokens, late.TokensEstimated, late.CostUsd, Cached: true, Attempts: 0, "ok", null, null, late.FinishReason, late.Simulated, _role));
+                    _usage?.CacheHit();
+                    var hitResponse = FromStored(late, cached: true);
+                    mine.TrySetResult(hitResponse);
+                    return Clone(hitResponse);
+                }
                 var forwarded = (options?.Clone() ?? new ChatOptions()).WithKey(key);
                 var response = await ForwardAsync(list, forwarded, key, parameters, started, sw, cancellationToken).ConfigureAwait(false);
                 mine.TrySetResult(response);

@@ -42,14 +42,6 @@ public static class TestbedRun
 {
     public const string ManifestFile = "manifest.json", Format = "persona-testbed-run/1";
 
-    /// <summary>Files under a run folder that are neither outputs nor inputs: the LM cache and bookkeeping.</summary>
-    public static bool IsBookkeeping(string relative)
-    {
-        var name = relative.Split('/')[^1];
-        return relative == ManifestFile || name.StartsWith("store.sqlite", StringComparison.Ordinal) || name.EndsWith(".tmp", StringComparison.Ordinal)
-               || name.EndsWith(".lock", StringComparison.Ordinal) || (name.StartsWith('.') && relative.Split('/').Length == 1);
-    }
-
     public static async Task<TestbedResult> RunAsync(TestbedOptions options, LlmRuntime rt, Func<ITextEmbedder> embedder,
         IProgress<TestbedProgress>? progress = null, CancellationToken ct = default, CancellationToken abort = default)
     {
@@ -59,7 +51,7 @@ public static class TestbedRun
         var previous = ReadStages(dir);
         var records = new SortedDictionary<string, StageRecord>(StringComparer.Ordinal);
         var fromIndex = options.From is { } f ? TestbedStages.All.ToList().IndexOf(TestbedStages.Parse(f)) : int.MaxValue;
-        var inputs = Inputs(options, rt);
+        var inputs = await InputsAsync(options, rt, dir, ct).ConfigureAwait(false);
         var upstream = new StringBuilder();
         upstream.Append(Format).Append('\n');
         foreach (var i in inputs) upstream.Append(i.Name).Append('=').Append(i.Sha256).Append('\n');
@@ -70,7 +62,7 @@ public static class TestbedRun
             var fingerprint = Fingerprint(stage, options, rt, upstream.ToString());
             StageRecord record;
             if (k < fromIndex && previous.TryGetValue(stage, out var prior) && prior.Status == "completed" && prior.Fingerprint == fingerprint
-                && Intact(dir, prior.Outputs))
+                && await IntactAsync(dir, prior.Outputs, ct).ConfigureAwait(false))
             {
                 record = prior with { Reused = true };
                 progress?.Report(new TestbedProgress(k + 1, stages.Count, stage, "reused", 1, 1, Reused: true));
@@ -91,7 +83,7 @@ public static class TestbedRun
                     record = new StageRecord
                     {
                         Status = "completed", Fingerprint = fingerprint, Seconds = Math.Round(sw.Elapsed.TotalSeconds, 3),
-                        Spend = Diff(before, Spend(rt)), Counts = counts, Outputs = StageOutputs(dir, stage),
+                        Spend = Diff(before, Spend(rt)), Counts = counts, Outputs = await StageOutputsAsync(dir, stage, CancellationToken.None).ConfigureAwait(false),
                     };
                 }
                 catch (Exception ex) when (ex is OperationCanceledException or RunStoppedException)
@@ -126,44 +118,37 @@ public static class TestbedRun
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())))[..32];
     }
 
-    private static bool Intact(string dir, IReadOnlyDictionary<string, string> outputs) =>
-        outputs.Count > 0 && outputs.All(kv => File.Exists(Path.Combine(dir, kv.Key)) && HashFile(Path.Combine(dir, kv.Key)) == kv.Value);
+    private static async Task<bool> IntactAsync(string dir, IReadOnlyDictionary<string, string> outputs, CancellationToken ct)
+    {
+        if (outputs.Count == 0) return false;
+        foreach (var (rel, sha) in outputs)
+            if (!File.Exists(Path.Combine(dir, rel)) || await RunHashes.FileAsync(Path.Combine(dir, rel), ct).ConfigureAwait(false) != sha) return false;
+        return true;
+    }
 
     /// <summary>The files a stage wrote: its folder, without other stages' folders inside it and without bookkeeping.</summary>
-    public static IReadOnlyDictionary<string, string> StageOutputs(string dir, string stage)
+    public static async Task<IReadOnlyDictionary<string, string>> StageOutputsAsync(string dir, string stage, CancellationToken ct = default)
     {
         var result = new SortedDictionary<string, string>(StringComparer.Ordinal);
         if (stage == TestbedStages.Report)
         {
             var report = Path.Combine(dir, TestbedStages.ReportFile);
-            if (File.Exists(report)) result[TestbedStages.ReportFile] = HashFile(report);
+            if (File.Exists(report)) result[TestbedStages.ReportFile] = await RunHashes.FileAsync(report, ct).ConfigureAwait(false);
             return result;
         }
-        var folder = Path.Combine(dir, TestbedStages.Folder(stage));
-        if (!Directory.Exists(folder)) return result;
-        var nested = TestbedStages.All.Where(s => s != stage && TestbedStages.Folder(s) != "." && TestbedStages.Folder(s).StartsWith(TestbedStages.Folder(stage) + "/", StringComparison.Ordinal))
-            .Select(TestbedStages.Folder).ToArray();
-        foreach (var file in Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories))
+        var folder = TestbedStages.Folder(stage);
+        if (!Directory.Exists(Path.Combine(dir, folder))) return result;
+        var nested = TestbedStages.All.Select(TestbedStages.Folder).Where(f => f != folder && f.StartsWith(folder + "/", StringComparison.Ordinal)).ToArray();
+        foreach (var rel in RunHashes.OutputFiles(dir, RunHashes.DefaultExclusions))
         {
-            var rel = Path.GetRelativePath(dir, file).Replace('\\', '/');
-            if (IsBookkeeping(rel) || rel.Split('/')[^1].StartsWith('.') || nested.Any(n => rel.StartsWith(n + "/", StringComparison.Ordinal))) continue;
-            if (stage == TestbedStages.Study && rel.Split('/')[^1].StartsWith(Study.StudyDatabase.FileName + "-", StringComparison.Ordinal)) continue; // WAL/SHM of an open study
-            result[rel] = HashFile(file);
+            if (!rel.StartsWith(folder + "/", StringComparison.Ordinal) || nested.Any(n => rel.StartsWith(n + "/", StringComparison.Ordinal))) continue;
+            result[rel] = await RunHashes.FileAsync(Path.Combine(dir, rel), ct).ConfigureAwait(false);
         }
         return result;
     }
 
-    public static string HashFile(string path)
-    {
-        using var s = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16);
-        return Convert.ToHexStringLower(SHA256.HashData(s));
-    }
-
-    /// <summary>A run input with its content hash: bundled files as "bundled:REL", others by absolute path.</summary>
-    public sealed record RunInput(string Name, string Path, string Sha256);
-
     /// <summary>Every file the stages read besides the models' answers: the bundled data (census extract, dictionaries, tables, prompts, templates, world, prices) and any file given.</summary>
-    public static IReadOnlyList<RunInput> Inputs(TestbedOptions o, LlmRuntime rt)
+    public static async Task<IReadOnlyList<RunInput>> InputsAsync(TestbedOptions o, LlmRuntime rt, string dir, CancellationToken ct = default)
     {
         var list = new List<RunInput>();
         if (Directory.Exists(BundledData.Root))
@@ -171,10 +156,10 @@ public static class TestbedRun
             {
                 var rel = Path.GetRelativePath(BundledData.Root, f).Replace('\\', '/');
                 if (rel.EndsWith(".md", StringComparison.Ordinal)) continue; // documentation, not read by any stage
-                list.Add(new RunInput("bundled " + rel, "bundled:" + rel, HashFile(f)));
+                list.Add(await RunInput.OfFileAsync("bundled " + rel, f, dir, ct).ConfigureAwait(false));
             }
-        if (o.PromptSource is { } p) list.Add(new RunInput("prompt source", Path.GetFullPath(p), HashFile(p)));
-        if (rt.Options.WorldPath is { } w) list.Add(new RunInput("world", Path.GetFullPath(w), HashFile(w)));
+        if (o.PromptSource is { } p) list.Add(await RunInput.OfFileAsync("prompt source", p, dir, ct).ConfigureAwait(false));
+        if (rt.Options.WorldPath is { } w) list.Add(await RunInput.OfFileAsync("world", w, dir, ct).ConfigureAwait(false));
         return list;
     }
 
@@ -229,10 +214,10 @@ public static class TestbedRun
         manifest["testbed"] = JsonSerializer.SerializeToNode(o with { OutputDirectory = "", From = null }, Json);
         manifest["template_versions"] = TemplateVersions();
         manifest["stages"] = JsonSerializer.SerializeToNode(stages, Json);
-        manifest["inputs"] = JsonSerializer.SerializeToNode(inputs, Json);
+                // The union of the stages' outputs (each hashed once, when its stage finished): what `persona verify` checks.
         var outputs = new SortedDictionary<string, string>(StringComparer.Ordinal);
         foreach (var s in stages.Values) foreach (var (k, v) in s.Outputs) outputs[k] = v;
-        manifest["outputs"] = outputs;
+        new RunFingerprint(outputs, RunHashes.DefaultExclusions, inputs).AddTo(manifest);
         await Personas.AtomicFile.WriteAsync(Path.Combine(dir, ManifestFile),
             (s, t) => JsonSerializer.SerializeAsync(s, manifest, ManifestJson, t), CancellationToken.None).ConfigureAwait(false);
     }

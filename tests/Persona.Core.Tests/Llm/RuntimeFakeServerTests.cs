@@ -255,6 +255,22 @@ public sealed class RuntimeFakeServerTests
     }
 
     [Fact]
+    public async Task Identical_requests_arriving_as_their_twin_finishes_are_not_paid_again()
+    {
+        // With an instant model the window between a twin finishing and the next caller's claim is
+        // hit often: 64 waves of 32 identical requests, each wave a new question.
+        await using var rt = LlmRuntime.Open(Options(TempDir(), "offline"));
+        for (var wave = 0; wave < 64; wave++)
+        {
+            var text = "question " + wave.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await Task.WhenAll(Enumerable.Range(0, 32).Select(_ => Task.Run(() => rt.ChatClient.GetResponseAsync([new ChatMessage(ChatRole.User, text)], new ChatOptions { Temperature = 0 }))));
+        }
+        var usage = rt.Default.Usage.Snapshot();
+        Assert.Equal(64, usage.PaidCalls);
+        Assert.Equal(64 * 31, usage.CacheHits);
+    }
+
+    [Fact]
     public async Task Tokens_are_counted_locally_when_the_server_reports_none_and_provenance_holds_no_key()
     {
         await using var server = await FakeLlmServer.StartAsync();
