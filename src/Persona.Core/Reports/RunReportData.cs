@@ -81,8 +81,12 @@ public sealed record RunReportData(
         "bench/summaries/samples.jsonl", SummariesPath, StudyPath,
     ];
 
+    // Missing or null required fields fail the read (and become the stage's error) instead of a
+    // null the renderer would trip over: a file of another format version is named, never a crash.
     public static readonly JsonSerializerOptions Json = new()
     {
+        RespectRequiredConstructorParameters = true,
+        RespectNullableAnnotations = true,
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         PropertyNameCaseInsensitive = true,
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,

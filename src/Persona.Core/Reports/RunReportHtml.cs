@@ -328,7 +328,7 @@ internal sealed class RunReportHtml(RunReportData d)
         [
             ["personas", Fmt.Int(s.Personas)],
             ["rater places", Fmt.Int(s.RaterPlaces)],
-            ["questions (pair items)", Fmt.Int(s.PairItems)],
+            ["questions (pair items, all personas)", Fmt.Int(s.PairItems)],
             ["attention checks", Fmt.Int(s.AttentionItems)],
             ["rater sessions so far (completed)", $"{Fmt.Int(s.Sessions)} ({Fmt.Int(s.CompletedSessions)})"],
             ["answers stored", Fmt.Int(s.Answers)],
@@ -402,7 +402,9 @@ internal sealed class RunReportHtml(RunReportData d)
             if (m.Json.TryGetProperty("world", out var w) && w.ValueKind == JsonValueKind.Object)
                 Add(m.Stage, "simulated world", $"{Scalar(w, "source")} sha256 {Scalar(w, "sha256")}");
         }
-        Table(["Stage", "What", "Value"], seeds, caption: "Seeds, templates and pinned inputs");
+        // The same value in several stages (one simulated world, one offline seed) is one row naming them all.
+        var merged = seeds.GroupBy(r => (r[1], r[2])).Select(g => (IReadOnlyList<string>)[string.Join(", ", g.Select(r => r[0])), g.Key.Item1, g.Key.Item2]);
+        Table(["Stage", "What", "Value"], merged, caption: "Seeds, templates and pinned inputs");
 
         if (d.RunManifest is { } rm2)
         {

@@ -194,6 +194,21 @@ public sealed class RunReportTests : IDisposable
     }
 
     [Fact]
+    public void A_file_missing_a_required_field_is_the_stages_error_not_a_crash()
+    {
+        var run = Run();
+        Edit(run, "bench/results.json", n => n.AsObject().Remove("modes"));
+        Edit(run, "pairs/pairs-report.json", n => n["by_group"] = null);
+        var data = RunReportData.Load(run);
+        Assert.Null(data.Bench.Value);
+        Assert.StartsWith("bench/results.json could not be read", data.Bench.Error);
+        Assert.StartsWith("pairs/pairs-report.json could not be read", data.Pairs.Error);
+        var html = RunReport.Render(data);
+        Assert.Contains("Could not read this stage: bench/results.json", html);
+        Assert.NotNull(data.Loo.Value); // the other bench files still read
+    }
+
+    [Fact]
     public void A_folder_that_is_not_a_run_is_refused()
     {
         var empty = Path.Combine(_root, "empty");
