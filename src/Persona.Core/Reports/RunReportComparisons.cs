@@ -30,7 +30,7 @@ public static class RunReportComparisons
         if (d.Build.Value is { } b)
         {
             Interval? ci = b.Evaluated > 0 ? Proportion.Wilson(b.Rejected, b.Evaluated) : null;
-            rows.Add(new("population", "Personas rejected by the consistency filter", Fmt.Pct(OriginalRejectionRate),
+            rows.Add(new("population", "Personas rejected by the consistency filter", "about " + Fmt.Pct(OriginalRejectionRate),
                 $"{Fmt.Pct(b.RejectionRate)} ({Fmt.Int(b.Rejected)} of {Fmt.Int(b.Evaluated)} evaluated) {Fmt.Ci(ci)}",
                 Within(ci, OriginalRejectionRate)));
             rows.Add(new("population", "Personas (train / test)", $"{Fmt.Int(OriginalPersonas)} ({Fmt.Int(OriginalTrainPersonas)} / {Fmt.Int(OriginalTestPersonas)})",

@@ -102,6 +102,8 @@ public sealed record RunReportData(
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(runDir);
         var full = Path.GetFullPath(runDir);
+        if (File.Exists(full))
+            throw new PersonaException($"'{runDir}' is a file: give the run folder (the one holding population/, prompts/, ... and manifest.json).");
         if (!Directory.Exists(full))
             throw new PersonaException($"'{runDir}' does not exist: give the folder a `persona run` wrote.");
         if (!IsRun(full))

@@ -90,7 +90,7 @@ public sealed class RunReportTests : IDisposable
         var rows = RunReportComparisons.Rows(d);
         // 22 of 52 rejected: Wilson [29.9%, 55.8%] excludes the original's 8.5%.
         var rejected = rows.Single(r => r.Figure.StartsWith("Personas rejected", StringComparison.Ordinal));
-        Assert.Equal("8.5%", rejected.Original);
+        Assert.Equal("about 8.5%", rejected.Original);
         Assert.StartsWith("42.3% (22 of 52 evaluated) [29.9%, 55.8%]", rejected.Ours);
         Assert.Equal(RunReportComparisons.Differs, rejected.Verdict);
         // The classifier saw 200 prompts only (--limit): no claim about the original's 3,868.
@@ -219,6 +219,7 @@ public sealed class RunReportTests : IDisposable
         File.WriteAllText(Path.Combine(empty, "manifest.json"), """{"format": "persona-llm-run/2", "simulated": true}""");
         Assert.Throws<PersonaException>(() => RunReportData.Load(empty));
         Assert.Contains("does not exist", Assert.Throws<PersonaException>(() => RunReportData.Load(Path.Combine(_root, "nope"))).Message);
+        Assert.Contains("is a file", Assert.Throws<PersonaException>(() => RunReportData.Load(Path.Combine(empty, "manifest.json"))).Message);
         // The orchestrator's manifest alone makes a run whose stages all say "not run".
         File.WriteAllText(Path.Combine(empty, "manifest.json"), """{"stages": {"population": {"status": "failed", "seconds": 1.5}}, "seed": 7}""");
         var html = RunReport.Render(RunReportData.Load(empty));
