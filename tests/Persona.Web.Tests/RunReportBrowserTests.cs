@@ -34,7 +34,18 @@ public sealed class RunReportBrowserTests(BrowserFixture fixture, RunFolderFixtu
         Assert.All(requests, r => Assert.True(r == url || r.StartsWith("data:", StringComparison.Ordinal), r));
 
         // Every figure: 24 fidelity histograms, accuracy by mode and per group, loo, pass@k, summaries.
-        var widths = await page.EvaluateAsync<int[]>("() => [...document.images].map(i => i.complete ? i.naturalWidth : 0)");
+        // naturalWidth alone comes from a PNG's header, and a truncated image still "decodes" (partly): each figure is drawn
+        // and its last pixel read, which every stage's figure paints (an opaque background) and a cut image leaves transparent.
+        var widths = await page.EvaluateAsync<int[]>("""
+            () => Promise.all([...document.images].map(async i => {
+              try { await i.decode(); } catch { return -1; }
+              const c = document.createElement('canvas');
+              c.width = i.naturalWidth; c.height = i.naturalHeight;
+              const g = c.getContext('2d');
+              g.drawImage(i, 0, 0);
+              return g.getImageData(c.width - 1, c.height - 1, 1, 1).data[3] > 0 ? i.naturalWidth : 0;
+            }))
+            """);
         Assert.Equal(24 + 5, widths.Length);
         Assert.All(widths, w => Assert.True(w > 0, "an image did not load"));
         var captions = await page.Locator("figure figcaption").AllInnerTextsAsync();
