@@ -16,6 +16,7 @@ public static class PersonaApp
             "Persona: a census-grounded testbed for pluralistic alignment of language models.\n\n" +
             "Examples:\n" +
             "  persona run                      the main job on bundled defaults (personas + fidelity report in out/)\n" +
+            "  persona report out               rebuild out/report.html from a finished run (no LM call)\n" +
             "  persona census sample --n 1000 --seed 7 --out personas.jsonl\n" +
             "  persona census fidelity --personas personas.jsonl --out fidelity/\n" +
             "  persona llm batch --in requests.jsonl --out results.jsonl --model offline");
@@ -29,6 +30,7 @@ public static class PersonaApp
         root.Subcommands.Add(StatsCommands.Create(console));
         root.Subcommands.Add(BenchCommands.Create(console));
         root.Subcommands.Add(StudyCommands.Create(console));
+        root.Subcommands.Add(ReportCommand.Create(console));
         return root;
     }
 

@@ -1,0 +1,275 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.Data.Sqlite;
+using Persona.Benchmark;
+using Persona.Personas;
+using Persona.Preferences;
+using Persona.Prompts;
+
+namespace Persona.Reports;
+
+/// <summary>One stage file: its value, or why it could not be read; both null when the file is absent (stage not run).</summary>
+public sealed record Loaded<T>(T? Value, string? Error) where T : class
+{
+    public static readonly Loaded<T> Missing = new(null, null);
+    public bool Ran => Value is not null || Error is not null;
+}
+
+/// <summary>A figure a stage wrote, embedded as is (its bytes are the stage's, so the report adds no rendering of its own to drift).</summary>
+public sealed record ReportFigure(string Title, string RelativePath, string MediaType, byte[] Bytes);
+
+/// <summary>A stage folder's own LM manifest (manifest.json), or the run's.</summary>
+public sealed record StageManifest(string Stage, string RelativePath, JsonElement Json);
+
+/// <summary>What study.sqlite holds, read without opening it for writing (the study may be live).</summary>
+public sealed record StudySummary(int Personas, int RaterPlaces, int PairItems, int AttentionItems, int Sessions, int CompletedSessions, int Answers,
+    IReadOnlyList<string> JudgeModels, string? Title, long? Seed);
+
+/// <summary>A file of the run with its SHA-256, so a reader can tell two runs' outputs apart without diffing them.</summary>
+public sealed record FileHash(string RelativePath, long Bytes, string Sha256);
+
+/// <summary>Everything the run report shows, read from a run folder (see <see cref="RunReportData.Load"/>).</summary>
+public sealed record RunReportData(
+    string RunName,
+    JsonElement? RunManifest,
+    IReadOnlyList<StageManifest> StageManifests,
+    Loaded<PersonaBuildReport> Build,
+    Loaded<FidelityReport> Fidelity,
+    IReadOnlyList<ReportFigure> FidelityFigures,
+    Loaded<PromptCurationReport> Prompts,
+    Loaded<PairReportData> Pairs,
+    Loaded<BenchResults> Bench,
+    IReadOnlyList<ReportFigure> BenchFigures,
+    Loaded<LooResults> Loo,
+    IReadOnlyList<ReportFigure> LooFigures,
+    Loaded<PassAtKResults> PassK,
+    IReadOnlyList<ReportFigure> PassKFigures,
+    Loaded<SummaryResults> Summaries,
+    IReadOnlyList<ReportFigure> SummaryFigures,
+    Loaded<StudySummary> Study,
+    IReadOnlyList<FileHash> Hashes)
+{
+    // Paths relative to the run folder, in the layout `persona run` writes.
+    public const string ManifestFile = "manifest.json";
+    public const string BuildReportPath = "population/" + PersonaBuilder.ReportFile;
+    public const string FidelityDir = "population/fidelity";
+    public const string FidelityPath = FidelityDir + "/fidelity.json";
+    public const string PromptsReportPath = "prompts/" + PromptCurationWriter.ReportFile;
+    public const string PairsReportPath = "pairs/pairs-report.json";
+    public const string BenchResultsPath = "bench/results.json";
+    public const string LooPath = "bench/loo/loo.json";
+    public const string PassKPath = "bench/passk/passk.json";
+    public const string SummariesPath = "bench/summaries/summaries.json";
+    public const string StudyPath = "study/" + global::Persona.Study.StudyDatabase.FileName;
+
+    /// <summary>Files whose presence makes a folder a run (one finished stage is enough: a partial run still gets its report).</summary>
+    public static readonly IReadOnlyList<string> StageMarkers =
+        [BuildReportPath, FidelityPath, PromptsReportPath, PairsReportPath, BenchResultsPath, LooPath, PassKPath, SummariesPath, StudyPath];
+
+    /// <summary>Stage folders whose LM manifests are shown, in pipeline order.</summary>
+    public static readonly IReadOnlyList<(string Stage, string Folder)> ManifestFolders =
+        [("population", "population"), ("prompts", "prompts"), ("pairs", "pairs"), ("bench", "bench"), ("bench loo", "bench/loo"), ("bench passk", "bench/passk")];
+
+    /// <summary>The outputs hashed in the reproducibility section (inputs of later stages included; report.html itself is not).</summary>
+    public static readonly IReadOnlyList<string> HashedFiles =
+    [
+        "population/personas.jsonl", "population/split.json", "population/rejections.jsonl", BuildReportPath, FidelityPath,
+        "prompts/prompts.jsonl", "prompts/rejected.jsonl", PromptsReportPath,
+        "pairs/pairs.jsonl", PairsReportPath, "pairs/shard.json",
+        "bench/samples.jsonl", BenchResultsPath, "bench/loo/samples.jsonl", LooPath, "bench/passk/samples.jsonl", PassKPath,
+        "bench/summaries/samples.jsonl", SummariesPath, StudyPath,
+    ];
+
+    // Missing or null required fields fail the read (and become the stage's error) instead of a
+    // null the renderer would trip over: a file of another format version is named, never a crash.
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        RespectRequiredConstructorParameters = true,
+        RespectNullableAnnotations = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        PropertyNameCaseInsensitive = true,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+
+    /// <summary>True when the folder holds at least one stage's output or a run manifest with stages.</summary>
+    public static bool IsRun(string runDir) =>
+        StageMarkers.Any(m => File.Exists(Path.Combine(runDir, m))) || ReadManifest(Path.Combine(runDir, ManifestFile)) is { } m2 && m2.TryGetProperty("stages", out _);
+
+    /// <summary>Reads a run folder. A stage that is absent is "not run"; a file that cannot be read becomes its stage's error, never an exception.</summary>
+    public static RunReportData Load(string runDir, CancellationToken ct = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(runDir);
+        var full = Path.GetFullPath(runDir);
+        if (File.Exists(full))
+            throw new PersonaException($"'{runDir}' is a file: give the run folder (the one holding population/, prompts/, ... and manifest.json).");
+        if (!Directory.Exists(full))
+            throw new PersonaException($"'{runDir}' does not exist: give the folder a `persona run` wrote.");
+        if (!IsRun(full))
+            throw new PersonaException($"'{runDir}' is not a run folder: expected manifest.json with stages or a stage output " +
+                                       "(population/, prompts/, pairs/, bench/, study/) as `persona run` writes them.");
+        string P(string relative) => Path.Combine(full, relative);
+
+        var runManifest = ReadManifest(P(ManifestFile));
+        var manifests = new List<StageManifest>();
+        foreach (var (stage, folder) in ManifestFolders)
+            if (ReadManifest(P(folder + "/" + ManifestFile)) is { } m) manifests.Add(new StageManifest(stage, folder + "/" + ManifestFile, m));
+        ct.ThrowIfCancellationRequested();
+
+        var fidelity = Read<FidelityReport>(full, FidelityPath);
+        var fidelityFigures = new List<ReportFigure>();
+        if (fidelity.Value is { } f)
+            foreach (var a in f.Attributes)
+                if (Figure(full, $"{FidelityDir}/{FidelityPlots.FileName(a.Attribute)}", a.Attribute.Replace('_', ' ')) is { } fig) fidelityFigures.Add(fig);
+        ct.ThrowIfCancellationRequested();
+
+        var hashes = new List<FileHash>();
+        foreach (var rel in HashedFiles)
+        {
+            ct.ThrowIfCancellationRequested();
+            var path = P(rel);
+            if (!File.Exists(path)) continue;
+            try
+            {
+                using var s = File.OpenRead(path);
+                hashes.Add(new FileHash(rel, s.Length, Convert.ToHexStringLower(SHA256.HashData(s))));
+            }
+            catch (IOException) { } // a file that vanished or is locked is left out of the list, not fatal
+        }
+
+        return new RunReportData(
+            Path.GetFileName(full.TrimEnd(Path.DirectorySeparatorChar)),
+            runManifest, manifests,
+            Read<PersonaBuildReport>(full, BuildReportPath),
+            fidelity, fidelityFigures,
+            Read<PromptCurationReport>(full, PromptsReportPath),
+            Read<PairReportData>(full, PairsReportPath),
+            Read<BenchResults>(full, BenchResultsPath),
+            Figures(full, ("bench/figures/accuracy-by-mode", "Accuracy by mode"), ("bench/figures/accuracy-by-group", "Accuracy per group")),
+            Read<LooResults>(full, LooPath),
+            Figures(full, ("bench/loo/figures/loo-influence", "Leave-one-attribute-out influence")),
+            Read<PassAtKResults>(full, PassKPath),
+            Figures(full, ("bench/passk/figures/pass-at-k", "pass@k")),
+            Read<SummaryResults>(full, SummariesPath),
+            Figures(full, ("bench/summaries/figures/summaries-dropped", "Attributes dropped by demographic summaries")),
+            ReadStudy(full),
+            hashes);
+    }
+
+    /// <summary>Stages whose outputs say the offline simulator (or any simulated role) produced them.</summary>
+    public IReadOnlyList<string> SimulatedStages()
+    {
+        var list = new List<string>();
+        if (RunManifest is { } rm && Bool(rm, "simulated")) list.Add("run");
+        foreach (var m in StageManifests)
+            if (Bool(m.Json, "simulated") || (m.Json.TryGetProperty("roles", out var roles) && roles.ValueKind == JsonValueKind.Object &&
+                                              roles.EnumerateObject().Any(r => Bool(r.Value, "simulated"))))
+                list.Add(m.Stage);
+        if (Build.Value?.Simulated == true) list.Add("population");
+        if (Pairs.Value?.Simulated == true) list.Add("pairs");
+        if (Bench.Value?.Simulated == true) list.Add("bench");
+        if (Loo.Value?.Simulated == true) list.Add("bench loo");
+        if (PassK.Value?.Simulated == true) list.Add("bench passk");
+        if (Summaries.Value?.Simulated == true) list.Add("bench summaries");
+        return list.Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    internal static bool Bool(JsonElement e, string name) =>
+        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.True;
+
+    private static JsonElement? ReadManifest(string path)
+    {
+        if (!File.Exists(path)) return null;
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            return doc.RootElement.ValueKind == JsonValueKind.Object ? doc.RootElement.Clone() : null;
+        }
+        catch (Exception ex) when (ex is JsonException or IOException or UnauthorizedAccessException)
+        {
+            return null; // a manifest is provenance, not a result: an unreadable one only loses the costs table
+        }
+    }
+
+    private static Loaded<T> Read<T>(string runDir, string relative) where T : class
+    {
+        var path = Path.Combine(runDir, relative);
+        if (!File.Exists(path)) return Loaded<T>.Missing;
+        try
+        {
+            var value = JsonSerializer.Deserialize<T>(File.ReadAllBytes(path), Json);
+            return value is null ? new Loaded<T>(null, $"{relative} is empty (null).") : new Loaded<T>(value, null);
+        }
+        catch (JsonException ex)
+        {
+            return new Loaded<T>(null, $"{relative} could not be read: {JsonErrorText.StripCoordinates(ex.Message)}");
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+        {
+            return new Loaded<T>(null, $"{relative} could not be read: {ex.Message}");
+        }
+    }
+
+    private static IReadOnlyList<ReportFigure> Figures(string runDir, params (string Stem, string Title)[] figures) =>
+        figures.Select(f => Figure(runDir, f.Stem, f.Title)).OfType<ReportFigure>().ToList();
+
+    /// <summary>The SVG of a figure when the stage wrote one (smaller, sharp at any zoom), else its PNG, else null.</summary>
+    private static ReportFigure? Figure(string runDir, string stem, string title)
+    {
+        foreach (var (ext, media) in new[] { (".svg", "image/svg+xml"), (".png", "image/png") })
+        {
+            var path = Path.Combine(runDir, stem + ext);
+            if (!File.Exists(path)) continue;
+            try { return new ReportFigure(title, stem + ext, media, File.ReadAllBytes(path)); }
+            catch (IOException) { }
+        }
+        return null;
+    }
+
+    private static Loaded<StudySummary> ReadStudy(string runDir)
+    {
+        var path = Path.Combine(runDir, StudyPath);
+        if (!File.Exists(path)) return Loaded<StudySummary>.Missing;
+        try
+        {
+            // Read-only and unpooled: the report must never change a study that may be collecting answers.
+            using var c = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+            c.Open();
+            long Scalar(string sql)
+            {
+                using var cmd = c.CreateCommand();
+                cmd.CommandText = sql;
+                return Convert.ToInt64(cmd.ExecuteScalar() ?? 0L, System.Globalization.CultureInfo.InvariantCulture);
+            }
+            var judges = new List<string>();
+            using (var cmd = c.CreateCommand())
+            {
+                cmd.CommandText = "SELECT DISTINCT model FROM judgments ORDER BY model";
+                using var r = cmd.ExecuteReader();
+                while (r.Read()) judges.Add(r.GetString(0));
+            }
+            string? title = null;
+            long? seed = null;
+            using (var cmd = c.CreateCommand())
+            {
+                cmd.CommandText = "SELECT value FROM meta WHERE key = 'options'";
+                if (cmd.ExecuteScalar() is string options)
+                {
+                    using var doc = JsonDocument.Parse(options);
+                    if (doc.RootElement.TryGetProperty("title", out var t) && t.ValueKind == JsonValueKind.String) title = t.GetString();
+                    if (doc.RootElement.TryGetProperty("seed", out var s) && s.ValueKind == JsonValueKind.Number) seed = s.GetInt64();
+                }
+            }
+            return new Loaded<StudySummary>(new StudySummary(
+                (int)Scalar("SELECT COUNT(*) FROM personas"), (int)Scalar("SELECT COUNT(*) FROM slots"),
+                (int)Scalar("SELECT COUNT(*) FROM items WHERE kind = 'pair'"), (int)Scalar("SELECT COUNT(*) FROM items WHERE kind = 'attention'"),
+                (int)Scalar("SELECT COUNT(*) FROM sessions"), (int)Scalar("SELECT COUNT(*) FROM sessions WHERE state = 'completed'"),
+                (int)Scalar("SELECT COUNT(*) FROM answers"), judges, title, seed), null);
+        }
+        catch (Exception ex) when (ex is SqliteException or JsonException or InvalidCastException or FormatException)
+        {
+            return new Loaded<StudySummary>(null, $"{StudyPath} could not be read: {ex.Message}");
+        }
+    }
+}
