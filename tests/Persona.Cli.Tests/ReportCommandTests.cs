@@ -34,7 +34,7 @@ public sealed class ReportCommandTests(RunFolderFixture run) : IClassFixture<Run
         Assert.DoesNotContain("Could not read", html);
         // 24 fidelity histograms and the five bench figures, embedded.
         Assert.Equal(24 + 5, System.Text.RegularExpressions.Regex.Matches(html, "<img alt=\"[^\"]*\" src=\"data:image/").Count);
-        Assert.Contains("persona study serve run/study", html);
+        Assert.Contains("persona study serve RUN/study", html);
         Assert.DoesNotContain(run.Root, html);
     }
 

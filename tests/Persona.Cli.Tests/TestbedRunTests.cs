@@ -67,7 +67,7 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
         // And the hashes are the files' (not only equal to each other).
         foreach (var (rel, sha) in a) Assert.Equal(sha, await RunHashes.FileAsync(Path.Combine(runs.A, rel)));
         Assert.Contains("simulated:", runs.TextA);
-        Assert.Contains("[10/10] report", runs.TextA);
+        Assert.Contains("report.html", runs.TextA);
     }
 
     [Fact]
@@ -152,6 +152,18 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
         cmd.CommandText = "SELECT COUNT(*) FROM calls WHERE cached = 0 AND status = 'ok' GROUP BY key HAVING COUNT(*) > 1";
         using var r = cmd.ExecuteReader();
         Assert.False(r.Read(), "an answer was paid twice");
+    }
+
+    [Fact]
+    public async Task Persona_report_rebuilds_a_byte_identical_report_with_the_simulated_banner()
+    {
+        var report = Path.Combine(runs.B, TestbedStages.ReportFile);
+        var before = await File.ReadAllBytesAsync(report);
+        Assert.Contains("SIMULATED", System.Text.Encoding.UTF8.GetString(before));
+        var (code, text) = await Cli.Run("report", runs.B);
+        Assert.True(code == 0, text);
+        Assert.Equal(before, await File.ReadAllBytesAsync(report));
+        Assert.Equal(await File.ReadAllBytesAsync(Path.Combine(runs.A, TestbedStages.ReportFile)), before);
     }
 
     [Fact]

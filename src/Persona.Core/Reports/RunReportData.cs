@@ -71,14 +71,17 @@ public sealed record RunReportData(
     public static readonly IReadOnlyList<(string Stage, string Folder)> ManifestFolders =
         [("population", "population"), ("prompts", "prompts"), ("pairs", "pairs"), ("bench", "bench"), ("bench loo", "bench/loo"), ("bench passk", "bench/passk")];
 
-    /// <summary>The outputs hashed in the reproducibility section (inputs of later stages included; report.html itself is not).</summary>
+    /// <summary>
+    /// The outputs hashed in the reproducibility section (inputs of later stages included; report.html
+    /// itself is not, nor the study database, which holds fresh secret entry keys and later the raters' answers).
+    /// </summary>
     public static readonly IReadOnlyList<string> HashedFiles =
     [
         "population/personas.jsonl", "population/split.json", "population/rejections.jsonl", BuildReportPath, FidelityPath,
         "prompts/prompts.jsonl", "prompts/rejected.jsonl", PromptsReportPath,
         "pairs/pairs.jsonl", PairsReportPath, "pairs/shard.json",
         "bench/samples.jsonl", BenchResultsPath, "bench/loo/samples.jsonl", LooPath, "bench/passk/samples.jsonl", PassKPath,
-        "bench/summaries/samples.jsonl", SummariesPath, StudyPath,
+        "bench/summaries/samples.jsonl", SummariesPath, "study/study-plan.json",
     ];
 
     // Missing or null required fields fail the read (and become the stage's error) instead of a

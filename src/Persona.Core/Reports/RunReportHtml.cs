@@ -28,9 +28,10 @@ internal sealed class RunReportHtml(RunReportData d)
     {
         _sb.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
             .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
-            .Append("<title>Persona run report: ").Append(E(d.RunName)).Append("</title>\n<style>\n").Append(Css).Append("</style>\n</head>\n<body>\n");
-        _sb.Append("<header>\n<h1>Persona run report</h1>\n<p class=\"sub\">Run folder <code>").Append(E(d.RunName))
-            .Append("</code>. A re-implementation of PERSONA (Castricato et al., COLING 2025, arXiv 2407.17387); our figures beside the original's.</p>\n");
+            .Append("<title>Persona run report</title>\n<style>\n").Append(Css).Append("</style>\n</head>\n<body>\n");
+        // The folder's name is left out: the same run copied or made under another name gives the same page.
+        _sb.Append("<header>\n<h1>Persona run report</h1>\n<p class=\"sub\">The run in the folder that holds this file")
+            .Append(". A re-implementation of PERSONA (Castricato et al., COLING 2025, arXiv 2407.17387); our figures beside the original's.</p>\n");
         Banner("top");
         _sb.Append("<nav><a href=\"#summary\">Beside the original</a> <a href=\"#population\">Population</a> <a href=\"#prompts\">Prompts</a> ")
             .Append("<a href=\"#pairs\">Pairs</a> <a href=\"#bench\">Bench</a> <a href=\"#study\">Study kit</a> <a href=\"#costs\">Models and costs</a> ")
@@ -336,15 +337,29 @@ internal sealed class RunReportHtml(RunReportData d)
             ["title", E(s.Title ?? "")],
             ["seed", s.Seed is { } seed ? seed.ToString(CultureInfo.InvariantCulture) : Fmt.Dash],
         ], caption: "The study database");
-        Para($"It is in <code>{E(d.RunName)}/{E(RunReportData.StudyPath)}</code>. Serve it to raters from the folder that holds the run: " +
-             $"<code>persona study serve {E(d.RunName)}/study</code>; then <code>persona study analyze</code> compares raters with LMs.");
+        Para($"It is in <code>{E(RunReportData.StudyPath)}</code> beside this report. Serve it to raters: " +
+             "<code>persona study serve RUN/study</code> (RUN: the folder of this report); then <code>persona study analyze</code> compares raters with LMs.");
         Close();
     }
 
     private void Costs()
     {
         Open("costs", "Models and costs");
-        if (d.RunManifest is { } rm)
+        if (d.RunManifest is { } whole && whole.TryGetProperty("answers", out var answers) && answers.ValueKind == JsonValueKind.Object)
+        {
+            // A whole run (`persona run`): only what follows from the inputs and the answers, so the
+            // same run always gives the same page; timings and each invocation's spend are in manifest.json.
+            if (whole.TryGetProperty("stages", out var stages) && stages.ValueKind == JsonValueKind.Object)
+                Table(["Stage", "What it made"], stages.EnumerateObject().Where(st => st.Name != "report").Select(st => (IReadOnlyList<string>)[E(st.Name),
+                    E(string.Join("; ", (st.Value.TryGetProperty("counts", out var counts) ? Flatten(counts, "") : []).Select(x => $"{x.Key} = {x.Value}")))]),
+                    caption: "Stages of the run (manifest.json; wall time and per-invocation spend are recorded there)");
+            Table(["Role", "Model", "Simulated", "Answers", "Tokens (prompt / completion)", "Cost (USD)"],
+                answers.EnumerateObject().Select(r => (IReadOnlyList<string>)[E(r.Name), $"<code>{E(Scalar(r.Value, "model_identity"))}</code>",
+                    RunReportData.Bool(r.Value, "simulated") ? "<strong>yes</strong>" : "no", Number(r.Value, "answers"),
+                    $"{Number(r.Value, "prompt_tokens")} / {Number(r.Value, "completion_tokens")}", Number(r.Value, "estimated_cost_usd", "0.0000")]),
+                caption: "Per role: the distinct answers the run used and what they cost when paid, each counted once (reruns and cache hits add nothing)");
+        }
+        else if (d.RunManifest is { } rm)
         {
             if (rm.TryGetProperty("stages", out var stages) && stages.ValueKind == JsonValueKind.Object)
                 Table(["Stage", "Status", "Seconds", "Details"], stages.EnumerateObject().Select(st => (IReadOnlyList<string>)[E(st.Name), E(Scalar(st.Value, "status")),
@@ -408,7 +423,8 @@ internal sealed class RunReportHtml(RunReportData d)
 
         if (d.RunManifest is { } rm2)
         {
-            var hashes = new[] { "inputs", "outputs", "hashes" }.Where(k => rm2.TryGetProperty(k, out _))
+            // Outputs are left out: the manifest records report.html's own hash after it is written.
+            var hashes = new[] { "inputs", "hashes" }.Where(k => rm2.TryGetProperty(k, out _))
                 .SelectMany(k => Flatten(rm2.GetProperty(k), k)).ToList();
             if (hashes.Count > 0)
                 Table(["Entry (manifest.json)", "Value"], hashes.Select(h => (IReadOnlyList<string>)[E(h.Key), $"<code>{E(h.Value)}</code>"]), caption: "Input and output hashes recorded by the run");

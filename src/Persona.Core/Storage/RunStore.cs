@@ -56,6 +56,9 @@ public sealed record ScoreRow(string Task, string SampleId, string ScoreSet, str
 public sealed record BatchRequestRow(string Key, string Role, string Provider, string Model, string File);
 
 /// <summary>Totals over the calls table, for manifests and summaries.</summary>
+/// <summary>One role's distinct answers in a store, with their tokens and cost when paid (<see cref="RunStore.GetAnswerTotals"/>).</summary>
+public sealed record AnswerTotals(string Role, long Answers, long PromptTokens, long CompletionTokens, double CostUsd, long Unpriced);
+
 public sealed record StoreStats(long Calls, long CacheHits, long Failures, long Responses, long PromptTokens, long CompletionTokens, double CostUsd);
 
 /// <summary>
@@ -382,6 +385,27 @@ public sealed class RunStore : IAsyncDisposable
         using var r = cmd.ExecuteReader();
         r.Read();
         return new StoreStats(r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), r.GetDouble(6));
+    }
+
+    /// <summary>
+    /// Per role, the distinct answers this store's calls used and what they cost when paid, each
+    /// counted once: unlike the spend of an invocation it does not depend on what was cached
+    /// before, on a kill and resume, or on which of two identical calls came first.
+    /// </summary>
+    public IReadOnlyList<AnswerTotals> GetAnswerTotals()
+    {
+        using var c = new SqliteConnection(_connectionString);
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = """
+            SELECT k.role, COUNT(*), COALESCE(SUM(r.prompt_tokens),0), COALESCE(SUM(r.completion_tokens),0), COALESCE(SUM(r.cost_usd),0.0), COALESCE(SUM(r.price_known=0),0)
+            FROM responses r JOIN (SELECT key, MIN(COALESCE(role,'model')) AS role FROM calls WHERE status='ok' GROUP BY key) k ON k.key = r.key
+            GROUP BY k.role ORDER BY k.role
+            """;
+        using var r = cmd.ExecuteReader();
+        var list = new List<AnswerTotals>();
+        while (r.Read()) list.Add(new AnswerTotals(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), Math.Round(r.GetDouble(4), 6), r.GetInt64(5)));
+        return list;
     }
 
     /// <summary>All provenance rows in insertion order (for inspection and tests; not for hot paths).</summary>

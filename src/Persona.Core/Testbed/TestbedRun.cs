@@ -213,6 +213,13 @@ public static class TestbedRun
         manifest["seed"] = o.Seed;
         manifest["testbed"] = JsonSerializer.SerializeToNode(o with { OutputDirectory = "", From = null }, Json);
         manifest["template_versions"] = TemplateVersions();
+        // What the report shows as costs: a function of the answers, not of this invocation's cache.
+        manifest["answers"] = rt.Store.GetAnswerTotals().ToDictionary(a => a.Role, a => (object?)new Dictionary<string, object?>
+        {
+            ["model_identity"] = rt.Role(a.Role).Identity.Identity, ["simulated"] = rt.Role(a.Role).Identity.Simulated,
+            ["answers"] = a.Answers, ["prompt_tokens"] = a.PromptTokens, ["completion_tokens"] = a.CompletionTokens,
+            ["estimated_cost_usd"] = a.CostUsd, ["unpriced_answers"] = a.Unpriced,
+        }, StringComparer.Ordinal);
         manifest["stages"] = JsonSerializer.SerializeToNode(stages, Json);
                 // The union of the stages' outputs (each hashed once, when its stage finished): what `persona verify` checks.
         var outputs = new SortedDictionary<string, string>(StringComparer.Ordinal);

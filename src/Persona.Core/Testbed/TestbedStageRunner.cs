@@ -243,8 +243,8 @@ public static class TestbedStageRunner
     private static async Task<IReadOnlyDictionary<string, object?>> ReportAsync(StageContext c)
     {
         c.Progress("report", 0, 1);
-        await Reports.RunReport.WriteAsync(c.RunDirectory, c.Stop).ConfigureAwait(false);
-        return new Dictionary<string, object?> { ["file"] = TestbedStages.ReportFile };
+        var r = await Reports.RunReport.WriteAsync(c.RunDirectory, c.Stop).ConfigureAwait(false);
+        return new Dictionary<string, object?> { ["file"] = TestbedStages.ReportFile, ["simulated_stages"] = r.SimulatedStages, ["problems"] = r.Problems };
     }
 
     /// <summary>Disposes the embedder when it owns native resources (MiniLM's ONNX session), and is a pass-through otherwise.</summary>
