@@ -182,6 +182,22 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
         Assert.Contains("pairs/pairs-report.json", text);
     }
 
+    [Fact]
+    public async Task A_study_made_from_other_options_is_never_replaced_or_silently_kept()
+    {
+        var copy = Path.Combine(runs.Dir, "study-copy");
+        CopyTree(runs.B, copy);
+        var db = Path.Combine(copy, "study", "study.sqlite");
+        var before = await File.ReadAllBytesAsync(db);
+        var (code, text) = await Cli.Run("run", "--out", copy, "--from", "study");
+        Assert.True(code == 0, text); // the same plan: the study is kept as it is
+        Assert.Equal(before, await File.ReadAllBytesAsync(db));
+        (code, var stdout, var stderr) = await Cli.RunSplit("run", "--out", copy, "--seed", "2", "--from", "study");
+        Assert.Equal(1, code);
+        Assert.Contains("is never replaced", stderr);
+        Assert.Equal(before, await File.ReadAllBytesAsync(db));
+    }
+
     private static void CopyTree(string from, string to)
     {
         foreach (var d in Directory.EnumerateDirectories(from, "*", SearchOption.AllDirectories)) Directory.CreateDirectory(Path.Combine(to, Path.GetRelativePath(from, d)));

@@ -214,18 +214,27 @@ public static class TestbedStageRunner
         c.Progress("study", 0, 1);
         // A study may already hold raters' answers: it is never replaced (its plan file says what it was made from).
         var planFile = Path.Combine(dir, "study-plan.json");
-        if (!File.Exists(StudyDatabase.PathIn(dir)))
-        {
-            using var db = StudyDatabase.Create(dir, plan);
-        }
-        BenchReport.Write(planFile, new Dictionary<string, object?>
+        var planJson = System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object?>
         {
             ["format"] = "persona-study-plan/1",
             ["personas"] = plan.Personas.Count, ["raters_per_persona"] = options.RatersPerPersona, ["items_per_persona"] = options.ItemsPerPersona,
             ["seed"] = options.Seed, ["splits"] = options.Splits, ["failed_pairs_left_out"] = failed,
             ["persona_ids"] = plan.Personas.Select(p => p.PersonaId).ToList(),
+            ["items"] = plan.Personas.SelectMany(p => p.Items.Select(i => i.PairId)).ToList(),
             ["serve"] = "persona study serve RUN/" + TestbedStages.Folder(TestbedStages.Study),
-        });
+        }, BenchReport.Json) + "\n";
+        if (File.Exists(StudyDatabase.PathIn(dir)))
+        {
+            // A study may already hold raters' answers: it is never replaced, and never silently kept when it is another study.
+            if (!File.Exists(planFile) || File.ReadAllText(planFile) != planJson)
+                throw new PersonaException($"'{StudyDatabase.PathIn(dir)}' holds a study made from other pairs or options than this run's, and a study is never " +
+                    "replaced (it may hold raters' answers). Move the study folder away to make a new one, or rerun with the options it was made with.");
+        }
+        else
+        {
+            using (StudyDatabase.Create(dir, plan)) { }
+            Personas.AtomicFile.WriteAllText(planFile, planJson);
+        }
         return new Dictionary<string, object?> { ["personas"] = plan.Personas.Count, ["rater_places"] = plan.Personas.Count * options.RatersPerPersona };
     }
 
