@@ -52,6 +52,8 @@ internal static class RunCommand
             if (o.PromptSource is { } src && !File.Exists(src)) throw new PersonaException($"--prompts '{src}' does not exist.");
             o.Validate();
             var rtOptions = runtime.Build(parse, dir);
+            // --refresh asks for new answers, which a reused stage would never request.
+            if (rtOptions.Refresh && o.From is null) o = o with { From = TestbedStages.Population };
             if (parse.GetValue(dryRun))
             {
                 WriteEstimate(console, o, TestbedDryRun.Estimate(o, rtOptions));
