@@ -81,10 +81,10 @@ public sealed class RunStore : IAsyncDisposable
     // of queueing the whole run in memory (an unbounded queue reached 1.2 GB of heap at 10^6 items).
     private const int QueueCapacity = 65_536;
     private readonly Channel<object> _writes = Channel.CreateBounded<object>(new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
-    // And bounded in bytes: a pair's sample record is ~20 KB of text, so 65,536 queued items (plus a
-    // 32,768-item batch being committed) were ~200 MB, and as the store grew the writer slowed and
-    // the backlog filled: the pairs build's memory crept with the pairs done. Items count here from
-    // their enqueue until their transaction commits.
+    // And bounded in bytes: a pair's sample record is over 10 KB of UTF-16 text, and as the store grew
+    // the writer fell behind and the item-bounded backlog filled (live after a full GC: 2.6 k queued
+    // items at 10 k pairs, 32.6 k at 60 k), so the pairs build's memory crept with the pairs done.
+    // Items count here from their enqueue until their transaction commits.
     internal const long DefaultQueueBudgetBytes = 32L << 20;
     private readonly long _queueBudgetBytes;
     private long _queuedBytes;
