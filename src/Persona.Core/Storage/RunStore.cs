@@ -84,6 +84,14 @@ public sealed class RunStore : IAsyncDisposable
     // of queueing the whole run in memory (an unbounded queue reached 1.2 GB of heap at 10^6 items).
     private const int QueueCapacity = 65_536;
     private readonly Channel<object> _writes = Channel.CreateBounded<object>(new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    // And bounded in bytes: a pair's sample record is over 10 KB of UTF-16 text, and as the store grew
+    // the writer fell behind and the item-bounded backlog filled (live after a full GC: 2.6 k queued
+    // items at 10 k pairs, 32.6 k at 60 k), so the pairs build's memory crept with the pairs done.
+    // Items count here from their enqueue until their transaction commits.
+    internal const long DefaultQueueBudgetBytes = 32L << 20;
+    private readonly long _queueBudgetBytes;
+    private long _queuedBytes;
+    private readonly object _budgetGate = new();
     private readonly ConcurrentDictionary<string, StoredResponse> _pending = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string Task, string Id), SampleRow> _pendingSamples = new();
     private readonly ConcurrentBag<Reader> _readers = new();
@@ -97,9 +105,10 @@ public sealed class RunStore : IAsyncDisposable
 
     public string Path { get; }
 
-    private RunStore(string path)
+    private RunStore(string path, long queueBudgetBytes)
     {
         Path = path;
+        _queueBudgetBytes = queueBudgetBytes;
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = path,
@@ -148,13 +157,15 @@ public sealed class RunStore : IAsyncDisposable
     }
 
     /// <summary>Opens (creating if needed) the store at <paramref name="path"/>.</summary>
-    public static RunStore Open(string path)
+    public static RunStore Open(string path) => Open(path, DefaultQueueBudgetBytes);
+
+    internal static RunStore Open(string path, long queueBudgetBytes)
     {
         var dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
         try
         {
-            return new RunStore(path);
+            return new RunStore(path, queueBudgetBytes);
         }
         catch (SqliteException ex)
         {
@@ -356,6 +367,13 @@ public sealed class RunStore : IAsyncDisposable
     /// <summary>Queues an item, waiting for room when the writer is behind (back-pressure, not memory).</summary>
     private void Write(object item)
     {
+        var size = QueuedSize(item);
+        // Wait while what is queued ahead exceeds the budget; an empty channel always admits (the
+        // writer cannot drain items still waiting here, so waiters must never wait on each other).
+        if (Interlocked.Add(ref _queuedBytes, size) - size > _queueBudgetBytes)
+            lock (_budgetGate)
+                while (Volatile.Read(ref _queuedBytes) - size > _queueBudgetBytes && _writes.Reader.Count > 0 && _writerFault is null && Volatile.Read(ref _disposed) == 0)
+                    Monitor.Wait(_budgetGate, 50);
         if (_writes.Writer.TryWrite(item)) return;
         var wait = _writes.Writer.WaitToWriteAsync();
         while (true)
@@ -368,6 +386,20 @@ public sealed class RunStore : IAsyncDisposable
             wait = _writes.Writer.WaitToWriteAsync();
         }
     }
+
+    /// <summary>Approximate bytes an item holds on the heap (its strings, UTF-16), for the queue's budget.</summary>
+    private static long QueuedSize(object item) => 64 + 2L * item switch
+    {
+        // Null-tolerant: records built by deserialization can hold nulls their declarations exclude.
+        StoredResponse r => r.Key.Length + r.Content.Length,
+        CallRecord c => c.Key.Length + c.Parameters.Length + Len(c.Error) + Len(c.RawText),
+        SampleRow sr => sr.Id.Length + sr.Json.Length,
+        ScoreRow sc => sc.SampleId.Length + sc.Json.Length,
+        BatchRequestRow br => Len(br.Key) + Len(br.File),
+        _ => 0,
+    };
+
+    private static long Len(string? s) => s?.Length ?? 0;
 
     public StoreStats GetStats()
     {
@@ -508,12 +540,16 @@ public sealed class RunStore : IAsyncDisposable
                     }
                     tx.Commit();
                 }
+                long committed = 0;
                 foreach (var item in batch)
                 {
+                    committed += QueuedSize(item);
                     if (item is StoredResponse s) _pending.TryRemove(new KeyValuePair<string, StoredResponse>(s.Key, s));
                     else if (item is SampleRow sr) _pendingSamples.TryRemove(new KeyValuePair<(string, string), SampleRow>((sr.Task, sr.Id), sr));
                     else if (item is TaskCompletionSource tcs) tcs.TrySetResult();
                 }
+                Interlocked.Add(ref _queuedBytes, -committed);
+                lock (_budgetGate) Monitor.PulseAll(_budgetGate);
             }
         }
         catch (Exception ex)

@@ -31,6 +31,23 @@ public sealed class PairBuildTests
         File.ReadAllLines(Path.Combine(dir, PairFileWriter.JsonlFile)).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
 
     [Fact]
+    public async Task The_report_of_rows_whose_personas_interleave_equals_the_report_of_the_build()
+    {
+        // The report keeps only the last persona's parsed attributes (rows come grouped by persona);
+        // rows out of that order (a hand-concatenated file, a reordered merge) must still be grouped
+        // by their own persona, not the previous row's.
+        var dir = PairFixtures.Dir();
+        var result = await Build(PairOptions(PairFixtures.PersonaTextFile(dir, 12), PairFixtures.Prompts(dir, 20, 6), Path.Combine(dir, "out")));
+        var rows = PairFileWriter.Read(Path.Combine(dir, "out", PairFileWriter.JsonlFile)).ToList();
+        var shuffled = rows.OrderBy(r => r.Slot).ThenBy(r => r.PersonaId, StringComparer.Ordinal).ToList();
+        Assert.NotEqual(rows.Select(r => r.PersonaId), shuffled.Select(r => r.PersonaId));
+        var report = new PairReport();
+        foreach (var r in shuffled) report.Add(r);
+        Assert.Equal(JsonSerializer.Serialize(result.Report, PairReport.Json), JsonSerializer.Serialize(report.Build(), PairReport.Json));
+        Assert.Equal(File.ReadAllText(Path.Combine(dir, "out", PairBuilder.ReportFile)), JsonSerializer.Serialize(report.Build(), PairReport.Json));
+    }
+
+    [Fact]
     public async Task A_build_writes_the_original_columns_ids_flags_and_verdicts_and_shares_one_generic_answer_per_prompt()
     {
         var dir = PairFixtures.Dir();

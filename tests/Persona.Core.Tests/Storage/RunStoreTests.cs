@@ -51,4 +51,26 @@ public sealed class RunStoreTests
         Assert.Equal(2000, stats.Calls);
         Assert.Equal(2000, stats.Responses);
     }
+
+    [Fact]
+    public async Task A_queue_budget_smaller_than_one_item_still_lands_every_write_from_parallel_producers()
+    {
+        // Producers past the byte budget wait for the writer; they must never wait on each other
+        // (items still waiting cannot be drained), or this run would hang instead of finishing.
+        var path = Path.Combine(Path.GetTempPath(), "persona-llm-tests", Guid.NewGuid().ToString("N"), "store.sqlite");
+        await using var store = RunStore.Open(path, queueBudgetBytes: 1);
+        var text = new string('x', 4096);
+        var run = Parallel.ForEachAsync(Enumerable.Range(0, 3000), new ParallelOptions { MaxDegreeOfParallelism = 32 }, (i, ct) =>
+        {
+            store.EnqueueResponse(Resp($"k{i}", text + i));
+            store.EnqueueSample(new SampleRow("t", $"s{i}", i, "ok", "{\"x\":\"" + text + "\"}"));
+            return ValueTask.CompletedTask;
+        });
+        await run.WaitAsync(TimeSpan.FromMinutes(2));
+        await store.FlushAsync().WaitAsync(TimeSpan.FromMinutes(1));
+        Assert.Equal(3000, store.GetStats().Responses);
+        Assert.True(store.TryGetResponse("k2999", out var last));
+        Assert.Equal(text + 2999, last.Content);
+        Assert.Equal(3000, store.ReadSamples("t").Count());
+    }
 }
