@@ -579,5 +579,9 @@ public sealed class StudyDatabase : IDisposable
             writer = _writer;
         }
         writer?.GetAwaiter().GetResult(); // queued writes finish before the database is let go
+        // Pooled connections would keep the file open: its journal (-wal, -shm) would stay beside it and
+        // the last answers outside study.sqlite until the process ends. Closing them checkpoints.
+        using var pooled = new SqliteConnection(_connectionString);
+        SqliteConnection.ClearPool(pooled);
     }
 }

@@ -22,7 +22,7 @@ public static class RunHashes
     /// runtime). The human study's study/study.sqlite is an output and is not excluded.
     /// </summary>
     public static readonly IReadOnlyList<string> DefaultExclusions =
-        ["store.sqlite*", "*.lock", "/manifest.json", ".*.tmp", "manifest.json.tmp"];
+        ["store.sqlite*", "*.sqlite-wal", "*.sqlite-shm", "*.lock", "/manifest.json", ".*.tmp", "manifest.json.tmp"];
 
     /// <summary>Lowercase hex SHA-256 of a file, read as a stream (any size).</summary>
     public static async Task<string> FileAsync(string path, CancellationToken ct = default)

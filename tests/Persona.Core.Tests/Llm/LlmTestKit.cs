@@ -19,7 +19,7 @@ internal static class LlmTestKit
         BreakerFailures = 1000,
         BreakerMinDuration = TimeSpan.FromSeconds(30),
         BreakerProbeInterval = TimeSpan.FromMilliseconds(200),
-        PreflightTimeout = TimeSpan.FromSeconds(3),
+        PreflightTimeout = TimeSpan.FromSeconds(20), // a loaded CI machine can take seconds to answer the first GET /models
     };
 
     public static string TempDir()
