@@ -236,9 +236,24 @@ public sealed record RunReportData(
         if (!File.Exists(path)) return Loaded<StudySummary>.Missing;
         try
         {
-            // Read-only and unpooled: the report must never change a study that may be collecting answers.
-            using var c = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
-            c.Open();
+            // Unpooled and query-only: the report must never change a study that may be collecting answers.
+            // Opened read-write where it can be: a read-only connection that is the study's last one
+            // leaves a -wal and -shm behind; a query-only one closes them like any reader.
+            SqliteConnection c;
+            try
+            {
+                c = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWrite, Pooling = false }.ToString());
+                c.Open();
+                using var q = c.CreateCommand();
+                q.CommandText = "PRAGMA query_only = 1";
+                q.ExecuteNonQuery();
+            }
+            catch (SqliteException)
+            {
+                c = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+                c.Open();
+            }
+            using var _ = c;
             long Scalar(string sql)
             {
                 using var cmd = c.CreateCommand();

@@ -27,7 +27,9 @@ public sealed class PersonaBuildFakeServerTests : IDisposable
         IsEnrichment(r) ? GoodEnrichment : "{\"consistent\":true,\"reasons\":[]}";
 
     private LlmRuntime Open(FakeLlmServer server, string run) => LlmRuntime.Open(
-        LlmTestKit.Options(_tmp.File(run), "openai:fake-model", server.BaseUrl) with { Resilience = LlmTestKit.Fast(4) });
+        // A generous per-attempt timeout: on a loaded machine a 1.5 s timeout retried a first answer,
+        // and the faults these tests plant are keyed to the call number of each request.
+        LlmTestKit.Options(_tmp.File(run), "openai:fake-model", server.BaseUrl) with { Resilience = LlmTestKit.Fast(4) with { Timeout = TimeSpan.FromSeconds(30) } });
 
     [Fact]
     public async Task An_enrichment_that_sets_census_fields_is_refused_retried_and_logged()
