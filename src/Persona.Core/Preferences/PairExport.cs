@@ -199,7 +199,7 @@ public static class PairExport
                 var chunk = new List<TrlRow>(Chunk);
                 async Task FlushChunk()
                 {
-                    await ParquetSerializer.SerializeAsync(chunk, pq, new ParquetOptions { CompressionMethod = CompressionMethod.Zstd, Append = pq.Length > 0 }, cancellationToken: t);
+                    await ParquetSerializer.SerializeAsync(chunk, pq, Storage.ParquetDefaults.Options(append: pq.Length > 0), cancellationToken: t);
                     chunk.Clear();
                 }
                 foreach (var r in rows)
@@ -239,12 +239,12 @@ public static class PairExport
                         n++;
                         if (chunk.Count == Chunk)
                         {
-                            await ParquetSerializer.SerializeAsync(chunk, pq, new ParquetOptions { CompressionMethod = CompressionMethod.Zstd, Append = pq.Length > 0 }, cancellationToken: t);
+                            await ParquetSerializer.SerializeAsync(chunk, pq, Storage.ParquetDefaults.Options(append: pq.Length > 0), cancellationToken: t);
                             chunk.Clear();
                         }
                     }
                     if (chunk.Count > 0 || pq.Length == 0)
-                        await ParquetSerializer.SerializeAsync(chunk, pq, new ParquetOptions { CompressionMethod = CompressionMethod.Zstd, Append = pq.Length > 0 }, cancellationToken: t);
+                        await ParquetSerializer.SerializeAsync(chunk, pq, Storage.ParquetDefaults.Options(append: pq.Length > 0), cancellationToken: t);
                     pq.Position = 0;
                     await pq.CopyToAsync(s, t);
                 }
