@@ -126,7 +126,7 @@ internal static class BenchCommands
             var (personas, _, pairList, prompts) = await inputs.LoadAsync(parse, ct);
             var pairsPath = parse.GetValue(pairs);
             var modes = BenchModes.Parse(parse.GetValue(mode), pairsPath is not null);
-            var examples = pairsPath is null ? null : PreferencePairsFile.TrainExamples(PreferencePairsFile.Read(pairsPath), personas);
+            var examples = pairsPath is null ? null : PreferencePairsFile.TrainExamples(PreferencePairsFile.Stream(pairsPath), pairList, parse.GetValue(shots));
             var cells = intersect ? Intersections.Read(parse.GetValue(intersections)!) : null;
             var total = (long)pairList.Count * modes.Count;
             await using var rt = LlmRuntime.Open(runtime.Build(parse, outDir));

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Persona.Personas;
+using Persona.Prompts;
 
 namespace Persona.Benchmark;
 
@@ -15,51 +16,99 @@ public static class PreferencePairsFile
 {
     public const string FileName = "pairs.jsonl";
 
-    public static IReadOnlyList<PreferencePair> Read(string path)
+    public static IReadOnlyList<PreferencePair> Read(string path) => Stream(path).ToList();
+
+    /// <summary>The pairs one at a time, so a caller that keeps a few per persona never holds the whole file (1 GB at paper scale).</summary>
+    public static IEnumerable<PreferencePair> Stream(string path)
     {
         var file = Directory.Exists(path) ? Path.Combine(path, FileName) : path;
         if (!File.Exists(file))
             throw new PersonaException(Directory.Exists(path) ? $"'{path}' has no {FileName}; point --pairs at a preference-pairs folder or its pairs.jsonl." : $"Pairs file '{path}' does not exist.");
-        var list = new List<PreferencePair>();
+        return Lines(file);
+    }
+
+    private static IEnumerable<PreferencePair> Lines(string file)
+    {
         var lineNo = 0;
+        var count = 0;
         foreach (var line in File.ReadLines(file))
         {
             lineNo++;
             if (string.IsNullOrWhiteSpace(line)) continue;
-            JsonDocument doc;
-            try { doc = JsonDocument.Parse(line); }
-            catch (JsonException) { throw new PersonaException($"{file}:{lineNo}: not valid JSON; expected one pair object per line."); }
-            using (doc)
-            {
-                var r = doc.RootElement;
-                if (r.ValueKind != JsonValueKind.Object) throw new PersonaException($"{file}:{lineNo}: expected a JSON object.");
-                string Req(string name) => r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String && v.GetString() is { Length: > 0 } s
-                    ? s : throw new PersonaException($"{file}:{lineNo}: field '{name}' must be a non-empty string.");
-                string? Opt(string name) => r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
-                list.Add(new PreferencePair(Opt("pair_id") ?? $"line{lineNo}", Req("persona_id"), Opt("prompt_id") ?? "", Opt("persona"),
-                    Req("instruction"), Req("data"), Req("original"), Opt("split") ?? "train"));
-            }
+            count++;
+            yield return Parse(file, lineNo, line);
         }
-        if (list.Count == 0) throw new PersonaException($"'{file}' holds no pairs.");
-        return list;
+        if (count == 0) throw new PersonaException($"'{file}' holds no pairs.");
+    }
+
+    private static PreferencePair Parse(string file, int lineNo, string line)
+    {
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(line); }
+        catch (JsonException) { throw new PersonaException($"{file}:{lineNo}: not valid JSON; expected one pair object per line."); }
+        using (doc)
+        {
+            var r = doc.RootElement;
+            if (r.ValueKind != JsonValueKind.Object) throw new PersonaException($"{file}:{lineNo}: expected a JSON object.");
+            string Req(string name) => r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String && v.GetString() is { Length: > 0 } s
+                ? s : throw new PersonaException($"{file}:{lineNo}: field '{name}' must be a non-empty string.");
+            string? Opt(string name) => r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+            return new PreferencePair(Opt("pair_id") ?? $"line{lineNo}", Req("persona_id"), Opt("prompt_id") ?? "", Opt("persona"),
+                Req("instruction"), Req("data"), Req("original"), Opt("split") ?? "train");
+        }
     }
 
     /// <summary>
-    /// The train pairs of each persona (matched by persona id, else by identical persona text), in
-    /// file order; the bench takes the first few that are not about the question being answered.
+    /// The train pairs of each asked persona (matched by persona id, else by identical persona text),
+    /// in file order, as many as the bench can show: the first <paramref name="shots"/> that are not
+    /// about the question being asked. Only that prefix is kept (the first pairs until
+    /// <paramref name="shots"/> of them are about none of the persona's questions), so the bench at
+    /// paper scale holds a few pairs per persona, not 317,200 with their texts.
     /// </summary>
-    public static IReadOnlyDictionary<string, IReadOnlyList<PreferencePair>> TrainExamples(IReadOnlyList<PreferencePair> pairs, IReadOnlyList<PersonaInput> personas)
+    public static IReadOnlyDictionary<string, IReadOnlyList<PreferencePair>> TrainExamples(IEnumerable<PreferencePair> pairs,
+        IReadOnlyList<(PersonaInput Persona, QuestionInput Question)> asked, int shots)
     {
-        var train = pairs.Where(p => p.Split == "train").ToList();
-        var byId = train.GroupBy(p => p.PersonaId, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
-        var byText = train.Where(p => p.PersonaText is not null).GroupBy(p => Normalise(p.PersonaText!), StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
+        var personas = asked.Select(a => a.Persona).DistinctBy(p => p.Id).ToList();
+        var questionsOf = asked.GroupBy(a => a.Persona.Id, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Select(a => a.Question).ToList(), StringComparer.Ordinal);
+        var ids = personas.Select(p => p.Id).ToHashSet(StringComparer.Ordinal);
+        // Personas that share one text share their text matches, so those must cover all of their questions.
+        var questionsOfText = personas.GroupBy(p => Normalise(p.Text), StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.SelectMany(p => questionsOf[p.Id]).ToList(), StringComparer.Ordinal);
+        var byId = new Dictionary<string, Prefix>(StringComparer.Ordinal);
+        var byText = new Dictionary<string, Prefix>(StringComparer.Ordinal);
+        foreach (var pair in pairs)
+        {
+            if (pair.Split != "train") continue;
+            if (ids.Contains(pair.PersonaId))
+                Take(byId, pair.PersonaId, pair, questionsOf[pair.PersonaId], shots);
+            if (pair.PersonaText is not null && questionsOfText.Count > 0)
+            {
+                var text = Normalise(pair.PersonaText);
+                if (questionsOfText.TryGetValue(text, out var qs)) Take(byText, text, pair, qs, shots);
+            }
+        }
         var result = new Dictionary<string, IReadOnlyList<PreferencePair>>(StringComparer.Ordinal);
         foreach (var p in personas)
         {
             var found = byId.GetValueOrDefault(p.Id) ?? byText.GetValueOrDefault(Normalise(p.Text));
-            if (found is { Count: > 0 }) result[p.Id] = found;
+            if (found is { Pairs.Count: > 0 }) result[p.Id] = found.Pairs;
         }
         return result;
+    }
+
+    private static void Take(Dictionary<string, Prefix> into, string key, PreferencePair pair, List<QuestionInput> questions, int shots)
+    {
+        if (!into.TryGetValue(key, out var prefix)) into[key] = prefix = new Prefix();
+        if (prefix.Pairs.Count >= shots + prefix.AboutAsked) return;
+        prefix.Pairs.Add(pair);
+        if (questions.Any(q => pair.PromptId == q.Id || pair.Instruction == q.Text)) prefix.AboutAsked++;
+    }
+
+    private sealed class Prefix
+    {
+        public List<PreferencePair> Pairs { get; } = [];
+        public int AboutAsked { get; set; }
     }
 
     private static string Normalise(string text) => string.Join('\n', text.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0));

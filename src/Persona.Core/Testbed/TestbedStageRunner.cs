@@ -123,7 +123,7 @@ public static class TestbedStageRunner
         });
         // The four original modes, and the persona's own train pairs as examples: prompting alone beside learning from the feedback.
         var modes = BenchModes.Parse("all", havePairs: true);
-        var examples = PreferencePairsFile.TrainExamples(PreferencePairsFile.Read(PairsDir(c)), personas);
+        var examples = PreferencePairsFile.TrainExamples(PreferencePairsFile.Stream(PairsDir(c)), pairList, o.FewShotPairs);
         var task = BenchTask.Create(BenchTask.Items(pairList, modes, 1, examples, o.FewShotPairs), prompts, [BenchTask.Critic(prompts)], 0);
         var samples = await RunTaskAsync(c, task, (long)pairList.Count * modes.Count, "answer + critic").ConfigureAwait(false);
         Directory.CreateDirectory(dir);
@@ -208,9 +208,8 @@ public static class TestbedStageRunner
             Splits = [PairSplit.TestSeen, PairSplit.TestHeldOut],
         };
         options.Validate();
-        var pairs = StudyInputs.ReadPairs(PairsDir(c), out var failed);
         var texts = await StudyInputs.ReadPersonaTextsAsync(Path.Combine(PopulationDir(c), PersonaBuilder.PersonasJsonl), c.Stop).ConfigureAwait(false);
-        var plan = StudyPlanner.Plan(pairs, texts, options);
+        var (plan, _, failed) = StudyInputs.Plan(PairsDir(c), texts, options);
         c.Progress("study", 0, 1);
         // A study may already hold raters' answers: it is never replaced (its plan file says what it was made from).
         var planFile = Path.Combine(dir, "study-plan.json");

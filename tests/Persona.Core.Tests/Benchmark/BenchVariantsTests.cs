@@ -1,7 +1,9 @@
 using System.Text.Json;
 using Persona.Benchmark;
 using Persona.Llm;
+using Persona.Personas;
 using Persona.Pipeline;
+using Persona.Prompts;
 using Persona.Testing.FakeLlm;
 using static Persona.Core.Tests.Benchmark.BenchKit;
 using static Persona.Core.Tests.Llm.LlmTestKit;
@@ -234,7 +236,7 @@ public sealed class BenchVariantsTests
             foreach (var (q, split) in questions.Select((q, i) => (q, i < 3 ? "train" : "test-seen")))
                 lines.Add(JsonSerializer.Serialize(new { pair_id = p.Id + q.Id, persona_id = p.Id, prompt_id = q.Id, persona = p.Text, instruction = q.Text, original = "generic " + q.Id, data = $"chosen {p.Id[..6]} {q.Id}", split }));
         File.WriteAllLines(Path.Combine(dir, "pairs.jsonl"), lines);
-        var examples = PreferencePairsFile.TrainExamples(PreferencePairsFile.Read(dir), personas);
+        var examples = PreferencePairsFile.TrainExamples(PreferencePairsFile.Stream(dir), [(personas[1], questions[0])], 3);
         var items = new List<BenchItem>();
         await foreach (var i in BenchTask.Items([(personas[1], questions[0])], [BenchModes.FewShotPreferences], examples: examples, shots: 3)) items.Add(i);
         var shown = Assert.Single(items).Examples!;
@@ -244,6 +246,31 @@ public sealed class BenchVariantsTests
         Assert.Contains($"chosen {personas[1].Id[..6]} q1", user);
         Assert.DoesNotContain("chosen " + personas[1].Id[..6] + " q0", user);
         await Assert.ThrowsAsync<PersonaException>(async () => { await foreach (var _ in BenchTask.Items([(personas[0], questions[0])], [BenchModes.FewShotPreferences])) { } });
+    }
+
+    [Fact]
+    public async Task Few_shot_examples_keep_only_the_prefix_the_bench_can_show_and_show_the_same_pairs_as_the_whole_file()
+    {
+        var dir = TempDir();
+        var personas = await BenchKit.Personas(dir, 3);
+        var questions = BenchKit.Questions(dir, 12);
+        // Persona 0 is matched by text only (its pairs carry another id), persona 1 by id; persona 2 has no pairs.
+        var lines = new List<string>();
+        foreach (var (p, id) in new[] { (personas[0], "other-id"), (personas[1], personas[1].Id) })
+            foreach (var q in questions)
+                lines.Add(JsonSerializer.Serialize(new { pair_id = id + q.Id, persona_id = id, prompt_id = q.Id, persona = p.Text, instruction = q.Text, original = "g", data = "c " + q.Id, split = q.Id == "q5" ? "test-seen" : "train" }));
+        File.WriteAllLines(Path.Combine(dir, "pairs.jsonl"), lines);
+        // Persona 1 is asked q0 and q2, which are among its first train pairs; persona 0 is asked q9.
+        (PersonaInput, QuestionInput)[] asked = [(personas[1], questions[0]), (personas[1], questions[2]), (personas[0], questions[9])];
+        var examples = PreferencePairsFile.TrainExamples(PreferencePairsFile.Stream(dir), asked, 3);
+        Assert.Equal(["q0", "q1", "q2", "q3", "q4"], examples[personas[1].Id].Select(e => e.PromptId)); // 3 shots + the 2 about its questions
+        Assert.Equal(["q0", "q1", "q2"], examples[personas[0].Id].Select(e => e.PromptId)); // q9 lies past the prefix
+        Assert.False(examples.ContainsKey(personas[2].Id));
+        var shown = new List<string>();
+        await foreach (var i in BenchTask.Items(asked, [BenchModes.FewShotPreferences], examples: examples, shots: 3))
+            shown.Add(string.Join(",", i.Examples!.Select(e => e.PromptId)));
+        // What the whole file would show: the first three train pairs not about the question asked (q5 is a test pair).
+        Assert.Equal(["q1,q2,q3", "q0,q1,q3", "q0,q1,q2"], shown);
     }
 
     [Fact]
