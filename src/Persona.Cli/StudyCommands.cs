@@ -70,13 +70,12 @@ internal static class StudyCommands
                 ("--pairs", Directory.Exists(pairsPath) ? Path.Combine(pairsPath, StudyInputs.PairsFile) : pairsPath), ("--personas", parse.GetValue(personas)));
             if (File.Exists(StudyDatabase.PathIn(outDir)))
                 throw new PersonaException($"'{StudyDatabase.PathIn(outDir)}' already exists: a study may hold answers and is never replaced. Choose another --out folder.");
-            var pairList = StudyInputs.ReadPairs(pairsPath, out var failed);
             var texts = parse.GetValue(personas) is { } pf ? await StudyInputs.ReadPersonaTextsAsync(pf, ct) : null;
-            var plan = StudyPlanner.Plan(pairList, texts, options);
+            var (plan, pairsRead, failed) = StudyInputs.Plan(pairsPath, texts, options);
             using var db = StudyDatabase.Create(outDir, plan);
             var t = new Table().Border(TableBorder.Rounded).AddColumn("study create").AddColumn("");
             void Row(string k, string v) => t.AddRow(Markup.Escape(k), Markup.Escape(v));
-            Row("pairs read", pairList.Count.ToString("N0", Inv) + (failed > 0 ? $" ({failed.ToString("N0", Inv)} failed pairs left out)" : ""));
+            Row("pairs read", pairsRead.ToString("N0", Inv) + (failed > 0 ? $" ({failed.ToString("N0", Inv)} failed pairs left out)" : ""));
             Row("personas", $"{plan.Personas.Count} x {options.RatersPerPersona} raters = {plan.Personas.Count * options.RatersPerPersona} rater places");
             Row("questions", $"{options.ItemsPerPersona} per persona{(options.AttentionChecks > 0 ? $" + {options.AttentionChecks} attention check(s)" : "")}");
             Row("seed", options.Seed.ToString(Inv));

@@ -20,9 +20,35 @@ public static class StudyInputs
     /// As <see cref="ReadPairs(string)"/>; rows that `persona pairs build` marked as failed
     /// (<c>"status"</c> other than "ok": no usable answers) are left out and counted.
     /// </summary>
-    public static IReadOnlyList<PreferencePair> ReadPairs(string dirOrFile, out int failedSkipped)
+    public static IReadOnlyList<PreferencePair> ReadPairs(string dirOrFile, out int failedSkipped) => ReadPairs(dirOrFile, null, out failedSkipped);
+
+    /// <summary>
+    /// Plans a study straight from a pairs file in two passes: the planner sees every pair's ids and
+    /// split (each persona text held once), and then only the planned pairs' texts are read. The
+    /// plan is the one <see cref="StudyPlanner.Plan"/> makes from the whole file, without holding
+    /// 317,200 pairs with their answers (about 2 GB at paper scale) to use 200 of them.
+    /// </summary>
+    public static (StudyPlan Plan, int PairsRead, int FailedLeftOut) Plan(string dirOrFile, IReadOnlyDictionary<string, string>? personaTexts, StudyOptions options)
+    {
+        var light = ReadPairs(dirOrFile, new HashSet<string>(StringComparer.Ordinal), out var failed);
+        var plan = StudyPlanner.Plan(light, personaTexts, options);
+        var wanted = plan.Personas.SelectMany(p => p.Items).Select(i => i.PairId).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        var full = ReadPairs(dirOrFile, wanted, out _).Where(p => wanted.Contains(p.PairId)).ToDictionary(p => p.PairId, StringComparer.Ordinal);
+        return (plan with
+        {
+            Personas = plan.Personas.Select(p => p with
+            {
+                Items = p.Items.Select(i => i.PairId is { } id && full.TryGetValue(id, out var pair)
+                    ? i with { Instruction = pair.Instruction, Generic = pair.Original, Personalised = pair.Data } : i).ToList(),
+            }).ToList(),
+        }, light.Count, failed);
+    }
+
+    /// <summary>Every pair, with its texts only when <paramref name="textsOnlyFor"/> is null or names it (the rest carry empty texts and a shared persona text).</summary>
+    private static IReadOnlyList<PreferencePair> ReadPairs(string dirOrFile, HashSet<string>? textsOnlyFor, out int failedSkipped)
     {
         failedSkipped = 0;
+        var personaTexts = new Dictionary<string, string>(StringComparer.Ordinal);
         var path = Directory.Exists(dirOrFile) ? Path.Combine(dirOrFile, PairsFile) : dirOrFile;
         if (!File.Exists(path))
             throw new PersonaException($"No preference pairs at '{path}': --pairs expects a folder holding {PairsFile} (one JSON object per line).");
@@ -50,6 +76,12 @@ public static class StudyInputs
                     Required(o, "pair_id", where), Required(o, "persona_id", where), Required(o, "prompt_id", where),
                     Optional(o, "persona", where), Required(o, "instruction", where), Required(o, "original", where),
                     Required(o, "data", where), Optional(o, "critique", where), Optional(o, "question type", where), Optional(o, "split", where));
+                if (textsOnlyFor is not null && !textsOnlyFor.Contains(pair.PairId))
+                {
+                    // Checked like any line, then kept light: the planner needs ids, split and whether a persona text exists.
+                    var text = pair.PersonaText is null ? null : personaTexts.TryGetValue(pair.PersonaText, out var t) ? t : personaTexts[pair.PersonaText] = pair.PersonaText;
+                    pair = pair with { PersonaText = text, Instruction = "", Original = "", Data = "", Critique = null };
+                }
                 if (!ids.Add(pair.PairId)) throw new PersonaException($"{where}: pair_id '{pair.PairId}' appears twice.");
                 pairs.Add(pair);
             }

@@ -48,6 +48,28 @@ public sealed class StudyInputsTests : IDisposable
         Assert.Contains("pairs.jsonl", Assert.Throws<PersonaException>(() => StudyInputs.ReadPairs(Path.Combine(_dir, "nope"))).Message);
     }
 
+    [Fact]
+    public void A_plan_made_in_two_passes_is_the_plan_of_the_whole_file_with_each_items_own_texts()
+    {
+        // Two splits, so the planner's split filter acts on the light pass too; one failed pair is left out and counted.
+        var pairs = StudyFixtures.Pairs(6, 9).Concat(StudyFixtures.Pairs(6, 3, "train").Select(p => p with { PairId = p.PairId + "t", PromptId = p.PromptId + "t" })).ToList();
+        var lines = pairs.Select(p => System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string?>
+        {
+            ["pair_id"] = p.PairId, ["persona_id"] = p.PersonaId, ["prompt_id"] = p.PromptId, ["persona"] = p.PersonaText, ["instruction"] = p.Instruction,
+            ["original"] = p.Original, ["data"] = p.Data, ["critique"] = "k", ["question type"] = p.QuestionType, ["split"] = p.Split,
+        })).Append("""{"pair_id":"f","persona_id":"p01","prompt_id":"q99","instruction":"How?","status":"failed"}""").ToArray();
+        var dir = Write(lines);
+        var options = new StudyOptions { Personas = 4, ItemsPerPersona = 5, RatersPerPersona = 2, AttentionChecks = 1, Splits = ["test-seen"], Seed = 3 };
+        var (plan, read, failed) = StudyInputs.Plan(dir, null, options);
+        var whole = StudyPlanner.Plan(StudyInputs.ReadPairs(dir), null, options);
+        Assert.Equal((72, 1), (read, failed));
+        Assert.Equal(whole.Personas.Select(p => (p.PersonaId, p.Text)), plan.Personas.Select(p => (p.PersonaId, p.Text)));
+        Assert.Equal(whole.Personas.SelectMany(p => p.Items), plan.Personas.SelectMany(p => p.Items));
+        var item = plan.Personas.SelectMany(p => p.Items).First(i => i.Kind == ItemKind.Pair);
+        var source = pairs.Single(p => p.PairId == item.PairId);
+        Assert.Equal((source.Instruction, source.Original, source.Data), (item.Instruction, item.Generic, item.Personalised));
+    }
+
     [Theory]
     [InlineData("=HYPERLINK(\"x\")", "\"'=HYPERLINK(\"\"x\"\")\"")]
     [InlineData("@SUM(A1)", "'@SUM(A1)")]
