@@ -81,14 +81,20 @@ public sealed class RuntimeFakeServerTests
         Assert.InRange(paidBefore, 10, 40);
 
         server.Responder = r => "echo: " + r.LastUserContent;
+        long cached;
         await using (var rt = LlmRuntime.Open(opts))
         {
             var outcome = await BatchRunner.RunAsync(rt, requests, outPath);
             Assert.Equal(0, outcome.ExitCode);
-            Assert.Equal(paidBefore, outcome.Cached);
+            cached = outcome.Cached;
         }
-        Assert.Equal(60, server.TotalPaid);
-        Assert.All(requests, r => Assert.Equal(1, server.PaidFor(r.Messages[0].Text)));
+        // Every answer the killed run received was kept and not paid again. A call the server answered while
+        // the kill cut its connection (at most the 4 in flight; more often seen on a loaded machine) was never
+        // received, so it is paid once more: that is a kill's price, not a resume's.
+        Assert.InRange(paidBefore - cached, 0, 4);
+        Assert.Equal(60 - cached, server.TotalPaid - paidBefore);
+        Assert.Equal(paidBefore - cached, requests.Count(r => server.PaidFor(r.Messages[0].Text) == 2));
+        Assert.All(requests, r => Assert.InRange(server.PaidFor(r.Messages[0].Text), 1, 2));
         Assert.Equal(60, ReadOutput(outPath).Count);
     }
 
