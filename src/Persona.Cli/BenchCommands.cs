@@ -76,7 +76,7 @@ internal static class BenchCommands
             var done = 0L;
             await TaskRunner.RunToEndAsync(TaskRunner.RunAsync(task, rt, new TaskRunOptions { FanOut = rt.FanOutOptions(rt.Default, Interrupts.Abort) }, ct), task.Name, s =>
             {
-                samples.Add(s);
+                samples.Add(s.WithoutTranscripts());
                 if ((++done & 63) == 0 || done == total) p.Report(task.Name, done, total);
             });
             p.Report(task.Name, done, total);

@@ -89,6 +89,14 @@ public sealed record SampleRecord(
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
+    /// <summary>
+    /// The sample without its transcripts (each turn keeps its role, model, tokens and cache key):
+    /// what the statistics read, for callers that hold a whole task's samples in memory. The
+    /// transcripts stay in the store and the sample log; at paper scale they were a gigabyte of
+    /// the 105,600 leave-one-out samples' prompts.
+    /// </summary>
+    public SampleRecord WithoutTranscripts() => this with { Turns = [.. Turns.Select(t => t with { Messages = [], Output = null })] };
+
     public static SampleRecord FromJson(string json) => JsonSerializer.Deserialize<SampleRecord>(json, Json)
         ?? throw new PersonaException("A sample record in the run store is empty.");
 }

@@ -101,7 +101,7 @@ public static class TestbedStageRunner
         c.Progress(step, 0, total);
         await TaskRunner.RunToEndAsync(TaskRunner.RunAsync(task, c.Runtime, new TaskRunOptions { FanOut = c.Runtime.FanOutOptions(role, c.Abort) }, c.Stop), task.Name, s =>
         {
-            samples.Add(s);
+            samples.Add(s.WithoutTranscripts());
             if ((++done & 31) == 0 || done == total) c.Progress(step, done, total);
         }).ConfigureAwait(false);
         c.Progress(step, done, total);
