@@ -102,7 +102,8 @@ public static class TestbedRun
             }
             records[stage] = record;
             foreach (var (path, sha) in record.Outputs) upstream.Append(path).Append('=').Append(sha).Append('\n');
-            await WriteManifestAsync(dir, rt, options, inputs, records, k == stages.Count - 1 ? "completed" : "running").ConfigureAwait(false);
+            // Between stages the answer totals are left out: they scan the whole store (seconds at paper scale, each time).
+            await WriteManifestAsync(dir, rt, options, inputs, records, k == stages.Count - 1 ? "completed" : "running", answers: k == stages.Count - 1).ConfigureAwait(false);
         }
         return new TestbedResult(dir, records, rt.Simulated);
     }
@@ -204,7 +205,7 @@ public static class TestbedRun
         ?? typeof(TestbedRun).Assembly.GetName().Version?.ToString() ?? "unknown";
 
     private static async Task WriteManifestAsync(string dir, LlmRuntime rt, TestbedOptions o, IReadOnlyList<RunInput> inputs,
-        IReadOnlyDictionary<string, StageRecord> stages, string status, string? stopReason = null)
+        IReadOnlyDictionary<string, StageRecord> stages, string status, string? stopReason = null, bool answers = true)
     {
         var manifest = await rt.ManifestDataAsync(status, null, stopReason).ConfigureAwait(false);
         manifest["format"] = Format;
@@ -214,14 +215,14 @@ public static class TestbedRun
         manifest["testbed"] = JsonSerializer.SerializeToNode(o with { OutputDirectory = "", From = null }, Json);
         manifest["template_versions"] = TemplateVersions();
         // What the report shows as costs: a function of the answers, not of this invocation's cache.
-        manifest["answers"] = rt.Store.GetAnswerTotals().ToDictionary(a => a.Role, a => (object?)new Dictionary<string, object?>
+        if (answers) manifest["answers"] = rt.Store.GetAnswerTotals().ToDictionary(a => a.Role, a => (object?)new Dictionary<string, object?>
         {
             ["model_identity"] = rt.Role(a.Role).Identity.Identity, ["simulated"] = rt.Role(a.Role).Identity.Simulated,
             ["answers"] = a.Answers, ["prompt_tokens"] = a.PromptTokens, ["completion_tokens"] = a.CompletionTokens,
             ["estimated_cost_usd"] = a.CostUsd, ["unpriced_answers"] = a.Unpriced,
         }, StringComparer.Ordinal);
         manifest["stages"] = JsonSerializer.SerializeToNode(stages, Json);
-                // The union of the stages' outputs (each hashed once, when its stage finished): what `persona verify` checks.
+        // The union of the stages' outputs (each hashed once, when its stage finished): what `persona verify` checks.
         var outputs = new SortedDictionary<string, string>(StringComparer.Ordinal);
         foreach (var s in stages.Values) foreach (var (k, v) in s.Outputs) outputs[k] = v;
         new RunFingerprint(outputs, RunHashes.DefaultExclusions, inputs).AddTo(manifest);
