@@ -2,7 +2,8 @@
 # `persona run` end to end on the offline world: the default scale and the paper scale (1,586
 # personas, every kept prompt, 317,200 pairs verified in both orders, bench in every mode,
 # leave-one-out 40 x 20, pass@k 16). Wall time per stage from the run's manifest, total wall time
-# and peak RSS from /usr/bin/time. Run it alone: the load average before and after is recorded.
+# and peak RSS from /usr/bin/time; each stage's peak RSS from a 2 s sampler (stagewatch.py, series in
+# perf/results/run-<scale>-mem-<date>.jsonl). Run it alone: the load average before and after is recorded.
 #   bash perf/run/run.sh [scales...]      default: default paper
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,10 +16,17 @@ for s in ${scales[@]}; do
   dir=perf/.cache/run-$s
   rm -rf "$dir"
   load=$(cut -d' ' -f1-3 /proc/loadavg)
-  /usr/bin/time -v -o "perf/.cache/time-run-$s.txt" "$bin" run --scale "$s" --out "$dir" > "perf/.cache/log-run-$s.txt" 2>&1
-  python3 - "$s" "$dir" "$load" "$(cut -d' ' -f1-3 /proc/loadavg)" "$commit" >> "$out" <<'PY'
+  series=perf/results/run-$s-mem-$(date +%F).jsonl; : > "$series"
+  /usr/bin/time -v -o "perf/.cache/time-run-$s.txt" "$bin" run --scale "$s" --out "$dir" > "perf/.cache/log-run-$s.txt" 2>&1 &
+  timer=$!
+  pid=""; for _ in $(seq 50); do pid=$(pgrep -P "$timer" || true); [ -n "$pid" ] && break; sleep 0.1; done
+  [ -n "$pid" ] && python3 perf/run/stagewatch.py "$pid" "$dir" "$series" 2 &
+  watcher=$!
+  wait "$timer"
+  wait "$watcher" || true
+  python3 - "$s" "$dir" "$load" "$(cut -d' ' -f1-3 /proc/loadavg)" "$commit" "$series" >> "$out" <<'PY'
 import json, re, sys
-s, d, load0, load1, commit = sys.argv[1:6]
+s, d, load0, load1, commit, series = sys.argv[1:7]
 t = open(f"perf/.cache/time-run-{s}.txt").read()
 wall = t.split("Elapsed (wall clock) time (h:mm:ss or m:ss): ")[1].split("\n")[0]
 parts = [float(x) for x in wall.split(":")]
@@ -27,8 +35,13 @@ rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1))
 m = json.load(open(f"{d}/manifest.json"))
 stages = {k: v["seconds"] for k, v in m["stages"].items()}
 calls = sum(r["paid_calls"] for r in m["roles"].values())
+peaks = {}
+for line in open(series):
+    if line.strip():
+        r = json.loads(line)
+        peaks[r["stage"]] = max(peaks.get(r["stage"], 0), r["vm_rss_mb"] or 0)
 print(json.dumps({"scale": s, "seconds": round(secs, 1), "peak_rss_mb": round(rss / 1024, 1), "paid_calls": calls,
-                  "pairs": m["stages"]["pairs"]["counts"]["pairs"], "stage_seconds": stages,
+                  "pairs": m["stages"]["pairs"]["counts"]["pairs"], "stage_seconds": stages, "stage_peak_rss_mb": peaks,
                   "loadavg_before": load0, "loadavg_after": load1, "commit": commit}))
 PY
   tail -n 1 "$out"
