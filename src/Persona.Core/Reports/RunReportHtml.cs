@@ -345,7 +345,8 @@ internal sealed class RunReportHtml(RunReportData d)
     private void Costs()
     {
         Open("costs", "Models and costs");
-        if (d.RunManifest is { } whole && whole.TryGetProperty("answers", out var answers) && answers.ValueKind == JsonValueKind.Object)
+        if (d.RunManifest is { } whole && (Scalar(whole, "format") == Testbed.TestbedRun.Format
+                                           || whole.TryGetProperty("answers", out _)))
         {
             // A whole run (`persona run`): only what follows from the inputs and the answers, so the
             // same run always gives the same page; timings and each invocation's spend are in manifest.json.
@@ -353,7 +354,11 @@ internal sealed class RunReportHtml(RunReportData d)
                 Table(["Stage", "What it made"], stages.EnumerateObject().Where(st => st.Name != "report").Select(st => (IReadOnlyList<string>)[E(st.Name),
                     E(string.Join("; ", (st.Value.TryGetProperty("counts", out var counts) ? Flatten(counts, "") : []).Select(x => $"{x.Key} = {x.Value}")))]),
                     caption: "Stages of the run (manifest.json; wall time and per-invocation spend are recorded there)");
-            Table(["Role", "Model", "Simulated", "Answers", "Tokens (prompt / completion)", "Cost (USD)"],
+            if (!whole.TryGetProperty("answers", out var answers) || answers.ValueKind != JsonValueKind.Object)
+                // Between stages the manifest leaves the answer totals out (they scan the whole store); a run killed there has none yet.
+                Para("The answer totals per role are recorded when the run finishes, and this run's manifest was written between two stages " +
+                     "(the run was stopped there, or is still going). Finish it with <code>persona run --out RUN</code> (it reuses every completed stage), then <code>persona report RUN</code>.");
+            else Table(["Role", "Model", "Simulated", "Answers", "Tokens (prompt / completion)", "Cost (USD)"],
                 answers.EnumerateObject().Select(r => (IReadOnlyList<string>)[E(r.Name), $"<code>{E(Scalar(r.Value, "model_identity"))}</code>",
                     RunReportData.Bool(r.Value, "simulated") ? "<strong>yes</strong>" : "no", Number(r.Value, "answers"),
                     $"{Number(r.Value, "prompt_tokens")} / {Number(r.Value, "completion_tokens")}", Number(r.Value, "estimated_cost_usd", "0.0000")]),

@@ -163,6 +163,25 @@ public sealed class RunReportTests : IDisposable
     }
 
     [Fact]
+    public void A_run_manifest_written_between_stages_shows_its_stages_and_says_the_answer_totals_come_when_it_finishes()
+    {
+        var run = Run();
+        var between = """{"format": "persona-testbed-run/1", "stages": {"pairs": {"status": "completed", "counts": {"pairs": 12}, "fingerprint": "f00d", "outputs": {"pairs/pairs.jsonl": "beef"}}}}""";
+        File.WriteAllText(Path.Combine(run, "manifest.json"), between);
+        var html = RunReport.Render(RunReportData.Load(run));
+        Assert.Contains("pairs = 12", html);
+        Assert.Contains("answer totals per role are recorded when the run finishes", html);
+        Assert.DoesNotContain("beef", html); // output hashes are not what the page shows
+
+        var finished = JsonNode.Parse(between)!;
+        finished["answers"] = JsonNode.Parse("""{"judge": {"model_identity": "offline-judge", "simulated": true, "answers": 24, "prompt_tokens": 900, "completion_tokens": 80, "estimated_cost_usd": 0}}""");
+        File.WriteAllText(Path.Combine(run, "manifest.json"), finished.ToJsonString());
+        html = RunReport.Render(RunReportData.Load(run));
+        Assert.Contains("offline-judge", html);
+        Assert.DoesNotContain("answer totals per role are recorded when the run finishes", html);
+    }
+
+    [Fact]
     public void Text_from_the_files_is_escaped()
     {
         var run = Run();
