@@ -30,10 +30,20 @@ public static class StudyInputs
     /// </summary>
     public static (StudyPlan Plan, int PairsRead, int FailedLeftOut) Plan(string dirOrFile, IReadOnlyDictionary<string, string>? personaTexts, StudyOptions options)
     {
-        var light = ReadPairs(dirOrFile, new HashSet<string>(StringComparer.Ordinal), out var failed);
+        if (!Rereadable(dirOrFile))
+        {
+            // A pipe (`--pairs <(zcat pairs.jsonl.gz)`) can be read once: plan from the whole list.
+            var all = ReadPairs(dirOrFile, null, out var failedOnce);
+            return (StudyPlanner.Plan(all, personaTexts, options), all.Count, failedOnce);
+        }
+        IReadOnlyList<PreferencePair>? light = ReadPairs(dirOrFile, new HashSet<string>(StringComparer.Ordinal), out var failed);
+        var read = light.Count;
         var plan = StudyPlanner.Plan(light, personaTexts, options);
+        light = null; // the light list is not needed while the texts are read
         var wanted = plan.Personas.SelectMany(p => p.Items).Select(i => i.PairId).OfType<string>().ToHashSet(StringComparer.Ordinal);
         var full = ReadPairs(dirOrFile, wanted, out _).Where(p => wanted.Contains(p.PairId)).ToDictionary(p => p.PairId, StringComparer.Ordinal);
+        if (wanted.FirstOrDefault(id => !full.ContainsKey(id)) is { } missing)
+            throw new PersonaException($"Pair '{missing}' was in '{dirOrFile}' when the study was planned and is gone now: the pairs file changed while it was read. Run study create again once it is written.");
         return (plan with
         {
             Personas = plan.Personas.Select(p => p with
@@ -41,7 +51,19 @@ public static class StudyInputs
                 Items = p.Items.Select(i => i.PairId is { } id && full.TryGetValue(id, out var pair)
                     ? i with { Instruction = pair.Instruction, Generic = pair.Original, Personalised = pair.Data } : i).ToList(),
             }).ToList(),
-        }, light.Count, failed);
+        }, read, failed);
+    }
+
+    private static bool Rereadable(string dirOrFile)
+    {
+        var path = Directory.Exists(dirOrFile) ? Path.Combine(dirOrFile, PairsFile) : dirOrFile;
+        try
+        {
+            using var s = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1);
+            return s.CanSeek;
+        }
+        catch (IOException) { return true; } // ReadPairs names the problem
+        catch (UnauthorizedAccessException) { return true; }
     }
 
     /// <summary>Every pair, with its texts only when <paramref name="textsOnlyFor"/> is null or names it (the rest carry empty texts and a shared persona text).</summary>
