@@ -60,7 +60,7 @@ public sealed class RuntimeFakeServerTests
     }
 
     [Fact]
-    public async Task A_killed_run_resumes_and_pays_each_call_exactly_once()
+    public async Task A_killed_run_resumes_and_pays_again_only_the_calls_the_kill_cut_off()
     {
         await using var server = await FakeLlmServer.StartAsync();
         server.Latency = TimeSpan.FromMilliseconds(150);
@@ -77,23 +77,22 @@ public sealed class RuntimeFakeServerTests
         await using (var rt = LlmRuntime.Open(opts))
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => BatchRunner.RunAsync(rt, requests, outPath, null, cts.Token));
         Assert.False(File.Exists(outPath));
-        var paidBefore = server.TotalPaid;
-        Assert.InRange(paidBefore, 10, 40);
+        Assert.InRange(server.TotalPaid, 10, 40);
 
         server.Responder = r => "echo: " + r.LastUserContent;
-        long cached;
         await using (var rt = LlmRuntime.Open(opts))
         {
             var outcome = await BatchRunner.RunAsync(rt, requests, outPath);
             Assert.Equal(0, outcome.ExitCode);
-            cached = outcome.Cached;
+            Assert.InRange(outcome.Cached, 10, 40);
         }
-        // Every answer the killed run received was kept and not paid again. A call the server answered while
-        // the kill cut its connection (at most the 4 in flight; more often seen on a loaded machine) was never
-        // received, so it is paid once more: that is a kill's price, not a resume's.
-        Assert.InRange(paidBefore - cached, 0, 4);
-        Assert.Equal(60 - cached, server.TotalPaid - paidBefore);
-        Assert.Equal(paidBefore - cached, requests.Count(r => server.PaidFor(r.Messages[0].Text) == 2));
+        // Every answer the killed run received was kept and not paid again. A call the server answered as the
+        // kill cut its connection (at most the 4 in flight; seen on a loaded machine) never arrived, so it is
+        // paid once more: that is a kill's price, not a resume's. Judged on the final counts only, because the
+        // server may count the last of those answers after the killed run has already let go.
+        var twice = requests.Count(r => server.PaidFor(r.Messages[0].Text) == 2);
+        Assert.InRange(twice, 0, 4);
+        Assert.Equal(60 + twice, server.TotalPaid);
         Assert.All(requests, r => Assert.InRange(server.PaidFor(r.Messages[0].Text), 1, 2));
         Assert.Equal(60, ReadOutput(outPath).Count);
     }
