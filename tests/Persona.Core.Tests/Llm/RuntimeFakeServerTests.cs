@@ -18,7 +18,7 @@ public sealed class RuntimeFakeServerTests
         FakeFault?[] menu =
         [
             new FakeFault.RateLimit(RetryAfterMs: 20), new FakeFault.RateLimit(RetryAfterSeconds: 0), new FakeFault.Status(500), new FakeFault.Status(503),
-            new FakeFault.Drop(), new FakeFault.MalformedJson(), new FakeFault.EmptyContent(), new FakeFault.Slow(TimeSpan.FromSeconds(6)),
+            new FakeFault.Drop(), new FakeFault.MalformedJson(), new FakeFault.EmptyContent(), new FakeFault.Slow(TimeSpan.FromSeconds(30)),
         ];
         // Each content fails on its first 0-2 attempts with random faults, then succeeds (maybe truncated).
         var lockObj = new object();
@@ -34,9 +34,9 @@ public sealed class RuntimeFakeServerTests
         var requests = Requests(120);
         var outPath = Path.Combine(dir, "out.jsonl");
         // The attempt timeout must sit well above a loaded machine's answer time: an answer the server wrote just as
-        // the client gave up (800 ms here once, in CI) is paid and then asked again, which is a timeout's price, not a
+        // the client gave up (at 800 ms and at 2.5 s, in full-suite runs) is paid and asked again: a timeout's price, not a
         // double payment of a completed call. The slow fault stays far beyond it.
-        var opts = Options(dir, "openai:fake-model", server.BaseUrl) with { Resilience = Fast(16) with { Timeout = TimeSpan.FromSeconds(2.5) } };
+        var opts = Options(dir, "openai:fake-model", server.BaseUrl) with { Resilience = Fast(16) with { Timeout = TimeSpan.FromSeconds(8) } };
         await using (var rt = LlmRuntime.Open(opts))
         {
             var outcome = await BatchRunner.RunAsync(rt, requests, outPath);
