@@ -71,22 +71,19 @@ public static class PreferencePairsFile
         var personas = asked.Select(a => a.Persona).DistinctBy(p => p.Id).ToList();
         var questionsOf = asked.GroupBy(a => a.Persona.Id, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.Select(a => a.Question).ToList(), StringComparer.Ordinal);
-        var ids = personas.Select(p => p.Id).ToHashSet(StringComparer.Ordinal);
         // Personas that share one text share their text matches, so those must cover all of their questions.
         var questionsOfText = personas.GroupBy(p => Normalise(p.Text), StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.SelectMany(p => questionsOf[p.Id]).ToList(), StringComparer.Ordinal);
         var byId = new Dictionary<string, Prefix>(StringComparer.Ordinal);
         var byText = new Dictionary<string, Prefix>(StringComparer.Ordinal);
+        string? lastRaw = null, lastText = null; // a persona's pairs sit together: its text is normalised once, not 200 times
         foreach (var pair in pairs)
         {
             if (pair.Split != "train") continue;
-            if (ids.Contains(pair.PersonaId))
-                Take(byId, pair.PersonaId, pair, questionsOf[pair.PersonaId], shots);
-            if (pair.PersonaText is not null && questionsOfText.Count > 0)
-            {
-                var text = Normalise(pair.PersonaText);
-                if (questionsOfText.TryGetValue(text, out var qs)) Take(byText, text, pair, qs, shots);
-            }
+            if (questionsOf.TryGetValue(pair.PersonaId, out var own)) Take(byId, pair.PersonaId, pair, own, shots);
+            if (pair.PersonaText is null) continue;
+            if (pair.PersonaText != lastRaw) (lastRaw, lastText) = (pair.PersonaText, Normalise(pair.PersonaText));
+            if (questionsOfText.TryGetValue(lastText!, out var qs)) Take(byText, lastText!, pair, qs, shots);
         }
         var result = new Dictionary<string, IReadOnlyList<PreferencePair>>(StringComparer.Ordinal);
         foreach (var p in personas)
