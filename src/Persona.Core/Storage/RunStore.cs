@@ -117,16 +117,13 @@ public sealed class RunStore : IAsyncDisposable
         }.ToString();
         _writeConnection = new SqliteConnection(_connectionString);
         _writeConnection.Open();
-        Exec(_writeConnection, """
+        Exec(_writeConnection, $"""
             PRAGMA journal_mode=WAL;
             PRAGMA synchronous=NORMAL;
             PRAGMA busy_timeout=10000;
             PRAGMA cache_size=-32768;
             CREATE TABLE IF NOT EXISTS responses(
-              key TEXT PRIMARY KEY, provider TEXT NOT NULL, model TEXT NOT NULL, response_model TEXT,
-              content TEXT NOT NULL, finish_reason TEXT, prompt_tokens INTEGER NOT NULL,
-              completion_tokens INTEGER NOT NULL, tokens_estimated INTEGER NOT NULL, cost_usd REAL NOT NULL,
-              price_known INTEGER NOT NULL, simulated INTEGER NOT NULL, created_utc TEXT NOT NULL) WITHOUT ROWID;
+              {ResponseColumns});
             CREATE TABLE IF NOT EXISTS calls(
               seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL,
               endpoint TEXT, parameters TEXT NOT NULL, started_utc TEXT NOT NULL, latency_ms REAL NOT NULL,
@@ -144,6 +141,8 @@ public sealed class RunStore : IAsyncDisposable
               task TEXT NOT NULL, sample_id TEXT NOT NULL, score_set TEXT NOT NULL, record TEXT NOT NULL,
               PRIMARY KEY(task, sample_id, score_set)) WITHOUT ROWID;
             """);
+        MigrateResponses(_writeConnection);
+        Exec(_writeConnection, "CREATE INDEX IF NOT EXISTS responses_khash ON responses(khash)");
         // Stores written before model roles existed lack the role column; calls logged then were the default role's.
         using (var probe = _writeConnection.CreateCommand())
         {
@@ -154,6 +153,45 @@ public sealed class RunStore : IAsyncDisposable
         // A thread of its own, not the pool's: replaying cached calls keeps every pool thread busy with
         // synchronous hits, and a pool-scheduled writer then starved and fell behind until the end.
         _writerTask = Task.Factory.StartNew(WriterLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    }
+
+    // Answers are appended in rowid order and found through a small index of a 64-bit hash of their
+    // key. Keyed by the key itself (a random SHA-256), every insert landed on a random page of a
+    // tree as large as all the answers: at 2 M pairs (8 M answers, 11 GB) each lookup and each
+    // insert was a random disk access once the tree outgrew the page cache, and every checkpoint
+    // rewrote thousands of scattered pages. The hash index is ~20 bytes an answer, small enough to
+    // stay in memory, and a miss (every call of a fresh run) never reads an answer page.
+    private const string ResponseColumns =
+        "id INTEGER PRIMARY KEY, khash INTEGER NOT NULL, key TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL, response_model TEXT, " +
+        "content TEXT NOT NULL, finish_reason TEXT, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, tokens_estimated INTEGER NOT NULL, " +
+        "cost_usd REAL NOT NULL, price_known INTEGER NOT NULL, simulated INTEGER NOT NULL, created_utc TEXT NOT NULL";
+    private const string ResponseFields = "key,provider,model,response_model,content,finish_reason,prompt_tokens,completion_tokens,tokens_estimated,cost_usd,price_known,simulated,created_utc";
+
+    /// <summary>The 64-bit hash the responses index is keyed by: the first 8 bytes of the key's SHA-256 (collisions are resolved by comparing the key).</summary>
+    internal static long KeyHash(string key)
+    {
+        Span<byte> digest = stackalloc byte[32];
+        System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key), digest);
+        return System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(digest);
+    }
+
+    /// <summary>Rewrites a store made before the hash index (responses keyed by their text key) into the current layout, once.</summary>
+    private static void MigrateResponses(SqliteConnection c)
+    {
+        using (var probe = c.CreateCommand())
+        {
+            probe.CommandText = "SELECT COUNT(*) FROM pragma_table_info('responses') WHERE name='khash'";
+            if (Convert.ToInt64(probe.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) != 0) return;
+        }
+        c.CreateFunction<string, long>("persona_khash", KeyHash, isDeterministic: true);
+        using var tx = c.BeginTransaction();
+        Exec(c, $"""
+            ALTER TABLE responses RENAME TO responses_by_key;
+            CREATE TABLE responses({ResponseColumns});
+            INSERT INTO responses(khash,{ResponseFields}) SELECT persona_khash(key),{ResponseFields} FROM responses_by_key;
+            DROP TABLE responses_by_key;
+            """);
+        tx.Commit();
     }
 
     /// <summary>Opens (creating if needed) the store at <paramref name="path"/>.</summary>
@@ -428,10 +466,12 @@ public sealed class RunStore : IAsyncDisposable
     {
         using var c = new SqliteConnection(_connectionString);
         c.Open();
+        c.CreateFunction<string, long>("persona_khash", KeyHash, isDeterministic: true);
         using var cmd = c.CreateCommand();
         cmd.CommandText = """
             SELECT k.role, COUNT(*), COALESCE(SUM(r.prompt_tokens),0), COALESCE(SUM(r.completion_tokens),0), COALESCE(SUM(r.cost_usd),0.0), COALESCE(SUM(r.price_known=0),0)
-            FROM responses r JOIN (SELECT key, MIN(COALESCE(role,'model')) AS role FROM calls WHERE status='ok' GROUP BY key) k ON k.key = r.key
+            FROM (SELECT key, MIN(COALESCE(role,'model')) AS role FROM calls WHERE status='ok' GROUP BY key) k
+            CROSS JOIN responses r ON r.khash = persona_khash(k.key) AND r.key = k.key
             GROUP BY k.role ORDER BY k.role
             """;
         using var r = cmd.ExecuteReader();
@@ -464,10 +504,9 @@ public sealed class RunStore : IAsyncDisposable
         // The raw statements bind by position and skip Microsoft.Data.Sqlite's per-execution
         // parameter lookup and boxing: a replay writes one provenance row per cached call.
         var db = _writeConnection.Handle!;
-        using var insResponse = Prepare(db, """
-            INSERT OR REPLACE INTO responses(key,provider,model,response_model,content,finish_reason,prompt_tokens,completion_tokens,tokens_estimated,cost_usd,price_known,simulated,created_utc)
-            VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)
-            """);
+        // Insert or replace by key (--refresh overwrites): the index is not unique, so the old row goes first.
+        using var delResponse = Prepare(db, "DELETE FROM responses WHERE khash=? AND key=?");
+        using var insResponse = Prepare(db, $"INSERT INTO responses(khash,{ResponseFields}) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
         using var insCall = Prepare(db, """
             INSERT INTO calls(key,provider,model,endpoint,parameters,started_utc,latency_ms,prompt_tokens,completion_tokens,tokens_estimated,cost_usd,cached,attempts,status,error,raw_text,finish_reason,simulated,role)
             VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
@@ -505,11 +544,14 @@ public sealed class RunStore : IAsyncDisposable
                         {
                             case StoredResponse r:
                             {
+                                var khash = KeyHash(r.Key);
+                                Int(delResponse, 1, khash); Text(delResponse, 2, r.Key);
+                                Step(db, delResponse);
                                 var st = insResponse;
-                                Text(st, 1, r.Key); Text(st, 2, r.Provider); Text(st, 3, r.Model); Text(st, 4, r.ResponseModelId); Text(st, 5, r.Content);
-                                Text(st, 6, r.FinishReason); Int(st, 7, r.PromptTokens); Int(st, 8, r.CompletionTokens); Int(st, 9, r.TokensEstimated ? 1 : 0);
-                                raw.sqlite3_bind_double(st, 10, r.CostUsd); Int(st, 11, r.PriceKnown ? 1 : 0); Int(st, 12, r.Simulated ? 1 : 0);
-                                Text(st, 13, r.CreatedUtc.ToString("O"));
+                                Int(st, 1, khash); Text(st, 2, r.Key); Text(st, 3, r.Provider); Text(st, 4, r.Model); Text(st, 5, r.ResponseModelId); Text(st, 6, r.Content);
+                                Text(st, 7, r.FinishReason); Int(st, 8, r.PromptTokens); Int(st, 9, r.CompletionTokens); Int(st, 10, r.TokensEstimated ? 1 : 0);
+                                raw.sqlite3_bind_double(st, 11, r.CostUsd); Int(st, 12, r.PriceKnown ? 1 : 0); Int(st, 13, r.Simulated ? 1 : 0);
+                                Text(st, 14, r.CreatedUtc.ToString("O"));
                                 Step(db, st);
                                 break;
                             }
@@ -635,7 +677,7 @@ public sealed class RunStore : IAsyncDisposable
                 pragma.CommandText = "PRAGMA mmap_size=67108864;";
                 pragma.ExecuteNonQuery();
             }
-            _select = Prepare(_connection.Handle!, "SELECT provider,model,response_model,content,finish_reason,prompt_tokens,completion_tokens,tokens_estimated,cost_usd,price_known,simulated,created_utc FROM responses WHERE key=?");
+            _select = Prepare(_connection.Handle!, "SELECT provider,model,response_model,content,finish_reason,prompt_tokens,completion_tokens,tokens_estimated,cost_usd,price_known,simulated,created_utc FROM responses WHERE khash=? AND key=?");
             _selectSample = Prepare(_connection.Handle!, "SELECT seq,status,record FROM samples WHERE task=? AND id=?");
         }
 
@@ -663,7 +705,8 @@ public sealed class RunStore : IAsyncDisposable
             var st = _select;
             try
             {
-                raw.sqlite3_bind_text(st, 1, key);
+                raw.sqlite3_bind_int64(st, 1, KeyHash(key));
+                raw.sqlite3_bind_text(st, 2, key);
                 var rc = raw.sqlite3_step(st);
                 if (rc == raw.SQLITE_DONE) { response = null!; return false; }
                 if (rc != raw.SQLITE_ROW) SqliteException.ThrowExceptionForRC(rc, _connection.Handle);

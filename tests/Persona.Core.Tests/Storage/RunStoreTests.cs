@@ -73,4 +73,72 @@ public sealed class RunStoreTests
         Assert.Equal(text + 2999, last.Content);
         Assert.Equal(3000, store.ReadSamples("t").Count());
     }
+
+    [Fact]
+    public async Task A_store_written_before_the_hash_index_opens_with_every_answer_and_later_writes_replace_them()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "persona-llm-tests", Guid.NewGuid().ToString("N"), "store.sqlite");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        using (var old = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            old.Open();
+            using var cmd = old.CreateCommand();
+            // The layout of stores written up to 2026-12-01: answers keyed by their text key.
+            cmd.CommandText = """
+                CREATE TABLE responses(
+                  key TEXT PRIMARY KEY, provider TEXT NOT NULL, model TEXT NOT NULL, response_model TEXT,
+                  content TEXT NOT NULL, finish_reason TEXT, prompt_tokens INTEGER NOT NULL,
+                  completion_tokens INTEGER NOT NULL, tokens_estimated INTEGER NOT NULL, cost_usd REAL NOT NULL,
+                  price_known INTEGER NOT NULL, simulated INTEGER NOT NULL, created_utc TEXT NOT NULL) WITHOUT ROWID;
+                INSERT INTO responses VALUES('k1','openai','m','m-1','one','stop',10,5,0,0.01,1,0,'1970-01-01T00:00:00.0000000+00:00');
+                INSERT INTO responses VALUES('k2','openai','m','m-1','two','length',7,3,1,0.02,1,0,'1970-01-01T00:00:00.0000000+00:00');
+                """;
+            cmd.ExecuteNonQuery();
+        }
+        await using (var store = RunStore.Open(path))
+        {
+            Assert.True(store.TryGetResponse("k2", out var two));
+            Assert.Equal(("two", "length", 7L, 3L, true, 0.02), (two.Content, two.FinishReason, two.PromptTokens, two.CompletionTokens, two.TokensEstimated, two.CostUsd));
+            Assert.False(store.TryGetResponse("k3", out _));
+            store.EnqueueResponse(Resp("k1", "replaced"));
+            store.EnqueueResponse(Resp("k3", "three"));
+            await store.FlushAsync();
+        }
+        await using (var store = RunStore.Open(path))
+        {
+            Assert.True(store.TryGetResponse("k1", out var one));
+            Assert.Equal("replaced", one.Content);
+            Assert.True(store.TryGetResponse("k3", out _));
+            Assert.Equal(3, store.GetStats().Responses);
+        }
+    }
+
+    [Fact]
+    public async Task An_answer_whose_key_hash_matches_but_whose_key_differs_is_not_returned()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "persona-llm-tests", Guid.NewGuid().ToString("N"), "store.sqlite");
+        await using (var store = RunStore.Open(path))
+        {
+            store.EnqueueResponse(Resp("other", "x"));
+            await store.FlushAsync();
+        }
+        using (var c = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            // Plant a row as a 64-bit hash collision would leave it: the index finds it, the key must refuse it.
+            cmd.CommandText = "UPDATE responses SET khash=$h";
+            cmd.Parameters.AddWithValue("$h", RunStore.KeyHash("wanted"));
+            Assert.Equal(1, cmd.ExecuteNonQuery());
+        }
+        await using (var store = RunStore.Open(path))
+        {
+            Assert.False(store.TryGetResponse("wanted", out _));
+            store.EnqueueResponse(Resp("wanted", "mine"));
+            await store.FlushAsync();
+            Assert.True(store.TryGetResponse("wanted", out var mine));
+            Assert.Equal("mine", mine.Content);
+            Assert.Equal(2, store.GetStats().Responses); // the colliding row was not replaced
+        }
+    }
 }
