@@ -4,8 +4,8 @@
   sqlite_replay.py --in requests.jsonl --store run/store.sqlite --out results.jsonl
 
 For each request line: the content address (SHA-256 of the same canonical JSON the runtime
-hashes: model identity, messages, parameters), one lookup in the responses table, one output
-line. No provenance rows, no budget: the floor a runtime that records them should match.
+hashes: model identity, messages, parameters), one lookup in the responses table through its
+index of a 64-bit key hash (the first 8 bytes of the key's SHA-256), one output line. No provenance rows, no budget: the floor a runtime that records them should match.
 """
 import argparse, hashlib, json, resource, sqlite3, time
 
@@ -31,7 +31,8 @@ def main():
                      "messages": [{"role": m["role"], "content": m["content"]} for m in r["messages"]],
                      "params": {"sample": 0}}
             key = hashlib.sha256(json.dumps(canon, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
-            row = db.execute("SELECT content, prompt_tokens, completion_tokens FROM responses WHERE key=?", (key,)).fetchone()
+            khash = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little", signed=True)
+            row = db.execute("SELECT content, prompt_tokens, completion_tokens FROM responses WHERE khash=? AND key=?", (khash, key)).fetchone()
             if row is None:
                 missing += 1
                 out.write(json.dumps({"id": r["id"], "content": None, "error": "not cached"}) + "\n")
