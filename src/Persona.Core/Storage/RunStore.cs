@@ -178,13 +178,14 @@ public sealed class RunStore : IAsyncDisposable
     /// <summary>Rewrites a store made before the hash index (responses keyed by their text key) into the current layout, once.</summary>
     private static void MigrateResponses(SqliteConnection c)
     {
+        c.CreateFunction<string, long>("persona_khash", KeyHash, isDeterministic: true);
+        // Immediate, and probed inside: of two processes opening one old store, the second waits and then finds it migrated.
+        using var tx = c.BeginTransaction(deferred: false);
         using (var probe = c.CreateCommand())
         {
             probe.CommandText = "SELECT COUNT(*) FROM pragma_table_info('responses') WHERE name='khash'";
             if (Convert.ToInt64(probe.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) != 0) return;
         }
-        c.CreateFunction<string, long>("persona_khash", KeyHash, isDeterministic: true);
-        using var tx = c.BeginTransaction();
         Exec(c, $"""
             ALTER TABLE responses RENAME TO responses_by_key;
             CREATE TABLE responses({ResponseColumns});
