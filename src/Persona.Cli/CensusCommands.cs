@@ -20,7 +20,7 @@ internal static class CensusCommands
 
     private static Command Sample(IAnsiConsole console)
     {
-        var n = new Option<int>("--n") { Description = "Number of personas to draw.", Required = true };
+        var n = new Option<int>("--n") { Description = "Number of personas to draw.", Required = true }.Between(1, 100_000_000);
         var seed = new Option<long>("--seed") { Description = "Random seed; the same seed and inputs give a byte-identical file.", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "Output file: .jsonl (one persona per line) or .parquet.", Required = true };
         var unweighted = new Option<bool>("--unweighted") { Description = "Draw every record with equal probability instead of proportional to PWGTP." };
@@ -79,6 +79,7 @@ internal static class CensusCommands
         {
             var options = census.Read(parse, n: 1);
             Storage.OutputPaths.EnsureFolderTarget(parse.GetValue(output)!, "--out");
+            Storage.OutputPaths.EnsureOutsideInputs(parse.GetValue(output)!, "--out", ("--personas", Directory.Exists(parse.GetValue(personas)) ? parse.GetValue(personas) : null));
             Storage.OutputPaths.EnsureFolderSparesInputs(parse.GetValue(output)!, "--out", ["fidelity.json"], ("--personas", parse.GetValue(personas)));
             var result = await RunWithProgress(console,
                 (progress, token) => PopulationFidelity.RunAsync(parse.GetValue(personas)!, options, parse.GetValue(output), progress, token), ct);

@@ -24,16 +24,16 @@ internal static class PersonasCommands
     private static Command Build(IAnsiConsole console)
     {
         var runtime = new RuntimeOptions(full: true, runDirDefault: "the --out folder (so re-running the same command resumes)");
-        var n = new Option<int>("--n") { Description = "Personas in the population (the original study: 1586).", DefaultValueFactory = _ => 1586 };
+        var n = new Option<int>("--n") { Description = "Personas in the population (the original study: 1586).", DefaultValueFactory = _ => 1586 }.Between(1, 10_000_000);
         var seed = new Option<long>("--seed") { Description = "Seed of census draws, traits, categories and the split; same seed + inputs + answers = byte-identical files.", DefaultValueFactory = _ => 0 };
         var output = new Option<DirectoryInfo>("--out") { Description = "Output folder: personas.jsonl, personas.parquet, split.json, rejections.jsonl, build-report.json (+ store.sqlite, manifest.json).", Required = true };
-        var limit = new Option<int?>("--limit") { Description = "Build only the first this-many personas (exactly the first ones a full build keeps): a quick, cheap try." };
+        var limit = new Option<int?>("--limit") { Description = "Build only the first this-many personas (exactly the first ones a full build keeps): a quick, cheap try." }.Between(1, 10_000_000);
         var independent = new Option<bool>("--independent-traits") { Description = "Draw psychodemographics from unconditional marginals (ablation)." };
-        var categories = new Option<int>("--categories") { Description = "High-level categories (data/personas/enrichment-categories.csv) given to the LM per persona.", DefaultValueFactory = _ => 3 };
+        var categories = new Option<int>("--categories") { Description = "High-level categories (data/personas/enrichment-categories.csv) given to the LM per persona.", DefaultValueFactory = _ => 3 }.Between(0, 1_000);
         var categoriesFile = new Option<string>("--categories-file") { Description = "Your own category,prompt CSV instead of the bundled one." };
-        var attempts = new Option<int>("--enrichment-attempts") { Description = "Answers asked per persona before it is replaced, when the LM's answer touches anything but its five fields.", DefaultValueFactory = _ => 3 };
+        var attempts = new Option<int>("--enrichment-attempts") { Description = "Answers asked per persona before it is replaced, when the LM's answer touches anything but its five fields.", DefaultValueFactory = _ => 3 }.Between(1, 100);
         var noLmCheck = new Option<bool>("--no-lm-check") { Description = "Run only the cheap rules, not the LM's consistency verdict." };
-        var trainFraction = new Option<double>("--train-fraction") { Description = "Share of personas in the train split (default 1000/1586, the original's).", DefaultValueFactory = _ => PersonaSplit.OriginalTrainFraction };
+        var trainFraction = new Option<double>("--train-fraction") { Description = "Share of personas in the train split (default 1000/1586, the original's).", DefaultValueFactory = _ => PersonaSplit.OriginalTrainFraction }.Between(0.0, 1.0);
 
         var cmd = new Command("build",
             "Build the persona population: census sampling -> psychodemographics -> LM enrichment of the five idiosyncratic\n" +

@@ -24,9 +24,9 @@ internal static class PromptsCommands
         var runtime = new RuntimeOptions(full: true, runDirDefault: "the --out folder (so re-running the same command resumes)");
         var output = new Option<DirectoryInfo>("--out") { Description = $"Output folder: {PromptCurationWriter.PromptsFile}, {PromptCurationWriter.RejectedFile}, {PromptCurationWriter.ReportFile} (+ store.sqlite, manifest.json).", Required = true };
         var source = new Option<string>("--source") { Description = "Your prompts: .json (PRISM layout), .jsonl ({\"id\"?, \"text\"} per line) or .csv (a text column). Default: the bundled PRISM opening prompts." };
-        var limit = new Option<int?>("--limit") { Description = "Send at most this many prompts (after the cheap filters) to the LM classifier: a quick, cheap try." };
+        var limit = new Option<int?>("--limit") { Description = "Send at most this many prompts (after the cheap filters) to the LM classifier: a quick, cheap try." }.Between(1, int.MaxValue);
         var seed = new Option<int>("--seed") { Description = "Seed of k-means, the silhouette sample and the split.", DefaultValueFactory = _ => 1 };
-        var k = new Option<int?>("--k") { Description = "Fixed number of topic clusters. Default: chosen from 8..40 by silhouette (reported)." };
+        var k = new Option<int?>("--k") { Description = "Fixed number of topic clusters. Default: chosen from 8..40 by silhouette (reported)." }.Between(2, 10_000);
         var cmd = new Command("curate",
             "Curate prompts as the original study did: keep questions ('?'), at least five words, drop near-duplicates,\n" +
             "ask the LM whether each is controversial (structured yes/no + reason), cluster the kept ones into topics\n" +

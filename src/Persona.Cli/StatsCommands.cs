@@ -24,7 +24,7 @@ internal static class StatsCommands
         var output = new Option<string>("--out") { Description = "Also write every coefficient, its interval and the counts as JSON to this file." };
         var level = new Option<string>("--level") { Description = "Level of measurement of the labels for Krippendorff's alpha: nominal, ordinal, interval or ratio.", DefaultValueFactory = _ => "nominal" };
         var order = new Option<string>("--order") { Description = "Ordinal labels that are not numbers, lowest first, comma-separated (e.g. 'disagree,neutral,agree'); implies --level ordinal." };
-        var resamples = new Option<int>("--resamples") { Description = "Bootstrap resamples for the alpha intervals.", DefaultValueFactory = _ => 1000 };
+        var resamples = new Option<int>("--resamples") { Description = "Bootstrap resamples for the alpha intervals.", DefaultValueFactory = _ => 1000 }.Between(100, OptionRules.MaxResamples, "an interval needs at least 100");
         var seed = new Option<long>("--seed") { Description = "Seed of the bootstrap; the same seed and file give the same intervals.", DefaultValueFactory = _ => 1 };
         var cmd = new Command("agreement",
             "Agreement among raters: percent agreement, Krippendorff's alpha (Hayes-Krippendorff and unit bootstrap\n" +

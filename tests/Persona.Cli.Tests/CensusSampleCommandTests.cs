@@ -64,7 +64,7 @@ public class CensusSampleCommandTests : IDisposable
         { "neither a state postal code", ["--n", "10", "--states", "ZZ"] },
         { "--without-replacement: cannot draw 9,999", ["--without-replacement", "--n", "9999"] },
         { "--min-age 50 is greater than --max-age 20", ["--n", "10", "--min-age", "50", "--max-age", "20"] },
-        { "--n must be a positive number", ["--n", "0"] },
+        { "--n must be between 1 and", ["--n", "0"] },
     };
 
     [Theory]
