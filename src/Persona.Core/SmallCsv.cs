@@ -14,7 +14,7 @@ internal static class SmallCsv
             throw new PersonaException($"Data file '{path}' does not exist.");
         var rows = new List<(int, string[])>();
         var lineNo = 0;
-        foreach (var line in File.ReadLines(path, Encoding.UTF8))
+        foreach (var line in TextLines.Read(path))
         {
             lineNo++;
             if (string.IsNullOrWhiteSpace(line)) continue;

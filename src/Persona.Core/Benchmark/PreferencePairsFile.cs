@@ -31,7 +31,7 @@ public static class PreferencePairsFile
     {
         var lineNo = 0;
         var count = 0;
-        foreach (var line in File.ReadLines(file))
+        foreach (var line in TextLines.Read(file))
         {
             lineNo++;
             if (string.IsNullOrWhiteSpace(line)) continue;

@@ -177,9 +177,10 @@ public static class BatchImport
         var kinds = new SortedDictionary<string, long>(StringComparer.Ordinal);
         foreach (var file in files)
         {
+            InputFile.NotAFolder(file, "--batch-import");
             if (!File.Exists(file)) throw new PersonaException($"--batch-import '{file}' does not exist.");
             var lineNo = 0;
-            foreach (var line in File.ReadLines(file))
+            foreach (var line in TextLines.Read(file))
             {
                 lineNo++;
                 if (string.IsNullOrWhiteSpace(line)) continue;

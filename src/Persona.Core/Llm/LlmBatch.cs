@@ -32,7 +32,7 @@ public static class BatchRequestReader
         var list = new List<BatchRequest>();
         var ids = new Dictionary<string, int>(StringComparer.Ordinal);
         var lineNo = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var line in TextLines.Read(path))
         {
             lineNo++;
             if (string.IsNullOrWhiteSpace(line)) continue;

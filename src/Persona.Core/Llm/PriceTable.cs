@@ -24,7 +24,7 @@ public sealed class PriceTable
         if (!File.Exists(path)) throw new PersonaException($"Price table '{path}' not found: expected a CSV with columns provider,model,input_usd_per_mtok,output_usd_per_mtok,source,date.");
         var rows = new List<ModelPrice>();
         var lineNo = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var line in TextLines.Read(path))
         {
             lineNo++;
             if (lineNo == 1 || line.Length == 0 || line.StartsWith('#')) continue;

@@ -59,7 +59,7 @@ public sealed class SimulatedWorld
         var bytes = File.ReadAllBytes(file);
         JsonDocument doc;
         try { doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }); }
-        catch (JsonException ex) { throw new PersonaException($"{file}: not valid JSON (line {ex.LineNumber + 1}): {ex.Message.Split('.')[0]}."); }
+        catch (JsonException ex) { throw new PersonaException($"{file}: not valid JSON (line {ex.LineNumber + 1}): {JsonErrorText.Describe(ex)}."); }
         using (doc)
         {
             var root = doc.RootElement;

@@ -401,7 +401,7 @@ public static class PersonaBuilder
         if (!File.Exists(path)) throw new PersonaException($"Rejection log '{path}' does not exist.");
         var list = new List<PersonaRejection>();
         var line = 0;
-        foreach (var text in File.ReadLines(path))
+        foreach (var text in TextLines.Read(path))
         {
             line++;
             if (string.IsNullOrWhiteSpace(text)) continue;

@@ -63,6 +63,7 @@ public static class PersonaInputs
             var split = Path.Combine(path, PersonaSplit.FileName);
             return FromRecords(await PersonaFiles.ReadAsync(file, ct), file, File.Exists(split) ? PersonaSplit.Read(split) : null);
         }
+        InputFile.NotAFolder(path, "Persona file");
         if (!File.Exists(path)) throw new PersonaException($"Persona file '{path}' does not exist.");
         var ext = Path.GetExtension(path).ToLowerInvariant();
         var rows = ext switch
@@ -180,7 +181,7 @@ public static class PersonaInputs
     {
         var rows = new List<Row>();
         var lineNo = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var line in TextLines.Read(path))
         {
             lineNo++;
             if (string.IsNullOrWhiteSpace(line)) continue;
@@ -225,7 +226,7 @@ public static class PersonaInputs
     /// <summary>RFC 4180 records (quoted fields may hold commas, quotes and line breaks); an unterminated quote is an error.</summary>
     internal static IEnumerable<(List<string> Fields, int Line)> CsvRecords(string path)
     {
-        var text = File.ReadAllText(path);
+        var text = TextLines.ReadAll(path);
         var fields = new List<string>();
         var sb = new StringBuilder();
         var line = 1;

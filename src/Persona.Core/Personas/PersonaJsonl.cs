@@ -33,11 +33,10 @@ public static class PersonaJsonl
     {
         if (!File.Exists(path))
             throw new PersonaException($"Persona file '{path}' does not exist.");
-        using var reader = new StreamReader(path, System.Text.Encoding.UTF8);
-        var lineNo = 0;
-        while (await reader.ReadLineAsync(ct) is { } line)
+        await Task.Yield();
+        foreach (var (lineNo, line) in TextLines.Numbered(path))
         {
-            lineNo++;
+            ct.ThrowIfCancellationRequested();
             if (string.IsNullOrWhiteSpace(line)) continue;
             yield return PersonaJson.Parse(System.Text.Encoding.UTF8.GetBytes(line), $"'{path}', line {lineNo}");
         }

@@ -45,6 +45,7 @@ public sealed record PersonaSplit(
 
     public static PersonaSplit Read(string path)
     {
+        InputFile.NotAFolder(path, "Split file");
         if (!File.Exists(path)) throw new PersonaException($"Split file '{path}' does not exist.");
         try
         {

@@ -21,7 +21,7 @@ public static class PairMerge
             if (!File.Exists(file)) throw new PersonaException($"'{dir}' has no {PairBuilder.ShardFile}: it is not the output of a finished `persona pairs build`.");
             ShardInfo? info;
             try { info = JsonSerializer.Deserialize<ShardInfo>(File.ReadAllText(file), PairReport.Json); }
-            catch (JsonException ex) { throw new PersonaException($"{file}: unreadable ({ex.Message.Split('.')[0]})."); }
+            catch (JsonException ex) { throw new PersonaException($"{file}: unreadable ({JsonErrorText.Describe(ex)})."); }
             if (info is null || info.Format != PairBuilder.ShardFormat) throw new PersonaException($"{file}: not a pairs shard description (format {PairBuilder.ShardFormat}).");
             if (!File.Exists(Path.Combine(dir, PairFileWriter.JsonlFile))) throw new PersonaException($"'{dir}' has no {PairFileWriter.JsonlFile}.");
             infos.Add((dir, info));

@@ -216,13 +216,13 @@ public sealed class PairFileWriter : IAsyncDisposable
     {
         if (!File.Exists(path)) throw new PersonaException($"'{path}' does not exist: expected the pairs.jsonl of a `persona pairs build` output.");
         var lineNo = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var line in TextLines.Read(path))
         {
             lineNo++;
             if (string.IsNullOrWhiteSpace(line)) continue;
             PairRecord? r;
             try { r = JsonSerializer.Deserialize<PairRecord>(line, PairRecord.Json); }
-            catch (JsonException ex) { throw new PersonaException($"{path}:{lineNo}: not a pair row ({ex.Message.Split('.')[0]})."); }
+            catch (JsonException ex) { throw new PersonaException($"{path}:{lineNo}: not a pair row ({JsonErrorText.Describe(ex)}); expected one pair object per line, as `persona pairs build` writes."); }
             yield return r ?? throw new PersonaException($"{path}:{lineNo}: empty row.");
         }
     }

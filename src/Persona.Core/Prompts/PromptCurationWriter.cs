@@ -86,7 +86,7 @@ public static class PromptCurationWriter
     {
         var list = new List<CuratedPrompt>();
         int lineNo = 0;
-        foreach (var line in File.ReadLines(path, Encoding.UTF8))
+        foreach (var line in TextLines.Read(path))
         {
             lineNo++;
             if (string.IsNullOrWhiteSpace(line)) continue;

@@ -32,6 +32,7 @@ public static class PromptLoader
     /// <summary>Loads by extension (.json, .jsonl, .csv).</summary>
     public static IReadOnlyList<SourcePrompt> Load(string path)
     {
+        InputFile.NotAFolder(path, "Prompt source");
         if (!File.Exists(path))
             throw new PersonaException($"Prompt source '{path}' does not exist; expected a .json, .jsonl or .csv file.");
         var ext = System.IO.Path.GetExtension(path).ToLowerInvariant();
@@ -99,7 +100,7 @@ public static class PromptLoader
         var result = new List<SourcePrompt>();
         var ids = new Dictionary<string, int>(StringComparer.Ordinal);
         int lineNo = 0, n = 0;
-        foreach (var line in File.ReadLines(path, Encoding.UTF8))
+        foreach (var line in TextLines.Read(path))
         {
             lineNo++;
             if (string.IsNullOrWhiteSpace(line)) continue;
@@ -164,7 +165,7 @@ public static class PromptLoader
     /// </summary>
     private static void CheckQuotes(string path)
     {
-        using var reader = new StreamReader(path, Encoding.UTF8);
+        using var reader = new StringReader(TextLines.ReadAll(path));
         int line = 1, openedAt = 0;
         bool quoted = false, fieldStart = true;
         int c;

@@ -29,7 +29,7 @@ public static class QuestionInputs
         if (ext is ".jsonl" or ".ndjson")
         {
             var lineNo = 0;
-            foreach (var line in File.ReadLines(file))
+            foreach (var line in TextLines.Read(file))
             {
                 lineNo++;
                 if (string.IsNullOrWhiteSpace(line)) continue;

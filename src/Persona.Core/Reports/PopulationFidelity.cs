@@ -32,6 +32,10 @@ public static class PopulationFidelity
     public static async Task<PopulationFidelityResult> RunAsync(string personasPath, CensusSampleOptions census,
         string? outDirectory, IProgress<CensusProgress>? progress = null, CancellationToken ct = default)
     {
+        // A `personas build` folder is as good as its personas file, as for every verb that reads personas.
+        if (Directory.Exists(personasPath) && File.Exists(Path.Combine(personasPath, "personas.jsonl")))
+            personasPath = Path.Combine(personasPath, "personas.jsonl");
+        InputFile.NotAFolder(personasPath, "Persona file");
         if (!File.Exists(personasPath))
             throw new PersonaException($"Persona file '{personasPath}' does not exist; expected a .jsonl or .parquet file written by `persona census sample`.");
         var personas = await PersonaFiles.ReadAsync(personasPath, ct);

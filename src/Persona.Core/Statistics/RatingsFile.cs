@@ -23,6 +23,7 @@ public static class RatingsFile
 {
     public static RatingsSet Read(string path, MeasurementLevel level)
     {
+        InputFile.NotAFolder(path, "Ratings file");
         if (!File.Exists(path)) throw new PersonaException($"Ratings file '{path}' does not exist.");
         var ext = System.IO.Path.GetExtension(path).ToLowerInvariant();
         var rows = ext switch
@@ -73,7 +74,7 @@ public static class RatingsFile
         var rows = new List<Rating>();
         int item = -1, rater = -1, label = -1, group = -1, width = 0;
         var lineNo = 0;
-        foreach (var line in File.ReadLines(path, Encoding.UTF8))
+        foreach (var line in TextLines.Read(path))
         {
             lineNo++;
             if (string.IsNullOrWhiteSpace(line)) continue;
@@ -101,13 +102,13 @@ public static class RatingsFile
     {
         var rows = new List<Rating>();
         var lineNo = 0;
-        foreach (var line in File.ReadLines(path, Encoding.UTF8))
+        foreach (var line in TextLines.Read(path))
         {
             lineNo++;
             if (string.IsNullOrWhiteSpace(line)) continue;
             JsonDocument doc;
             try { doc = JsonDocument.Parse(line); }
-            catch (JsonException ex) { throw new PersonaException($"'{path}', line {lineNo}: not valid JSON ({ex.Message.Split('.')[0]})."); }
+            catch (JsonException ex) { throw new PersonaException($"'{path}', line {lineNo}: not valid JSON or not a rating ({JsonErrorText.Describe(ex)})."); }
             using (doc)
             {
                 if (doc.RootElement.ValueKind != JsonValueKind.Object)

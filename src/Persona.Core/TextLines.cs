@@ -1,0 +1,96 @@
+using System.Text;
+
+namespace Persona;
+
+/// <summary>
+/// Lines of a UTF-8 text file, decoded strictly. <see cref="File.ReadLines(string)"/> replaces
+/// invalid bytes with U+FFFD without a word, so a persona's "sex: \uFFFD\uFFFDMale" or a rating label
+/// with a stray Latin-1 byte became a new value and changed results silently; here such a file is
+/// refused with its name and line. A leading byte-order mark is skipped; "\r\n" and "\n" both end
+/// a line.
+/// </summary>
+public static class TextLines
+{
+    private static readonly UTF8Encoding Strict = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>Each line with its 1-based number.</summary>
+    public static IEnumerable<(int Number, string Text)> Numbered(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+        var buffer = new byte[1 << 16];
+        int start = 0, end = 0, number = 0;
+        var first = true;
+        while (true)
+        {
+            var newline = buffer.AsSpan(start, end - start).IndexOf((byte)'\n');
+            if (newline < 0)
+            {
+                // Keep the unfinished line, make room (grow for a line longer than the buffer), read on.
+                if (start > 0)
+                {
+                    Buffer.BlockCopy(buffer, start, buffer, 0, end - start);
+                    end -= start;
+                    start = 0;
+                }
+                if (end == buffer.Length) Array.Resize(ref buffer, buffer.Length * 2);
+                var read = stream.Read(buffer, end, buffer.Length - end);
+                if (read > 0)
+                {
+                    end += read;
+                    continue;
+                }
+                if (end > start) yield return (++number, Decode(buffer.AsSpan(start, end - start), path, number, ref first));
+                yield break;
+            }
+            var line = buffer.AsSpan(start, newline);
+            start += newline + 1;
+            yield return (++number, Decode(line, path, number, ref first));
+        }
+    }
+
+    /// <summary>The lines alone.</summary>
+    public static IEnumerable<string> Read(string path)
+    {
+        foreach (var (_, text) in Numbered(path)) yield return text;
+    }
+
+    /// <summary>The whole file as one string, decoded strictly (for JSON documents).</summary>
+    public static string ReadAll(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        var span = bytes.AsSpan();
+        if (span.StartsWith("\uFEFF"u8)) span = span[3..];
+        try { return Strict.GetString(span); }
+        catch (DecoderFallbackException ex)
+        {
+            var at = ex.Index >= 0 ? span[..Math.Min(ex.Index, span.Length)].Count((byte)'\n') + 1 : 0;
+            throw Invalid(path, at);
+        }
+    }
+
+    private static string Decode(ReadOnlySpan<byte> line, string path, int number, ref bool first)
+    {
+        if (first)
+        {
+            first = false;
+            if (line.StartsWith("\uFEFF"u8)) line = line[3..];
+        }
+        if (line.Length > 0 && line[^1] == (byte)'\r') line = line[..^1];
+        try { return Strict.GetString(line); }
+        catch (DecoderFallbackException) { throw Invalid(path, number); }
+    }
+
+    private static PersonaException Invalid(string path, int line) =>
+        new($"{path}{(line > 0 ? ":" + line : "")}: not valid UTF-8 text (a byte sequence no UTF-8 text holds; a file saved as Latin-1 or Windows-1252?). Save it as UTF-8 and run again.");
+}
+
+/// <summary>Checks on a path given where a file is expected.</summary>
+public static class InputFile
+{
+    /// <summary>Throws when <paramref name="path"/> is a folder: "does not exist" would mislead, since it does.</summary>
+    public static void NotAFolder(string path, string what)
+    {
+        if (Directory.Exists(path))
+            throw new PersonaException($"{what} '{path}' is a folder; expected a file{(path.EndsWith('/') ? "" : $" (e.g. {Path.Combine(path, "FILE")})")}.");
+    }
+}
