@@ -36,10 +36,12 @@ internal static class BenchCommands
         public readonly Option<string> Split = new("--split") { Description = "Questions from this split: train, held_out or all.", DefaultValueFactory = _ => "held_out" };
         public readonly Option<string> PersonaSplit = new("--persona-split") { Description = "Personas from this split: train, test or all.", DefaultValueFactory = _ => "all" };
         public readonly Option<string> Pairing = new("--pairing") { Description = "zip (persona i gets the next questions in order), random (seeded questions per persona) or cross (every persona x every question).", DefaultValueFactory = _ => "random" };
-        public readonly Option<int> PerPersona = new("--per-persona") { Description = "Questions per persona (zip, random).", DefaultValueFactory = _ => 1 };
-        public readonly Option<int?> Samples = new("--samples") { Description = "Keep a seeded subset of this many (persona, question) pairs." };
+        public readonly Option<int> PerPersona = new Option<int>("--per-persona") { Description = "Questions per persona (zip, random).", DefaultValueFactory = _ => 1 }.Between(1, 100_000);
+        public readonly Option<int?> Samples = new Option<int?>("--samples") { Description = "Keep a seeded subset of this many (persona, question) pairs." }.Between(1, int.MaxValue);
         public readonly Option<long> Seed = new("--seed") { Description = "Seed of the pairing and subsets.", DefaultValueFactory = _ => 0 };
         public readonly Option<string?> Templates = new("--templates") { Description = "Your own prompt templates (format persona-bench-prompts/1). Default: data/bench/prompts.json." };
+
+        public (string, string?)[] Named(ParseResult parse) => [("--personas", parse.GetValue(Personas)), ("--prompts", parse.GetValue(Prompts))];
 
         public void AddTo(Command c) { foreach (var o in new Option[] { Personas, Prompts, Split, PersonaSplit, Pairing, PerPersona, Samples, Seed, Templates }) c.Options.Add(o); }
 
@@ -57,8 +59,8 @@ internal static class BenchCommands
         }
     }
 
-    private static readonly Option<int> Resamples = new("--resamples") { Description = "Bootstrap resamples of every interval.", DefaultValueFactory = _ => 1000 };
-    private static readonly Option<int> MinCell = new("--min-cell") { Description = "Groups with fewer samples are counted but their accuracy is withheld.", DefaultValueFactory = _ => 30 };
+    private static readonly Option<int> Resamples = new Option<int>("--resamples") { Description = "Bootstrap resamples of every interval.", DefaultValueFactory = _ => 1000 }.Between(1, OptionRules.MaxResamples);
+    private static readonly Option<int> MinCell = new Option<int>("--min-cell") { Description = "Groups with fewer samples are counted but their accuracy is withheld.", DefaultValueFactory = _ => 30 }.Between(0, int.MaxValue);
     private static readonly Option<bool> NoFigures = new("--no-figures") { Description = "Skip the PNG/SVG figures." };
 
     private static void WarnIfSelfGraded(IAnsiConsole console, LlmRuntime rt, string role)
@@ -99,9 +101,9 @@ internal static class BenchCommands
         var inputs = new Inputs();
         var mode = new Option<string>("--mode") { Description = "baseline, output_only, chain_of_thought, demographic_summary, few_shot_preferences, a comma-separated list, or all (the four; plus few_shot_preferences with --pairs).", DefaultValueFactory = _ => "all" };
         var output = new Option<DirectoryInfo>("--out") { Description = "Output folder: samples.jsonl (samples.parquet with --parquet), results.json, figures/ (+ store.sqlite, manifest.json).", Required = true };
-        var temperature = new Option<float>("--temperature") { Description = "Sampling temperature of the model under test.", DefaultValueFactory = _ => 0 };
+        var temperature = new Option<float>("--temperature") { Description = "Sampling temperature of the model under test.", DefaultValueFactory = _ => 0 }.Between(0f, 2f);
         var pairs = new Option<string?>("--pairs") { Description = "Preference pairs (a folder with pairs.jsonl, or the file) for few_shot_preferences: each persona's own train pairs are shown." };
-        var shots = new Option<int>("--shots") { Description = "Train pairs shown per persona in few_shot_preferences.", DefaultValueFactory = _ => 3 };
+        var shots = new Option<int>("--shots") { Description = "Train pairs shown per persona in few_shot_preferences.", DefaultValueFactory = _ => 3 }.Between(1, 100, "give --mode without few_shot_preferences to show none");
         var intersections = new Option<string>("--intersections") { Description = "The original's intersections JSON: [{\"attributes\": [{\"attribute\": ..., \"values\": [...]}]}].", Required = true };
         var cmd = new Command(intersect ? "intersect" : "run", (intersect
                 ? "Accuracy per demographic intersection (the original's intersections file): runs (or reuses) the bench samples,\nthen reports each intersection's accuracy with its cell size (samples, personas) and intervals.\n"
@@ -123,11 +125,13 @@ internal static class BenchCommands
         cmd.SetAction(async (parse, ct) =>
         {
             var outDir = parse.GetValue(output)!.FullName;
+            CheckOut(outDir, inputs.Named(parse), ("--pairs", parse.GetValue(pairs)), ("--intersections", intersect ? parse.GetValue(intersections) : null), ("--templates", parse.GetValue(inputs.Templates)));
             var (personas, _, pairList, prompts) = await inputs.LoadAsync(parse, ct);
             var pairsPath = parse.GetValue(pairs);
             var modes = BenchModes.Parse(parse.GetValue(mode), pairsPath is not null);
             var examples = pairsPath is null ? null : PreferencePairsFile.TrainExamples(PreferencePairsFile.Stream(pairsPath), pairList, parse.GetValue(shots));
             var cells = intersect ? Intersections.Read(parse.GetValue(intersections)!) : null;
+            if (cells is not null) Intersections.CheckAttributes(cells, personas.Select(p => p.Attributes), parse.GetValue(intersections)!);
             var total = (long)pairList.Count * modes.Count;
             await using var rt = LlmRuntime.Open(runtime.Build(parse, outDir));
             WarnIfSelfGraded(console, rt, BenchTask.CriticRole);
@@ -191,9 +195,9 @@ internal static class BenchCommands
         var runtime = new RuntimeOptions(full: true, runDirDefault: "the --out folder", defaultModel: null, BenchTask.CriticRole);
         var inputs = new Inputs();
         var mode = new Option<string>("--mode") { Description = "Mode(s) to sample, as for bench run.", DefaultValueFactory = _ => BenchModes.OutputOnly };
-        var k = new Option<int>("--k") { Description = "Largest k of pass@k.", DefaultValueFactory = _ => 16 };
-        var n = new Option<int?>("--n") { Description = "Independent samples per item (at least --k). Default: --k." };
-        var temperature = new Option<float>("--temperature") { Description = "Sampling temperature (samples must differ).", DefaultValueFactory = _ => 1 };
+        var k = new Option<int>("--k") { Description = "Largest k of pass@k.", DefaultValueFactory = _ => 16 }.Between(1, 1_000);
+        var n = new Option<int?>("--n") { Description = "Independent samples per item (at least --k). Default: --k." }.Between(1, 10_000);
+        var temperature = new Option<float>("--temperature") { Description = "Sampling temperature (above 0: the samples must differ).", DefaultValueFactory = _ => 1 }.Between(0.01f, 2f, "at temperature 0 every sample is the same answer, so pass@k would equal pass@1");
         var output = new Option<DirectoryInfo>("--out") { Description = "Output folder: samples.jsonl, samples.parquet, passk.json, figures/pass-at-k.png|svg.", Required = true };
         var cmd = new Command("passk",
             "pass@k: n >= k independent samples per (persona, question), each in a fresh conversation with its own sample index,\n" +
@@ -206,6 +210,7 @@ internal static class BenchCommands
         cmd.SetAction(async (parse, ct) =>
         {
             var outDir = parse.GetValue(output)!.FullName;
+            CheckOut(outDir, inputs.Named(parse), ("--templates", parse.GetValue(inputs.Templates)));
             var kk = parse.GetValue(k);
             var nn = parse.GetValue(n) ?? kk;
             if (kk < 1) throw new PersonaException("--k must be at least 1.");
@@ -225,9 +230,11 @@ internal static class BenchCommands
                 BenchReport.Write(Path.Combine(outDir, "passk.json"), r);
                 if (!parse.GetValue(NoFigures)) BenchPlots.PassAtKCurves(r, Path.Combine(outDir, "figures"));
                 await rt.WriteManifestAsync("completed", new Dictionary<string, object?> { ["samples"] = samples.Count, ["k"] = kk, ["n"] = nn });
-                var t = new Table().Border(TableBorder.Rounded).AddColumns("mode", "items", "pass@1", $"pass@{Math.Min(4, kk)}", $"pass@{kk}", $"95% of pass@{kk}");
+                // Each k once: with --k 4 (or 1) the fixed 1, 4, k columns repeated a head.
+                var shown = new[] { 1, 4, kk }.Where(x => x <= kk).Distinct().ToArray();
+                var t = new Table().Border(TableBorder.Rounded).AddColumns(["mode", "items", .. shown.Select(x => $"pass@{x}"), $"95% of pass@{kk}"]);
                 foreach (var m in r.Modes)
-                    Row(t, m.Mode, m.Items.ToString(Inv), Pct(m.Points[0].Estimate), Pct(m.Points[Math.Min(4, kk) - 1].Estimate), Pct(m.Points[^1].Estimate), Ci(m.Points[^1].Interval));
+                    Row(t, [m.Mode, m.Items.ToString(Inv), .. shown.Select(x => Pct(m.Points[x - 1].Estimate)), Ci(m.Points[^1].Interval)]);
                 console.Write(t);
                 console.MarkupLineInterpolated($"results: {Path.Combine(outDir, "passk.json")}");
                 return 0;
@@ -244,10 +251,10 @@ internal static class BenchCommands
         var promptsOpt = new Option<string>("--prompts") { Description = "Questions (any format bench run reads).", Required = true };
         var split = new Option<string>("--split") { Description = "Questions from this split: train, held_out or all.", DefaultValueFactory = _ => "all" };
         var attributes = new Option<string?>("--attributes") { Description = "Comma-separated attributes to study. Default: every one of the 33 original attributes the personas have." };
-        var nPersonas = new Option<int>("--loo-personas") { Description = "Personas per attribute (the original: 40).", DefaultValueFactory = _ => 40 };
-        var nQuestions = new Option<int>("--loo-questions") { Description = "Questions (the original: 20).", DefaultValueFactory = _ => 20 };
-        var orders = new Option<int>("--orders") { Description = "2: judge each choice in both answer orders (a choice that flips with the order is 'inconsistent'); 1: one seeded order, half the calls.", DefaultValueFactory = _ => 2 };
-        var baseAttrs = new Option<int>("--base-attributes") { Description = "Random attributes of each reduced persona besides the studied one (the original: 3).", DefaultValueFactory = _ => 3 };
+        var nPersonas = new Option<int>("--loo-personas") { Description = "Personas per attribute (the original: 40).", DefaultValueFactory = _ => 40 }.Between(2, 1_000_000);
+        var nQuestions = new Option<int>("--loo-questions") { Description = "Questions (the original: 20).", DefaultValueFactory = _ => 20 }.Between(1, 1_000_000);
+        var orders = new Option<int>("--orders") { Description = "2: judge each choice in both answer orders (a choice that flips with the order is 'inconsistent'); 1: one seeded order, half the calls.", DefaultValueFactory = _ => 2 }.Between(1, 2);
+        var baseAttrs = new Option<int>("--base-attributes") { Description = "Random attributes of each reduced persona besides the studied one (the original: 3).", DefaultValueFactory = _ => 3 }.Between(0, 64);
         var seed = new Option<long>("--seed") { Description = "Seed of the persona, attribute and question draws.", DefaultValueFactory = _ => 0 };
         var templates = new Option<string?>("--templates") { Description = "Your own prompt templates (persona-bench-prompts/1)." };
         var output = new Option<DirectoryInfo>("--out") { Description = "Output folder: samples.jsonl, samples.parquet, loo.json, figures/loo-influence.png|svg.", Required = true };
@@ -262,6 +269,9 @@ internal static class BenchCommands
         cmd.SetAction(async (parse, ct) =>
         {
             var outDir = parse.GetValue(output)!.FullName;
+            CheckOut(outDir, [("--personas", parse.GetValue(personasOpt)), ("--prompts", parse.GetValue(promptsOpt))], ("--templates", parse.GetValue(templates)));
+            // The variant's mode is checked before the first call, not after the main stage was paid.
+            var dropModes = parse.GetValue(dropMode) is { } dm ? DropModes(dm) : null;
             var prompts = BenchPrompts.Load(parse.GetValue(templates));
             var personas = await PersonaInputs.LoadAsync(parse.GetValue(personasOpt)!, ct);
             var questions = QuestionInputs.Load(parse.GetValue(promptsOpt)!);
@@ -295,10 +305,8 @@ internal static class BenchCommands
                 console.Write(t);
                 if (skipped.Count > 0) console.MarkupLineInterpolated($"skipped (fewer than 2 personas where it applies): {string.Join(", ", skipped)}");
                 console.MarkupLineInterpolated($"results: {Path.Combine(outDir, "loo.json")}");
-                if (parse.GetValue(dropMode) is { } dm)
+                if (dropModes is { } m)
                 {
-                    var m = BenchModes.Parse(dm, false);
-                    if (m.Count != 1 || m[0] == BenchModes.Baseline) throw new PersonaException("--drop-mode takes one mode that shows the persona (output_only, chain_of_thought or demographic_summary).");
                     WarnIfSelfGraded(console, rt, BenchTask.CriticRole);
                     var (dropItems, dropSkipped) = DropOneAttribute.Plan(personas, questions, attrs, options, m[0]);
                     var dropTask = BenchTask.Create(BenchTask.Stream(dropItems), prompts, [BenchTask.Critic(prompts)], 0, DropOneAttribute.TaskName);
@@ -320,6 +328,28 @@ internal static class BenchCommands
         return cmd;
     }
 
+    /// <summary>Bench files written into --out (and its runtime's cache and manifest).</summary>
+    private static readonly string[] Writes = ["samples.jsonl", "samples.parquet", "results.json", "intersections.json", "passk.json", "loo.json", "store.sqlite", "manifest.json"];
+
+    /// <summary>--out of a generating verb: a folder, outside every folder it reads and every `persona run` folder, replacing no input file.</summary>
+    private static void CheckOut(string outDir, (string, string?)[] inputs, params (string, string?)[] more)
+    {
+        (string, string?)[] all = [.. inputs, .. more];
+        OutputPaths.EnsureFolderTarget(outDir, "--out");
+        OutputPaths.EnsureOutsideInputs(outDir, "--out", all);
+        OutputPaths.EnsureNotInsideRun(outDir, "--out", Testbed.TestbedRun.Format);
+        OutputPaths.EnsureFolderSparesInputs(outDir, "--out", Writes, all);
+    }
+
+    private static IReadOnlyList<string> DropModes(string spec)
+    {
+        IReadOnlyList<string> m;
+        try { m = BenchModes.Parse(spec, false); }
+        catch (PersonaException) { m = []; }
+        return m.Count == 1 && m[0] != BenchModes.Baseline && m[0] != BenchModes.FewShotPreferences ? m
+            : throw new PersonaException($"--drop-mode '{spec}': expected one mode that shows the persona: {BenchModes.OutputOnly}, {BenchModes.ChainOfThought} or {BenchModes.DemographicSummary}.");
+    }
+
     private static string RunDir(string run)
     {
         var full = Path.GetFullPath(run);
@@ -330,7 +360,7 @@ internal static class BenchCommands
 
     private static Command Summaries(IAnsiConsole console)
     {
-        var runtime = new RuntimeOptions(full: true, runDirDefault: "RUN (the bench run's own store)", defaultModel: "offline", SummaryAudit.JudgeRole);
+        var runtime = RuntimeOptions.ForRole("RUN (the bench run's own store)", SummaryAudit.JudgeRole);
         var run = new Argument<string>("run") { Description = "A `persona bench run` folder with demographic_summary samples." };
         var output = new Option<DirectoryInfo?>("--out") { Description = "Output folder: samples.jsonl, summaries.json, figures/. Default: RUN/summaries." };
         var templates = new Option<string?>("--templates") { Description = "Your own prompt templates (persona-bench-prompts/1)." };
@@ -348,6 +378,9 @@ internal static class BenchCommands
         {
             var runDir = RunDir(parse.GetValue(run)!);
             var outDir = parse.GetValue(output)?.FullName ?? Path.Combine(runDir, "summaries");
+            OutputPaths.EnsureFolderTarget(outDir, "--out");
+            OutputPaths.EnsureFolderSparesInputs(outDir, "--out", ["samples.jsonl", "samples.parquet", "summaries.json"],
+                [.. new[] { "samples.jsonl", "samples.parquet", "results.json", "store.sqlite", "manifest.json" }.Select(f => ("RUN", (string?)Path.Combine(runDir, f)))]);
             var prompts = BenchPrompts.Load(parse.GetValue(templates));
             var options = runtime.Build(parse, runDir);
             if (!options.Roles.ContainsKey(SummaryAudit.JudgeRole)) throw new PersonaException("bench summaries needs --judge-model (the judge that lists dropped attributes).");
@@ -380,7 +413,7 @@ internal static class BenchCommands
 
     private static Command Score(IAnsiConsole console)
     {
-        var runtime = new RuntimeOptions(full: true, runDirDefault: "RUN", defaultModel: "offline", BenchTask.CriticRole);
+        var runtime = RuntimeOptions.ForRole("RUN", BenchTask.CriticRole);
         var run = new Argument<string>("run") { Description = "A `persona bench run` folder." };
         var name = new Option<string?>("--name") { Description = "Name of the new score set. Default: critic@MODEL." };
         var templates = new Option<string?>("--templates") { Description = "Your own prompt templates (persona-bench-prompts/1)." };
@@ -449,11 +482,18 @@ internal static class BenchCommands
         cmd.Options.Add(Resamples);
         cmd.SetAction(async (parse, ct) =>
         {
+            if (parse.GetValue(output) is { } outPath)
+            {
+                // Checked before any store is read: a comparison written over a run's cache or sample log destroyed it.
+                OutputPaths.EnsureFileTarget(outPath, "--out", "compare.json");
+                OutputPaths.EnsureOutsideInputs(outPath, "--out", [.. parse.GetValue(runs)!.Select(r => ("RUN", (string?)r))]);
+                OutputPaths.EnsureNotInsideRun(outPath, "--out", Testbed.TestbedRun.Format);
+            }
             var columns = new List<(string Label, List<BenchObservation> Obs, BenchResults Results)>();
             foreach (var run in parse.GetValue(runs)!)
             {
                 var dir = RunDir(run);
-                await using var store = RunStore.Open(Path.Combine(dir, "store.sqlite"));
+                await using var store = RunStore.OpenReadOnly(Path.Combine(dir, "store.sqlite"));
                 var info = store.ListTasks().FirstOrDefault(t => t.Task == BenchTask.TaskName);
                 if (info.Task is null) throw new PersonaException($"'{run}' holds no bench samples.");
                 var samples = SampleLogExport.Read(store, BenchTask.TaskName).ToList();

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Persona.Llm;
 using Persona.Preferences;
+using Persona.Storage;
 using Spectre.Console;
 
 namespace Persona.Cli;
@@ -27,14 +28,14 @@ internal static class PairsCommands
         var prompts = new Option<string>("--prompts") { Description = "A `prompts curate` folder, or a JSONL/CSV with 'question' (or 'text') and 'split' (train / held_out) columns.", Required = true };
         var output = new Option<DirectoryInfo>("--out") { Description = "Output folder: pairs.jsonl, pairs.parquet, pairs-report.json, shard.json (+ store.sqlite, manifest.json).", Required = true };
         var seed = new Option<long>("--seed") { Description = "Seed of the schedule and of the verification sample.", DefaultValueFactory = _ => 1 };
-        var trainPrompts = new Option<int>("--train-prompts") { Description = "Prompts per persona from the train pool (the original: 150).", DefaultValueFactory = _ => 150 };
-        var heldoutPrompts = new Option<int>("--heldout-prompts") { Description = "Prompts per persona from the held-out pool (the original: 50).", DefaultValueFactory = _ => 50 };
-        var trainPairs = new Option<int>("--train-pairs") { Description = "Of the train-pool prompts, how many make train pairs; the rest are test pairs on seen prompts (the original: 100).", DefaultValueFactory = _ => 100 };
-        var attempts = new Option<int>("--attempts") { Description = "Critique + revision attempts per pair while a check fails (not shorter, quotes an attribute, truncated, empty).", DefaultValueFactory = _ => 3 };
+        var trainPrompts = new Option<int>("--train-prompts") { Description = "Prompts per persona from the train pool (the original: 150).", DefaultValueFactory = _ => 150 }.Between(0, 100_000);
+        var heldoutPrompts = new Option<int>("--heldout-prompts") { Description = "Prompts per persona from the held-out pool (the original: 50).", DefaultValueFactory = _ => 50 }.Between(0, 100_000);
+        var trainPairs = new Option<int>("--train-pairs") { Description = "Of the train-pool prompts, how many make train pairs; the rest are test pairs on seen prompts (the original: 100).", DefaultValueFactory = _ => 100 }.Between(0, 100_000);
+        var attempts = new Option<int>("--attempts") { Description = "Critique + revision attempts per pair while a check fails (not shorter, quotes an attribute, truncated, empty).", DefaultValueFactory = _ => 3 }.Between(1, 100);
         var baseAnswer = new Option<string>("--base-answer") { Description = "shared: one generic answer per prompt for every persona (the original release); per-pair: one sampled per pair.", DefaultValueFactory = _ => PairTask.BaseShared };
         var verify = new Option<string>("--verify") { Description = "Role-play verification in both orders: none, sample:N (a seeded sample of N pairs), or all.", DefaultValueFactory = _ => "all" };
         var shard = new Option<string?>("--shard") { Description = "i/n: build only shard i of n (by persona). Default: SLURM_ARRAY_TASK_ID/COUNT, or JOB_COMPLETION_INDEX with --shard-count, else the whole set." };
-        var shardCount = new Option<int?>("--shard-count") { Description = "Shards in all, for a Kubernetes Indexed Job (JOB_COMPLETION_INDEX holds only the index)." };
+        var shardCount = new Option<int?>("--shard-count") { Description = "Shards in all, for a Kubernetes Indexed Job (JOB_COMPLETION_INDEX holds only the index)." }.Between(1, 1_000_000);
         var templates = new Option<FileInfo?>("--templates") { Description = "Your own prompt templates (default data/preferences/templates.json)." };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the calls, tokens and estimated cost per role and in total; send nothing." };
         var batchExport = new Option<DirectoryInfo?>("--batch-export") { Description = "Send nothing: write the next stage's pending requests as OpenAI Batch files (also `vllm run-batch` input) in this folder. Needs no key." };
@@ -54,6 +55,11 @@ internal static class PairsCommands
         cmd.SetAction(async (parse, ct) =>
         {
             var outDir = parse.GetValue(output)!.FullName;
+            (string, string?)[] pairInputs = [("--personas", parse.GetValue(personas)), ("--prompts", parse.GetValue(prompts)), ("--templates", parse.GetValue(templates)?.FullName)];
+            OutputPaths.EnsureFolderTarget(outDir, "--out");
+            OutputPaths.EnsureOutsideInputs(outDir, "--out", pairInputs);
+            OutputPaths.EnsureNotInsideRun(outDir, "--out", Testbed.TestbedRun.Format);
+            OutputPaths.EnsureFolderSparesInputs(outDir, "--out", [PairFileWriter.JsonlFile, PairFileWriter.ParquetFile, PairBuilder.ReportFile, PairBuilder.ShardFile, "store.sqlite", "manifest.json"], pairInputs);
             var options = new PairBuildOptions
             {
                 PersonasPath = parse.GetValue(personas)!,
@@ -121,6 +127,10 @@ internal static class PairsCommands
         var cmd = new Command("merge", "Merge the shards of one pairs build.\n\nExample:\n  persona pairs merge pairs-0 pairs-1 pairs-2 pairs-3 --out pairs") { shards, output };
         cmd.SetAction(async (parse, ct) =>
         {
+            var outDir = parse.GetValue(output)!.FullName;
+            OutputPaths.EnsureFolderTarget(outDir, "--out");
+            OutputPaths.EnsureOutsideInputs(outDir, "--out", [.. parse.GetValue(shards)!.Select(d => ("SHARD_DIR", (string?)d))]);
+            OutputPaths.EnsureNotInsideRun(outDir, "--out", Testbed.TestbedRun.Format);
             var report = await PairMerge.MergeAsync(parse.GetValue(shards)!, parse.GetValue(output)!.FullName, ct);
             WriteReport(console, report, parse.GetValue(output)!.FullName);
             return 0;
@@ -143,6 +153,15 @@ internal static class PairsCommands
         };
         cmd.SetAction(async (parse, ct) =>
         {
+            // The hf export keeps the original release's columns; these two shape TRL rows only.
+            if (parse.GetValue(format) == "hf")
+                foreach (var o in new Option[] { style, personaIn })
+                    if (parse.GetResult(o) is { Implicit: false })
+                        throw new PersonaException($"{o.Name} shapes --format trl rows only; the hf export keeps the original release's columns (persona, instruction, original, critique, data). Drop {o.Name}, or use --format trl.");
+            var outDir = parse.GetValue(output)!.FullName;
+            OutputPaths.EnsureFolderTarget(outDir, "--out");
+            OutputPaths.EnsureOutsideInputs(outDir, "--out", ("DIR", parse.GetValue(dir)!.FullName));
+            OutputPaths.EnsureNotInsideRun(outDir, "--out", Testbed.TestbedRun.Format);
             var result = await PairExport.ExportAsync(parse.GetValue(dir)!.FullName, parse.GetValue(output)!.FullName, new PairExportOptions
             {
                 Format = parse.GetValue(format)!, PromptStyle = parse.GetValue(style)!, PersonaIn = parse.GetValue(personaIn)!,

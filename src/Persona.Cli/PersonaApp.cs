@@ -34,6 +34,21 @@ public static class PersonaApp
         return root;
     }
 
+    /// <summary>Widest table a redirected output (CI logs, `| tee`, files) gets unless COLUMNS says otherwise.</summary>
+    public const int RedirectedWidth = 240;
+
+    /// <summary>
+    /// Spectre assumes 80 columns when stdout is not a terminal, and tables then wrap every cell into
+    /// unreadable fragments; a terminal keeps its own width.
+    /// </summary>
+    public static IAnsiConsole WideWhenRedirected(IAnsiConsole console)
+    {
+        if (!Console.IsOutputRedirected) return console;
+        console.Profile.Width = int.TryParse(Environment.GetEnvironmentVariable("COLUMNS"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var c) && c >= 40
+            ? c : RedirectedWidth;
+        return console;
+    }
+
     /// <param name="cancellationToken">Acts as the first Ctrl-C (tests).</param>
     /// <param name="error">Where errors go (stderr unless a test gives its own).</param>
     /// <param name="abortToken">Acts as the second Ctrl-C (tests).</param>
@@ -41,7 +56,7 @@ public static class PersonaApp
     public static async Task<int> RunAsync(string[] args, IAnsiConsole? console = null, CancellationToken cancellationToken = default,
         IAnsiConsole? error = null, CancellationToken abortToken = default, bool handleSignals = false)
     {
-        console ??= AnsiConsole.Console;
+        console ??= WideWhenRedirected(AnsiConsole.Console);
         error ??= ErrorReport.StderrConsole();
         ChatClientFactory.RegisterProvider(new LocalModelProvider());
         var root = BuildRoot(console);

@@ -22,7 +22,7 @@ internal static class RunCommand
         var output = new Option<DirectoryInfo>("--out") { Description = "Run folder (one sub-folder per stage, report.html, manifest.json, store.sqlite).", DefaultValueFactory = _ => new DirectoryInfo("out") };
         var scale = new Option<string>("--scale") { Description = "default: a few minutes on the offline world (200 personas, 20 pairs each); paper: the original's scale (1,586 personas, every kept prompt, 317,200 pairs, leave-one-out 40 x 20).", DefaultValueFactory = _ => "default" };
         var seed = new Option<long>("--seed") { Description = "Seed of every stage; the same seed, inputs and answers give byte-identical outputs.", DefaultValueFactory = _ => 1 };
-        var personas = new Option<int?>("--personas", "--n") { Description = "Personas in the population (overrides the scale's)." };
+        var personas = new Option<int?>("--personas", "--n") { Description = "Personas in the population (overrides the scale's)." }.Between(1, 10_000_000);
         var prompts = new Option<string?>("--prompts") { Description = "Your prompts (.json PRISM layout, .jsonl, .csv) instead of the bundled PRISM opening prompts." };
         var from = new Option<string?>("--from") { Description = $"Rerun from this stage on even if its inputs are unchanged: {string.Join(", ", TestbedStages.All)}." };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the calls, tokens and estimated cost of every stage per role; send nothing." };
@@ -49,7 +49,10 @@ internal static class RunCommand
             var dir = parse.GetValue(output)!.FullName;
             var o = TestbedOptions.ForScale(parse.GetValue(scale)!, dir) with { Seed = parse.GetValue(seed), From = parse.GetValue(from), PromptSource = parse.GetValue(prompts) };
             if (parse.GetValue(personas) is { } n) o = o with { Personas = n };
+            if (o.PromptSource is { } folder) InputFile.NotAFolder(folder, "--prompts");
             if (o.PromptSource is { } src && !File.Exists(src)) throw new PersonaException($"--prompts '{src}' does not exist.");
+            // Read in full now: a broken line found by the prompts stage came after the population was paid.
+            if (o.PromptSource is { } source) Prompts.PromptLoader.Load(source);
             o.Validate();
             var rtOptions = runtime.Build(parse, dir);
             // --refresh asks for new answers, which a reused stage would never request.

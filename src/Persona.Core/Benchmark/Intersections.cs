@@ -33,6 +33,7 @@ public static class Intersections
     /// <summary>Reads <c>[{"attributes": [{"attribute": ..., "values": [...]}]}]</c>; errors name the file and entry.</summary>
     public static IReadOnlyList<Intersection> Read(string path)
     {
+        InputFile.NotAFolder(path, "Intersections file");
         if (!File.Exists(path)) throw new PersonaException($"Intersections file '{path}' does not exist.");
         JsonDocument doc;
         try { doc = JsonDocument.Parse(File.ReadAllBytes(path)); }
@@ -61,6 +62,20 @@ public static class Intersections
             if (list.Count == 0) throw new PersonaException($"{path}: no intersections.");
             return list;
         }
+    }
+
+    /// <summary>
+    /// Refuses an intersection that names an attribute no persona has: its row would be empty, and a
+    /// typo ("ethnicity" for "race") looked like an empty cell instead of an error.
+    /// </summary>
+    public static void CheckAttributes(IReadOnlyList<Intersection> intersections, IEnumerable<IReadOnlyDictionary<string, string>> personas, string path)
+    {
+        var known = new SortedSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var p in personas) known.UnionWith(p.Keys);
+        for (var i = 0; i < intersections.Count; i++)
+            foreach (var (attribute, _) in intersections[i].Conditions)
+                if (!known.Contains(attribute))
+                    throw new PersonaException($"{path}: intersection {i + 1}: no persona has the attribute '{attribute}'. Known attributes: {string.Join(", ", known)}.");
     }
 
     public static IntersectionResults Compute(IEnumerable<SampleRecord> samples, string scoreSet, IReadOnlyList<Intersection> intersections, int resamples = 1000, ulong seed = 1)

@@ -81,6 +81,41 @@ public static class PairExport
         [JsonPropertyName("simulated")] public bool Simulated { get; set; }
     }
 
+    /// <summary>
+    /// Refuses a pairs.jsonl that contradicts its folder's shard.json (rows missing or added after the
+    /// build), repeats a pair, or holds none: `pairs merge` and `study create` refuse such a folder,
+    /// and an export of it would publish a dataset that is not the build's.
+    /// </summary>
+    internal static void CheckConsistent(string pairsDir, string pairsFile)
+    {
+        var shardFile = Path.Combine(pairsDir, PairBuilder.ShardFile);
+        ShardInfo? info = null;
+        if (File.Exists(shardFile))
+        {
+            try { info = JsonSerializer.Deserialize<ShardInfo>(TextLines.ReadAll(shardFile), PairReport.Json); }
+            catch (JsonException ex) { throw new PersonaException($"{shardFile}: unreadable ({JsonErrorText.Describe(ex)}); rebuild the folder with `persona pairs build`."); }
+        }
+        // 64-bit hashes of the ids, not the ids: 2 M pairs' ids would hold ~400 MB.
+        var seen = new HashSet<ulong>();
+        long rows = 0;
+        foreach (var r in PairFileWriter.Read(pairsFile))
+        {
+            rows++;
+            if (!seen.Add(IdHash(r.PairId)))
+                throw new PersonaException($"{pairsFile}: pair '{r.PairId}' appears twice (row {rows.ToString(System.Globalization.CultureInfo.InvariantCulture)}); the file was changed after the build. Rebuild it with `persona pairs build` (or merge the shards again).");
+        }
+        if (info is not null && rows != info.Pairs)
+            throw new PersonaException($"{pairsFile} has {rows} rows but {shardFile} says {info.Pairs}: the folder is incomplete or was changed after the build. Rebuild it with `persona pairs build` (or merge the shards again).");
+        if (rows == 0) throw new PersonaException($"{pairsFile} holds no pairs; nothing to export.");
+    }
+
+    private static ulong IdHash(string id)
+    {
+        var h = 14695981039346656037UL; // FNV-1a
+        foreach (var c in id) h = (h ^ c) * 1099511628211UL;
+        return h;
+    }
+
     public static async Task<PairExportResult> ExportAsync(string pairsDir, string outDir, PairExportOptions o, CancellationToken ct = default)
     {
         o.Validate();
@@ -88,6 +123,7 @@ public static class PairExport
         if (!File.Exists(pairsFile)) throw new PersonaException($"'{pairsDir}' has no {PairFileWriter.JsonlFile}: point it at a `persona pairs build` (or merge) output folder.");
         if (Path.GetFullPath(outDir).TrimEnd('/') == Path.GetFullPath(pairsDir).TrimEnd('/'))
             throw new PersonaException($"--out '{outDir}' is the pairs folder itself: the export would mix with (and could replace) its inputs. Choose another folder.");
+        CheckConsistent(pairsDir, pairsFile);
         var reportFile = Path.Combine(pairsDir, PairBuilder.ReportFile);
         var report = File.Exists(reportFile) ? JsonSerializer.Deserialize<PairReportData>(File.ReadAllText(reportFile), PairReport.Json) : null;
         Directory.CreateDirectory(outDir);

@@ -53,6 +53,53 @@ public static class OutputPaths
                 throw new PersonaException($"{flag} '{output}' is the {inFlag} file '{inPath}': the output would replace its own input. Choose another {flag}.");
     }
 
+    /// <summary>
+    /// Throws when <paramref name="output"/> (a file or folder the command writes) lies inside one of the
+    /// folders among <paramref name="inputs"/> (a run or stage folder the command reads), or is one of
+    /// the input files: writing there could replace the files it reads, or files that folder's manifest
+    /// vouches for.
+    /// </summary>
+    public static void EnsureOutsideInputs(string output, string flag, params (string Flag, string? Path)[] inputs)
+    {
+        var resolved = Resolve(output);
+        foreach (var (inFlag, inPath) in inputs)
+        {
+            if (inPath is null) continue;
+            if (Directory.Exists(inPath))
+            {
+                var dir = Resolve(inPath).TrimEnd(Path.DirectorySeparatorChar);
+                if (string.Equals(resolved, dir, PathComparison) || resolved.StartsWith(dir + Path.DirectorySeparatorChar, PathComparison))
+                    throw new PersonaException($"{flag} '{output}' lies inside the {inFlag} folder '{inPath}', which this command reads: writing there could replace its files. Choose a {flag} outside it.");
+            }
+            else if (Same(output, inPath))
+                throw new PersonaException($"{flag} '{output}' is the {inFlag} file '{inPath}': the output would replace its own input. Choose another {flag}.");
+        }
+    }
+
+    /// <summary>
+    /// Throws when <paramref name="output"/> lies inside a `persona run` folder (one holding a manifest
+    /// of <paramref name="runManifestFormat"/>): a verb writing there would replace files the run's
+    /// manifest vouches for, or the run's own cache and manifest.
+    /// </summary>
+    public static void EnsureNotInsideRun(string output, string flag, string runManifestFormat)
+    {
+        for (var p = Resolve(output); !string.IsNullOrEmpty(p); p = Path.GetDirectoryName(p))
+        {
+            var manifest = Path.Combine(p, "manifest.json");
+            string head;
+            try
+            {
+                if (!File.Exists(manifest)) continue;
+                using var reader = new StreamReader(manifest);
+                var buffer = new char[4096];
+                head = new string(buffer, 0, reader.ReadBlock(buffer, 0, buffer.Length));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { continue; }
+            if (head.Contains($"\"{runManifestFormat}\"", StringComparison.Ordinal))
+                throw new PersonaException($"{flag} '{output}' lies inside the `persona run` folder '{p}': writing there would replace files its manifest vouches for. Choose a {flag} outside it.");
+        }
+    }
+
     /// <summary>Throws when a folder the command writes into (<paramref name="flag"/>) would overwrite one of the inputs with <paramref name="writes"/>.</summary>
     public static void EnsureFolderSparesInputs(string folder, string flag, IEnumerable<string> writes, params (string Flag, string? Path)[] inputs)
     {

@@ -105,11 +105,15 @@ public sealed class RunStore : IAsyncDisposable
 
     public string Path { get; }
 
-    private RunStore(string path, long queueBudgetBytes)
+    /// <summary>True when opened by <see cref="OpenReadOnly"/>: nothing can be queued.</summary>
+    public bool IsReadOnly { get; }
+
+    private RunStore(string path, long queueBudgetBytes, bool readOnly = false)
     {
         Path = path;
         _queueBudgetBytes = queueBudgetBytes;
-        _connectionString = new SqliteConnectionStringBuilder
+        IsReadOnly = readOnly;
+        _connectionString = readOnly ? ReadOnlyConnectionString(path) : new SqliteConnectionStringBuilder
         {
             DataSource = path,
             Pooling = false,
@@ -117,6 +121,12 @@ public sealed class RunStore : IAsyncDisposable
         }.ToString();
         _writeConnection = new SqliteConnection(_connectionString);
         _writeConnection.Open();
+        if (readOnly)
+        {
+            _writerTask = Task.CompletedTask;
+            _writes.Writer.TryComplete();
+            return;
+        }
         Exec(_writeConnection, $"""
             PRAGMA journal_mode=WAL;
             PRAGMA synchronous=NORMAL;
@@ -199,6 +209,38 @@ public sealed class RunStore : IAsyncDisposable
             DROP TABLE responses_by_key;
             """);
         tx.Commit();
+    }
+
+    /// <summary>
+    /// Opens an existing store for reading only: nothing is created, migrated or written, so a run in
+    /// a folder the user may not write to (or that is immutable) can be read. A store closed cleanly
+    /// has no write-ahead log and opens as immutable (SQLite then needs no -shm file); one with a log
+    /// left by a live or killed writer opens read-only through the log.
+    /// </summary>
+    public static RunStore OpenReadOnly(string path)
+    {
+        if (!File.Exists(path)) throw new PersonaException($"'{path}' does not exist; expected a run store (store.sqlite).");
+        try
+        {
+            return new RunStore(path, DefaultQueueBudgetBytes, readOnly: true);
+        }
+        catch (SqliteException ex)
+        {
+            throw new PersonaException($"Cannot read the run store '{path}': {ex.Message}. Expected a SQLite file written by persona.", ex);
+        }
+    }
+
+    private static string ReadOnlyConnectionString(string path)
+    {
+        var full = System.IO.Path.GetFullPath(path);
+        var wal = new FileInfo(full + "-wal");
+        var clean = !wal.Exists || wal.Length == 0;
+        return new SqliteConnectionStringBuilder
+        {
+            DataSource = clean ? new Uri(full).AbsoluteUri + "?immutable=1" : full,
+            Pooling = false,
+            Mode = SqliteOpenMode.ReadOnly,
+        }.ToString();
     }
 
     /// <summary>Opens (creating if needed) the store at <paramref name="path"/>.</summary>
@@ -403,6 +445,7 @@ public sealed class RunStore : IAsyncDisposable
     /// <summary>Completes when everything queued before the call is committed.</summary>
     public Task FlushAsync()
     {
+        if (IsReadOnly) return Task.CompletedTask;
         ThrowIfFaulted();
         var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         try { Write(tcs); } catch (ObjectDisposedException) { return Task.CompletedTask; }
@@ -412,6 +455,7 @@ public sealed class RunStore : IAsyncDisposable
     /// <summary>Queues an item, waiting for room when the writer is behind (back-pressure, not memory).</summary>
     private void Write(object item)
     {
+        if (IsReadOnly) throw new InvalidOperationException($"The run store '{Path}' was opened read-only.");
         var size = QueuedSize(item);
         // Wait while what is queued ahead exceeds the budget; an empty channel always admits (the
         // writer cannot drain items still waiting here, so waiters must never wait on each other).

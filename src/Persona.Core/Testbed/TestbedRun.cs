@@ -98,6 +98,18 @@ public static class TestbedRun
                     await WriteManifestAsync(dir, rt, options, inputs, records, records[stage].Status, ex is RunStoppedException s ? s.Message : null).ConfigureAwait(false);
                     throw;
                 }
+                catch (PersonaException ex)
+                {
+                    // A stage that ends in an error leaves a manifest that says so, not one still "running".
+                    records[stage] = new StageRecord
+                    {
+                        Status = "failed", Fingerprint = fingerprint, Seconds = Math.Round(sw.Elapsed.TotalSeconds, 3), Spend = Diff(before, Spend(rt)),
+                    };
+                    foreach (var later in stages.Skip(k + 1))
+                        if (previous.TryGetValue(later, out var p)) records[later] = p;
+                    await WriteManifestAsync(dir, rt, options, inputs, records, "failed", Llm.SecretScrubber.Scrub(ex.Message)).ConfigureAwait(false);
+                    throw;
+                }
                 progress?.Report(new TestbedProgress(k + 1, stages.Count, stage, "done", 1, 1));
             }
             records[stage] = record;
