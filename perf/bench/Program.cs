@@ -24,6 +24,9 @@ var resultsDir = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../
 var work = Path.Combine(Path.GetTempPath(), "persona-perf-bench-" + Environment.ProcessId);
 Directory.CreateDirectory(work);
 var runs = new List<Dictionary<string, object?>>();
+// What each configuration did, checked before anything is written: a configuration that did less
+// work than the others would show as a speed-up.
+var checks = new List<(string What, long Got, long Expected)>();
 try
 {
     // Inputs (not timed): an offline persona build of the original size, and PRISM opening prompts that are questions.
@@ -65,6 +68,7 @@ try
             Interlocked.Add(ref calls, 2);
         });
         runs.Add(Row("bare (simulator only, no engine/store)", sw.Elapsed.TotalSeconds, calls, samplesTotal, alloc0));
+        checks.Add(("bare: calls made (a generation and a critic call per sample)", calls, 2 * samplesTotal));
     }
 
     var runDir = Path.Combine(work, "run");
@@ -82,11 +86,19 @@ try
         samples = [];
         var summary = await TaskRunner.RunToEndAsync(TaskRunner.RunAsync(task, rt, new TaskRunOptions { FanOut = rt.FanOutOptions(rt.Default) }), task.Name, samples.Add);
         var wall = sw.Elapsed.TotalSeconds;
-        var paid = rt.Roles.Sum(r => r.Usage.Snapshot().PaidCalls);
-        var row = Row(label, wall, label.StartsWith("cold") ? 2 * samplesTotal : 0, samplesTotal, alloc0);
+        var usage = rt.Roles.Select(r => r.Usage.Snapshot()).ToList();
+        var paid = usage.Sum(u => u.PaidCalls);
+        // Calls the task made through the runtime: paid (here simulated) or answered by the cache (identical requests).
+        var made = paid + usage.Sum(u => u.CacheHits) + usage.Sum(u => u.FailedCalls);
+        var row = Row(label, wall, made, samplesTotal, alloc0);
         row["paid_calls"] = paid;
+        row["cache_hits"] = usage.Sum(u => u.CacheHits);
         row["succeeded"] = summary.Succeeded;
         runs.Add(row);
+        var which = label.Split(' ')[0];
+        checks.Add(($"{which}: samples succeeded", summary.Succeeded, samplesTotal));
+        checks.Add(($"{which}: failed calls", usage.Sum(u => u.FailedCalls), 0));
+        if (which == "cold") checks.Add(("cold: calls made (paid or from the cache)", made, 2 * samplesTotal));
 
         if (label.StartsWith("warm"))
         {
@@ -109,6 +121,7 @@ try
             var sw3 = Stopwatch.StartNew();
             var readBack = SampleLogExport.Read(rt.Store, task.Name).Count();
             var tRead = sw3.Elapsed.TotalSeconds;
+            checks.Add(("statistics: samples read back from the log", readBack, samplesTotal));
             runs.Add(new Dictionary<string, object?>
             {
                 ["config"] = "statistics + figures (+ export)",
@@ -133,6 +146,13 @@ finally
     try { Directory.Delete(work, true); } catch (IOException) { }
 }
 
+if (checks.Where(w => w.Got != w.Expected).ToList() is { Count: > 0 } differ)
+{
+    Console.Error.WriteLine("perf/bench: the configurations did not do the same work, so nothing is written:");
+    foreach (var (what, got, expected) in differ) Console.Error.WriteLine($"perf/bench:   {what}: {got:N0}, expected {expected:N0}");
+    return 3;
+}
+
 var result = new Dictionary<string, object?>
 {
     ["benchmark"] = "PERSONA Bench, four modes, offline world (SIMULATED)",
@@ -150,6 +170,7 @@ var json = JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteInd
 var path = Path.Combine(resultsDir, $"bench-{DateTime.UtcNow:yyyy-MM-dd}.json");
 await File.WriteAllTextAsync(path, json + "\n");
 Console.WriteLine(json);
+return 0;
 
 Dictionary<string, object?> Row(string label, double wall, long calls, long samples, long alloc0) => new()
 {

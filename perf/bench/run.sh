@@ -9,7 +9,8 @@ cd "$(dirname "$0")/../.."
 work=$(mktemp -d /tmp/persona-bench-cli.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 echo "loadavg before: $(cat /proc/loadavg)"
-/usr/bin/time -v dotnet run -c Release --project perf/bench -- "$@" 2> >(grep -E "Maximum resident|Elapsed \(wall" >&2)
+# Stops here (exit 3, nothing written) when the configurations did not do the same work; those lines start "perf/bench:".
+/usr/bin/time -v dotnet run -c Release --project perf/bench -- "$@" 2> >(grep -E "Maximum resident|Elapsed \(wall|^perf/bench:" >&2)
 
 dotnet build src/Persona.Cli -c Release -v q -nologo > /dev/null
 persona=src/Persona.Cli/bin/Release/net10.0/persona

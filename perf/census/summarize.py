@@ -1,5 +1,11 @@
 #!/usr/bin/env python3
-"""Medians of perf/census/run.sh's raw lines, side by side, as markdown and JSON."""
+"""Medians of perf/census/run.sh's raw lines, side by side, as markdown and JSON.
+
+Before comparing, every run of a case (persona and pandas alike) must have loaded the same number
+of census rows and drawn and decoded the same number of persons; otherwise it says which runs
+differ and exits 3 without writing anything (a baseline that loads or draws less would show as
+ours being slower).
+"""
 import json, os, statistics, sys
 
 raw, stem = sys.argv[1], sys.argv[2]
@@ -7,6 +13,22 @@ rows = [json.loads(l) for l in open(raw) if l.strip()]
 groups = {}
 for r in rows:
     groups.setdefault((r["case"], r["tool"]), []).append(r)
+
+problems = []
+for case in sorted({r["case"] for r in rows}):
+    runs = [r for r in rows if r["case"] == case]
+    for what in ("rows", "drawn"):
+        seen = {}
+        for r in runs:
+            seen.setdefault((r.get("detail") or {}).get(what), []).append(r["tool"])
+        if len(seen) > 1 or None in seen:
+            problems.append(f"case {case}: {what} differ between runs: " +
+                            "; ".join(f"{v if v is not None else 'not reported'} ({', '.join(sorted(set(t)))})" for v, t in seen.items()))
+if problems:
+    print("perf/census: the tools did not do the same work, so nothing is compared or written:", file=sys.stderr)
+    for p in problems:
+        print("  " + p, file=sys.stderr)
+    sys.exit(3)
 
 def med(rs, f):
     vals = [f(r) for r in rs if f(r) is not None]

@@ -32,17 +32,30 @@ foreach (var n in new[] { 200, 2_000, 20_000 })
         return census[i < 0 ? ~i : i].Item1;
     }).ToList();
     var times = new Dictionary<int, List<double>> { [1] = [], [200] = [] };
+    var work = new Dictionary<int, (int Synthetic, int Census, int Attributes, int Pairs)>();
     for (var rep = 0; rep < repeats + 1; rep++) // the first round warms up the JIT and is not kept
         foreach (var replicates in new[] { 1, 200 })
         {
             var sw = Stopwatch.StartNew();
-            FidelityReport.Compute(synthetic, census, options: new FidelityOptions { ChanceReplicates = replicates });
+            var report = FidelityReport.Compute(synthetic, census, options: new FidelityOptions { ChanceReplicates = replicates });
             if (rep > 0) times[replicates].Add(sw.Elapsed.TotalSeconds);
+            work[replicates] = (report.SyntheticCount, report.CensusCount, report.Attributes.Count, report.Pairs.Count);
         }
+    // The ratio is the cost of the replicates only if both configurations compared the same populations
+    // over the same attributes and pairs.
+    if (work[1] != work[200] || work[1].Synthetic != n || work[1].Census != census.Count)
+    {
+        Console.Error.WriteLine($"perf/fidelity: at synthetic n = {n} the baseline (1 replicate) and the measured run (200) did not do the same work, so no ratio is written: " +
+            $"1 replicate: {work[1].Synthetic} synthetic, {work[1].Census} census rows, {work[1].Attributes} attributes, {work[1].Pairs} pairs; " +
+            $"200: {work[200].Synthetic}, {work[200].Census}, {work[200].Attributes}, {work[200].Pairs} (expected {n} synthetic and {census.Count} census rows)");
+        Environment.Exit(3);
+    }
     double Median(List<double> xs) { var s = xs.Order().ToList(); return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2; }
     var run = new Dictionary<string, object>
     {
         ["synthetic_n"] = n,
+        ["attributes"] = work[1].Attributes,
+        ["pairs"] = work[1].Pairs,
         ["median_s_baseline_1_replicate"] = Math.Round(Median(times[1]), 3),
         ["median_s_200_replicates"] = Math.Round(Median(times[200]), 3),
         ["ratio"] = Math.Round(Median(times[200]) / Median(times[1]), 2),

@@ -4,6 +4,8 @@
 # times each. Per run: wall time, peak RSS, bytes written (ru_oublock x 512 from /usr/bin/time)
 # and the store's size; medians and ratios at the end. Default baseline: 081c1aa, the last
 # commit whose answers were keyed by their SHA-256 text key (WITHOUT ROWID).
+# Both variants must build the same number of pairs: after each round the script checks it and
+# stops (exit 3, no medians or ratios) when they differ.
 # Run it alone (the load average is recorded).
 #   bash perf/pairs/store-ab.sh [BASELINE_COMMIT] [ROUNDS]       default: 081c1aa 2
 set -euo pipefail
@@ -18,6 +20,20 @@ python3 perf/pairs/prompts.py data/prism "$work/prompts.csv"
 "$work/bin-new/persona" census sample --n 1586 --seed 1 --out "$work/personas.jsonl" >/dev/null
 out=perf/results/pairs-store-ab-$(date +%F).jsonl; : > "$out"
 commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src 2>/dev/null || echo +dirty)
+same_pairs() { # every run so far, of either variant, built the same number of pairs
+  python3 - "$out" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+seen = {}
+for r in rows:
+    seen.setdefault(r["pairs"], []).append(f"{r['variant']} ({r['code']}) round {r['round']}")
+if len(seen) > 1:
+    print("perf/pairs/store-ab.sh: the two variants did not build the same pairs, so no ratio is computed:", file=sys.stderr)
+    for n, runs in seen.items():
+        print(f"  {n:,} pairs: {', '.join(runs)}", file=sys.stderr)
+    sys.exit(3)
+PY
+}
 for r in $(seq "$rounds"); do
   for v in base new; do
     rm -rf "$work/run"; sync
@@ -39,6 +55,7 @@ print(json.dumps({"variant": v, "code": base if v == "base" else commit, "round"
 PY
     tail -n 1 "$out"
   done
+  same_pairs
 done
 rm -rf "$work/run"
 python3 - "$out" <<'PY'

@@ -3,8 +3,14 @@
 duplicates by normalised text, then by token set), used to cross-check the C# counts that
 tests/Persona.Core.Tests/Prompts/PromptCuratorTests.cs asserts on the bundled PRISM prompts.
 
-Usage: python3 perf/prompts/filter_counts.py [data/prism/prism_opening_prompts.json]
+Usage: python3 perf/prompts/filter_counts.py [data/prism/prism_opening_prompts.json] [--expect REPORT.json]
+
+--expect checks these counts against a C# run's report (perf/results/prompts-curation.json written
+by perf/prompts, or a curation-report.json): the same source count and the same count after each
+of the four filters, or it names what differs and exits 3. No timing is compared here: this is a
+cross-check of counts, not a speed baseline.
 """
+import argparse
 import json
 import sys
 import unicodedata
@@ -35,13 +41,19 @@ def words(text: str) -> int:
     return sum(1 for tok in text.split() if any(unicodedata.category(c)[0] == "L" or unicodedata.category(c) == "Nd" for c in tok))
 
 
-def main() -> None:
-    path = sys.argv[1] if len(sys.argv) > 1 else "data/prism/prism_opening_prompts.json"
-    prompts = json.load(open(path, encoding="utf-8"))
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("path", nargs="?", default="data/prism/prism_opening_prompts.json")
+    ap.add_argument("--expect", help="a C# curation report (JSON with \"filters\": [{filter, before, after}]) whose counts must match")
+    a = ap.parse_args()
+    prompts = json.load(open(a.path, encoding="utf-8"))
+    counts = {"source": len(prompts)}
     print("source", len(prompts))
     prompts = [p for p in prompts if "?" in p or "\uff1f" in p or "\u00bf" in p]
+    counts["question_mark"] = len(prompts)
     print("question_mark", len(prompts))
     prompts = [p for p in prompts if words(p) >= 5]
+    counts["min_words"] = len(prompts)
     print("min_words", len(prompts))
     seen, kept = set(), []
     for p in prompts:
@@ -49,6 +61,7 @@ def main() -> None:
         if k not in seen:
             seen.add(k)
             kept.append(p)
+    counts["duplicate_normalized_text"] = len(kept)
     print("duplicate_normalized_text", len(kept))
     seen, kept2 = set(), []
     for p in kept:
@@ -56,8 +69,27 @@ def main() -> None:
         if k not in seen:
             seen.add(k)
             kept2.append(p)
+    counts["duplicate_token_set"] = len(kept2)
     print("duplicate_token_set", len(kept2))
+    return check(counts, a.expect) if a.expect else 0
+
+
+def check(counts, report_path) -> int:
+    """The C# report's counts against ours: 0 when all match, else 3 with what differs."""
+    filters = json.load(open(report_path, encoding="utf-8")).get("filters") or []
+    theirs = {f["filter"]: f["after"] for f in filters}
+    if filters:
+        theirs["source"] = filters[0]["before"]
+    problems = [f"{name}: C# {theirs[name] if name in theirs else 'has no such count'}, Python {n}"
+                for name, n in counts.items() if theirs.get(name) != n]
+    if problems:
+        print(f"filter_counts.py: {report_path} did not filter the same prompts as this re-implementation:", file=sys.stderr)
+        for p in problems:
+            print("  " + p, file=sys.stderr)
+        return 3
+    print(f"same counts as {report_path}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,5 +1,10 @@
 #!/usr/bin/env python3
-"""Medians of perf/stats/run.sh's raw lines, side by side, as markdown and JSON."""
+"""Medians of perf/stats/run.sh's raw lines, side by side, as markdown and JSON.
+
+Before comparing, every run of a case (persona and Python alike) must report the same amount of
+work: twoway the same number of scores and of resamples, alpha the same number of ratings, kappa
+the same number of items. Otherwise it says which runs differ and exits 3 without writing anything.
+"""
 import json, os, statistics, sys
 
 raw, stem = sys.argv[1], sys.argv[2]
@@ -7,6 +12,23 @@ rows = [json.loads(l) for l in open(raw) if l.strip()]
 groups = {}
 for r in rows:
     groups.setdefault((r["case"], r["tool"]), []).append(r)
+
+WORK = {"twoway": ("scores", "resamples"), "alpha-nominal": ("ratings",), "alpha-interval": ("ratings",), "kappa": ("items",)}
+problems = []
+for case in sorted({r["case"] for r in rows}):
+    runs = [r for r in rows if r["case"] == case]
+    for what in WORK.get(case, ()):
+        seen = {}
+        for r in runs:
+            seen.setdefault(r["detail"].get(what), []).append(r["tool"])
+        if len(seen) > 1 or None in seen:
+            problems.append(f"{case}: {what} differ between runs: " +
+                            "; ".join(f"{v if v is not None else 'not reported'} ({', '.join(sorted(set(t)))})" for v, t in seen.items()))
+if problems:
+    print("perf/stats: the tools did not do the same work, so nothing is compared or written:", file=sys.stderr)
+    for p in problems:
+        print("  " + p, file=sys.stderr)
+    sys.exit(3)
 
 FLOORS = {"twoway": 5.0, "alpha-nominal": 1.0, "alpha-interval": 1.0}
 VALUE = {"twoway": ("estimate", "se", "lo", "hi"), "alpha-nominal": ("alpha",), "alpha-interval": ("alpha",),

@@ -90,6 +90,8 @@ switch (args.FirstOrDefault())
         })).ToArray();
         await Task.WhenAll(baseRuns);
         var baselineSeconds = sw.Elapsed.TotalSeconds;
+        // The baseline only means something if it made every request it was asked for and each was served.
+        var baselineServed = clients.Sum(c => c.Timings.Count(t => t.Kind == "baseline" && t.Status < 400));
 
         // Every acknowledged answer must be in the export exactly once.
         using var http = new HttpClient { BaseAddress = new Uri(baseUrl) };
@@ -114,12 +116,18 @@ switch (args.FirstOrDefault())
             page = Stats(study.Where(t => t.Kind is "page" or "entry").Select(t => t.Ms)),
             claim = Stats(study.Where(t => t.Kind == "claim").Select(t => t.Ms)),
             non_2xx_3xx = study.Count(t => t.Status >= 400),
-            baseline = new { requests = baseline.Count, requests_per_s = Math.Round(baseline.Count / baselineSeconds, 1), latency = Stats(baseline) },
+            baseline = new { requests = baseline.Count, served = baselineServed, requests_per_s = Math.Round(baseline.Count / baselineSeconds, 1), latency = Stats(baseline) },
             answers_acknowledged = acknowledged, answers_stored = rows.Count, answers_distinct = distinct,
             lost = acknowledged - distinct, duplicated = rows.Count - distinct,
         };
         Console.WriteLine(JsonSerializer.Serialize(result));
         foreach (var c in clients) c.Dispose();
+        if (baseline.Count != raters * baselineRequests || baselineServed != baseline.Count)
+        {
+            Console.Error.WriteLine($"baseline did not do its work: {baseline.Count} requests to \"/\" made and {baselineServed} served, " +
+                $"expected {raters * baselineRequests} ({raters} raters x {baselineRequests}); its latencies are no baseline");
+            return 3;
+        }
         return failures == 0 && result.lost == 0 && result.duplicated == 0 ? 0 : 2;
     }
     default:

@@ -4,8 +4,10 @@
 # warm-up rater; then the same clients hit "/" (no database) as the baseline of the same run.
 # Half the raters post every answer twice, as a retry or a second tab would.
 # Floor: p99 of a submission under 200 ms; 0 lost and 0 duplicated answers.
-# Usage: perf/study/run.sh [REPEATS]   (env: RATERS=50 WORK=/tmp/persona-perf-study)
-# Writes perf/results/study-<date>.json (one line per repeat, load average before and after each).
+# Usage: perf/study/run.sh [REPEATS]   (env: RATERS=50 WORK=/tmp/persona-perf-study RESULTS=perf/results)
+# Writes RESULTS/study-<date>.json (one line per repeat, load average before and after each).
+# A repeat stops the script when the baseline did not make all its RATERS x 20 requests to "/" with
+# each served (exit 3), as when answers are lost or duplicated (exit 2).
 set -euo pipefail
 REPEATS=${1:-3}
 RATERS=${RATERS:-50}
@@ -20,7 +22,7 @@ export PERSONA_STUDY_ADMIN_TOKEN="bench-$(head -c 16 /dev/urandom | od -An -tx1 
 # 4 raters per persona: enough personas that every simulated rater, and the warm-up rater, gets a place.
 PERSONAS=$(( (RATERS + 4) / 4 ))
 "$BENCH" pairs --personas "$PERSONAS" --items 10 --out "$WORK/pairs"
-OUT="$ROOT/perf/results/study-$(date -u +%Y-%m-%d).json"
+OUT="${RESULTS:-$ROOT/perf/results}/study-$(date -u +%Y-%m-%d).json"; mkdir -p "$(dirname "$OUT")"
 : > "$WORK/results.jsonl"
 SERVER=""
 cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null || true; }
