@@ -221,21 +221,22 @@ public static class BenchTask
         var persona = sample.Field("persona")?.GetString() ?? throw new ItemFailedException(ItemFailure.Invalid, $"sample {sample.Id} has no persona in its data");
         var answer = sample.Output ?? "";
         var verdict = await CritiqueAsync(ctx, role, prompts, question, answer, persona,
-            sample.Input("persona_id") ?? "", sample.Input("prompt_id") ?? "", sample.Input("mode") ?? "", sample.Input("sample") ?? "0", ct).ConfigureAwait(false);
+            sample.Input("persona_id") ?? "", sample.Input("prompt_id") ?? "", sample.Input("mode") ?? "", sample.Input("sample") ?? "0", ct,
+            sample.Turns.FirstOrDefault(t => t.Step == "answer")?.Model).ConfigureAwait(false);
         // The score keeps what the critic was shown and said, so a verdict can be audited from the log alone.
         var data = JsonSerializer.SerializeToElement(new Dictionary<string, object?> { ["verdict"] = verdict.Raw, ["turn"] = ctx.Turns.LastOrDefault() }, SampleRecord.Json);
         return new Score(verdict.NeedsRevision ? 0 : 1, verdict.NeedsRevision ? "needs_revision" : "pass", verdict.Conclusion, scoreSet,
             ctx.Role(role).Identity.Identity, data, null);
-    });
+    }, role);
 
     public sealed record CriticVerdict(bool NeedsRevision, string? Conclusion, JsonElement Raw);
 
     /// <summary>One critic call; throws <see cref="ItemFailedException"/> (unparsable, with the raw text) when the verdict has no boolean needs_revision.</summary>
     public static async Task<CriticVerdict> CritiqueAsync(SampleContext ctx, string role, BenchPrompts prompts, string question, string answer, string persona,
-        string personaKey, string promptKey, string mode, string sample, CancellationToken ct)
+        string personaKey, string promptKey, string mode, string sample, CancellationToken ct, string? answerModel = null)
     {
         var messages = CriticMessages(prompts, question, answer, persona);
-        var r = await ctx.CallAsync(role, messages, CriticOptions(prompts, persona, personaKey, promptKey, mode, sample), ct, "critic").ConfigureAwait(false);
+        var r = await ctx.CallAsync(role, messages, CriticOptions(prompts, persona, personaKey, promptKey, mode, sample, answerModel), ct, "critic").ConfigureAwait(false);
         return ParseVerdict(r.Text);
     }
 
@@ -245,18 +246,22 @@ public static class BenchTask
         new ChatMessage(ChatRole.User, BenchPrompts.Fill(prompts.Critic.User, new Dictionary<string, string> { ["persona"] = persona, ["question"] = question, ["answer"] = answer })),
     ];
 
-    public static ChatOptions CriticOptions(BenchPrompts prompts, string persona, string personaKey, string promptKey, string mode, string sample)
+    /// <param name="answerModel">Who wrote the answer (the model under test's identity): the simulator plants per-model quality
+    /// from it; a served critic never sees it.</param>
+    public static ChatOptions CriticOptions(BenchPrompts prompts, string persona, string personaKey, string promptKey, string mode, string sample, string? answerModel = null)
     {
+        var options = new Dictionary<string, string>
+        {
+            ["persona_key"] = personaKey, ["prompt_key"] = promptKey, ["mode"] = mode, ["sample"] = sample, ["field"] = "needs_revision",
+        };
+        if (answerModel is not null) options["answer_model"] = answerModel;
         IReadOnlyDictionary<string, string>? attributes = null;
         try { attributes = PersonaInputs.ParseText(persona, "critic"); } catch (PersonaException) { }
         return new ChatOptions
         {
             Temperature = 0,
             ResponseFormat = ChatResponseFormat.ForJsonSchema(BenchPrompts.CriticSchema, "critic_verdict"),
-        }.WithRunMetadata(prompts.Version, hint: new SimulationHint("bench_critic", attributes, new Dictionary<string, string>
-        {
-            ["persona_key"] = personaKey, ["prompt_key"] = promptKey, ["mode"] = mode, ["sample"] = sample, ["field"] = "needs_revision",
-        }));
+        }.WithRunMetadata(prompts.Version, hint: new SimulationHint("bench_critic", attributes, options));
     }
 
     public static CriticVerdict ParseVerdict(string text)

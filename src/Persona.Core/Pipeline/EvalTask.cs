@@ -14,7 +14,8 @@ public delegate ValueTask<SolverResult> Solver<in TItem>(TItem item, SampleConte
 /// A named scorer: reads a logged sample (never the dataset item, so a log can be re-scored on its
 /// own) and may call its own role. Its scores form the score set <see cref="Name"/>.
 /// </summary>
-public sealed record Scorer(string Name, Func<SampleRecord, SampleContext, CancellationToken, ValueTask<Score>> ScoreAsync);
+/// <param name="Role">The role the scorer calls, when it calls one: a stored score by another model of that role is not reused.</param>
+public sealed record Scorer(string Name, Func<SampleRecord, SampleContext, CancellationToken, ValueTask<Score>> ScoreAsync, string? Role = null);
 
 /// <summary>
 /// A task in the Inspect AI sense: dataset + solver + scorers. Each feature (pairs, bench,

@@ -40,11 +40,21 @@ public static class TaskRunner
             var ctx = new SampleContext(id, runtime.Role, options.LogTexts);
             SampleRecord record;
             Dictionary<string, Score> scores = new(StringComparer.Ordinal);
+            // A logged sample is reused only when the models that made it are the roles' models now: a sample's id
+            // names the item, not the model, so after --model or --critic-model changed it would keep the old model's answer.
+            SampleRecord? logged = null;
+            long loggedSeq = -1;
             if (options.Reuse && store.TryGetSample(task.Name, id, out var row) && row.Status == SampleRecord.StatusOk)
             {
-                record = SampleRecord.FromJson(row.Json) with { Seq = seq };
+                logged = SampleRecord.FromJson(row.Json);
+                loggedSeq = row.Seq;
+            }
+            if (logged is not null && !logged.Turns.All(t => runtime.Role(t.Role).Identity.Identity == t.Model)) logged = null;
+            if (logged is not null)
+            {
+                record = logged with { Seq = seq };
                 foreach (var s in store.ReadSampleScores(task.Name, id)) scores[s.ScoreSet] = ReadScore(s.Json);
-                if (record.Seq != row.Seq) store.EnqueueSample(new SampleRow(task.Name, id, seq, record.Status, record.ToJson()));
+                if (record.Seq != loggedSeq) store.EnqueueSample(new SampleRow(task.Name, id, seq, record.Status, record.ToJson()));
             }
             else
             {
@@ -67,7 +77,7 @@ public static class TaskRunner
             if (record.Status == SampleRecord.StatusOk)
                 foreach (var scorer in task.Scorers)
                 {
-                    if (scores.ContainsKey(scorer.Name)) continue;
+                    if (scores.TryGetValue(scorer.Name, out var kept) && (scorer.Role is null || kept.Model == runtime.Role(scorer.Role).Identity.Identity)) continue;
                     Score score;
                     try
                     {

@@ -18,7 +18,12 @@ public sealed record PairChainOptions
     public int MaxAnswerTokens { get; init; } = 700;
     public int MaxCritiqueTokens { get; init; } = 500;
     public int MaxJudgeTokens { get; init; } = 200;
-    /// <summary>The critic and judge roles (default role names; a run configures their models).</summary>
+    /// <summary>The roles: who answers and revises (`pairs build`: --model; `persona run`: the writer), who critiques, who role-plays the persona.</summary>
+    /// <remarks>Null is --model; left out of the shard fingerprint then, so shards of earlier builds still merge.</remarks>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? Answerer { get; init; }
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string AnswerRole => Answerer ?? LlmRuntime.DefaultRole;
     public string CriticRole { get; init; } = "critic";
     public string JudgeRole { get; init; } = "judge";
 
@@ -85,7 +90,7 @@ public static partial class PairTask
         var shared = o.BaseAnswer == BaseShared;
         var baseOptions = new ChatOptions { Temperature = shared ? 0f : o.Temperature, MaxOutputTokens = o.MaxAnswerTokens }
             .WithRunMetadata(t.Version, shared ? null : StableIndex(pair.PairId), new SimulationHint("answer"));
-        var original = await ctx.CallAsync(LlmRuntime.DefaultRole,
+        var original = await ctx.CallAsync(o.AnswerRole,
             [new(ChatRole.System, t.AnswerSystem), new(ChatRole.User, PairTemplates.Fill(t.AnswerUser, ("question", question)))], baseOptions, ct, "answer").ConfigureAwait(false);
         if (string.IsNullOrWhiteSpace(original.Text) || original.FinishReason == ChatFinishReason.Length)
             throw new ItemFailedException(ItemFailure.Refused, string.IsNullOrWhiteSpace(original.Text) ? "the generic answer is empty" : "the generic answer was cut off (finish_reason length)", original.Text);
@@ -107,7 +112,7 @@ public static partial class PairTask
                     .WithRunMetadata(t.Version, attempt, new SimulationHint("critique", persona.Attributes, hintOptions)), ct, $"critique#{attempt}").ConfigureAwait(false);
             critique = c.Text;
             // 3. The revision: subtle, shorter, never naming the persona's attributes.
-            var r = await ctx.CallAsync(LlmRuntime.DefaultRole,
+            var r = await ctx.CallAsync(o.AnswerRole,
                 [new(ChatRole.System, t.RevisionSystem), new(ChatRole.User, PairTemplates.Fill(t.RevisionUser, ("persona", persona.Text), ("question", question), ("answer", original.Text), ("critique", critique)))],
                 new ChatOptions { Temperature = o.Temperature, MaxOutputTokens = o.MaxAnswerTokens }
                     .WithRunMetadata(t.Version, attempt, new SimulationHint("revision", persona.Attributes,
@@ -119,7 +124,7 @@ public static partial class PairTask
         }
         var data = new PairData(persona.Id, pair.Prompt.Id, pair.Split, pair.Prompt.Topic, pair.Slot, persona.Text, question,
             original.Text, critique, revision, originalTokens, revisionTokens, attempt,
-            checks.NotShorter, checks.QuotesAttribute, checks.Truncated, checks.Empty, ctx.Role(LlmRuntime.DefaultRole).Identity.Identity,
+            checks.NotShorter, checks.QuotesAttribute, checks.Truncated, checks.Empty, ctx.Role(o.AnswerRole).Identity.Identity,
             ctx.Role(o.CriticRole).Identity.Identity, t.Version);
         return new SolverResult(revision, JsonSerializer.SerializeToElement(data, SampleRecord.Json));
     }
@@ -206,7 +211,7 @@ public static partial class PairTask
         var label = first && second ? "agree" : !first && !second ? "disagree" : "flip";
         return new Score(label == "agree" ? 1 : 0, label, null, VerifyScoreSet, judge,
             JsonSerializer.SerializeToElement(new { chosen_first = first ? "chosen" : "rejected", chosen_second = second ? "chosen" : "rejected" }), null);
-    });
+    }, o.JudgeRole);
 
     /// <summary>The model's own count of an answer's tokens when the server reports it (what "shorter" means for that model), else o200k's.</summary>
     private static int Tokens(ChatResponse r) =>
