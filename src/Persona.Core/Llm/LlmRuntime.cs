@@ -197,7 +197,7 @@ public sealed class LlmRuntime : IAsyncDisposable
                 native = true;
                 break;
             case "offline":
-                var sim = new OfflineSimulator(options.OfflineSeed, world);
+                var sim = new OfflineSimulator(options.OfflineSeed, world, spec.Name);
                 provider = sim;
                 identity = sim.Identity;
                 endpoints = ["offline-simulator"];

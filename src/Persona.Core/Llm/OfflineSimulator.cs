@@ -46,19 +46,37 @@ public sealed class OfflineSimulator : IChatClient
     private static readonly string[] NameParts = ["Avery", "Jordan", "Morgan", "Riley", "Casey", "Quinn", "Harper", "Rowan", "Sage", "Emerson", "Blake", "Reese"];
     private readonly Lazy<SimulatedWorld> _world;
 
-    public OfflineSimulator(int seed = 0, Lazy<SimulatedWorld>? world = null)
+    /// <param name="name">Empty for `offline`; NAME for `offline:NAME`, a second simulated model with its own
+    /// texts (its name joins the seed) and its own planted quality (the world's bench.model_offsets),
+    /// so two models under test can be compared without a server.</param>
+    public OfflineSimulator(int seed = 0, Lazy<SimulatedWorld>? world = null, string name = "")
     {
         Seed = seed;
+        Name = name;
+        _seedText = name.Length == 0 ? seed.ToString(CultureInfo.InvariantCulture) : seed.ToString(CultureInfo.InvariantCulture) + ":" + name;
         _world = world ?? new Lazy<SimulatedWorld>(() => SimulatedWorld.Load(null));
     }
 
-    public OfflineSimulator(int seed, SimulatedWorld world) : this(seed, new Lazy<SimulatedWorld>(world)) { }
+    public OfflineSimulator(int seed, SimulatedWorld world, string name = "") : this(seed, new Lazy<SimulatedWorld>(world), name) { }
 
     public int Seed { get; }
+    /// <summary>The simulated model's name (empty for plain `offline`).</summary>
+    public string Name { get; }
+    private readonly string _seedText;
     public SimulatedWorld World => _world.Value;
 
-    /// <summary>What identifies this simulator in cache keys: its seed and the world file's hash.</summary>
-    public string Identity => $"offline-simulator(seed={Seed.ToString(CultureInfo.InvariantCulture)},world={World.Sha256[..12]})";
+    /// <summary>What identifies this simulator in cache keys: its name, seed and the world file's hash (plain `offline` keeps the identity it always had).</summary>
+    public string Identity => $"{SimulatorModelId}{(Name.Length == 0 ? "" : ":" + Name)}(seed={Seed.ToString(CultureInfo.InvariantCulture)},world={World.Sha256[..12]})";
+
+    /// <summary>The simulated model's name in an identity this class wrote ("" for plain offline, null for anything else).</summary>
+    public static string? NameOf(string? identity)
+    {
+        if (identity is null || !identity.StartsWith(SimulatorModelId, StringComparison.Ordinal)) return null;
+        var rest = identity.AsSpan(SimulatorModelId.Length);
+        if (rest.StartsWith("(")) return "";
+        var open = rest.IndexOf('(');
+        return rest.StartsWith(":") && open > 1 ? rest[1..open].ToString() : null;
+    }
 
     // ---- IChatClient ----
 
@@ -130,7 +148,8 @@ public sealed class OfflineSimulator : IChatClient
             {
                 var field = hint.Option("field") ?? "needs_revision";
                 var mode = hint.Option("mode") ?? "";
-                var pass = w.Unit("critic", personaKey, promptKey, mode, hint.Option("sample") ?? "0") < w.PassProbability(mode, persona);
+                // The same draw for every model under test: two simulated models differ by their planted offset alone (a paired comparison).
+                var pass = w.Unit("critic", personaKey, promptKey, mode, hint.Option("sample") ?? "0") < w.PassProbability(mode, persona, NameOf(hint.Option("answer_model")));
                 obj[field] = JsonValue.Create(!pass);
                 break;
             }
@@ -221,7 +240,7 @@ public sealed class OfflineSimulator : IChatClient
 
     private int PickChoice(string path, int count, GenContext ctx)
     {
-        return (int)(Hash("choice", Seed.ToString(CultureInfo.InvariantCulture), ctx.InputHash, path) % (ulong)count);
+        return (int)(Hash("choice", _seedText, ctx.InputHash, path) % (ulong)count);
     }
 
     private static string StringFor(string? property, JsonElement schema, Rng rng, GenContext ctx)
@@ -254,7 +273,7 @@ public sealed class OfflineSimulator : IChatClient
 
     private string PlainText(IReadOnlyList<ChatMessage> messages, ChatOptions? options, string inputHash)
     {
-        var rng = new Rng(Hash("text", Seed.ToString(CultureInfo.InvariantCulture), inputHash));
+        var rng = new Rng(Hash("text", _seedText, inputHash));
         var frame = "";
         var words = 40 + (int)(rng.Next() % 80);
         var hint = LlmMetadata.SimulationHintOf(options);
@@ -325,7 +344,7 @@ public sealed class OfflineSimulator : IChatClient
         return sb.ToString();
     }
 
-    private Rng ValueRng(GenContext ctx, string path) => new(Hash("value", Seed.ToString(CultureInfo.InvariantCulture), ctx.InputHash, path));
+    private Rng ValueRng(GenContext ctx, string path) => new(Hash("value", _seedText, ctx.InputHash, path));
 
     private static string InputDigest(IReadOnlyList<ChatMessage> messages, ChatOptions? options)
     {

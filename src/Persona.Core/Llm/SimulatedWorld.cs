@@ -43,6 +43,8 @@ public sealed class SimulatedWorld
     public double LengthPreference { get; init; }
     public IReadOnlyDictionary<string, double> BenchPass { get; init; } = new Dictionary<string, double>();
     public IReadOnlyDictionary<string, IReadOnlyList<(string Match, double Weight)>> BenchOffsets { get; init; } = new Dictionary<string, IReadOnlyList<(string, double)>>();
+    /// <summary>Offsets to the critic's pass probability for answers written by the simulated model of that name (offline:NAME).</summary>
+    public IReadOnlyDictionary<string, double> BenchModelOffsets { get; init; } = new Dictionary<string, double>();
     /// <summary>A revision's length as a share of the original's, drawn uniformly in [min, max] (above 1: not shorter, the check catches it).</summary>
     public double RevisionLengthMin { get; init; } = 0.6;
     public double RevisionLengthMax { get; init; } = 0.95;
@@ -103,8 +105,11 @@ public sealed class SimulatedWorld
             var pass = new Dictionary<string, double>(StringComparer.OrdinalIgnoreCase);
             var drop = new Dictionary<string, double>(StringComparer.OrdinalIgnoreCase);
             double dropDefault = 0;
+            var models = new Dictionary<string, double>(StringComparer.Ordinal);
             if (Has(bench))
             {
+                if (bench.TryGetProperty("model_offsets", out var mo) && mo.ValueKind == JsonValueKind.Object)
+                    foreach (var m in mo.EnumerateObject().Where(m => m.Name != "comment")) models[m.Name] = Num(mo, m.Name, "bench.model_offsets." + m.Name, 0, -1, 1);
                 if (bench.TryGetProperty("pass", out var p) && p.ValueKind == JsonValueKind.Object)
                     foreach (var m in p.EnumerateObject()) pass[m.Name] = Num(p, m.Name, "bench.pass." + m.Name, 0, 0, 1);
                 if (bench.TryGetProperty("summary_drop", out var sd) && sd.ValueKind == JsonValueKind.Object)
@@ -128,6 +133,7 @@ public sealed class SimulatedWorld
                 LengthPreference = Has(judge) ? Num(judge, "length_preference", "judge.length_preference", 0) : 0,
                 BenchPass = pass,
                 BenchOffsets = Has(bench) ? Table(bench, "offsets", "bench.offsets") : new Dictionary<string, IReadOnlyList<(string, double)>>(),
+                BenchModelOffsets = models,
                 RevisionLengthMin = Has(rev) ? Num(rev, "length_ratio_min", "revision.length_ratio_min", 0.6, 0.05, 3) : 0.6,
                 RevisionLengthMax = Has(rev) ? Num(rev, "length_ratio_max", "revision.length_ratio_max", 0.95, 0.05, 3) : 0.95,
                 RevisionQuoteRate = Has(rev) ? Num(rev, "quote_attribute_rate", "revision.quote_attribute_rate", 0, 0, 1) : 0,
@@ -172,8 +178,9 @@ public sealed class SimulatedWorld
     }
 
     /// <summary>P(the critic finds no revision needed) for a generation mode and persona.</summary>
-    public double PassProbability(string mode, IReadOnlyDictionary<string, string>? persona)
-        => Math.Clamp((BenchPass.TryGetValue(mode, out var p) ? p : 0.5) + Effect(BenchOffsets, persona), 0.001, 0.999);
+    public double PassProbability(string mode, IReadOnlyDictionary<string, string>? persona, string? simulatedModel = null)
+        => Math.Clamp((BenchPass.TryGetValue(mode, out var p) ? p : 0.5) + Effect(BenchOffsets, persona)
+                      + (simulatedModel is { Length: > 0 } && BenchModelOffsets.TryGetValue(simulatedModel, out var m) ? m : 0), 0.001, 0.999);
 
     /// <summary>P(a demographic summary drops this attribute).</summary>
     public double SummaryDropProbability(string attribute) => SummaryDropByAttribute.TryGetValue(attribute, out var p) ? p : SummaryDropDefault;
