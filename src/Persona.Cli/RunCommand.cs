@@ -18,7 +18,7 @@ internal static class RunCommand
 
     public static Command Create(IAnsiConsole console)
     {
-        var runtime = new RuntimeOptions(full: true, runDirDefault: "the --out folder (re-running resumes)", defaultModel: "offline", "critic", "judge");
+        var runtime = new RuntimeOptions(full: true, runDirDefault: "the --out folder (re-running resumes)", defaultModel: "offline", TestbedRoles.Writer, TestbedRoles.Critic, TestbedRoles.Judge);
         var output = new Option<DirectoryInfo>("--out") { Description = "Run folder (one sub-folder per stage, report.html, manifest.json, store.sqlite).", DefaultValueFactory = _ => new DirectoryInfo("out") };
         var scale = new Option<string>("--scale") { Description = "default: a few minutes on the offline world (200 personas, 20 pairs each); paper: the original's scale (1,586 personas, every kept prompt, 317,200 pairs, leave-one-out 40 x 20).", DefaultValueFactory = _ => "default" };
         var seed = new Option<long>("--seed") { Description = "Seed of every stage; the same seed, inputs and answers give byte-identical outputs.", DefaultValueFactory = _ => 1 };
@@ -26,28 +26,37 @@ internal static class RunCommand
         var prompts = new Option<string?>("--prompts") { Description = "Your prompts (.json PRISM layout, .jsonl, .csv) instead of the bundled PRISM opening prompts." };
         var from = new Option<string?>("--from") { Description = $"Rerun from this stage on even if its inputs are unchanged: {string.Join(", ", TestbedStages.All)}." };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the calls, tokens and estimated cost of every stage per role; send nothing." };
+        var dataset = new Option<string?>("--dataset") { Description = $"A finished run whose dataset ({string.Join(", ", DatasetRun.Taken)}) this run takes byte for byte: only the stages that call the model under test run, so models compare on the same personas and pairs (then `persona bench compare RUN OUT`)." };
         var cmd = new Command("run",
             "The whole testbed, one command: population (census draw, LM-written detail, consistency filter, fidelity) -> prompts\n" +
             "(filters, controversy classifier, topics, split) -> preference pairs + role-play verification in both orders -> PERSONA\n" +
             "Bench (every mode, debate critic) -> leave-one-out -> pass@k -> attributes dropped by summaries -> human-study kit ->\n" +
-            "Hugging Face dataset folder -> report.html. Roles: --model answers and is the model under test, --critic-model critiques\n" +
-            "and grades, --judge-model role-plays the personas. Killed and rerun, it resumes and pays nothing twice; a stage whose\n" +
-            "inputs are unchanged is reused. With the default --model offline every answer is simulated and labelled so.\n\n" +
+            "Hugging Face dataset folder -> report.html. Roles by job: --writer-model makes the dataset (persona detail, consistency,\n" +
+            "controversy verdicts, the pairs' answers, critiques and revisions), --model is the model under test (bench answers only),\n" +
+            "--critic-model grades the bench, --judge-model role-plays the personas; a role not given is --model (the run says so).\n" +
+            "Killed and rerun, it resumes and pays nothing twice; a stage is reused while what it declares (its options, the models of\n" +
+            "the roles it calls, the files it reads) is unchanged. With the default --model offline every answer is simulated and\n" +
+            "labelled so; offline:NAME is a second simulated model (offline:b has a planted lower bench score).\n\n" +
             RuntimeOptions.ExitCodes + "\n\n" +
             "Examples:\n" +
             "  persona run\n" +
             "  persona run --scale paper --out runs/paper\n" +
             "  persona run --model openai:gpt-4o-mini --critic-model openai:gpt-4o --judge-model openai:gpt-4o --dry-run\n" +
             "  OPENAI_API_KEY=... persona run --model openai:gpt-4o-mini --critic-model openai:gpt-4o --max-cost 20 --out runs/gpt4o-mini\n" +
-            "  persona run --out runs/paper --from bench")
+            "  persona run --out runs/paper --from bench\n" +
+            "  persona run --dataset out --model offline:b --out out-b && persona bench compare out out-b")
         {
-            output, scale, seed, personas, prompts, from, dryRun,
+            output, scale, seed, personas, prompts, from, dryRun, dataset,
         };
         runtime.AddTo(cmd);
         cmd.SetAction(async (parse, ct) =>
         {
             var dir = parse.GetValue(output)!.FullName;
-            var o = TestbedOptions.ForScale(parse.GetValue(scale)!, dir) with { Seed = parse.GetValue(seed), From = parse.GetValue(from), PromptSource = parse.GetValue(prompts) };
+            var o = TestbedOptions.ForScale(parse.GetValue(scale)!, dir) with
+            {
+                Seed = parse.GetValue(seed), From = parse.GetValue(from), PromptSource = parse.GetValue(prompts),
+                Dataset = parse.GetValue(dataset) is { } d ? Path.GetFullPath(d) : null,
+            };
             if (parse.GetValue(personas) is { } n) o = o with { Personas = n };
             if (o.PromptSource is { } folder) InputFile.NotAFolder(folder, "--prompts");
             if (o.PromptSource is { } src && !File.Exists(src)) throw new PersonaException($"--prompts '{src}' does not exist.");
@@ -67,8 +76,10 @@ internal static class RunCommand
                 throw new PersonaException($"--prompts '{ps}' lies inside the run folder '{dir}', whose files the run replaces; copy it elsewhere first.");
             await using var rt = LlmRuntime.Open(rtOptions);
             await rt.EnsureReachableAsync(ct);
-            foreach (var role in new[] { "critic", "judge" }.Select(rt.Role).Where(r => r.FallsBackToDefault || r.Identity.Identity == rt.ModelIdentity))
-                console.MarkupLineInterpolated($"[yellow]note:[/] the {role.Name} is the model under test ({rt.ModelIdentity}); give --{role.Name}-model for an independent {role.Name}. The report says so.");
+            // With --dataset the writer is never asked: the dataset is that run's.
+            foreach (var role in new[] { TestbedRoles.Writer, TestbedRoles.Critic, TestbedRoles.Judge }.Where(r => r != TestbedRoles.Writer || o.Dataset is null)
+                         .Select(rt.Role).Where(r => r.FallsBackToDefault || r.Identity.Identity == rt.ModelIdentity))
+                console.MarkupLineInterpolated($"[yellow]note:[/] the {role.Name} is the model under test ({rt.ModelIdentity}); give --{role.Name}-model for an independent {role.Name}{(role.Name == TestbedRoles.Writer ? " (or --dataset RUN), so the dataset stays fixed while models under test change" : "")}. The report says so.");
             var result = await Display(console, rt, p => TestbedRun.RunAsync(o, rt, () => new MiniLmEmbedder(), p, ct, Interrupts.Abort));
             WriteSummary(console, result, rt);
             return 0;
@@ -142,7 +153,7 @@ internal static class RunCommand
             var paid = s.Reused ? 0 : s.Spend.Values.Sum(x => x.PaidCalls);
             var hits = s.Reused ? 0 : s.Spend.Values.Sum(x => x.CacheHits);
             var cost = s.Reused ? 0 : s.Spend.Values.Sum(x => x.EstimatedCostUsd);
-            t.AddRow(Markup.Escape(stage), s.Reused ? "reused" : s.Status, s.Reused ? "-" : s.Seconds.ToString("0.0", Inv), paid.ToString("N0", Inv), hits.ToString("N0", Inv),
+            t.AddRow(Markup.Escape(stage), s.From is not null ? "from dataset" : s.Reused ? "reused" : s.Status, s.Reused ? "-" : s.Seconds.ToString("0.0", Inv), paid.ToString("N0", Inv), hits.ToString("N0", Inv),
                 "$" + cost.ToString("0.00", Inv), Markup.Escape(KeyFigures(s.Counts)));
         }
         console.Write(t);

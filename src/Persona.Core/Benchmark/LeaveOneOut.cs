@@ -73,7 +73,9 @@ public static class LeaveOneOut
         return (items, skipped);
     }
 
-    public static EvalTask<LooItem> Create(IReadOnlyList<LooItem> items, BenchPrompts prompts) => new()
+    /// <param name="answerRole">Who writes the generic and personalised answers the judge chooses between: the
+    /// verb's --model, or the run's writer (the answers are part of the dataset, not of the model under test).</param>
+    public static EvalTask<LooItem> Create(IReadOnlyList<LooItem> items, BenchPrompts prompts, string answerRole = LlmRuntime.DefaultRole) => new()
     {
         Name = TaskName,
         Version = prompts.Version,
@@ -83,16 +85,16 @@ public static class LeaveOneOut
             ["attribute"] = i.Attribute, ["persona_id"] = i.Persona.Id, ["prompt_id"] = i.Question.Id, ["condition"] = i.WithAttribute ? "with" : "without",
             ["keys"] = string.Join("|", i.Keys), ["order"] = i.Order.ToString(CultureInfo.InvariantCulture),
         },
-        Solver = (i, ctx, ct) => SolveAsync(i, ctx, prompts, ct),
+        Solver = (i, ctx, ct) => SolveAsync(i, ctx, prompts, answerRole, ct),
     };
 
-    private static async ValueTask<SolverResult> SolveAsync(LooItem i, SampleContext ctx, BenchPrompts prompts, CancellationToken ct)
+    private static async ValueTask<SolverResult> SolveAsync(LooItem i, SampleContext ctx, BenchPrompts prompts, string answerRole, CancellationToken ct)
     {
         // The two answers depend only on the question and the full persona: both conditions (and every attribute) share them through the cache.
-        var generic = await ctx.CallAsync(LlmRuntime.DefaultRole,
+        var generic = await ctx.CallAsync(answerRole,
             [new ChatMessage(ChatRole.System, prompts.Generic.System), new ChatMessage(ChatRole.User, BenchPrompts.Fill(prompts.Generic.User, new Dictionary<string, string> { ["question"] = i.Question.Text }))],
             new ChatOptions { Temperature = 0 }.WithRunMetadata(prompts.Version), ct, "generic").ConfigureAwait(false);
-        var personalised = await ctx.CallAsync(LlmRuntime.DefaultRole,
+        var personalised = await ctx.CallAsync(answerRole,
             [new ChatMessage(ChatRole.System, prompts.Personalised.System), new ChatMessage(ChatRole.User, BenchPrompts.Fill(prompts.Personalised.User, new Dictionary<string, string> { ["question"] = i.Question.Text, ["persona"] = i.Persona.Text }))],
             new ChatOptions { Temperature = 0 }.WithRunMetadata(prompts.Version), ct, "personalised").ConfigureAwait(false);
         var keys = i.WithAttribute ? [.. i.Keys, i.Attribute] : i.Keys;

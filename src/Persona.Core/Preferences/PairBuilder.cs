@@ -179,7 +179,7 @@ public static class PairBuilder
         {
             // 317,200 pairs x 5 turns: the log keeps each turn's cache key, not its texts (the chain's
             // messages are rebuilt from the versioned templates; answers stay in the cache and in the pair data).
-            var run = TaskRunner.RunAsync(task, runtime, new TaskRunOptions { FanOut = runtime.FanOutOptions(abort: abort), LogTexts = false }, ct);
+            var run = TaskRunner.RunAsync(task, runtime, new TaskRunOptions { FanOut = runtime.FanOutOptions(runtime.Role(o.Chain.AnswerRole), abort), LogTexts = false }, ct);
             var schedule = plan.Schedule(o.Schedule).GetEnumerator();
             await foreach (var s in run.ConfigureAwait(false))
             {

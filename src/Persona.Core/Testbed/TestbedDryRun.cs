@@ -30,31 +30,32 @@ public static class TestbedDryRun
         void Add(string stage, string role, string step, long calls, double promptPerCall, int completionPerCall)
         {
             if (calls <= 0) return;
+            if (o.Dataset is not null && DatasetRun.Taken.Contains(stage)) return; // taken from that run: nothing is asked
             var spec = Spec(role);
             var pt = (long)Math.Round(calls * promptPerCall);
             var ctok = calls * completionPerCall;
             var (cost, known) = prices.Estimate(spec, pt, ctok);
             lines.Add(new Line(stage, role, spec.Identity, step, calls, pt, ctok, cost, known));
         }
-        const string M = LlmRuntime.DefaultRole, Critic = "critic", Judge = "judge";
+        const string M = TestbedRoles.Model, W = TestbedRoles.Writer, Critic = TestbedRoles.Critic, Judge = TestbedRoles.Judge;
         const int persona = 420; // tokens of a rendered persona with its LM-written fields
 
         var evaluated = (long)Math.Ceiling(o.Personas / (1 - OriginalRejection));
-        Add(TestbedStages.Population, M, "LM-written detail", evaluated, 450, 260);
-        Add(TestbedStages.Population, M, "consistency verdict", evaluated, 650, 60);
+        Add(TestbedStages.Population, W, "LM-written detail", evaluated, 450, 260);
+        Add(TestbedStages.Population, W, "consistency verdict", evaluated, 650, 60);
 
         var source = o.PromptSource is null ? PromptLoader.LoadBundledPrism() : PromptLoader.Load(o.PromptSource);
         var toClassify = PromptCurator.ToClassify(source, new PromptCurationOptions { Limit = o.PromptLimit });
-        Add(TestbedStages.Prompts, M, "controversy classifier", toClassify.Count, 180 + toClassify.Take(500).Select(p => TokenCounter.Count(p.Text)).DefaultIfEmpty(0).Average(), 40);
+        Add(TestbedStages.Prompts, W, "controversy classifier", toClassify.Count, 180 + toClassify.Take(500).Select(p => TokenCounter.Count(p.Text)).DefaultIfEmpty(0).Average(), 40);
         var kept = (long)Math.Round(toClassify.Count * OriginalKeptShare);
         var question = toClassify.Take(500).Select(p => TokenCounter.Count(p.Text)).DefaultIfEmpty(20).Average();
 
         var t = PairTemplates.Load(null);
         long pairs = (long)o.Personas * o.Schedule.PairsPerPersona;
         long verified = o.Verify.Mode switch { "none" => 0, "all" => pairs, _ => Math.Min(pairs, o.Verify.SampleSize) };
-        Add(TestbedStages.Pairs, M, "generic answer (one per prompt)", Math.Min(kept, pairs), TokenCounter.Count(t.AnswerSystem) + question + 10, 300);
-        Add(TestbedStages.Pairs, Critic, "critique", pairs, TokenCounter.Count(t.CritiqueSystem) + persona + question + 330, 250);
-        Add(TestbedStages.Pairs, M, "revision", pairs, TokenCounter.Count(t.RevisionSystem) + persona + question + 580, 230);
+        Add(TestbedStages.Pairs, W, "generic answer (one per prompt)", Math.Min(kept, pairs), TokenCounter.Count(t.AnswerSystem) + question + 10, 300);
+        Add(TestbedStages.Pairs, W, "critique", pairs, TokenCounter.Count(t.CritiqueSystem) + persona + question + 330, 250);
+        Add(TestbedStages.Pairs, W, "revision", pairs, TokenCounter.Count(t.RevisionSystem) + persona + question + 580, 230);
         Add(TestbedStages.Pairs, Judge, "verification (2 orders)", 2 * verified, TokenCounter.Count(t.JudgeSystem) + persona + question + 590, 60);
 
         var modes = 5; // the four original modes + few_shot_preferences
@@ -62,6 +63,7 @@ public static class TestbedDryRun
         Add(TestbedStages.Bench, M, "answers (5 modes)", bench * modes, 350 + persona + question, 320);
         Add(TestbedStages.Bench, Critic, "debate critic", bench * modes, 500 + persona + question + 250, 220);
         long loo = (long)Personas.PersonaInputs.OriginalKeys.Count * o.LooPersonas * o.LooQuestions * 2 * 2;
+        Add(TestbedStages.Loo, W, "generic + personalised answers (upper bound)", 2L * Math.Min((long)o.LooQuestions * o.LooPersonas * Personas.PersonaInputs.OriginalKeys.Count, (long)o.Personas * o.LooQuestions), 300 + persona + question, 320);
         Add(TestbedStages.Loo, Judge, "role-play choices (upper bound)", loo, 300 + 60 + question + 500, 40);
         long passk = (long)Math.Min(o.PassKItems, o.Personas) * o.PassK;
         Add(TestbedStages.PassK, M, "k answers", passk, 350 + persona + question, 320);

@@ -3,55 +3,6 @@ using Persona.Preferences;
 namespace Persona.Testbed;
 
 /// <summary>
-/// The stages of the whole testbed, in order, and the run folder they write. Each stage's folder
-/// holds exactly what the stage's own verb writes (`personas build`, `prompts curate`, `pairs
-/// build`, `bench run`, ...), so every verb that reads those outputs reads a testbed run too.
-/// </summary>
-public static class TestbedStages
-{
-    public const string Population = "population", Prompts = "prompts", Pairs = "pairs", Bench = "bench", Loo = "loo",
-        PassK = "passk", Summaries = "summaries", Study = "study", Dataset = "dataset", Report = "report";
-
-    /// <summary>The report the last stage writes at the top of the run folder.</summary>
-    public const string ReportFile = "report.html";
-
-    public static readonly IReadOnlyList<string> All = [Population, Prompts, Pairs, Bench, Loo, PassK, Summaries, Study, Dataset, Report];
-
-    /// <summary>What each stage does, for progress lines and help.</summary>
-    public static string Describe(string stage) => stage switch
-    {
-        Population => "population (census draw, LM-written detail, consistency filter, fidelity)",
-        Prompts => "prompts (filters, controversy classifier, topics, split)",
-        Pairs => "preference pairs + role-play verification in both orders",
-        Bench => "PERSONA Bench (every mode, debate critic)",
-        Loo => "leave-one-attribute-out",
-        PassK => "pass@k",
-        Summaries => "attributes dropped by demographic summaries",
-        Study => "human-study kit",
-        Dataset => "Hugging Face dataset folder",
-        Report => "report.html",
-        _ => stage,
-    };
-
-    /// <summary>The folder a stage writes, relative to the run folder.</summary>
-    public static string Folder(string stage) => stage switch
-    {
-        Loo => "bench/loo",
-        PassK => "bench/passk",
-        Summaries => "bench/summaries",
-        Report => ".",
-        _ => stage,
-    };
-
-    /// <summary>The stage named by <paramref name="name"/>, or an error listing the stages.</summary>
-    public static string Parse(string name, string option = "--from")
-    {
-        var n = name.Trim().ToLowerInvariant();
-        return All.Contains(n) ? n : throw new PersonaException($"{option} '{name}' is not a stage; expected one of {string.Join(", ", All)}.");
-    }
-}
-
-/// <summary>
 /// Everything a testbed run depends on besides the models. <see cref="Default"/> runs in a few
 /// minutes on the offline world; <see cref="Paper"/> is the original study's scale. Sizes are the
 /// only difference: the procedure is the same.
@@ -97,6 +48,14 @@ public sealed record TestbedOptions
 
     /// <summary>Rerun this stage and every later one even when their recorded inputs are unchanged.</summary>
     public string? From { get; init; }
+
+    /// <summary>
+    /// A finished run whose dataset side (population, prompts, pairs with their verification,
+    /// leave-one-out) this run takes byte for byte instead of making it: only the stages that call
+    /// the model under test run, so two models are benched on the same personas and pairs.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? Dataset { get; init; }
 
     public static TestbedOptions Default(string outDir) => new() { OutputDirectory = outDir };
 

@@ -19,6 +19,9 @@ public sealed record StageRecord
     public required string Fingerprint { get; init; }
     public double Seconds { get; init; }
     public bool Reused { get; init; }
+    /// <summary>The run a --dataset stage was taken from (null: made here).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? From { get; init; }
     public IReadOnlyDictionary<string, RoleSpend> Spend { get; init; } = new Dictionary<string, RoleSpend>();
     public IReadOnlyDictionary<string, object?>? Counts { get; init; }
     public IReadOnlyDictionary<string, string> Outputs { get; init; } = new Dictionary<string, string>();
@@ -52,15 +55,26 @@ public static class TestbedRun
         var records = new SortedDictionary<string, StageRecord>(StringComparer.Ordinal);
         var fromIndex = options.From is { } f ? TestbedStages.All.ToList().IndexOf(TestbedStages.Parse(f)) : int.MaxValue;
         var inputs = await InputsAsync(options, rt, dir, ct).ConfigureAwait(false);
-        var upstream = new StringBuilder();
-        upstream.Append(Format).Append('\n');
-        foreach (var i in inputs) upstream.Append(i.Name).Append('=').Append(i.Sha256).Append('\n');
+        var common = new StringBuilder();
+        common.Append(Format).Append('\n');
+        foreach (var i in inputs) common.Append(i.Name).Append('=').Append(i.Sha256).Append('\n');
+        var dataset = options.Dataset is { } ds ? await DatasetRun.OpenAsync(ds, dir, ct).ConfigureAwait(false) : null;
         var stages = TestbedStages.All;
         for (var k = 0; k < stages.Count; k++)
         {
             var stage = stages[k];
-            var fingerprint = Fingerprint(stage, options, rt, upstream.ToString());
             StageRecord record;
+            if (dataset?.Takes(stage) == true)
+            {
+                // The dataset side comes from the given run, byte for byte: no call, and the same personas and pairs for every model under test.
+                progress?.Report(new TestbedProgress(k + 1, stages.Count, stage, "from dataset", 0, 1));
+                record = await dataset.ImportAsync(stage, ct).ConfigureAwait(false);
+                records[stage] = record;
+                progress?.Report(new TestbedProgress(k + 1, stages.Count, stage, "reused", 1, 1, Reused: true));
+                await WriteManifestAsync(dir, rt, options, inputs, records, "running", answers: false, dataset: dataset).ConfigureAwait(false);
+                continue;
+            }
+            var fingerprint = Fingerprint(TestbedStages.Get(stage), options, rt, common.ToString(), records);
             if (k < fromIndex && previous.TryGetValue(stage, out var prior) && prior.Status == "completed" && prior.Fingerprint == fingerprint
                 && await IntactAsync(dir, prior.Outputs, ct).ConfigureAwait(false))
             {
@@ -77,7 +91,7 @@ public static class TestbedRun
                     if (stage == TestbedStages.Report)
                     {
                         // The report reads the manifest, so the manifest must hold every other stage first.
-                        await WriteManifestAsync(dir, rt, options, inputs, records, "running").ConfigureAwait(false);
+                        await WriteManifestAsync(dir, rt, options, inputs, records, "running", dataset: dataset).ConfigureAwait(false);
                     }
                     var counts = await TestbedStageRunner.RunAsync(stage, ctx).ConfigureAwait(false);
                     record = new StageRecord
@@ -95,7 +109,7 @@ public static class TestbedRun
                     };
                     foreach (var later in stages.Skip(k + 1))
                         if (previous.TryGetValue(later, out var p)) records[later] = p;
-                    await WriteManifestAsync(dir, rt, options, inputs, records, records[stage].Status, ex is RunStoppedException s ? s.Message : null).ConfigureAwait(false);
+                    await WriteManifestAsync(dir, rt, options, inputs, records, records[stage].Status, ex is RunStoppedException s ? s.Message : null, dataset: dataset).ConfigureAwait(false);
                     throw;
                 }
                 catch (PersonaException ex)
@@ -107,27 +121,34 @@ public static class TestbedRun
                     };
                     foreach (var later in stages.Skip(k + 1))
                         if (previous.TryGetValue(later, out var p)) records[later] = p;
-                    await WriteManifestAsync(dir, rt, options, inputs, records, "failed", Llm.SecretScrubber.Scrub(ex.Message)).ConfigureAwait(false);
+                    await WriteManifestAsync(dir, rt, options, inputs, records, "failed", Llm.SecretScrubber.Scrub(ex.Message), dataset: dataset).ConfigureAwait(false);
                     throw;
                 }
                 progress?.Report(new TestbedProgress(k + 1, stages.Count, stage, "done", 1, 1));
             }
             records[stage] = record;
-            foreach (var (path, sha) in record.Outputs) upstream.Append(path).Append('=').Append(sha).Append('\n');
             // Between stages the answer totals are left out: they scan the whole store (seconds at paper scale, each time).
-            await WriteManifestAsync(dir, rt, options, inputs, records, k == stages.Count - 1 ? "completed" : "running", answers: k == stages.Count - 1).ConfigureAwait(false);
+            await WriteManifestAsync(dir, rt, options, inputs, records, k == stages.Count - 1 ? "completed" : "running", answers: k == stages.Count - 1, dataset: dataset).ConfigureAwait(false);
         }
         return new TestbedResult(dir, records, rt.Simulated);
     }
 
-    /// <summary>The stage's key: its own options, the roles it may call and everything the stages before it wrote.</summary>
-    private static string Fingerprint(string stage, TestbedOptions o, LlmRuntime rt, string upstream)
+    /// <summary>
+    /// The stage's key: what it declares and nothing else: the files every stage reads (bundled data,
+    /// given prompts, world), its own options, the models of the roles it calls, and the outputs of the
+    /// stages it reads. Changing the critic changes only the keys of the stages that call the critic
+    /// (and of those that read their outputs).
+    /// </summary>
+    private static string Fingerprint(TestbedStage stage, TestbedOptions o, LlmRuntime rt, string common, IReadOnlyDictionary<string, StageRecord> records)
     {
-        var sb = new StringBuilder(upstream);
-        sb.Append("stage=").Append(stage).Append('\n');
-        sb.Append(JsonSerializer.Serialize(o with { OutputDirectory = "", From = null }, Json)).Append('\n');
-        foreach (var r in new[] { LlmRuntime.DefaultRole, "critic", "judge" }) sb.Append(r).Append('=').Append(rt.Role(r).Identity.Identity).Append('\n');
-        if (rt.Simulated) sb.Append("world=").Append(rt.World.Sha256).Append('\n');
+        var sb = new StringBuilder(common);
+        sb.Append("stage=").Append(stage.Name).Append('\n');
+        sb.Append(JsonSerializer.Serialize(stage.Options(o), Json)).Append('\n');
+        foreach (var r in stage.Roles) sb.Append(r).Append('=').Append(rt.Role(r).Identity.Identity).Append('\n');
+        if (stage.Roles.Any(r => rt.Role(r).Identity.Simulated)) sb.Append("world=").Append(rt.World.Sha256).Append('\n');
+        foreach (var read in stage.Reads)
+            foreach (var (path, sha) in records.TryGetValue(read, out var rec) ? rec.Outputs : new Dictionary<string, string>())
+                sb.Append(path).Append('=').Append(sha).Append('\n');
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())))[..32];
     }
 
@@ -217,9 +238,10 @@ public static class TestbedRun
         ?? typeof(TestbedRun).Assembly.GetName().Version?.ToString() ?? "unknown";
 
     private static async Task WriteManifestAsync(string dir, LlmRuntime rt, TestbedOptions o, IReadOnlyList<RunInput> inputs,
-        IReadOnlyDictionary<string, StageRecord> stages, string status, string? stopReason = null, bool answers = true)
+        IReadOnlyDictionary<string, StageRecord> stages, string status, string? stopReason = null, bool answers = true, DatasetRun? dataset = null)
     {
         var manifest = await rt.ManifestDataAsync(status, null, stopReason).ConfigureAwait(false);
+        if (dataset is not null) manifest["dataset"] = dataset.ManifestEntry();
         manifest["format"] = Format;
         manifest["code_version"] = CodeVersion;
         manifest["scale"] = o.Scale;

@@ -18,34 +18,22 @@ namespace Persona.Testbed;
 /// </summary>
 public static class TestbedStageRunner
 {
-    public static Task<IReadOnlyDictionary<string, object?>> RunAsync(string stage, StageContext c) => stage switch
-    {
-        TestbedStages.Population => PopulationAsync(c),
-        TestbedStages.Prompts => PromptsAsync(c),
-        TestbedStages.Pairs => PairsAsync(c),
-        TestbedStages.Bench => BenchAsync(c),
-        TestbedStages.Loo => LooAsync(c),
-        TestbedStages.PassK => PassKAsync(c),
-        TestbedStages.Summaries => SummariesAsync(c),
-        TestbedStages.Study => StudyAsync(c),
-        TestbedStages.Dataset => DatasetAsync(c),
-        TestbedStages.Report => ReportAsync(c),
-        _ => throw new ArgumentOutOfRangeException(nameof(stage), stage, "not a testbed stage"),
-    };
+    public static Task<IReadOnlyDictionary<string, object?>> RunAsync(string stage, StageContext c) => TestbedStages.Get(stage).Run(c);
 
     private static string PopulationDir(StageContext c) => c.Folder(TestbedStages.Population);
     private static string PromptsDir(StageContext c) => c.Folder(TestbedStages.Prompts);
     private static string PairsDir(StageContext c) => c.Folder(TestbedStages.Pairs);
 
-    private static async Task<IReadOnlyDictionary<string, object?>> PopulationAsync(StageContext c)
+    internal static async Task<IReadOnlyDictionary<string, object?>> PopulationAsync(StageContext c)
     {
         var o = c.Options;
         var dir = PopulationDir(c);
+        var writer = c.Runtime.Role(TestbedRoles.Writer);
         var build = new PersonaBuildOptions
         {
-            N = o.Personas, Seed = o.Seed, OutputDirectory = dir, ModelLabel = c.Runtime.ModelIdentity, Concurrency = c.Runtime.TotalConcurrency,
+            N = o.Personas, Seed = o.Seed, OutputDirectory = dir, ModelLabel = writer.Identity.Identity, Concurrency = writer.Concurrency,
         };
-        var result = await PersonaBuilder.BuildAsync(build, c.Runtime.ChatClient,
+        var result = await PersonaBuilder.BuildAsync(build, writer.Client,
             new SyncProgress<PersonaBuildProgress>(x => c.Progress(x.Stage, x.Done, x.Total)), c.Stop, c.Abort).ConfigureAwait(false);
         var fidelity = await Reports.PopulationFidelity.RunAsync(Path.Combine(dir, PersonaBuilder.PersonasJsonl), new CensusSampleOptions { N = build.N },
             Path.Combine(dir, "fidelity"), new SyncProgress<CensusProgress>(x => c.Progress("fidelity " + x.Stage, x.Done, x.Total)), c.Stop).ConfigureAwait(false);
@@ -57,14 +45,15 @@ public static class TestbedStageRunner
         };
     }
 
-    private static async Task<IReadOnlyDictionary<string, object?>> PromptsAsync(StageContext c)
+    internal static async Task<IReadOnlyDictionary<string, object?>> PromptsAsync(StageContext c)
     {
         var o = c.Options;
         var source = o.PromptSource is null ? PromptLoader.LoadBundledPrism() : PromptLoader.Load(o.PromptSource);
         using var embedder = new DisposableEmbedder(c.Embedder());
-        var curator = new PromptCurator(c.Runtime.ChatClient, embedder, new PromptCurationOptions
+        var writer = c.Runtime.Role(TestbedRoles.Writer);
+        var curator = new PromptCurator(writer.Client, embedder, new PromptCurationOptions
         {
-            Seed = (int)o.Seed, Limit = o.PromptLimit, K = o.TopicK, MaxConcurrency = c.Runtime.TotalConcurrency, Abort = c.Abort,
+            Seed = (int)o.Seed, Limit = o.PromptLimit, K = o.TopicK, MaxConcurrency = writer.Concurrency, Abort = c.Abort,
         });
         var result = await curator.CurateAsync(source, o.PromptSource ?? "bundled:prism",
             new SyncProgress<CurationProgress>(x => c.Progress(x.Stage, x.Done, x.Total)), c.Stop).ConfigureAwait(false);
@@ -75,16 +64,18 @@ public static class TestbedStageRunner
         };
     }
 
-    private static async Task<IReadOnlyDictionary<string, object?>> PairsAsync(StageContext c)
+    internal static async Task<IReadOnlyDictionary<string, object?>> PairsAsync(StageContext c)
     {
         var o = c.Options;
         var options = new PairBuildOptions
         {
             PersonasPath = PopulationDir(c), PromptsPath = PromptsDir(c), OutputDirectory = PairsDir(c),
             Schedule = o.Schedule with { Seed = o.Seed }, Verify = o.Verify,
+            // The dataset's writer answers, critiques and revises; the judge role-plays the persona. The model under test is not asked.
+            Chain = new PairChainOptions { Answerer = TestbedRoles.Writer, CriticRole = TestbedRoles.Writer, JudgeRole = TestbedRoles.Judge },
         };
         var rt = c.Runtime;
-        var plan = await PairBuilder.PlanAsync(options, new[] { rt.Default, rt.Role("critic"), rt.Role("judge") }.Select(r => $"{r.Name}={r.Identity.Identity}"), c.Stop).ConfigureAwait(false);
+        var plan = await PairBuilder.PlanAsync(options, new[] { rt.Role(TestbedRoles.Writer), rt.Role(TestbedRoles.Judge) }.Select(r => $"{r.Name}={r.Identity.Identity}"), c.Stop).ConfigureAwait(false);
         var result = await PairBuilder.RunAsync(options, plan, rt, new SyncProgress<PairBuildProgress>(x => c.Progress("pairs", x.Done, x.Total)), c.Stop, c.Abort).ConfigureAwait(false);
         var v = result.Report.Verification;
         return new Dictionary<string, object?>
@@ -111,7 +102,7 @@ public static class TestbedStageRunner
     private static async Task<(IReadOnlyList<PersonaInput> Personas, IReadOnlyList<QuestionInput> Questions)> InputsAsync(StageContext c) =>
         (await PersonaInputs.LoadAsync(PopulationDir(c), c.Stop).ConfigureAwait(false), QuestionInputs.Load(PromptsDir(c)));
 
-    private static async Task<IReadOnlyDictionary<string, object?>> BenchAsync(StageContext c)
+    internal static async Task<IReadOnlyDictionary<string, object?>> BenchAsync(StageContext c)
     {
         var o = c.Options;
         var dir = c.Folder(TestbedStages.Bench);
@@ -140,7 +131,7 @@ public static class TestbedStageRunner
         };
     }
 
-    private static async Task<IReadOnlyDictionary<string, object?>> LooAsync(StageContext c)
+    internal static async Task<IReadOnlyDictionary<string, object?>> LooAsync(StageContext c)
     {
         var o = c.Options;
         var dir = c.Folder(TestbedStages.Loo);
@@ -150,7 +141,7 @@ public static class TestbedStageRunner
         var options = new LooOptions { Personas = o.LooPersonas, Questions = o.LooQuestions, Seed = (ulong)o.Seed };
         var (items, skipped) = LeaveOneOut.Plan(personas, questions, attrs, options);
         if (items.Count == 0) throw new PersonaException($"Leave-one-out: no attribute applies to at least two personas with {options.BaseAttributes} other attributes; use more personas.");
-        var task = LeaveOneOut.Create(items, prompts);
+        var task = LeaveOneOut.Create(items, prompts, TestbedRoles.Writer);
         var samples = await RunTaskAsync(c, task, items.Count, "role-play choices", c.Runtime.Role(LeaveOneOut.JudgeRole)).ConfigureAwait(false);
         Directory.CreateDirectory(dir);
         await SampleLogExport.WriteJsonlAsync(c.Runtime.Store, task.Name, Path.Combine(dir, "samples.jsonl"), c.Stop).ConfigureAwait(false);
@@ -160,7 +151,7 @@ public static class TestbedStageRunner
         return new Dictionary<string, object?> { ["samples"] = samples.Count, ["attributes"] = r.Ranking.Count, ["skipped"] = skipped.Count };
     }
 
-    private static async Task<IReadOnlyDictionary<string, object?>> PassKAsync(StageContext c)
+    internal static async Task<IReadOnlyDictionary<string, object?>> PassKAsync(StageContext c)
     {
         var o = c.Options;
         var dir = c.Folder(TestbedStages.PassK);
@@ -181,7 +172,7 @@ public static class TestbedStageRunner
         return new Dictionary<string, object?> { ["samples"] = samples.Count, ["items"] = pairList.Count, ["k"] = o.PassK };
     }
 
-    private static async Task<IReadOnlyDictionary<string, object?>> SummariesAsync(StageContext c)
+    internal static async Task<IReadOnlyDictionary<string, object?>> SummariesAsync(StageContext c)
     {
         var dir = c.Folder(TestbedStages.Summaries);
         var prompts = BenchPrompts.Load(null);
@@ -198,7 +189,7 @@ public static class TestbedStageRunner
         return new Dictionary<string, object?> { ["summaries"] = r.Summaries };
     }
 
-    private static async Task<IReadOnlyDictionary<string, object?>> StudyAsync(StageContext c)
+    internal static async Task<IReadOnlyDictionary<string, object?>> StudyAsync(StageContext c)
     {
         var o = c.Options;
         var dir = c.Folder(TestbedStages.Study);
@@ -237,7 +228,7 @@ public static class TestbedStageRunner
         return new Dictionary<string, object?> { ["personas"] = plan.Personas.Count, ["rater_places"] = plan.Personas.Count * options.RatersPerPersona };
     }
 
-    private static async Task<IReadOnlyDictionary<string, object?>> DatasetAsync(StageContext c)
+    internal static async Task<IReadOnlyDictionary<string, object?>> DatasetAsync(StageContext c)
     {
         var dir = c.Folder(TestbedStages.Dataset);
         c.Progress("export", 0, 1);
@@ -248,7 +239,7 @@ public static class TestbedStageRunner
         return new Dictionary<string, object?> { ["train"] = r.Train, ["test"] = r.Test, ["left_out"] = r.Skipped, ["files"] = r.Files };
     }
 
-    private static async Task<IReadOnlyDictionary<string, object?>> ReportAsync(StageContext c)
+    internal static async Task<IReadOnlyDictionary<string, object?>> ReportAsync(StageContext c)
     {
         c.Progress("report", 0, 1);
         var r = await Reports.RunReport.WriteAsync(c.RunDirectory, c.Stop).ConfigureAwait(false);
