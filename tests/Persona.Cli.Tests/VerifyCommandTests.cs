@@ -152,4 +152,22 @@ public sealed class VerifyCommandTests
         Assert.Equal("", stdout);
         Assert.Contains("--expect 'abc123' is not a SHA-256", Assert.Single(stderr.Trim().Split('\n')));
     }
+
+    [Fact]
+    public async Task A_damaged_manifest_is_damaged_to_verify_and_to_report_in_the_same_words()
+    {
+        var run = await MakeRun("verify-damaged", "completed", TestbedStages.All.ToDictionary(s => s, _ => "completed"));
+        var manifestPath = Path.Combine(run, "manifest.json");
+        var text = File.ReadAllText(manifestPath);
+        File.WriteAllText(manifestPath, text[..(text.Length / 2)]);
+        var (code, stdout, stderr) = await Cli.RunSplit("verify", run);
+        Assert.Equal(1, code);
+        Assert.Equal("", stdout);
+        Assert.Contains("the manifest is damaged", stderr);
+        // The folder holds no stage report besides the manifest: report cannot tell it is a run, and says why.
+        (code, stdout, stderr) = await Cli.RunSplit("report", run);
+        Assert.Equal(1, code);
+        Assert.Contains("the manifest is damaged", stderr);
+        Assert.DoesNotContain("is not a run folder", stderr);
+    }
 }
