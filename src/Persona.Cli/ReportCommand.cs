@@ -19,7 +19,8 @@ internal static class ReportCommand
             "its stages that did not complete are marked. A stage file that cannot be read, or a damaged manifest.json, is a\n" +
             "warning on stderr and its part of the page is left out; the page is still written.\n\n" +
             "Exit codes: 0 the page was written (warnings and an unfinished run included), 1 no page: the folder is not a run\n" +
-            "  (nor a run whose only file, manifest.json, is damaged) or report.html cannot be written.\n\n" +
+            "  (when its only run file is a damaged manifest.json, the error says the manifest is damaged, as `persona verify`\n" +
+            "  does) or report.html cannot be written.\n\n" +
             "Examples:\n" +
             "  persona report out\n" +
             "  persona report runs/gpt4o-mini")
