@@ -101,7 +101,8 @@ public sealed class FailureAndSignalTests
         {
             Out = new Spectre.Console.AnsiConsoleOutput(writer), Ansi = Spectre.Console.AnsiSupport.No, Interactive = Spectre.Console.InteractionSupport.No,
         });
-        var running = PersonaApp.RunAsync(["run", "--out", dir, "--personas", "6"], console, stop.Token, error: console);
+        // The default scale: a smaller population could be refused up front by the study stage's needs.
+        var running = PersonaApp.RunAsync(["run", "--out", dir], console, stop.Token, error: console);
         // The first Ctrl-C (the token) once the prompts stage is recorded: pairs is under way or about to be.
         var manifestPath = Path.Combine(dir, "manifest.json");
         var deadline = DateTime.UtcNow.AddMinutes(3);
