@@ -32,8 +32,9 @@ internal static class ReportCommand
             var result = await RunReport.WriteAsync(parse.GetValue(run)!.FullName, ct);
             // Warnings are not the report: stderr, in the house's words (a script reading stdout gets the summary only).
             foreach (var p in result.Problems) ErrorReport.Write(error, p, "warning");
+            // Two lines: a long stop reason may cut the first (ErrorReport.MaxChars), never what to do.
             if (result.Completion is { } c && result.UnfinishedStages.Count > 0)
-                ErrorReport.Write(error, $"the run did not finish: {c.Explain()}. The page marks it; resume with `persona run --out {Path.GetDirectoryName(result.Path)}`, then report again.", "unfinished");
+                ErrorReport.Write(error, $"the run did not finish: {c.Explain()}.\nThe page marks it. {c.HowToFinish(Path.GetDirectoryName(result.Path)!)}, then report again.", "unfinished");
             if (result.SimulatedStages.Count > 0)
                 console.MarkupLineInterpolated($"[yellow]simulated:[/] {string.Join(", ", result.SimulatedStages)} ran on the offline simulator; nothing in the report is a finding.");
             console.MarkupLineInterpolated($"report: {result.Path} ({result.StagesRun.Count} stage(s): {string.Join(", ", result.StagesRun)})");

@@ -85,7 +85,7 @@ internal static class VerifyCommand
         if (r.Unrecorded.Count > 0)
             console.MarkupLineInterpolated($"not recorded: {r.Unrecorded.Count} file{(r.Unrecorded.Count == 1 ? "" : "s")} in the folders of stages that did not finish ({string.Join(", ", r.Unrecorded.Select(u => u.Stage).Distinct())}), e.g. {r.Unrecorded[0].Path}; the manifest lists a stage's outputs once it completes.");
         if (!r.Completion.Finished)
-            console.MarkupLineInterpolated($"[yellow]unfinished:[/] the run did not finish: {r.Completion.Explain()}. Resume it with `persona run --out {r.RunDirectory}` (completed stages are reused), then verify again.");
+            console.MarkupLineInterpolated($"[yellow]unfinished:[/] the run did not finish: {r.Completion.Explain()}. {r.Completion.HowToFinish(r.RunDirectory)}, then verify again.");
         if (!r.Matches)
         {
             console.MarkupLineInterpolated($"[red]differs:[/] {r.Differences.Count} difference{(r.Differences.Count == 1 ? "" : "s")}; checked {checkedText} (exit code {DiffersExitCode}).");

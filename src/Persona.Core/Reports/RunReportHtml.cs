@@ -69,8 +69,11 @@ internal sealed class RunReportHtml(RunReportData d)
         if (d.Completion is not { ResultsComplete: false } c) return;
         _sb.Append("<div class=\"unfinished\" role=\"alert\" data-unfinished=\"top\"><strong>UNFINISHED</strong> — This run did not finish: ")
             .Append(E(c.Explain())).Append(". The stages below that did not complete in this run are marked; files shown for them were left by an earlier run ")
-            .Append("of the folder. Resume it with <code>persona run --out RUN</code> (completed stages are reused), then <code>persona report RUN</code>.</div>\n");
+            .Append("of the folder. ").Append(Code(E(c.HowToFinish("RUN")))).Append(", then <code>persona report RUN</code>.</div>\n");
     }
+
+    /// <summary>Backquoted spans of escaped text as &lt;code&gt;.</summary>
+    private static string Code(string escaped) => System.Text.RegularExpressions.Regex.Replace(escaped, "`([^`]*)`", "<code>$1</code>");
 
     /// <summary>A section's stage that did not complete in this (unfinished) run: said at its head, and whether what follows is an earlier run's.</summary>
     private void StageNotice(string stage, bool filesPresent)

@@ -65,6 +65,10 @@ public sealed record RunCompletion(string? Status, string? StopReason, IReadOnly
         return string.Join("; ", parts);
     }
 
+    /// <summary>How to finish the run in <paramref name="runDir"/> (as shown: a path, or "RUN" on a page that names no path).</summary>
+    public string HowToFinish(string runDir) =>
+        (Status == Failed ? "Fix what failed, then finish it with" : "Resume it with") + $" `persona run --out {runDir}` (completed stages are reused)";
+
     /// <summary>The run's completion from a parsed manifest (any object; missing fields read as absent).</summary>
     public static RunCompletion Of(JsonElement manifest)
     {

@@ -103,7 +103,7 @@ public static class TestbedRun
                     await WriteManifestAsync(dir, rt, options, inputs, records, records[stage].Status, ex is RunStoppedException s ? s.Message : null).ConfigureAwait(false);
                     throw;
                 }
-                catch (Exception ex) when (ex is PersonaException or IOException or UnauthorizedAccessException)
+                catch (Exception ex)
                 {
                     // A stage that ended with an error says so, instead of the "running" a kill leaves: `persona verify`
                     // and the report then name the stage and the reason. Best effort: the error itself is what the user must see.
@@ -114,7 +114,7 @@ public static class TestbedRun
                     foreach (var later in stages.Skip(k + 1))
                         if (previous.TryGetValue(later, out var p)) records[later] = p;
                     try { await WriteManifestAsync(dir, rt, options, inputs, records, RunCompletion.Failed, SecretScrubber.Scrub(ex.Message)).ConfigureAwait(false); }
-                    catch (Exception again) when (again is PersonaException or IOException or UnauthorizedAccessException) { }
+                    catch (Exception) { } // the stage's own error is the one to report, not this one
                     throw;
                 }
                 progress?.Report(new TestbedProgress(k + 1, stages.Count, stage, "done", 1, 1));
