@@ -10,8 +10,10 @@ namespace Persona.Cli;
 /// </summary>
 public static class PersonaApp
 {
-    public static RootCommand BuildRoot(IAnsiConsole console)
+    /// <param name="error">Where verbs that write warnings put them (stderr unless given).</param>
+    public static RootCommand BuildRoot(IAnsiConsole console, IAnsiConsole? error = null)
     {
+        error ??= ErrorReport.StderrConsole();
         var root = new RootCommand(
             "Persona: a census-grounded testbed for pluralistic alignment of language models.\n\n" +
             "Examples:\n" +
@@ -30,7 +32,7 @@ public static class PersonaApp
         root.Subcommands.Add(StatsCommands.Create(console));
         root.Subcommands.Add(BenchCommands.Create(console));
         root.Subcommands.Add(StudyCommands.Create(console));
-        root.Subcommands.Add(ReportCommand.Create(console));
+        root.Subcommands.Add(ReportCommand.Create(console, error));
         return root;
     }
 
@@ -59,7 +61,7 @@ public static class PersonaApp
         console ??= WideWhenRedirected(AnsiConsole.Console);
         error ??= ErrorReport.StderrConsole();
         ChatClientFactory.RegisterProvider(new LocalModelProvider());
-        var root = BuildRoot(console);
+        var root = BuildRoot(console, error);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var abort = CancellationTokenSource.CreateLinkedTokenSource(abortToken);
         // Our own Ctrl-C handling replaces System.CommandLine's, whose 2-second termination timeout

@@ -165,7 +165,14 @@ internal static class RunCommand
                 (u.PromptTokens + u.CompletionTokens).ToString("N0", Inv), "$" + u.CostUsd.ToString("0.00", Inv));
         }
         console.Write(roles);
-        console.MarkupLineInterpolated($"report: [link]{Path.Combine(r.RunDirectory, TestbedStages.ReportFile)}[/]   manifest: {Path.Combine(r.RunDirectory, TestbedRun.ManifestFile)} (check it with `persona verify {r.RunDirectory}`)");
+        console.MarkupLineInterpolated($"report: [link]{Path.Combine(r.RunDirectory, TestbedStages.ReportFile)}[/]   manifest: {Path.Combine(r.RunDirectory, TestbedRun.ManifestFile)}");
+        // The folder cannot vouch for its own manifest: a digest kept elsewhere can (see `persona verify --help`).
+        if (r.ManifestSha256 is { } digest)
+        {
+            var shown = r.RunDirectory.Any(c => char.IsWhiteSpace(c) || c is '\'' or '"' or '$' or '`') ? $"'{r.RunDirectory.Replace("'", "'\\''")}'" : r.RunDirectory;
+            console.MarkupLineInterpolated($"manifest sha256: {digest} (also in {ManifestDigest.FileName}). Keep it outside the folder; it proves the manifest unedited:");
+            console.MarkupLineInterpolated($"  persona verify {shown} --expect {digest}");
+        }
         console.MarkupLineInterpolated($"study kit: persona study serve {Path.Combine(r.RunDirectory, TestbedStages.Folder(TestbedStages.Study))}   dataset: huggingface-cli upload <you>/<name> {Path.Combine(r.RunDirectory, TestbedStages.Folder(TestbedStages.Dataset))} --repo-type dataset");
         if (r.Simulated) console.MarkupLine("[yellow]simulated:[/] the offline simulator wrote every answer and verdict (a planted world); nothing here is a finding. Give --model (and --critic-model, --judge-model) for a real run.");
     }

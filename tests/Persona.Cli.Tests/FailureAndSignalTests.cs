@@ -91,6 +91,50 @@ public sealed class FailureAndSignalTests
         Assert.Equal(4, File.ReadAllLines(output).Select(l => JsonDocument.Parse(l).RootElement).Count(l => l.GetProperty("cached").GetBoolean()));
     }
 
+    [Fact]
+    public async Task A_persona_run_cancelled_in_process_after_the_prompts_stage_is_unfinished_to_verify_exit_3_and_to_report()
+    {
+        var dir = Path.Combine(Dir(), "run");
+        using var stop = new CancellationTokenSource();
+        var writer = new StringWriter();
+        var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
+        {
+            Out = new Spectre.Console.AnsiConsoleOutput(writer), Ansi = Spectre.Console.AnsiSupport.No, Interactive = Spectre.Console.InteractionSupport.No,
+        });
+        // The default scale: a smaller population could be refused up front by the study stage's needs.
+        var running = PersonaApp.RunAsync(["run", "--out", dir], console, stop.Token, error: console);
+        // The first Ctrl-C (the token) once the prompts stage is recorded: pairs is under way or about to be.
+        var manifestPath = Path.Combine(dir, "manifest.json");
+        var deadline = DateTime.UtcNow.AddMinutes(3);
+        while (!running.IsCompleted && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+            try
+            {
+                if (File.Exists(manifestPath) && JsonDocument.Parse(File.ReadAllText(manifestPath)).RootElement.GetProperty("stages").TryGetProperty("prompts", out _)) break;
+            }
+            catch (Exception ex) when (ex is IOException or JsonException or KeyNotFoundException) { }
+        }
+        await stop.CancelAsync();
+        var code = await running;
+        Assert.True(code == 130, writer.ToString());
+        var manifest = JsonDocument.Parse(File.ReadAllText(manifestPath)).RootElement;
+        Assert.Contains(manifest.GetProperty("status").GetString(), new[] { "cancelled", "running" });
+
+        var (verified, stdout, stderr) = await Cli.RunSplit("verify", dir);
+        Assert.True(verified == 3, stdout + stderr);
+        Assert.Contains("unfinished:", stdout);
+        Assert.Contains("not run:", stdout);
+        Assert.DoesNotContain("verified:", stdout);
+
+        (verified, stdout, stderr) = await Cli.RunSplit("report", dir);
+        Assert.True(verified == 0, stdout + stderr);
+        Assert.Contains("unfinished:", stderr);
+        var html = File.ReadAllText(Path.Combine(dir, "report.html"));
+        Assert.Contains("This run did not finish", html);
+        Assert.Matches(@"<td>bench</td><td[^>]*>not run</td>", html);
+    }
+
     private static long CountResponses(string store)
     {
         using var c = new SqliteConnection($"Data Source={store};Mode=ReadOnly;Pooling=False");

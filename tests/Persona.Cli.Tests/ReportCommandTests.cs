@@ -79,4 +79,83 @@ public sealed class ReportCommandTests(RunFolderFixture run) : IClassFixture<Run
         Assert.Contains("does not exist", stderr);
         Assert.DoesNotContain("   at ", stderr);
     }
+
+    /// <summary>A copy of the fixture's run, to damage without touching the shared one.</summary>
+    private string CopyOfRun(string name)
+    {
+        var copy = Path.Combine(run.Root, name, "run");
+        foreach (var f in Directory.GetFiles(run.Run, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(copy, Path.GetRelativePath(run.Run, f));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(f, target);
+        }
+        return copy;
+    }
+
+    [Fact]
+    public async Task Warnings_for_a_truncated_results_json_and_a_wrong_shape_pairs_report_go_to_stderr_in_words_without_type_names()
+    {
+        var copy = CopyOfRun("damaged-stage-files");
+        var results = Path.Combine(copy, "bench", "results.json");
+        var bytes = File.ReadAllBytes(results);
+        File.WriteAllBytes(results, bytes[..(bytes.Length / 2)]); // cut off mid-file
+        File.WriteAllText(Path.Combine(copy, "pairs", "pairs-report.json"), "{\"pairs\": \"many\", \"verification\": []}\n");
+        File.WriteAllText(Path.Combine(copy, "bench", "loo", "loo.json"), "[1, 2]\n");
+
+        var (code, stdout, stderr) = await Cli.RunSplit("report", copy);
+        Assert.True(code == 0, stdout + stderr);
+        Assert.DoesNotContain("warning", stdout);
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains(lines, l => l.StartsWith("warning: bench/results.json line ", StringComparison.Ordinal) && l.Contains("cut off"));
+        Assert.Contains(lines, l => l.StartsWith("warning: pairs/pairs-report.json", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("warning: bench/loo/loo.json", StringComparison.Ordinal));
+        foreach (var text in new[] { stdout, stderr, await File.ReadAllTextAsync(Path.Combine(copy, "report.html")) })
+        {
+            Assert.DoesNotMatch(@"Persona\.[A-Z][A-Za-z]+\.", text);
+            Assert.DoesNotContain("System.", text);
+            Assert.DoesNotContain("could not be converted", text);
+        }
+    }
+
+    [Fact]
+    public async Task A_damaged_run_manifest_is_named_damaged_in_words_on_stderr_and_in_the_page_and_the_report_is_still_written()
+    {
+        var copy = CopyOfRun("damaged-manifest");
+        File.WriteAllText(Path.Combine(copy, "manifest.json"), "{\"format\": \"persona-testbed-run/1\", \"status\": \"comp");
+        var (code, stdout, stderr) = await Cli.RunSplit("report", copy);
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Contains("warning: manifest.json line 1: not valid JSON", stderr);
+        Assert.Contains("the manifest is damaged", stderr);
+        var html = await File.ReadAllTextAsync(Path.Combine(copy, "report.html"));
+        Assert.Contains("the manifest is damaged", html);
+    }
+
+    [Fact]
+    public async Task A_run_whose_manifest_was_edited_to_cancelled_gets_a_report_that_says_unfinished_and_marks_the_stages_not_run()
+    {
+        var copy = CopyOfRun("cancelled-manifest");
+        // The stage files of the fixture are all there (as an earlier run of the folder leaves them); the manifest says where this run stopped.
+        File.WriteAllText(Path.Combine(copy, "manifest.json"), """
+            {"format": "persona-testbed-run/1", "status": "cancelled", "simulated": true,
+             "stages": {"population": {"status": "completed"}, "prompts": {"status": "completed"}, "pairs": {"status": "cancelled"}},
+             "outputs": {}, "inputs": []}
+            """);
+        var (code, stdout, stderr) = await Cli.RunSplit("report", copy);
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Contains("unfinished:", stderr);
+        Assert.Contains("\"cancelled\" by Ctrl-C", stderr);
+        Assert.Contains("not run: bench, loo, passk, summaries, study, dataset, report", stderr);
+        var html = await File.ReadAllTextAsync(Path.Combine(copy, "report.html"));
+        Assert.Contains("data-unfinished=\"top\"", html);
+        Assert.Contains("This run did not finish", html);
+        // The stage table lists every stage, those without a record as not run.
+        Assert.Matches(@"<td>pairs</td><td[^>]*>cancelled</td>", html);
+        Assert.Matches(@"<td>bench</td><td[^>]*>not run</td>", html);
+        Assert.Matches(@"<td>dataset</td><td[^>]*>not run</td>", html);
+        // A section whose files an earlier run left says they are not this run's.
+        Assert.Contains("data-stage-unfinished=\"bench\"", html);
+        Assert.Contains("data-stage-unfinished=\"pairs\"", html);
+        Assert.DoesNotContain("data-stage-unfinished=\"population\"", html);
+    }
 }

@@ -11,6 +11,7 @@ public sealed class DefaultRunsFixture : IAsyncLifetime
     public string A => Path.Combine(Dir, "a");
     public string B => Path.Combine(Dir, "b");
     public string TextA { get; private set; } = "";
+    public string TextB { get; private set; } = "";
 
     public async Task InitializeAsync()
     {
@@ -19,6 +20,7 @@ public sealed class DefaultRunsFixture : IAsyncLifetime
         TextA = text;
         (code, text) = await Cli.Run("run", "--out", B);
         Assert.True(code == 0, text);
+        TextB = text;
     }
 
     public Task DisposeAsync()
@@ -180,6 +182,38 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
         (code, text) = await Cli.Run("verify", copy);
         Assert.Equal(2, code);
         Assert.Contains("pairs/pairs-report.json", text);
+    }
+
+    [Fact]
+    public async Task The_run_prints_and_writes_its_manifest_digest_and_verify_expect_refuses_a_manifest_edited_with_its_digest_beside_it()
+    {
+        // B's manifest is never rewritten by the tests of this class (A's is, by the rerun test).
+        var manifest = Path.Combine(runs.B, TestbedRun.ManifestFile);
+        var digest = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(manifest)));
+        Assert.Contains(digest, runs.TextB);
+        Assert.Contains($"--expect {digest}", runs.TextB);
+        Assert.Equal($"{digest}  manifest.json\n", File.ReadAllText(Path.Combine(runs.B, "manifest.sha256")));
+        Assert.DoesNotContain("manifest.sha256", Outputs(runs.B).Keys);
+
+        var copy = Path.Combine(runs.Dir, "tamper-copy");
+        CopyTree(runs.B, copy);
+        var (code, stdout, stderr) = await Cli.RunSplit("verify", copy, "--expect", digest);
+        Assert.True(code == 0, stdout + stderr);
+
+        // "simulated": true -> false, an edit a text editor makes: the digest beside it no longer matches.
+        var copied = Path.Combine(copy, TestbedRun.ManifestFile);
+        var edited = File.ReadAllText(copied).Replace("\"simulated\": true", "\"simulated\": false", StringComparison.Ordinal);
+        File.WriteAllText(copied, edited);
+        (code, stdout, stderr) = await Cli.RunSplit("verify", copy);
+        Assert.True(code == 2, stdout + stderr);
+        Assert.Contains("manifest.sha256", stdout);
+        // ... and with the digest beside it rewritten too, only the digest pinned elsewhere tells.
+        File.WriteAllText(Path.Combine(copy, "manifest.sha256"), $"{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(copied)))}  manifest.json\n");
+        (code, stdout, stderr) = await Cli.RunSplit("verify", copy);
+        Assert.True(code == 0, stdout + stderr);
+        (code, stdout, stderr) = await Cli.RunSplit("verify", copy, "--expect", digest);
+        Assert.True(code == 2, stdout + stderr);
+        Assert.Contains("is not the manifest you pinned", stdout);
     }
 
     [Fact]

@@ -3,7 +3,14 @@ using Persona.Personas;
 namespace Persona.Reports;
 
 /// <summary>What <see cref="RunReport.WriteAsync"/> wrote: the file, whether any stage was simulated, and the stage files it could not read.</summary>
-public sealed record RunReportResult(string Path, IReadOnlyList<string> StagesRun, IReadOnlyList<string> SimulatedStages, IReadOnlyList<string> Problems);
+public sealed record RunReportResult(string Path, IReadOnlyList<string> StagesRun, IReadOnlyList<string> SimulatedStages, IReadOnlyList<string> Problems)
+{
+    /// <summary>Whether the whole run finished (null: not a whole run's folder, or its manifest is damaged).</summary>
+    public Testbed.RunCompletion? Completion { get; init; }
+
+    /// <summary>The stages that did not complete when the run's results are not all in (what the page marks); empty otherwise.</summary>
+    public IReadOnlyList<Testbed.StageState> UnfinishedStages { get; init; } = [];
+}
 
 /// <summary>
 /// RUN/report.html: one self-contained page (inline CSS, figures as data: URIs, no script, no
@@ -24,7 +31,10 @@ public static class RunReport
         ct.ThrowIfCancellationRequested();
         var path = Path.Combine(Path.GetFullPath(runDir), FileName);
         AtomicFile.WriteAllText(path, html);
-        return Task.FromResult(new RunReportResult(path, StagesRun(data), data.SimulatedStages(), Problems(data)));
+        return Task.FromResult(new RunReportResult(path, StagesRun(data), data.SimulatedStages(), Problems(data))
+        {
+            Completion = data.Completion, UnfinishedStages = data.UnfinishedStages,
+        });
     }
 
     /// <summary>The report's HTML for data already loaded (pure: the same data gives the same string).</summary>
@@ -46,6 +56,6 @@ public static class RunReport
     }
 
     public static IReadOnlyList<string> Problems(RunReportData d) =>
-        new[] { d.Build.Error, d.Fidelity.Error, d.Prompts.Error, d.Pairs.Error, d.Bench.Error, d.Loo.Error, d.PassK.Error, d.Summaries.Error, d.Study.Error }
+        new[] { d.ManifestProblem, d.Build.Error, d.Fidelity.Error, d.Prompts.Error, d.Pairs.Error, d.Bench.Error, d.Loo.Error, d.PassK.Error, d.Summaries.Error, d.Study.Error }
             .OfType<string>().ToList();
 }

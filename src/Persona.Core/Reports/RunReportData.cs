@@ -30,7 +30,7 @@ public sealed record StudySummary(int Personas, int RaterPlaces, int PairItems, 
 public sealed record FileHash(string RelativePath, long Bytes, string Sha256);
 
 /// <summary>Everything the run report shows, read from a run folder (see <see cref="RunReportData.Load"/>).</summary>
-public sealed record RunReportData(
+public sealed partial record RunReportData(
     string RunName,
     JsonElement? RunManifest,
     IReadOnlyList<StageManifest> StageManifests,
@@ -50,6 +50,16 @@ public sealed record RunReportData(
     Loaded<StudySummary> Study,
     IReadOnlyList<FileHash> Hashes)
 {
+    /// <summary>Why the run's manifest.json could not be read (it is damaged), in words; null when it was read or is absent.</summary>
+    public string? ManifestProblem { get; init; }
+
+    /// <summary>Whether the whole run finished (from manifest.json); null when the folder has no whole-run manifest (stages made by the verbs one by one).</summary>
+    public Testbed.RunCompletion? Completion => RunManifest is { } m && Testbed.RunCompletion.IsWholeRun(m) ? Testbed.RunCompletion.Of(m) : null;
+
+    /// <summary>The stages of a whole run that did not complete, when its results are not all in (see <see cref="Testbed.RunCompletion.ResultsComplete"/>); empty otherwise.</summary>
+    public IReadOnlyList<Testbed.StageState> UnfinishedStages =>
+        Completion is { ResultsComplete: false } c ? c.Unfinished : [];
+
     // Paths relative to the run folder, in the layout `persona run` writes.
     public const string ManifestFile = "manifest.json";
     public const string BuildReportPath = "population/" + PersonaBuilder.ReportFile;
@@ -98,7 +108,7 @@ public sealed record RunReportData(
 
     /// <summary>True when the folder holds at least one stage's output or a run manifest with stages.</summary>
     public static bool IsRun(string runDir) =>
-        StageMarkers.Any(m => File.Exists(Path.Combine(runDir, m))) || ReadManifest(Path.Combine(runDir, ManifestFile)) is { } m2 && m2.TryGetProperty("stages", out _);
+        StageMarkers.Any(m => File.Exists(Path.Combine(runDir, m))) || ReadManifest(Path.Combine(runDir, ManifestFile)).Json is { } m2 && m2.TryGetProperty("stages", out _);
 
     /// <summary>Reads a run folder. A stage that is absent is "not run"; a file that cannot be read becomes its stage's error, never an exception.</summary>
     public static RunReportData Load(string runDir, CancellationToken ct = default)
@@ -110,14 +120,19 @@ public sealed record RunReportData(
         if (!Directory.Exists(full))
             throw new PersonaException($"'{runDir}' does not exist: give the folder a `persona run` wrote.");
         if (!IsRun(full))
+        {
+            // A damaged manifest is named as such, as `persona verify` names it, not as "not a run".
+            if (ReadManifest(Path.Combine(full, ManifestFile)).Problem is { } damaged)
+                throw new PersonaException($"{Path.Combine(runDir, ManifestFile)}{damaged[ManifestFile.Length..]}, and the folder holds no stage output to report on.");
             throw new PersonaException($"'{runDir}' is not a run folder: expected manifest.json with stages or a stage output " +
                                        "(population/, prompts/, pairs/, bench/, study/) as `persona run` writes them.");
+        }
         string P(string relative) => Path.Combine(full, relative);
 
-        var runManifest = ReadManifest(P(ManifestFile));
+        var (runManifest, manifestProblem) = ReadManifest(P(ManifestFile));
         var manifests = new List<StageManifest>();
         foreach (var (stage, folder) in ManifestFolders)
-            if (ReadManifest(P(folder + "/" + ManifestFile)) is { } m) manifests.Add(new StageManifest(stage, folder + "/" + ManifestFile, m));
+            if (ReadManifest(P(folder + "/" + ManifestFile)).Json is { } m) manifests.Add(new StageManifest(stage, folder + "/" + ManifestFile, m));
         ct.ThrowIfCancellationRequested();
 
         var fidelity = Read<FidelityReport>(full, FidelityPath);
@@ -157,8 +172,10 @@ public sealed record RunReportData(
             Read<SummaryResults>(full, SummariesPath),
             Figures(full, ("bench/summaries/figures/summaries-dropped", "Attributes dropped by demographic summaries")),
             ReadStudy(full),
-            hashes);
+            hashes) { ManifestProblem = manifestProblem is null ? null : manifestProblem + Consequence };
     }
+
+    private const string Consequence = ": the report leaves out the run's stages, costs and recorded hashes, and `persona verify` cannot check the run";
 
     /// <summary>Stages whose outputs say the offline simulator (or any simulated role) produced them.</summary>
     public IReadOnlyList<string> SimulatedStages()
@@ -181,18 +198,23 @@ public sealed record RunReportData(
     internal static bool Bool(JsonElement e, string name) =>
         e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.True;
 
-    private static JsonElement? ReadManifest(string path)
+    /// <summary>
+    /// A manifest, or why it could not be read (named by its file name only: the page never shows the
+    /// machine's paths). A manifest is provenance, not a result: a damaged one loses the costs table and
+    /// the stage statuses, and is said so, in the words `persona verify` uses.
+    /// </summary>
+    private static (JsonElement? Json, string? Problem) ReadManifest(string path)
     {
-        if (!File.Exists(path)) return null;
-        try
+        if (!File.Exists(path)) return (null, null);
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
-            return doc.RootElement.ValueKind == JsonValueKind.Object ? doc.RootElement.Clone() : null;
+            return (null, $"{ManifestFile} could not be read ({ex.Message.TrimEnd('.')})");
         }
-        catch (Exception ex) when (ex is JsonException or IOException or UnauthorizedAccessException)
-        {
-            return null; // a manifest is provenance, not a result: an unreadable one only loses the costs table
-        }
+        if (Testbed.RunFingerprint.Damage(bytes, ManifestFile) is { } damage) return (null, damage);
+        using var doc = JsonDocument.Parse(bytes);
+        return (doc.RootElement.Clone(), null);
     }
 
     private static Loaded<T> Read<T>(string runDir, string relative) where T : class
@@ -201,18 +223,60 @@ public sealed record RunReportData(
         if (!File.Exists(path)) return Loaded<T>.Missing;
         try
         {
-            var value = JsonSerializer.Deserialize<T>(File.ReadAllBytes(path), Json);
-            return value is null ? new Loaded<T>(null, $"{relative} is empty (null).") : new Loaded<T>(value, null);
+            var bytes = File.ReadAllBytes(path);
+            // Parsed first, so a cut-off or garbled file is told apart from valid JSON of another shape.
+            try { using var _ = JsonDocument.Parse(bytes); }
+            catch (JsonException ex) { return new Loaded<T>(null, $"{relative} line {(ex.LineNumber ?? 0) + 1}: not valid JSON ({Syntax(ex, bytes)}){Left}"); }
+            var value = JsonSerializer.Deserialize<T>(bytes, Json);
+            return value is null ? new Loaded<T>(null, $"{relative} is empty (null){Left}") : new Loaded<T>(value, null);
         }
         catch (JsonException ex)
         {
-            return new Loaded<T>(null, $"{relative} could not be read: {JsonErrorText.StripCoordinates(ex.Message)}");
+            return new Loaded<T>(null, $"{relative}{Shape(ex)}{Left}");
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
         {
-            return new Loaded<T>(null, $"{relative} could not be read: {ex.Message}");
+            return new Loaded<T>(null, $"{relative} could not be read ({ex.Message.TrimEnd('.')}){Left}");
         }
     }
+
+    private const string Left = "; its section of the report is left out (rerun the stage that writes it).";
+
+    /// <summary>A parser error in words: a file that ends early is the common case (a copy or a write cut off).</summary>
+    private static string Syntax(JsonException ex, byte[] bytes)
+    {
+        var text = JsonErrorText.Of(ex);
+        return EndsEarly(ex, bytes) || text.Contains("end of data", StringComparison.Ordinal) || text.Contains("Expected depth to be zero", StringComparison.Ordinal)
+            ? "the file ends before its JSON does: cut off?"
+            : text;
+    }
+
+    /// <summary>Whether the parser stopped at the last byte of content: whatever it says ("'2' is an invalid end of a number"), the file was cut there.</summary>
+    private static bool EndsEarly(JsonException ex, byte[] bytes)
+    {
+        var end = bytes.Length;
+        while (end > 0 && bytes[end - 1] is (byte)' ' or (byte)'\n' or (byte)'\r' or (byte)'\t') end--;
+        long lines = 0, lastStart = 0;
+        for (var i = 0; i < end; i++)
+            if (bytes[i] == (byte)'\n') { lines++; lastStart = i + 1; }
+        return ex.LineNumber == lines && ex.BytePositionInLine >= end - lastStart - 1;
+    }
+
+    /// <summary>
+    /// Valid JSON of the wrong shape, in words: the deserializer's message names our .NET types
+    /// ("could not be converted to Persona.Benchmark.BenchResults"), which mean nothing to a user; the
+    /// JSON path and the missing field names do.
+    /// </summary>
+    private static string Shape(JsonException ex)
+    {
+        if (MissingFields().Match(JsonErrorText.StripCoordinates(ex.Message)) is { Success: true } m)
+            return $" is not the file this version writes: it lacks {m.Groups[1].Value.TrimEnd('.')}";
+        var where = ex.Path is { Length: > 1 } p && p != "$" ? $" at {p}" : " at its top level";
+        return $" is not the file this version writes: a value{where} is not of the type expected there";
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"missing required properties including: (.+)$", System.Text.RegularExpressions.RegexOptions.Singleline)]
+    private static partial System.Text.RegularExpressions.Regex MissingFields();
 
     private static IReadOnlyList<ReportFigure> Figures(string runDir, params (string Stem, string Title)[] figures) =>
         figures.Select(f => Figure(runDir, f.Stem, f.Title)).OfType<ReportFigure>().ToList();

@@ -33,6 +33,7 @@ internal sealed class RunReportHtml(RunReportData d)
         _sb.Append("<header>\n<h1>Persona run report</h1>\n<p class=\"sub\">The run in the folder that holds this file")
             .Append(". A re-implementation of PERSONA (Castricato et al., COLING 2025, arXiv 2407.17387); our figures beside the original's.</p>\n");
         Banner("top");
+        Unfinished();
         _sb.Append("<nav><a href=\"#summary\">Beside the original</a> <a href=\"#population\">Population</a> <a href=\"#prompts\">Prompts</a> ")
             .Append("<a href=\"#pairs\">Pairs</a> <a href=\"#bench\">Bench</a> <a href=\"#study\">Study kit</a> <a href=\"#costs\">Models and costs</a> ")
             .Append("<a href=\"#reproducibility\">Reproducibility</a></nav>\n</header>\n<main>\n");
@@ -57,6 +58,30 @@ internal sealed class RunReportHtml(RunReportData d)
         _sb.Append("<div class=\"simulated\" role=\"alert\" data-banner=\"").Append(E(where)).Append("\"><strong>SIMULATED</strong> — ")
             .Append("the offline simulator (a planted, illustrative world) produced stages of this run: ").Append(E(string.Join(", ", _simulated)))
             .Append(". Numbers from the simulator are never findings.</div>\n");
+    }
+
+    /// <summary>
+    /// An unfinished run says so at the top: which stages did not complete, and how to finish it. Its
+    /// stage folders may still hold files of an earlier run of the folder, which the sections then mark.
+    /// </summary>
+    private void Unfinished()
+    {
+        if (d.Completion is not { ResultsComplete: false } c) return;
+        _sb.Append("<div class=\"unfinished\" role=\"alert\" data-unfinished=\"top\"><strong>UNFINISHED</strong> — This run did not finish: ")
+            .Append(E(c.Explain())).Append(". The stages below that did not complete in this run are marked; files shown for them were left by an earlier run ")
+            .Append("of the folder. ").Append(Code(E(c.HowToFinish("RUN")))).Append(", then <code>persona report RUN</code>.</div>\n");
+    }
+
+    /// <summary>Backquoted spans of escaped text as &lt;code&gt;.</summary>
+    private static string Code(string escaped) => System.Text.RegularExpressions.Regex.Replace(escaped, "`([^`]*)`", "<code>$1</code>");
+
+    /// <summary>A section's stage that did not complete in this (unfinished) run: said at its head, and whether what follows is an earlier run's.</summary>
+    private void StageNotice(string stage, bool filesPresent)
+    {
+        if (d.UnfinishedStages.FirstOrDefault(s => s.Stage == stage) is not { } st) return;
+        _sb.Append("<p class=\"notrun\" data-stage-unfinished=\"").Append(E(stage)).Append("\">Stage <strong>").Append(E(stage)).Append("</strong>: ")
+            .Append(E(st.Text)).Append(" in this run (manifest.json)")
+            .Append(filesPresent ? ". What follows comes from files an earlier run of the folder left, not from this run.</p>\n" : ".</p>\n");
     }
 
     private void Open(string id, string title)
@@ -156,6 +181,7 @@ internal sealed class RunReportHtml(RunReportData d)
     private void Population()
     {
         Open("population", "Population and its fidelity to the census");
+        StageNotice(Testbed.TestbedStages.Population, d.Build.Ran || d.Fidelity.Ran);
         if (d.Build.Value is { } b)
         {
             _sb.Append("<h3>Build</h3>\n");
@@ -202,6 +228,7 @@ internal sealed class RunReportHtml(RunReportData d)
     private void Prompts()
     {
         Open("prompts", "Prompt set");
+        StageNotice(Testbed.TestbedStages.Prompts, d.Prompts.Ran);
         if (d.Prompts.Value is not { } p) { NotRun(d.Prompts, RunReportData.PromptsReportPath); Close(); return; }
         Para($"Source <code>{E(p.Source)}</code>, seed {p.Seed.ToString(CultureInfo.InvariantCulture)}, classifier template <code>{E(p.TemplateVersion)}</code>, " +
              $"near duplicates: {E(p.NearDuplicates.ToString())}. Kept {Fmt.Int(p.Train + p.HeldOut)}: {Fmt.Int(p.Train)} train / {Fmt.Int(p.HeldOut)} held-out.");
@@ -220,6 +247,7 @@ internal sealed class RunReportHtml(RunReportData d)
     private void Pairs()
     {
         Open("pairs", "Preference pairs");
+        StageNotice(Testbed.TestbedStages.Pairs, d.Pairs.Ran);
         if (d.Pairs.Value is not { } p) { NotRun(d.Pairs, RunReportData.PairsReportPath); Close(); return; }
         Para($"{Fmt.Int(p.Pairs)} pairs ({Fmt.Int(p.Succeeded)} succeeded, {Fmt.Int(p.Failed)} failed) for {Fmt.Int(p.Personas)} personas and {Fmt.Int(p.Prompts)} prompts; " +
              $"answers by <code>{E(string.Join(", ", p.AnswerModels))}</code>, verified by <code>{E(string.Join(", ", p.JudgeModels))}</code>.");
@@ -252,6 +280,7 @@ internal sealed class RunReportHtml(RunReportData d)
     private void Bench()
     {
         Open("bench", "PERSONA Bench");
+        StageNotice(Testbed.TestbedStages.Bench, d.Bench.Ran);
         if (d.Bench.Value is { } r)
         {
             Para($"Model under test <code>{E(r.ModelUnderTest ?? "unknown")}</code>, critic <code>{E(r.CriticModel ?? r.ScoreSet)}</code>" +
@@ -283,6 +312,7 @@ internal sealed class RunReportHtml(RunReportData d)
         else NotRun(d.Bench, RunReportData.BenchResultsPath);
 
         _sb.Append("<h3>Leave-one-attribute-out</h3>\n");
+        StageNotice(Testbed.TestbedStages.Loo, d.Loo.Ran);
         if (d.Loo.Value is { } loo)
         {
             Para($"{Fmt.Int(loo.Options.Personas)} personas of {Fmt.Int(loo.Options.BaseAttributes)} attributes, {Fmt.Int(loo.Options.Questions)} questions, " +
@@ -296,6 +326,7 @@ internal sealed class RunReportHtml(RunReportData d)
         else NotRun(d.Loo, RunReportData.LooPath);
 
         _sb.Append("<h3>pass@k</h3>\n");
+        StageNotice(Testbed.TestbedStages.PassK, d.PassK.Ran);
         if (d.PassK.Value is { } pk)
         {
             Para($"k = {Fmt.Int(pk.K)} (the original: {RunReportComparisons.OriginalPassK}); unbiased estimator per item (persona x question).");
@@ -308,6 +339,7 @@ internal sealed class RunReportHtml(RunReportData d)
         else NotRun(d.PassK, RunReportData.PassKPath);
 
         _sb.Append("<h3>Attributes dropped by demographic summaries</h3>\n");
+        StageNotice(Testbed.TestbedStages.Summaries, d.Summaries.Ran);
         if (d.Summaries.Value is { } s)
         {
             Para($"{Fmt.Int(s.Summaries)} summaries judged by <code>{E(s.JudgeModel ?? "unknown")}</code> ({Fmt.Int(s.Failures)} failures).");
@@ -323,6 +355,7 @@ internal sealed class RunReportHtml(RunReportData d)
     private void Study()
     {
         Open("study", "Human-study kit");
+        StageNotice(Testbed.TestbedStages.Study, d.Study.Ran);
         if (d.Study.Value is not { } s) { NotRun(d.Study, RunReportData.StudyPath); Close(); return; }
         Comparisons("study");
         Table(["", ""],
@@ -350,10 +383,17 @@ internal sealed class RunReportHtml(RunReportData d)
         {
             // A whole run (`persona run`): only what follows from the inputs and the answers, so the
             // same run always gives the same page; timings and each invocation's spend are in manifest.json.
-            if (whole.TryGetProperty("stages", out var stages) && stages.ValueKind == JsonValueKind.Object)
-                Table(["Stage", "What it made"], stages.EnumerateObject().Where(st => st.Name != "report").Select(st => (IReadOnlyList<string>)[E(st.Name),
-                    E(string.Join("; ", (st.Value.TryGetProperty("counts", out var counts) ? Flatten(counts, "") : []).Select(x => $"{x.Key} = {x.Value}")))]),
-                    caption: "Stages of the run (manifest.json; wall time and per-invocation spend are recorded there)");
+            // Every stage, a stage without a record as "not run": an absent row would read as nothing to report.
+            // The report stage is left out: it is this page, and it renders before the manifest records it.
+            var stages = whole.TryGetProperty("stages", out var st0) && st0.ValueKind == JsonValueKind.Object ? st0 : default;
+            Table(["Stage", "Status", "What it made"], Testbed.TestbedStages.All.Where(name => name != Testbed.TestbedStages.Report).Select(name =>
+                {
+                    var rec = stages.ValueKind == JsonValueKind.Object && stages.TryGetProperty(name, out var r) ? r : default;
+                    var status = rec.ValueKind != JsonValueKind.Object ? Testbed.RunCompletion.NotRun : (Scalar(rec, "status") is { Length: > 0 } recorded ? recorded : "no status");
+                    return (IReadOnlyList<string>)[E(name), E(status),
+                        E(string.Join("; ", (rec.ValueKind == JsonValueKind.Object && rec.TryGetProperty("counts", out var counts) ? Flatten(counts, "") : []).Select(x => $"{x.Key} = {x.Value}")))];
+                }),
+                caption: "Stages of the run (manifest.json; wall time and per-invocation spend are recorded there)");
             if (!whole.TryGetProperty("answers", out var answers) || answers.ValueKind != JsonValueKind.Object)
                 // Between stages the manifest leaves the answer totals out (they scan the whole store); a run killed there has none yet.
                 Para("The answer totals per role are recorded when the run finishes, and this run's manifest was written between two stages " +
@@ -372,6 +412,7 @@ internal sealed class RunReportHtml(RunReportData d)
                     caption: "Stages of the run (manifest.json)");
             if (rm.TryGetProperty("roles", out var roles)) RolesTable([("run", roles)], "Roles over the whole run (manifest.json)");
         }
+        else if (d.ManifestProblem is { } damaged) _sb.Append("<p class=\"error\">").Append(E(damaged)).Append(".</p>\n");
         else Para("No run manifest (<code>manifest.json</code>): the figures below come from each stage folder's own manifest.");
         if (d.StageManifests.Count > 0)
             RolesTable(d.StageManifests.Where(m => m.Json.TryGetProperty("roles", out _)).Select(m => (m.Stage, m.Json.GetProperty("roles"))).ToList(),
@@ -497,6 +538,8 @@ internal sealed class RunReportHtml(RunReportData d)
         code.hash { font-size: 11px; }
         .simulated { margin: 10px 0; padding: 10px 14px; background: #fff8c5; border: 2px solid #bf8700; border-radius: 6px; color: #4d2d00; }
         .simulated strong { letter-spacing: 0.08em; }
+        .unfinished { margin: 10px 0; padding: 10px 14px; background: #ffebe9; border: 2px solid var(--bad); border-radius: 6px; color: #82071e; }
+        .unfinished strong { letter-spacing: 0.08em; }
         .notrun { padding: 8px 12px; background: var(--soft); border-left: 4px solid var(--line); color: var(--muted); }
         .error { color: var(--bad); }
         table { border-collapse: collapse; margin: 10px 0 16px; width: 100%; font-size: 14px; }

@@ -54,6 +54,9 @@ public sealed record RunInput(
     }
 }
 
+/// <summary>What RUN/manifest.json records: its hashes, whether the run finished, and the SHA-256 of the manifest's bytes as read.</summary>
+public sealed record RecordedRun(RunFingerprint Fingerprint, RunCompletion Completion, string ManifestSha256);
+
 /// <summary>
 /// The hashes a whole-run manifest carries besides its other keys: every output file, the patterns
 /// of files that are not outputs, and every input. The orchestrator computes it once the run has
@@ -95,7 +98,14 @@ public sealed record RunFingerprint(
     /// "inputs" and "outputs_exclude" are optional (none, and the defaults).
     /// </summary>
     /// <exception cref="PersonaException">No folder, no manifest, invalid JSON, or a field of the wrong shape (named in the message).</exception>
-    public static RunFingerprint Read(string runDir)
+    public static RunFingerprint Read(string runDir) => ReadRecorded(runDir).Fingerprint;
+
+    /// <summary>
+    /// Reads RUN/manifest.json once: its hashes (as <see cref="Read"/>), whether the run finished,
+    /// and the digest of the very bytes read (so the hashes checked are those of the manifest the digest names).
+    /// </summary>
+    /// <exception cref="PersonaException">As <see cref="Read"/>.</exception>
+    public static RecordedRun ReadRecorded(string runDir)
     {
         var dir = System.IO.Path.GetFullPath(runDir);
         if (!Directory.Exists(dir))
@@ -103,23 +113,33 @@ public sealed record RunFingerprint(
         var path = System.IO.Path.Combine(dir, ManifestFile);
         if (!File.Exists(path))
             throw new PersonaException($"'{dir}' has no {ManifestFile}; give the run folder that `persona run` wrote (its --out).");
-        JsonDocument doc;
+        var bytes = File.ReadAllBytes(path);
+        if (Damage(bytes, path) is { } damage)
+            throw new PersonaException(damage + ", so the run cannot be verified.");
+        using var doc = JsonDocument.Parse(bytes);
+        var root = doc.RootElement;
+        if (!root.TryGetProperty("outputs", out var outputs))
+            throw new PersonaException($"{path} has no \"outputs\": it lists no output hashes to check against (a single verb's --run-dir manifest has none); give the folder `persona run` wrote.");
+        return new RecordedRun(new RunFingerprint(ReadOutputs(outputs, path), ReadExclude(root, path), ReadInputs(root, path)),
+            RunCompletion.Of(root), ManifestDigest.Of(bytes));
+    }
+
+    /// <summary>
+    /// Why a manifest's bytes cannot be used at all (not JSON, or not a JSON object), as the start of a
+    /// sentence naming <paramref name="shownPath"/>; null when they parse as an object. `persona verify`
+    /// and `persona report` both call such a manifest damaged, in these words.
+    /// </summary>
+    public static string? Damage(byte[] bytes, string shownPath)
+    {
         try
         {
-            doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            using var doc = JsonDocument.Parse(bytes);
+            return doc.RootElement.ValueKind == JsonValueKind.Object ? null
+                : $"{shownPath}: expected a JSON object, found {Kind(doc.RootElement)}; the manifest is damaged";
         }
         catch (JsonException ex)
         {
-            throw new PersonaException($"{path} line {(ex.LineNumber ?? 0) + 1}: not valid JSON ({JsonErrorText.Of(ex)}); the manifest is damaged, so the run cannot be verified.", ex);
-        }
-        using (doc)
-        {
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                throw new PersonaException($"{path}: expected a JSON object, found {Kind(root)}.");
-            if (!root.TryGetProperty("outputs", out var outputs))
-                throw new PersonaException($"{path} has no \"outputs\": it lists no output hashes to check against (a single verb's --run-dir manifest has none); give the folder `persona run` wrote.");
-            return new RunFingerprint(ReadOutputs(outputs, path), ReadExclude(root, path), ReadInputs(root, path));
+            return $"{shownPath} line {(ex.LineNumber ?? 0) + 1}: not valid JSON ({JsonErrorText.Of(ex)}); the manifest is damaged";
         }
     }
 

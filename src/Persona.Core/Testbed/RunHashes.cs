@@ -17,12 +17,12 @@ public static class RunHashes
 {
     /// <summary>
     /// What a run folder holds that is not an output: the LM cache (store.sqlite and its -wal/-shm/
-    /// -journal, at any depth: its rows grow on every resume), lock files, the run's own manifest,
-    /// and the temporary siblings of atomic writes (.NAME.*.tmp, and manifest.json.tmp of the LM
+    /// -journal, at any depth: its rows grow on every resume), lock files, the run's own manifest and
+    /// its digest (manifest.sha256, written after it), and the temporary siblings of atomic writes (.NAME.*.tmp, and manifest.json.tmp of the LM
     /// runtime). The human study's study/study.sqlite is an output and is not excluded.
     /// </summary>
     public static readonly IReadOnlyList<string> DefaultExclusions =
-        ["store.sqlite*", "*.sqlite-wal", "*.sqlite-shm", "*.lock", "/manifest.json", ".*.tmp", "manifest.json.tmp"];
+        ["store.sqlite*", "*.sqlite-wal", "*.sqlite-shm", "*.lock", "/manifest.json", "/manifest.sha256", ".*.tmp", "manifest.json.tmp"];
 
     /// <summary>Lowercase hex SHA-256 of a file, read as a stream (any size).</summary>
     public static async Task<string> FileAsync(string path, CancellationToken ct = default)

@@ -30,7 +30,11 @@ public sealed record StageRecord
 /// <summary>Calls and tokens a role spent in one stage (cache hits are free and counted apart).</summary>
 public sealed record RoleSpend(long PaidCalls, long CacheHits, long FailedCalls, long PromptTokens, long CompletionTokens, double EstimatedCostUsd);
 
-public sealed record TestbedResult(string RunDirectory, IReadOnlyDictionary<string, StageRecord> Stages, bool Simulated);
+public sealed record TestbedResult(string RunDirectory, IReadOnlyDictionary<string, StageRecord> Stages, bool Simulated)
+{
+    /// <summary>The digest of the manifest the run wrote last (<see cref="ManifestDigest"/>), for the user to keep.</summary>
+    public string? ManifestSha256 { get; init; }
+}
 
 /// <summary>
 /// The whole testbed as one resumable run: population -> prompts -> pairs (with verification) ->
@@ -60,6 +64,7 @@ public static class TestbedRun
         foreach (var i in inputs) common.Append(i.Name).Append('=').Append(i.Sha256).Append('\n');
         var dataset = options.Dataset is { } ds ? await DatasetRun.OpenAsync(ds, dir, ct).ConfigureAwait(false) : null;
         var stages = TestbedStages.All;
+        string? digest = null;
         for (var k = 0; k < stages.Count; k++)
         {
             var stage = stages[k];
@@ -112,25 +117,27 @@ public static class TestbedRun
                     await WriteManifestAsync(dir, rt, options, inputs, records, records[stage].Status, ex is RunStoppedException s ? s.Message : null, dataset: dataset).ConfigureAwait(false);
                     throw;
                 }
-                catch (PersonaException ex)
+                catch (Exception ex)
                 {
-                    // A stage that ends in an error leaves a manifest that says so, not one still "running".
+                    // A stage that ended with an error says so, instead of the "running" a kill leaves: `persona verify`
+                    // and the report then name the stage and the reason. Best effort: the error itself is what the user must see.
                     records[stage] = new StageRecord
                     {
-                        Status = "failed", Fingerprint = fingerprint, Seconds = Math.Round(sw.Elapsed.TotalSeconds, 3), Spend = Diff(before, Spend(rt)),
+                        Status = RunCompletion.Failed, Fingerprint = fingerprint, Seconds = Math.Round(sw.Elapsed.TotalSeconds, 3), Spend = Diff(before, Spend(rt)),
                     };
                     foreach (var later in stages.Skip(k + 1))
                         if (previous.TryGetValue(later, out var p)) records[later] = p;
-                    await WriteManifestAsync(dir, rt, options, inputs, records, "failed", Llm.SecretScrubber.Scrub(ex.Message), dataset: dataset).ConfigureAwait(false);
+                    try { await WriteManifestAsync(dir, rt, options, inputs, records, RunCompletion.Failed, SecretScrubber.Scrub(ex.Message), dataset: dataset).ConfigureAwait(false); }
+                    catch (Exception) { } // the stage's own error is the one to report, not this one
                     throw;
                 }
                 progress?.Report(new TestbedProgress(k + 1, stages.Count, stage, "done", 1, 1));
             }
             records[stage] = record;
             // Between stages the answer totals are left out: they scan the whole store (seconds at paper scale, each time).
-            await WriteManifestAsync(dir, rt, options, inputs, records, k == stages.Count - 1 ? "completed" : "running", answers: k == stages.Count - 1, dataset: dataset).ConfigureAwait(false);
+            digest = await WriteManifestAsync(dir, rt, options, inputs, records, k == stages.Count - 1 ? "completed" : "running", answers: k == stages.Count - 1, dataset: dataset).ConfigureAwait(false);
         }
-        return new TestbedResult(dir, records, rt.Simulated);
+        return new TestbedResult(dir, records, rt.Simulated) { ManifestSha256 = digest };
     }
 
     /// <summary>
@@ -237,7 +244,8 @@ public static class TestbedRun
         typeof(TestbedRun).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
         ?? typeof(TestbedRun).Assembly.GetName().Version?.ToString() ?? "unknown";
 
-    private static async Task WriteManifestAsync(string dir, LlmRuntime rt, TestbedOptions o, IReadOnlyList<RunInput> inputs,
+    /// <summary>Writes manifest.json and then manifest.sha256 beside it (each atomically); returns the manifest's digest.</summary>
+    private static async Task<string> WriteManifestAsync(string dir, LlmRuntime rt, TestbedOptions o, IReadOnlyList<RunInput> inputs,
         IReadOnlyDictionary<string, StageRecord> stages, string status, string? stopReason = null, bool answers = true, DatasetRun? dataset = null)
     {
         var manifest = await rt.ManifestDataAsync(status, null, stopReason).ConfigureAwait(false);
@@ -260,8 +268,15 @@ public static class TestbedRun
         var outputs = new SortedDictionary<string, string>(StringComparer.Ordinal);
         foreach (var s in stages.Values) foreach (var (k, v) in s.Outputs) outputs[k] = v;
         new RunFingerprint(outputs, RunHashes.DefaultExclusions, inputs).AddTo(manifest);
-        await Personas.AtomicFile.WriteAsync(Path.Combine(dir, ManifestFile),
-            (s, t) => JsonSerializer.SerializeAsync(s, manifest, ManifestJson, t), CancellationToken.None).ConfigureAwait(false);
+        // Serialised once: the digest must be of the very bytes written.
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(manifest, ManifestJson);
+        var digest = ManifestDigest.Of(bytes);
+        await Personas.AtomicFile.WriteAsync(Path.Combine(dir, ManifestFile), (s, t) => s.WriteAsync(bytes, t).AsTask(), CancellationToken.None).ConfigureAwait(false);
+        // Beside the manifest for `sha256sum -c` and for a quick check by `persona verify`; a kill between the two
+        // writes leaves the previous digest, which verify then reports as a difference of an unfinished run.
+        await Personas.AtomicFile.WriteAsync(Path.Combine(dir, ManifestDigest.FileName),
+            (s, t) => s.WriteAsync(System.Text.Encoding.ASCII.GetBytes(ManifestDigest.Line(digest)), t).AsTask(), CancellationToken.None).ConfigureAwait(false);
+        return digest;
     }
 
     private static Dictionary<string, string> TemplateVersions()

@@ -204,11 +204,12 @@ public sealed class RunReportTests : IDisposable
         var data = RunReportData.Load(run);
         Assert.Equal(["population", "fidelity", "prompts"], RunReport.StagesRun(data));
         var problem = Assert.Single(RunReport.Problems(data));
-        Assert.StartsWith("prompts/curation-report.json could not be read", problem);
+        // In words: the parser's own text about a cut-off file means little to a user.
+        Assert.StartsWith("prompts/curation-report.json line 1: not valid JSON (the file ends before its JSON does: cut off?)", problem);
         var html = RunReport.Render(data);
         foreach (var f in new[] { "pairs/pairs-report.json", "bench/results.json", "bench/loo/loo.json", "bench/passk/passk.json", "bench/summaries/summaries.json" })
             Assert.Contains($"Not run: <code>{f}</code>", html);
-        Assert.Contains("Could not read this stage: prompts/curation-report.json could not be read", html);
+        Assert.Contains("Could not read this stage: prompts/curation-report.json line 1: not valid JSON", html);
         Assert.DoesNotContain(RunReportComparisons.Rows(data), r => r.Section is "pairs" or "bench" or "prompts");
     }
 
@@ -220,8 +221,10 @@ public sealed class RunReportTests : IDisposable
         Edit(run, "pairs/pairs-report.json", n => n["by_group"] = null);
         var data = RunReportData.Load(run);
         Assert.Null(data.Bench.Value);
-        Assert.StartsWith("bench/results.json could not be read", data.Bench.Error);
-        Assert.StartsWith("pairs/pairs-report.json could not be read", data.Pairs.Error);
+        // In words: the missing field by name, the wrong one by its JSON path; never our .NET type names.
+        Assert.StartsWith("bench/results.json is not the file this version writes: it lacks 'modes'", data.Bench.Error);
+        Assert.StartsWith("pairs/pairs-report.json is not the file this version writes: a value at $.by_group", data.Pairs.Error);
+        Assert.DoesNotContain("Persona.", data.Bench.Error + data.Pairs.Error);
         var html = RunReport.Render(data);
         Assert.Contains("Could not read this stage: bench/results.json", html);
         Assert.NotNull(data.Loo.Value); // the other bench files still read
