@@ -232,6 +232,81 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
         Assert.Equal(before, await File.ReadAllBytesAsync(db));
     }
 
+    private static long CallsOfRole(string dir, string role)
+    {
+        using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(dir, "store.sqlite")};Mode=ReadOnly;Pooling=False");
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT COUNT(*) FROM calls WHERE role = $r";
+        cmd.Parameters.AddWithValue("$r", role);
+        return (long)cmd.ExecuteScalar()!;
+    }
+
+    [Fact]
+    public async Task A_new_critic_reruns_only_the_stages_that_call_it_or_read_what_they_wrote()
+    {
+        var copy = Path.Combine(runs.Dir, "new-critic");
+        CopyTree(runs.B, copy);
+        var (code, text) = await Cli.Run("run", "--out", copy, "--critic-model", "offline:b");
+        Assert.True(code == 0, text);
+        var stages = Manifest(copy).GetProperty("stages");
+        string[] rerun = [TestbedStages.Bench, TestbedStages.PassK, TestbedStages.Summaries, TestbedStages.Report];
+        foreach (var stage in TestbedStages.All)
+            Assert.True(stages.GetProperty(stage).GetProperty("reused").GetBoolean() != rerun.Contains(stage), $"{stage}: reused {stages.GetProperty(stage).GetProperty("reused")}");
+        var results = JsonDocument.Parse(File.ReadAllText(Path.Combine(copy, "bench", "results.json"))).RootElement;
+        Assert.StartsWith("offline-simulator:b(", results.GetProperty("critic_model").GetString());
+        foreach (var f in new[] { "population/personas.jsonl", "pairs/pairs.jsonl", "dataset/SHA256SUMS" })
+            Assert.Equal(File.ReadAllBytes(Path.Combine(runs.B, f)), File.ReadAllBytes(Path.Combine(copy, f)));
+    }
+
+    [Fact]
+    public async Task A_second_model_on_the_same_dataset_pays_no_dataset_call_and_compare_finds_the_planted_difference()
+    {
+        var second = Path.Combine(runs.Dir, "model-b");
+        var (code, text) = await Cli.Run("run", "--dataset", runs.B, "--model", "offline:b", "--critic-model", "offline", "--judge-model", "offline", "--out", second);
+        Assert.True(code == 0, text);
+        var m = Manifest(second);
+        foreach (var stage in DatasetRun.Taken)
+            Assert.Equal(Path.GetFullPath(runs.B), m.GetProperty("stages").GetProperty(stage).GetProperty("from").GetString());
+        Assert.Equal(0, CallsOfRole(second, TestbedRoles.Writer));
+        Assert.False(m.GetProperty("roles").TryGetProperty(TestbedRoles.Writer, out _), "the writer was never asked");
+        Assert.Equal(File.ReadAllBytes(Path.Combine(runs.B, "pairs", "pairs.jsonl")), File.ReadAllBytes(Path.Combine(second, "pairs", "pairs.jsonl")));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(runs.B, "bench", "loo", "loo.json")), File.ReadAllBytes(Path.Combine(second, "bench", "loo", "loo.json")));
+        var (verify, _) = await Cli.Run("verify", second);
+        Assert.Equal(0, verify);
+
+        var cmp = Path.Combine(runs.Dir, "compare-b.json");
+        (code, text) = await Cli.Run("bench", "compare", runs.B, second, "--out", cmp, "--resamples", "400");
+        Assert.True(code == 0, text);
+        var json = JsonDocument.Parse(File.ReadAllText(cmp)).RootElement;
+        var perMode = JsonDocument.Parse(File.ReadAllText(Path.Combine(runs.B, "bench", "results.json"))).RootElement.GetProperty("modes")
+            .EnumerateArray().ToDictionary(x => x.GetProperty("mode").GetString()!, x => x.GetProperty("accuracy").GetProperty("samples").GetInt32());
+        var comparisons = json.GetProperty("comparisons").EnumerateArray().ToList();
+        Assert.Equal(perMode.Count, comparisons.Count);
+        foreach (var c in comparisons)
+        {
+            var mode = c.GetProperty("a").GetString()!.Split(' ')[^1];
+            Assert.Equal(perMode[mode], c.GetProperty("n").GetInt32()); // every sample paired with the first run's one
+            Assert.True(c.GetProperty("difference").GetDouble() > 0, mode); // the world plants offline:b 12 points lower
+        }
+        foreach (var mode in new[] { "output_only", "demographic_summary" })
+        {
+            var c = comparisons.Single(x => x.GetProperty("a").GetString()!.EndsWith(" " + mode, StringComparison.Ordinal));
+            Assert.True(c.GetProperty("interval").GetProperty("lower").GetDouble() > 0, $"{mode}: the interval includes 0");
+        }
+    }
+
+    [Fact]
+    public async Task A_dataset_run_that_did_not_finish_is_refused_by_name()
+    {
+        var broken = Path.Combine(runs.Dir, "broken-dataset");
+        CopyTree(runs.B, broken);
+        File.Delete(Path.Combine(broken, "pairs", "pairs.jsonl"));
+        var (code, _, stderr) = await Cli.RunSplit("run", "--dataset", broken, "--model", "offline:b", "--out", Path.Combine(runs.Dir, "never"));
+        Assert.Equal(1, code);
+        Assert.Contains("pairs/pairs.jsonl is missing or changed", stderr);
+    }
+
     private static void CopyTree(string from, string to)
     {
         foreach (var d in Directory.EnumerateDirectories(from, "*", SearchOption.AllDirectories)) Directory.CreateDirectory(Path.Combine(to, Path.GetRelativePath(from, d)));

@@ -81,6 +81,35 @@ public sealed class TaskEngineTests
     }
 
     [Fact]
+    public async Task A_logged_sample_or_score_is_not_reused_once_its_role_is_another_model()
+    {
+        await using var a = await FakeLlmServer.StartAsync();
+        await using var b = await FakeLlmServer.StartAsync();
+        b.Responder = _ => """{"good": true}""";
+        var dir = TempDir();
+        var task = AnswerThenJudge(Questions(6)) with { Scorers = [JudgeScorer("judge") with { Role = "judge" }] };
+        async Task<List<SampleRecord>> Run(LlmRuntimeOptions o)
+        {
+            await using var rt = LlmRuntime.Open(o);
+            var list = new List<SampleRecord>();
+            await foreach (var s in TaskRunner.RunAsync(task, rt)) list.Add(s);
+            return list;
+        }
+        await Run(TwoRoles(dir, a, b));
+        Assert.Equal((6, 6), (a.TotalPaid, b.TotalPaid));
+        await Run(TwoRoles(dir, a, b));
+        Assert.Equal((6, 6), (a.TotalPaid, b.TotalPaid)); // same models: the log is reused, nothing is asked
+
+        var judged = await Run(TwoRoles(dir, a, b, judgeModel: "openai:judge-2"));
+        Assert.Equal((6, 12), (a.TotalPaid, b.TotalPaid)); // a new judge grades again; the answers are kept
+        Assert.All(judged, s => Assert.Equal("openai:judge-2", s.Scores!["judge"].Model));
+
+        var answered = await Run(TwoRoles(dir, a, b, judgeModel: "openai:judge-2") with { Model = "openai:answer-b" });
+        Assert.Equal(12, a.TotalPaid); // a new model under test answers again, under its own name
+        Assert.All(answered, s => Assert.Equal("openai:answer-b", s.Turns.Single(t => t.Step == "answer").Model));
+    }
+
+    [Fact]
     public async Task The_call_cap_covers_all_roles_together()
     {
         await using var a = await FakeLlmServer.StartAsync();
