@@ -329,6 +329,6 @@ public sealed class PumsDecoder
                 DerivedFor(row)),
             Traits = traits,
         };
-        return PersonaJson.AssignId(p);
+        return PersonaJson.WithId(p);
     }
 }

@@ -52,20 +52,6 @@ public static class PersonaJson
     public static PersonaRecord WithId(PersonaRecord persona) => persona with { Id = ComputeId(persona) };
 
     /// <summary>
-    /// Sets the id of a record that was just built and not yet shared, without the copy that
-    /// <see cref="WithId"/> makes: the decoder builds every drawn persona, and the copy was a fifth
-    /// of its allocation.
-    /// </summary>
-    internal static PersonaRecord AssignId(PersonaRecord fresh)
-    {
-        IdField(fresh) = ComputeId(fresh);
-        return fresh;
-    }
-
-    [UnsafeAccessor(UnsafeAccessorKind.Field, Name = "<Id>k__BackingField")]
-    private static extern ref string IdField(PersonaRecord persona);
-
-    /// <summary>
     /// Writes one JSON object (no newline). The id is taken from <paramref name="persona"/>; use
     /// <see cref="WriteWithComputedId"/> to hash and write in one pass.
     /// </summary>

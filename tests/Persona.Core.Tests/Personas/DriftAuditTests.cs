@@ -47,12 +47,18 @@ public class DriftAuditTests
     [Fact]
     public async Task Lm_check_counts_contradictions_by_field_and_refuses_census_only_personas()
     {
-        var personas = new[] { P("a", 50, 1000, "Gardens."), P("b", 51, 1000, "Reads.") };
-        var sim = new OfflineSimulator();
-        var r = await DriftAudit.RunAsync(personas, sim, new DriftAuditOptions { ModelLabel = "sim" });
-        Assert.Equal(2, r.LmChecked);
-        Assert.Equal(r.PerPersona.Count(p => p.LmContradiction == true), r.LmContradictions);
-        Assert.All(r.LmContradictionsByField.Keys, k => Assert.Contains(k, DriftAudit.FixedFields));
+        var personas = new[] { P("a", 50, 1000, "Gardens."), P("b", 51, 1000, "Reads."), P("c", 52, 1000, "Sails.") };
+        // A planted verdict: the LM finds persona a's text contradicting its age and income, c's its age, b's nothing.
+        var lm = new Prompts.FakeChatClient(q => q.Contains("Gardens.", StringComparison.Ordinal)
+            ? """{"contradiction": true, "fields": ["age", "income"], "reasons": ["says 30", "rich"]}"""
+            : q.Contains("Sails.", StringComparison.Ordinal)
+                ? """{"contradiction": true, "fields": ["age"], "reasons": ["says 80"]}"""
+                : """{"contradiction": false, "fields": [], "reasons": []}""");
+        var r = await DriftAudit.RunAsync(personas, lm, new DriftAuditOptions { ModelLabel = "planted" });
+        Assert.Equal(3, r.LmChecked);
+        Assert.Equal(2, r.LmContradictions);
+        Assert.Equal(new Dictionary<string, int> { ["age"] = 2, ["income"] = 1 }, r.LmContradictionsByField.ToDictionary(kv => kv.Key, kv => kv.Value));
+        Assert.Equal([true, false, true], r.PerPersona.OrderBy(p => p.Id).Select(p => p.LmContradiction));
         await Assert.ThrowsAsync<PersonaException>(() => DriftAudit.RunAsync(
             [P("c", 40, 1, "x") with { DetailedJobDescription = null, Lifestyle = null }], null, new DriftAuditOptions { LmCheck = false }));
     }

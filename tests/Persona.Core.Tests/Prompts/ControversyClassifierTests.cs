@@ -35,13 +35,16 @@ public class ControversyClassifierTests
     [InlineData("[true, \"reason\"]")]
     [InlineData("<think>{\"controversial\": true}")]
     [InlineData("   ")]
-    public void Garbage_gives_null_verdict_with_raw_text(string answer)
+    public async Task Garbage_is_an_unreadable_verdict_never_a_no_and_keeps_the_raw_text(string answer)
     {
         var v = ControversyClassifier.ParseAnswer(answer);
         Assert.Null(v.Controversial);
         Assert.Null(v.Reason);
         Assert.Equal(answer, v.Raw);
-        Assert.False(v.Parsed);
+        // Through the classifier's own fan-out too: an unreadable answer must not become "not controversial" (a silent drop).
+        var all = await new ControversyClassifier(new FakeChatClient(_ => answer), "t/1").ClassifyAllAsync(["Is eating meat wrong?", "Should taxes rise?"]);
+        Assert.All(all, x => Assert.Null(x.Controversial));
+        Assert.All(all, x => Assert.Equal(answer, x.Raw));
     }
 
     [Fact]

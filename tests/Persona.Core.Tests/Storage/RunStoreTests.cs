@@ -35,21 +35,28 @@ public sealed class RunStoreTests
     }
 
     [Fact]
-    public async Task Concurrent_writers_and_readers_do_not_contend()
+    public async Task Writes_from_64_parallel_producers_all_land_on_disk_and_read_back_after_a_reopen()
     {
         var path = Path.Combine(Path.GetTempPath(), "persona-llm-tests", Guid.NewGuid().ToString("N"), "store.sqlite");
-        await using var store = RunStore.Open(path);
-        await Parallel.ForEachAsync(Enumerable.Range(0, 2000), new ParallelOptions { MaxDegreeOfParallelism = 64 }, (i, ct) =>
+        await using (var store = RunStore.Open(path))
         {
-            store.EnqueueResponse(Resp($"k{i}", "x"));
-            store.EnqueueCall(new CallRecord($"k{i}", "openai", "m", "http://e", "{}", DateTimeOffset.UnixEpoch, 1, 1, 1, false, 0, false, 1, "ok", null, null, "stop", false));
-            Assert.True(store.TryGetResponse($"k{i}", out var _));
-            return ValueTask.CompletedTask;
-        });
-        await store.FlushAsync();
-        var stats = store.GetStats();
+            await Parallel.ForEachAsync(Enumerable.Range(0, 2000), new ParallelOptions { MaxDegreeOfParallelism = 64 }, (i, ct) =>
+            {
+                store.EnqueueResponse(Resp($"k{i}", $"answer {i}"));
+                store.EnqueueCall(new CallRecord($"k{i}", "openai", "m", "http://e", "{}", DateTimeOffset.UnixEpoch, 1, 1, 1, false, 0, false, 1, "ok", null, null, "stop", false));
+                return ValueTask.CompletedTask;
+            });
+        }
+        // A new store on the same file sees only what was committed: nothing is served from the writer's pending queue.
+        await using var reopened = RunStore.Open(path);
+        var stats = reopened.GetStats();
         Assert.Equal(2000, stats.Calls);
         Assert.Equal(2000, stats.Responses);
+        for (var i = 0; i < 2000; i++)
+        {
+            Assert.True(reopened.TryGetResponse($"k{i}", out var r), $"k{i} was lost");
+            Assert.Equal($"answer {i}", r.Content);
+        }
     }
 
     [Fact]
