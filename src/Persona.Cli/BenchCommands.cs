@@ -489,45 +489,19 @@ internal static class BenchCommands
                 OutputPaths.EnsureOutsideInputs(outPath, "--out", [.. parse.GetValue(runs)!.Select(r => ("RUN", (string?)r))]);
                 OutputPaths.EnsureNotInsideRun(outPath, "--out", Testbed.TestbedRun.Format);
             }
-            var columns = new List<(string Label, List<BenchObservation> Obs, BenchResults Results)>();
-            foreach (var run in parse.GetValue(runs)!)
-            {
-                var dir = RunDir(run);
-                await using var store = RunStore.OpenReadOnly(Path.Combine(dir, "store.sqlite"));
-                var info = store.ListTasks().FirstOrDefault(t => t.Task == BenchTask.TaskName);
-                if (info.Task is null) throw new PersonaException($"'{run}' holds no bench samples.");
-                var samples = SampleLogExport.Read(store, BenchTask.TaskName).ToList();
-                foreach (var set in info.ScoreSets.Where(s => parse.GetValue(scoreSet) is not { } only || s == only))
-                    columns.Add(($"{Path.GetFileName(dir)}:{set}", samples.Select(s => BenchObservation.From(s, set)).ToList(),
-                        BenchReport.Compute(samples, set, parse.GetValue(Resamples))));
-            }
-            if (columns.Count < 2) throw new PersonaException("bench compare needs at least two runs or score sets to compare (check --score-set).");
-            var modes = columns.SelectMany(c => c.Results.Modes.Select(m => m.Mode)).Distinct().OrderBy(m => BenchModes.All.ToList().IndexOf(m)).ToList();
+            var columns = parse.GetValue(runs)!.SelectMany(run => BenchCompare.Load(RunDir(run), parse.GetValue(scoreSet), parse.GetValue(Resamples))).ToList();
+            var comparison = BenchCompare.Compare(columns, parse.GetValue(Resamples));
             var t = new Table().Border(TableBorder.Rounded).AddColumn("mode");
             foreach (var c in columns) t.AddColumn(Markup.Escape(c.Label));
-            foreach (var m in modes)
+            foreach (var m in comparison.Modes)
                 Row(t, new[] { m }.Concat(columns.Select(c => c.Results.Modes.FirstOrDefault(x => x.Mode == m) is { } r ? $"{Pct(r.Accuracy.Accuracy)} {Ci(r.Accuracy.Clustered)}" : "-")).ToArray());
             console.Write(t);
-            var raw = new List<(string A, string B, List<(BenchObservation X, BenchObservation Y)> Pairs)>();
-            foreach (var c in columns.Skip(1))
-                foreach (var m in modes)
-                {
-                    var first = columns[0].Obs.Where(o => o.Mode == m && o.Score is not null).ToDictionary(o => o.PairKey);
-                    var pairs = c.Obs.Where(o => o.Mode == m && o.Score is not null && first.ContainsKey(o.PairKey)).Select(o => (first[o.PairKey], o)).ToList();
-                    if (pairs.Count >= 2) raw.Add(($"{columns[0].Label} {m}", $"{c.Label} {m}", pairs));
-                }
-            var comparisons = BenchReport.Paired(raw, parse.GetValue(Resamples), 1, 0.95);
             var ct2 = new Table().Border(TableBorder.Rounded).AddColumns("A", "B", "paired n", "A - B", "95%", "p (Holm)");
-            foreach (var x in comparisons)
+            foreach (var x in comparison.Comparisons)
                 Row(ct2, x.A, x.B, x.N.ToString(Inv), x.Difference.ToString("+0.0%;-0.0%", Inv), Ci(x.Interval), x.PValueHolm.ToString("0.0000", Inv));
             console.Write(ct2);
             if (parse.GetValue(output) is { } path)
-                BenchReport.Write(path, new Dictionary<string, object?>
-                {
-                    ["format"] = "persona-bench-compare/1",
-                    ["columns"] = columns.Select(c => new Dictionary<string, object?> { ["label"] = c.Label, ["modes"] = c.Results.Modes.Select(m => new { m.Mode, m.Accuracy }).ToList() }).ToList(),
-                    ["comparisons"] = comparisons,
-                });
+                BenchReport.Write(path, comparison.ToJson());
             return 0;
         });
         return cmd;

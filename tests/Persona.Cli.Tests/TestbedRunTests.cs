@@ -274,6 +274,10 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
         Assert.Equal(File.ReadAllBytes(Path.Combine(runs.B, "bench", "loo", "loo.json")), File.ReadAllBytes(Path.Combine(second, "bench", "loo", "loo.json")));
         var (verify, _) = await Cli.Run("verify", second);
         Assert.Equal(0, verify);
+        // The report shows this model against the dataset run's, paired on the same samples.
+        var report = File.ReadAllText(Path.Combine(second, TestbedStages.ReportFile));
+        Assert.Contains($"dataset run {Path.GetFileName(runs.B)}:critic output_only", report);
+        Assert.Contains("this run:critic output_only", report);
 
         var cmp = Path.Combine(runs.Dir, "compare-b.json");
         (code, text) = await Cli.Run("bench", "compare", runs.B, second, "--out", cmp, "--resamples", "400");

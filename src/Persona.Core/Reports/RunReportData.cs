@@ -60,6 +60,30 @@ public sealed partial record RunReportData(
     public IReadOnlyList<Testbed.StageState> UnfinishedStages =>
         Completion is { ResultsComplete: false } c ? c.Unfinished : [];
 
+    /// <summary>
+    /// For a run made with --dataset: its model under test against the dataset run's, on the same bench
+    /// samples (paired, per mode), or why that could not be read. Null for other runs.
+    /// </summary>
+    public Loaded<BenchComparison> DatasetComparison { get; init; } = Loaded<BenchComparison>.Missing;
+
+    /// <summary>The dataset run named by the manifest, read-only; its absence or a store without bench samples is said, not fatal.</summary>
+    private static Loaded<BenchComparison> CompareWithDataset(string runDir, JsonElement? manifest)
+    {
+        if (manifest is not { } m || !m.TryGetProperty("dataset", out var ds) || ds.ValueKind != JsonValueKind.Object
+            || !ds.TryGetProperty("run", out var r) || r.GetString() is not { } datasetRun) return Loaded<BenchComparison>.Missing;
+        try
+        {
+            const int resamples = 1000;
+            var columns = BenchCompare.Load(datasetRun, BenchTask.DefaultScoreSet, resamples, "dataset run " + Path.GetFileName(Path.TrimEndingDirectorySeparator(datasetRun)))
+                .Concat(BenchCompare.Load(runDir, BenchTask.DefaultScoreSet, resamples, "this run")).ToList();
+            return new Loaded<BenchComparison>(BenchCompare.Compare(columns, resamples), null);
+        }
+        catch (PersonaException ex)
+        {
+            return new Loaded<BenchComparison>(null, $"the dataset run '{datasetRun}' could not be compared: {ex.Message}");
+        }
+    }
+
     // Paths relative to the run folder, in the layout `persona run` writes.
     public const string ManifestFile = "manifest.json";
     public const string BuildReportPath = "population/" + PersonaBuilder.ReportFile;
@@ -172,7 +196,11 @@ public sealed partial record RunReportData(
             Read<SummaryResults>(full, SummariesPath),
             Figures(full, ("bench/summaries/figures/summaries-dropped", "Attributes dropped by demographic summaries")),
             ReadStudy(full),
-            hashes) { ManifestProblem = manifestProblem is null ? null : manifestProblem + Consequence };
+            hashes)
+        {
+            ManifestProblem = manifestProblem is null ? null : manifestProblem + Consequence,
+            DatasetComparison = CompareWithDataset(full, runManifest),
+        };
     }
 
     private const string Consequence = ": the report leaves out the run's stages, costs and recorded hashes, and `persona verify` cannot check the run";

@@ -300,6 +300,12 @@ internal sealed class RunReportHtml(RunReportData d)
             Table(["A", "B", "Pairs", "A − B", "Interval", "p (Holm)"],
                 r.Comparisons.Select(c => (IReadOnlyList<string>)[E(c.A), E(c.B), Fmt.Int(c.N), Fmt.Pp(c.Difference), Fmt.CiPp(c.Interval), Fmt.Num(c.PValueHolm, "0.0000")]),
                 caption: "Paired comparisons of modes (same persona, question and draw)");
+            if (d.DatasetComparison.Value is { } dc)
+                Table(["A", "B", "Pairs", "A − B", "Interval", "p (Holm)"],
+                    dc.Comparisons.Select(c => (IReadOnlyList<string>)[E(c.A), E(c.B), Fmt.Int(c.N), Fmt.Pp(c.Difference), Fmt.CiPp(c.Interval), Fmt.Num(c.PValueHolm, "0.0000")]),
+                    caption: "The dataset run's model under test against this run's, on the same personas, questions and pairs (paired per sample)");
+            else if (d.DatasetComparison.Error is { } de)
+                Para(E(de));
             // The lowest groups of each mode: pluralism is about who is served worst, and one mode's groups would crowd out the others'.
             var perGroup = r.Modes.SelectMany(m => m.Groups.SelectMany(g => g.Rows.Where(x => !x.Suppressed && x.Mean is not null).Select(x => (m.Mode, g.Attribute, Row: x)))
                     .OrderBy(x => x.Row.Mean).ThenBy(x => x.Attribute, StringComparer.Ordinal).ThenBy(x => x.Row.Group, StringComparer.Ordinal).Take(LowestBenchGroups))
