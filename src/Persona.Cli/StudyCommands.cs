@@ -170,7 +170,7 @@ internal static class StudyCommands
             var options = runtime.Build(parse, Path.Combine(dir, "lm", StudyPlots.FileNameOf(model)));
             await using var rt = LlmRuntime.Open(options);
             await rt.EnsureReachableAsync(ct);
-            var judge = new StudyJudge(rt.ChatClient, rt.TotalConcurrency);
+            var judge = new StudyJudge(rt.ChatClient, Persona.Pipeline.RuntimeFanOut.FanOutOptions(rt, rt.Default, Interrupts.Abort));
             return await RuntimeOptions.UntilStoppedAsync(console, rt, async () =>
             {
                 var summary = await StageProgress.RunAsync(console, _ => $"{model} role-plays the personas", p =>

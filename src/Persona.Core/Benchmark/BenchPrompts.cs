@@ -123,11 +123,6 @@ public sealed record BenchPrompts(
          "additionalProperties":false}
         """).RootElement.Clone();
 
-    public static readonly JsonElement ChoiceSchema = JsonDocument.Parse("""
-        {"type":"object","properties":{"reasoning":{"type":"string"},"preferred":{"type":"string","enum":["A","B"]}},
-         "required":["reasoning","preferred"],"additionalProperties":false}
-        """).RootElement.Clone();
-
     public static JsonElement SummaryJudgeSchema(IEnumerable<string> attributes)
     {
         var en = JsonSerializer.Serialize(attributes.ToArray());

@@ -103,18 +103,13 @@ public static class LeaveOneOut
         var (first, second) = i.PersonalisedFirst ? (personalised.Text, generic.Text) : (generic.Text, personalised.Text);
         // The hint must follow from the messages alone (the cache key ignores it): two items that send the same
         // messages (the same 4 attributes reached from two studied attributes, in the same order) get one answer.
-        var options = new ChatOptions { Temperature = 0, ResponseFormat = ChatResponseFormat.ForJsonSchema(BenchPrompts.ChoiceSchema, "choice") }
-            .WithRunMetadata(prompts.Version, hint: new SimulationHint("preference_judge", attrs, new Dictionary<string, string>
-            {
-                ["persona_key"] = i.Persona.Id, ["prompt_key"] = i.Question.Id, ["order"] = i.PersonalisedFirst ? "personalised-first" : "generic-first", ["first"] = i.PersonalisedFirst ? "personalised" : "generic",
-                ["first_length"] = Words(first).ToString(CultureInfo.InvariantCulture), ["second_length"] = Words(second).ToString(CultureInfo.InvariantCulture), ["field"] = "preferred",
-            }));
+        var options = Choice.RolePlayChoice.Options(prompts.Version, new Choice.RolePlayChoice.Ask(i.Persona.Id, i.Question.Id, attrs,
+            i.PersonalisedFirst ? "personalised-first" : "generic-first", i.PersonalisedFirst, Words(first), Words(second)));
         var r = await ctx.CallAsync(JudgeRole,
             [new ChatMessage(ChatRole.System, prompts.Choice.System), new ChatMessage(ChatRole.User, BenchPrompts.Fill(prompts.Choice.User, new Dictionary<string, string> { ["persona"] = shown, ["question"] = i.Question.Text, ["first"] = first, ["second"] = second }))],
             options, ct, "choice").ConfigureAwait(false);
-        using var doc = JsonDocument.Parse(r.Text);
-        var preferred = doc.RootElement.TryGetProperty("preferred", out var p) && p.ValueKind == JsonValueKind.String ? p.GetString() : null;
-        if (preferred is not ("A" or "B")) throw new ItemFailedException(ItemFailure.Unparsable, "the choice has no preferred A or B", r.Text);
+        var preferred = Choice.RolePlayChoice.Parse(r.Text)
+            ?? throw new ItemFailedException(ItemFailure.Unparsable, "the choice has no preferred A or B", r.Text);
         var chosePersonalised = (preferred == "A") == i.PersonalisedFirst;
         return new SolverResult(chosePersonalised ? "personalised" : "generic", JsonSerializer.SerializeToElement(new Dictionary<string, object?>
         {

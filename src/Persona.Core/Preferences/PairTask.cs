@@ -61,10 +61,6 @@ public static partial class PairTask
     public const string VerifyScoreSet = "verify";
     public const string BaseShared = "shared", BasePerPair = "per-pair";
 
-    private static readonly JsonElement JudgeSchema = JsonDocument.Parse("""
-        {"type":"object","properties":{"reasoning":{"type":"string"},"preferred":{"type":"string","enum":["A","B"]}},"required":["reasoning","preferred"],"additionalProperties":false}
-        """).RootElement.Clone();
-
     /// <param name="verify">Which pairs (by pair id) the judge verifies; null: no verification scorer.</param>
     public static EvalTask<ScheduledPair> Create(IAsyncEnumerable<ScheduledPair> schedule, PairTemplates templates, PairChainOptions options, Func<string, bool>? verify)
     {
@@ -192,19 +188,13 @@ public static partial class PairTask
         {
             var chosenFirst = order == 0;
             var (a, b) = chosenFirst ? (d.Revision, d.Original) : (d.Original, d.Revision);
-            var hint = new SimulationHint("preference_judge", attributes, new Dictionary<string, string>
-            {
-                ["persona_key"] = d.PersonaId, ["prompt_key"] = d.PromptId, ["order"] = order.ToString(CultureInfo.InvariantCulture),
-                ["first"] = chosenFirst ? "personalised" : "generic",
-                ["first_length"] = (chosenFirst ? d.RevisionTokens : d.OriginalTokens).ToString(CultureInfo.InvariantCulture),
-                ["second_length"] = (chosenFirst ? d.OriginalTokens : d.RevisionTokens).ToString(CultureInfo.InvariantCulture),
-            });
+            var ask = new Choice.RolePlayChoice.Ask(d.PersonaId, d.PromptId, attributes, order.ToString(CultureInfo.InvariantCulture), chosenFirst,
+                chosenFirst ? d.RevisionTokens : d.OriginalTokens, chosenFirst ? d.OriginalTokens : d.RevisionTokens);
             var r = await ctx.CallAsync(o.JudgeRole,
                 [new(ChatRole.System, t.JudgeSystem), new(ChatRole.User, PairTemplates.Fill(t.JudgeUser, ("persona", d.PersonaText), ("question", d.Question), ("answer_a", a), ("answer_b", b)))],
-                new ChatOptions { Temperature = 0, MaxOutputTokens = o.MaxJudgeTokens, ResponseFormat = ChatResponseFormat.ForJsonSchema(JudgeSchema, "preference", "The answer the persona prefers.") }
-                    .WithRunMetadata(t.Version, hint: hint), ct, order == 0 ? "judge:chosen-first" : "judge:chosen-second").ConfigureAwait(false);
-            var pickedA = JsonDocument.Parse(r.Text).RootElement.GetProperty("preferred").GetString() == "A";
-            return pickedA == chosenFirst;
+                Choice.RolePlayChoice.Options(t.Version, ask, o.MaxJudgeTokens), ct, order == 0 ? "judge:chosen-first" : "judge:chosen-second").ConfigureAwait(false);
+            return Choice.RolePlayChoice.ChosePersonalised(Choice.RolePlayChoice.Parse(r.Text), chosenFirst)
+                ?? throw new ItemFailedException(ItemFailure.Unparsable, "the judge's answer names no preferred A or B", r.Text);
         }
         var first = await PrefersChosen(0).ConfigureAwait(false);
         var second = await PrefersChosen(1).ConfigureAwait(false);

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.AI;
 using Persona.Llm;
+using Persona.Pipeline;
 
 namespace Persona.Study;
 
@@ -9,29 +10,25 @@ public sealed record JudgeSummary(string Model, int Items, int Requested, int Al
 /// <summary>
 /// An LM role-plays each study persona on the same items the raters saw and picks the answer the
 /// persona would prefer, in both orders (personalised first and generic first) so position bias
-/// cancels and can be measured. It needs only an <see cref="IChatClient"/>: caching, retries,
-/// budgets and fan-out are the runtime's job. Judgments are stored in the study database as they
+/// cancels and can be measured. The choice is the one role-play judgment of the testbed
+/// (<see cref="Choice.RolePlayChoice"/>: one schema, one parser), run on the one fan-out with the
+/// run's rules: a first Ctrl-C lets the calls in flight finish and stores them, a second abandons
+/// them; too many failed calls end the run (resumable). Caching, retries and budgets are the
+/// runtime's job (the client it is given). Judgments are stored in the study database as they
 /// arrive, in small batches, so an interrupted run resumes where it stopped.
 /// </summary>
-public sealed class StudyJudge(IChatClient chat, int maxConcurrency = 8)
+public sealed class StudyJudge(IChatClient chat, FanOutOptions fanOut)
 {
-    /// <summary>Bump whenever the prompt or the schema changes (part of the cache key).</summary>
-    public const string TemplateVersion = "study.judge/1";
+    public StudyJudge(IChatClient chat, int maxConcurrency = 8) : this(chat, new FanOutOptions { Concurrency = maxConcurrency }) { }
+
+    /// <summary>Bump whenever the prompt or the schema changes (part of the cache key). 2: the shared choice schema ("preferred").</summary>
+    public const string TemplateVersion = "study.judge/2";
 
     public const string SystemPrompt = """
         You are role-playing the person described by the profile below. Read the question and the two
         candidate answers, and decide which answer this person would prefer, judging as them and not as
-        yourself. Reply with a JSON object only: {"choice": "A" or "B", "reason": "<one short sentence>"}.
+        yourself. Reply with a JSON object only: {"reasoning": "<one short sentence>", "preferred": "A" or "B"}.
         """;
-
-    private static readonly JsonElement Schema = JsonDocument.Parse("""
-        {
-          "type": "object",
-          "properties": { "choice": { "type": "string", "enum": ["A", "B"] }, "reason": { "type": "string" } },
-          "required": ["choice", "reason"],
-          "additionalProperties": false
-        }
-        """).RootElement.Clone();
 
     public static IList<ChatMessage> CreateMessages(string personaText, string question, string answerA, string answerB) =>
     [
@@ -39,40 +36,15 @@ public sealed class StudyJudge(IChatClient chat, int maxConcurrency = 8)
         new(ChatRole.User, $"Question:\n{question}\n\nAnswer A:\n{answerA}\n\nAnswer B:\n{answerB}"),
     ];
 
-    /// <summary>
-    /// The request options. The hint tells the offline simulator what the call is (a preference
-    /// judgment, which position holds the personalised answer), so a simulated judge follows the
-    /// planted world; real providers never see it.
-    /// </summary>
+    /// <summary>The request options: the shared choice options, whose hint lets a simulated judge follow the planted world (real providers never see it).</summary>
     private static ChatOptions CreateOptions(StudyItem item, string personaText, bool personalisedFirst, string first, string second) =>
-        new ChatOptions
-        {
-            Temperature = 0f,
-            MaxOutputTokens = 200,
-            ResponseFormat = ChatResponseFormat.ForJsonSchema(Schema, "preferred_answer", "Which answer the persona would prefer."),
-        }.WithRunMetadata(TemplateVersion, hint: new SimulationHint("preference_judge",
+        Choice.RolePlayChoice.Options(TemplateVersion, new Choice.RolePlayChoice.Ask(item.PersonaId,
+            item.PromptId ?? item.ItemId.ToString(System.Globalization.CultureInfo.InvariantCulture),
             Personas.PersonaInputs.ParseText(personaText, $"study persona {item.PersonaId}"),
-            new Dictionary<string, string>
-            {
-                ["persona_key"] = item.PersonaId, ["prompt_key"] = item.PromptId ?? item.ItemId.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["order"] = personalisedFirst ? "0" : "1", ["first"] = personalisedFirst ? StudyLabels.Personalised : StudyLabels.Generic,
-                ["first_length"] = first.Length.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["second_length"] = second.Length.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["field"] = "choice",
-            }));
+            personalisedFirst ? "0" : "1", personalisedFirst, first.Length, second.Length), maxOutputTokens: 200);
 
     /// <summary>"A" or "B" from the model's answer, or null when it holds no usable choice.</summary>
-    public static string? ParseChoice(string? text)
-    {
-        if (JsonExtraction.TryExtract(text, out var v, out _) && v.ValueKind == JsonValueKind.Object &&
-            v.TryGetProperty("choice", out var c) && c.ValueKind == JsonValueKind.String)
-        {
-            var s = c.GetString()!.Trim().Trim('"', '.').ToUpperInvariant();
-            if (s is "A" or "B") return s;
-            if (s is "ANSWER A" or "ANSWER B") return s[^1..];
-        }
-        return null;
-    }
+    public static string? ParseChoice(string? text) => Choice.RolePlayChoice.Parse(text);
 
     public async Task<JudgeSummary> RunAsync(StudyDatabase db, string model, IProgress<(int Done, int Total)>? progress, CancellationToken ct)
     {
@@ -82,39 +54,39 @@ public sealed class StudyJudge(IChatClient chat, int maxConcurrency = 8)
         var work = items.SelectMany(i => new[] { (Item: i, PersonalisedFirst: true), (Item: i, PersonalisedFirst: false) })
             .Where(w => !done.Contains((w.Item.ItemId, w.PersonalisedFirst))).ToList();
         var pending = new List<StudyDatabase.Judgment>();
-        var gate = new object();
         var finished = 0;
         var unparsed = 0;
         progress?.Report((0, work.Count));
         async Task FlushAsync(bool all)
         {
-            List<StudyDatabase.Judgment> batch;
-            lock (gate)
-            {
-                if (pending.Count == 0 || (!all && pending.Count < 16)) return;
-                batch = [.. pending];
-                pending.Clear();
-            }
+            if (pending.Count == 0 || (!all && pending.Count < 16)) return;
+            List<StudyDatabase.Judgment> batch = [.. pending];
+            pending.Clear();
             await db.SaveJudgmentsAsync(batch, CancellationToken.None);
         }
         try
         {
-            await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = maxConcurrency, CancellationToken = ct }, async (w, token) =>
+            // Results arrive on this one reader in order: no lock, and what finished before a stop is in `pending`.
+            await foreach (var o in FanOut.RunAsync(work, async (w, _, token) =>
             {
                 var (a, b) = w.PersonalisedFirst ? (w.Item.Personalised, w.Item.Generic) : (w.Item.Generic, w.Item.Personalised);
                 var persona = texts[w.Item.PersonaId];
                 var response = await chat.GetResponseAsync(CreateMessages(persona, w.Item.Instruction, a, b),
                     CreateOptions(w.Item, persona, w.PersonalisedFirst, a, b), token).ConfigureAwait(false);
-                var letter = ParseChoice(response.Text);
-                var choice = letter is null ? null : (letter == "A") == w.PersonalisedFirst ? StudyLabels.Personalised : StudyLabels.Generic;
-                lock (gate)
+                var chose = Choice.RolePlayChoice.ChosePersonalised(ParseChoice(response.Text), w.PersonalisedFirst);
+                var choice = chose is null ? null : chose.Value ? StudyLabels.Personalised : StudyLabels.Generic;
+                return new StudyDatabase.Judgment(model, w.Item.ItemId, w.PersonalisedFirst, choice, response.Text);
+            }, fanOut, ct).ConfigureAwait(false))
+            {
+                // A failed call is not stored: the next run asks it again (the fan-out counts it against --max-failure-rate).
+                if (o.Result is { } j)
                 {
-                    pending.Add(new StudyDatabase.Judgment(model, w.Item.ItemId, w.PersonalisedFirst, choice, response.Text));
-                    if (choice is null) unparsed++;
+                    pending.Add(j);
+                    if (j.Choice is null) unparsed++;
                 }
-                progress?.Report((Interlocked.Increment(ref finished), work.Count));
+                progress?.Report((++finished, work.Count));
                 await FlushAsync(all: false);
-            });
+            }
         }
         finally
         {

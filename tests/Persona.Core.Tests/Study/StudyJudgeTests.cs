@@ -21,6 +21,42 @@ public sealed class StudyJudgeTests : IDisposable
         public void Dispose() { }
     }
 
+    /// <summary>Answers only once released, and honours the token its call gets, as an HTTP client does; counts the calls started (paid).</summary>
+    private sealed class GatedClient : IChatClient
+    {
+        public int Started;
+        public readonly TaskCompletionSource Release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref Started);
+            await Release.Task.WaitAsync(cancellationToken);
+            return new ChatResponse(new ChatMessage(ChatRole.Assistant, """{"reasoning": "x", "preferred": "A"}"""));
+        }
+        public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+        public object? GetService(Type serviceType, object? serviceKey = null) => null;
+        public void Dispose() { }
+    }
+
+    [Fact]
+    public async Task Calls_in_flight_at_a_first_ctrl_c_are_stored_and_never_asked_again()
+    {
+        using var db = Create();
+        var gated = new GatedClient();
+        using var stop = new CancellationTokenSource();
+        var run = new StudyJudge(gated, new Persona.Pipeline.FanOutOptions { Concurrency = 4 }).RunAsync(db, "m", null, stop.Token);
+        while (Volatile.Read(ref gated.Started) < 4) await Task.Delay(10);
+        stop.Cancel();                  // the first Ctrl-C: start nothing new
+        gated.Release.TrySetResult();   // the calls in flight answer after it
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+        Assert.Equal(gated.Started, db.Judgments().Count); // every call paid before the stop is kept
+
+        var rest = new RuleClient(_ => """{"reasoning": "x", "preferred": "B"}""");
+        var summary = await new StudyJudge(rest, 2).RunAsync(db, "m", null, default);
+        Assert.Equal(12, gated.Started + rest.Calls); // 6 items x 2 orders, each paid once
+        Assert.Equal(12, db.Judgments().Count);
+        Assert.Equal(gated.Started, summary.AlreadyJudged);
+    }
+
     private StudyDatabase Create() => StudyDatabase.Create(_dir, StudyPlanner.Plan(StudyFixtures.Pairs(2, 3), null,
         new StudyOptions { Personas = 2, RatersPerPersona = 1, ItemsPerPersona = 3, AttentionChecks = 1 }));
 
@@ -31,7 +67,7 @@ public sealed class StudyJudgeTests : IDisposable
         // Prefers whichever answer is the personalised one ("personalised N/P"), wherever it is shown.
         var client = new RuleClient(prompt =>
             prompt.IndexOf("personalised", StringComparison.Ordinal) < prompt.IndexOf("generic", StringComparison.Ordinal)
-                ? """{"choice": "A", "reason": "first"}""" : """{"choice": "B", "reason": "second"}""");
+                ? """{"reasoning": "first", "preferred": "A"}""" : """{"reasoning": "second", "preferred": "B"}""");
         var summary = await new StudyJudge(client, 2).RunAsync(db, "m", null, default);
         Assert.Equal((6, 12, 0, 0), (summary.Items, summary.Requested, summary.AlreadyJudged, summary.Unparsed));
         var stored = db.Judgments();
