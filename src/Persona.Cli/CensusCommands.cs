@@ -78,9 +78,9 @@ internal static class CensusCommands
         cmd.SetAction(async (parse, ct) =>
         {
             var options = census.Read(parse, n: 1);
-            Storage.OutputPaths.EnsureFolderTarget(parse.GetValue(output)!, "--out");
-            Storage.OutputPaths.EnsureOutsideInputs(parse.GetValue(output)!, "--out", ("--personas", Directory.Exists(parse.GetValue(personas)) ? parse.GetValue(personas) : null));
-            Storage.OutputPaths.EnsureFolderSparesInputs(parse.GetValue(output)!, "--out", ["fidelity.json"], ("--personas", parse.GetValue(personas)));
+            OutputPaths.EnsureFolderTarget(parse.GetValue(output)!, "--out");
+            OutputPaths.EnsureOutsideInputs(parse.GetValue(output)!, "--out", ("--personas", Directory.Exists(parse.GetValue(personas)) ? parse.GetValue(personas) : null));
+            OutputPaths.EnsureFolderSparesInputs(parse.GetValue(output)!, "--out", ["fidelity.json"], ("--personas", parse.GetValue(personas)));
             var result = await RunWithProgress(console,
                 (progress, token) => PopulationFidelity.RunAsync(parse.GetValue(personas)!, options, parse.GetValue(output), progress, token), ct);
             WriteFidelity(console, result);

@@ -1,3 +1,4 @@
+using Persona.Pipeline;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;

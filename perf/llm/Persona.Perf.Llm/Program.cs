@@ -9,6 +9,7 @@
 //                                               the real path: LlmRuntime (openai provider, SQLite cache,
 //                                               accounting, retry, endpoint pool) driven by BatchRunner,
 //                                               as `persona llm batch` does; prints one JSON line
+using Persona.Pipeline;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.Json;

@@ -23,7 +23,7 @@ public static class BenchPlots
         var png = Path.Combine(directory, name + ".png");
         var svg = Path.Combine(directory, name + ".svg");
         AtomicFile.Write(png, tmp => plot.SavePng(tmp, width, height));
-        Reports.DeterministicSvg.Save(plot, svg, width, height);
+        DeterministicSvg.Save(plot, svg, width, height);
         return [Path.GetFullPath(png), Path.GetFullPath(svg)];
     }
 

@@ -78,8 +78,8 @@ public static class CensusSampler
         var households = PumsSources.ResolveHouseholds(options.Households);
         if (options.OutputPath is { } o)
         {
-            Storage.OutputPaths.EnsureFileTarget(o, "--out", "personas.jsonl");
-            Storage.OutputPaths.EnsureNotAnInput(o, "--out", [.. sources.Select(f => ("--source", (string?)f)),
+            OutputPaths.EnsureFileTarget(o, "--out", "personas.jsonl");
+            OutputPaths.EnsureNotAnInput(o, "--out", [.. sources.Select(f => ("--source", (string?)f)),
                 .. households.Select(f => ("--household", (string?)f)), ("--dictionary", options.DictionaryPath)]);
         }
 

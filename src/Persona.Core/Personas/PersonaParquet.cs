@@ -43,7 +43,7 @@ public static class PersonaParquet
     {
         var schema = Schema();
         var fields = schema.GetDataFields();
-        var options = Storage.ParquetDefaults.Options();
+        var options = ParquetDefaults.Options();
         await using var writer = await ParquetWriter.CreateAsync(schema, stream, options, cancellationToken: ct);
         const int groupSize = 100_000;
         for (var start = 0; start < personas.Count || start == 0; start += groupSize)

@@ -58,7 +58,7 @@ public static class SampleLogExport
         long n = 0;
         await AtomicFile.WriteAsync(path, async (stream, token) =>
         {
-            await using var writer = await ParquetWriter.CreateAsync(schema, stream, Storage.ParquetDefaults.Options(), cancellationToken: token);
+            await using var writer = await ParquetWriter.CreateAsync(schema, stream, ParquetDefaults.Options(), cancellationToken: token);
             var batch = new List<SampleRecord>(RowGroup);
             async Task Flush()
             {

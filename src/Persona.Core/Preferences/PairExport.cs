@@ -235,7 +235,7 @@ public static class PairExport
                 var chunk = new List<TrlRow>(Chunk);
                 async Task FlushChunk()
                 {
-                    await ParquetSerializer.SerializeAsync(chunk, pq, Storage.ParquetDefaults.Options(append: pq.Length > 0), cancellationToken: t);
+                    await ParquetSerializer.SerializeAsync(chunk, pq, ParquetDefaults.Options(append: pq.Length > 0), cancellationToken: t);
                     chunk.Clear();
                 }
                 foreach (var r in rows)
@@ -275,12 +275,12 @@ public static class PairExport
                         n++;
                         if (chunk.Count == Chunk)
                         {
-                            await ParquetSerializer.SerializeAsync(chunk, pq, Storage.ParquetDefaults.Options(append: pq.Length > 0), cancellationToken: t);
+                            await ParquetSerializer.SerializeAsync(chunk, pq, ParquetDefaults.Options(append: pq.Length > 0), cancellationToken: t);
                             chunk.Clear();
                         }
                     }
                     if (chunk.Count > 0 || pq.Length == 0)
-                        await ParquetSerializer.SerializeAsync(chunk, pq, Storage.ParquetDefaults.Options(append: pq.Length > 0), cancellationToken: t);
+                        await ParquetSerializer.SerializeAsync(chunk, pq, ParquetDefaults.Options(append: pq.Length > 0), cancellationToken: t);
                     pq.Position = 0;
                     await pq.CopyToAsync(s, t);
                 }

@@ -142,7 +142,7 @@ public sealed class PairFileWriter : IAsyncDisposable
     public static async Task<PairFileWriter> CreateAsync(string dir, CancellationToken ct = default)
     {
         var w = new PairFileWriter(dir);
-        w._parquet = await ParquetWriter.CreateAsync(new ParquetSchema(Fields), w._parquetStream, Storage.ParquetDefaults.Options(), cancellationToken: ct);
+        w._parquet = await ParquetWriter.CreateAsync(new ParquetSchema(Fields), w._parquetStream, ParquetDefaults.Options(), cancellationToken: ct);
         return w;
     }
 

@@ -118,8 +118,8 @@ public static class PromptCurationWriter
     {
         ct.ThrowIfCancellationRequested();
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Storage.OutputPaths.CleanStaleTemps(path);
-        var tmp = Storage.OutputPaths.TempSibling(Path.GetFullPath(path));
+        OutputPaths.CleanStaleTemps(path);
+        var tmp = OutputPaths.TempSibling(Path.GetFullPath(path));
         try
         {
             await using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: false))

@@ -244,7 +244,7 @@ public static class Agreement
         var reps = new double[resamples];
         Parallel.For(0, resamples, () => (Draws: new int[items], Totals: new double[k]), (r, _, buf) =>
         {
-            var rng = new Census.DeterministicRng(Census.DeterministicRng.Mix(seed, (ulong)r));
+            var rng = new DeterministicRng(DeterministicRng.Mix(seed, (ulong)r));
             Array.Clear(buf.Draws);
             Array.Clear(buf.Totals);
             for (var i = 0; i < items; i++) buf.Draws[rng.NextInt(items)]++;

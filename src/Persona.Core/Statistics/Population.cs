@@ -167,7 +167,7 @@ public static class GroupTable
             {
                 var w = ws ?? Enumerable.Repeat(1.0, ys.Length).ToArray();
                 var pairs = Enumerable.Range(0, ys.Length).Select(i => (Y: ys[i], W: w[i])).ToArray();
-                var b = Bootstrap.Percentile(pairs, s => WeightedShare(s), bootstrapResamples, Census.DeterministicRng.Mix(seed, (ulong)g), level);
+                var b = Bootstrap.Percentile(pairs, s => WeightedShare(s), bootstrapResamples, DeterministicRng.Mix(seed, (ulong)g), level);
                 (interval, method) = (b.Interval, "percentile bootstrap");
             }
             else if (binary)

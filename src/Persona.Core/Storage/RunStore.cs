@@ -438,7 +438,7 @@ public sealed class RunStore : IAsyncDisposable
     {
         ThrowIfFaulted();
         if (call.Error is not null || call.RawText is not null) // a server may echo the key in its error body
-            call = call with { Error = Persona.Llm.SecretScrubber.ScrubOrNull(call.Error), RawText = Persona.Llm.SecretScrubber.ScrubOrNull(call.RawText) };
+            call = call with { Error = SecretScrubber.ScrubOrNull(call.Error), RawText = SecretScrubber.ScrubOrNull(call.RawText) };
         Write(call);
     }
 

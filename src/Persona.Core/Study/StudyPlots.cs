@@ -29,7 +29,7 @@ public static class StudyPlots
     private static IEnumerable<string> Save(Plot plot, string stem, int width, int height)
     {
         AtomicFile.Write(stem + ".png", tmp => plot.SavePng(tmp, width, height));
-        Reports.DeterministicSvg.Save(plot, stem + ".svg", width, height);
+        DeterministicSvg.Save(plot, stem + ".svg", width, height);
         return [Path.GetFullPath(stem + ".png"), Path.GetFullPath(stem + ".svg")];
     }
 

@@ -71,7 +71,7 @@ public sealed class DatasetRun
             var dst = Path.Combine(_target, rel);
             if (File.Exists(dst) && await RunHashes.FileAsync(dst, ct).ConfigureAwait(false) == sha) continue;
             Directory.CreateDirectory(Path.GetDirectoryName(dst)!);
-            await Personas.AtomicFile.WriteAsync(dst, async (s, t) =>
+            await AtomicFile.WriteAsync(dst, async (s, t) =>
             {
                 await using var f = File.OpenRead(src);
                 await f.CopyToAsync(s, t).ConfigureAwait(false);

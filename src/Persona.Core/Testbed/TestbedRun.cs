@@ -271,10 +271,10 @@ public static class TestbedRun
         // Serialised once: the digest must be of the very bytes written.
         var bytes = JsonSerializer.SerializeToUtf8Bytes(manifest, ManifestJson);
         var digest = ManifestDigest.Of(bytes);
-        await Personas.AtomicFile.WriteAsync(Path.Combine(dir, ManifestFile), (s, t) => s.WriteAsync(bytes, t).AsTask(), CancellationToken.None).ConfigureAwait(false);
+        await AtomicFile.WriteAsync(Path.Combine(dir, ManifestFile), (s, t) => s.WriteAsync(bytes, t).AsTask(), CancellationToken.None).ConfigureAwait(false);
         // Beside the manifest for `sha256sum -c` and for a quick check by `persona verify`; a kill between the two
         // writes leaves the previous digest, which verify then reports as a difference of an unfinished run.
-        await Personas.AtomicFile.WriteAsync(Path.Combine(dir, ManifestDigest.FileName),
+        await AtomicFile.WriteAsync(Path.Combine(dir, ManifestDigest.FileName),
             (s, t) => s.WriteAsync(System.Text.Encoding.ASCII.GetBytes(ManifestDigest.Line(digest)), t).AsTask(), CancellationToken.None).ConfigureAwait(false);
         return digest;
     }

@@ -223,7 +223,7 @@ public static class TestbedStageRunner
         else
         {
             using (StudyDatabase.Create(dir, plan)) { }
-            Personas.AtomicFile.WriteAllText(planFile, planJson);
+            AtomicFile.WriteAllText(planFile, planJson);
         }
         return new Dictionary<string, object?> { ["personas"] = plan.Personas.Count, ["rater_places"] = plan.Personas.Count * options.RatersPerPersona };
     }

@@ -1,3 +1,4 @@
+using Persona.Pipeline;
 using System.Text;
 using Persona.Llm;
 using Persona.Testing.FakeLlm;

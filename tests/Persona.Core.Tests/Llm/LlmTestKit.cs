@@ -1,3 +1,4 @@
+using Persona.Pipeline;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
 using Persona.Llm;

@@ -1,3 +1,4 @@
+using Persona.Pipeline;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;

@@ -1,3 +1,4 @@
+using Persona.Pipeline;
 using Microsoft.Extensions.AI;
 using Persona.Llm;
 

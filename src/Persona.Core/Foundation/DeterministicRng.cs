@@ -1,4 +1,4 @@
-namespace Persona.Census;
+namespace Persona;
 
 /// <summary>
 /// xoshiro256** (Blackman and Vigna), seeded through SplitMix64. Implemented here rather than

@@ -1,4 +1,4 @@
-namespace Persona.Personas;
+namespace Persona;
 
 /// <summary>
 /// Writes a file through a temporary sibling and a final rename, so readers never see a partial
@@ -37,8 +37,8 @@ public static class AtomicFile
         {
             throw new PersonaException($"Cannot create the output folder '{dir}': {ex.Message}", ex);
         }
-        Storage.OutputPaths.CleanStaleTemps(full); // what a killed earlier run of this output left
-        var temp = Storage.OutputPaths.TempSibling(full);
+        OutputPaths.CleanStaleTemps(full); // what a killed earlier run of this output left
+        var temp = OutputPaths.TempSibling(full);
         try
         {
             await writeTemp(temp);

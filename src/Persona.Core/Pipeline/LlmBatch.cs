@@ -2,8 +2,9 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
+using Persona.Llm;
 
-namespace Persona.Llm;
+namespace Persona.Pipeline;
 
 /// <summary>One line of a batch input file.</summary>
 public sealed record BatchRequest(string Id, IReadOnlyList<ChatMessage> Messages, float? Temperature, int? MaxTokens, long? SampleIndex, int LineNumber)
@@ -148,7 +149,7 @@ public static class BatchRunner
         var full = Path.GetFullPath(outPath);
         var dir = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(dir);
-        Storage.OutputPaths.CleanStaleTemps(full);
+        OutputPaths.CleanStaleTemps(full);
         var tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
         var options = new Pipeline.FanOutOptions
         {

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.RegularExpressions;
 
-namespace Persona.Llm;
+namespace Persona;
 
 /// <summary>
 /// Removes API keys from text before it is written anywhere (error texts, store rows, outputs,

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Persona.Storage;
+namespace Persona;
 
 /// <summary>
 /// Checks made on output paths before anything is read at length or paid for: an output never

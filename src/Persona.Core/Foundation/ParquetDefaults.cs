@@ -1,7 +1,7 @@
 using System.IO.Compression;
 using Parquet;
 
-namespace Persona.Storage;
+namespace Persona;
 
 /// <summary>
 /// How every Parquet file of ours is written: Zstd at its "optimal" level. Parquet.Net's default

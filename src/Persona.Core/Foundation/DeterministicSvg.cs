@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using ScottPlot;
 
-namespace Persona.Reports;
+namespace Persona;
 
 /// <summary>
 /// ScottPlot names each SVG clip path from a process-wide counter (cl_0, ..., cl_7b, cl_db: hex-like), so the same
@@ -28,5 +28,5 @@ public static partial class DeterministicSvg
 
     /// <summary>Writes the plot's SVG with stable ids, atomically.</summary>
     public static void Save(Plot plot, string path, int width, int height) =>
-        Personas.AtomicFile.WriteAllText(path, Of(plot, width, height));
+        AtomicFile.WriteAllText(path, Of(plot, width, height));
 }
