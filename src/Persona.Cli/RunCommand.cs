@@ -66,6 +66,8 @@ internal static class RunCommand
             var rtOptions = runtime.Build(parse, dir);
             // --refresh asks for new answers, which a reused stage would never request.
             if (rtOptions.Refresh && o.From is null) o = o with { From = TestbedStages.Population };
+            if (o.Dataset is { } ds && !File.Exists(Path.Combine(ds, TestbedRun.ManifestFile)))
+                throw new PersonaException($"--dataset '{parse.GetValue(dataset)}' is not a finished `persona run` folder (no {TestbedRun.ManifestFile}).");
             if (parse.GetValue(dryRun))
             {
                 WriteEstimate(console, o, TestbedDryRun.Estimate(o, rtOptions));

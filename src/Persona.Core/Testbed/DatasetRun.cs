@@ -32,6 +32,9 @@ public sealed class DatasetRun
 
     public bool Takes(string stage) => Taken.Contains(stage);
 
+    /// <summary>The SHA-256 of the dataset run's manifest as read when this run started.</summary>
+    public string ManifestSha256 => _manifestSha;
+
     /// <summary>Checks the given run before anything is written: a finished testbed run whose dataset stages are intact.</summary>
     public static async Task<DatasetRun> OpenAsync(string run, string target, CancellationToken ct)
     {

@@ -79,7 +79,9 @@ public static class TestbedRun
                 await WriteManifestAsync(dir, rt, options, inputs, records, "running", answers: false, dataset: dataset).ConfigureAwait(false);
                 continue;
             }
-            var fingerprint = Fingerprint(TestbedStages.Get(stage), options, rt, common.ToString(), records);
+            // The report of a --dataset run also shows the dataset run's bench: its manifest is an input of the report.
+            var fingerprint = Fingerprint(TestbedStages.Get(stage), options, rt,
+                common + (stage == TestbedStages.Report && dataset is not null ? $"dataset={dataset.ManifestSha256}\n" : ""), records);
             if (k < fromIndex && previous.TryGetValue(stage, out var prior) && prior.Status == "completed" && prior.Fingerprint == fingerprint
                 && await IntactAsync(dir, prior.Outputs, ct).ConfigureAwait(false))
             {
