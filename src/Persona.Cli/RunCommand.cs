@@ -58,16 +58,24 @@ internal static class RunCommand
                 Dataset = parse.GetValue(dataset) is { } d ? Path.GetFullPath(d) : null,
             };
             if (parse.GetValue(personas) is { } n) o = o with { Personas = n };
-            if (o.PromptSource is { } folder) InputFile.NotAFolder(folder, "--prompts");
-            if (o.PromptSource is { } src && !File.Exists(src)) throw new PersonaException($"--prompts '{src}' does not exist.");
+            if (o.Dataset is { } datasetDir)
+            {
+                if (!File.Exists(Path.Combine(datasetDir, TestbedRun.ManifestFile)))
+                    throw new PersonaException($"--dataset '{parse.GetValue(dataset)}' is not a finished `persona run` folder (no {TestbedRun.ManifestFile}).");
+                // Neither run may hold the other: the new run's files would become new files of the dataset run.
+                OutputPaths.EnsureOutsideInputs(dir, "--out", ("--dataset", datasetDir));
+                OutputPaths.EnsureOutsideInputs(datasetDir, "--dataset", ("--out", Directory.Exists(dir) ? dir : null));
+                o = DatasetOptions(parse, o, datasetDir, scale, seed, personas, prompts);
+            }
+            // With --dataset the prompts are the dataset run's, already curated: its source file is not read again.
+            if (o.Dataset is null && o.PromptSource is { } folder) InputFile.NotAFolder(folder, "--prompts");
+            if (o.Dataset is null && o.PromptSource is { } src && !File.Exists(src)) throw new PersonaException($"--prompts '{src}' does not exist.");
             // Read in full now: a broken line found by the prompts stage came after the population was paid.
-            if (o.PromptSource is { } source) Prompts.PromptLoader.Load(source);
+            if (o.Dataset is null && o.PromptSource is { } source) Prompts.PromptLoader.Load(source);
             o.Validate();
             var rtOptions = runtime.Build(parse, dir);
             // --refresh asks for new answers, which a reused stage would never request.
             if (rtOptions.Refresh && o.From is null) o = o with { From = TestbedStages.Population };
-            if (o.Dataset is { } ds && !File.Exists(Path.Combine(ds, TestbedRun.ManifestFile)))
-                throw new PersonaException($"--dataset '{parse.GetValue(dataset)}' is not a finished `persona run` folder (no {TestbedRun.ManifestFile}).");
             if (parse.GetValue(dryRun))
             {
                 WriteEstimate(console, o, TestbedDryRun.Estimate(o, rtOptions));
@@ -87,6 +95,38 @@ internal static class RunCommand
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>
+    /// A run on a dataset takes the dataset run's scale, seed, population size and prompts, so the bench
+    /// asks the same questions of the same personas (its samples pair one for one); a flag that says
+    /// otherwise is refused rather than silently pairing nothing.
+    /// </summary>
+    private static TestbedOptions DatasetOptions(ParseResult parse, TestbedOptions given, string datasetDir,
+        Option<string> scale, Option<long> seed, Option<int?> personas, Option<string?> prompts)
+    {
+        System.Text.Json.JsonElement m;
+        try { m = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(Path.Combine(datasetDir, TestbedRun.ManifestFile))).RootElement; }
+        catch (System.Text.Json.JsonException) { throw new PersonaException($"--dataset '{datasetDir}': its {TestbedRun.ManifestFile} is damaged; `persona verify {datasetDir}` says more."); }
+        string? Str(System.Text.Json.JsonElement e, string name) => e.ValueKind == System.Text.Json.JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.String ? v.GetString() : null;
+        long? Num(System.Text.Json.JsonElement e, string name) => e.ValueKind == System.Text.Json.JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.Number && v.TryGetInt64(out var x) ? x : null;
+        var testbed = m.ValueKind == System.Text.Json.JsonValueKind.Object && m.TryGetProperty("testbed", out var t) ? t : default;
+        if (Str(m, "scale") is not { } recordedScale || Num(m, "seed") is not { } recordedSeed || Num(testbed, "personas") is not { } recordedPersonas)
+            throw new PersonaException($"--dataset '{datasetDir}': its {TestbedRun.ManifestFile} does not record the run's scale, seed and population size; give a folder `persona run` wrote.");
+        var recorded = TestbedOptions.ForScale(recordedScale, given.OutputDirectory) with
+        {
+            Seed = recordedSeed, Personas = (int)recordedPersonas, PromptSource = Str(testbed, "prompt_source"), From = given.From, Dataset = given.Dataset,
+        };
+        void Same<T>(Option<T> option, object? value, object? mine)
+        {
+            if (parse.GetResult(option) is { Implicit: false } && !Equals(value, mine))
+                throw new PersonaException($"{option.Name} {value} differs from the dataset run's ({mine ?? "none"}): a run on a dataset uses that run's scale, seed, personas and prompts, so both models answer the same questions. Drop {option.Name}.");
+        }
+        Same(scale, given.Scale, recorded.Scale);
+        Same(seed, given.Seed, recorded.Seed);
+        Same(personas, given.Personas, recorded.Personas);
+        Same(prompts, given.PromptSource is null ? null : Path.GetFullPath(given.PromptSource), recorded.PromptSource is null ? null : Path.GetFullPath(recorded.PromptSource));
+        return recorded;
     }
 
     /// <summary>One progress display for the whole run: a line per stage (i of n, its step, items, rate, time left).</summary>

@@ -86,6 +86,7 @@ public static class LeaveOneOut
             ["keys"] = string.Join("|", i.Keys), ["order"] = i.Order.ToString(CultureInfo.InvariantCulture),
         },
         Solver = (i, ctx, ct) => SolveAsync(i, ctx, prompts, answerRole, ct),
+        Roles = [answerRole, JudgeRole],
     };
 
     private static async ValueTask<SolverResult> SolveAsync(LooItem i, SampleContext ctx, BenchPrompts prompts, string answerRole, CancellationToken ct)
@@ -104,7 +105,7 @@ public static class LeaveOneOut
         // The hint must follow from the messages alone (the cache key ignores it): two items that send the same
         // messages (the same 4 attributes reached from two studied attributes, in the same order) get one answer.
         var options = Choice.RolePlayChoice.Options(prompts.Version, new Choice.RolePlayChoice.Ask(i.Persona.Id, i.Question.Id, attrs,
-            i.PersonalisedFirst ? "personalised-first" : "generic-first", i.PersonalisedFirst, Words(first), Words(second)));
+            i.PersonalisedFirst ? "personalised-first" : "generic-first", i.PersonalisedFirst, Words(first), Words(second)), schemaName: "choice", schemaDescription: null);
         var r = await ctx.CallAsync(JudgeRole,
             [new ChatMessage(ChatRole.System, prompts.Choice.System), new ChatMessage(ChatRole.User, BenchPrompts.Fill(prompts.Choice.User, new Dictionary<string, string> { ["persona"] = shown, ["question"] = i.Question.Text, ["first"] = first, ["second"] = second }))],
             options, ct, "choice").ConfigureAwait(false);

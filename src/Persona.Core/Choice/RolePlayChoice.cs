@@ -30,12 +30,15 @@ public static class RolePlayChoice
         bool PersonalisedFirst, int FirstLength, int SecondLength);
 
     /// <summary>The request options of a choice: temperature 0, the schema, the template version and the hint.</summary>
-    public static ChatOptions Options(string templateVersion, Ask a, int? maxOutputTokens = null) =>
+    /// <param name="schemaName">The response format's name and description are part of a call's cache key: each caller keeps
+    /// the ones its cached answers were asked with (leave-one-out: "choice", no description).</param>
+    public static ChatOptions Options(string templateVersion, Ask a, int? maxOutputTokens = null, string schemaName = "preference",
+        string? schemaDescription = "The answer the persona prefers.") =>
         new ChatOptions
         {
             Temperature = 0,
             MaxOutputTokens = maxOutputTokens,
-            ResponseFormat = ChatResponseFormat.ForJsonSchema(Schema, "preference", "The answer the persona prefers."),
+            ResponseFormat = ChatResponseFormat.ForJsonSchema(Schema, schemaName, schemaDescription),
         }.WithRunMetadata(templateVersion, hint: new SimulationHint("preference_judge", a.Attributes, new Dictionary<string, string>
         {
             ["persona_key"] = a.PersonaKey, ["prompt_key"] = a.PromptKey, ["order"] = a.Order,

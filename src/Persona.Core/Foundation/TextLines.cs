@@ -13,39 +13,56 @@ public static class TextLines
 {
     private static readonly UTF8Encoding Strict = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
-    /// <summary>Each line with its 1-based number.</summary>
+    /// <summary>Each line with its 1-based number ("\n", "\r\n" and a lone "\r" end a line).</summary>
     public static IEnumerable<(int Number, string Text)> Numbered(string path)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
         var buffer = new byte[1 << 16];
         int start = 0, end = 0, number = 0;
         var first = true;
+        var eof = false;
         while (true)
         {
-            var newline = buffer.AsSpan(start, end - start).IndexOf((byte)'\n');
-            if (newline < 0)
+            var eol = buffer.AsSpan(start, end - start).IndexOfAny((byte)'\n', (byte)'\r');
+            // A "\r" at the end of what was read may be the first half of "\r\n": read on before deciding.
+            if (eol >= 0 && !(buffer[start + eol] == (byte)'\r' && start + eol + 1 == end && !eof))
             {
-                // Keep the unfinished line, make room (grow for a line longer than the buffer), read on.
-                if (start > 0)
+                var line = buffer.AsSpan(start, eol);
+                var width = buffer[start + eol] == (byte)'\r' && start + eol + 1 < end && buffer[start + eol + 1] == (byte)'\n' ? 2 : 1;
+                start += eol + width;
+                number++;
+                yield return (number, Decode(line, path, number, ref first));
+                continue;
+            }
+            if (eof)
+            {
+                if (end > start)
                 {
-                    Buffer.BlockCopy(buffer, start, buffer, 0, end - start);
-                    end -= start;
-                    start = 0;
+                    number++;
+                    yield return (number, Decode(buffer.AsSpan(start, end - start), path, number, ref first));
                 }
-                if (end == buffer.Length) Array.Resize(ref buffer, buffer.Length * 2);
-                var read = stream.Read(buffer, end, buffer.Length - end);
-                if (read > 0)
-                {
-                    end += read;
-                    continue;
-                }
-                if (end > start) yield return (++number, Decode(buffer.AsSpan(start, end - start), path, number, ref first));
                 yield break;
             }
-            var line = buffer.AsSpan(start, newline);
-            start += newline + 1;
-            yield return (++number, Decode(line, path, number, ref first));
+            // Keep the unfinished line, make room (grow for a line longer than the buffer), read on.
+            if (start > 0)
+            {
+                Buffer.BlockCopy(buffer, start, buffer, 0, end - start);
+                end -= start;
+                start = 0;
+            }
+            if (end == buffer.Length) Array.Resize(ref buffer, buffer.Length * 2);
+            var read = stream.Read(buffer, end, buffer.Length - end);
+            if (read == 0) eof = true;
+            end += read;
+            if (number == 0 && first && end >= 2) RefuseUtf16(buffer.AsSpan(0, end), path);
         }
+    }
+
+    /// <summary>A UTF-16 or UTF-32 file (Excel's "Unicode Text") read as UTF-8 is all invalid bytes: say what it is.</summary>
+    private static void RefuseUtf16(ReadOnlySpan<byte> head, string path)
+    {
+        if (head.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE]) || head.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF]) || head.StartsWith((ReadOnlySpan<byte>)[0x00, 0x00, 0xFE, 0xFF]))
+            throw new PersonaException($"{path}: UTF-16 or UTF-32 text (its first bytes are a byte-order mark of those); save it as UTF-8 and run again.");
     }
 
     /// <summary>The lines alone.</summary>
@@ -59,6 +76,7 @@ public static class TextLines
     {
         var bytes = File.ReadAllBytes(path);
         var span = bytes.AsSpan();
+        RefuseUtf16(span, path);
         if (span.StartsWith("\uFEFF"u8)) span = span[3..];
         try { return Strict.GetString(span); }
         catch (DecoderFallbackException ex)

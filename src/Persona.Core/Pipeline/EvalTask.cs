@@ -32,6 +32,11 @@ public sealed record EvalTask<TItem>
     public required Func<TItem, IReadOnlyDictionary<string, string>> Inputs { get; init; }
     public required Solver<TItem> Solver { get; init; }
     public IReadOnlyList<Scorer> Scorers { get; init; } = [];
+    /// <summary>
+    /// The roles the solver calls, when declared: a logged sample made through another role (an older
+    /// run's answers logged under "model" where the writer answers now) is made again, not reused.
+    /// </summary>
+    public IReadOnlyCollection<string>? Roles { get; init; }
 }
 
 /// <summary>

@@ -49,7 +49,8 @@ public static class TaskRunner
                 logged = SampleRecord.FromJson(row.Json);
                 loggedSeq = row.Seq;
             }
-            if (logged is not null && !logged.Turns.All(t => runtime.Role(t.Role).Identity.Identity == t.Model)) logged = null;
+            if (logged is not null && (task.Roles is { } roles && logged.Turns.Any(t => !roles.Contains(t.Role))
+                                       || !logged.Turns.All(t => runtime.Role(t.Role).Identity.Identity == t.Model))) logged = null;
             if (logged is not null)
             {
                 record = logged with { Seq = seq };

@@ -73,6 +73,7 @@ public static partial class PairTask
             Inputs = p => new Dictionary<string, string> { ["persona_id"] = p.Persona.Id, ["prompt_id"] = p.Prompt.Id, ["split"] = p.Split },
             Solver = (p, ctx, ct) => SolveAsync(p, ctx, templates, options, ct),
             Scorers = verify is null ? [] : [Verifier(templates, options, verify)],
+            Roles = [options.AnswerRole, options.CriticRole],
         };
     }
 

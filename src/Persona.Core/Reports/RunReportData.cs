@@ -70,7 +70,7 @@ public sealed partial record RunReportData(
     private static Loaded<BenchComparison> CompareWithDataset(string runDir, JsonElement? manifest)
     {
         if (manifest is not { } m || !m.TryGetProperty("dataset", out var ds) || ds.ValueKind != JsonValueKind.Object
-            || !ds.TryGetProperty("run", out var r) || r.GetString() is not { } datasetRun) return Loaded<BenchComparison>.Missing;
+            || !ds.TryGetProperty("run", out var r) || r.ValueKind != JsonValueKind.String || r.GetString() is not { } datasetRun) return Loaded<BenchComparison>.Missing;
         try
         {
             const int resamples = 1000;
@@ -78,9 +78,9 @@ public sealed partial record RunReportData(
                 .Concat(BenchCompare.Load(runDir, BenchTask.DefaultScoreSet, resamples, "this run")).ToList();
             return new Loaded<BenchComparison>(BenchCompare.Compare(columns, resamples), null);
         }
-        catch (PersonaException ex)
+        catch (Exception ex) when (ex is PersonaException or SqliteException or IOException)
         {
-            return new Loaded<BenchComparison>(null, $"the dataset run '{datasetRun}' could not be compared: {ex.Message}");
+            return new Loaded<BenchComparison>(null, $"the dataset run {Path.GetFileName(Path.TrimEndingDirectorySeparator(datasetRun))} could not be compared: {ex.Message}");
         }
     }
 

@@ -125,6 +125,19 @@ public sealed class RunStore : IAsyncDisposable
         {
             _writerTask = Task.CompletedTask;
             _writes.Writer.TryComplete();
+            // A damaged file fails here, inside OpenReadOnly's guard, not later as a bare SQLite error.
+            try
+            {
+                using var probe = _writeConnection.CreateCommand();
+                probe.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('samples', 'scores')";
+                if (Convert.ToInt64(probe.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) != 2)
+                    throw new PersonaException($"'{path}' is not a run store written by persona (no sample log).");
+            }
+            catch
+            {
+                _writeConnection.Dispose();
+                throw;
+            }
             return;
         }
         Exec(_writeConnection, $"""
@@ -226,15 +239,16 @@ public sealed class RunStore : IAsyncDisposable
         }
         catch (SqliteException ex)
         {
-            throw new PersonaException($"Cannot read the run store '{path}': {ex.Message}. Expected a SQLite file written by persona.", ex);
+            throw new PersonaException($"Cannot read the run store '{path}': {ex.Message.TrimEnd('.')}. Expected a SQLite file written by persona.", ex);
         }
     }
 
     private static string ReadOnlyConnectionString(string path)
     {
         var full = System.IO.Path.GetFullPath(path);
-        var wal = new FileInfo(full + "-wal");
-        var clean = !wal.Exists || wal.Length == 0;
+        // Closed cleanly, a store leaves neither file; a writer that is starting may have an empty log and a -shm
+        // already, and an immutable reader would then miss its checkpoint rewriting the file underneath.
+        var clean = !File.Exists(full + "-wal") && !File.Exists(full + "-shm");
         return new SqliteConnectionStringBuilder
         {
             DataSource = clean ? new Uri(full).AbsoluteUri + "?immutable=1" : full,

@@ -47,7 +47,7 @@ public sealed class DatasetRun
         JsonNode? node;
         try { node = JsonNode.Parse(bytes); }
         catch (System.Text.Json.JsonException) { node = null; }
-        if (node?["format"]?.GetValue<string>() != TestbedRun.Format)
+        if (node?["format"] is not JsonValue format || !format.TryGetValue<string>(out var f) || f != TestbedRun.Format)
             throw new PersonaException($"--dataset '{run}': {TestbedRun.ManifestFile} is not a `persona run` manifest ({TestbedRun.Format}).");
         var stages = TestbedRun.ReadStages(dir);
         foreach (var stage in Taken)
@@ -74,10 +74,20 @@ public sealed class DatasetRun
             var dst = Path.Combine(_target, rel);
             if (File.Exists(dst) && await RunHashes.FileAsync(dst, ct).ConfigureAwait(false) == sha) continue;
             Directory.CreateDirectory(Path.GetDirectoryName(dst)!);
+            // Hashed while copied: a dataset run rewritten since it was checked is refused, never recorded with its old hash.
             await AtomicFile.WriteAsync(dst, async (s, t) =>
             {
+                using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
                 await using var f = File.OpenRead(src);
-                await f.CopyToAsync(s, t).ConfigureAwait(false);
+                var buffer = new byte[1 << 16];
+                int n;
+                while ((n = await f.ReadAsync(buffer, t).ConfigureAwait(false)) > 0)
+                {
+                    hash.AppendData(buffer, 0, n);
+                    await s.WriteAsync(buffer.AsMemory(0, n), t).ConfigureAwait(false);
+                }
+                if (Convert.ToHexStringLower(hash.GetHashAndReset()) != sha)
+                    throw new PersonaException($"--dataset '{_dir}': {rel} changed while it was being copied; let that run finish, then run this again.");
             }, ct).ConfigureAwait(false);
         }
         return rec with { Reused = true, From = _dir, Spend = new Dictionary<string, RoleSpend>(), Seconds = 0 };

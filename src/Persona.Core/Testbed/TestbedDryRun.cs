@@ -44,7 +44,7 @@ public static class TestbedDryRun
         Add(TestbedStages.Population, W, "LM-written detail", evaluated, 450, 260);
         Add(TestbedStages.Population, W, "consistency verdict", evaluated, 650, 60);
 
-        var source = o.PromptSource is null ? PromptLoader.LoadBundledPrism() : PromptLoader.Load(o.PromptSource);
+        var source = o.PromptSource is null || o.Dataset is not null ? PromptLoader.LoadBundledPrism() : PromptLoader.Load(o.PromptSource);
         var toClassify = PromptCurator.ToClassify(source, new PromptCurationOptions { Limit = o.PromptLimit });
         Add(TestbedStages.Prompts, W, "controversy classifier", toClassify.Count, 180 + toClassify.Take(500).Select(p => TokenCounter.Count(p.Text)).DefaultIfEmpty(0).Average(), 40);
         var kept = (long)Math.Round(toClassify.Count * OriginalKeptShare);

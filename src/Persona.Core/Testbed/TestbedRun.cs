@@ -201,7 +201,7 @@ public static class TestbedRun
                 if (rel.EndsWith(".md", StringComparison.Ordinal)) continue; // documentation, not read by any stage
                 list.Add(await RunInput.OfFileAsync("bundled " + rel, f, dir, ct).ConfigureAwait(false));
             }
-        if (o.PromptSource is { } p) list.Add(await RunInput.OfFileAsync("prompt source", p, dir, ct).ConfigureAwait(false));
+        if (o.PromptSource is { } p && o.Dataset is null) list.Add(await RunInput.OfFileAsync("prompt source", p, dir, ct).ConfigureAwait(false));
         if (rt.Options.WorldPath is { } w) list.Add(await RunInput.OfFileAsync("world", w, dir, ct).ConfigureAwait(false));
         return list;
     }
@@ -234,7 +234,8 @@ public static class TestbedRun
         {
             var node = JsonNode.Parse(File.ReadAllText(path));
             if (node?["format"]?.GetValue<string>() != Format || node["stages"] is not JsonObject stages) return new Dictionary<string, StageRecord>();
-            return stages.ToDictionary(kv => kv.Key, kv => kv.Value.Deserialize<StageRecord>(Json)!, StringComparer.Ordinal);
+            // A hand-edited null record is no record (the stage reruns), not a null to trip over later.
+            return stages.Where(kv => kv.Value is JsonObject).ToDictionary(kv => kv.Key, kv => kv.Value.Deserialize<StageRecord>(Json)!, StringComparer.Ordinal);
         }
         catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException)
         {
