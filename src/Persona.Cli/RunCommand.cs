@@ -157,6 +157,13 @@ internal static class RunCommand
                 "$" + cost.ToString("0.00", Inv), Markup.Escape(KeyFigures(s.Counts)));
         }
         console.Write(t);
+        if (r.Stages.TryGetValue(TestbedStages.Survey, out var sv) && sv.Counts is { } sc && sc.TryGetValue("questions", out var asked) && sc.TryGetValue("of_questions", out var of))
+        {
+            var d = sc.TryGetValue("mean_distance", out var md) ? Convert.ToString(md is double x ? Math.Round(x, 3) : md, Inv) : "?";
+            var prior = sc.TryGetValue("prior_mean_distance", out var pm) ? Convert.ToString(pm is double y ? Math.Round(y, 3) : pm, Inv) : "?";
+            var subset = Convert.ToInt64(asked, Inv) < Convert.ToInt64(of, Inv) ? " (a fixed seeded subset to keep the default run fast; --scale paper asks all)" : "";
+            console.MarkupLineInterpolated($"survey: {asked} of {of} GSS questions asked of each panelist{subset}; mean distance to the real groups {d} vs population prior {prior}, lower is better ({Path.Combine(r.RunDirectory, TestbedStages.Folder(TestbedStages.Survey), "survey-results.json")}){(r.Simulated ? "; simulated, not a finding" : "")}.");
+        }
         var roles = new Table().Border(TableBorder.Rounded).AddColumns("role", "model", "paid calls", "tokens", "est. cost");
         foreach (var role in rt.Roles)
         {

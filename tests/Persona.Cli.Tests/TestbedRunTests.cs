@@ -73,6 +73,25 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
     }
 
     [Fact]
+    public void The_survey_stage_asks_a_stated_subset_and_writes_simulated_results_beside_the_baselines()
+    {
+        Assert.Contains("survey: 12 of 133 GSS questions asked of each panelist (a fixed seeded subset", runs.TextA);
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(runs.A, "survey", "survey-results.json")));
+        var root = doc.RootElement;
+        Assert.True(root.GetProperty("simulated").GetBoolean());
+        var groups = root.GetProperty("groups").EnumerateArray().ToList();
+        Assert.NotEmpty(groups);
+        Assert.All(groups, g => Assert.Equal(12, g.GetProperty("n").GetInt32()));
+        // Every survey group is either scored or withheld with its count (22 in the GSS set).
+        Assert.Equal(22, groups.Count + root.GetProperty("withheld").GetArrayLength());
+        Assert.All(root.GetProperty("withheld").EnumerateArray(), w => Assert.True(w.GetProperty("personas").GetInt32() < 10));
+        Assert.True(root.GetProperty("baselines").GetProperty("population_prior").GetProperty("mean_distance").GetDouble() > 0);
+        Assert.True(File.Exists(Path.Combine(runs.A, "survey", "survey-results-unsteered.json")));
+        Assert.Equal(12 * (Manifest(runs.A).GetProperty("stages").GetProperty("survey").GetProperty("counts").GetProperty("panelists").GetInt32() + 1),
+            File.ReadLines(Path.Combine(runs.A, "survey", "samples.jsonl")).Count());
+    }
+
+    [Fact]
     public async Task The_dataset_folder_is_ready_to_upload_with_pairs_and_personas_configs()
     {
         var card = File.ReadAllText(Path.Combine(runs.A, "dataset", "README.md"));

@@ -82,10 +82,20 @@ public static class SurveyResultsJson
             Number(w, "real", g.RealRefusalRate);
             Number(w, "predicted", g.PredictedRefusalRate);
             w.WriteEndObject();
+            w.WriteStartObject("spread");
+            Number(w, "predicted", r.Dispersion.Predicted.TryGetValue(g.Group, out var sp) ? sp : null);
+            Number(w, "real", r.Dispersion.Real.TryGetValue(g.Group, out var sr) ? sr : null);
+            w.WriteEndObject();
             w.WriteNumber("unscorable", g.Unscorable);
             w.WriteEndObject();
         }
         w.WriteEndArray();
+
+        w.WriteStartObject("dispersion");
+        Number(w, "predicted_mean_distance_to_group_mean", r.Dispersion.PredictedMean);
+        Number(w, "real_mean_distance_to_group_mean", r.Dispersion.RealMean);
+        Number(w, "ratio", r.Dispersion.Ratio);
+        w.WriteEndObject();
 
         w.WriteStartArray("withheld");
         foreach (var x in r.Withheld)

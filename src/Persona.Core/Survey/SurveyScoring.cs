@@ -38,6 +38,16 @@ public sealed record SurveyWithheld(SurveyGroup Group, int Personas, string Reas
 /// <summary>How far apart the real groups of an opposing pair answer (a reference scale for distances).</summary>
 public sealed record SurveyOpposingPair(SurveyGroup A, SurveyGroup B, double MeanDistance, int N);
 
+/// <summary>
+/// How far apart the groups are: per group, the mean distance of its distribution to the mean of the
+/// groups' distributions on the same questions, for the predictions (the panel) and for the real
+/// answers. A ratio below 1 means the panel flattens the differences between groups.
+/// </summary>
+public sealed record SurveyDispersion(IReadOnlyDictionary<SurveyGroup, double> Predicted, IReadOnlyDictionary<SurveyGroup, double> Real, double PredictedMean, double RealMean)
+{
+    public double? Ratio => RealMean > 0 ? PredictedMean / RealMean : null;
+}
+
 public sealed record SurveyResults(
     string Survey,
     string Metric,
@@ -47,6 +57,7 @@ public sealed record SurveyResults(
     IReadOnlyList<SurveyGroupResult> Groups,
     IReadOnlyList<SurveyOpposingPair> OpposingPairs,
     IReadOnlyList<SurveyWithheld> Withheld,
+    SurveyDispersion Dispersion,
     int Unscorable,
     int Resamples,
     ulong Seed,
@@ -171,7 +182,43 @@ public static class SurveyScoring
             ? "normalised ordinal 1-Wasserstein"
             : "normalised ordinal 1-Wasserstein (total variation for questions without a scale)";
         return new SurveyResults(survey.Source, metric, Mean(cells, resamples, seed, level), Baselines(cells, null),
-            attributes, groups, pairs, withheld ?? [], unscorable.Values.Sum(), resamples, seed, level);
+            attributes, groups, pairs, withheld ?? [], Dispersion(survey, predictions), unscorable.Values.Sum(), resamples, seed, level);
+    }
+
+    /// <summary>
+    /// Each group's mean distance to the mean of the predicted groups (and the same for their real
+    /// answers), over the questions where two or more groups were predicted.
+    /// </summary>
+    public static SurveyDispersion Dispersion(SurveySet survey, IReadOnlyList<SurveyPrediction> predictions)
+    {
+        var predicted = new Dictionary<SurveyGroup, List<double>>();
+        var real = new Dictionary<SurveyGroup, List<double>>();
+        foreach (var byQuestion in predictions.GroupBy(p => p.Qkey, StringComparer.Ordinal))
+        {
+            var rows = byQuestion.ToList();
+            if (rows.Count < 2) continue;
+            var ordinal = survey.Get(rows[0].Qkey, rows[0].Group).Ordinal;
+            var reals = rows.Select(r => survey.Get(r.Qkey, r.Group).Responses).ToList();
+            var meanPredicted = MeanOf(rows.Select(r => r.Distribution).ToList());
+            var meanReal = MeanOf(reals);
+            for (var i = 0; i < rows.Count; i++)
+            {
+                if (SurveyDistance.Distance(ordinal, rows[i].Distribution, meanPredicted) is { } dp)
+                    (predicted.TryGetValue(rows[i].Group, out var l) ? l : predicted[rows[i].Group] = []).Add(dp);
+                if (SurveyDistance.Distance(ordinal, reals[i], meanReal) is { } dr)
+                    (real.TryGetValue(rows[i].Group, out var l2) ? l2 : real[rows[i].Group] = []).Add(dr);
+            }
+        }
+        var p = predicted.ToDictionary(kv => kv.Key, kv => kv.Value.Average());
+        var r = real.ToDictionary(kv => kv.Key, kv => kv.Value.Average());
+        return new SurveyDispersion(p, r, p.Count > 0 ? p.Values.Average() : double.NaN, r.Count > 0 ? r.Values.Average() : double.NaN);
+    }
+
+    private static double[] MeanOf(IReadOnlyList<IReadOnlyList<double>> distributions)
+    {
+        var m = new double[distributions[0].Count];
+        foreach (var d in distributions) for (var i = 0; i < m.Length; i++) m[i] += d[i] / distributions.Count;
+        return m;
     }
 
     private static SurveyMean Mean(IReadOnlyList<Cell> cells, int resamples, ulong seed, double level)

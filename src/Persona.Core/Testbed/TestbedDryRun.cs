@@ -44,6 +44,10 @@ public static class TestbedDryRun
         Add(TestbedStages.Population, W, "LM-written detail", evaluated, 450, 260);
         Add(TestbedStages.Population, W, "consistency verdict", evaluated, 650, 60);
 
+        // Every persona in a survey group (adults; an upper bound) answers each asked question, plus one unsteered answer per question.
+        var surveyQuestions = Math.Min(o.SurveyQuestions ?? int.MaxValue, Survey.SurveySetFile.Read(o.SurveySource ?? Survey.SurveySet.BundledPath).Questions.Count);
+        Add(TestbedStages.Survey, Judge, $"survey answers (persona, verbalized; {surveyQuestions} questions, upper bound)", (long)(o.Personas + 1) * surveyQuestions, 120 + persona + 150, 40);
+
         var source = o.PromptSource is null ? PromptLoader.LoadBundledPrism() : PromptLoader.Load(o.PromptSource);
         var toClassify = PromptCurator.ToClassify(source, new PromptCurationOptions { Limit = o.PromptLimit });
         Add(TestbedStages.Prompts, W, "controversy classifier", toClassify.Count, 180 + toClassify.Take(500).Select(p => TokenCounter.Count(p.Text)).DefaultIfEmpty(0).Average(), 40);

@@ -1,0 +1,94 @@
+using Persona.Census;
+using Persona.Personas;
+using Persona.Pipeline;
+
+namespace Persona.Survey;
+
+/// <summary>A persona of the panel: who it is, what the model is shown, its census weight and its survey groups.</summary>
+public sealed record SurveyPanelist(string Id, string Text, IReadOnlyDictionary<string, string> Attributes, double Weight, IReadOnlyList<SurveyGroup> Groups);
+
+/// <summary>What the survey stage found: the panel's scores (mode persona) and the unsteered model's (mode none).</summary>
+public sealed record SurveyStageResult(SurveyResults Panel, SurveyResults? Unsteered, IReadOnlyList<string> Questions, int Panelists, int Failed);
+
+/// <summary>
+/// The survey stage's plan and aggregation, apart from the runner so that both are testable without
+/// a run: which questions (a seeded subset by default, every one at paper scale), which personas (adults
+/// in at least one survey group), and the groups' census-weighted distributions from the sample log.
+/// </summary>
+public static class SurveyStage
+{
+    public const string ResultsFile = SurveyResultsJson.FileName;
+    public const string UnsteeredFile = "survey-results-unsteered.json";
+    public const string SamplesFile = "samples.jsonl";
+
+    /// <summary>The questions to ask: all when <paramref name="count"/> is null or covers them, else a seeded subset kept in file order.</summary>
+    public static IReadOnlyList<string> Questions(SurveySet survey, int? count, long seed)
+    {
+        if (count is null || count >= survey.Questions.Count) return survey.Questions;
+        var rng = new DeterministicRng(DeterministicRng.Mix(unchecked((ulong)seed), 0x5355525645UL)); // "SURVE"
+        var keys = survey.Questions.ToArray();
+        // Partial Fisher-Yates: the first count entries are a uniform subset.
+        for (var i = 0; i < count; i++)
+        {
+            var j = i + rng.NextInt(keys.Length - i);
+            (keys[i], keys[j]) = (keys[j], keys[i]);
+        }
+        var chosen = new HashSet<string>(keys.Take(count.Value), StringComparer.Ordinal);
+        return survey.Questions.Where(chosen.Contains).ToList();
+    }
+
+    /// <summary>The panel: every persona in at least one survey group (adults only), with its rendered profile and census weight.</summary>
+    public static IReadOnlyList<SurveyPanelist> Panel(IEnumerable<PersonaRecord> records)
+    {
+        var list = new List<SurveyPanelist>();
+        foreach (var r in records)
+        {
+            var groups = SurveyGroupMap.GroupsOf(r);
+            if (groups.Count == 0) continue;
+            var p = PersonaJson.WithId(r);
+            var text = PersonaRenderer.Render(p);
+            list.Add(new SurveyPanelist(p.Id, text, PersonaInputs.ParseText(text, "persona " + p.Id), p.Census.Weight > 0 ? p.Census.Weight : 1, groups));
+        }
+        return list;
+    }
+
+    /// <summary>The items: every panelist x question in mode persona, and each question once in mode none.</summary>
+    public static IEnumerable<SurveyAskItem> Items(IReadOnlyList<SurveyPanelist> panel, SurveySet survey, IReadOnlyList<string> questions, bool unsteered)
+    {
+        foreach (var q in questions)
+        {
+            var item = survey.RowsOf(q).First();
+            if (unsteered) yield return new SurveyAskItem(null, null, new Dictionary<string, string>(), item, SurveyModes.None, SurveyElicitation.Verbalized);
+            foreach (var p in panel)
+                yield return new SurveyAskItem(p.Id, p.Text, p.Attributes, item, SurveyModes.Persona, SurveyElicitation.Verbalized);
+        }
+    }
+
+    /// <summary>Scores the logged samples: the panel's groups (census-weighted, small groups withheld) and the unsteered answer given to every group.</summary>
+    public static SurveyStageResult Score(IReadOnlyList<SampleRecord> samples, IReadOnlyList<SurveyPanelist> panel, SurveySet survey,
+        IReadOnlyList<string> questions, int minPersonas, int resamples, ulong seed, CancellationToken ct = default)
+    {
+        var byId = panel.ToDictionary(p => p.Id, StringComparer.Ordinal);
+        var answers = new List<SurveyAnswer>();
+        var unsteered = new List<SurveyPrediction>();
+        var failed = 0;
+        foreach (var s in samples)
+        {
+            if (SurveyTask.DistributionOf(s) is not { } d) { failed++; continue; }
+            var qkey = s.Input("qkey")!;
+            if (s.Input("mode") == SurveyModes.None)
+            {
+                foreach (var g in survey.Groups)
+                    if (survey.TryGet(qkey, g, out _)) unsteered.Add(new SurveyPrediction(qkey, g, d));
+            }
+            else if (byId.TryGetValue(s.Input("persona_id") ?? "", out var p))
+                answers.Add(new SurveyAnswer(p.Id, qkey, p.Weight, p.Groups, d));
+        }
+        var (predictions, withheld) = SurveyPanel.Aggregate(answers, survey, minPersonas);
+        if (predictions.Count == 0)
+            throw new PersonaException($"Survey: no group of the survey has {minPersonas} or more personas with answers ({answers.Count} answers, {failed} failed); use more personas.");
+        var panelResults = SurveyScoring.Score(survey, predictions, withheld, resamples, seed, ct: ct);
+        var unsteeredResults = unsteered.Count > 0 ? SurveyScoring.Score(survey, unsteered, null, resamples, seed, ct: ct) : null;
+        return new SurveyStageResult(panelResults, unsteeredResults, questions, panel.Count, failed);
+    }
+}

@@ -1,0 +1,136 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.AI;
+using Persona.Benchmark;
+using Persona.Llm;
+using Persona.Pipeline;
+
+namespace Persona.Survey;
+
+/// <summary>How the persona is shown when a survey question is asked.</summary>
+public static class SurveyModes
+{
+    /// <summary>The full persona profile (the testbed's own mode).</summary>
+    public const string Persona = "persona";
+    /// <summary>No persona: the unsteered model, one answer per question that stands for every group.</summary>
+    public const string None = "none";
+
+    public static readonly IReadOnlyList<string> All = [Persona, None];
+}
+
+/// <summary>How a distribution is obtained from the model.</summary>
+public static class SurveyElicitation
+{
+    /// <summary>The model states a probability per option as JSON.</summary>
+    public const string Verbalized = "verbalized";
+
+    public static readonly IReadOnlyList<string> All = [Verbalized];
+}
+
+/// <summary>One question put to one persona (or to no persona, in mode none).</summary>
+/// <param name="PersonaText">The rendered persona (`key: value` lines), null in mode none.</param>
+/// <param name="PersonaAttributes">What the persona shows, for the simulator's planted answers; empty in mode none.</param>
+public sealed record SurveyAskItem(string? PersonaId, string? PersonaText, IReadOnlyDictionary<string, string> PersonaAttributes, SurveyItem Question, string Mode, string Elicitation);
+
+/// <summary>
+/// The survey as an Inspect-style task: each item is one multiple-choice question put to one
+/// persona by the answering role, which states its distribution over the options as JSON
+/// (elicitation <c>verbalized</c>). The sample's data carries the normalised distribution, qkey,
+/// mode and elicitation, so the log re-aggregates without the model.
+/// </summary>
+public static class SurveyTask
+{
+    public const string TaskName = "survey";
+    /// <summary>Bumped when the prompt or the parsing changes: part of every sample id.</summary>
+    public const string Version = "survey-prompts/1";
+
+    public static EvalTask<SurveyAskItem> Create(IEnumerable<SurveyAskItem> items, string role) => new()
+    {
+        Name = TaskName,
+        Version = Version,
+        Dataset = BenchTask.Stream(items),
+        Inputs = i => new Dictionary<string, string>
+        {
+            ["persona_id"] = i.PersonaId ?? "", ["qkey"] = i.Question.Qkey, ["mode"] = i.Mode, ["elicitation"] = i.Elicitation,
+        },
+        Solver = (i, ctx, ct) => SolveAsync(i, ctx, role, ct),
+    };
+
+    /// <summary>Option letters A, B, ... for the options that carry a share (a trailing "Refused" has none and is not offered).</summary>
+    public static string Letter(int i) => ((char)('A' + i)).ToString();
+
+    public static IReadOnlyList<ChatMessage> Messages(SurveyAskItem i)
+    {
+        var system = i.PersonaText is null
+            ? "You are answering a public opinion survey. Answer as a member of the public would."
+            : "You are answering a public opinion survey as the person described below. Answer as this person would, " +
+              "from their circumstances and views, not as an assistant.\n\n" + i.PersonaText;
+        var q = i.Question;
+        var sb = new StringBuilder();
+        sb.Append("Question: ").Append(q.Question).Append("\n\nOptions:\n");
+        for (var k = 0; k < q.Ordinal.Count; k++) sb.Append(Letter(k)).Append(". ").Append(q.Options[k]).Append('\n');
+        sb.Append("\nHow likely would you be to give each answer? Reply with JSON giving a probability (0 to 1) for every option letter; the probabilities sum to 1.");
+        return [new ChatMessage(ChatRole.System, system), new ChatMessage(ChatRole.User, sb.ToString())];
+    }
+
+    public static JsonElement Schema(int options)
+    {
+        var props = string.Join(",", Enumerable.Range(0, options).Select(k => $"\"{Letter(k)}\":{{\"type\":\"number\",\"minimum\":0,\"maximum\":1}}"));
+        var req = string.Join(",", Enumerable.Range(0, options).Select(k => $"\"{Letter(k)}\""));
+        return JsonDocument.Parse($"{{\"type\":\"object\",\"properties\":{{{props}}},\"required\":[{req}],\"additionalProperties\":false}}").RootElement.Clone();
+    }
+
+    /// <summary>Per option its rank on the question's scale (0 = lowest ordinal), or -1 off the scale: what the simulator's hint carries.</summary>
+    public static int[] Ranks(IReadOnlyList<double> ordinal)
+    {
+        var values = ordinal.Where(o => o != -1).Distinct().Order().ToList();
+        return ordinal.Select(o => o == -1 ? -1 : values.IndexOf(o)).ToArray();
+    }
+
+    private static async ValueTask<SolverResult> SolveAsync(SurveyAskItem i, SampleContext ctx, string role, CancellationToken ct)
+    {
+        var n = i.Question.Ordinal.Count;
+        var fields = Enumerable.Range(0, n).Select(Letter).ToArray();
+        // The hint follows from the messages alone (persona text and question), as the cache key requires.
+        var options = new ChatOptions { Temperature = 0, ResponseFormat = ChatResponseFormat.ForJsonSchema(Schema(n), "answer_distribution") }
+            .WithRunMetadata(Version, hint: new SimulationHint("survey_answer", i.PersonaAttributes, new Dictionary<string, string>
+            {
+                ["qkey"] = i.Question.Qkey, ["ranks"] = string.Join(",", Ranks(i.Question.Ordinal).Select(r => r.ToString(CultureInfo.InvariantCulture))),
+                ["fields"] = string.Join(",", fields),
+            }));
+        var r = await ctx.CallAsync(role, [.. Messages(i)], options, ct, "answer").ConfigureAwait(false);
+        var distribution = Parse(r.Text, fields);
+        return new SolverResult(null, JsonSerializer.SerializeToElement(new Dictionary<string, object?>
+        {
+            ["qkey"] = i.Question.Qkey, ["mode"] = i.Mode, ["elicitation"] = i.Elicitation, ["distribution"] = distribution,
+        }));
+    }
+
+    /// <summary>The stated probabilities, renormalised to sum to 1; a reply without them is a failed item (kept with its text).</summary>
+    public static double[] Parse(string text, IReadOnlyList<string> fields)
+    {
+        if (!JsonExtraction.TryExtract(text, out var root, out _) || root.ValueKind != JsonValueKind.Object)
+            throw new ItemFailedException(ItemFailure.Unparsable, "the answer is not a JSON object", text);
+        {
+            var p = new double[fields.Count];
+            for (var k = 0; k < fields.Count; k++)
+            {
+                if (!root.TryGetProperty(fields[k], out var v) || v.ValueKind != JsonValueKind.Number || !v.TryGetDouble(out var x) || !double.IsFinite(x) || x < 0)
+                    throw new ItemFailedException(ItemFailure.Unparsable, $"no probability for option {fields[k]}", text);
+                p[k] = x;
+            }
+            var sum = p.Sum();
+            if (sum <= 0) throw new ItemFailedException(ItemFailure.Unparsable, "every probability is 0", text);
+            for (var k = 0; k < p.Length; k++) p[k] /= sum;
+            return p;
+        }
+    }
+
+    /// <summary>The distribution a logged sample holds, or null for a failed sample.</summary>
+    public static double[]? DistributionOf(SampleRecord s)
+    {
+        if (s.Status != SampleRecord.StatusOk || s.Field("distribution") is not { ValueKind: JsonValueKind.Array } d) return null;
+        return d.EnumerateArray().Select(x => x.GetDouble()).ToArray();
+    }
+}
