@@ -87,8 +87,12 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
         Assert.All(root.GetProperty("withheld").EnumerateArray(), w => Assert.True(w.GetProperty("personas").GetInt32() < 10));
         Assert.True(root.GetProperty("baselines").GetProperty("population_prior").GetProperty("mean_distance").GetDouble() > 0);
         Assert.True(File.Exists(Path.Combine(runs.A, "survey", "survey-results-unsteered.json")));
-        Assert.Equal(12 * (Manifest(runs.A).GetProperty("stages").GetProperty("survey").GetProperty("counts").GetProperty("panelists").GetInt32() + 1),
+        // Per question: every panelist (persona), one unsteered answer (none), and each of the 22 groups in the three steering modes.
+        Assert.Equal(12 * (Manifest(runs.A).GetProperty("stages").GetProperty("survey").GetProperty("counts").GetProperty("panelists").GetInt32() + 1 + 3 * 22),
             File.ReadLines(Path.Combine(runs.A, "survey", "samples.jsonl")).Count());
+        using var modes = JsonDocument.Parse(File.ReadAllText(Path.Combine(runs.A, "survey", "survey-modes.json")));
+        Assert.Equal(["persona", "none", "steer-qa", "steer-bio", "steer-portray"], modes.RootElement.GetProperty("modes").EnumerateArray().Select(m => m.GetProperty("mode").GetString()));
+        Assert.All(modes.RootElement.GetProperty("modes").EnumerateArray().Skip(2), m => Assert.Equal(22, m.GetProperty("steerability").GetProperty("groups").GetArrayLength()));
     }
 
     [Fact]

@@ -111,6 +111,59 @@ public static class SurveyResultsJson
         w.WriteEndObject();
     }
 
+    /// <summary>
+    /// `survey-modes.json`: the overall distance per mode beside the baselines, and per steering mode
+    /// its steerability (distance minus the unsteered model's, per group; mean and spread across groups).
+    /// </summary>
+    public static void WriteModes(Stream stream, SurveyStageResult r, bool simulated)
+    {
+        using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        w.WriteStartObject();
+        w.WriteString("format", "persona-survey-modes/1");
+        if (simulated) w.WriteBoolean("simulated", true);
+        w.WriteNumber("questions", r.Questions.Count);
+        w.WriteNumber("panelists", r.Panelists);
+        w.WriteNumber("failed", r.Failed);
+        w.WriteStartArray("modes");
+        void Mode(string name, string file, SurveyResults? x)
+        {
+            if (x is null) return;
+            w.WriteStartObject();
+            w.WriteString("mode", name);
+            w.WriteString("file", file);
+            Number(w, "mean_distance", x.Overall.MeanDistance);
+            IntervalOf(w, x.Overall.Interval);
+            w.WriteNumber("groups", x.Groups.Count);
+            Number(w, "uniform", x.OverallBaselines.Uniform);
+            Number(w, "population_prior", x.OverallBaselines.PopulationPrior);
+            Number(w, "dispersion_ratio", x.Dispersion.Ratio);
+            var s = r.Steerability.FirstOrDefault(t => t.Mode == name);
+            if (s is not null)
+            {
+                w.WriteStartObject("steerability");
+                Number(w, "mean_gain", s.MeanGain);
+                Number(w, "sd_gain_across_groups", s.SdGain);
+                w.WriteStartArray("groups");
+                foreach (var (g, gain) in s.Gain)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("attribute", g.Attribute);
+                    w.WriteString("group", g.Group);
+                    Number(w, "gain", gain);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndObject();
+        }
+        Mode(SurveyModes.Persona, SurveyStage.ResultsFile, r.Panel);
+        Mode(SurveyModes.None, SurveyStage.UnsteeredFile, r.Unsteered);
+        foreach (var (mode, x) in r.Steered) Mode(mode, SurveyStage.SteeredFile(mode), x);
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
     private static void Mean(Utf8JsonWriter w, SurveyMean m)
     {
         Number(w, "mean_distance", m.MeanDistance);

@@ -7,8 +7,12 @@ namespace Persona.Survey;
 /// <summary>A persona of the panel: who it is, what the model is shown, its census weight and its survey groups.</summary>
 public sealed record SurveyPanelist(string Id, string Text, IReadOnlyDictionary<string, string> Attributes, double Weight, IReadOnlyList<SurveyGroup> Groups);
 
-/// <summary>What the survey stage found: the panel's scores (mode persona) and the unsteered model's (mode none).</summary>
-public sealed record SurveyStageResult(SurveyResults Panel, SurveyResults? Unsteered, IReadOnlyList<string> Questions, int Panelists, int Failed);
+/// <summary>A steering mode's gain per group: its distance minus the unsteered model's (below 0, steering brings the answers closer to the group's).</summary>
+public sealed record SurveySteerability(string Mode, IReadOnlyDictionary<SurveyGroup, double> Gain, double MeanGain, double SdGain);
+
+/// <summary>What the survey stage found: the panel's scores (mode persona), the unsteered model's (mode none), each steering mode's, and steerability.</summary>
+public sealed record SurveyStageResult(SurveyResults? Panel, SurveyResults? Unsteered, IReadOnlyDictionary<string, SurveyResults> Steered,
+    IReadOnlyList<SurveySteerability> Steerability, IReadOnlyList<string> Questions, int Panelists, int Failed);
 
 /// <summary>
 /// The survey stage's plan and aggregation, apart from the runner so that both are testable without
@@ -20,6 +24,10 @@ public static class SurveyStage
     public const string ResultsFile = SurveyResultsJson.FileName;
     public const string UnsteeredFile = "survey-results-unsteered.json";
     public const string SamplesFile = "samples.jsonl";
+    public const string ModesFile = "survey-modes.json";
+
+    /// <summary>The results file of a steering mode, e.g. survey-results-steer-qa.json.</summary>
+    public static string SteeredFile(string mode) => $"survey-results-{mode}.json";
 
     /// <summary>The questions to ask: all when <paramref name="count"/> is null or covers them, else a seeded subset kept in file order.</summary>
     public static IReadOnlyList<string> Questions(SurveySet survey, int? count, long seed)
@@ -52,17 +60,27 @@ public static class SurveyStage
         return list;
     }
 
-    /// <summary>The items: every panelist x question in mode persona, and each question once in mode none.</summary>
-    public static IEnumerable<SurveyAskItem> Items(IReadOnlyList<SurveyPanelist> panel, SurveySet survey, IReadOnlyList<string> questions, bool unsteered)
+    /// <summary>The items: every panelist x question in mode persona, each question once in mode none, and each question x group in each steering mode.</summary>
+    public static IEnumerable<SurveyAskItem> Items(IReadOnlyList<SurveyPanelist> panel, SurveySet survey, IReadOnlyList<string> questions, IReadOnlyList<string> modes)
     {
         foreach (var q in questions)
         {
             var item = survey.RowsOf(q).First();
-            if (unsteered) yield return new SurveyAskItem(null, null, new Dictionary<string, string>(), item, SurveyModes.None, SurveyElicitation.Verbalized);
-            foreach (var p in panel)
-                yield return new SurveyAskItem(p.Id, p.Text, p.Attributes, item, SurveyModes.Persona, SurveyElicitation.Verbalized);
+            if (modes.Contains(SurveyModes.None)) yield return new SurveyAskItem(null, null, new Dictionary<string, string>(), item, SurveyModes.None, SurveyElicitation.Verbalized);
+            foreach (var mode in SurveyModes.Steering.Where(modes.Contains))
+                foreach (var g in survey.Groups.Where(g => survey.TryGet(q, g, out _)))
+                    yield return new SurveyAskItem(null, null, SurveyModes.AsPersonaAttributes(g), item, mode, SurveyElicitation.Verbalized, g);
+            if (modes.Contains(SurveyModes.Persona))
+                foreach (var p in panel)
+                    yield return new SurveyAskItem(p.Id, p.Text, p.Attributes, item, SurveyModes.Persona, SurveyElicitation.Verbalized);
         }
     }
+
+    /// <summary>How many items <see cref="Items"/> yields (for progress and the dry run).</summary>
+    public static long Count(int panelists, SurveySet survey, IReadOnlyList<string> questions, IReadOnlyList<string> modes) =>
+        questions.Sum(q => (modes.Contains(SurveyModes.None) ? 1L : 0)
+            + SurveyModes.Steering.Count(modes.Contains) * (long)survey.Groups.Count(g => survey.TryGet(q, g, out _))
+            + (modes.Contains(SurveyModes.Persona) ? panelists : 0));
 
     /// <summary>Scores the logged samples: the panel's groups (census-weighted, small groups withheld) and the unsteered answer given to every group.</summary>
     public static SurveyStageResult Score(IReadOnlyList<SampleRecord> samples, IReadOnlyList<SurveyPanelist> panel, SurveySet survey,
@@ -71,24 +89,54 @@ public static class SurveyStage
         var byId = panel.ToDictionary(p => p.Id, StringComparer.Ordinal);
         var answers = new List<SurveyAnswer>();
         var unsteered = new List<SurveyPrediction>();
+        var steered = new Dictionary<string, List<SurveyPrediction>>(StringComparer.Ordinal);
+        var groupsByName = survey.Groups.ToDictionary(g => g.ToString(), StringComparer.Ordinal);
         var failed = 0;
+        var persona = false;
         foreach (var s in samples)
         {
+            var mode = s.Input("mode");
+            persona |= mode == SurveyModes.Persona;
             if (SurveyTask.DistributionOf(s) is not { } d) { failed++; continue; }
             var qkey = s.Input("qkey")!;
-            if (s.Input("mode") == SurveyModes.None)
+            if (mode == SurveyModes.None)
             {
                 foreach (var g in survey.Groups)
                     if (survey.TryGet(qkey, g, out _)) unsteered.Add(new SurveyPrediction(qkey, g, d));
             }
+            else if (mode is not null && SurveyModes.Steering.Contains(mode))
+            {
+                if (groupsByName.TryGetValue(s.Input("steer") ?? "", out var g))
+                    (steered.TryGetValue(mode, out var l) ? l : steered[mode] = []).Add(new SurveyPrediction(qkey, g, d));
+            }
             else if (byId.TryGetValue(s.Input("persona_id") ?? "", out var p))
                 answers.Add(new SurveyAnswer(p.Id, qkey, p.Weight, p.Groups, d));
         }
-        var (predictions, withheld) = SurveyPanel.Aggregate(answers, survey, minPersonas);
-        if (predictions.Count == 0)
-            throw new PersonaException($"Survey: no group of the survey has {minPersonas} or more personas with answers ({answers.Count} answers, {failed} failed); use more personas.");
-        var panelResults = SurveyScoring.Score(survey, predictions, withheld, resamples, seed, ct: ct);
+        SurveyResults? panelResults = null;
+        if (persona)
+        {
+            var (predictions, withheld) = SurveyPanel.Aggregate(answers, survey, minPersonas);
+            if (predictions.Count == 0)
+                throw new PersonaException($"Survey: no group of the survey has {minPersonas} or more personas with answers ({answers.Count} answers, {failed} failed); use more personas.");
+            panelResults = SurveyScoring.Score(survey, predictions, withheld, resamples, seed, ct: ct);
+        }
         var unsteeredResults = unsteered.Count > 0 ? SurveyScoring.Score(survey, unsteered, null, resamples, seed, ct: ct) : null;
-        return new SurveyStageResult(panelResults, unsteeredResults, questions, panel.Count, failed);
+        var steeredResults = new Dictionary<string, SurveyResults>(StringComparer.Ordinal);
+        foreach (var mode in SurveyModes.Steering.Where(steered.ContainsKey))
+            steeredResults[mode] = SurveyScoring.Score(survey, steered[mode], null, resamples, seed, ct: ct);
+        var steerability = new List<SurveySteerability>();
+        if (unsteeredResults is not null)
+        {
+            var baseline = unsteeredResults.Groups.ToDictionary(g => g.Group, g => g.Score.MeanDistance);
+            foreach (var (mode, r) in steeredResults)
+            {
+                var gain = r.Groups.Where(g => baseline.ContainsKey(g.Group)).ToDictionary(g => g.Group, g => g.Score.MeanDistance - baseline[g.Group]);
+                if (gain.Count == 0) continue;
+                var mean = gain.Values.Average();
+                var sd = gain.Count > 1 ? Math.Sqrt(gain.Values.Sum(x => (x - mean) * (x - mean)) / (gain.Count - 1)) : 0;
+                steerability.Add(new SurveySteerability(mode, gain, mean, sd));
+            }
+        }
+        return new SurveyStageResult(panelResults, unsteeredResults, steeredResults, steerability, questions, panel.Count, failed);
     }
 }

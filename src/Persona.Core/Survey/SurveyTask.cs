@@ -15,8 +15,58 @@ public static class SurveyModes
     public const string Persona = "persona";
     /// <summary>No persona: the unsteered model, one answer per question that stands for every group.</summary>
     public const string None = "none";
+    /// <summary>Steering by the group attribute alone (OpinionQA/HELM's three contexts, our own wording): as an earlier survey answer,</summary>
+    public const string SteerQa = "steer-qa";
+    /// <summary>... as a one-line description of the respondent,</summary>
+    public const string SteerBio = "steer-bio";
+    /// <summary>... or as an instruction to answer as a member of the group.</summary>
+    public const string SteerPortray = "steer-portray";
 
-    public static readonly IReadOnlyList<string> All = [Persona, None];
+    public static readonly IReadOnlyList<string> All = [Persona, None, SteerQa, SteerBio, SteerPortray];
+    public static readonly IReadOnlyList<string> Steering = [SteerQa, SteerBio, SteerPortray];
+
+    /// <summary>Parses a comma-separated list of modes, in <see cref="All"/> order.</summary>
+    public static IReadOnlyList<string> Parse(string list)
+    {
+        var asked = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(m => m.ToLowerInvariant()).ToList();
+        if (asked.Contains("all")) return All;
+        foreach (var m in asked)
+            if (!All.Contains(m)) throw new PersonaException($"--survey-modes: '{m}' is not a mode; expected {string.Join(", ", All)} or all.");
+        if (asked.Count == 0) throw new PersonaException($"--survey-modes is empty; expected some of {string.Join(", ", All)}.");
+        return All.Where(asked.Contains).ToList();
+    }
+
+    private static readonly IReadOnlyDictionary<string, (string Question, string Noun, string PersonaKey)> Attributes = new Dictionary<string, (string, string, string)>(StringComparer.Ordinal)
+    {
+        ["CREGION"] = ("In which region of the United States do you live?", "region of the United States", "region"),
+        ["EDUCATION"] = ("What is the highest level of school you have completed?", "education", "education"),
+        ["SEX"] = ("What is your sex?", "sex", "sex"),
+        ["POLIDEOLOGY"] = ("In politics, do you think of yourself as liberal, moderate or conservative?", "political ideology", "ideology"),
+        ["INCOME"] = ("What was your family's total income last year?", "family income", "income"),
+        ["POLPARTY"] = ("Generally speaking, do you think of yourself as a Republican, a Democrat, an independent or something else?", "political party", "political views"),
+        ["RACE"] = ("What is your race or ethnicity?", "race or ethnicity", "race"),
+        ["RELIG"] = ("What is your religious preference?", "religion", "religion"),
+    };
+
+    private static (string Question, string Noun, string PersonaKey) Describe(string attribute) =>
+        Attributes.TryGetValue(attribute, out var a) ? a : ($"What is your {attribute.ToLowerInvariant()}?", attribute.ToLowerInvariant(), attribute.ToLowerInvariant());
+
+    /// <summary>The steering context a mode puts before the question, for a group.</summary>
+    public static string Context(string mode, SurveyGroup g)
+    {
+        var (question, noun, _) = Describe(g.Attribute);
+        return mode switch
+        {
+            SteerQa => $"Earlier in this survey you were asked: \"{question}\" You answered: {g.Group}.",
+            SteerBio => $"A short description of you: your {noun} is {g.Group}.",
+            SteerPortray => $"Answer the following question as if you were a person whose {noun} is {g.Group}.",
+            _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "not a steering mode"),
+        };
+    }
+
+    /// <summary>What a steered item shows, as persona attributes (the simulator's planted shifts key on these).</summary>
+    public static IReadOnlyDictionary<string, string> AsPersonaAttributes(SurveyGroup g) =>
+        new Dictionary<string, string> { [Describe(g.Attribute).PersonaKey] = g.Group };
 }
 
 /// <summary>How a distribution is obtained from the model.</summary>
@@ -31,7 +81,9 @@ public static class SurveyElicitation
 /// <summary>One question put to one persona (or to no persona, in mode none).</summary>
 /// <param name="PersonaText">The rendered persona (`key: value` lines), null in mode none.</param>
 /// <param name="PersonaAttributes">What the persona shows, for the simulator's planted answers; empty in mode none.</param>
-public sealed record SurveyAskItem(string? PersonaId, string? PersonaText, IReadOnlyDictionary<string, string> PersonaAttributes, SurveyItem Question, string Mode, string Elicitation);
+/// <param name="Steer">The group a steering mode speaks for (null in modes persona and none).</param>
+public sealed record SurveyAskItem(string? PersonaId, string? PersonaText, IReadOnlyDictionary<string, string> PersonaAttributes, SurveyItem Question, string Mode, string Elicitation,
+    SurveyGroup? Steer = null);
 
 /// <summary>
 /// The survey as an Inspect-style task: each item is one multiple-choice question put to one
@@ -53,6 +105,7 @@ public static class SurveyTask
         Inputs = i => new Dictionary<string, string>
         {
             ["persona_id"] = i.PersonaId ?? "", ["qkey"] = i.Question.Qkey, ["mode"] = i.Mode, ["elicitation"] = i.Elicitation,
+            ["steer"] = i.Steer?.ToString() ?? "",
         },
         Solver = (i, ctx, ct) => SolveAsync(i, ctx, role, ct),
     };
@@ -62,12 +115,15 @@ public static class SurveyTask
 
     public static IReadOnlyList<ChatMessage> Messages(SurveyAskItem i)
     {
-        var system = i.PersonaText is null
-            ? "You are answering a public opinion survey. Answer as a member of the public would."
-            : "You are answering a public opinion survey as the person described below. Answer as this person would, " +
-              "from their circumstances and views, not as an assistant.\n\n" + i.PersonaText;
+        var system = i.PersonaText is not null
+            ? "You are answering a public opinion survey as the person described below. Answer as this person would, " +
+              "from their circumstances and views, not as an assistant.\n\n" + i.PersonaText
+            : i.Steer is { } g
+                ? "You are answering a public opinion survey." + (i.Mode == SurveyModes.SteerBio ? " " + SurveyModes.Context(i.Mode, g) : "")
+                : "You are answering a public opinion survey. Answer as a member of the public would.";
         var q = i.Question;
         var sb = new StringBuilder();
+        if (i.Steer is { } s && i.Mode is SurveyModes.SteerQa or SurveyModes.SteerPortray) sb.Append(SurveyModes.Context(i.Mode, s)).Append("\n\n");
         sb.Append("Question: ").Append(q.Question).Append("\n\nOptions:\n");
         for (var k = 0; k < q.Ordinal.Count; k++) sb.Append(Letter(k)).Append(". ").Append(q.Options[k]).Append('\n');
         sb.Append("\nHow likely would you be to give each answer? Reply with JSON giving a probability (0 to 1) for every option letter; the probabilities sum to 1.");
@@ -103,7 +159,7 @@ public static class SurveyTask
         var distribution = Parse(r.Text, fields);
         return new SolverResult(null, JsonSerializer.SerializeToElement(new Dictionary<string, object?>
         {
-            ["qkey"] = i.Question.Qkey, ["mode"] = i.Mode, ["elicitation"] = i.Elicitation, ["distribution"] = distribution,
+            ["qkey"] = i.Question.Qkey, ["mode"] = i.Mode, ["elicitation"] = i.Elicitation, ["steer"] = i.Steer?.ToString(), ["distribution"] = distribution,
         }));
     }
 

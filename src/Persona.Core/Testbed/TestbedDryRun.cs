@@ -44,9 +44,11 @@ public static class TestbedDryRun
         Add(TestbedStages.Population, W, "LM-written detail", evaluated, 450, 260);
         Add(TestbedStages.Population, W, "consistency verdict", evaluated, 650, 60);
 
-        // Every persona in a survey group (adults; an upper bound) answers each asked question, plus one unsteered answer per question.
-        var surveyQuestions = Math.Min(o.SurveyQuestions ?? int.MaxValue, Survey.SurveySetFile.Read(o.SurveySource ?? Survey.SurveySet.BundledPath).Questions.Count);
-        Add(TestbedStages.Survey, Judge, $"survey answers (persona, verbalized; {surveyQuestions} questions, upper bound)", (long)(o.Personas + 1) * surveyQuestions, 120 + persona + 150, 40);
+        // Every persona in a survey group (adults; o.Personas is an upper bound) answers each asked question; none and the steering modes ask per question (and group).
+        var surveySet = Survey.SurveySetFile.Read(o.SurveySource ?? Survey.SurveySet.BundledPath);
+        var surveyQuestions = Survey.SurveyStage.Questions(surveySet, o.SurveyQuestions, o.Seed);
+        Add(TestbedStages.Survey, Judge, $"survey answers ({string.Join(", ", o.SurveyModes)}; verbalized; {surveyQuestions.Count} questions; upper bound)",
+            Survey.SurveyStage.Count(o.Personas, surveySet, surveyQuestions, o.SurveyModes), 120 + persona + 150, 40);
 
         var source = o.PromptSource is null ? PromptLoader.LoadBundledPrism() : PromptLoader.Load(o.PromptSource);
         var toClassify = PromptCurator.ToClassify(source, new PromptCurationOptions { Limit = o.PromptLimit });

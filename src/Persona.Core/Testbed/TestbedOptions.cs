@@ -20,6 +20,8 @@ public sealed record TestbedOptions
     public string? SurveySource { get; init; }
     /// <summary>Questions asked of every panelist (null: all). The default keeps `persona run` fast: a seeded 12 of the 133.</summary>
     public int? SurveyQuestions { get; init; } = 12;
+    /// <summary>How the survey is asked: persona (the panel), none (unsteered), steer-qa, steer-bio, steer-portray.</summary>
+    public IReadOnlyList<string> SurveyModes { get; init; } = Survey.SurveyModes.All;
     /// <summary>A survey group with fewer personas is reported with its count and withheld.</summary>
     public int SurveyMinPersonas { get; init; } = 10;
 

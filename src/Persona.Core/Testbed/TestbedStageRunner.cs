@@ -54,23 +54,32 @@ public static class TestbedStageRunner
         await foreach (var r in PersonaJsonl.ReadAsync(Path.Combine(PopulationDir(c), PersonaBuilder.PersonasJsonl), c.Stop).ConfigureAwait(false)) records.Add(r);
         var panel = Survey.SurveyStage.Panel(records);
         var questions = Survey.SurveyStage.Questions(survey, o.SurveyQuestions, o.Seed);
-        // The judge role-plays personas in this testbed; the survey asks it to answer as each one.
-        var task = Survey.SurveyTask.Create(Survey.SurveyStage.Items(panel, survey, questions, unsteered: true), TestbedRoles.Judge);
-        var samples = await RunTaskAsync(c, task, (long)questions.Count * (panel.Count + 1), "survey answers", c.Runtime.Role(TestbedRoles.Judge)).ConfigureAwait(false);
+        // The judge role-plays personas in this testbed; the survey asks it to answer as each one (and steered, and unsteered).
+        var task = Survey.SurveyTask.Create(Survey.SurveyStage.Items(panel, survey, questions, o.SurveyModes), TestbedRoles.Judge);
+        var samples = await RunTaskAsync(c, task, Survey.SurveyStage.Count(panel.Count, survey, questions, o.SurveyModes), "survey answers", c.Runtime.Role(TestbedRoles.Judge)).ConfigureAwait(false);
         Directory.CreateDirectory(dir);
         await SampleLogExport.WriteJsonlAsync(c.Runtime.Store, task.Name, Path.Combine(dir, Survey.SurveyStage.SamplesFile), c.Stop).ConfigureAwait(false);
         c.Progress("statistics", 0, 1);
         var r2 = Survey.SurveyStage.Score(samples, panel, survey, questions, o.SurveyMinPersonas, o.Resamples, unchecked((ulong)o.Seed), c.Stop);
         var simulated = samples.Any(s => s.Simulated);
-        await AtomicFile.WriteAsync(Path.Combine(dir, Survey.SurveyStage.ResultsFile), (st, _) => { Survey.SurveyResultsJson.Write(st, r2.Panel, simulated: simulated); return Task.CompletedTask; }, c.Stop).ConfigureAwait(false);
-        if (r2.Unsteered is { } u)
-            await AtomicFile.WriteAsync(Path.Combine(dir, Survey.SurveyStage.UnsteeredFile), (st, _) => { Survey.SurveyResultsJson.Write(st, u, simulated: simulated); return Task.CompletedTask; }, c.Stop).ConfigureAwait(false);
+        async Task Write(string file, Survey.SurveyResults? x)
+        {
+            if (x is null) return;
+            await AtomicFile.WriteAsync(Path.Combine(dir, file), (st, _) => { Survey.SurveyResultsJson.Write(st, x, simulated: simulated); return Task.CompletedTask; }, c.Stop).ConfigureAwait(false);
+        }
+        await Write(Survey.SurveyStage.ResultsFile, r2.Panel).ConfigureAwait(false);
+        await Write(Survey.SurveyStage.UnsteeredFile, r2.Unsteered).ConfigureAwait(false);
+        foreach (var (mode, x) in r2.Steered) await Write(Survey.SurveyStage.SteeredFile(mode), x).ConfigureAwait(false);
+        await AtomicFile.WriteAsync(Path.Combine(dir, Survey.SurveyStage.ModesFile), (st, _) => { Survey.SurveyResultsJson.WriteModes(st, r2, simulated); return Task.CompletedTask; }, c.Stop).ConfigureAwait(false);
+        double? D(Survey.SurveyResults? x) => x is null ? null : Math.Round(x.Overall.MeanDistance, 6);
+        var any = r2.Panel ?? r2.Unsteered ?? r2.Steered.Values.First();
         return new Dictionary<string, object?>
         {
             ["questions"] = questions.Count, ["of_questions"] = survey.Questions.Count, ["panelists"] = panel.Count, ["samples"] = samples.Count, ["failed"] = r2.Failed,
-            ["groups"] = r2.Panel.Groups.Count, ["withheld"] = r2.Panel.Withheld.Count,
-            ["mean_distance"] = Math.Round(r2.Panel.Overall.MeanDistance, 6), ["unsteered_mean_distance"] = r2.Unsteered is { } un ? Math.Round(un.Overall.MeanDistance, 6) : null,
-            ["uniform_mean_distance"] = Math.Round(r2.Panel.OverallBaselines.Uniform, 6), ["prior_mean_distance"] = Math.Round(r2.Panel.OverallBaselines.PopulationPrior, 6),
+            ["modes"] = o.SurveyModes, ["groups"] = r2.Panel?.Groups.Count, ["withheld"] = r2.Panel?.Withheld.Count,
+            ["mean_distance"] = D(r2.Panel), ["unsteered_mean_distance"] = D(r2.Unsteered),
+            ["steered_mean_distance"] = r2.Steered.ToDictionary(kv => kv.Key, kv => D(kv.Value)),
+            ["uniform_mean_distance"] = Math.Round(any.OverallBaselines.Uniform, 6), ["prior_mean_distance"] = Math.Round(any.OverallBaselines.PopulationPrior, 6),
             ["simulated"] = simulated,
         };
     }

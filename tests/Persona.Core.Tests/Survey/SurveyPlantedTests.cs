@@ -37,11 +37,14 @@ public sealed class SurveyPlantedTests
         return list;
     }
 
-    private static async Task<List<SampleRecord>> AskAsync(string world, IReadOnlyList<SurveyPanelist> panel, IReadOnlyList<string> questions)
+    private static Task<List<SampleRecord>> AskAsync(string world, IReadOnlyList<SurveyPanelist> panel, IReadOnlyList<string> questions) =>
+        AskAsync(world, panel, questions, [SurveyModes.Persona, SurveyModes.None]);
+
+    private static async Task<List<SampleRecord>> AskAsync(string world, IReadOnlyList<SurveyPanelist> panel, IReadOnlyList<string> questions, IReadOnlyList<string> modes)
     {
         await using var rt = LlmRuntime.Open(Options(TempDir(), "offline") with { WorldPath = world });
         var samples = new List<SampleRecord>();
-        await TaskRunner.RunToEndAsync(TaskRunner.RunAsync(SurveyTask.Create(SurveyStage.Items(panel, Gss.Value, questions, unsteered: true), "judge"), rt), SurveyTask.TaskName, samples.Add);
+        await TaskRunner.RunToEndAsync(TaskRunner.RunAsync(SurveyTask.Create(SurveyStage.Items(panel, Gss.Value, questions, modes), "judge"), rt), SurveyTask.TaskName, samples.Add);
         return samples;
     }
 
@@ -57,10 +60,10 @@ public sealed class SurveyPlantedTests
 
         var r = SurveyStage.Score(samples, Panel(), Gss.Value, questions, minPersonas: 10, resamples: 200, seed: 1);
         // Groups in the panel: Male, Female, Democrat, Republican; the other 18 are withheld with a count of 0.
-        Assert.Equal(4, r.Panel.Groups.Count);
-        Assert.Equal(18, r.Panel.Withheld.Count);
-        Assert.All(r.Panel.Withheld, w => Assert.Equal(0, w.Personas));
-        var spread = r.Panel.Dispersion.Predicted;
+        Assert.Equal(4, r.Panel!.Groups.Count);
+        Assert.Equal(18, r.Panel!.Withheld.Count);
+        Assert.All(r.Panel!.Withheld, w => Assert.Equal(0, w.Personas));
+        var spread = r.Panel!.Dispersion.Predicted;
         var republican = spread[new SurveyGroup("POLPARTY", "Republican")];
         var democrat = spread[new SurveyGroup("POLPARTY", "Democrat")];
         var male = spread[new SurveyGroup("SEX", "Male")];
@@ -78,9 +81,9 @@ public sealed class SurveyPlantedTests
         var questions = SurveyStage.Questions(Gss.Value, 5, 3);
         var samples = await AskAsync(world, Panel(), questions);
         var r = SurveyStage.Score(samples, Panel(), Gss.Value, questions, minPersonas: 10, resamples: 200, seed: 1);
-        Assert.All(r.Panel.Dispersion.Predicted.Values, v => Assert.Equal(0, v, 5));
+        Assert.All(r.Panel!.Dispersion.Predicted.Values, v => Assert.Equal(0, v, 5));
         // Each group's distance is then exactly the unsteered model's for that group.
-        foreach (var g in r.Panel.Groups)
+        foreach (var g in r.Panel!.Groups)
             Assert.Equal(r.Unsteered!.Groups.Single(u => u.Group == g.Group).Score.MeanDistance, g.Score.MeanDistance, 5);
     }
 
@@ -92,9 +95,37 @@ public sealed class SurveyPlantedTests
         var samples = await AskAsync(world, Panel(), questions);
         var r = SurveyStage.Score(samples, Panel(), Gss.Value, questions, minPersonas: 31, resamples: 200, seed: 1);
         // 45 of each sex, 30 of each party: the parties fall below 31.
-        Assert.Equal(["Male", "Female"], r.Panel.Groups.Select(g => g.Group.Group));
-        Assert.Equal(30, r.Panel.Withheld.Single(w => w.Group.Group == "Democrat").Personas);
-        Assert.Contains("fewer than 31", r.Panel.Withheld.Single(w => w.Group.Group == "Republican").Reason);
+        Assert.Equal(["Male", "Female"], r.Panel!.Groups.Select(g => g.Group.Group));
+        Assert.Equal(30, r.Panel!.Withheld.Single(w => w.Group.Group == "Democrat").Personas);
+        Assert.Contains("fewer than 31", r.Panel!.Withheld.Single(w => w.Group.Group == "Republican").Reason);
+    }
+
+    [Fact]
+    public async Task Steering_moves_only_the_groups_with_a_planted_shift()
+    {
+        var world = World("""{"format":"persona-world/1","seed":5,"survey":{"spread":1.0,"shifts":{"political views":{"Republican":1.6,"Democrat":-0.8}}}}""");
+        var questions = SurveyStage.Questions(Gss.Value, 10, 3);
+        var modes = new[] { SurveyModes.None, SurveyModes.SteerQa, SurveyModes.SteerBio, SurveyModes.SteerPortray };
+        var samples = await AskAsync(world, [], questions, modes);
+        Assert.Equal(SurveyStage.Count(0, Gss.Value, questions, modes), samples.Count);
+        Assert.Equal(10 * (1 + 3 * 22), samples.Count);
+        var r = SurveyStage.Score(samples, [], Gss.Value, questions, minPersonas: 10, resamples: 200, seed: 1);
+        Assert.Null(r.Panel);
+        Assert.Equal(3, r.Steerability.Count);
+        foreach (var s in r.Steerability)
+        {
+            // No planted shift for sex or region: steering changes nothing there; it does for the parties.
+            Assert.Equal(0, s.Gain[new SurveyGroup("SEX", "Male")], 9);
+            Assert.Equal(0, s.Gain[new SurveyGroup("CREGION", "South")], 9);
+            Assert.NotEqual(0, s.Gain[new SurveyGroup("POLPARTY", "Republican")], 3);
+            Assert.NotEqual(0, s.Gain[new SurveyGroup("POLPARTY", "Democrat")], 3);
+            Assert.True(s.SdGain > 0);
+        }
+        // The steered Republican answers sit farther from the unsteered ones than the Democrats' (planted 1.6 vs 0.8).
+        var none = samples.Where(x => x.Input("mode") == SurveyModes.None).ToDictionary(x => x.Input("qkey")!, x => SurveyTask.DistributionOf(x)!);
+        double Shift(string group) => samples.Where(x => x.Input("mode") == SurveyModes.SteerQa && x.Input("steer") == "POLPARTY=" + group)
+            .Average(x => SurveyDistance.Distance(Gss.Value.RowsOf(x.Input("qkey")!).First().Ordinal, SurveyTask.DistributionOf(x)!, none[x.Input("qkey")!])!.Value);
+        Assert.True(Shift("Republican") > Shift("Democrat") && Shift("Democrat") > 0, $"R {Shift("Republican"):0.000}, D {Shift("Democrat"):0.000}");
     }
 
     [Fact]
