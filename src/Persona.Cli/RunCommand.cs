@@ -26,6 +26,7 @@ internal static class RunCommand
         var prompts = new Option<string?>("--prompts") { Description = "Your prompts (.json PRISM layout, .jsonl, .csv) instead of the bundled PRISM opening prompts." };
         var survey = new Option<string?>("--survey") { Description = "Real answers per group for the survey stage (JSON Lines: qkey, attribute, group, question, options, ordinal, responses, refusal_rate) instead of the bundled GSS 2022 set." };
         var surveyModes = new Option<string>("--survey-modes") { Description = $"How the survey stage asks: some of {string.Join(", ", Survey.SurveyModes.All)}, comma-separated, or all.", DefaultValueFactory = _ => "all" };
+        var surveyElicitation = new Option<string>("--survey-elicitation") { Description = "How the survey stage gets a distribution: verbalized (the model states one as JSON) or sample:N (N answers at temperature 1, counted; N calls each).", DefaultValueFactory = _ => "verbalized" };
         var from = new Option<string?>("--from") { Description = $"Rerun from this stage on even if its inputs are unchanged: {string.Join(", ", TestbedStages.All)}." };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the calls, tokens and estimated cost of every stage per role; send nothing." };
         var dataset = new Option<string?>("--dataset") { Description = $"A finished run whose dataset ({string.Join(", ", DatasetRun.Taken)}) this run takes byte for byte: only the stages that call the model under test run, so models compare on the same personas and pairs (then `persona bench compare RUN OUT`)." };
@@ -48,7 +49,7 @@ internal static class RunCommand
             "  persona run --out runs/paper --from bench\n" +
             "  persona run --dataset out --model offline:b --out out-b && persona bench compare out out-b")
         {
-            output, scale, seed, personas, prompts, survey, surveyModes, from, dryRun, dataset,
+            output, scale, seed, personas, prompts, survey, surveyModes, surveyElicitation, from, dryRun, dataset,
         };
         runtime.AddTo(cmd);
         cmd.SetAction(async (parse, ct) =>
@@ -60,7 +61,8 @@ internal static class RunCommand
                 Dataset = parse.GetValue(dataset) is { } d ? Path.GetFullPath(d) : null,
             };
             if (parse.GetValue(personas) is { } n) o = o with { Personas = n };
-            o = o with { SurveySource = parse.GetValue(survey) is { } sf ? Path.GetFullPath(sf) : null, SurveyModes = Survey.SurveyModes.Parse(parse.GetValue(surveyModes)!) };
+            o = o with { SurveySource = parse.GetValue(survey) is { } sf ? Path.GetFullPath(sf) : null, SurveyModes = Survey.SurveyModes.Parse(parse.GetValue(surveyModes)!),
+                SurveyElicitation = Survey.SurveyElicitation.Parse(parse.GetValue(surveyElicitation)!) };
             // Read in full now, like --prompts: a broken line found by the survey stage would come after the population was paid.
             if (o.SurveySource is { } surveyFile) Survey.SurveySetFile.Read(surveyFile);
             if (o.PromptSource is { } folder) InputFile.NotAFolder(folder, "--prompts");

@@ -30,6 +30,7 @@ namespace Persona.Llm;
 /// <c>field</c> = needs_revision): false with P = pass(mode, persona).</item>
 /// <item><c>survey_answer</c> (options <c>qkey</c>, <c>ranks</c>, <c>fields</c>): a distribution over a
 /// survey question's options from the world's base and group shifts (<see cref="SimulatedWorld.SurveyDistribution"/>).</item>
+/// <item><c>survey_sample</c> (the same options and <c>respondent</c>, <c>sample</c>): one answer drawn from that distribution.</item>
 /// <item><c>summary_judge</c> (option <c>attributes</c>, comma-separated; <c>field</c>): lists the
 /// attributes dropped, each with P = summary_drop(attribute).</item>
 /// </list>
@@ -165,6 +166,20 @@ public sealed class OfflineSimulator : IChatClient
                 if (ranks.Length == 0 || ranks.Length != fields.Length) return;
                 var p = w.SurveyDistribution(hint.Option("qkey") ?? "", ranks, persona);
                 for (var i = 0; i < fields.Length; i++) obj[fields[i]] = JsonValue.Create(Math.Round(p[i], 6));
+                break;
+            }
+            case "survey_sample":
+            {
+                // One answer drawn from the same planted distribution: N samples estimate it.
+                var ranks = (hint.Option("ranks") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)
+                    .Select(r => int.Parse(r, CultureInfo.InvariantCulture)).ToArray();
+                var fields = (hint.Option("fields") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries);
+                if (ranks.Length == 0 || ranks.Length != fields.Length) return;
+                var p = w.SurveyDistribution(hint.Option("qkey") ?? "", ranks, persona);
+                var u = w.Unit("survey-sample", hint.Option("qkey") ?? "", hint.Option("respondent") ?? "", hint.Option("sample") ?? "0");
+                var k = 0;
+                for (var acc = p[0]; k < p.Length - 1 && u >= acc; acc += p[++k]) { }
+                obj["answer"] = JsonValue.Create(fields[k]);
                 break;
             }
             case "summary_judge":

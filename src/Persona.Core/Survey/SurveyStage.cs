@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Persona.Census;
 using Persona.Personas;
 using Persona.Pipeline;
@@ -60,27 +61,54 @@ public static class SurveyStage
         return list;
     }
 
-    /// <summary>The items: every panelist x question in mode persona, each question once in mode none, and each question x group in each steering mode.</summary>
-    public static IEnumerable<SurveyAskItem> Items(IReadOnlyList<SurveyPanelist> panel, SurveySet survey, IReadOnlyList<string> questions, IReadOnlyList<string> modes)
+    /// <summary>The items: every panelist x question in mode persona, each question once in mode none, and each question x group in each
+    /// steering mode; N of each with sample:N.</summary>
+    public static IEnumerable<SurveyAskItem> Items(IReadOnlyList<SurveyPanelist> panel, SurveySet survey, IReadOnlyList<string> questions, IReadOnlyList<string> modes,
+        string elicitation = SurveyElicitation.Verbalized)
     {
+        var n = Math.Max(1, SurveyElicitation.Samples(elicitation));
         foreach (var q in questions)
         {
             var item = survey.RowsOf(q).First();
-            if (modes.Contains(SurveyModes.None)) yield return new SurveyAskItem(null, null, new Dictionary<string, string>(), item, SurveyModes.None, SurveyElicitation.Verbalized);
-            foreach (var mode in SurveyModes.Steering.Where(modes.Contains))
-                foreach (var g in survey.Groups.Where(g => survey.TryGet(q, g, out _)))
-                    yield return new SurveyAskItem(null, null, SurveyModes.AsPersonaAttributes(g), item, mode, SurveyElicitation.Verbalized, g);
-            if (modes.Contains(SurveyModes.Persona))
-                foreach (var p in panel)
-                    yield return new SurveyAskItem(p.Id, p.Text, p.Attributes, item, SurveyModes.Persona, SurveyElicitation.Verbalized);
+            for (var k = 0; k < n; k++)
+            {
+                if (modes.Contains(SurveyModes.None)) yield return new SurveyAskItem(null, null, new Dictionary<string, string>(), item, SurveyModes.None, elicitation, null, k);
+                foreach (var mode in SurveyModes.Steering.Where(modes.Contains))
+                    foreach (var g in survey.Groups.Where(g => survey.TryGet(q, g, out _)))
+                        yield return new SurveyAskItem(null, null, SurveyModes.AsPersonaAttributes(g), item, mode, elicitation, g, k);
+                if (modes.Contains(SurveyModes.Persona))
+                    foreach (var p in panel)
+                        yield return new SurveyAskItem(p.Id, p.Text, p.Attributes, item, SurveyModes.Persona, elicitation, null, k);
+            }
         }
     }
 
     /// <summary>How many items <see cref="Items"/> yields (for progress and the dry run).</summary>
-    public static long Count(int panelists, SurveySet survey, IReadOnlyList<string> questions, IReadOnlyList<string> modes) =>
-        questions.Sum(q => (modes.Contains(SurveyModes.None) ? 1L : 0)
+    public static long Count(int panelists, SurveySet survey, IReadOnlyList<string> questions, IReadOnlyList<string> modes, string elicitation = SurveyElicitation.Verbalized) =>
+        Math.Max(1, SurveyElicitation.Samples(elicitation)) * questions.Sum(q => (modes.Contains(SurveyModes.None) ? 1L : 0)
             + SurveyModes.Steering.Count(modes.Contains) * (long)survey.Groups.Count(g => survey.TryGet(q, g, out _))
             + (modes.Contains(SurveyModes.Persona) ? panelists : 0));
+
+    /// <summary>
+    /// One distribution per respondent (persona, steered group or none), question and mode: the stated one
+    /// (verbalized), or the shares of the N sampled answers that did not fail (sample:N).
+    /// </summary>
+    public static IReadOnlyList<SampleRecord> Collapse(IReadOnlyList<SampleRecord> samples)
+    {
+        if (!samples.Any(s => s.Input("elicitation")?.StartsWith(SurveyElicitation.SamplePrefix, StringComparison.Ordinal) == true)) return samples;
+        var list = new List<SampleRecord>();
+        foreach (var unit in samples.GroupBy(s => (s.Input("mode"), s.Input("persona_id"), s.Input("steer"), s.Input("qkey"))))
+        {
+            var ok = unit.Select(SurveyTask.DistributionOf).Where(d => d is not null).ToList();
+            var first = unit.First();
+            if (ok.Count == 0) { list.Add(first); continue; }
+            var mean = new double[ok[0]!.Length];
+            foreach (var d in ok) for (var i = 0; i < mean.Length; i++) mean[i] += d![i] / ok.Count;
+            var data = JsonSerializer.SerializeToElement(new Dictionary<string, object?> { ["distribution"] = mean, ["answers"] = ok.Count });
+            list.Add(first with { Status = SampleRecord.StatusOk, Data = data });
+        }
+        return list;
+    }
 
     /// <summary>Scores the logged samples: the panel's groups (census-weighted, small groups withheld) and the unsteered answer given to every group.</summary>
     public static SurveyStageResult Score(IReadOnlyList<SampleRecord> samples, IReadOnlyList<SurveyPanelist> panel, SurveySet survey,
@@ -91,13 +119,13 @@ public static class SurveyStage
         var unsteered = new List<SurveyPrediction>();
         var steered = new Dictionary<string, List<SurveyPrediction>>(StringComparer.Ordinal);
         var groupsByName = survey.Groups.ToDictionary(g => g.ToString(), StringComparer.Ordinal);
-        var failed = 0;
+        var failed = samples.Count(s => SurveyTask.DistributionOf(s) is null);
         var persona = false;
-        foreach (var s in samples)
+        foreach (var s in Collapse(samples))
         {
             var mode = s.Input("mode");
             persona |= mode == SurveyModes.Persona;
-            if (SurveyTask.DistributionOf(s) is not { } d) { failed++; continue; }
+            if (SurveyTask.DistributionOf(s) is not { } d) continue;
             var qkey = s.Input("qkey")!;
             if (mode == SurveyModes.None)
             {

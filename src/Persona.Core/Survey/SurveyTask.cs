@@ -69,21 +69,43 @@ public static class SurveyModes
         new Dictionary<string, string> { [Describe(g.Attribute).PersonaKey] = g.Group };
 }
 
-/// <summary>How a distribution is obtained from the model.</summary>
+/// <summary>How a distribution is obtained from the model: recorded on every sample (an experimental factor).</summary>
 public static class SurveyElicitation
 {
-    /// <summary>The model states a probability per option as JSON.</summary>
+    /// <summary>The model states a probability per option as JSON (one call, temperature 0).</summary>
     public const string Verbalized = "verbalized";
+    /// <summary>Prefix of sample:N: N separate answers (one option each) at temperature 1, counted.</summary>
+    public const string SamplePrefix = "sample:";
+    /// <summary>Most answers per item sample:N draws (each is a paid call).</summary>
+    public const int MaxSamples = 1000;
 
-    public static readonly IReadOnlyList<string> All = [Verbalized];
+    /// <summary>"verbalized" or "sample:N" (1 &lt;= N &lt;= 1000); logprobs is not implemented yet and says so.</summary>
+    public static string Parse(string text)
+    {
+        var t = text.Trim().ToLowerInvariant();
+        if (t == Verbalized) return t;
+        if (t.StartsWith(SamplePrefix, StringComparison.Ordinal) && int.TryParse(t[SamplePrefix.Length..], System.Globalization.NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= MaxSamples)
+            return SamplePrefix + n.ToString(CultureInfo.InvariantCulture);
+        if (t == "logprobs") throw new PersonaException("--survey-elicitation logprobs is not implemented yet; use verbalized or sample:N.");
+        throw new PersonaException($"--survey-elicitation '{text}': expected verbalized or sample:N with N from 1 to {MaxSamples} (e.g. sample:20).");
+    }
+
+    /// <summary>N of sample:N, or 0 for verbalized.</summary>
+    public static int Samples(string elicitation) =>
+        elicitation.StartsWith(SamplePrefix, StringComparison.Ordinal) ? int.Parse(elicitation[SamplePrefix.Length..], CultureInfo.InvariantCulture) : 0;
 }
 
 /// <summary>One question put to one persona (or to no persona, in mode none).</summary>
 /// <param name="PersonaText">The rendered persona (`key: value` lines), null in mode none.</param>
 /// <param name="PersonaAttributes">What the persona shows, for the simulator's planted answers; empty in mode none.</param>
 /// <param name="Steer">The group a steering mode speaks for (null in modes persona and none).</param>
+/// <param name="Sample">Which of the N answers of sample:N this is (0 for verbalized).</param>
 public sealed record SurveyAskItem(string? PersonaId, string? PersonaText, IReadOnlyDictionary<string, string> PersonaAttributes, SurveyItem Question, string Mode, string Elicitation,
-    SurveyGroup? Steer = null);
+    SurveyGroup? Steer = null, int Sample = 0)
+{
+    /// <summary>Who answers: the persona, the steered group, or nobody (mode none); the unit a distribution belongs to.</summary>
+    public string Respondent => PersonaId ?? Steer?.ToString() ?? "none";
+}
 
 /// <summary>
 /// The survey as an Inspect-style task: each item is one multiple-choice question put to one
@@ -105,7 +127,7 @@ public static class SurveyTask
         Inputs = i => new Dictionary<string, string>
         {
             ["persona_id"] = i.PersonaId ?? "", ["qkey"] = i.Question.Qkey, ["mode"] = i.Mode, ["elicitation"] = i.Elicitation,
-            ["steer"] = i.Steer?.ToString() ?? "",
+            ["steer"] = i.Steer?.ToString() ?? "", ["sample"] = i.Sample.ToString(CultureInfo.InvariantCulture),
         },
         Solver = (i, ctx, ct) => SolveAsync(i, ctx, role, ct),
     };
@@ -126,7 +148,9 @@ public static class SurveyTask
         if (i.Steer is { } s && i.Mode is SurveyModes.SteerQa or SurveyModes.SteerPortray) sb.Append(SurveyModes.Context(i.Mode, s)).Append("\n\n");
         sb.Append("Question: ").Append(q.Question).Append("\n\nOptions:\n");
         for (var k = 0; k < q.Ordinal.Count; k++) sb.Append(Letter(k)).Append(". ").Append(q.Options[k]).Append('\n');
-        sb.Append("\nHow likely would you be to give each answer? Reply with JSON giving a probability (0 to 1) for every option letter; the probabilities sum to 1.");
+        sb.Append(SurveyElicitation.Samples(i.Elicitation) > 0
+            ? "\nReply with JSON giving the letter of your answer."
+            : "\nHow likely would you be to give each answer? Reply with JSON giving a probability (0 to 1) for every option letter; the probabilities sum to 1.");
         return [new ChatMessage(ChatRole.System, system), new ChatMessage(ChatRole.User, sb.ToString())];
     }
 
@@ -144,23 +168,48 @@ public static class SurveyTask
         return ordinal.Select(o => o == -1 ? -1 : values.IndexOf(o)).ToArray();
     }
 
+    public static JsonElement AnswerSchema(int options)
+    {
+        var en = string.Join(",", Enumerable.Range(0, options).Select(k => $"\"{Letter(k)}\""));
+        return JsonDocument.Parse($"{{\"type\":\"object\",\"properties\":{{\"answer\":{{\"type\":\"string\",\"enum\":[{en}]}}}},\"required\":[\"answer\"],\"additionalProperties\":false}}").RootElement.Clone();
+    }
+
     private static async ValueTask<SolverResult> SolveAsync(SurveyAskItem i, SampleContext ctx, string role, CancellationToken ct)
     {
         var n = i.Question.Ordinal.Count;
         var fields = Enumerable.Range(0, n).Select(Letter).ToArray();
-        // The hint follows from the messages alone (persona text and question), as the cache key requires.
-        var options = new ChatOptions { Temperature = 0, ResponseFormat = ChatResponseFormat.ForJsonSchema(Schema(n), "answer_distribution") }
-            .WithRunMetadata(Version, hint: new SimulationHint("survey_answer", i.PersonaAttributes, new Dictionary<string, string>
-            {
-                ["qkey"] = i.Question.Qkey, ["ranks"] = string.Join(",", Ranks(i.Question.Ordinal).Select(r => r.ToString(CultureInfo.InvariantCulture))),
-                ["fields"] = string.Join(",", fields),
-            }));
+        var ranks = string.Join(",", Ranks(i.Question.Ordinal).Select(r => r.ToString(CultureInfo.InvariantCulture)));
+        var sampling = SurveyElicitation.Samples(i.Elicitation) > 0;
+        // The hint follows from the messages alone (persona text or steering context, and question), as the cache key requires;
+        // a sampled answer's index is in the cache key through the run metadata, so N answers are N calls.
+        var hint = new SimulationHint(sampling ? "survey_sample" : "survey_answer", i.PersonaAttributes, new Dictionary<string, string>
+        {
+            ["qkey"] = i.Question.Qkey, ["ranks"] = ranks, ["fields"] = string.Join(",", fields),
+            ["respondent"] = i.Respondent, ["sample"] = i.Sample.ToString(CultureInfo.InvariantCulture),
+        });
+        var options = sampling
+            ? new ChatOptions { Temperature = 1, ResponseFormat = ChatResponseFormat.ForJsonSchema(AnswerSchema(n), "answer") }.WithRunMetadata(Version, i.Sample, hint)
+            : new ChatOptions { Temperature = 0, ResponseFormat = ChatResponseFormat.ForJsonSchema(Schema(n), "answer_distribution") }.WithRunMetadata(Version, hint: hint);
         var r = await ctx.CallAsync(role, [.. Messages(i)], options, ct, "answer").ConfigureAwait(false);
-        var distribution = Parse(r.Text, fields);
+        var distribution = sampling ? OneAnswer(r.Text, fields) : Parse(r.Text, fields);
         return new SolverResult(null, JsonSerializer.SerializeToElement(new Dictionary<string, object?>
         {
-            ["qkey"] = i.Question.Qkey, ["mode"] = i.Mode, ["elicitation"] = i.Elicitation, ["steer"] = i.Steer?.ToString(), ["distribution"] = distribution,
+            ["qkey"] = i.Question.Qkey, ["mode"] = i.Mode, ["elicitation"] = i.Elicitation, ["steer"] = i.Steer?.ToString(), ["sample"] = i.Sample,
+            ["distribution"] = distribution,
         }));
+    }
+
+    /// <summary>One sampled answer as a distribution with all its mass on the chosen option.</summary>
+    public static double[] OneAnswer(string text, IReadOnlyList<string> fields)
+    {
+        if (!JsonExtraction.TryExtract(text, out var root, out _) || root.ValueKind != JsonValueKind.Object
+            || !root.TryGetProperty("answer", out var a) || a.ValueKind != JsonValueKind.String)
+            throw new ItemFailedException(ItemFailure.Unparsable, "the answer has no option letter", text);
+        var k = fields.ToList().IndexOf(a.GetString()!.Trim().ToUpperInvariant());
+        if (k < 0) throw new ItemFailedException(ItemFailure.Unparsable, $"'{a.GetString()}' is not one of the options {string.Join(", ", fields)}", text);
+        var p = new double[fields.Count];
+        p[k] = 1;
+        return p;
     }
 
     /// <summary>The stated probabilities, renormalised to sum to 1; a reply without them is a failed item (kept with its text).</summary>

@@ -22,6 +22,8 @@ public sealed record TestbedOptions
     public int? SurveyQuestions { get; init; } = 12;
     /// <summary>How the survey is asked: persona (the panel), none (unsteered), steer-qa, steer-bio, steer-portray.</summary>
     public IReadOnlyList<string> SurveyModes { get; init; } = Survey.SurveyModes.All;
+    /// <summary>How a distribution is obtained: verbalized (stated as JSON) or sample:N (N answers at temperature 1).</summary>
+    public string SurveyElicitation { get; init; } = Survey.SurveyElicitation.Verbalized;
     /// <summary>A survey group with fewer personas is reported with its count and withheld.</summary>
     public int SurveyMinPersonas { get; init; } = 10;
 

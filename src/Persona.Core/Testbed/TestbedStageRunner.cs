@@ -55,8 +55,8 @@ public static class TestbedStageRunner
         var panel = Survey.SurveyStage.Panel(records);
         var questions = Survey.SurveyStage.Questions(survey, o.SurveyQuestions, o.Seed);
         // The judge role-plays personas in this testbed; the survey asks it to answer as each one (and steered, and unsteered).
-        var task = Survey.SurveyTask.Create(Survey.SurveyStage.Items(panel, survey, questions, o.SurveyModes), TestbedRoles.Judge);
-        var samples = await RunTaskAsync(c, task, Survey.SurveyStage.Count(panel.Count, survey, questions, o.SurveyModes), "survey answers", c.Runtime.Role(TestbedRoles.Judge)).ConfigureAwait(false);
+        var task = Survey.SurveyTask.Create(Survey.SurveyStage.Items(panel, survey, questions, o.SurveyModes, o.SurveyElicitation), TestbedRoles.Judge);
+        var samples = await RunTaskAsync(c, task, Survey.SurveyStage.Count(panel.Count, survey, questions, o.SurveyModes, o.SurveyElicitation), "survey answers", c.Runtime.Role(TestbedRoles.Judge)).ConfigureAwait(false);
         Directory.CreateDirectory(dir);
         await SampleLogExport.WriteJsonlAsync(c.Runtime.Store, task.Name, Path.Combine(dir, Survey.SurveyStage.SamplesFile), c.Stop).ConfigureAwait(false);
         c.Progress("statistics", 0, 1);
@@ -76,7 +76,7 @@ public static class TestbedStageRunner
         return new Dictionary<string, object?>
         {
             ["questions"] = questions.Count, ["of_questions"] = survey.Questions.Count, ["panelists"] = panel.Count, ["samples"] = samples.Count, ["failed"] = r2.Failed,
-            ["modes"] = o.SurveyModes, ["groups"] = r2.Panel?.Groups.Count, ["withheld"] = r2.Panel?.Withheld.Count,
+            ["modes"] = o.SurveyModes, ["elicitation"] = o.SurveyElicitation, ["groups"] = r2.Panel?.Groups.Count, ["withheld"] = r2.Panel?.Withheld.Count,
             ["mean_distance"] = D(r2.Panel), ["unsteered_mean_distance"] = D(r2.Unsteered),
             ["steered_mean_distance"] = r2.Steered.ToDictionary(kv => kv.Key, kv => D(kv.Value)),
             ["uniform_mean_distance"] = Math.Round(any.OverallBaselines.Uniform, 6), ["prior_mean_distance"] = Math.Round(any.OverallBaselines.PopulationPrior, 6),

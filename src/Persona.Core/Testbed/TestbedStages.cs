@@ -56,7 +56,7 @@ public static class TestbedStages
         new(Population, "population", "population (census draw, LM-written detail, consistency filter, fidelity)",
             [TestbedRoles.Writer], [], o => new { o.Personas, o.Seed }, TestbedStageRunner.PopulationAsync),
         new(Survey, "survey", "survey fidelity against the GSS per subgroup (the judge answers as each persona)",
-            [TestbedRoles.Judge], [Population], o => new { o.SurveySource, o.SurveyQuestions, Modes = string.Join(",", o.SurveyModes), o.SurveyMinPersonas, o.Resamples, o.Seed }, TestbedStageRunner.SurveyAsync),
+            [TestbedRoles.Judge], [Population], o => new { o.SurveySource, o.SurveyQuestions, Modes = string.Join(",", o.SurveyModes), o.SurveyElicitation, o.SurveyMinPersonas, o.Resamples, o.Seed }, TestbedStageRunner.SurveyAsync),
         new(Prompts, "prompts", "prompts (filters, controversy classifier, topics, split)",
             [TestbedRoles.Writer], [], o => new { o.PromptSource, o.PromptLimit, o.TopicK, o.Seed }, TestbedStageRunner.PromptsAsync),
         new(Pairs, "pairs", "preference pairs + role-play verification in both orders",

@@ -40,11 +40,12 @@ public sealed class SurveyPlantedTests
     private static Task<List<SampleRecord>> AskAsync(string world, IReadOnlyList<SurveyPanelist> panel, IReadOnlyList<string> questions) =>
         AskAsync(world, panel, questions, [SurveyModes.Persona, SurveyModes.None]);
 
-    private static async Task<List<SampleRecord>> AskAsync(string world, IReadOnlyList<SurveyPanelist> panel, IReadOnlyList<string> questions, IReadOnlyList<string> modes)
+    private static async Task<List<SampleRecord>> AskAsync(string world, IReadOnlyList<SurveyPanelist> panel, IReadOnlyList<string> questions, IReadOnlyList<string> modes,
+        string elicitation = SurveyElicitation.Verbalized)
     {
         await using var rt = LlmRuntime.Open(Options(TempDir(), "offline") with { WorldPath = world });
         var samples = new List<SampleRecord>();
-        await TaskRunner.RunToEndAsync(TaskRunner.RunAsync(SurveyTask.Create(SurveyStage.Items(panel, Gss.Value, questions, modes), "judge"), rt), SurveyTask.TaskName, samples.Add);
+        await TaskRunner.RunToEndAsync(TaskRunner.RunAsync(SurveyTask.Create(SurveyStage.Items(panel, Gss.Value, questions, modes, elicitation), "judge"), rt), SurveyTask.TaskName, samples.Add);
         return samples;
     }
 
@@ -127,6 +128,44 @@ public sealed class SurveyPlantedTests
             .Average(x => SurveyDistance.Distance(Gss.Value.RowsOf(x.Input("qkey")!).First().Ordinal, SurveyTask.DistributionOf(x)!, none[x.Input("qkey")!])!.Value);
         Assert.True(Shift("Republican") > Shift("Democrat") && Shift("Democrat") > 0, $"R {Shift("Republican"):0.000}, D {Shift("Democrat"):0.000}");
     }
+
+    [Fact]
+    public async Task Sampled_answers_estimate_the_same_planted_distribution_the_verbalized_one_states()
+    {
+        var world = World("""{"format":"persona-world/1","seed":5,"survey":{"spread":1.0,"shifts":{"political views":{"Republican":1.6}}}}""");
+        var questions = SurveyStage.Questions(Gss.Value, 2, 3);
+        string[] modes = [SurveyModes.None, SurveyModes.SteerPortray];
+        var stated = await AskAsync(world, [], questions, modes);
+        var sampled = await AskAsync(world, [], questions, modes, "sample:400");
+        Assert.Equal(400 * stated.Count, sampled.Count);
+        Assert.All(sampled, s => Assert.Equal("sample:400", s.Input("elicitation")));
+        var collapsed = SurveyStage.Collapse(sampled);
+        Assert.Equal(stated.Count, collapsed.Count);
+        var distances = new List<double>();
+        foreach (var s in stated)
+        {
+            var c = collapsed.Single(x => x.Input("mode") == s.Input("mode") && x.Input("steer") == s.Input("steer") && x.Input("qkey") == s.Input("qkey"));
+            var ordinal = Gss.Value.RowsOf(s.Input("qkey")!).First().Ordinal;
+            var d = SurveyDistance.Distance(ordinal, SurveyTask.DistributionOf(c)!, SurveyTask.DistributionOf(s)!)!.Value;
+            // 400 draws: a cumulative share's standard error is at most 0.025, so each distance stays below 4 of them.
+            Assert.True(d < 0.1, $"{s.Input("mode")} {s.Input("steer")} {s.Input("qkey")}: sampled vs stated {d:0.000}");
+            distances.Add(d);
+        }
+        // And on average about one standard error (a sampler drawing from another distribution, e.g. uniform, lands near 0.2).
+        Assert.True(distances.Average() < 0.03, $"mean sampled vs stated {distances.Average():0.000}");
+    }
+
+    [Theory]
+    [InlineData("verbalized", "verbalized")]
+    [InlineData(" Sample:20 ", "sample:20")]
+    public void Elicitation_is_parsed(string text, string expected) => Assert.Equal(expected, SurveyElicitation.Parse(text));
+
+    [Theory]
+    [InlineData("sample:0", "sample:N with N from 1 to 1000")]
+    [InlineData("sample:x", "sample:N")]
+    [InlineData("logprobs", "not implemented yet")]
+    public void Bad_elicitation_is_refused(string text, string expected) =>
+        Assert.Contains(expected, Assert.Throws<PersonaException>(() => SurveyElicitation.Parse(text)).Message);
 
     [Fact]
     public void A_subset_of_questions_is_seeded_and_in_file_order()
