@@ -77,6 +77,8 @@ internal static class SurveyCommands
         console.Write(t);
         foreach (var p in r.OpposingPairs)
             console.MarkupLineInterpolated($"real gap {p.A.Group} vs {p.B.Group}: {F(p.MeanDistance)} over {p.N} questions (a reference scale).");
+        if (r.Dispersion.Ratio is { } ratio)
+            console.MarkupLineInterpolated($"dispersion: predicted groups sit {F(r.Dispersion.PredictedMean)} from their mean, real groups {F(r.Dispersion.RealMean)} (ratio {F(ratio)}; below 1 the predictions flatten the differences between groups).");
         foreach (var w in r.Withheld)
             console.MarkupLineInterpolated($"withheld {w.Group.Attribute}={w.Group.Group}: {w.Personas} personas ({w.Reason}).");
         if (r.Unscorable > 0)
