@@ -16,6 +16,34 @@ internal static class SurveyCommands
     {
         var cmd = new Command("survey", "Survey fidelity: how far predicted answer distributions per subgroup are from what real people answered.");
         cmd.Subcommands.Add(ScoreVerb(console));
+        cmd.Subcommands.Add(ExportVerb(console));
+        return cmd;
+    }
+
+    private static Command ExportVerb(IAnsiConsole console)
+    {
+        var output = new Option<string>("--out") { Description = "The JSON Lines file to write (one Inspect sample per question and group).", Required = true };
+        var survey = new Option<string>("--survey") { Description = "The survey set to export. Default: the bundled GSS 2022 set (data/survey)." };
+        var cmd = new Command("export",
+            "Writes the survey's items as Inspect-ready sample JSON Lines (input, choices, no target, metadata with qkey,\n" +
+            "attribute, group, ordinal, the real responses and refusal rate), so Inspect AI users can take them over.\n\n" +
+            "Examples:\n" +
+            "  persona survey export --out gss-inspect.jsonl\n" +
+            "  persona survey export --survey opinionqa.jsonl --out opinionqa-inspect.jsonl")
+        {
+            output, survey,
+        };
+        cmd.SetAction(async (parse, ct) =>
+        {
+            var outPath = parse.GetValue(output)!;
+            var surveyPath = parse.GetValue(survey) ?? SurveySet.BundledPath;
+            OutputPaths.EnsureFileTarget(outPath, "--out", "gss-inspect.jsonl");
+            OutputPaths.EnsureNotAnInput(outPath, "--out", ("--survey", surveyPath));
+            var set = SurveySetFile.Read(surveyPath);
+            await AtomicFile.WriteAsync(outPath, (s, _) => { SurveyInspectExport.Write(s, set); return Task.CompletedTask; }, ct);
+            console.MarkupLineInterpolated($"wrote {set.Items.Count.ToString("N0", Inv)} Inspect samples ({set.Questions.Count} questions x {set.Groups.Count} groups) to [bold]{Path.GetFullPath(outPath)}[/]");
+            return 0;
+        });
         return cmd;
     }
 

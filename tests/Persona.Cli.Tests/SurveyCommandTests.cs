@@ -105,4 +105,30 @@ public sealed class SurveyCommandTests : IDisposable
         Assert.True(code == 0, text);
         Assert.Contains("subpop_eval.jsonl", text);
     }
+
+    [Fact]
+    public async Task Export_writes_one_Inspect_sample_per_question_and_group_without_a_target()
+    {
+        var survey = Write("survey.jsonl", Survey);
+        var output = Path.Combine(_dir, "inspect.jsonl");
+        var (code, text) = await Cli.Run("survey", "export", "--survey", survey, "--out", output);
+        Assert.True(code == 0, text);
+        var lines = File.ReadAllLines(output);
+        Assert.Equal(4, lines.Length);
+        using var first = JsonDocument.Parse(lines[0]);
+        var r = first.RootElement;
+        Assert.Equal("q1/POLPARTY/Democrat", r.GetProperty("id").GetString());
+        Assert.Equal("Q1?", r.GetProperty("input").GetString());
+        Assert.Equal(["A", "B", "C"], r.GetProperty("choices").EnumerateArray().Select(c => c.GetString())); // "Refused" carries no share: no choice
+        Assert.False(r.TryGetProperty("target", out _));
+        var m = r.GetProperty("metadata");
+        Assert.Equal("q1", m.GetProperty("qkey").GetString());
+        Assert.Equal("Democrat", m.GetProperty("group").GetString());
+        Assert.Equal([1.0, 2, 3], m.GetProperty("ordinal").EnumerateArray().Select(x => x.GetDouble()));
+        Assert.Equal([0.2, 0.3, 0.5], m.GetProperty("responses").EnumerateArray().Select(x => x.GetDouble()));
+
+        (code, text) = await Cli.Run("survey", "export", "--survey", survey, "--out", survey);
+        Assert.Equal(1, code);
+        Assert.Contains("replace its own input", text);
+    }
 }
