@@ -30,6 +30,7 @@ public static class PersonaApp
         root.Subcommands.Add(PromptsCommands.Create(console));
         root.Subcommands.Add(PairsCommands.Create(console));
         root.Subcommands.Add(StatsCommands.Create(console));
+        root.Subcommands.Add(SurveyCommands.Create(console));
         root.Subcommands.Add(BenchCommands.Create(console));
         root.Subcommands.Add(StudyCommands.Create(console));
         root.Subcommands.Add(ReportCommand.Create(console, error));

@@ -24,6 +24,9 @@ internal static class RunCommand
         var seed = new Option<long>("--seed") { Description = "Seed of every stage; the same seed, inputs and answers give byte-identical outputs.", DefaultValueFactory = _ => 1 };
         var personas = new Option<int?>("--personas", "--n") { Description = "Personas in the population (overrides the scale's)." }.Between(1, 10_000_000);
         var prompts = new Option<string?>("--prompts") { Description = "Your prompts (.json PRISM layout, .jsonl, .csv) instead of the bundled PRISM opening prompts." };
+        var survey = new Option<string?>("--survey") { Description = "Real answers per group for the survey stage (JSON Lines: qkey, attribute, group, question, options, ordinal, responses, refusal_rate) instead of the bundled GSS 2022 set." };
+        var surveyModes = new Option<string>("--survey-modes") { Description = $"How the survey stage asks: some of {string.Join(", ", Survey.SurveyModes.All)}, comma-separated, or all.", DefaultValueFactory = _ => "all" };
+        var surveyElicitation = new Option<string>("--survey-elicitation") { Description = "How the survey stage gets a distribution: verbalized (the model states one as JSON) or sample:N (N answers at temperature 1, counted; N calls each).", DefaultValueFactory = _ => "verbalized" };
         var from = new Option<string?>("--from") { Description = $"Rerun from this stage on even if its inputs are unchanged: {string.Join(", ", TestbedStages.All)}." };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the calls, tokens and estimated cost of every stage per role; send nothing." };
         var dataset = new Option<string?>("--dataset") { Description = $"A finished run whose dataset ({string.Join(", ", DatasetRun.Taken)}) this run takes byte for byte: only the stages that call the model under test run, so models compare on the same personas and pairs (then `persona bench compare RUN OUT`)." };
@@ -46,7 +49,7 @@ internal static class RunCommand
             "  persona run --out runs/paper --from bench\n" +
             "  persona run --dataset out --model offline:b --out out-b && persona bench compare out out-b")
         {
-            output, scale, seed, personas, prompts, from, dryRun, dataset,
+            output, scale, seed, personas, prompts, survey, surveyModes, surveyElicitation, from, dryRun, dataset,
         };
         runtime.AddTo(cmd);
         cmd.SetAction(async (parse, ct) =>
@@ -67,6 +70,10 @@ internal static class RunCommand
                 OutputPaths.EnsureOutsideInputs(datasetDir, "--dataset", ("--out", Directory.Exists(dir) ? dir : null));
                 o = DatasetOptions(parse, o, datasetDir, scale, seed, personas, prompts);
             }
+            o = o with { SurveySource = parse.GetValue(survey) is { } sf ? Path.GetFullPath(sf) : null, SurveyModes = Survey.SurveyModes.Parse(parse.GetValue(surveyModes)!),
+                SurveyElicitation = Survey.SurveyElicitation.Parse(parse.GetValue(surveyElicitation)!) };
+            // Read in full now, like --prompts: a broken line found by the survey stage would come after the population was paid.
+            if (o.SurveySource is { } surveyFile) Survey.SurveySetFile.Read(surveyFile);
             // With --dataset the prompts are the dataset run's, already curated: its source file is not read again.
             if (o.Dataset is null && o.PromptSource is { } folder) InputFile.NotAFolder(folder, "--prompts");
             if (o.Dataset is null && o.PromptSource is { } src && !File.Exists(src)) throw new PersonaException($"--prompts '{src}' does not exist.");
@@ -199,6 +206,13 @@ internal static class RunCommand
                 "$" + cost.ToString("0.00", Inv), Markup.Escape(KeyFigures(s.Counts)));
         }
         console.Write(t);
+        if (r.Stages.TryGetValue(TestbedStages.Survey, out var sv) && sv.Counts is { } sc && Number(sc, "questions") is { } asked && Number(sc, "of_questions") is { } of)
+        {
+            // A reused stage's counts come back from the manifest as JSON values, a fresh one's as numbers.
+            string Shown(string key) => Number(sc, key) is { } v ? Math.Round(v, 3).ToString(Inv) : "-";
+            var subset = asked < of ? " (a fixed seeded subset to keep the default run fast; --scale paper asks all)" : "";
+            console.MarkupLineInterpolated($"survey: {asked} of {of} GSS questions asked of each panelist{subset}; panel's mean distance to the real groups {Shown("mean_distance")}, unsteered {Shown("unsteered_mean_distance")}, population prior {Shown("prior_mean_distance")}; lower is better ({Path.Combine(r.RunDirectory, TestbedStages.Folder(TestbedStages.Survey), "survey-modes.json")}){(r.Simulated ? "; simulated, not a finding" : "")}.");
+        }
         var roles = new Table().Border(TableBorder.Rounded).AddColumns("role", "model", "paid calls", "tokens", "est. cost");
         foreach (var role in rt.Roles)
         {
@@ -218,6 +232,13 @@ internal static class RunCommand
         console.MarkupLineInterpolated($"study kit: persona study serve {Path.Combine(r.RunDirectory, TestbedStages.Folder(TestbedStages.Study))}   dataset: huggingface-cli upload <you>/<name> {Path.Combine(r.RunDirectory, TestbedStages.Folder(TestbedStages.Dataset))} --repo-type dataset");
         if (r.Simulated) console.MarkupLine("[yellow]simulated:[/] the offline simulator wrote every answer and verdict (a planted world); nothing here is a finding. Give --model (and --critic-model, --judge-model) for a real run.");
     }
+
+    private static double? Number(IReadOnlyDictionary<string, object?> counts, string key) => counts.TryGetValue(key, out var v) ? v switch
+    {
+        System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.Number } e => e.GetDouble(),
+        int or long or double => Convert.ToDouble(v, Inv),
+        _ => null,
+    } : null;
 
     private static string KeyFigures(IReadOnlyDictionary<string, object?>? counts)
     {

@@ -138,7 +138,7 @@ public sealed class ReportCommandTests(RunFolderFixture run) : IClassFixture<Run
         // The stage files of the fixture are all there (as an earlier run of the folder leaves them); the manifest says where this run stopped.
         File.WriteAllText(Path.Combine(copy, "manifest.json"), """
             {"format": "persona-testbed-run/1", "status": "cancelled", "simulated": true,
-             "stages": {"population": {"status": "completed"}, "prompts": {"status": "completed"}, "pairs": {"status": "cancelled"}},
+             "stages": {"population": {"status": "completed"}, "survey": {"status": "completed"}, "prompts": {"status": "completed"}, "pairs": {"status": "cancelled"}},
              "outputs": {}, "inputs": []}
             """);
         var (code, stdout, stderr) = await Cli.RunSplit("report", copy);

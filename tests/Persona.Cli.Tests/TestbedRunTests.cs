@@ -73,6 +73,29 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
     }
 
     [Fact]
+    public void The_survey_stage_asks_a_stated_subset_and_writes_simulated_results_beside_the_baselines()
+    {
+        Assert.Contains("survey: 12 of 133 GSS questions asked of each panelist (a fixed seeded subset", runs.TextA);
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(runs.A, "survey", "survey-results.json")));
+        var root = doc.RootElement;
+        Assert.True(root.GetProperty("simulated").GetBoolean());
+        var groups = root.GetProperty("groups").EnumerateArray().ToList();
+        Assert.NotEmpty(groups);
+        Assert.All(groups, g => Assert.Equal(12, g.GetProperty("n").GetInt32()));
+        // Every survey group is either scored or withheld with its count (22 in the GSS set).
+        Assert.Equal(22, groups.Count + root.GetProperty("withheld").GetArrayLength());
+        Assert.All(root.GetProperty("withheld").EnumerateArray(), w => Assert.True(w.GetProperty("personas").GetInt32() < 10));
+        Assert.True(root.GetProperty("baselines").GetProperty("population_prior").GetProperty("mean_distance").GetDouble() > 0);
+        Assert.True(File.Exists(Path.Combine(runs.A, "survey", "survey-results-unsteered.json")));
+        // Per question: every panelist (persona), one unsteered answer (none), and each of the 22 groups in the three steering modes.
+        Assert.Equal(12 * (Manifest(runs.A).GetProperty("stages").GetProperty("survey").GetProperty("counts").GetProperty("panelists").GetInt32() + 1 + 3 * 22),
+            File.ReadLines(Path.Combine(runs.A, "survey", "samples.jsonl")).Count());
+        using var modes = JsonDocument.Parse(File.ReadAllText(Path.Combine(runs.A, "survey", "survey-modes.json")));
+        Assert.Equal(["persona", "none", "steer-qa", "steer-bio", "steer-portray"], modes.RootElement.GetProperty("modes").EnumerateArray().Select(m => m.GetProperty("mode").GetString()));
+        Assert.All(modes.RootElement.GetProperty("modes").EnumerateArray().Skip(2), m => Assert.Equal(22, m.GetProperty("steerability").GetProperty("groups").GetArrayLength()));
+    }
+
+    [Fact]
     public async Task The_dataset_folder_is_ready_to_upload_with_pairs_and_personas_configs()
     {
         var card = File.ReadAllText(Path.Combine(runs.A, "dataset", "README.md"));

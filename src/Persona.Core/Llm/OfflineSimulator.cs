@@ -28,6 +28,9 @@ namespace Persona.Llm;
 /// persona's true preference; otherwise position and length bias.</item>
 /// <item><c>bench_critic</c> (options <c>mode</c>, <c>persona_key</c>, <c>prompt_key</c>, <c>sample</c>,
 /// <c>field</c> = needs_revision): false with P = pass(mode, persona).</item>
+/// <item><c>survey_answer</c> (options <c>qkey</c>, <c>ranks</c>, <c>fields</c>): a distribution over a
+/// survey question's options from the world's base and group shifts (<see cref="SimulatedWorld.SurveyDistribution"/>).</item>
+/// <item><c>survey_sample</c> (the same options and <c>respondent</c>, <c>sample</c>): one answer drawn from that distribution.</item>
 /// <item><c>summary_judge</c> (option <c>attributes</c>, comma-separated; <c>field</c>): lists the
 /// attributes dropped, each with P = summary_drop(attribute).</item>
 /// </list>
@@ -151,6 +154,32 @@ public sealed class OfflineSimulator : IChatClient
                 // The same draw for every model under test: two simulated models differ by their planted offset alone (a paired comparison).
                 var pass = w.Unit("critic", personaKey, promptKey, mode, hint.Option("sample") ?? "0") < w.PassProbability(mode, persona, NameOf(hint.Option("answer_model")));
                 obj[field] = JsonValue.Create(!pass);
+                break;
+            }
+            case "survey_answer":
+            {
+                // Options: qkey, ranks (per option its rank on the scale or -1, comma-separated), fields (the JSON
+                // property of each option, comma-separated). Writes the planted distribution, 6 decimals.
+                var ranks = (hint.Option("ranks") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)
+                    .Select(r => int.Parse(r, CultureInfo.InvariantCulture)).ToArray();
+                var fields = (hint.Option("fields") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries);
+                if (ranks.Length == 0 || ranks.Length != fields.Length) return;
+                var p = w.SurveyDistribution(hint.Option("qkey") ?? "", ranks, persona);
+                for (var i = 0; i < fields.Length; i++) obj[fields[i]] = JsonValue.Create(Math.Round(p[i], 6));
+                break;
+            }
+            case "survey_sample":
+            {
+                // One answer drawn from the same planted distribution: N samples estimate it.
+                var ranks = (hint.Option("ranks") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)
+                    .Select(r => int.Parse(r, CultureInfo.InvariantCulture)).ToArray();
+                var fields = (hint.Option("fields") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries);
+                if (ranks.Length == 0 || ranks.Length != fields.Length) return;
+                var p = w.SurveyDistribution(hint.Option("qkey") ?? "", ranks, persona);
+                var u = w.Unit("survey-sample", hint.Option("qkey") ?? "", hint.Option("respondent") ?? "", hint.Option("sample") ?? "0");
+                var k = 0;
+                for (var acc = p[0]; k < p.Length - 1 && u >= acc; acc += p[++k]) { }
+                obj["answer"] = JsonValue.Create(fields[k]);
                 break;
             }
             case "summary_judge":

@@ -52,6 +52,10 @@ public sealed class SimulatedWorld
     public double RevisionQuoteRate { get; init; }
     public double SummaryDropDefault { get; init; }
     public IReadOnlyDictionary<string, double> SummaryDropByAttribute { get; init; } = new Dictionary<string, double>();
+    /// <summary>Spread of a survey question's base logits (each option's drawn uniformly in [-spread, spread] from the question key).</summary>
+    public double SurveySpread { get; init; } = 1;
+    /// <summary>A persona's lean along a survey scale: the sum of the shifts of the attribute values it shows.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<(string Match, double Weight)>> SurveyShifts { get; init; } = new Dictionary<string, IReadOnlyList<(string, double)>>();
 
     /// <summary>Loads a world file; null loads the bundled default. Errors name the file and field.</summary>
     public static SimulatedWorld Load(string? path)
@@ -102,6 +106,7 @@ public sealed class SimulatedWorld
             var fid = Obj("fidelity");
             var judge = Obj("judge");
             var bench = Obj("bench");
+            var survey = Obj("survey");
             var pass = new Dictionary<string, double>(StringComparer.OrdinalIgnoreCase);
             var drop = new Dictionary<string, double>(StringComparer.OrdinalIgnoreCase);
             double dropDefault = 0;
@@ -139,6 +144,8 @@ public sealed class SimulatedWorld
                 RevisionQuoteRate = Has(rev) ? Num(rev, "quote_attribute_rate", "revision.quote_attribute_rate", 0, 0, 1) : 0,
                 SummaryDropDefault = dropDefault,
                 SummaryDropByAttribute = drop,
+                SurveySpread = Has(survey) ? Num(survey, "spread", "survey.spread", 1, 0, 10) : 1,
+                SurveyShifts = Has(survey) ? Table(survey, "shifts", "survey.shifts") : new Dictionary<string, IReadOnlyList<(string, double)>>(),
             };
         }
     }
@@ -184,6 +191,33 @@ public sealed class SimulatedWorld
 
     /// <summary>P(a demographic summary drops this attribute).</summary>
     public double SummaryDropProbability(string attribute) => SummaryDropByAttribute.TryGetValue(attribute, out var p) ? p : SummaryDropDefault;
+
+    /// <summary>
+    /// The planted answer distribution of a persona to a survey question: softmax of a base logit per
+    /// option (drawn from the question key alone, so every persona shares it) plus the persona's lean
+    /// (<see cref="SurveyShifts"/>) times the option's place on the scale, from -1 (lowest) to +1
+    /// (highest), in a direction drawn per question. Options off the scale (rank -1) get no lean and a
+    /// logit one lower. A persona with no shifted attribute (or no persona at all) answers the base
+    /// distribution, so the group with the largest shift is the one farthest from the panel's mean.
+    /// Drawn from the world alone: no survey file is read.
+    /// </summary>
+    /// <param name="ranks">Per option, its rank on the scale (0 = lowest) or -1 for an option off the scale.</param>
+    public double[] SurveyDistribution(string questionKey, IReadOnlyList<int> ranks, IReadOnlyDictionary<string, string>? persona)
+    {
+        var lean = Effect(SurveyShifts, persona) * (Unit("survey-direction", questionKey) < 0.5 ? -1 : 1);
+        var top = Math.Max(1, ranks.Max());
+        var logits = new double[ranks.Count];
+        for (var i = 0; i < ranks.Count; i++)
+        {
+            var b = (2 * Unit("survey-base", questionKey, i.ToString(CultureInfo.InvariantCulture)) - 1) * SurveySpread;
+            logits[i] = ranks[i] < 0 ? b - 1 : b + lean * (2.0 * ranks[i] / top - 1);
+        }
+        var max = logits.Max();
+        var p = logits.Select(l => Math.Exp(l - max)).ToArray();
+        var sum = p.Sum();
+        for (var i = 0; i < p.Length; i++) p[i] /= sum;
+        return p;
+    }
 
     // ---- draws (deterministic in the world seed and the given keys) ----
 

@@ -30,7 +30,13 @@ public sealed class DatasetRun
     public static IReadOnlyList<string> Taken { get; } =
         [.. TestbedStages.Registry.Where(s => s.Roles.Count > 0 && TestbedStages.IsDatasetSide(s.Name)).Select(s => s.Name)];
 
-    public bool Takes(string stage) => Taken.Contains(stage);
+    /// <summary>What the model-side stages read: a dataset run without them finished cannot serve.</summary>
+    private static readonly IReadOnlyList<string> Required = [TestbedStages.Population, TestbedStages.Prompts, TestbedStages.Pairs];
+
+    private IReadOnlyList<string> _taken = [];
+
+    /// <summary>The stages this run takes: every one of <see cref="Taken"/> the dataset run finished (one it lacks, say a stage added since, runs here).</summary>
+    public bool Takes(string stage) => _taken.Contains(stage);
 
     /// <summary>The SHA-256 of the dataset run's manifest as read when this run started.</summary>
     public string ManifestSha256 => _manifestSha;
@@ -50,9 +56,12 @@ public sealed class DatasetRun
         if (node?["format"] is not JsonValue format || !format.TryGetValue<string>(out var f) || f != TestbedRun.Format)
             throw new PersonaException($"--dataset '{run}': {TestbedRun.ManifestFile} is not a `persona run` manifest ({TestbedRun.Format}).");
         var stages = TestbedRun.ReadStages(dir);
+        var taken = new List<string>();
         foreach (var stage in Taken)
         {
-            if (!stages.TryGetValue(stage, out var rec) || rec.Status != "completed" || rec.Outputs.Count == 0)
+            if ((!stages.TryGetValue(stage, out var rec) || rec.Status != "completed" || rec.Outputs.Count == 0) && !Required.Contains(stage)) continue;
+            taken.Add(stage);
+            if (rec is null || rec.Status != "completed" || rec.Outputs.Count == 0)
                 throw new PersonaException($"--dataset '{run}': its {stage} stage did not complete ({(rec is null ? "not run" : rec.Status)}). Finish that run first (run the same `persona run --out {run}` again).");
             foreach (var (rel, sha) in rec.Outputs)
             {
@@ -61,7 +70,7 @@ public sealed class DatasetRun
                     throw new PersonaException($"--dataset '{run}': {rel} is missing or changed since that run wrote it; `persona verify {run}` shows what differs.");
             }
         }
-        return new DatasetRun(dir, target, Convert.ToHexStringLower(SHA256.HashData(bytes)), stages, node["roles"]?.DeepClone());
+        return new DatasetRun(dir, target, Convert.ToHexStringLower(SHA256.HashData(bytes)), stages, node["roles"]?.DeepClone()) { _taken = taken };
     }
 
     /// <summary>Copies a dataset stage's files into the new run (atomically, skipping files already identical) and returns its record, marked as taken from the dataset.</summary>
@@ -98,7 +107,7 @@ public sealed class DatasetRun
     {
         ["run"] = _dir,
         ["manifest_sha256"] = _manifestSha,
-        ["stages"] = Taken,
+        ["stages"] = _taken,
         ["roles"] = _roles?.DeepClone(),
     };
 }

@@ -44,6 +44,12 @@ public static class TestbedDryRun
         Add(TestbedStages.Population, W, "LM-written detail", evaluated, 450, 260);
         Add(TestbedStages.Population, W, "consistency verdict", evaluated, 650, 60);
 
+        // Every persona in a survey group (adults; o.Personas is an upper bound) answers each asked question; none and the steering modes ask per question (and group).
+        var surveySet = Survey.SurveySetFile.Read(o.SurveySource ?? Survey.SurveySet.BundledPath);
+        var surveyQuestions = Survey.SurveyStage.Questions(surveySet, o.SurveyQuestions, o.Seed);
+        Add(TestbedStages.Survey, Judge, $"survey answers ({string.Join(", ", o.SurveyModes)}; {o.SurveyElicitation}; {surveyQuestions.Count} questions; upper bound)",
+            Survey.SurveyStage.Count(o.Personas, surveySet, surveyQuestions, o.SurveyModes, o.SurveyElicitation), 120 + persona + 150, o.SurveyElicitation == Survey.SurveyElicitation.Verbalized ? 40 : 8);
+
         var source = o.PromptSource is null || o.Dataset is not null ? PromptLoader.LoadBundledPrism() : PromptLoader.Load(o.PromptSource);
         var toClassify = PromptCurator.ToClassify(source, new PromptCurationOptions { Limit = o.PromptLimit });
         Add(TestbedStages.Prompts, W, "controversy classifier", toClassify.Count, 180 + toClassify.Take(500).Select(p => TokenCounter.Count(p.Text)).DefaultIfEmpty(0).Average(), 40);

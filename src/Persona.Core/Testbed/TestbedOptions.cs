@@ -16,6 +16,17 @@ public sealed record TestbedOptions
     // population
     public int Personas { get; init; } = 200;
 
+    // survey fidelity against the GSS (null source: the bundled GSS 2022 set)
+    public string? SurveySource { get; init; }
+    /// <summary>Questions asked of every panelist (null: all). The default keeps `persona run` fast: a seeded 12 of the 133.</summary>
+    public int? SurveyQuestions { get; init; } = 12;
+    /// <summary>How the survey is asked: persona (the panel), none (unsteered), steer-qa, steer-bio, steer-portray.</summary>
+    public IReadOnlyList<string> SurveyModes { get; init; } = Survey.SurveyModes.All;
+    /// <summary>How a distribution is obtained: verbalized (stated as JSON) or sample:N (N answers at temperature 1).</summary>
+    public string SurveyElicitation { get; init; } = Survey.SurveyElicitation.Verbalized;
+    /// <summary>A survey group with fewer personas is reported with its count and withheld.</summary>
+    public int SurveyMinPersonas { get; init; } = 10;
+
     // prompts (null source: the bundled PRISM opening prompts)
     public string? PromptSource { get; init; }
     /// <summary>Prompts sent to the classifier after the cheap filters (null: all).</summary>
@@ -72,6 +83,8 @@ public sealed record TestbedOptions
         LooPersonas = 40,
         LooQuestions = 20,
         PassKItems = 200,
+        SurveyQuestions = null,
+        SurveyMinPersonas = 30,
     };
 
     public static TestbedOptions ForScale(string scale, string outDir) => scale.Trim().ToLowerInvariant() switch
@@ -88,6 +101,8 @@ public sealed record TestbedOptions
         if (BenchQuestionsPerPersona < 1) throw new PersonaException("--bench-questions must be at least 1.");
         if (PassK < 1 || PassKItems < 1) throw new PersonaException("pass@k needs k >= 1 and at least one item.");
         if (LooPersonas < 2 || LooQuestions < 1) throw new PersonaException("leave-one-out needs at least 2 personas and 1 question per attribute.");
+        if (SurveyQuestions is < 1) throw new PersonaException("The survey needs at least 1 question.");
+        if (SurveyMinPersonas < 1) throw new PersonaException("The survey's smallest reported group needs at least 1 persona.");
         if (From is not null) TestbedStages.Parse(From);
     }
 }

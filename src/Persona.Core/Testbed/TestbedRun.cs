@@ -202,6 +202,8 @@ public static class TestbedRun
                 list.Add(await RunInput.OfFileAsync("bundled " + rel, f, dir, ct).ConfigureAwait(false));
             }
         if (o.PromptSource is { } p && o.Dataset is null) list.Add(await RunInput.OfFileAsync("prompt source", p, dir, ct).ConfigureAwait(false));
+        // The survey file's bytes, not only its path, key the survey stage: an edited file reruns it.
+        if (o.SurveySource is { } sv) list.Add(await RunInput.OfFileAsync("survey", sv, dir, ct).ConfigureAwait(false));
         if (rt.Options.WorldPath is { } w) list.Add(await RunInput.OfFileAsync("world", w, dir, ct).ConfigureAwait(false));
         return list;
     }

@@ -45,6 +45,45 @@ public static class TestbedStageRunner
         };
     }
 
+    internal static async Task<IReadOnlyDictionary<string, object?>> SurveyAsync(StageContext c)
+    {
+        var o = c.Options;
+        var dir = c.Folder(TestbedStages.Survey);
+        var survey = Survey.SurveySetFile.Read(o.SurveySource ?? Survey.SurveySet.BundledPath);
+        var records = new List<PersonaRecord>();
+        await foreach (var r in PersonaJsonl.ReadAsync(Path.Combine(PopulationDir(c), PersonaBuilder.PersonasJsonl), c.Stop).ConfigureAwait(false)) records.Add(r);
+        var panel = Survey.SurveyStage.Panel(records);
+        var questions = Survey.SurveyStage.Questions(survey, o.SurveyQuestions, o.Seed);
+        // The judge role-plays personas in this testbed; the survey asks it to answer as each one (and steered, and unsteered).
+        var task = Survey.SurveyTask.Create(Survey.SurveyStage.Items(panel, survey, questions, o.SurveyModes, o.SurveyElicitation), TestbedRoles.Judge);
+        var samples = await RunTaskAsync(c, task, Survey.SurveyStage.Count(panel.Count, survey, questions, o.SurveyModes, o.SurveyElicitation), "survey answers", c.Runtime.Role(TestbedRoles.Judge)).ConfigureAwait(false);
+        Directory.CreateDirectory(dir);
+        await SampleLogExport.WriteJsonlAsync(c.Runtime.Store, task.Name, Path.Combine(dir, Survey.SurveyStage.SamplesFile), c.Stop).ConfigureAwait(false);
+        c.Progress("statistics", 0, 1);
+        var r2 = Survey.SurveyStage.Score(samples, panel, survey, questions, o.SurveyMinPersonas, o.Resamples, unchecked((ulong)o.Seed), c.Stop);
+        var simulated = samples.Any(s => s.Simulated);
+        async Task Write(string file, Survey.SurveyResults? x)
+        {
+            if (x is null) return;
+            await AtomicFile.WriteAsync(Path.Combine(dir, file), (st, _) => { Survey.SurveyResultsJson.Write(st, x, simulated: simulated); return Task.CompletedTask; }, c.Stop).ConfigureAwait(false);
+        }
+        await Write(Survey.SurveyStage.ResultsFile, r2.Panel).ConfigureAwait(false);
+        await Write(Survey.SurveyStage.UnsteeredFile, r2.Unsteered).ConfigureAwait(false);
+        foreach (var (mode, x) in r2.Steered) await Write(Survey.SurveyStage.SteeredFile(mode), x).ConfigureAwait(false);
+        await AtomicFile.WriteAsync(Path.Combine(dir, Survey.SurveyStage.ModesFile), (st, _) => { Survey.SurveyResultsJson.WriteModes(st, r2, simulated); return Task.CompletedTask; }, c.Stop).ConfigureAwait(false);
+        double? D(Survey.SurveyResults? x) => x is null ? null : Math.Round(x.Overall.MeanDistance, 6);
+        var any = r2.Panel ?? r2.Unsteered ?? r2.Steered.Values.First();
+        return new Dictionary<string, object?>
+        {
+            ["questions"] = questions.Count, ["of_questions"] = survey.Questions.Count, ["panelists"] = panel.Count, ["samples"] = samples.Count, ["failed"] = r2.Failed,
+            ["modes"] = o.SurveyModes, ["elicitation"] = o.SurveyElicitation, ["groups"] = r2.Panel?.Groups.Count, ["withheld"] = r2.Panel?.Withheld.Count,
+            ["mean_distance"] = D(r2.Panel), ["unsteered_mean_distance"] = D(r2.Unsteered),
+            ["steered_mean_distance"] = r2.Steered.ToDictionary(kv => kv.Key, kv => D(kv.Value)),
+            ["uniform_mean_distance"] = Math.Round(any.OverallBaselines.Uniform, 6), ["prior_mean_distance"] = Math.Round(any.OverallBaselines.PopulationPrior, 6),
+            ["simulated"] = simulated,
+        };
+    }
+
     internal static async Task<IReadOnlyDictionary<string, object?>> PromptsAsync(StageContext c)
     {
         var o = c.Options;

@@ -11,7 +11,7 @@ public static class TestbedRoles
     public const string Model = LlmRuntime.DefaultRole;
     /// <summary>Grades the bench (the debate critic).</summary>
     public const string Critic = "critic";
-    /// <summary>Role-plays personas: pair verification, leave-one-out choices, summary audits.</summary>
+    /// <summary>Role-plays personas: pair verification, leave-one-out choices, summary audits, survey answers.</summary>
     public const string Judge = "judge";
 
     public static readonly IReadOnlyList<string> All = [Writer, Model, Critic, Judge];
@@ -45,7 +45,7 @@ public sealed record TestbedStage(
 /// </summary>
 public static class TestbedStages
 {
-    public const string Population = "population", Prompts = "prompts", Pairs = "pairs", Bench = "bench", Loo = "loo",
+    public const string Population = "population", Survey = "survey", Prompts = "prompts", Pairs = "pairs", Bench = "bench", Loo = "loo",
         PassK = "passk", Summaries = "summaries", Study = "study", Dataset = "dataset", Report = "report";
 
     /// <summary>The report the last stage writes at the top of the run folder.</summary>
@@ -55,6 +55,8 @@ public static class TestbedStages
     [
         new(Population, "population", "population (census draw, LM-written detail, consistency filter, fidelity)",
             [TestbedRoles.Writer], [], o => new { o.Personas, o.Seed }, TestbedStageRunner.PopulationAsync),
+        new(Survey, "survey", "survey fidelity against the GSS per subgroup (the judge answers as each persona)",
+            [TestbedRoles.Judge], [Population], o => new { o.SurveySource, o.SurveyQuestions, Modes = string.Join(",", o.SurveyModes), o.SurveyElicitation, o.SurveyMinPersonas, o.Resamples, o.Seed }, TestbedStageRunner.SurveyAsync),
         new(Prompts, "prompts", "prompts (filters, controversy classifier, topics, split)",
             [TestbedRoles.Writer], [], o => new { o.PromptSource, o.PromptLimit, o.TopicK, o.Seed }, TestbedStageRunner.PromptsAsync),
         new(Pairs, "pairs", "preference pairs + role-play verification in both orders",

@@ -19,7 +19,8 @@ public sealed class RunCompletionTests
         Assert.True(done.ResultsComplete);
         Assert.Empty(done.Unfinished);
 
-        var cancelled = Of($"{{\"status\": \"cancelled\", \"stages\": {Stages(s => s == "population" ? "completed" : s == "prompts" ? "cancelled" : null)}}}");
+        // Stopped in prompts: the stages before it in the registry (population, survey) completed.
+        var cancelled = Of($"{{\"status\": \"cancelled\", \"stages\": {Stages(s => s is "population" or "survey" ? "completed" : s == "prompts" ? "cancelled" : null)}}}");
         Assert.False(cancelled.Finished);
         Assert.False(cancelled.ResultsComplete);
         Assert.Equal(["prompts", "pairs", "bench", "loo", "passk", "summaries", "study", "dataset", "report"], cancelled.Unfinished.Select(s => s.Stage));

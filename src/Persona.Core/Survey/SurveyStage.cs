@@ -1,0 +1,170 @@
+using System.Text.Json;
+using Persona.Census;
+using Persona.Personas;
+using Persona.Pipeline;
+
+namespace Persona.Survey;
+
+/// <summary>A persona of the panel: who it is, what the model is shown, its census weight and its survey groups.</summary>
+public sealed record SurveyPanelist(string Id, string Text, IReadOnlyDictionary<string, string> Attributes, double Weight, IReadOnlyList<SurveyGroup> Groups);
+
+/// <summary>A steering mode's gain per group: its distance minus the unsteered model's (below 0, steering brings the answers closer to the group's).</summary>
+public sealed record SurveySteerability(string Mode, IReadOnlyDictionary<SurveyGroup, double> Gain, double MeanGain, double SdGain);
+
+/// <summary>What the survey stage found: the panel's scores (mode persona), the unsteered model's (mode none), each steering mode's, and steerability.</summary>
+public sealed record SurveyStageResult(SurveyResults? Panel, SurveyResults? Unsteered, IReadOnlyDictionary<string, SurveyResults> Steered,
+    IReadOnlyList<SurveySteerability> Steerability, IReadOnlyList<string> Questions, int Panelists, int Failed);
+
+/// <summary>
+/// The survey stage's plan and aggregation, apart from the runner so that both are testable without
+/// a run: which questions (a seeded subset by default, every one at paper scale), which personas (adults
+/// in at least one survey group), and the groups' census-weighted distributions from the sample log.
+/// </summary>
+public static class SurveyStage
+{
+    public const string ResultsFile = SurveyResultsJson.FileName;
+    public const string UnsteeredFile = "survey-results-unsteered.json";
+    public const string SamplesFile = "samples.jsonl";
+    public const string ModesFile = "survey-modes.json";
+
+    /// <summary>The results file of a steering mode, e.g. survey-results-steer-qa.json.</summary>
+    public static string SteeredFile(string mode) => $"survey-results-{mode}.json";
+
+    /// <summary>The questions to ask: all when <paramref name="count"/> is null or covers them, else a seeded subset kept in file order.</summary>
+    public static IReadOnlyList<string> Questions(SurveySet survey, int? count, long seed)
+    {
+        if (count is null || count >= survey.Questions.Count) return survey.Questions;
+        var rng = new DeterministicRng(DeterministicRng.Mix(unchecked((ulong)seed), 0x5355525645UL)); // "SURVE"
+        var keys = survey.Questions.ToArray();
+        // Partial Fisher-Yates: the first count entries are a uniform subset.
+        for (var i = 0; i < count; i++)
+        {
+            var j = i + rng.NextInt(keys.Length - i);
+            (keys[i], keys[j]) = (keys[j], keys[i]);
+        }
+        var chosen = new HashSet<string>(keys.Take(count.Value), StringComparer.Ordinal);
+        return survey.Questions.Where(chosen.Contains).ToList();
+    }
+
+    /// <summary>The panel: every persona in at least one survey group (adults only), with its rendered profile and census weight.</summary>
+    public static IReadOnlyList<SurveyPanelist> Panel(IEnumerable<PersonaRecord> records)
+    {
+        var list = new List<SurveyPanelist>();
+        foreach (var r in records)
+        {
+            var groups = SurveyGroupMap.GroupsOf(r);
+            if (groups.Count == 0) continue;
+            var p = PersonaJson.WithId(r);
+            var text = PersonaRenderer.Render(p);
+            list.Add(new SurveyPanelist(p.Id, text, PersonaInputs.ParseText(text, "persona " + p.Id), p.Census.Weight > 0 ? p.Census.Weight : 1, groups));
+        }
+        return list;
+    }
+
+    /// <summary>The items: every panelist x question in mode persona, each question once in mode none, and each question x group in each
+    /// steering mode; N of each with sample:N.</summary>
+    public static IEnumerable<SurveyAskItem> Items(IReadOnlyList<SurveyPanelist> panel, SurveySet survey, IReadOnlyList<string> questions, IReadOnlyList<string> modes,
+        string elicitation = SurveyElicitation.Verbalized)
+    {
+        var n = Math.Max(1, SurveyElicitation.Samples(elicitation));
+        foreach (var q in questions)
+        {
+            var item = survey.RowsOf(q).First();
+            for (var k = 0; k < n; k++)
+            {
+                if (modes.Contains(SurveyModes.None)) yield return new SurveyAskItem(null, null, new Dictionary<string, string>(), item, SurveyModes.None, elicitation, null, k);
+                foreach (var mode in SurveyModes.Steering.Where(modes.Contains))
+                    foreach (var g in survey.Groups.Where(g => survey.TryGet(q, g, out _)))
+                        yield return new SurveyAskItem(null, null, SurveyModes.AsPersonaAttributes(g), item, mode, elicitation, g, k);
+                if (modes.Contains(SurveyModes.Persona))
+                    foreach (var p in panel)
+                        yield return new SurveyAskItem(p.Id, p.Text, p.Attributes, item, SurveyModes.Persona, elicitation, null, k);
+            }
+        }
+    }
+
+    /// <summary>How many items <see cref="Items"/> yields (for progress and the dry run).</summary>
+    public static long Count(int panelists, SurveySet survey, IReadOnlyList<string> questions, IReadOnlyList<string> modes, string elicitation = SurveyElicitation.Verbalized) =>
+        Math.Max(1, SurveyElicitation.Samples(elicitation)) * questions.Sum(q => (modes.Contains(SurveyModes.None) ? 1L : 0)
+            + SurveyModes.Steering.Count(modes.Contains) * (long)survey.Groups.Count(g => survey.TryGet(q, g, out _))
+            + (modes.Contains(SurveyModes.Persona) ? panelists : 0));
+
+    /// <summary>
+    /// One distribution per respondent (persona, steered group or none), question and mode: the stated one
+    /// (verbalized), or the shares of the N sampled answers that did not fail (sample:N).
+    /// </summary>
+    public static IReadOnlyList<SampleRecord> Collapse(IReadOnlyList<SampleRecord> samples)
+    {
+        if (!samples.Any(s => s.Input("elicitation")?.StartsWith(SurveyElicitation.SamplePrefix, StringComparison.Ordinal) == true)) return samples;
+        var list = new List<SampleRecord>();
+        foreach (var unit in samples.GroupBy(s => (s.Input("mode"), s.Input("persona_id"), s.Input("steer"), s.Input("qkey"))))
+        {
+            var ok = unit.Select(SurveyTask.DistributionOf).Where(d => d is not null).ToList();
+            var first = unit.First();
+            if (ok.Count == 0) { list.Add(first); continue; }
+            var mean = new double[ok[0]!.Length];
+            foreach (var d in ok) for (var i = 0; i < mean.Length; i++) mean[i] += d![i] / ok.Count;
+            var data = JsonSerializer.SerializeToElement(new Dictionary<string, object?> { ["distribution"] = mean, ["answers"] = ok.Count });
+            list.Add(first with { Status = SampleRecord.StatusOk, Data = data });
+        }
+        return list;
+    }
+
+    /// <summary>Scores the logged samples: the panel's groups (census-weighted, small groups withheld) and the unsteered answer given to every group.</summary>
+    public static SurveyStageResult Score(IReadOnlyList<SampleRecord> samples, IReadOnlyList<SurveyPanelist> panel, SurveySet survey,
+        IReadOnlyList<string> questions, int minPersonas, int resamples, ulong seed, CancellationToken ct = default)
+    {
+        var byId = panel.ToDictionary(p => p.Id, StringComparer.Ordinal);
+        var answers = new List<SurveyAnswer>();
+        var unsteered = new List<SurveyPrediction>();
+        var steered = new Dictionary<string, List<SurveyPrediction>>(StringComparer.Ordinal);
+        var groupsByName = survey.Groups.ToDictionary(g => g.ToString(), StringComparer.Ordinal);
+        var failed = samples.Count(s => SurveyTask.DistributionOf(s) is null);
+        var persona = false;
+        foreach (var s in Collapse(samples))
+        {
+            var mode = s.Input("mode");
+            persona |= mode == SurveyModes.Persona;
+            if (SurveyTask.DistributionOf(s) is not { } d) continue;
+            var qkey = s.Input("qkey")!;
+            if (mode == SurveyModes.None)
+            {
+                foreach (var g in survey.Groups)
+                    if (survey.TryGet(qkey, g, out _)) unsteered.Add(new SurveyPrediction(qkey, g, d));
+            }
+            else if (mode is not null && SurveyModes.Steering.Contains(mode))
+            {
+                if (groupsByName.TryGetValue(s.Input("steer") ?? "", out var g))
+                    (steered.TryGetValue(mode, out var l) ? l : steered[mode] = []).Add(new SurveyPrediction(qkey, g, d));
+            }
+            else if (byId.TryGetValue(s.Input("persona_id") ?? "", out var p))
+                answers.Add(new SurveyAnswer(p.Id, qkey, p.Weight, p.Groups, d));
+        }
+        SurveyResults? panelResults = null;
+        if (persona)
+        {
+            var (predictions, withheld) = SurveyPanel.Aggregate(answers, survey, minPersonas);
+            if (predictions.Count == 0)
+                throw new PersonaException($"Survey: no group of the survey has {minPersonas} or more personas with answers ({answers.Count} answers, {failed} failed); use more personas.");
+            panelResults = SurveyScoring.Score(survey, predictions, withheld, resamples, seed, ct: ct);
+        }
+        var unsteeredResults = unsteered.Count > 0 ? SurveyScoring.Score(survey, unsteered, null, resamples, seed, ct: ct) : null;
+        var steeredResults = new Dictionary<string, SurveyResults>(StringComparer.Ordinal);
+        foreach (var mode in SurveyModes.Steering.Where(steered.ContainsKey))
+            steeredResults[mode] = SurveyScoring.Score(survey, steered[mode], null, resamples, seed, ct: ct);
+        var steerability = new List<SurveySteerability>();
+        if (unsteeredResults is not null)
+        {
+            var baseline = unsteeredResults.Groups.ToDictionary(g => g.Group, g => g.Score.MeanDistance);
+            foreach (var (mode, r) in steeredResults)
+            {
+                var gain = r.Groups.Where(g => baseline.ContainsKey(g.Group)).ToDictionary(g => g.Group, g => g.Score.MeanDistance - baseline[g.Group]);
+                if (gain.Count == 0) continue;
+                var mean = gain.Values.Average();
+                var sd = gain.Count > 1 ? Math.Sqrt(gain.Values.Sum(x => (x - mean) * (x - mean)) / (gain.Count - 1)) : 0;
+                steerability.Add(new SurveySteerability(mode, gain, mean, sd));
+            }
+        }
+        return new SurveyStageResult(panelResults, unsteeredResults, steeredResults, steerability, questions, panel.Count, failed);
+    }
+}
