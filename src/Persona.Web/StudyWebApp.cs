@@ -66,6 +66,8 @@ public static class StudyWebApp
         builder.Services.AddAntiforgery(o =>
         {
             o.Cookie.Name = "persona_af";
+            // Secure whenever the rater came over TLS (directly or through a trusted proxy); the default never sets it.
+            o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
             o.FormFieldName = "__af";
             o.SuppressXFrameOptionsHeader = true; // set to DENY below for every response
         });
