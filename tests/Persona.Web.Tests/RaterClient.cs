@@ -17,13 +17,34 @@ public sealed partial class RaterClient : IDisposable
     /// <summary>The body of the last claim's response (the refusal page when no place was given).</summary>
     public string? LastBody { get; private set; }
 
-    public RaterClient(string baseUrl)
+    /// <param name="from">Loopback address to connect from (127.x.y.z), so that many raters are many machines to the server or proxy.</param>
+    /// <param name="pinnedThumbprint">Over https, the only certificate accepted (a self-signed one made for the run).</param>
+    public RaterClient(string baseUrl, string? from = null, string? pinnedThumbprint = null)
     {
         BaseUrl = baseUrl;
-        _http = new HttpClient(new SocketsHttpHandler { CookieContainer = new CookieContainer(), UseCookies = true, AllowAutoRedirect = false })
+        var handler = new SocketsHttpHandler { CookieContainer = new CookieContainer(), UseCookies = true, AllowAutoRedirect = false };
+        if (pinnedThumbprint is not null)
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, cert, _, _) => cert is not null && cert.GetCertHashString() == pinnedThumbprint;
+        if (from is not null)
         {
-            BaseAddress = new Uri(baseUrl), Timeout = TimeSpan.FromSeconds(60),
-        };
+            var local = IPAddress.Parse(from);
+            handler.ConnectCallback = async (ctx, ct) =>
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    socket.Bind(new IPEndPoint(local, 0));
+                    await socket.ConnectAsync(IPAddress.Parse(ctx.DnsEndPoint.Host), ctx.DnsEndPoint.Port, ct);
+                    return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            };
+        }
+        _http = new HttpClient(handler) { BaseAddress = new Uri(baseUrl), Timeout = TimeSpan.FromSeconds(60) };
     }
 
     [GeneratedRegex("name=\"__af\" value=\"([^\"]+)\"")]
