@@ -8,11 +8,12 @@ using Persona.Web.Tests;
 //   pairs --personas N --items K --out DIR          made-up pairs for a study of that size
 //   load --base URL --entry PATH --raters R          one untimed warm-up rater, then R raters at once, each completing its place;
 //        [--baseline-requests M]                     then M requests per rater to "/" (no database) as the floor
-//        [--from 127.0.1.] [--pin SHA1] [--admin-base URL] [--pid-prefix P]
+//        [--from 127.0.1.] [--pin SHA1] [--admin-base URL] [--pid-prefix P] [--think-ms T]
 //                                                    raters connect from 127.0.1.1, .2, ... (one address each, as separate
 //                                                    machines); pin the server's certificate over https; read the export
 //                                                    from --admin-base (default --base); Prolific ids P0000..., so several
-//                                                    runs can share one study
+//                                                    runs can share one study; each rater pauses T ms on average
+//                                                    (0.5-1.5 T) before each answer, 0: back to back (saturation)
 // Prints one JSON line: throughput, latency percentiles by request kind, lost/duplicated answers.
 var inv = CultureInfo.InvariantCulture;
 string Arg(string name, string? fallback = null)
@@ -52,6 +53,7 @@ switch (args.FirstOrDefault())
         var pin = args.Contains("--pin") ? Arg("--pin") : null;
         var adminBase = Arg("--admin-base", baseUrl);
         var pidPrefix = Arg("--pid-prefix", "bench");
+        var thinkMs = int.Parse(Arg("--think-ms", "0"), inv);
         // Rater i connects from prefix + (i % 250 + 1): up to 250 distinct addresses per prefix.
         string? From(int i) => fromPrefix is null ? null : fromPrefix + (i % 250 + 1).ToString(inv);
         var token = Environment.GetEnvironmentVariable("PERSONA_STUDY_ADMIN_TOKEN") ?? throw new ArgumentException("PERSONA_STUDY_ADMIN_TOKEN must be set");
@@ -71,7 +73,7 @@ switch (args.FirstOrDefault())
             try
             {
                 if (await c.ClaimAsync(entry, $"{pidPrefix}{i:0000}") is null) throw new InvalidOperationException("no place: " + c.LastBody?[..Math.Min(200, c.LastBody.Length)]);
-                await c.CompleteAsync(pos => (pos + i) % 2, resubmit: i % 2 == 0);
+                await c.CompleteAsync(pos => (pos + i) % 2, resubmit: i % 2 == 0, thinkMs: thinkMs);
             }
             catch (Exception ex)
             {
@@ -119,7 +121,7 @@ switch (args.FirstOrDefault())
         }
         var result = new
         {
-            raters, failures, seconds = Math.Round(studySeconds, 3), base_url = baseUrl, distinct_client_addresses = fromPrefix is null ? 1 : Math.Min(raters, 250),
+            raters, failures, seconds = Math.Round(studySeconds, 3), think_ms = thinkMs, base_url = baseUrl, distinct_client_addresses = fromPrefix is null ? 1 : Math.Min(raters, 250),
             requests = study.Count, requests_per_s = Math.Round(study.Count / studySeconds, 1),
             submit = Stats(study.Where(t => t.Kind == "submit").Select(t => t.Ms)),
             resubmit = Stats(study.Where(t => t.Kind == "resubmit").Select(t => t.Ms)),

@@ -6,12 +6,16 @@
 # as separate machines would, so the per-address entry limit applies as in the field; nginx reaches
 # the app from 127.0.0.2, the only --trusted-proxy. Half the raters post every answer twice.
 # Floor (issue 23): submission p99 under 200 ms; every acknowledged answer stored exactly once.
-# Usage: perf/study/proxy.sh [REPEATS]   (env: RATERS=200 WORK=/tmp/persona-perf-study-proxy)
+# THINK_MS (default 0): mean pause of a rater before each answer (uniform 0.5-1.5x). 0 saturates the
+# server (200 requests always in flight: latency is then 200 / throughput, Little's law); a real rater
+# reads for a minute or more, so THINK_MS=1000 is still about 60 times faster than a study in the field.
+# Usage: perf/study/proxy.sh [REPEATS]   (env: RATERS=200 THINK_MS=0 WORK=/tmp/persona-perf-study-proxy)
 # Needs nginx and openssl (tests/study-proxy/run.sh installs them). Only 127.0.0.0/8 is used.
 # Writes perf/results/study-proxy-<date>.json (one line per repeat and mode, load average before/after).
 set -euo pipefail
 REPEATS=${1:-1}
 RATERS=${RATERS:-200}
+THINK_MS=${THINK_MS:-0}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=${WORK:-/tmp/persona-perf-study-proxy}
 [ -x /usr/sbin/nginx ] || { echo "nginx is missing: run tests/study-proxy/run.sh (or apt-get install -y nginx)"; exit 1; }
@@ -27,7 +31,7 @@ PIN=$(openssl x509 -in "$WORK/cert.pem" -noout -fingerprint -sha1 | cut -d= -f2 
 # Two runs per study (direct and through nginx), each RATERS + 1 warm-up rater, 4 places per persona.
 PERSONAS=$(( (2 * (RATERS + 1) + 3) / 4 ))
 "$BENCH" pairs --personas "$PERSONAS" --items 10 --out "$WORK/pairs"
-OUT="$ROOT/perf/results/study-proxy-$(date -u +%Y-%m-%d).json"
+OUT="$ROOT/perf/results/study-proxy-$(date -u +%Y-%m-%d)-think$THINK_MS.json"
 : > "$WORK/results.jsonl"
 SERVER=""; NGINX=""
 cleanup() {
@@ -84,7 +88,7 @@ NGINX
   for mode in $modes; do
     if [ "$mode" = direct ]; then args=(--base "$BASE" --from 127.0.1.); else args=(--base "https://127.0.0.1:$PORT" --from 127.0.2. --pin "$PIN"); fi
     LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-    LINE=$(timeout 600 "$BENCH" load "${args[@]}" --admin-base "$BASE" --entry "$PATH_PART" --raters "$RATERS" --baseline-requests 20 --pid-prefix "$mode") || { echo "$LINE"; echo "load run failed ($mode)"; exit 1; }
+    LINE=$(timeout 600 "$BENCH" load "${args[@]}" --admin-base "$BASE" --entry "$PATH_PART" --raters "$RATERS" --baseline-requests 20 --pid-prefix "$mode" --think-ms "$THINK_MS") || { echo "$LINE"; echo "load run failed ($mode)"; exit 1; }
     LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
     python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d.update(mode=sys.argv[2], repeat=int(sys.argv[3]), loadavg_before=sys.argv[4], loadavg_after=sys.argv[5]); print(json.dumps(d))' \
       "$LINE" "$mode" "$r" "$LOAD_BEFORE" "$LOAD_AFTER" | tee -a "$WORK/results.jsonl"

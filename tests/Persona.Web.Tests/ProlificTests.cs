@@ -114,3 +114,46 @@ public sealed class ProlificTests
         }
     }
 }
+
+/// <summary>Quality over HTTP: a failed attention check ends the place for the next rater; flags on the dashboard.</summary>
+public sealed class QualityPageTests
+{
+    [Fact]
+    public async Task A_failed_attention_check_closes_the_place_returns_the_rater_and_the_dashboard_shows_it_with_the_flags()
+    {
+        await using var study = await TestStudy.StartAsync(new StudyOptions
+        {
+            Personas = 2, RatersPerPersona = 1, ItemsPerPersona = 5, AttentionChecks = 1, MinJustificationChars = 10,
+            ProlificRedirect = true, CompletionCode = "DONE42", ReturnCode = "RETURN7",
+        }, TestStudy.MadeUpPairs(2, 5));
+        var entry = StudyWebApp.EntryPath(study.Db);
+
+        // Rater 1 picks the distractor of the attention check (and answers the rest on the left with one pasted text).
+        using var careless = new RaterClient(study.BaseUrl);
+        var path = (await careless.ClaimAsync(entry, "pidCareless"))!;
+        var session = study.Db.FindSession(careless.Token!)!;
+        var attention = Enumerable.Range(1, session.ItemCount).Select(p => study.Db.FindItem(session.PersonaId, p)!).Single(i => i.Kind == ItemKind.Attention);
+        var distractorLeft = !StudyPlan.PersonalisedLeft(attention.Flip, session.RaterIndex);
+        var done = await Assert.ThrowsAsync<InvalidOperationException>(() => careless.CompleteAsync(p => p == attention.Position ? (distractorLeft ? 0 : 1) : 0));
+        Assert.Contains("410", done.Message); // the next page after the failed check is the closed place
+        var (_, closed, _) = await careless.GetAsync(path);
+        Assert.Contains("attention check", closed);
+        Assert.Contains("content=\"3;url=https://app.prolific.com/submissions/complete?cc=RETURN7\"", closed);
+        Assert.Equal(EndReasons.AttentionFailed, study.Db.FindSession(careless.Token!)!.EndReason);
+
+        // The next rater gets the reopened place (places go breadth-first, and it is the first again); they paste
+        // one explanation on every question, always on the left.
+        using var paster = new RaterClient(study.BaseUrl);
+        await paster.ClaimAsync(entry, "pidPaster01");
+        Assert.Equal(session.SlotId, study.Db.FindSession(paster.Token!)!.SlotId);
+        await paster.CompleteAsync(p => p == attention.Position ? (distractorLeft ? 1 : 0) : 0); // passes the check
+
+        using var admin = new HttpClient { BaseAddress = new Uri(study.BaseUrl) };
+        admin.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", TestStudy.AdminToken);
+        var dashboard = await admin.GetStringAsync("/admin");
+        Assert.Contains("<h2>Rater quality</h2>", dashboard);
+        Assert.Contains("<td>attention-failed</td>", dashboard);
+        Assert.Contains("same-justification", dashboard[dashboard.IndexOf("<h2>Raters</h2>", StringComparison.Ordinal)..]);
+        Assert.Contains("<tr><th>excluded by a failed attention check (place reopened)</th><td>1</td></tr>", dashboard);
+    }
+}

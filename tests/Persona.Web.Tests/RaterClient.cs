@@ -110,7 +110,8 @@ public sealed partial class RaterClient : IDisposable
         return (status, location);
     }
 
-    public async Task<string> CompleteAsync(Func<int, int> choose, bool resubmit = false)
+    /// <param name="thinkMs">Mean pause before each answer is sent (uniform in 0.5-1.5 times it), as a reader's; 0: none (a saturating load).</param>
+    public async Task<string> CompleteAsync(Func<int, int> choose, bool resubmit = false, int thinkMs = 0)
     {
         await ConsentAsync();
         var (_, _, _) = await GetAsync($"/r/{Token}", "page");
@@ -132,6 +133,7 @@ public sealed partial class RaterClient : IDisposable
                 new("choice", choose(position) == 0 ? "left" : "right"),
                 new("justification", $"Simulated rater explanation for question {position}: this person would value it."),
             };
+            if (thinkMs > 0) await Task.Delay(TimeSpan.FromMilliseconds(thinkMs * (0.5 + Random.Shared.NextDouble())));
             var (ps, _, location) = await PostAsync(next, form);
             if (ps != HttpStatusCode.SeeOther) throw new InvalidOperationException($"POST {next} returned {(int)ps}");
             if (resubmit)
