@@ -122,6 +122,14 @@ internal static class AdminPages
           .Append($"<tr><th>human-human Krippendorff's alpha</th><td>{F(r.Humans.KrippendorffAlpha)}</td></tr>");
         foreach (var m in r.Models)
             sb.Append($"<tr><th>{E(m.Model)}: Cohen's kappa vs human majority (flip rate)</th><td>{F(m.KappaVsHumans)} ({F(m.FlipRate)})</td></tr>");
+        if (r.WithoutFlagged is { ExcludedSessions.Count: > 0 } w)
+        {
+            // The same figures without the careless-rater flags' raters, so a reader sees whether they move them.
+            sb.Append($"<tr><th>without the {w.ExcludedSessions.Count} flagged rater(s): questions with a majority</th><td>{w.LabelledItems}</td></tr>")
+              .Append($"<tr><th>without flagged raters: human-human Fleiss' kappa</th><td>{F(w.Humans.FleissKappa)}</td></tr>");
+            foreach (var m in w.Models)
+                sb.Append($"<tr><th>without flagged raters: {E(m.Model)} Cohen's kappa vs human majority</th><td>{F(m.KappaVsHumans)}</td></tr>");
+        }
         sb.Append("</tbody></table></div><p class=\"muted\">95% intervals (200 resamples here; `persona study analyze` gives the full report).</p>");
         return sb.ToString();
     }

@@ -155,5 +155,6 @@ public sealed class QualityPageTests
         Assert.Contains("<td>attention-failed</td>", dashboard);
         Assert.Contains("same-justification", dashboard[dashboard.IndexOf("<h2>Raters</h2>", StringComparison.Ordinal)..]);
         Assert.Contains("<tr><th>excluded by a failed attention check (place reopened)</th><td>1</td></tr>", dashboard);
+        Assert.Contains("without the 1 flagged rater(s)", dashboard);
     }
 }

@@ -139,6 +139,49 @@ public sealed partial class ProxyTests(BrowserFixture fixture)
     }
 
     [Fact]
+    public async Task Serve_takes_its_certificate_from_the_standard_kestrel_configuration_too()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "persona-tls-tests", Guid.NewGuid().ToString("N"));
+        var (cert, key) = await NginxProxy.MakeCertificateAsync(Path.Combine(dir, "tls"));
+        StudyDatabase.Create(Path.Combine(dir, "study"), StudyPlanner.Plan(TestStudy.MadeUpPairs(1, 2), null,
+            new StudyOptions { Personas = 1, RatersPerPersona = 1, ItemsPerPersona = 2 })).Dispose();
+        var port = NginxProxy.FreePort();
+        var psi = new ProcessStartInfo(PersonaBinary(), ["study", "serve", Path.Combine(dir, "study"), "--urls", $"https://127.0.0.1:{port}"])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        psi.Environment["PERSONA_STUDY_ADMIN_TOKEN"] = TestStudy.AdminToken;
+        psi.Environment["Kestrel__Certificates__Default__Path"] = cert;
+        psi.Environment["Kestrel__Certificates__Default__KeyPath"] = key;
+        using var server = Process.Start(psi)!;
+        try
+        {
+            var seen = new System.Text.StringBuilder();
+            while (await server.StandardOutput.ReadLineAsync() is { } line)
+            {
+                seen.AppendLine(line);
+                if (line.Contains("Press Ctrl-C", StringComparison.Ordinal)) break;
+            }
+            if (!seen.ToString().Contains("Press Ctrl-C", StringComparison.Ordinal)) Assert.Fail(seen + await server.StandardError.ReadToEndAsync());
+            using var pinned = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(cert));
+            using var http = new HttpClient(new SocketsHttpHandler
+            {
+                SslOptions = new() { RemoteCertificateValidationCallback = (_, c, _, _) => c is not null && c.GetCertHashString() == pinned.Thumbprint },
+            });
+            using var response = await http.GetAsync($"https://127.0.0.1:{port}/");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("max-age=31536000", response.Headers.GetValues("Strict-Transport-Security").Single());
+        }
+        finally
+        {
+            if (!server.HasExited) server.Kill();
+            await server.WaitForExitAsync();
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    [Fact]
     public async Task Serve_speaks_tls_itself_with_a_pem_certificate_and_sends_hsts()
     {
         var certDir = Path.Combine(Path.GetTempPath(), "persona-tls-tests", Guid.NewGuid().ToString("N"));
