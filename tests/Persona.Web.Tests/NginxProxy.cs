@@ -24,14 +24,14 @@ public sealed class NginxProxy : IAsyncDisposable
     public string KeyPath { get; }
     public X509Certificate2 Certificate { get; }
 
-    private NginxProxy(Process nginx, string dir, int port, string cert, string key)
+    private NginxProxy(Process nginx, string dir, int port, string cert, string key, X509Certificate2 certificate)
     {
         _nginx = nginx;
         _dir = dir;
         BaseUrl = $"https://127.0.0.1:{port}";
         CertificatePath = cert;
         KeyPath = key;
-        Certificate = X509Certificate2.CreateFromPem(File.ReadAllText(cert)); // the certificate alone: clients pin it
+        Certificate = certificate;
     }
 
     /// <summary>Fails with what to do when nginx or openssl is missing: a test that needs the proxy never passes without one.</summary>
@@ -101,8 +101,10 @@ public sealed class NginxProxy : IAsyncDisposable
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
+        // Everything that can fail comes before nginx starts: nothing may leave an nginx running behind a failed test.
+        var certificate = X509Certificate2.CreateFromPem(File.ReadAllText(cert)); // the certificate alone: clients pin it
         var nginx = Process.Start(psi)!;
-        var proxy = new NginxProxy(nginx, dir, port, cert, key);
+        var proxy = new NginxProxy(nginx, dir, port, cert, key, certificate);
         // Ready when it accepts connections; an exit first means a broken configuration, shown with nginx's own words.
         for (var i = 0; i < 200; i++)
         {
