@@ -8,6 +8,12 @@ using Persona.Web.Tests;
 //   pairs --personas N --items K --out DIR          made-up pairs for a study of that size
 //   load --base URL --entry PATH --raters R          one untimed warm-up rater, then R raters at once, each completing its place;
 //        [--baseline-requests M]                     then M requests per rater to "/" (no database) as the floor
+//        [--from 127.0.1.] [--pin SHA1] [--admin-base URL] [--pid-prefix P] [--think-ms T]
+//                                                    raters connect from 127.0.1.1, .2, ... (one address each, as separate
+//                                                    machines); pin the server's certificate over https; read the export
+//                                                    from --admin-base (default --base); Prolific ids P0000..., so several
+//                                                    runs can share one study; each rater pauses T ms on average
+//                                                    (0.5-1.5 T) before each answer, 0: back to back (saturation)
 // Prints one JSON line: throughput, latency percentiles by request kind, lost/duplicated answers.
 var inv = CultureInfo.InvariantCulture;
 string Arg(string name, string? fallback = null)
@@ -43,13 +49,20 @@ switch (args.FirstOrDefault())
         var entry = Arg("--entry");
         var raters = int.Parse(Arg("--raters"), inv);
         var baselineRequests = int.Parse(Arg("--baseline-requests", "20"), inv);
+        var fromPrefix = args.Contains("--from") ? Arg("--from") : null;
+        var pin = args.Contains("--pin") ? Arg("--pin") : null;
+        var adminBase = Arg("--admin-base", baseUrl);
+        var pidPrefix = Arg("--pid-prefix", "bench");
+        var thinkMs = int.Parse(Arg("--think-ms", "0"), inv);
+        // Rater i connects from prefix + (i % 250 + 1): up to 250 distinct addresses per prefix.
+        string? From(int i) => fromPrefix is null ? null : fromPrefix + (i % 250 + 1).ToString(inv);
         var token = Environment.GetEnvironmentVariable("PERSONA_STUDY_ADMIN_TOKEN") ?? throw new ArgumentException("PERSONA_STUDY_ADMIN_TOKEN must be set");
         // One rater completes the flow first, untimed: the server's first requests compile its code
         // paths (the CLI is built without quick JIT), which a study running for days pays once.
-        using var warm = new RaterClient(baseUrl);
-        if (await warm.ClaimAsync(entry, "warmup") is null) throw new InvalidOperationException("no place for the warm-up rater");
+        using var warm = new RaterClient(baseUrl, From(raters), pin);
+        if (await warm.ClaimAsync(entry, pidPrefix + "warmup") is null) throw new InvalidOperationException("no place for the warm-up rater");
         await warm.CompleteAsync(pos => pos % 2);
-        var clients = Enumerable.Range(0, raters).Select(_ => new RaterClient(baseUrl)).ToList();
+        var clients = Enumerable.Range(0, raters).Select(i => new RaterClient(baseUrl, From(i), pin)).ToList();
         // A gate, not a Barrier: fifty blocked pool threads would starve the clients' own continuations.
         var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var sw = Stopwatch.StartNew();
@@ -59,8 +72,8 @@ switch (args.FirstOrDefault())
             await start.Task;
             try
             {
-                if (await c.ClaimAsync(entry, $"bench{i:0000}") is null) throw new InvalidOperationException("no place");
-                await c.CompleteAsync(pos => (pos + i) % 2, resubmit: i % 2 == 0);
+                if (await c.ClaimAsync(entry, $"{pidPrefix}{i:0000}") is null) throw new InvalidOperationException("no place: " + c.LastBody?[..Math.Min(200, c.LastBody.Length)]);
+                await c.CompleteAsync(pos => (pos + i) % 2, resubmit: i % 2 == 0, thinkMs: thinkMs);
             }
             catch (Exception ex)
             {
@@ -94,10 +107,11 @@ switch (args.FirstOrDefault())
         var baselineServed = clients.Sum(c => c.Timings.Count(t => t.Kind == "baseline" && t.Status < 400));
 
         // Every acknowledged answer must be in the export exactly once.
-        using var http = new HttpClient { BaseAddress = new Uri(baseUrl) };
+        using var http = new HttpClient { BaseAddress = new Uri(adminBase) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         var rows = (await http.GetStringAsync("/admin/export/answers.jsonl")).Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Select(l => JsonDocument.Parse(l).RootElement).Select(e => (Pid: e.GetProperty("prolific_pid").GetString(), Pos: e.GetProperty("position").GetInt32())).ToList();
+            .Select(l => JsonDocument.Parse(l).RootElement).Select(e => (Pid: e.GetProperty("prolific_pid").GetString(), Pos: e.GetProperty("position").GetInt32()))
+            .Where(r => r.Pid is not null && r.Pid.StartsWith(pidPrefix, StringComparison.Ordinal)).ToList(); // this run's raters only
         var acknowledged = clients.Append(warm).Sum(c => c.Timings.Count(t => t.Kind == "submit" && t.Status == 303));
         var distinct = rows.Distinct().Count();
 
@@ -109,7 +123,7 @@ switch (args.FirstOrDefault())
         }
         var result = new
         {
-            raters, failures, seconds = Math.Round(studySeconds, 3),
+            raters, failures, seconds = Math.Round(studySeconds, 3), think_ms = thinkMs, base_url = baseUrl, distinct_client_addresses = fromPrefix is null ? 1 : Math.Min(raters, 250),
             requests = study.Count, requests_per_s = Math.Round(study.Count / studySeconds, 1),
             submit = Stats(study.Where(t => t.Kind == "submit").Select(t => t.Ms)),
             resubmit = Stats(study.Where(t => t.Kind == "resubmit").Select(t => t.Ms)),

@@ -29,7 +29,7 @@ internal static class StudyCommands
     {
         var d = new StudyOptions();
         var pairs = new Option<string>("--pairs") { Description = $"Folder holding {StudyInputs.PairsFile} (pair_id, persona_id, prompt_id, persona, instruction, original, data, ...).", Required = true };
-        var personas = new Option<string?>("--personas") { Description = "personas.jsonl whose rendered text is shown to raters (default: the \"persona\" text carried by the pairs)." };
+        var personas = new Option<string?>("--personas") { Description = "A `personas build` folder (its personas.jsonl) or a personas.jsonl file, whose rendered text is shown to raters (default: the \"persona\" text carried by the pairs)." };
         var output = new Option<string>("--out") { Description = $"Study folder to create ({StudyDatabase.FileName} inside); an existing study is never replaced.", Required = true };
         var count = new Option<int>("--persona-count") { Description = "Personas in the study.", DefaultValueFactory = _ => d.Personas };
         var raters = new Option<int>("--raters") { Description = "Raters per persona (each rater sees one persona).", DefaultValueFactory = _ => d.RatersPerPersona };
@@ -42,6 +42,7 @@ internal static class StudyCommands
         var title = new Option<string>("--title") { Description = "Title shown to raters.", DefaultValueFactory = _ => d.Title };
         var code = new Option<string?>("--completion-code") { Description = "Completion code shown at the end (Prolific: the study's code). Default: a random code." };
         var prolific = new Option<bool>("--prolific") { Description = "Send finished raters to Prolific's completion URL with --completion-code." };
+        var returnCode = new Option<string?>("--return-code") { Description = "Prolific completion code whose action is \"request a return\": raters who do not consent, fail the screening question or an attention check are sent back with it." };
         var cmd = new Command("create",
             "Create a study: draw personas and questions from preference pairs (seeded), give every persona its rater places with the\n" +
             "answer sides counterbalanced across its raters, and store it all in STUDY/study.sqlite. Defaults follow the original:\n" +
@@ -49,8 +50,8 @@ internal static class StudyCommands
             "Examples:\n" +
             "  persona study create --pairs pairs/ --out study1\n" +
             "  persona study create --pairs pairs/ --personas personas.jsonl --out pilot --persona-count 5 --raters 2 --items 6 --attention-checks 1\n" +
-            "  persona study create --pairs pairs/ --out prolific1 --splits test-heldout --prolific --completion-code C1A2B3");
-        foreach (var o in new Option[] { pairs, personas, output, count, raters, items, attention, seed, splits, minWhy, timeout, title, code, prolific })
+            "  persona study create --pairs pairs/ --out prolific1 --splits test-heldout --prolific --completion-code C1A2B3 --return-code R9X8Y7");
+        foreach (var o in new Option[] { pairs, personas, output, count, raters, items, attention, seed, splits, minWhy, timeout, title, code, prolific, returnCode })
             cmd.Options.Add(o);
         cmd.SetAction(async (parse, ct) =>
         {
@@ -60,17 +61,23 @@ internal static class StudyCommands
                 AttentionChecks = parse.GetValue(attention), Seed = parse.GetValue(seed),
                 Splits = parse.GetValue(splits)?.SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList(),
                 MinJustificationChars = parse.GetValue(minWhy), SlotTimeoutMinutes = parse.GetValue(timeout), Title = parse.GetValue(title)!,
-                CompletionCode = parse.GetValue(code), ProlificRedirect = parse.GetValue(prolific),
+                CompletionCode = parse.GetValue(code), ProlificRedirect = parse.GetValue(prolific), ReturnCode = parse.GetValue(returnCode),
             };
             options.Validate();
             var outDir = parse.GetValue(output)!;
             var pairsPath = parse.GetValue(pairs)!;
+            // A `personas build` folder, as `pairs build --personas` takes it, or the file inside it.
+            var personasPath = parse.GetValue(personas) is { } pf && Directory.Exists(pf) ? Path.Combine(pf, PersonaBuilder.PersonasJsonl) : parse.GetValue(personas);
+            if (personasPath is not null && !File.Exists(personasPath))
+                throw new PersonaException(Directory.Exists(parse.GetValue(personas))
+                    ? $"--personas: the folder '{parse.GetValue(personas)}' has no {PersonaBuilder.PersonasJsonl} (give a `personas build` folder or a personas.jsonl file)."
+                    : $"--personas: '{personasPath}' does not exist.");
             OutputPaths.EnsureFolderTarget(outDir, "--out");
             OutputPaths.EnsureFolderSparesInputs(outDir, "--out", [StudyDatabase.FileName],
-                ("--pairs", Directory.Exists(pairsPath) ? Path.Combine(pairsPath, StudyInputs.PairsFile) : pairsPath), ("--personas", parse.GetValue(personas)));
+                ("--pairs", Directory.Exists(pairsPath) ? Path.Combine(pairsPath, StudyInputs.PairsFile) : pairsPath), ("--personas", personasPath));
             if (File.Exists(StudyDatabase.PathIn(outDir)))
                 throw new PersonaException($"'{StudyDatabase.PathIn(outDir)}' already exists: a study may hold answers and is never replaced. Choose another --out folder.");
-            var texts = parse.GetValue(personas) is { } pf ? await StudyInputs.ReadPersonaTextsAsync(pf, ct) : null;
+            var texts = personasPath is not null ? await StudyInputs.ReadPersonaTextsAsync(personasPath, ct) : null;
             var (plan, pairsRead, failed) = StudyInputs.Plan(pairsPath, texts, options);
             using var db = StudyDatabase.Create(outDir, plan);
             var t = new Table().Border(TableBorder.Rounded).AddColumn("study create").AddColumn("");
@@ -80,9 +87,11 @@ internal static class StudyCommands
             Row("questions", $"{options.ItemsPerPersona} per persona{(options.AttentionChecks > 0 ? $" + {options.AttentionChecks} attention check(s)" : "")}");
             Row("seed", options.Seed.ToString(Inv));
             Row("completion code", db.CompletionCode + (options.ProlificRedirect ? " (Prolific redirect on)" : ""));
+            if (options.ReturnCode is not null) Row("return code", options.ReturnCode);
             Row("study", Path.GetFullPath(db.Path));
             console.Write(t);
-            console.MarkupLineInterpolated($"Next: persona study serve {outDir}");
+            // Absolute and quoted: the line is meant to be pasted into a shell, from any folder, spaces and all.
+            console.MarkupLineInterpolated($"Next: persona study serve {ShellQuote(Path.GetFullPath(outDir))}");
             return 0;
         });
         return cmd;
@@ -93,19 +102,25 @@ internal static class StudyCommands
         var study = new Argument<string>("STUDY") { Description = "Study folder made by `study create`." };
         var urls = new Option<string[]>("--urls") { Description = "Addresses to listen on.", DefaultValueFactory = _ => ["http://127.0.0.1:5080"], AllowMultipleArgumentsPerToken = true };
         var publicUrl = new Option<string?>("--public-url") { Description = "Base URL raters reach (behind a reverse proxy), used in the printed links. Default: the first listening address." };
+        var cert = new Option<string?>("--cert") { Description = "TLS certificate (PEM, chain allowed) for https:// addresses in --urls; with --key. Kestrel's own certificate configuration works too." };
+        var key = new Option<string?>("--key") { Description = "Private key (PEM) of --cert." };
+        var trusted = new Option<string[]>("--trusted-proxy") { Description = "Reverse proxy whose X-Forwarded-For/-Proto are believed: an address or a CIDR network; repeatable. Default: loopback only. Once given, only the named ones (name 127.0.0.1 to keep a local proxy).", AllowMultipleArgumentsPerToken = true };
         var cmd = new Command("serve",
             "Serve the study: the rater entry link (post it on Prolific or mail it) and the researcher dashboard.\n" +
             $"The dashboard token comes from {StudyWebOptions.AdminTokenVariable}, else a fresh one is printed. Ctrl-C stops the server;\n" +
             "every acknowledged answer is already on disk.\n\n" +
             "Examples:\n" +
             "  persona study serve study1\n" +
-            "  persona study serve study1 --urls http://0.0.0.0:8080 --public-url https://study.example.org");
+            "  persona study serve study1 --urls http://0.0.0.0:8080 --public-url https://study.example.org\n" +
+            "  persona study serve study1 --urls https://0.0.0.0:8443 --cert fullchain.pem --key privkey.pem\n" +
+            "  persona study serve study1 --urls http://10.0.0.2:5080 --trusted-proxy 10.0.0.1 --public-url https://study.example.org");
         cmd.Arguments.Add(study);
-        cmd.Options.Add(urls);
-        cmd.Options.Add(publicUrl);
+        foreach (var o in new Option[] { urls, publicUrl, cert, key, trusted }) cmd.Options.Add(o);
         cmd.SetAction(async (parse, ct) =>
         {
-            var dir = parse.GetValue(study)!;
+            var dir = Path.GetFullPath(parse.GetValue(study)!); // the current directory, not the binary's
+            if (!File.Exists(StudyDatabase.PathIn(dir)))
+                throw new PersonaException($"No study at '{dir}': expected {StudyDatabase.FileName} there (create one with `persona study create`).");
             var token = Environment.GetEnvironmentVariable(StudyWebOptions.AdminTokenVariable);
             var generated = string.IsNullOrEmpty(token);
             if (generated) token = StudyDatabase.NewToken(24);
@@ -115,7 +130,13 @@ internal static class StudyCommands
                     throw new PersonaException($"--urls: '{u}' is not a listening address; expected e.g. http://127.0.0.1:5080 or http://0.0.0.0:8080.");
             if (parse.GetValue(publicUrl) is { } pub && (!Uri.TryCreate(pub, UriKind.Absolute, out var p) || p.Scheme is not ("http" or "https")))
                 throw new PersonaException($"--public-url: '{pub}' is not an http(s) URL.");
-            await using var app = StudyWebApp.Build(new StudyWebOptions { StudyDirectory = dir, Urls = listen, AdminToken = token! });
+            var trustedProxies = (parse.GetValue(trusted) ?? []).SelectMany(u => u.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
+            if (parse.GetValue(cert) is not null && !listen.Any(u => u.StartsWith("https://", StringComparison.OrdinalIgnoreCase)))
+                throw new PersonaException("--cert is for https:// addresses: give one in --urls, e.g. --urls https://0.0.0.0:8443.");
+            await using var app = StudyWebApp.Build(new StudyWebOptions
+            {
+                StudyDirectory = dir, Urls = listen, AdminToken = token!, CertificatePath = parse.GetValue(cert), KeyPath = parse.GetValue(key), TrustedProxies = trustedProxies,
+            });
             try { await app.StartAsync(ct); }
             catch (Exception ex) when (ex is IOException or InvalidOperationException or FormatException)
             {
@@ -124,7 +145,8 @@ internal static class StudyCommands
             var db = app.Services.GetService(typeof(StudyDatabase)) as StudyDatabase ?? throw new InvalidOperationException("study database not registered");
             var baseUrl = (parse.GetValue(publicUrl) ?? StudyWebApp.ListeningAddress(app)).TrimEnd('/');
             var entry = baseUrl + StudyWebApp.EntryPath(db);
-            console.MarkupLineInterpolated($"[green]Serving[/] {Path.GetFullPath(db.Path)}");
+            console.MarkupLineInterpolated($"[green]Serving[/] {db.Path}");
+            console.MarkupLineInterpolated($"Forwarded headers believed from: {(trustedProxies.Count == 0 ? "loopback only" : string.Join(", ", trustedProxies))}");
             console.MarkupLineInterpolated($"Rater entry link:  {entry}");
             console.MarkupLineInterpolated($"Prolific study URL: {entry}?PROLIFIC_PID={{{{%PROLIFIC_PID%}}}}&STUDY_ID={{{{%STUDY_ID%}}}}&SESSION_ID={{{{%SESSION_ID%}}}}");
             if (generated)
@@ -143,6 +165,12 @@ internal static class StudyCommands
         });
         return cmd;
     }
+
+    /// <summary>A path as one POSIX shell word: bare when it has only safe characters, else in single quotes.</summary>
+    internal static string ShellQuote(string path) =>
+        path.Length > 0 && path.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '/' or '.' or '_' or '-' or '+' or ':' or '=' or ',')
+            ? path
+            : "'" + path.Replace("'", "'\\''") + "'";
 
     private static Command Judge(IAnsiConsole console)
     {
@@ -236,7 +264,19 @@ internal static class StudyCommands
         t.AddRow("humans choose personalised", F(r.HumansChoosePersonalised));
         t.AddRow("human-human Fleiss' kappa", F(r.Humans.FleissKappa));
         t.AddRow("human-human Krippendorff's alpha", F(r.Humans.KrippendorffAlpha));
-        if (r.Attention.Checks > 0) t.AddRow("attention checks", $"{r.Attention.Passed} of {r.Attention.Checks} passed; {r.Attention.SessionsFailingAny} of {r.Attention.Sessions} raters failed one");
+        if (r.Attention.Checks > 0) t.AddRow("attention checks", $"{r.Attention.Passed} of {r.Attention.Checks} passed; {r.Attention.SessionsFailingAny} of {r.Attention.Sessions} raters failed one (excluded, place reopened)");
+        if (r.Quality is { } q)
+        {
+            t.AddRow("careless-rater flags", $"{q.Flagged} rater(s): {string.Join(", ", q.FlagCounts.Select(kv => $"{kv.Key} {kv.Value}"))}");
+            t.AddRow("closed places", $"{q.NoConsent} declined consent, {q.ScreenedOut} screened out, {q.ReopenedByResearcher} reopened by the researcher");
+            t.AddRow("expired places", $"{q.Expired.Sessions} ({q.Expired.NeverConsented} before consenting)" +
+                (q.Expired.StoppedAfterAnswers.Count > 0 ? "; stopped after " + string.Join(", ", q.Expired.StoppedAfterAnswers.Select(kv => $"{kv.Key} answers: {kv.Value}")) : ""));
+        }
+        if (r.WithoutFlagged is { } w)
+        {
+            t.AddRow("without flagged raters", $"{w.ExcludedSessions?.Count ?? 0} left out; {w.LabelledItems} questions labelled; Fleiss' kappa {F(w.Humans.FleissKappa)}" +
+                string.Concat(w.Models.Select(m => $"; {Markup.Escape(m.Model)} kappa {F(m.KappaVsHumans)}")));
+        }
         console.Write(t);
         if (r.Models.Count > 0)
         {

@@ -36,8 +36,20 @@ internal static class Html
     {
         var sb = new StringBuilder("<dl class=\"persona\">");
         foreach (var (key, value) in Persona.Study.StudyInputs.Attributes(personaText))
-            sb.Append("<dt>").Append(E(key)).Append("</dt><dd>").Append(E(value)).Append("</dd>");
+            sb.Append("<dt>").Append(E(key)).Append("</dt><dd>").Append(E(Shown(key, value))).Append("</dd>");
         return sb.Append("</dl>").ToString();
+    }
+
+    /// <summary>
+    /// How a rater reads a value: census income is dollars a year, stored as a bare number ("14400"),
+    /// which a rater cannot tell from a count or a code; shown as "$14,400" (a loss as "-$3,000").
+    /// </summary>
+    public static string Shown(string key, string value)
+    {
+        if (key.Equals("income", StringComparison.OrdinalIgnoreCase) &&
+            long.TryParse(value, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var dollars))
+            return (dollars < 0 ? "-$" : "$") + Math.Abs((decimal)dollars).ToString("N0", System.Globalization.CultureInfo.InvariantCulture);
+        return value;
     }
 
     public const string Css = """

@@ -23,6 +23,7 @@ internal static class RaterPages
         entry.MapPost("", Claim);
         var rater = app.MapGroup("/r/{token}").RequireRateLimiting(StudyWebApp.RaterPolicy);
         rater.MapGet("", Start);
+        rater.MapPost("/consent", Consent);
         rater.MapGet("/q/{position:int}", Question);
         rater.MapPost("/q/{position:int}", Answer);
         rater.MapGet("/done", Done);
@@ -55,22 +56,68 @@ internal static class RaterPages
         return StudyWebApp.Page(o.Title, body.ToString());
     }
 
+    /// <summary>Holds the rater's own link in their browser: proof, beside Prolific's SESSION_ID, that a returning participant is the one who claimed the place.</summary>
+    internal const string RaterCookie = "persona_rater";
+
     private static async Task<IResult> Claim(string key, HttpContext ctx, StudyDatabase db)
     {
         if (!EntryKeyMatches(db, key)) return Results.NotFound();
         if (!await StudyWebApp.CheckAntiforgeryAsync(ctx)) return Results.Empty;
         var form = await ctx.Request.ReadFormAsync(ctx.RequestAborted);
-        var session = await db.ClaimAsync(IdsFrom(k => form[k].FirstOrDefault()), ctx.RequestAborted);
-        if (session is null)
-            return StudyWebApp.Page("Study full", "<h1>Thank you for your interest</h1><p>Every place in this study is taken at the moment. " +
-                                                  "Places of raters who stop are offered again later; please try again in an hour.</p>");
-        return SeeOther($"/r/{session.Token}");
+        var claim = await db.ClaimAsync(IdsFrom(k => form[k].FirstOrDefault()), ctx.Request.Cookies[RaterCookie], ctx.RequestAborted);
+        switch (claim.Status)
+        {
+            case ClaimStatus.New or ClaimStatus.Resumed:
+                ctx.Response.Cookies.Append(RaterCookie, claim.Session!.Token, new CookieOptions
+                {
+                    // Lax: the cookie comes along when Prolific sends the participant back to the entry link.
+                    HttpOnly = true, SameSite = SameSiteMode.Lax, Secure = ctx.Request.IsHttps, Path = "/", IsEssential = true, MaxAge = TimeSpan.FromDays(30),
+                });
+                return SeeOther($"/r/{claim.Session.Token}");
+            case ClaimStatus.PidHasPlace:
+                // Said without naming the persona or the progress: whoever sent only the PID learns nothing.
+                return StudyWebApp.Page("Place already taken", "<h1>You already have a place in this study</h1>" +
+                    "<p>This Prolific ID already holds a place. To continue it, open the study again from Prolific (your same submission) " +
+                    "or use the personal link shown when you started, in the browser you started in.</p>" +
+                    "<p class=\"muted\">If you think this is a mistake, message the researcher on Prolific.</p>", StatusCodes.Status409Conflict);
+            case ClaimStatus.PidDone:
+                return StudyWebApp.Page("Already taken part", "<h1>You have already taken part</h1><p>This Prolific ID has already taken part in this study, " +
+                    "so it cannot take another place. Thank you for your interest.</p>", StatusCodes.Status409Conflict);
+            default:
+                return StudyWebApp.Page("Study full", "<h1>Thank you for your interest</h1><p>Every place in this study is taken at the moment. " +
+                                                      "Places of raters who stop are offered again later; please try again in an hour.</p>");
+        }
+    }
+
+    /// <summary>Prolific's "returned" path: the study's return code when it has one, else how to return by hand.</summary>
+    private static IResult Returned(StudyDatabase db, string title, string why, int status = StatusCodes.Status200OK)
+    {
+        var o = db.Options;
+        var body = new StringBuilder($"<h1>{E(title)}</h1><div class=\"card\"><p>{E(why)}</p>");
+        string? redirect = null;
+        if (o.ReturnCode is { } code)
+        {
+            redirect = "https://app.prolific.com/submissions/complete?cc=" + Uri.EscapeDataString(code);
+            body.Append($"<p>You will be taken back to Prolific in a few seconds. If not, <a href=\"{E(redirect)}\">return to Prolific</a>.</p>");
+        }
+        else if (o.ProlificRedirect)
+            body.Append("<p>If you came from Prolific, please <strong>return your submission</strong> there (open the study on Prolific and choose \"Return submission\").</p>");
+        body.Append("</div>");
+        return StudyWebApp.Page(title, body.ToString(), status, refreshUrl: redirect);
     }
 
     private static async Task<(RaterSession? Session, IResult? Stop)> Load(string token, HttpContext ctx, StudyDatabase db)
     {
         var s = db.FindSession(token);
         if (s is null) return (null, Results.NotFound());
+        if (s.State == SessionState.Released && s.EndReason == EndReasons.NoConsent)
+            return (null, Returned(db, "Thank you", "You chose not to take part, so no answers were recorded and your place was offered to someone else."));
+        if (s.State == SessionState.Released && s.EndReason == EndReasons.ScreenedOut)
+            return (null, Returned(db, "Thank you", "This study needs raters who answer as the person in the profile, not as themselves, " +
+                "so it cannot continue with your answer to the last question. Your place was offered to someone else."));
+        if (s.State == SessionState.Released && s.EndReason == EndReasons.AttentionFailed)
+            return (null, Returned(db, "This place was closed", "One of the questions was an attention check that asked for a particular answer, " +
+                "and a different answer was given. The study cannot continue with this link.", StatusCodes.Status410Gone));
         if (s.State == SessionState.Released)
             return (null, StudyWebApp.Page("Place closed",
                 "<h1>This place was closed</h1><p>The researcher has closed this place in the study, so no more answers can be given with this link. " +
@@ -88,6 +135,7 @@ internal static class RaterPages
         var (s, stop) = await Load(token, ctx, db);
         if (s is null) return stop!;
         if (s.State == SessionState.Completed) return Results.Redirect($"/r/{token}/done");
+        if (!s.Consented) return StudyWebApp.Page("Before you start", ConsentBody(ctx, db, s, null));
         var next = s.NextOpenPosition ?? 1;
         var o = db.Options;
         var body = new StringBuilder()
@@ -102,10 +150,54 @@ internal static class RaterPages
         return StudyWebApp.Page("Instructions", body.ToString());
     }
 
+    /// <summary>
+    /// Consent and one screening question, before the persona is shown. The screening question checks
+    /// the one thing the task depends on: answering as the persona, not as oneself.
+    /// </summary>
+    private static string ConsentBody(HttpContext ctx, StudyDatabase db, RaterSession s, string? problem)
+    {
+        var o = db.Options;
+        var sb = new StringBuilder("<h1>Before you start</h1>")
+            .Append("<div class=\"card\"><h2>Information and consent</h2>")
+            .Append("<p>This is a research study on how well computer-written answers fit different people. You will read a short profile of a person and, ")
+            .Append($"for {s.ItemCount} questions, choose which of two answers that person would prefer and explain why in your own words.</p>")
+            .Append("<p>We store your choices, your explanations, the times of your answers and, if you came from Prolific, your Prolific IDs. ")
+            .Append("Your answers are used for research only and published without your Prolific ID. Taking part is voluntary; you may stop at any time.</p></div>");
+        if (problem is not null) sb.Append("<p class=\"error\" role=\"alert\">").Append(E(problem)).Append("</p>");
+        sb.Append($"<form method=\"post\" action=\"/r/{E(s.Token)}/consent\">").Append(StudyWebApp.AntiforgeryField(ctx))
+          .Append("<fieldset class=\"card\"><legend><strong>Do you agree to take part?</strong></legend>")
+          .Append("<p><label><input type=\"radio\" name=\"consent\" value=\"yes\" required> Yes, I have read the information above and agree to take part</label></p>")
+          .Append("<p><label><input type=\"radio\" name=\"consent\" value=\"no\"> No, I do not agree to take part</label></p></fieldset>")
+          .Append("<fieldset class=\"card\"><legend><strong>In this study, whose preference do you choose?</strong></legend>")
+          .Append("<p><label><input type=\"radio\" name=\"screening\" value=\"self\"> My own: the answer I like better</label></p>")
+          .Append("<p><label><input type=\"radio\" name=\"screening\" value=\"persona\"> The person in the profile, even where I disagree</label></p>")
+          .Append("<p class=\"muted\">Not needed if you do not agree to take part.</p></fieldset>")
+          .Append("<p><button type=\"submit\">Continue</button></p></form>");
+        return sb.ToString();
+    }
+
+    private static async Task<IResult> Consent(string token, HttpContext ctx, StudyDatabase db)
+    {
+        var (s, stop) = await Load(token, ctx, db);
+        if (s is null) return stop!;
+        if (!await StudyWebApp.CheckAntiforgeryAsync(ctx)) return Results.Empty;
+        if (s.Consented || s.State != SessionState.Active) return SeeOther($"/r/{token}");
+        var form = await ctx.Request.ReadFormAsync(ctx.RequestAborted);
+        var consent = form["consent"].FirstOrDefault();
+        var screening = form["screening"].FirstOrDefault();
+        if (consent is not ("yes" or "no"))
+            return StudyWebApp.Page("Before you start", ConsentBody(ctx, db, s, "Please say whether you agree to take part."), StatusCodes.Status422UnprocessableEntity);
+        if (consent == "yes" && screening is not ("self" or "persona"))
+            return StudyWebApp.Page("Before you start", ConsentBody(ctx, db, s, "Please answer the question whose preference you choose."), StatusCodes.Status422UnprocessableEntity);
+        await db.RecordConsentAsync(token, consent == "yes", screening == "persona", ctx.RequestAborted);
+        return SeeOther($"/r/{token}");
+    }
+
     private static async Task<IResult> Question(string token, int position, HttpContext ctx, StudyDatabase db)
     {
         var (s, stop) = await Load(token, ctx, db);
         if (s is null) return stop!;
+        if (!s.Consented && s.State == SessionState.Active) return Results.Redirect($"/r/{token}");
         var item = db.FindItem(s.PersonaId, position);
         if (item is null) return Results.NotFound();
         var stored = db.FindAnswer(s.SessionId, item.ItemId);
@@ -184,6 +276,8 @@ internal static class RaterPages
             SubmitStatus.SessionExpired => (await Load(token, ctx, db)).Stop!,
             SubmitStatus.BadItem => Results.NotFound(),
             SubmitStatus.AlreadyStored => SeeOther($"/r/{token}/q/{position}?saved=1"),
+            SubmitStatus.NotConsented => SeeOther($"/r/{token}"),
+            _ when result.Excluded => SeeOther($"/r/{token}"),
             _ when result.Completed => SeeOther($"/r/{token}/done"),
             _ => SeeOther($"/r/{token}/q/{result.NextPosition}"),
         };

@@ -28,6 +28,10 @@ public static class StudyWebApp
     {
         if (string.IsNullOrWhiteSpace(options.AdminToken) || options.AdminToken.Length < 16)
             throw new PersonaException($"The admin token must be at least 16 characters ({StudyWebOptions.AdminTokenVariable}).");
+        // Relative to the current directory, where the user typed it (the host would resolve a relative content root elsewhere).
+        options = options with { StudyDirectory = Path.GetFullPath(options.StudyDirectory) };
+        var (proxies, networks) = ParseTrustedProxies(options.TrustedProxies);
+        var certificate = LoadCertificate(options);
         var db = StudyDatabase.Open(options.StudyDirectory, options.Clock);
         // Always Production: in Development ASP.NET Core adds its exception page, which shows stack traces.
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
@@ -35,10 +39,14 @@ public static class StudyWebApp
             ContentRootPath = options.StudyDirectory, Args = [], EnvironmentName = Microsoft.Extensions.Hosting.Environments.Production,
         });
         builder.WebHost.UseUrls([.. options.Urls]);
+        // The slim builder leaves TLS out; this brings https:// addresses and Kestrel's certificate configuration
+        // (Kestrel:Certificates:Default:Path/KeyPath, e.g. as Kestrel__Certificates__Default__Path in the environment).
+        builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = 64 * 1024;
+            if (certificate is not null) k.ConfigureHttpsDefaults(h => h.ServerCertificate = certificate);
         });
         // Request logs would carry rater tokens and the admin token in URLs: only warnings and errors,
         // and none from data protection, which warns that its keys are stored unencrypted in the study folder.
@@ -58,6 +66,8 @@ public static class StudyWebApp
         builder.Services.AddAntiforgery(o =>
         {
             o.Cookie.Name = "persona_af";
+            // Secure whenever the rater came over TLS (directly or through a trusted proxy); the default never sets it.
+            o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
             o.FormFieldName = "__af";
             o.SuppressXFrameOptionsHeader = true; // set to DENY below for every response
         });
@@ -83,9 +93,19 @@ public static class StudyWebApp
         {
             ExceptionHandler = ctx => WriteError(ctx, StatusCodes.Status500InternalServerError),
         });
-        // Behind a reverse proxy on this machine (nginx, Caddy), rate limits and cookies see the rater's
-        // address and scheme; only loopback peers are trusted to say so (the framework's default).
-        app.UseForwardedHeaders(new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto });
+        // Behind a reverse proxy (nginx, Caddy), rate limits, cookies and HSTS see the rater's address and
+        // scheme. Only the named proxies are believed (loopback when none is named: the framework's default);
+        // a header from anyone else is ignored. ForwardLimit 1: the proxy's own entry, the rightmost, is the
+        // one that counts, so a rater who sends a made-up X-Forwarded-For through the proxy changes nothing.
+        var forwarded = new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto, ForwardLimit = 1 };
+        if (proxies.Count + networks.Count > 0)
+        {
+            forwarded.KnownProxies.Clear();
+            forwarded.KnownIPNetworks.Clear();
+            foreach (var p in proxies) forwarded.KnownProxies.Add(p);
+            foreach (var n in networks) forwarded.KnownIPNetworks.Add(n);
+        }
+        app.UseForwardedHeaders(forwarded);
         app.Use(SecurityHeaders);
         app.UseStatusCodePages(ctx => WriteError(ctx.HttpContext, ctx.HttpContext.Response.StatusCode));
         app.UseRateLimiter();
@@ -107,9 +127,42 @@ public static class StudyWebApp
 
     public static string EntryPath(StudyDatabase db) => "/s/" + db.EntryKey;
 
+    /// <summary>--trusted-proxy values: an address, or a network in CIDR notation.</summary>
+    internal static (List<System.Net.IPAddress> Proxies, List<System.Net.IPNetwork> Networks) ParseTrustedProxies(IReadOnlyList<string> values)
+    {
+        var proxies = new List<System.Net.IPAddress>();
+        var networks = new List<System.Net.IPNetwork>();
+        foreach (var v in values)
+        {
+            if (v.Contains('/') && System.Net.IPNetwork.TryParse(v, out var n)) networks.Add(n);
+            else if (!v.Contains('/') && System.Net.IPAddress.TryParse(v, out var a)) proxies.Add(a);
+            else throw new PersonaException($"--trusted-proxy: '{v}' is neither an IP address (10.0.0.5, ::1) nor a network (10.0.0.0/24, fd00::/8).");
+        }
+        return (proxies, networks);
+    }
+
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2? LoadCertificate(StudyWebOptions o)
+    {
+        if (o.CertificatePath is null && o.KeyPath is null) return null;
+        if (o.CertificatePath is null || o.KeyPath is null) throw new PersonaException("--cert and --key go together: the certificate (PEM) and its private key (PEM).");
+        foreach (var (flag, path) in new[] { ("--cert", o.CertificatePath), ("--key", o.KeyPath) })
+            if (!File.Exists(path)) throw new PersonaException($"{flag}: '{path}' does not exist or is not a file.");
+        try
+        {
+            return System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(o.CertificatePath, o.KeyPath);
+        }
+        catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or ArgumentException)
+        {
+            // The message names the problem (no PEM block, key does not match); it never holds the key itself.
+            throw new PersonaException($"Cannot read the certificate '{o.CertificatePath}' with the key '{o.KeyPath}': {ex.Message}");
+        }
+    }
+
     private static Task SecurityHeaders(HttpContext ctx, Func<Task> next)
     {
         var h = ctx.Response.Headers;
+        // Once a rater reached us over TLS (directly or through a trusted proxy), the browser keeps to it for a year.
+        if (ctx.Request.IsHttps) h.StrictTransportSecurity = "max-age=31536000";
         // No script anywhere; styles only from our own stylesheet; forms post only to us.
         h.ContentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
         h.XContentTypeOptions = "nosniff";

@@ -23,11 +23,12 @@ public sealed class StudyCommandsTests : IDisposable
         {
             for (var n = 0; n < 12; n++)
             {
-                var s = (await db.ClaimAsync(ProlificIds.None, default))!;
+                var claimed = (await db.ClaimAsync(ProlificIds.None, default))!;
+                var s = (await db.RecordConsentAsync(claimed.Token, consents: true, passedScreening: true, default))!;
                 for (var pos = 1; pos <= s.ItemCount; pos++)
                 {
                     var item = db.FindItem(s.PersonaId, pos)!;
-                    var wantPersonalised = s.RaterIndex != 3;
+                    var wantPersonalised = item.Kind == ItemKind.Attention || s.RaterIndex != 3; // everyone passes the attention check
                     var side = wantPersonalised == StudyPlan.PersonalisedLeft(item.Flip, s.RaterIndex) ? "left" : "right";
                     await db.SubmitAsync(s.Token, pos, side, "because that is what this person likes", ProlificIds.None, default);
                 }
@@ -80,11 +81,13 @@ public sealed class StudyCommandsTests : IDisposable
         Assert.DoesNotContain("   at ", output);
     }
 
-    [Fact]
-    public async Task Raters_see_the_persona_files_rendering_when_pairs_carry_only_ids()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // a `personas build` folder, as `pairs build --personas` takes it (issue 24)
+    public async Task Raters_see_the_persona_files_rendering_when_pairs_carry_only_ids(bool folder)
     {
-        Directory.CreateDirectory(_dir);
-        var personas = Path.Combine(_dir, "personas.jsonl");
+        Directory.CreateDirectory(Path.Combine(_dir, "built"));
+        var personas = Path.Combine(_dir, "built", "personas.jsonl");
         Assert.Equal(0, (await Cli.Run("census", "sample", "--n", "2", "--seed", "5", "--source", Cli.Fixture("csv_pwy.zip"), "--out", personas)).Code);
         var records = new List<Persona.Personas.PersonaRecord>();
         await foreach (var p in Persona.Personas.PersonaJsonl.ReadAsync(personas)) records.Add(p);
@@ -98,7 +101,7 @@ public sealed class StudyCommandsTests : IDisposable
                 ["pair_id"] = $"{p.Id}-{q}", ["persona_id"] = p.Id, ["prompt_id"] = $"q{q}", ["instruction"] = $"Question {q}?",
                 ["original"] = "generic", ["data"] = "personalised", ["question type"] = "test", ["split"] = "test-seen",
             }));
-        var (code, output) = await Cli.Run("study", "create", "--pairs", pairsDir, "--personas", personas, "--out", Study, "--persona-count", "2", "--raters", "1", "--items", "2");
+        var (code, output) = await Cli.Run("study", "create", "--pairs", pairsDir, "--personas", folder ? Path.GetDirectoryName(personas)! : personas, "--out", Study, "--persona-count", "2", "--raters", "1", "--items", "2");
         Assert.True(code == 0, output);
         using var db = StudyDatabase.Open(Study);
         var texts = db.PersonaTexts();

@@ -18,7 +18,17 @@ public sealed class RaterBrowserTests(BrowserFixture fixture)
         await page.GotoAsync(study.EntryUrl + query);
         await page.GetByRole(AriaRole.Button, new() { Name = "Start" }).ClickAsync();
         await page.WaitForURLAsync("**/r/**");
+        if (await page.Locator("input[name=consent]").CountAsync() > 0) await ConsentAsync(page);
         return page;
+    }
+
+    /// <summary>Agrees to take part and answers the screening question as the instructions ask.</summary>
+    internal static async Task ConsentAsync(IPage page)
+    {
+        await page.GetByLabel("Yes, I have read the information above and agree to take part").CheckAsync();
+        await page.GetByLabel("The person in the profile, even where I disagree").CheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Continue" }).ClickAsync();
+        await page.Locator("h1", new() { HasText = "Your person" }).WaitForAsync();
     }
 
     /// <summary>Which side ("A" or "B") shows the personalised answer of the current question, read from the page.</summary>
@@ -83,7 +93,7 @@ public sealed class RaterBrowserTests(BrowserFixture fixture)
         await using var study = await TestStudy.StartAsync(Small);
         await using var phone = await fixture.Browser.NewContextAsync();
         phone.SetDefaultTimeout(90_000); // a loaded CI machine runs four test projects beside the browser
-        var page = await StartAsync(phone, study, "?PROLIFIC_PID=pid0002");
+        var page = await StartAsync(phone, study, "?PROLIFIC_PID=pid0002&STUDY_ID=st01&SESSION_ID=se02");
         var token = TokenOf(page);
         await page.GetByRole(AriaRole.Link, new() { Name = "Begin with question 1" }).ClickAsync();
         for (var q = 1; q <= 2; q++)
@@ -108,8 +118,17 @@ public sealed class RaterBrowserTests(BrowserFixture fixture)
         await other.GetByRole(AriaRole.Button, new() { Name = "Save and continue" }).ClickAsync();
         await other.WaitForURLAsync("**/done");
 
-        var again = await StartAsync(laptop, study, "?PROLIFIC_PID=pid0002");
+        // The study link from Prolific carries this submission's SESSION_ID: that is the participant coming back.
+        var again = await StartAsync(laptop, study, "?PROLIFIC_PID=pid0002&STUDY_ID=st01&SESSION_ID=se02");
         Assert.Equal(token, TokenOf(again));
+        // The PID alone (it travels in URLs and exports) opens nothing, in a browser that never held the place.
+        await using var stranger = await fixture.Browser.NewContextAsync();
+        stranger.SetDefaultTimeout(90_000);
+        var probe = await stranger.NewPageAsync();
+        await probe.GotoAsync(study.EntryUrl + "?PROLIFIC_PID=pid0002");
+        await probe.GetByRole(AriaRole.Button, new() { Name = "Start" }).ClickAsync();
+        await probe.Locator("h1", new() { HasText = "You already have a place" }).WaitForAsync();
+        Assert.DoesNotContain(token, probe.Url + await probe.ContentAsync());
         Assert.Single(study.Db.SessionProgress());
     }
 
@@ -124,6 +143,13 @@ public sealed class RaterBrowserTests(BrowserFixture fixture)
         await TabToAsync(page, "button[type=submit]");
         await page.Keyboard.PressAsync("Enter");
         await page.WaitForURLAsync("**/r/**");
+        await TabToAsync(page, "input[name=consent]");
+        await page.Keyboard.PressAsync("Space"); // "yes", the first of its group
+        await TabToAsync(page, "input[name=screening]");
+        await page.Keyboard.PressAsync("ArrowDown"); // moves to and checks "the person in the profile"
+        await TabToAsync(page, "button[type=submit]");
+        await page.Keyboard.PressAsync("Enter");
+        await page.Locator("h1", new() { HasText = "Your person" }).WaitForAsync();
         await TabToAsync(page, "a.button");
         await page.Keyboard.PressAsync("Enter");
         for (var q = 1; q <= 3; q++)
@@ -181,11 +207,14 @@ public sealed class RaterBrowserTests(BrowserFixture fixture)
     {
         // One rater per persona and every question, so the persona with markup and its q01 answer are on screen.
         await using var study = await TestStudy.StartAsync(new StudyOptions { Personas = 3, RatersPerPersona = 1, ItemsPerPersona = 5, MinJustificationChars = 20 });
-        await using var context = await fixture.Browser.NewContextAsync();
-        context.SetDefaultTimeout(90_000); // a loaded CI machine runs four test projects beside the browser
+        // A browser context per rater: one context's cookie would lead it back to the place it already holds.
+        var contexts = new List<IBrowserContext>();
         IPage? page = null;
         for (var i = 0; i < 3 && page is null; i++)
         {
+            var context = await fixture.Browser.NewContextAsync();
+            context.SetDefaultTimeout(90_000); // a loaded CI machine runs four test projects beside the browser
+            contexts.Add(context);
             var p = await StartAsync(context, study);
             if (study.Db.FindSession(TokenOf(p))!.PersonaId == "p_cccc000000000003") page = p;
         }
@@ -205,6 +234,7 @@ public sealed class RaterBrowserTests(BrowserFixture fixture)
         }
         Assert.Contains("<script>alert('xss')</script> Answer with <b>markup</b> & an ampersand.", await page.InnerTextAsync("fieldset"));
         Assert.Equal(0, dialogs);
+        foreach (var c in contexts) await c.DisposeAsync();
     }
 
     [Fact]

@@ -46,6 +46,8 @@ public sealed class SecurityTests
         using var b = new RaterClient(study.BaseUrl);
         var pathA = (await a.ClaimAsync(entry))!;
         var pathB = (await b.ClaimAsync(entry))!;
+        await a.ConsentAsync();
+        await b.ConsentAsync();
         var personaA = study.Db.FindSession(a.Token!)!.PersonaId;
         var personaB = study.Db.FindSession(b.Token!)!.PersonaId;
         Assert.NotEqual(personaA, personaB);

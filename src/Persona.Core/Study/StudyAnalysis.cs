@@ -33,12 +33,18 @@ public sealed record ModelPairAgreement(string A, string B, Estimate Kappa);
 
 public sealed record SubsetResult(string Name, int Personas, int Items, int LabelledItems, HumanAgreement Humans, IReadOnlyDictionary<string, Estimate> KappaVsHumans);
 
+/// <summary>Sessions: completed ones and those closed by a failed check (which leave the statistics automatically).</summary>
 public sealed record AttentionSummary(int Sessions, int Checks, int Passed, int SessionsFailingAny);
 
+/// <summary>
+/// <see cref="Quality"/>: careless-rater flags, exclusions and expired places. <see cref="WithoutFlagged"/>: the same
+/// analysis (no breakdowns) with the flagged raters' answers left out, so a reader sees whether they move the result.
+/// </summary>
 public sealed record StudyAnalysisResult(
     int Personas, int CompletePersonas, int RatersPerPersona, int MajorityVotes, int Items, int FullyRatedItems, int LabelledItems, int NoMajorityItems,
     Estimate HumansChoosePersonalised, HumanAgreement Humans, IReadOnlyList<ModelAgreement> Models, IReadOnlyList<ModelPairAgreement> ModelPairs,
-    IReadOnlyList<SubsetResult> PerPersona, IReadOnlyList<SubsetResult> PerGroup, AttentionSummary Attention, double Level, int Resamples, ulong Seed);
+    IReadOnlyList<SubsetResult> PerPersona, IReadOnlyList<SubsetResult> PerGroup, AttentionSummary Attention, double Level, int Resamples, ulong Seed,
+    QualityReport? Quality = null, IReadOnlyList<long>? ExcludedSessions = null, StudyAnalysisResult? WithoutFlagged = null);
 
 /// <summary>
 /// Human-vs-LM agreement of a study, with the statistics of Persona.Statistics: the human label of an
@@ -51,13 +57,28 @@ public static class StudyAnalysis
 {
     private sealed record Unit(long ItemId, string PersonaId, bool PersonalisedFirst, string Choice);
 
-    public static StudyAnalysisResult Analyze(StudyDatabase db, AnalysisOptions? options = null)
+    /// <summary>
+    /// The analysis of every completed rater (failed attention checks are already out: their places were
+    /// closed), with the quality report, and again without the raters the careless-rater flags name.
+    /// Without them a persona that lost a rater has its items rated by fewer than all its raters, so those
+    /// items leave the labelled set, as the items of an unfinished persona do.
+    /// </summary>
+    public static StudyAnalysisResult Analyze(StudyDatabase db, AnalysisOptions? options = null, QualityThresholds? thresholds = null)
     {
         options ??= new AnalysisOptions();
+        var quality = StudyQuality.Assess(db, thresholds);
+        var all = Core(db, options, null);
+        var flagged = quality.Raters.Where(r => r.Flags.Count > 0 && r.State == "completed").Select(r => r.SessionId).Order().ToList();
+        var without = Core(db, options with { Breakdowns = false }, flagged.ToHashSet()) with { ExcludedSessions = flagged };
+        return all with { Quality = quality, WithoutFlagged = without };
+    }
+
+    private static StudyAnalysisResult Core(StudyDatabase db, AnalysisOptions options, IReadOnlySet<long>? exclude)
+    {
         var raters = db.Options.RatersPerPersona;
         var votes = options.MajorityVotes ?? (int)Math.Ceiling(raters * 0.75);
         if (votes < 1 || votes > raters) throw new PersonaException($"--majority must be between 1 and the raters per persona ({raters}); got {votes}.");
-        var ratings = StudyLabels.Human(db);
+        var ratings = StudyLabels.Human(db, excludeSessions: exclude);
         var full = ratings.Where(r => r.Choices.Count == raters).ToList();
         var human = new Dictionary<long, string>();
         foreach (var r in full)
@@ -92,7 +113,7 @@ public static class StudyAnalysis
             foreach (var g in personaIds.GroupBy(p => GroupValue(texts[p], key)).OrderBy(g => g.Key, StringComparer.Ordinal))
                 perGroup.Add(Subset($"{key}={g.Key}", g.ToList()));
 
-        var sessions = db.SessionProgress().Where(s => s.State == "completed").ToList();
+        var sessions = db.SessionProgress().Where(s => (s.State == "completed" || s.EndReason == EndReasons.AttentionFailed) && (exclude is null || !exclude.Contains(s.SessionId))).ToList();
         var attention = new AttentionSummary(sessions.Count, sessions.Sum(s => s.AttentionTotal), sessions.Sum(s => s.AttentionPassed),
             sessions.Count(s => s.AttentionPassed < s.AttentionTotal));
         var personalisedWins = human.Values.Count(v => v == StudyLabels.Personalised);

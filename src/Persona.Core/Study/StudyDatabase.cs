@@ -12,7 +12,7 @@ public enum SessionState { Active, Completed, Expired, Released }
 public sealed record RaterSession(
     long SessionId, string Token, long SlotId, string PersonaId, int RaterIndex, SessionState State,
     string PersonaText, int ItemCount, IReadOnlySet<int> AnsweredPositions, long LastSeenMs,
-    string? ProlificPid, string? ProlificStudyId, string? ProlificSessionId)
+    string? ProlificPid, string? ProlificStudyId, string? ProlificSessionId, bool Consented = false, string? EndReason = null)
 {
     public int? NextOpenPosition => Enumerable.Range(1, ItemCount).Cast<int?>().FirstOrDefault(p => !AnsweredPositions.Contains(p!.Value));
 }
@@ -26,18 +26,42 @@ public sealed record ProlificIds(string? Pid, string? StudyId, string? SessionId
     public static readonly ProlificIds None = new(null, null, null);
 }
 
-public enum SubmitStatus { Stored, AlreadyStored, SessionCompleted, SessionExpired, BadItem }
+public enum SubmitStatus { Stored, AlreadyStored, SessionCompleted, SessionExpired, BadItem, NotConsented }
 
-public sealed record SubmitResult(SubmitStatus Status, bool Completed, int? NextPosition);
+/// <summary><paramref name="Excluded"/>: this answer failed an attention check, so the session was closed and its place reopened.</summary>
+public sealed record SubmitResult(SubmitStatus Status, bool Completed, int? NextPosition, bool Excluded = false);
+
+/// <summary>
+/// New: a fresh place. Resumed: the participant proved they hold their place (their link's cookie or the
+/// Prolific SESSION_ID of that submission). PidHasPlace: the PID holds a place but no proof came with it.
+/// PidDone: the PID already took part (finished, or was returned or excluded). Full: no open place.
+/// </summary>
+public enum ClaimStatus { New, Resumed, PidHasPlace, PidDone, Full }
+
+public sealed record ClaimResult(ClaimStatus Status, RaterSession? Session);
+
+/// <summary>Why a place was closed before or instead of completion; kept with the session and in the exports.</summary>
+public static class EndReasons
+{
+    public const string AttentionFailed = "attention-failed";
+    public const string NoConsent = "no-consent";
+    public const string ScreenedOut = "screened-out";
+    public const string Researcher = "reopened-by-researcher";
+}
 
 /// <summary>One row of the answer export: everything needed to analyse or audit an answer.</summary>
 public sealed record AnswerRow(
     string PersonaId, int RaterIndex, long SessionId, string SessionState, int Position, string ItemKind, string? PairId, string? PromptId,
     string LeftAnswer, string Side, string Choice, string Justification, string SubmittedAt,
-    string? ProlificPid, string? ProlificStudyId, string? ProlificSessionId);
+    string? ProlificPid, string? ProlificStudyId, string? ProlificSessionId, string? SessionEndReason)
+{
+    /// <summary>Careless-rater flags of the session (see <see cref="StudyQuality"/>), ";"-separated; set by the export.</summary>
+    public string? QualityFlags { get; init; }
+}
 
 public sealed record SessionProgress(long SessionId, string PersonaId, int RaterIndex, string State, int Answered, int Items,
-    string StartedAt, string LastSeenAt, string? CompletedAt, string? ProlificPid, int AttentionPassed, int AttentionTotal);
+    string StartedAt, string LastSeenAt, string? CompletedAt, string? ProlificPid, int AttentionPassed, int AttentionTotal,
+    string? ConsentedAt = null, string? EndReason = null, long StartedMs = 0, long? ConsentedMs = null);
 
 public sealed record PersonaProgress(string PersonaId, int Position, int Raters, int Completed, int Active, int Items);
 
@@ -51,7 +75,7 @@ public sealed record PersonaProgress(string PersonaId, int Position, int Raters,
 public sealed class StudyDatabase : IDisposable
 {
     public const string FileName = "study.sqlite";
-    private const int SchemaVersion = 1;
+    private const int SchemaVersion = 2;
 
     private readonly string _connectionString;
     private readonly Channel<WriteOp> _writes = Channel.CreateUnbounded<WriteOp>(new UnboundedChannelOptions { SingleReader = true });
@@ -70,12 +94,41 @@ public sealed class StudyDatabase : IDisposable
         _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWrite, Pooling = true, DefaultTimeout = 30 }.ToString();
         using var c = ConnectWriter();
         var meta = ReadMeta(c);
+        if (meta.TryGetValue("schema_version", out var old) && old == "1")
+        {
+            MigrateFrom1(c);
+            meta = ReadMeta(c);
+        }
         if (!meta.TryGetValue("schema_version", out var v) || v != SchemaVersion.ToString(System.Globalization.CultureInfo.InvariantCulture))
             throw new PersonaException($"'{path}' is not a study database of this version (schema {v ?? "missing"}, expected {SchemaVersion}).");
         Options = JsonSerializer.Deserialize<StudyOptions>(meta["options"], JsonOptions)!;
         EntryKey = meta["entry_key"];
         CompletionCode = meta["completion_code"];
     }
+
+    /// <summary>
+    /// Version 1 had no consent step, no reason for a closed place and no one-place-per-PID index. Its
+    /// raters started before consent existed, so their sessions count as consented (started time).
+    /// </summary>
+    private static void MigrateFrom1(SqliteConnection c)
+    {
+        using var tx = c.BeginTransaction();
+        if (ReadMeta(c).GetValueOrDefault("schema_version") != "1") return; // another process migrated first
+        Exec(c, """
+            ALTER TABLE sessions ADD COLUMN consented_ms INTEGER;
+            ALTER TABLE sessions ADD COLUMN end_reason TEXT;
+            UPDATE sessions SET consented_ms = started_ms;
+            """ + OnePlacePerPid + """
+            UPDATE meta SET value = '2' WHERE key = 'schema_version';
+            """);
+        tx.Commit();
+    }
+
+    /// <summary>The same Prolific participant never holds two live places, whatever the code above does.</summary>
+    private const string OnePlacePerPid = """
+        CREATE UNIQUE INDEX IF NOT EXISTS sessions_one_place_per_pid ON sessions(prolific_pid) WHERE prolific_pid IS NOT NULL AND state IN ('active','completed');
+
+        """;
 
     private static readonly JsonSerializerOptions JsonOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
@@ -104,7 +157,7 @@ public sealed class StudyDatabase : IDisposable
             using (var c = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = temp, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false }.ToString()))
             {
                 c.Open();
-                Exec(c, Schema);
+                Exec(c, Schema + OnePlacePerPid);
                 using var tx = c.BeginTransaction();
                 var options = plan.Options with { CompletionCode = plan.Options.CompletionCode ?? NewCode() };
                 InsertMeta(c, "schema_version", SchemaVersion.ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -149,7 +202,7 @@ public sealed class StudyDatabase : IDisposable
             session_id INTEGER PRIMARY KEY, token TEXT NOT NULL UNIQUE, slot_id INTEGER NOT NULL REFERENCES slots(slot_id),
             state TEXT NOT NULL CHECK (state IN ('active','completed','expired','released')),
             started_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL, completed_ms INTEGER,
-            prolific_pid TEXT, prolific_study_id TEXT, prolific_session_id TEXT);
+            prolific_pid TEXT, prolific_study_id TEXT, prolific_session_id TEXT, consented_ms INTEGER, end_reason TEXT);
         CREATE INDEX sessions_by_slot ON sessions(slot_id, state);
         CREATE INDEX sessions_by_pid ON sessions(prolific_pid) WHERE prolific_pid IS NOT NULL;
         CREATE TABLE answers(
@@ -187,17 +240,41 @@ public sealed class StudyDatabase : IDisposable
     // ---- rater side -------------------------------------------------------------------------
 
     /// <summary>
-    /// Gives a new rater a place: the same Prolific participant gets their own session back; otherwise
-    /// the first slot with no completed and no live session, breadth-first over personas. A session
-    /// idle for longer than the slot timeout is expired and its slot handed on. Null when the study is full.
+    /// Gives a new rater a place: the first slot with no completed and no live session, breadth-first
+    /// over personas. A session idle for longer than the slot timeout is expired and its slot handed on.
+    /// A Prolific participant whose PID already holds a place gets it back only with proof that they are
+    /// that participant: <paramref name="heldToken"/> (their link, from the cookie set when they claimed
+    /// it) or the Prolific SESSION_ID stored with it. The PID alone travels in URLs and exports, so it
+    /// proves nothing; without proof the claim is refused and no second place is handed out.
     /// </summary>
-    public Task<RaterSession?> ClaimAsync(ProlificIds ids, CancellationToken ct) => WriteAsync(c =>
+    public Task<ClaimResult> ClaimAsync(ProlificIds ids, string? heldToken, CancellationToken ct) => WriteAsync(c =>
         {
             var now = NowMs;
+            // The cookie of a place claimed in this browser: that rater coming back through the entry link.
+            if (ids.Pid is null && heldToken is not null && LooksLikeToken(heldToken) && Read(c, heldToken) is { State: SessionState.Active or SessionState.Completed } held)
+                return new ClaimResult(ClaimStatus.Resumed, held);
             if (ids.Pid is { } pid)
             {
-                var existing = Scalar<string>(c, "SELECT token FROM sessions WHERE prolific_pid = $pid AND state IN ('active','completed') ORDER BY session_id LIMIT 1", ("$pid", pid));
-                if (existing is not null) return Read(c, existing);
+                using (var cmd = Command(c, "SELECT token, prolific_session_id, state FROM sessions WHERE prolific_pid = $pid ORDER BY session_id DESC", ("$pid", pid)))
+                using (var r = cmd.ExecuteReader())
+                {
+                    var pastStates = new List<string>();
+                    while (r.Read())
+                    {
+                        var state = r.GetString(2);
+                        if (state is "active" or "completed")
+                        {
+                            var token = r.GetString(0);
+                            var proved = (heldToken is not null && SameSecret(heldToken, token)) ||
+                                         (ids.SessionId is not null && !r.IsDBNull(1) && SameSecret(ids.SessionId, r.GetString(1)));
+                            return proved ? new ClaimResult(ClaimStatus.Resumed, Read(c, token)) : new ClaimResult(ClaimStatus.PidHasPlace, null);
+                        }
+                        pastStates.Add(state);
+                    }
+                    // Closed by the researcher, by a failed check or by the participant's own "no": they took part.
+                    // Expired only: they left and their place went on; a fresh place is fair.
+                    if (pastStates.Contains("released")) return new ClaimResult(ClaimStatus.PidDone, null);
+                }
             }
             var stale = now - (long)Options.SlotTimeoutMinutes * 60_000;
             var slot = Scalar<long?>(c, """
@@ -205,11 +282,36 @@ public sealed class StudyDatabase : IDisposable
                 WHERE NOT EXISTS (SELECT 1 FROM sessions x WHERE x.slot_id = s.slot_id AND (x.state = 'completed' OR (x.state = 'active' AND x.last_seen_ms >= $stale)))
                 ORDER BY s.rater_index, p.position LIMIT 1
                 """, ("$stale", stale));
-            if (slot is null) return null;
+            if (slot is null) return new ClaimResult(ClaimStatus.Full, null);
             Run(c, "UPDATE sessions SET state = 'expired' WHERE slot_id = $s AND state = 'active'", ("$s", slot.Value));
-            var token = NewToken(24);
+            var fresh = NewToken(24);
             Run(c, "INSERT INTO sessions(token, slot_id, state, started_ms, last_seen_ms, prolific_pid, prolific_study_id, prolific_session_id) VALUES ($t, $s, 'active', $n, $n, $pid, $sid, $ses)",
-                ("$t", token), ("$s", slot.Value), ("$n", now), ("$pid", ids.Pid), ("$sid", ids.StudyId), ("$ses", ids.SessionId));
+                ("$t", fresh), ("$s", slot.Value), ("$n", now), ("$pid", ids.Pid), ("$sid", ids.StudyId), ("$ses", ids.SessionId));
+            return new ClaimResult(ClaimStatus.New, Read(c, fresh));
+        }, ct);
+
+    /// <summary>A place for a rater with no proof of an earlier one (lab raters, tests); null when none is given.</summary>
+    public async Task<RaterSession?> ClaimAsync(ProlificIds ids, CancellationToken ct) => (await ClaimAsync(ids, null, ct)).Session;
+
+    private static bool SameSecret(string a, string b) =>
+        CryptographicOperations.FixedTimeEquals(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(a)), SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(b)));
+
+    /// <summary>
+    /// The participant's answer to the consent form and the screening question. Yes to both opens the
+    /// questions; otherwise the session is closed with its reason and the place goes to the next rater.
+    /// Returns the session as it is now, or null for an unknown or closed one.
+    /// </summary>
+    public Task<RaterSession?> RecordConsentAsync(string token, bool consents, bool passedScreening, CancellationToken ct) => WriteAsync(c =>
+        {
+            var s = Read(c, token);
+            if (s is null || s.State != SessionState.Active) return s;
+            if (s.Consented) return s;
+            var now = NowMs;
+            if (consents && passedScreening)
+                Run(c, "UPDATE sessions SET consented_ms = $n, last_seen_ms = $n WHERE session_id = $id", ("$n", now), ("$id", s.SessionId));
+            else
+                Run(c, "UPDATE sessions SET state = 'released', end_reason = $r, last_seen_ms = $n WHERE session_id = $id",
+                    ("$r", consents ? EndReasons.ScreenedOut : EndReasons.NoConsent), ("$n", now), ("$id", s.SessionId));
             return Read(c, token);
         }, ct);
 
@@ -270,6 +372,7 @@ public sealed class StudyDatabase : IDisposable
             var item = ReadItemIn(c, s.PersonaId, position);
             if (item is null) return new SubmitResult(SubmitStatus.BadItem, false, s.NextOpenPosition);
             if (s.State == SessionState.Completed) return new SubmitResult(SubmitStatus.SessionCompleted, true, null);
+            if (!s.Consented) return new SubmitResult(SubmitStatus.NotConsented, false, null);
             var personalisedLeft = StudyPlan.PersonalisedLeft(item.Flip, s.RaterIndex);
             var choice = (side == "left") == personalisedLeft ? "personalised" : "generic";
             var now = NowMs;
@@ -279,6 +382,14 @@ public sealed class StudyDatabase : IDisposable
                 """,
                 ("$s", s.SessionId), ("$i", item.ItemId), ("$l", personalisedLeft ? "personalised" : "generic"), ("$side", side), ("$c", choice),
                 ("$j", justification), ("$n", now), ("$pid", ids.Pid ?? s.ProlificPid), ("$sid", ids.StudyId ?? s.ProlificStudyId), ("$ses", ids.SessionId ?? s.ProlificSessionId));
+            if (inserted == 1 && item.Kind == ItemKind.Attention && choice != "personalised")
+            {
+                // A failed attention check ends the place at once: the answers stay (exports, flagged by the
+                // reason), the analysis drops the session with every non-completed one, the next rater gets the slot.
+                Run(c, "UPDATE sessions SET state = 'released', end_reason = $r, last_seen_ms = $n WHERE session_id = $s",
+                    ("$r", EndReasons.AttentionFailed), ("$n", now), ("$s", s.SessionId));
+                return new SubmitResult(SubmitStatus.Stored, false, null, Excluded: true);
+            }
             var answered = Scalar<long>(c, "SELECT COUNT(*) FROM answers WHERE session_id = $s", ("$s", s.SessionId));
             var completed = answered >= s.ItemCount;
             Run(c, completed
@@ -300,7 +411,8 @@ public sealed class StudyDatabase : IDisposable
     /// there is no such session or it was already expired or released.
     /// </summary>
     public Task<bool> ReleaseAsync(long sessionId, CancellationToken ct) => WriteAsync(c =>
-        Run(c, "UPDATE sessions SET state = 'released' WHERE session_id = $id AND state IN ('active','completed')", ("$id", sessionId)) == 1, ct);
+        Run(c, "UPDATE sessions SET state = 'released', end_reason = $r WHERE session_id = $id AND state IN ('active','completed')",
+            ("$id", sessionId), ("$r", EndReasons.Researcher)) == 1, ct);
 
     public IReadOnlyList<PersonaProgress> PersonaProgress()
     {
@@ -328,7 +440,8 @@ public sealed class StudyDatabase : IDisposable
                    (SELECT COUNT(*) FROM items i WHERE i.persona_id = s.persona_id),
                    x.started_ms, x.last_seen_ms, x.completed_ms, x.prolific_pid,
                    (SELECT COUNT(*) FROM answers a JOIN items i ON i.item_id = a.item_id WHERE a.session_id = x.session_id AND i.kind = 'attention' AND a.choice = 'personalised'),
-                   (SELECT COUNT(*) FROM answers a JOIN items i ON i.item_id = a.item_id WHERE a.session_id = x.session_id AND i.kind = 'attention')
+                   (SELECT COUNT(*) FROM answers a JOIN items i ON i.item_id = a.item_id WHERE a.session_id = x.session_id AND i.kind = 'attention'),
+                   x.consented_ms, x.end_reason
             FROM sessions x JOIN slots s ON s.slot_id = x.slot_id JOIN personas p ON p.persona_id = s.persona_id
             ORDER BY p.position, s.rater_index, x.session_id
             """);
@@ -336,7 +449,8 @@ public sealed class StudyDatabase : IDisposable
         var list = new List<SessionProgress>();
         while (r.Read())
             list.Add(new SessionProgress(r.GetInt64(0), r.GetString(1), r.GetInt32(2), r.GetString(3), r.GetInt32(4), r.GetInt32(5),
-                IsoMs(r.GetInt64(6)), IsoMs(r.GetInt64(7)), r.IsDBNull(8) ? null : IsoMs(r.GetInt64(8)), r.IsDBNull(9) ? null : r.GetString(9), r.GetInt32(10), r.GetInt32(11)));
+                IsoMs(r.GetInt64(6)), IsoMs(r.GetInt64(7)), r.IsDBNull(8) ? null : IsoMs(r.GetInt64(8)), r.IsDBNull(9) ? null : r.GetString(9), r.GetInt32(10), r.GetInt32(11),
+                r.IsDBNull(12) ? null : IsoMs(r.GetInt64(12)), r.IsDBNull(13) ? null : r.GetString(13), r.GetInt64(6), r.IsDBNull(12) ? null : r.GetInt64(12)));
         return list;
     }
 
@@ -346,7 +460,7 @@ public sealed class StudyDatabase : IDisposable
         using var c = Connect();
         using var cmd = Command(c, """
             SELECT s.persona_id, s.rater_index, x.session_id, x.state, i.position, i.kind, i.pair_id, i.prompt_id,
-                   a.left_answer, a.side, a.choice, a.justification, a.submitted_ms, a.prolific_pid, a.prolific_study_id, a.prolific_session_id
+                   a.left_answer, a.side, a.choice, a.justification, a.submitted_ms, a.prolific_pid, a.prolific_study_id, a.prolific_session_id, x.end_reason
             FROM answers a JOIN sessions x ON x.session_id = a.session_id JOIN slots s ON s.slot_id = x.slot_id
                  JOIN items i ON i.item_id = a.item_id JOIN personas p ON p.persona_id = s.persona_id
             ORDER BY p.position, s.rater_index, x.session_id, i.position
@@ -355,7 +469,8 @@ public sealed class StudyDatabase : IDisposable
         while (r.Read())
             yield return new AnswerRow(r.GetString(0), r.GetInt32(1), r.GetInt64(2), r.GetString(3), r.GetInt32(4), r.GetString(5),
                 r.IsDBNull(6) ? null : r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7), r.GetString(8), r.GetString(9), r.GetString(10), r.GetString(11),
-                IsoMs(r.GetInt64(12)), r.IsDBNull(13) ? null : r.GetString(13), r.IsDBNull(14) ? null : r.GetString(14), r.IsDBNull(15) ? null : r.GetString(15));
+                IsoMs(r.GetInt64(12)), r.IsDBNull(13) ? null : r.GetString(13), r.IsDBNull(14) ? null : r.GetString(14), r.IsDBNull(15) ? null : r.GetString(15),
+                r.IsDBNull(16) ? null : r.GetString(16));
     }
 
     public IReadOnlyDictionary<string, string> PersonaTexts()
@@ -415,7 +530,8 @@ public sealed class StudyDatabase : IDisposable
     {
         using var cmd = Command(c, """
             SELECT x.session_id, x.token, x.slot_id, s.persona_id, s.rater_index, x.state, p.text,
-                   (SELECT COUNT(*) FROM items i WHERE i.persona_id = s.persona_id), x.last_seen_ms, x.prolific_pid, x.prolific_study_id, x.prolific_session_id
+                   (SELECT COUNT(*) FROM items i WHERE i.persona_id = s.persona_id), x.last_seen_ms, x.prolific_pid, x.prolific_study_id, x.prolific_session_id,
+                   x.consented_ms, x.end_reason
             FROM sessions x JOIN slots s ON s.slot_id = x.slot_id JOIN personas p ON p.persona_id = s.persona_id WHERE x.token = $t
             """, ("$t", token));
         using var r = cmd.ExecuteReader();
@@ -428,7 +544,8 @@ public sealed class StudyDatabase : IDisposable
         return new RaterSession(sessionId, r.GetString(1), r.GetInt64(2), r.GetString(3), r.GetInt32(4),
             r.GetString(5) switch { "active" => SessionState.Active, "completed" => SessionState.Completed, "released" => SessionState.Released, _ => SessionState.Expired },
             r.GetString(6), r.GetInt32(7), answered, r.GetInt64(8),
-            r.IsDBNull(9) ? null : r.GetString(9), r.IsDBNull(10) ? null : r.GetString(10), r.IsDBNull(11) ? null : r.GetString(11));
+            r.IsDBNull(9) ? null : r.GetString(9), r.IsDBNull(10) ? null : r.GetString(10), r.IsDBNull(11) ? null : r.GetString(11),
+            !r.IsDBNull(12), r.IsDBNull(13) ? null : r.GetString(13));
     }
 
     private static StudyItem? ReadItemIn(SqliteConnection c, string personaId, int position)

@@ -15,7 +15,8 @@ public static class StudyLabels
     /// default: a rater who left halfway is replaced, and their partial answers would let a
     /// persona's items be judged by different sets of people.
     /// </summary>
-    public static IReadOnlyList<ItemRatings> Human(StudyDatabase db, bool completedOnly = true)
+    /// <param name="excludeSessions">Sessions whose answers leave the labels (the analysis without flagged raters).</param>
+    public static IReadOnlyList<ItemRatings> Human(StudyDatabase db, bool completedOnly = true, IReadOnlySet<long>? excludeSessions = null)
     {
         var items = db.Items().Where(i => i.Kind == ItemKind.Pair).ToList();
         var byKey = items.ToDictionary(i => (i.PersonaId, i.Position));
@@ -23,6 +24,7 @@ public static class StudyLabels
         foreach (var a in db.Answers())
         {
             if (a.ItemKind != "pair") continue;
+            if (excludeSessions is not null && excludeSessions.Contains(a.SessionId)) continue;
             if (completedOnly ? a.SessionState != "completed" : a.SessionState is "expired" or "released") continue;
             if (byKey.TryGetValue((a.PersonaId, a.Position), out var item)) choices[item.ItemId].Add(a.Choice);
         }

@@ -25,11 +25,16 @@ public sealed record StudyOptions
     public string? CompletionCode { get; init; }
     /// <summary>Send finished raters to Prolific's completion URL with <see cref="CompletionCode"/>.</summary>
     public bool ProlificRedirect { get; init; }
+    /// <summary>
+    /// Prolific completion code whose action is "request a return": a participant who does not consent,
+    /// fails the screening question or an attention check is sent back with it. Null: they are told to return the submission themselves.
+    /// </summary>
+    public string? ReturnCode { get; init; }
 
     public void Validate()
     {
         void Positive(int v, string flag) { if (v < 1) throw new PersonaException($"{flag} must be at least 1 (got {v})."); }
-        Positive(Personas, "--personas-count");
+        Positive(Personas, "--persona-count");
         Positive(RatersPerPersona, "--raters");
         Positive(ItemsPerPersona, "--items");
         if (AttentionChecks < 0) throw new PersonaException($"--attention-checks must be 0 or more (got {AttentionChecks}).");
@@ -40,6 +45,10 @@ public sealed record StudyOptions
             throw new PersonaException("--prolific needs --completion-code (the code Prolific shows under the study's completion settings).");
         if (CompletionCode is { } c && (c.Length > 64 || !c.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '-' or '_')))
             throw new PersonaException("--completion-code must be 1-64 letters, digits, '-' or '_'.");
+        if (ReturnCode is { } rc && (rc.Length is 0 or > 64 || !rc.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '-' or '_')))
+            throw new PersonaException("--return-code must be 1-64 letters, digits, '-' or '_'.");
+        if (ReturnCode is not null && ReturnCode == CompletionCode)
+            throw new PersonaException("--return-code must differ from --completion-code (Prolific tells the two paths apart by the code).");
     }
 }
 
@@ -75,6 +84,15 @@ public static class StudyPlanner
     {
         options.Validate();
         var splits = options.Splits is { Count: > 0 } s ? new HashSet<string>(s, StringComparer.OrdinalIgnoreCase) : null;
+        if (splits is not null)
+        {
+            // A misspelt split would otherwise read as "no personas": name it and the splits there are.
+            var present = pairs.Select(p => p.Split).OfType<string>().ToHashSet(StringComparer.OrdinalIgnoreCase);
+            var unknown = splits.Where(x => !present.Contains(x)).Order(StringComparer.Ordinal).ToList();
+            if (unknown.Count > 0)
+                throw new PersonaException($"--splits: unknown split {string.Join(", ", unknown.Select(u => $"'{u}'"))}; the pairs have " +
+                    (present.Count == 0 ? "no split field at all (leave --splits out)." : $"{string.Join(", ", present.Order(StringComparer.Ordinal))}."));
+        }
         var byPersona = pairs.Where(p => splits is null || (p.Split is not null && splits.Contains(p.Split)))
             .GroupBy(p => p.PersonaId, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.OrderBy(p => p.PairId, StringComparer.Ordinal).ToList(), StringComparer.Ordinal);
@@ -97,7 +115,7 @@ public static class StudyPlanner
                 $"The study needs {options.Personas} personas with at least {options.ItemsPerPersona} distinct questions each, but the pairs " +
                 $"{(splits is null ? "" : $"of split(s) {string.Join(",", splits)} ")}have only {eligible.Count} such personas " +
                 $"(of {byPersona.Count}{(missingText > 0 ? $"; {missingText} without a persona text: give --personas" : "")}). " +
-                "Lower --personas-count or --items, or generate more pairs.");
+                "Lower --persona-count or --items, or generate more pairs.");
         }
 
         var rng = new DeterministicRng(unchecked((ulong)options.Seed));

@@ -17,26 +17,31 @@ public sealed class StudyAnalysisTests : IDisposable
         var db = StudyDatabase.Create(_dir, StudyPlanner.Plan(StudyFixtures.Pairs(4, 5), null,
             new StudyOptions { Personas = 4, RatersPerPersona = 4, ItemsPerPersona = 5, AttentionChecks = 1 }));
         var personaIndex = db.PersonaTexts().Keys.Select((id, i) => (id, i)).ToDictionary(x => x.id, x => x.i);
-        for (var n = 0; n < 16; n++)
+        // Rater 1 of each persona is first taken by someone who answers against the truth and fails the
+        // attention check: the place closes at that answer and reopens for a rater who passes.
+        var failedOnce = new HashSet<long>();
+        while (await db.ClaimConsentedAsync(ProlificIds.None) is { } s)
         {
-            var s = (await db.ClaimAsync(ProlificIds.None, default))!;
             var p = personaIndex[s.PersonaId];
+            var careless = s.RaterIndex == 0 && failedOnce.Add(s.SlotId);
             for (var pos = 1; pos <= s.ItemCount; pos++)
             {
                 var item = db.FindItem(s.PersonaId, pos)!;
                 string want;
-                if (item.Kind == ItemKind.Attention) want = s.RaterIndex == 0 ? StudyLabels.Generic : StudyLabels.Personalised; // rater 1 of each persona fails
+                if (item.Kind == ItemKind.Attention) want = careless ? StudyLabels.Generic : StudyLabels.Personalised;
                 else
                 {
                     var truth = Truth(p, pos);
                     // Personas 0 and 1: unanimous. Personas 2 and 3: the last rater dissents everywhere (3 of 4).
-                    want = p >= 2 && s.RaterIndex == 3 ? Other(truth) : truth;
+                    want = careless || (p >= 2 && s.RaterIndex == 3) ? Other(truth) : truth;
                 }
                 var left = StudyPlan.PersonalisedLeft(item.Flip, s.RaterIndex);
                 var side = (want == StudyLabels.Personalised) == left ? "left" : "right";
-                await db.SubmitAsync(s.Token, pos, side, "constructed answer", ProlificIds.None, default);
+                var result = await db.SubmitAsync(s.Token, pos, side, $"constructed answer {pos}", ProlificIds.None, default);
+                if (result.Excluded) break;
             }
         }
+        Assert.Equal(4, failedOnce.Count);
         var judgments = new List<StudyDatabase.Judgment>();
         foreach (var item in db.Items().Where(i => i.Kind == ItemKind.Pair))
         {
@@ -59,7 +64,18 @@ public sealed class StudyAnalysisTests : IDisposable
         using var db = await BuildAsync();
         var r = StudyAnalysis.Analyze(db, new AnalysisOptions { Resamples = 200 });
         Assert.Equal((4, 4, 3, 20, 20, 20, 0), (r.Personas, r.CompletePersonas, r.MajorityVotes, r.Items, r.FullyRatedItems, r.LabelledItems, r.NoMajorityItems));
-        Assert.Equal(new AttentionSummary(16, 16, 12, 4), r.Attention);
+        // 16 completed raters passed; the 4 who failed are counted, and none of their answers is in a statistic
+        // (they chose against the human label everywhere, yet the perfect model below agrees perfectly).
+        Assert.Equal(new AttentionSummary(20, 20, 16, 4), r.Attention);
+        Assert.Equal(4, r.Quality!.ExcludedAttention);
+        var failed = db.SessionProgress().Where(x => x.EndReason == EndReasons.AttentionFailed).ToList();
+        Assert.Equal(4, failed.Count);
+        Assert.All(failed, x => Assert.Equal("released", x.State));
+        // Kept in the export, flagged with the reason.
+        var rows = StudyExport.Rows(db).Where(a => failed.Any(f => f.SessionId == a.SessionId)).ToList();
+        Assert.NotEmpty(rows);
+        Assert.All(rows, a => Assert.Equal(EndReasons.AttentionFailed, a.SessionEndReason));
+        Assert.All(rows, a => Assert.Contains(",attention-failed,", StudyExport.CsvLine(a) + ","));
 
         var perfect = r.Models.Single(m => m.Model == "perfect");
         Assert.Equal(1.0, perfect.KappaVsHumans.Value!.Value, 9);

@@ -17,5 +17,12 @@ internal static class StudyFixtures
             select new PreferencePair($"p{p:00}-q{q:00}", $"p{p:00}", $"q{q:00}", $"age: {30 + p}\nsex: {(p % 2 == 0 ? "Female" : "Male")}\n",
                 $"Question {q}?", $"generic {q}", $"personalised {q}/{p}", null, "test", split)];
 
+    /// <summary>A place whose rater has consented and passed the screening question, ready for answers.</summary>
+    public static async Task<RaterSession?> ClaimConsentedAsync(this StudyDatabase db, ProlificIds ids)
+    {
+        var s = await db.ClaimAsync(ids, default);
+        return s is null ? null : await db.RecordConsentAsync(s.Token, consents: true, passedScreening: true, default);
+    }
+
     public static string TempDir() => Path.Combine(Path.GetTempPath(), "persona-study-tests", Guid.NewGuid().ToString("N"));
 }
