@@ -39,6 +39,17 @@ internal static class OptionRules
         return option;
     }
 
+    /// <summary>An upper bound alone (the lower one is the verb's own check, with its own words).</summary>
+    public static Option<int> AtMost(this Option<int> option, int max, string? why = null)
+    {
+        option.Validators.Add(r =>
+        {
+            if (TryStruct<int>(r) is { } v && v > max)
+                r.AddError($"{option.Name} must be at most {max.ToString("N0", Inv)} (got {v.ToString("N0", Inv)}){(why is null ? "" : "; " + why)}.");
+        });
+        return option;
+    }
+
     /// <summary>Refuses values that are not one of <paramref name="allowed"/> (case-sensitive, as the verbs compare them).</summary>
     public static Option<string> OneOf(this Option<string> option, params string[] allowed)
     {

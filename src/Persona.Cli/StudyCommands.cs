@@ -31,10 +31,10 @@ internal static class StudyCommands
         var pairs = new Option<string>("--pairs") { Description = $"Folder holding {StudyInputs.PairsFile} (pair_id, persona_id, prompt_id, persona, instruction, original, data, ...).", Required = true };
         var personas = new Option<string?>("--personas") { Description = "A `personas build` folder (its personas.jsonl) or a personas.jsonl file, whose rendered text is shown to raters (default: the \"persona\" text carried by the pairs)." };
         var output = new Option<string>("--out") { Description = $"Study folder to create ({StudyDatabase.FileName} inside); an existing study is never replaced.", Required = true };
-        var count = new Option<int>("--persona-count") { Description = "Personas in the study.", DefaultValueFactory = _ => d.Personas };
-        var raters = new Option<int>("--raters") { Description = "Raters per persona (each rater sees one persona).", DefaultValueFactory = _ => d.RatersPerPersona };
-        var items = new Option<int>("--items") { Description = "Questions per persona.", DefaultValueFactory = _ => d.ItemsPerPersona };
-        var attention = new Option<int>("--attention-checks") { Description = "Attention-check questions added per rater (excluded from the statistics).", DefaultValueFactory = _ => 0 };
+        var count = new Option<int>("--persona-count") { Description = "Personas in the study.", DefaultValueFactory = _ => d.Personas }.AtMost(100_000);
+        var raters = new Option<int>("--raters") { Description = "Raters per persona (each rater sees one persona).", DefaultValueFactory = _ => d.RatersPerPersona }.AtMost(10_000);
+        var items = new Option<int>("--items") { Description = "Questions per persona.", DefaultValueFactory = _ => d.ItemsPerPersona }.AtMost(10_000);
+        var attention = new Option<int>("--attention-checks") { Description = "Attention-check questions added per rater (excluded from the statistics).", DefaultValueFactory = _ => 0 }.AtMost(1_000);
         var seed = new Option<long>("--seed") { Description = "Seed of the persona and item draw and of the answer sides.", DefaultValueFactory = _ => d.Seed };
         var splits = new Option<string[]>("--splits") { Description = "Draw only pairs of these splits (e.g. test-seen,test-heldout). Default: all.", AllowMultipleArgumentsPerToken = true };
         var minWhy = new Option<int>("--min-justification") { Description = "Minimum length of a written justification, in characters.", DefaultValueFactory = _ => d.MinJustificationChars };
@@ -218,7 +218,7 @@ internal static class StudyCommands
         var output = new Option<string>("--out") { Description = "Output folder: analysis.json, confusion-<model>.png/.svg, kappa-per-persona-<model>.png/.svg.", Required = true };
         var majority = new Option<int?>("--majority") { Description = "Votes a human label needs (default: 3 of 4, i.e. ceil(3/4 of the raters per persona))." };
         var groupBy = new Option<string[]>("--group-by") { Description = "Persona attributes to report groups by (age is banded).", DefaultValueFactory = _ => ["sex", "age"], AllowMultipleArgumentsPerToken = true };
-        var resamples = new Option<int>("--resamples") { Description = "Bootstrap resamples of the intervals.", DefaultValueFactory = _ => 1000 };
+        var resamples = new Option<int>("--resamples") { Description = "Bootstrap resamples of the intervals.", DefaultValueFactory = _ => 1000 }.Between(100, OptionRules.MaxResamples, "an interval needs at least 100");
         var seed = new Option<ulong>("--seed") { Description = "Bootstrap seed.", DefaultValueFactory = _ => 1 };
         var cmd = new Command("analyze",
             "Agreement of the study: the human label of a question is the majority of its persona's raters (3 of 4 by default);\n" +

@@ -311,6 +311,18 @@ public sealed class SecondHardeningTests : IClassFixture<SecondHardeningTests.Ru
         }
     }
 
+    // 3. Unbounded study options: a typo of a few digits made a study of two billion places.
+    [Theory]
+    [InlineData("--raters", "2000000000", "--raters must be at most")]
+    [InlineData("--items", "999999", "--items must be at most")]
+    [InlineData("--persona-count", "5000000", "--persona-count must be at most")]
+    public async Task Study_sizes_are_bounded_before_anything_is_made(string option, string value, string expected)
+    {
+        var outDir = Sub("study");
+        AssertRefused(await Cli.Run("study", "create", "--pairs", Cli.Fixture("study-pairs"), "--out", outDir, option, value), expected);
+        Assert.False(Directory.Exists(outDir));
+    }
+
     // 11. Smaller things: pass@k headed two columns "pass@4" with --k 4.
     [Fact]
     public async Task Passk_table_heads_each_k_once()

@@ -77,7 +77,7 @@ public static class StudyInputs
         var pairs = new List<PreferencePair>();
         var ids = new HashSet<string>(StringComparer.Ordinal);
         var lineNo = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var line in TextLines.Read(path))
         {
             lineNo++;
             if (string.IsNullOrWhiteSpace(line)) continue;
