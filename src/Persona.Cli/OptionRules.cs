@@ -19,7 +19,7 @@ internal static class OptionRules
     /// <summary>Most calls in flight per endpoint: more than any server serves at once.</summary>
     public const int MaxConcurrency = 1_024;
 
-    public static Option<T> Between<T>(this Option<T> option, T min, T max, string? why = null) where T : struct, INumber<T>
+    public static Option<T> Between<T>(this Option<T> option, T min, T max, string? why = null) where T : struct, INumber<T>, IMinMaxValue<T>
     {
         option.Validators.Add(r =>
         {
@@ -29,7 +29,7 @@ internal static class OptionRules
         return option;
     }
 
-    public static Option<T?> Between<T>(this Option<T?> option, T min, T max, string? why = null) where T : struct, INumber<T>
+    public static Option<T?> Between<T>(this Option<T?> option, T min, T max, string? why = null) where T : struct, INumber<T>, IMinMaxValue<T>
     {
         option.Validators.Add(r =>
         {
@@ -74,9 +74,9 @@ internal static class OptionRules
         catch (InvalidOperationException) { return null; }
     }
 
-    private static string OutOfRange<T>(string name, T value, T min, T max, string? why) where T : INumber<T>
+    private static string OutOfRange<T>(string name, T value, T min, T max, string? why) where T : INumber<T>, IMinMaxValue<T>
     {
-        var range = max == MaxOf<T>() ? $"at least {Show(min)}" : $"between {Show(min)} and {Show(max)}";
+        var range = max == T.MaxValue ? $"at least {Show(min)}" : $"between {Show(min)} and {Show(max)}";
         return $"{name} must be {range} (got {Show(value)}){(why is null ? "" : "; " + why)}.";
     }
 
@@ -87,9 +87,4 @@ internal static class OptionRules
         IFormattable f => f.ToString(null, Inv),
         _ => v.ToString() ?? "",
     };
-
-    private static T MaxOf<T>() where T : INumber<T> => typeof(T) == typeof(int) ? (T)(object)int.MaxValue
-        : typeof(T) == typeof(long) ? (T)(object)long.MaxValue
-        : typeof(T) == typeof(double) ? (T)(object)double.MaxValue
-        : typeof(T) == typeof(float) ? (T)(object)float.MaxValue : T.Zero;
 }

@@ -33,19 +33,19 @@ public static class BenchCompare
         var store = Path.Combine(runDir, "store.sqlite");
         if (!File.Exists(store))
             throw new PersonaException($"'{runDir}' is not a bench run folder (no store.sqlite); give the --out (or --run-dir) folder of `persona bench run` or `persona run`.");
-        var task = RunStore.OpenReadOnly(store);
+        var log = RunStore.OpenReadOnly(store);
         try
         {
-            var info = task.ListTasks().FirstOrDefault(t => t.Task == BenchTask.TaskName);
+            var info = log.ListTasks().FirstOrDefault(t => t.Task == BenchTask.TaskName);
             if (info.Task is null) throw new PersonaException($"'{runDir}' holds no bench samples.");
-            var samples = SampleLogExport.Read(task, BenchTask.TaskName).ToList();
+            var samples = SampleLogExport.Read(log, BenchTask.TaskName).ToList();
             var name = label ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(runDir)));
             return [.. info.ScoreSets.Where(s => scoreSet is null || s == scoreSet)
                 .Select(set => new CompareColumn($"{name}:{set}", samples.Select(s => BenchObservation.From(s, set)).ToList(), BenchReport.Compute(samples, set, resamples)))];
         }
         finally
         {
-            task.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            log.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
     }
 

@@ -33,15 +33,11 @@ public static class SurveyPredictionsFile
 
     private static SurveyPrediction Parse(string line, string where, SurveySet survey)
     {
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(line); }
-        catch (JsonException ex) { throw new PersonaException($"{where}: not valid JSON ({JsonErrorText.Describe(ex)})."); }
-        using (doc)
+        using (var doc = SurveySetFile.ObjectLine(line, where))
         {
             var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) throw new PersonaException($"{where}: expected a JSON object per line.");
-            var qkey = Text(root, "qkey", where);
-            var group = new SurveyGroup(Text(root, "attribute", where), Text(root, "group", where));
+            var qkey = SurveySetFile.Text(root, "qkey", where);
+            var group = new SurveyGroup(SurveySetFile.Text(root, "attribute", where), SurveySetFile.Text(root, "group", where));
             if (!survey.HasQuestion(qkey))
                 throw new PersonaException($"{where}: unknown qkey '{qkey}'; {survey.Source} has no such question.");
             if (!survey.TryGet(qkey, group, out var item))
@@ -69,12 +65,5 @@ public static class SurveyPredictionsFile
             }
             return new SurveyPrediction(qkey, group, shares, refusal);
         }
-    }
-
-    private static string Text(JsonElement root, string name, string where)
-    {
-        if (!root.TryGetProperty(name, out var e) || e.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(e.GetString()))
-            throw new PersonaException($"{where}: '{name}' is missing or not text.");
-        return e.GetString()!;
     }
 }

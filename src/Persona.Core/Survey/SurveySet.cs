@@ -103,15 +103,22 @@ public static class SurveySetFile
         return new SurveySet(path, items);
     }
 
-    private static SurveyItem Parse(string line, string where)
+    /// <summary>One JSON object of a JSON Lines file, or an error naming the line.</summary>
+    internal static JsonDocument ObjectLine(string line, string where)
     {
         JsonDocument doc;
         try { doc = JsonDocument.Parse(line); }
         catch (JsonException ex) { throw new PersonaException($"{where}: not valid JSON ({JsonErrorText.Describe(ex)})."); }
-        using (doc)
+        if (doc.RootElement.ValueKind == JsonValueKind.Object) return doc;
+        doc.Dispose();
+        throw new PersonaException($"{where}: expected a JSON object per line.");
+    }
+
+    private static SurveyItem Parse(string line, string where)
+    {
+        using (var doc = ObjectLine(line, where))
         {
             var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) throw new PersonaException($"{where}: expected a JSON object per line.");
             var qkey = Text(root, "qkey", where);
             var attribute = Text(root, "attribute", where);
             var group = Text(root, "group", where);
@@ -137,7 +144,7 @@ public static class SurveySetFile
         }
     }
 
-    private static string Text(JsonElement root, string name, string where)
+    internal static string Text(JsonElement root, string name, string where)
     {
         if (!root.TryGetProperty(name, out var e) || e.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(e.GetString()))
             throw new PersonaException($"{where}: '{name}' is missing or not text.");
