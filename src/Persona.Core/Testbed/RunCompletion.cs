@@ -67,7 +67,8 @@ public sealed record RunCompletion(string? Status, string? StopReason, IReadOnly
 
     /// <summary>How to finish the run in <paramref name="runDir"/> (as shown: a path, or "RUN" on a page that names no path).</summary>
     public string HowToFinish(string runDir) =>
-        (Status == Failed ? "Fix what failed, then finish it with" : "Resume it with") + $" `persona run --out {runDir}` (completed stages are reused)";
+        // The same command, not a reconstructed one: a run made with --model, --scale or --dataset resumed with defaults would be another run.
+        (Status == Failed ? "Fix what failed, then finish it by running" : "Resume it by running") + $" the same `persona run ... --out {runDir}` command again (completed stages are reused)";
 
     /// <summary>The run's completion from a parsed manifest (any object; missing fields read as absent).</summary>
     public static RunCompletion Of(JsonElement manifest)
