@@ -67,7 +67,10 @@ public sealed class RunStoreTests
         var path = Path.Combine(Path.GetTempPath(), "persona-llm-tests", Guid.NewGuid().ToString("N"), "store.sqlite");
         await using var store = RunStore.Open(path, queueBudgetBytes: 1);
         var text = new string('x', 4096);
-        var run = Parallel.ForEachAsync(Enumerable.Range(0, 3000), new ParallelOptions { MaxDegreeOfParallelism = 32 }, (i, ct) =>
+        // 400 items x 2 writes over 32 producers: each write waits for a writer cycle here (a budget of 1 byte), so 3,000 took
+        // 80 s on an idle machine and passed the 2-minute limit under load; a producer waiting on another hangs at any count.
+        const int n = 400;
+        var run = Parallel.ForEachAsync(Enumerable.Range(0, n), new ParallelOptions { MaxDegreeOfParallelism = 32 }, (i, ct) =>
         {
             store.EnqueueResponse(Resp($"k{i}", text + i));
             store.EnqueueSample(new SampleRow("t", $"s{i}", i, "ok", "{\"x\":\"" + text + "\"}"));
@@ -75,10 +78,10 @@ public sealed class RunStoreTests
         });
         await run.WaitAsync(TimeSpan.FromMinutes(2));
         await store.FlushAsync().WaitAsync(TimeSpan.FromMinutes(1));
-        Assert.Equal(3000, store.GetStats().Responses);
-        Assert.True(store.TryGetResponse("k2999", out var last));
-        Assert.Equal(text + 2999, last.Content);
-        Assert.Equal(3000, store.ReadSamples("t").Count());
+        Assert.Equal(n, store.GetStats().Responses);
+        Assert.True(store.TryGetResponse($"k{n - 1}", out var last));
+        Assert.Equal(text + (n - 1), last.Content);
+        Assert.Equal(n, store.ReadSamples("t").Count());
     }
 
     [Fact]
