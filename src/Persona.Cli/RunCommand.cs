@@ -69,6 +69,9 @@ internal static class RunCommand
                 OutputPaths.EnsureOutsideInputs(dir, "--out", ("--dataset", datasetDir));
                 OutputPaths.EnsureOutsideInputs(datasetDir, "--dataset", ("--out", Directory.Exists(dir) ? dir : null));
                 o = DatasetOptions(parse, o, datasetDir, scale, seed, personas, prompts);
+                // The dataset run's writer made the dataset: a writer given here would be taken and never asked.
+                if (runtime.RoleGiven(parse, TestbedRoles.Writer))
+                    throw new PersonaException("--writer-model (and --writer-base-url, --writer-concurrency) has nothing to write with --dataset: the dataset is that run's. Drop the writer flags, or drop --dataset to make a new dataset.");
             }
             o = o with { SurveySource = parse.GetValue(survey) is { } sf ? Path.GetFullPath(sf) : null, SurveyModes = Survey.SurveyModes.Parse(parse.GetValue(surveyModes)!),
                 SurveyElicitation = Survey.SurveyElicitation.Parse(parse.GetValue(surveyElicitation)!) };

@@ -166,6 +166,9 @@ internal sealed class RuntimeOptions
         }
     }
 
+    /// <summary>True when any of the role's own flags (--ROLE-model, --ROLE-base-url, --ROLE-concurrency) was given.</summary>
+    public bool RoleGiven(ParseResult parse, string role) => _roles.First(r => r.Name == role).Read(parse) is not null;
+
     private static bool IsOffline(string model) => ModelSpec.Parse(model).Provider == "offline";
 
     private static int AtLeast1(int v, string option, string unit) =>

@@ -332,6 +332,11 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
         var (code, _, stderr) = await Cli.RunSplit("run", "--dataset", broken, "--model", "offline:b", "--out", Path.Combine(runs.Dir, "never"));
         Assert.Equal(1, code);
         Assert.Contains("pairs/pairs.jsonl is missing or changed", stderr);
+        // A writer given with --dataset would never be asked: refused, like every flag whose value would be ignored.
+        (code, _, stderr) = await Cli.RunSplit("run", "--dataset", runs.B, "--writer-model", "offline:w", "--out", Path.Combine(runs.Dir, "never-w"));
+        Assert.Equal(1, code);
+        Assert.Contains("--writer-model (and --writer-base-url, --writer-concurrency) has nothing to write with --dataset", stderr);
+        Assert.False(Directory.Exists(Path.Combine(runs.Dir, "never-w")));
     }
 
     private static void CopyTree(string from, string to)
