@@ -19,10 +19,9 @@ public sealed record BenchObservation(string PersonaId, string PromptId, string 
     /// </summary>
     public static BenchObservation From(SampleRecord s, string scoreSet)
     {
-        var persona = s.Field("persona")?.GetString();
-        IReadOnlyDictionary<string, string> attrs = new Dictionary<string, string>();
-        if (persona is not null) try { attrs = PersonaInputs.ParseText(persona, "sample " + s.Id); } catch (PersonaException) { }
-        var weight = s.Field("persona_weight") is { ValueKind: JsonValueKind.Number } w ? w.GetDouble() : 1;
+        var persona = PersonaMetadata.Read(s);
+        IReadOnlyDictionary<string, string> attrs = persona?.Attributes ?? new Dictionary<string, string>();
+        var weight = persona?.Weight ?? 1;
         var score = s.Scores?.GetValueOrDefault(scoreSet);
         return new BenchObservation(s.Input("persona_id") ?? "", s.Input("prompt_id") ?? "", s.Input("mode") ?? "",
             int.TryParse(s.Input("sample"), out var k) ? k : 0, weight, attrs,

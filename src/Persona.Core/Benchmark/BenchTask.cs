@@ -194,12 +194,13 @@ public static class BenchTask
         var r = await ctx.CallAsync(LlmRuntime.DefaultRole, SolverMessages(item, prompts), options, ct, "answer").ConfigureAwait(false);
         using var doc = JsonDocument.Parse(r.Text);
         var root = doc.RootElement;
+        var judged = item.CriticPersona ?? item.Persona;
         var data = new Dictionary<string, object?>
         {
             ["question"] = item.Question.Text,
-            ["persona"] = (item.CriticPersona ?? item.Persona).Text,
+            ["persona"] = judged.Text,
             ["mode"] = item.Mode,
-            ["persona_weight"] = (item.CriticPersona ?? item.Persona).Weight,
+            [PersonaMetadata.Field] = PersonaMetadata.Of(judged).ToJson(),
         };
         foreach (var f in mp.Fields)
         {
@@ -220,7 +221,7 @@ public static class BenchTask
         var question = sample.Field("question")?.GetString() ?? throw new ItemFailedException(ItemFailure.Invalid, $"sample {sample.Id} has no question in its data");
         var persona = sample.Field("persona")?.GetString() ?? throw new ItemFailedException(ItemFailure.Invalid, $"sample {sample.Id} has no persona in its data");
         var answer = sample.Output ?? "";
-        var verdict = await CritiqueAsync(ctx, role, prompts, question, answer, persona,
+        var verdict = await CritiqueAsync(ctx, role, prompts, question, answer, persona, PersonaMetadata.Read(sample)?.Attributes,
             sample.Input("persona_id") ?? "", sample.Input("prompt_id") ?? "", sample.Input("mode") ?? "", sample.Input("sample") ?? "0", ct,
             sample.Turns.FirstOrDefault(t => t.Step == "answer")?.Model).ConfigureAwait(false);
         // The score keeps what the critic was shown and said, so a verdict can be audited from the log alone.
@@ -233,10 +234,10 @@ public static class BenchTask
 
     /// <summary>One critic call; throws <see cref="ItemFailedException"/> (unparsable, with the raw text) when the verdict has no boolean needs_revision.</summary>
     public static async Task<CriticVerdict> CritiqueAsync(SampleContext ctx, string role, BenchPrompts prompts, string question, string answer, string persona,
-        string personaKey, string promptKey, string mode, string sample, CancellationToken ct, string? answerModel = null)
+        IReadOnlyDictionary<string, string>? attributes, string personaKey, string promptKey, string mode, string sample, CancellationToken ct, string? answerModel = null)
     {
         var messages = CriticMessages(prompts, question, answer, persona);
-        var r = await ctx.CallAsync(role, messages, CriticOptions(prompts, persona, personaKey, promptKey, mode, sample, answerModel), ct, "critic").ConfigureAwait(false);
+        var r = await ctx.CallAsync(role, messages, CriticOptions(prompts, attributes, personaKey, promptKey, mode, sample, answerModel), ct, "critic").ConfigureAwait(false);
         return ParseVerdict(r.Text);
     }
 
@@ -248,15 +249,14 @@ public static class BenchTask
 
     /// <param name="answerModel">Who wrote the answer (the model under test's identity): the simulator plants per-model quality
     /// from it; a served critic never sees it.</param>
-    public static ChatOptions CriticOptions(BenchPrompts prompts, string persona, string personaKey, string promptKey, string mode, string sample, string? answerModel = null)
+    /// <param name="attributes">The judged persona's attributes, for the simulator's hint (null: the simulator plants no persona effect).</param>
+    public static ChatOptions CriticOptions(BenchPrompts prompts, IReadOnlyDictionary<string, string>? attributes, string personaKey, string promptKey, string mode, string sample, string? answerModel = null)
     {
         var options = new Dictionary<string, string>
         {
             ["persona_key"] = personaKey, ["prompt_key"] = promptKey, ["mode"] = mode, ["sample"] = sample, ["field"] = "needs_revision",
         };
         if (answerModel is not null) options["answer_model"] = answerModel;
-        IReadOnlyDictionary<string, string>? attributes = null;
-        try { attributes = PersonaInputs.ParseText(persona, "critic"); } catch (PersonaException) { }
         return new ChatOptions
         {
             Temperature = 0,

@@ -100,7 +100,7 @@ public static class LeaveOneOut
             new ChatOptions { Temperature = 0 }.WithRunMetadata(prompts.Version), ct, "personalised").ConfigureAwait(false);
         var keys = i.WithAttribute ? [.. i.Keys, i.Attribute] : i.Keys;
         var shown = i.Persona.TextOf(keys);
-        var attrs = PersonaInputs.ParseText(shown, "persona " + i.Persona.Id);
+        var attrs = i.Persona.AttributesOf(keys);
         var (first, second) = i.PersonalisedFirst ? (personalised.Text, generic.Text) : (generic.Text, personalised.Text);
         // The hint must follow from the messages alone (the cache key ignores it): two items that send the same
         // messages (the same 4 attributes reached from two studied attributes, in the same order) get one answer.
@@ -199,7 +199,7 @@ public static class DropOneAttribute
             foreach (var p in eligible.OrderBy(p => BenchTask.Key(o.Seed, "drop-p", a, p.Id)).Take(o.Personas))
             {
                 var keys = p.Attributes.Keys.Where(k => !k.Equals(a, StringComparison.OrdinalIgnoreCase)).ToList();
-                var reduced = p with { Text = p.TextOf(keys), Attributes = keys.ToDictionary(k => k, k => p.Attributes[k]) };
+                var reduced = p with { Text = p.TextOf(keys), Attributes = p.AttributesOf(keys) };
                 foreach (var q in qs)
                 {
                     full.TryAdd((p.Id, q.Id), new BenchItem(p, q, mode, 0, Variant: Full));

@@ -1,6 +1,8 @@
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.AI.Evaluation;
 
+using Persona.Personas;
+
 namespace Persona.Benchmark;
 
 /// <summary>The persona the answer was meant for (key: value lines), given to <see cref="PersonaCriticEvaluator"/>.</summary>
@@ -42,7 +44,10 @@ public sealed class PersonaCriticEvaluator(BenchPrompts? prompts = null) : IEval
             metric.AddDiagnostics(EvaluationDiagnostic.Error(problem));
             return result;
         }
-        var options = BenchTask.CriticOptions(_prompts, persona!, "", "", "", "0");
+        // The persona comes in as a caller's text: parsed for the simulator's hint where it is 'key: value' lines.
+        IReadOnlyDictionary<string, string>? attributes = null;
+        try { attributes = PersonaInputs.ParseText(persona!, "critic"); } catch (PersonaException) { }
+        var options = BenchTask.CriticOptions(_prompts, attributes, "", "", "", "0");
         var response = await chatConfiguration!.ChatClient.GetResponseAsync(BenchTask.CriticMessages(_prompts, question!, modelResponse.Text, persona!), options, cancellationToken).ConfigureAwait(false);
         try
         {

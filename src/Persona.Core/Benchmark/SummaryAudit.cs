@@ -29,7 +29,8 @@ public static class SummaryAudit
         Solver = async (s, ctx, ct) =>
         {
             var persona = s.Field("persona")!.Value.GetString()!;
-            var attrs = PersonaInputs.ParseText(persona, "sample " + s.Id);
+            var attrs = PersonaMetadata.Read(s) is { Attributes.Count: > 0 } m ? m.Attributes
+                : throw new ItemFailedException(ItemFailure.Invalid, $"bench sample {s.Id} names no persona attributes");
             var options = new ChatOptions { Temperature = 0, ResponseFormat = ChatResponseFormat.ForJsonSchema(BenchPrompts.SummaryJudgeSchema(attrs.Keys), "dropped_attributes") }
                 .WithRunMetadata(prompts.Version, hint: new SimulationHint("summary_judge", attrs, new Dictionary<string, string>
                 {

@@ -15,6 +15,15 @@ public sealed record PersonaInput(string Id, string Text, IReadOnlyDictionary<st
 {
     public string? Attribute(string key) => Attributes.TryGetValue(key, out var v) ? v : null;
 
+    /// <summary>Only the given attributes, in the persona's order: what <see cref="TextOf"/> shows.</summary>
+    public IReadOnlyDictionary<string, string> AttributesOf(IEnumerable<string> keys)
+    {
+        var keep = new HashSet<string>(keys, StringComparer.OrdinalIgnoreCase);
+        var kept = new PersonaInputs.OrderedAttributes();
+        foreach (var (k, v) in Attributes) if (keep.Contains(k)) kept.TryAdd(k, v);
+        return kept;
+    }
+
     /// <summary>The text with only the given attributes (in the persona's order): leave-one-out and ablations.</summary>
     public string TextOf(IEnumerable<string> keys)
     {
@@ -128,7 +137,7 @@ public static class PersonaInputs
             if (!seen.Add(p.Id)) throw new PersonaException($"{source}: persona id {p.Id} appears twice; each persona must be listed once.");
             var text = PersonaRenderer.Render(p);
             var s = train?.Contains(p.Id) == true ? "train" : test?.Contains(p.Id) == true ? "test" : null;
-            list.Add(new PersonaInput(p.Id, text, ParseText(text, $"{source}, persona {p.Id}"), p.Census.Weight > 0 ? p.Census.Weight : 1, s, source));
+            list.Add(new PersonaInput(p.Id, text, PersonaRenderer.Attributes(p), p.Census.Weight > 0 ? p.Census.Weight : 1, s, source));
         }
         return list;
     }
@@ -330,7 +339,8 @@ public static class PersonaInputs
     private static string Shorten(string s) => s.Length <= 60 ? s : s[..57] + "...";
 
     /// <summary>A dictionary that enumerates in insertion order (attribute order is part of the persona text).</summary>
-    private sealed class OrderedAttributes : IReadOnlyDictionary<string, string>
+    /// <summary>Attributes in the persona's own order, looked up without regard to case.</summary>
+    internal sealed class OrderedAttributes : IReadOnlyDictionary<string, string>
     {
         private readonly List<KeyValuePair<string, string>> _items = [];
         private readonly Dictionary<string, string> _index = new(StringComparer.OrdinalIgnoreCase);

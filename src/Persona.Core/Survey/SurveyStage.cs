@@ -56,7 +56,7 @@ public static class SurveyStage
             if (groups.Count == 0) continue;
             var p = PersonaJson.WithId(r);
             var text = PersonaRenderer.Render(p);
-            list.Add(new SurveyPanelist(p.Id, text, PersonaInputs.ParseText(text, "persona " + p.Id), p.Census.Weight > 0 ? p.Census.Weight : 1, groups));
+            list.Add(new SurveyPanelist(p.Id, text, PersonaRenderer.Attributes(p), p.Census.Weight > 0 ? p.Census.Weight : 1, groups));
         }
         return list;
     }
