@@ -8,7 +8,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Persona.Census;
 using Persona.Personas;
-using Persona.Reports;
+using Persona.Fidelity;
 
 var repeats = args.Length == 2 && args[0] == "--repeats" ? int.Parse(args[1]) : 3;
 var resultsDir = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../results"));

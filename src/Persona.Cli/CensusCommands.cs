@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Persona.Census;
 using Persona.Personas;
+using Persona.Fidelity;
 using Persona.Reports;
 using Spectre.Console;
 

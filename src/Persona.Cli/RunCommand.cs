@@ -100,7 +100,7 @@ internal static class RunCommand
             foreach (var role in new[] { TestbedRoles.Writer, TestbedRoles.Critic, TestbedRoles.Judge }.Where(r => r != TestbedRoles.Writer || o.Dataset is null)
                          .Select(rt.Role).Where(r => r.FallsBackToDefault || r.Identity.Identity == rt.ModelIdentity))
                 console.MarkupLineInterpolated($"[yellow]note:[/] the {role.Name} is the model under test ({rt.ModelIdentity}); give --{role.Name}-model for an independent {role.Name}{(role.Name == TestbedRoles.Writer ? " (or --dataset RUN), so the dataset stays fixed while models under test change" : "")}. The report says so.");
-            var result = await Display(console, rt, p => TestbedRun.RunAsync(o, rt, () => new MiniLmEmbedder(), p, ct, Interrupts.Abort));
+            var result = await Display(console, rt, p => TestbedRun.RunAsync(o, rt, () => new MiniLmEmbedder(), WriteReportAsync, p, ct, Interrupts.Abort));
             WriteSummary(console, result, rt);
             return 0;
         });
@@ -112,6 +112,13 @@ internal static class RunCommand
     /// asks the same questions of the same personas (its samples pair one for one); a flag that says
     /// otherwise is refused rather than silently pairing nothing.
     /// </summary>
+    /// <summary>The run's report stage: the report room writes the page from the run folder.</summary>
+    private static async Task<ReportOutcome> WriteReportAsync(string runDirectory, CancellationToken ct)
+    {
+        var r = await Reports.RunReport.WriteAsync(runDirectory, ct).ConfigureAwait(false);
+        return new ReportOutcome(r.SimulatedStages, r.Problems);
+    }
+
     private static TestbedOptions DatasetOptions(ParseResult parse, TestbedOptions given, string datasetDir,
         Option<string> scale, Option<long> seed, Option<int?> personas, Option<string?> prompts)
     {

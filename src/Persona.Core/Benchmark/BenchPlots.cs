@@ -5,7 +5,7 @@ using ScottPlot;
 namespace Persona.Benchmark;
 
 /// <summary>
-/// Figures of the bench (PNG and SVG, the house style of Reports/FidelityPlots): accuracy by mode,
+/// Figures of the bench (PNG and SVG, the house style of Fidelity/FidelityPlots): accuracy by mode,
 /// pass@k curves, the per-group heat map, leave-one-out influence and attributes dropped by
 /// summaries. Every interval drawn is the one the results JSON reports.
 /// </summary>

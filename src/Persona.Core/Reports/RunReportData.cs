@@ -1,3 +1,4 @@
+using Persona.Fidelity;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;

@@ -1,3 +1,4 @@
+using Persona.Fidelity;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;

@@ -49,7 +49,9 @@ public static class TestbedRun
 {
     public const string ManifestFile = "manifest.json", Format = "persona-testbed-run/1";
 
-    public static async Task<TestbedResult> RunAsync(TestbedOptions options, LlmRuntime rt, Func<ITextEmbedder> embedder,
+    /// <param name="embedder">The sentence embedder the prompts stage clusters with (made only when that stage runs).</param>
+    /// <param name="report">Writes the run's report (the report room reads the run's own types, so the caller composes the two).</param>
+    public static async Task<TestbedResult> RunAsync(TestbedOptions options, LlmRuntime rt, Func<ITextEmbedder> embedder, RunReportWriter report,
         IProgress<TestbedProgress>? progress = null, CancellationToken ct = default, CancellationToken abort = default)
     {
         options.Validate();
@@ -92,7 +94,7 @@ public static class TestbedRun
             {
                 var before = Spend(rt);
                 var sw = System.Diagnostics.Stopwatch.StartNew();
-                var ctx = new StageContext(options, dir, rt, embedder, (step, done, total) => progress?.Report(new TestbedProgress(k + 1, stages.Count, stage, step, done, total)), ct, abort);
+                var ctx = new StageContext(options, dir, rt, embedder, report, (step, done, total) => progress?.Report(new TestbedProgress(k + 1, stages.Count, stage, step, done, total)), ct, abort);
                 try
                 {
                     if (stage == TestbedStages.Report)
@@ -308,7 +310,13 @@ public static class TestbedRun
 }
 
 /// <summary>What a stage gets: the options, the run folder, the runtime (roles), an embedder factory, progress and the two stop tokens.</summary>
-public sealed record StageContext(TestbedOptions Options, string RunDirectory, LlmRuntime Runtime, Func<ITextEmbedder> Embedder,
+/// <summary>What the report stage reports back: the stages whose outputs came from the simulator, and the stage files the report could not read.</summary>
+public sealed record ReportOutcome(IReadOnlyList<string> SimulatedStages, IReadOnlyList<string> Problems);
+
+/// <summary>Writes RUN/report.html from the run folder.</summary>
+public delegate Task<ReportOutcome> RunReportWriter(string runDirectory, CancellationToken ct);
+
+public sealed record StageContext(TestbedOptions Options, string RunDirectory, LlmRuntime Runtime, Func<ITextEmbedder> Embedder, RunReportWriter WriteReport,
     Action<string, long, long> Progress, CancellationToken Stop, CancellationToken Abort)
 {
     public string Folder(string stage) => Path.Combine(RunDirectory, TestbedStages.Folder(stage));

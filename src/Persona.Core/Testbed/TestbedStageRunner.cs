@@ -35,7 +35,7 @@ public static class TestbedStageRunner
         };
         var result = await PersonaBuilder.BuildAsync(build, writer.Client,
             new SyncProgress<PersonaBuildProgress>(x => c.Progress(x.Stage, x.Done, x.Total)), c.Stop, c.Abort).ConfigureAwait(false);
-        var fidelity = await Reports.PopulationFidelity.RunAsync(Path.Combine(dir, PersonaBuilder.PersonasJsonl), new CensusSampleOptions { N = build.N },
+        var fidelity = await Fidelity.PopulationFidelity.RunAsync(Path.Combine(dir, PersonaBuilder.PersonasJsonl), new CensusSampleOptions { N = build.N },
             Path.Combine(dir, "fidelity"), new SyncProgress<CensusProgress>(x => c.Progress("fidelity " + x.Stage, x.Done, x.Total)), c.Stop).ConfigureAwait(false);
         return new Dictionary<string, object?>
         {
@@ -281,7 +281,7 @@ public static class TestbedStageRunner
     internal static async Task<IReadOnlyDictionary<string, object?>> ReportAsync(StageContext c)
     {
         c.Progress("report", 0, 1);
-        var r = await Reports.RunReport.WriteAsync(c.RunDirectory, c.Stop).ConfigureAwait(false);
+        var r = await c.WriteReport(c.RunDirectory, c.Stop).ConfigureAwait(false);
         return new Dictionary<string, object?> { ["file"] = TestbedStages.ReportFile, ["simulated_stages"] = r.SimulatedStages, ["problems"] = r.Problems };
     }
 

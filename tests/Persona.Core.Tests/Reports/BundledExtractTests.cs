@@ -1,6 +1,7 @@
 using System.Globalization;
 using Parquet;
 using Parquet.Schema;
+using Persona.Fidelity;
 using Persona.Reports;
 
 namespace Persona.Core.Tests.Reports;

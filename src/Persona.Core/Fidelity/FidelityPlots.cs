@@ -2,7 +2,7 @@ using Persona.Personas;
 using System.Globalization;
 using ScottPlot;
 
-namespace Persona.Reports;
+namespace Persona.Fidelity;
 
 /// <summary>
 /// Side-by-side bar charts of synthetic vs census shares, one PNG per attribute. Bars run

@@ -1,7 +1,7 @@
 using Persona.Census;
 using Persona.Statistics;
 
-namespace Persona.Reports;
+namespace Persona.Fidelity;
 
 /// <summary>How the chance levels of a fidelity report were simulated (recorded in fidelity.json).</summary>
 public sealed record FidelityChance(int Replicates, long Seed, double Level, string Method);

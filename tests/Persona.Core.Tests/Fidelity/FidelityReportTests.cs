@@ -1,8 +1,8 @@
 using System.Text.Json;
-using Persona.Reports;
+using Persona.Fidelity;
 using Persona.Statistics;
 
-namespace Persona.Core.Tests.Reports;
+namespace Persona.Core.Tests.Fidelity;
 
 public sealed class FidelityReportTests : IDisposable
 {

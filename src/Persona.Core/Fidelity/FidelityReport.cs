@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Persona.Statistics;
 
-namespace Persona.Reports;
+namespace Persona.Fidelity;
 
 /// <summary>How the report treats attributes: numeric binning, plot size, Cramér's V variant.</summary>
 public sealed record FidelityOptions

@@ -2,7 +2,7 @@ using System.Globalization;
 using Persona.Census;
 using Persona.Personas;
 
-namespace Persona.Reports;
+namespace Persona.Fidelity;
 
 /// <summary>What a fidelity run compared and where it wrote its outputs.</summary>
 public sealed record PopulationFidelityResult(

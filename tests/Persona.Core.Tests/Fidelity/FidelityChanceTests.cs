@@ -1,10 +1,10 @@
 using Persona.Census;
 using Persona.Core.Tests.Census;
 using Persona.Personas;
-using Persona.Reports;
+using Persona.Fidelity;
 using Xunit.Abstractions;
 
-namespace Persona.Core.Tests.Reports;
+namespace Persona.Core.Tests.Fidelity;
 
 /// <summary>
 /// The chance levels of the fidelity report against what true random samples of persons do:
