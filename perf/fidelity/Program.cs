@@ -13,10 +13,10 @@ using Persona.Fidelity;
 var repeats = args.Length == 2 && args[0] == "--repeats" ? int.Parse(args[1]) : 3;
 var resultsDir = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../results"));
 
-var table = await PumsLoader.LoadAsync([Persona.BundledData.Path(CensusSampler.BundledSource)], null, default);
-var decoder = new PumsDecoder(table, PumsDictionary.Load(CensusSampler.BundledDictionary(table)), keepUnknownCodes: false);
+var table = await PumsLoader.LoadAsync([Persona.BundledData.Path(CensusDraw.BundledSource)], null, default);
+var decoder = new PumsDecoder(table, PumsDictionary.Load(CensusDraw.BundledDictionary(table)), keepUnknownCodes: false);
 var census = Enumerable.Range(0, table.Count)
-    .Select(r => ((IReadOnlyDictionary<string, string?>)PopulationFidelity.CensusAttributes(decoder.Decode(r, new PersonaTraits(null, 0), null)), table.GetWeight(r)))
+    .Select(r => ((IReadOnlyDictionary<string, string?>)PopulationFidelity.CensusAttributes(PersonaRecord.FromCensus(decoder.Decode(r), new PersonaTraits(null, 0), null)), table.GetWeight(r)))
     .ToList();
 var cumulative = new double[census.Count];
 double sum = 0;

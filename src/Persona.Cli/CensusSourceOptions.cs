@@ -11,7 +11,7 @@ internal sealed class CensusSourceOptions
 {
     public readonly Option<string[]> Source = new("--source")
     {
-        Description = $"PUMS person files, folders or globs: p_*.parquet, psam_p*.csv, or the Census zip csv_p??.zip (read in place). Default: data/{CensusSampler.BundledSource}.",
+        Description = $"PUMS person files, folders or globs: p_*.parquet, psam_p*.csv, or the Census zip csv_p??.zip (read in place). Default: data/{CensusDraw.BundledSource}.",
         AllowMultipleArgumentsPerToken = true,
     };
 

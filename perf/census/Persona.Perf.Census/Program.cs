@@ -72,7 +72,7 @@ var aliasSeconds = aliasWatch.Elapsed.TotalSeconds;
 if (Environment.GetEnvironmentVariable("PERF_DIAG") == "1")
 {
     var table = await PumsLoader.LoadAsync(PumsSources.ResolvePersons(sources), null, default);
-    var dict = PumsDictionary.Load(dictionary ?? CensusSampler.BundledDictionary(table));
+    var dict = PumsDictionary.Load(dictionary ?? CensusDraw.BundledDictionary(table));
     var dec = new PumsDecoder(table, dict, false);
     var tr = new PersonaTraits(null, 0);
     var sw0 = Stopwatch.StartNew();
@@ -81,13 +81,13 @@ if (Environment.GetEnvironmentVariable("PERF_DIAG") == "1")
     Console.Error.WriteLine($"picks: {sw0.Elapsed.TotalSeconds:0.000}s");
     sw0.Restart();
     var kept = new PersonaRecord[n];
-    for (var i = 0; i < n; i++) kept[i] = dec.Decode(picks[i], tr, null);
+    for (var i = 0; i < n; i++) kept[i] = PersonaJson.WithId(PersonaRecord.FromCensus(dec.Decode(picks[i]), tr, null));
     Console.Error.WriteLine($"decode picks retained: {sw0.Elapsed.TotalSeconds:0.000}s");
     for (var round = 0; round < 3; round++)
     {
         var gc0 = GC.CollectionCount(0); var al0 = GC.GetTotalAllocatedBytes(true);
         var sw = Stopwatch.StartNew();
-        for (var i = 0; i < n; i++) dec.Decode((int)((long)i * 7919 % table.Count), tr, null);
+        for (var i = 0; i < n; i++) PersonaJson.WithId(PersonaRecord.FromCensus(dec.Decode((int)((long)i * 7919 % table.Count)), tr, null));
         Console.Error.WriteLine($"decode round {round}: {sw.Elapsed.TotalSeconds:0.000}s gc0={GC.CollectionCount(0) - gc0} alloc={(GC.GetTotalAllocatedBytes(true) - al0) / n} B/persona");
     }
 }

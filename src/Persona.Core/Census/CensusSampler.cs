@@ -1,5 +1,3 @@
-using Persona.Personas;
-
 namespace Persona.Census;
 
 /// <summary>What to sample; the CLI's `persona census sample` flags map one to one onto this.</summary>
@@ -36,31 +34,27 @@ public sealed record CensusSampleOptions
 /// <summary>Progress of a long stage; <see cref="Total"/> is 0 when unknown.</summary>
 public sealed record CensusProgress(string Stage, long Done, long Total);
 
-/// <summary>The personas and what they were drawn from.</summary>
-public sealed record CensusSampleResult(
-    IReadOnlyList<PersonaRecord> Personas,
+/// <summary>
+/// A weighted draw of ACS person records: load the sources (and households), decode with the
+/// dictionary of the same year, keep the universe the filters leave, and pick rows weighted by
+/// PWGTP. What becomes of each drawn person (traits, a persona) is the population room's business.
+/// </summary>
+public sealed record CensusDrawResult(
+    PumsDecoder Decoder,
+    IReadOnlyList<int> Rows,
     string Vintage,
     string DictionaryPath,
+    IReadOnlyList<string> DictionaryNotes,
     IReadOnlyList<string> Sources,
     int PersonsLoaded,
     int UniverseSize,
     double UniverseWeight,
     int DistinctPersons,
     string HouseholdFields,
-    IReadOnlyList<string> UnavailableAttributes,
-    string? TraitSource,
-    string? OutputPath)
-{
-    /// <summary>Irregularities of the dictionary file that were normalised while reading it (see <see cref="PumsDictionary.Notes"/>).</summary>
-    public IReadOnlyList<string> DictionaryNotes { get; init; } = [];
-}
+    IReadOnlyList<string> UnavailableAttributes);
 
-/// <summary>
-/// Stage 1 of persona generation: draw whole ACS person records (weighted by PWGTP), decode them
-/// with the dictionary of the same year, add psychodemographics, write them. The CLI verb and a
-/// pipeline's main job both call <see cref="SampleAsync"/>.
-/// </summary>
-public static class CensusSampler
+/// <summary>The census side of `persona census sample` and of a population build: which ACS persons are drawn.</summary>
+public static class CensusDraw
 {
     public const string BundledSource = "acs/pums-2024-us.parquet";
 
@@ -69,19 +63,17 @@ public static class CensusSampler
     private const ulong DrawStream = 0x636F6E7375735F64UL;
     private const ulong TraitStream = 0x7472616974735F73UL;
 
-    public static async Task<CensusSampleResult> SampleAsync(CensusSampleOptions options, IPsychodemographicSampler? psycho,
-        IProgress<CensusProgress>? progress = null, CancellationToken ct = default)
+    /// <summary>The seed of draw <paramref name="index"/>'s own trait stream: it depends on (seed, draw index) only, so a persona's traits do not shift when another persona, filter or source changes.</summary>
+    public static long TraitSeed(long seed, int index) => (long)(DeterministicRng.Mix(DeterministicRng.Mix((ulong)seed, TraitStream), (ulong)index) >> 33);
+
+    /// <param name="outputs">Output files the caller will write: checked against the draw's inputs before the long load.</param>
+    public static async Task<CensusDrawResult> DrawAsync(CensusSampleOptions options, IProgress<CensusProgress>? progress, CancellationToken ct,
+        Action<IReadOnlyList<(string Option, string? Path)>>? checkOutputs = null)
     {
         Validate(options);
-        if (options.OutputPath is { } outPath) PersonaFiles.FormatOf(outPath); // fail before the long load
         var sources = ResolveSources(options);
         var households = PumsSources.ResolveHouseholds(options.Households);
-        if (options.OutputPath is { } o)
-        {
-            OutputPaths.EnsureFileTarget(o, "--out", "personas.jsonl");
-            OutputPaths.EnsureNotAnInput(o, "--out", [.. sources.Select(f => ("--source", (string?)f)),
-                .. households.Select(f => ("--household", (string?)f)), ("--dictionary", options.DictionaryPath)]);
-        }
+        checkOutputs?.Invoke([.. sources.Select(f => ("--source", (string?)f)), .. households.Select(f => ("--household", (string?)f)), ("--dictionary", options.DictionaryPath)]);
 
         var table = await PumsLoader.LoadAsync(sources, progress, ct);
         progress?.Report(new CensusProgress("households", 0, 1));
@@ -116,53 +108,14 @@ public static class CensusSampler
         {
             picks = WeightedSampler.WithReplacement(weights, options.N, rng, options.Unweighted);
         }
+        var rows = new int[picks.Length];
+        for (var i = 0; i < picks.Length; i++) rows[i] = universe[picks[i]];
 
-        var personas = new PersonaRecord[options.N];
-        // Decoding is independent per draw (each persona has its own trait stream and slot), so it
-        // runs on every core; the output does not depend on scheduling.
-        const int chunk = 4096;
-        var done = 0;
-        Parallel.For(0, (picks.Length + chunk - 1) / chunk, new ParallelOptions { CancellationToken = ct }, c =>
-        {
-            var end = Math.Min(picks.Length, (c + 1) * chunk);
-            for (var i = c * chunk; i < end; i++)
-            {
-                var row = universe[picks[i]];
-                // The persona's own stream depends on (seed, draw index) only, so its traits do not
-                // shift when another persona, filter or source changes.
-                var traitSeed = (long)(DeterministicRng.Mix(DeterministicRng.Mix((ulong)options.Seed, TraitStream), (ulong)i) >> 33);
-                Psychodemographics? psy = null;
-                if (psycho is not null)
-                    psy = psycho.Draw(decoder.Profile(row), new Random((int)traitSeed));
-                personas[i] = decoder.Decode(row, new PersonaTraits(psycho?.Source, traitSeed), psy);
-            }
-            progress?.Report(new CensusProgress("sample", Interlocked.Add(ref done, end - c * chunk), options.N));
-        });
-        progress?.Report(new CensusProgress("sample", options.N, options.N));
-
-        if (options.OutputPath is { } path)
-        {
-            progress?.Report(new CensusProgress("write", 0, options.N));
-            await PersonaFiles.WriteAsync(path, personas, ct);
-            progress?.Report(new CensusProgress("write", options.N, options.N));
-        }
-
-        return new CensusSampleResult(
-            personas,
-            table.Vintage,
-            dictionary.Path,
-            sources,
-            table.Count,
-            universe.Length,
-            total,
-            picks.Select(p => universe[p]).Distinct().Count(),
-            Households.Describe(householdOrigin),
-            decoder.UnavailableAttributes,
-            psycho?.Source,
-            options.OutputPath is null ? null : Path.GetFullPath(options.OutputPath)) { DictionaryNotes = dictionary.Notes };
+        return new CensusDrawResult(decoder, rows, table.Vintage, dictionary.Path, dictionary.Notes, sources, table.Count, universe.Length, total,
+            rows.Distinct().Count(), Households.Describe(householdOrigin), decoder.UnavailableAttributes);
     }
 
-    private static void Validate(CensusSampleOptions o)
+    public static void Validate(CensusSampleOptions o)
     {
         if (o.N <= 0)
             throw new PersonaException($"--n must be a positive number of personas (got {o.N}).");
@@ -172,7 +125,7 @@ public static class CensusSampler
             throw new PersonaException($"--min-age {lo} is greater than --max-age {hi}.");
     }
 
-    internal static IReadOnlyList<string> ResolveSources(CensusSampleOptions options)
+    public static IReadOnlyList<string> ResolveSources(CensusSampleOptions options)
     {
         if (options.Sources.Count > 0)
             return PumsSources.ResolvePersons(options.Sources);
@@ -207,7 +160,7 @@ public static class CensusSampler
             "). Pass the Census Bureau's dictionary of that release with --dictionary FILE.");
     }
 
-    internal static int[] Universe(PumsTable table, CensusSampleOptions o)
+    public static int[] Universe(PumsTable table, CensusSampleOptions o)
     {
         var age = table.Columns[PumsVariables.Agep.Ordinal]!;
         var state = table.Columns[PumsVariables.State.Ordinal]!;

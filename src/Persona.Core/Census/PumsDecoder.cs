@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using Persona.Personas;
 
 namespace Persona.Census;
 
@@ -276,14 +275,13 @@ public sealed class PumsDecoder
         Education: _table.GetNullable(PumsVariables.Schl, row),
         StateFips: _table.Get(PumsVariables.State, row));
 
-    /// <summary>Decodes one person; the id is computed from the finished record.</summary>
-    public PersonaRecord Decode(int row, PersonaTraits traits, Psychodemographics? psycho)
+    /// <summary>Decodes one person of the table.</summary>
+    public CensusPerson Decode(int row)
     {
         var t = _table;
         var state = t.Get(PumsVariables.State, row);
-        var p = new PersonaRecord
+        return new CensusPerson
         {
-            Id = "",
             Age = t.Get(PumsVariables.Agep, row),
             Sex = Label(PumsVariables.Sex, row),
             Race = Label(PumsVariables.Rac1p, row),
@@ -314,10 +312,6 @@ public sealed class PumsDecoder
             VisionDifficulty = Label(PumsVariables.Deye, row),
             Fertility = Label(PumsVariables.Fer, row),
             HearingDifficulty = Label(PumsVariables.Dear, row),
-            BigFiveScores = psycho?.BigFive,
-            Religion = psycho?.Religion,
-            Ideology = psycho?.Ideology,
-            PoliticalViews = psycho?.PoliticalViews,
             Census = new PersonaCensus(
                 t.Vintage,
                 t.GetSerial(row),
@@ -327,8 +321,6 @@ public sealed class PumsDecoder
                 t.Weight[row],
                 Codes(row),
                 DerivedFor(row)),
-            Traits = traits,
         };
-        return PersonaJson.WithId(p);
     }
 }

@@ -42,12 +42,12 @@ public static class PopulationFidelity
         if (personas.Count == 0)
             throw new PersonaException($"Persona file '{personasPath}' holds no personas.");
 
-        var sources = CensusSampler.ResolveSources(census);
+        var sources = CensusDraw.ResolveSources(census);
         var table = await PumsLoader.LoadAsync(sources, progress, ct);
         var households = Households.Apply(table, PumsSources.ResolveHouseholds(census.Households), ct);
-        var dictionary = PumsDictionary.Load(census.DictionaryPath ?? CensusSampler.BundledDictionary(table));
+        var dictionary = PumsDictionary.Load(census.DictionaryPath ?? CensusDraw.BundledDictionary(table));
         var decoder = new PumsDecoder(table, dictionary, census.KeepUnknownCodes);
-        var universe = CensusSampler.Universe(table, census);
+        var universe = CensusDraw.Universe(table, census);
         decoder.CheckCodes(universe, ct);
 
         var synthetic = personas.Select(CensusAttributes).ToList();
@@ -55,7 +55,7 @@ public static class PopulationFidelity
         var censusRows = universe.Select(row =>
         {
             if ((row & 0xFFF) == 0) ct.ThrowIfCancellationRequested();
-            return (Attributes: (IReadOnlyDictionary<string, string?>)CensusAttributes(decoder.Decode(row, traits, null)), Weight: table.Weight[row]);
+            return (Attributes: (IReadOnlyDictionary<string, string?>)CensusAttributes(PersonaRecord.FromCensus(decoder.Decode(row), traits, null)), Weight: table.Weight[row]);
         }).ToList();
 
         // An attribute the source cannot provide (e.g. household type without a household file)

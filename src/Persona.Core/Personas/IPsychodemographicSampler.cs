@@ -1,3 +1,5 @@
+using Persona.Census;
+
 namespace Persona.Personas;
 
 /// <summary>Draws the procedural fields of a persona; deterministic given the state of <paramref name="rng"/>.</summary>

@@ -1,3 +1,4 @@
+using Persona.Census;
 using System.Buffers;
 using System.Globalization;
 using System.Runtime.CompilerServices;

@@ -1,3 +1,5 @@
+using Persona.Census;
+
 namespace Persona.Personas;
 
 /// <summary>
@@ -59,6 +61,24 @@ public sealed record PersonaRecord
     /// </summary>
     public PersonaEnrichment? Enrichment { get; init; }
 
+    /// <summary>
+    /// A census person as a persona: its census attributes and provenance, and the procedural
+    /// traits drawn for it. No id yet: <see cref="PersonaJson.WithId"/> computes it from the
+    /// finished record.
+    /// </summary>
+    public static PersonaRecord FromCensus(CensusPerson c, PersonaTraits traits, Psychodemographics? psycho) => new()
+    {
+        Id = "",
+        Age = c.Age, Sex = c.Sex, Race = c.Race, Ancestry = c.Ancestry, HouseholdLanguage = c.HouseholdLanguage, Education = c.Education,
+        EmploymentStatus = c.EmploymentStatus, ClassOfWorker = c.ClassOfWorker, IndustryCategory = c.IndustryCategory, OccupationCategory = c.OccupationCategory,
+        Income = c.Income, MaritalStatus = c.MaritalStatus, HouseholdType = c.HouseholdType, FamilyPresenceAndAge = c.FamilyPresenceAndAge,
+        PlaceOfBirth = c.PlaceOfBirth, Citizenship = c.Citizenship, VeteranStatus = c.VeteranStatus, Disability = c.Disability,
+        HealthInsurance = c.HealthInsurance, CognitiveDifficulty = c.CognitiveDifficulty, AbilityToSpeakEnglish = c.AbilityToSpeakEnglish,
+        VisionDifficulty = c.VisionDifficulty, Fertility = c.Fertility, HearingDifficulty = c.HearingDifficulty,
+        BigFiveScores = psycho?.BigFive, Religion = psycho?.Religion, Ideology = psycho?.Ideology, PoliticalViews = psycho?.PoliticalViews,
+        Census = c.Census, Traits = traits,
+    };
+
     /// <summary>The attribute keys in contract order, as written to JSON (id first, census/traits last).</summary>
     public static IReadOnlyList<string> Keys { get; } =
     [
@@ -116,40 +136,6 @@ public sealed record PersonaRecord
         ("personal_time", p => p.PersonalTime, (p, v) => p with { PersonalTime = v }),
         ("lifestyle", p => p.Lifestyle, (p, v) => p with { Lifestyle = v }),
     ];
-}
-
-/// <summary>
-/// Where a persona came from in the ACS: release, record, weight and the raw codes.
-/// <see cref="Derived"/> names, per attribute in contract order, what an attribute was derived
-/// from or stood in for when the source lacks its own variable (household fields built from the
-/// household's persons, nativity for place of birth, Hispanic origin for ancestry); null when
-/// every attribute is the source's own variable. Written as "derived" after "codes" only when set.
-/// </summary>
-public sealed record PersonaCensus(
-    string Vintage,
-    string SerialNo,
-    int SpOrder,
-    string State,
-    string? Puma,
-    double Weight,
-    IReadOnlyList<PumsCode> Codes,
-    IReadOnlyList<KeyValuePair<string, string>>? Derived = null)
-{
-    public bool Equals(PersonaCensus? other) =>
-        other is not null && Vintage == other.Vintage && SerialNo == other.SerialNo && SpOrder == other.SpOrder
-        && State == other.State && Puma == other.Puma && Weight.Equals(other.Weight) && Codes.SequenceEqual(other.Codes)
-        && (Derived ?? []).SequenceEqual(other.Derived ?? []);
-
-    public override int GetHashCode() => HashCode.Combine(SerialNo, SpOrder);
-}
-
-/// <summary>
-/// A raw PUMS code as the source had it: a number for numeric columns, a string (with its zero
-/// padding) for character columns, or null for a blank.
-/// </summary>
-public readonly record struct PumsCode(string Variable, long? Number, string? Text)
-{
-    public static PumsCode Blank(string variable) => new(variable, null, null);
 }
 
 /// <summary>

@@ -1,3 +1,5 @@
+using Persona.Census;
+
 namespace Persona.Personas;
 
 /// <summary>

@@ -1,3 +1,4 @@
+using Persona.Personas;
 using Parquet;
 using Parquet.Schema;
 using Persona.Census;

@@ -66,10 +66,10 @@ internal static class CensusFixtures
 
     public static void HouseholdsApply(PumsTable table) => Households.Apply(table, [], default);
 
-    public static PersonaRecord Decode(PumsTable table, PumsDictionary dict, string serial, int sporder)
+    public static CensusPerson Decode(PumsTable table, PumsDictionary dict, string serial, int sporder)
     {
         var row = table.FindRow(serial, sporder);
         Assert.True(row >= 0, $"{serial}/{sporder} not in fixture");
-        return new PumsDecoder(table, dict, keepUnknownCodes: false).Decode(row, new PersonaTraits(null, 0), null);
+        return new PumsDecoder(table, dict, keepUnknownCodes: false).Decode(row);
     }
 }

@@ -35,7 +35,7 @@ public class HouseholdTests
         var table = await CensusFixtures.Load2018Async();
         var sizes = Enumerable.Range(0, table.Count).GroupBy(r => table.GetSerial(r)).Where(g => g.Count() == 1 && g.Key.Contains("HU"));
         var alone = sizes.First().Single();
-        var p = new PumsDecoder(table, CensusFixtures.D2018, false).Decode(alone, new(null, 0), null);
+        var p = new PumsDecoder(table, CensusFixtures.D2018, false).Decode(alone);
         Assert.StartsWith("Nonfamily household: ", p.HouseholdType);
         Assert.EndsWith(": Living alone", p.HouseholdType);
         Assert.Equal(p.Sex == "Male" ? "Nonfamily household: Male householder: Living alone" : "Nonfamily household: Female householder: Living alone", p.HouseholdType);
@@ -220,11 +220,11 @@ public class HouseholdTests
         File.WriteAllLines(path, new[] { "RT,SERIALNO,HHL,HHT,HUPAC" }.Concat(serials.Select(s => $"H,{s},2,6,4")));
         Households.Apply(table, [path], default);
         var row = table.FindRow("2018HU0091430", 1);
-        var p = new PumsDecoder(table, CensusFixtures.D2018, false).Decode(row, new(null, 0), null);
+        var p = new PumsDecoder(table, CensusFixtures.D2018, false).Decode(row);
         Assert.Equal("Nonfamily household: Female householder: Living alone", p.HouseholdType);
         Assert.Equal("Spanish", p.HouseholdLanguage);
         Assert.Equal("No children", p.FamilyPresenceAndAge);
-        var gq = new PumsDecoder(table, CensusFixtures.D2018, false).Decode(table.FindRow("2018GQ0001565", 1), new(null, 0), null);
+        var gq = new PumsDecoder(table, CensusFixtures.D2018, false).Decode(table.FindRow("2018GQ0001565", 1));
         Assert.Null(gq.HouseholdType);
 
         File.WriteAllLines(path, new[] { "RT,SERIALNO,HHL,HHT,HUPAC" }.Concat(serials.Skip(1).Select(s => $"H,{s},2,6,4")));

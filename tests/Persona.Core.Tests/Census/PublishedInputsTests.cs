@@ -1,3 +1,4 @@
+using Persona.Personas;
 using Persona.Census;
 using Persona.Prompts;
 

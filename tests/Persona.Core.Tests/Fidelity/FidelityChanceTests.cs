@@ -18,7 +18,7 @@ public sealed class FidelityChanceTests(ITestOutputHelper output)
         var table = CensusFixtures.Load2018Async().GetAwaiter().GetResult();
         var decoder = new PumsDecoder(table, CensusFixtures.D2018, keepUnknownCodes: false);
         return Enumerable.Range(0, table.Count)
-            .Select(r => ((IReadOnlyDictionary<string, string?>)PopulationFidelity.CensusAttributes(decoder.Decode(r, new PersonaTraits(null, 0), null)), table.GetWeight(r)))
+            .Select(r => ((IReadOnlyDictionary<string, string?>)PopulationFidelity.CensusAttributes(PersonaRecord.FromCensus(decoder.Decode(r), new PersonaTraits(null, 0), null)), table.GetWeight(r)))
             .ToList();
     });
 

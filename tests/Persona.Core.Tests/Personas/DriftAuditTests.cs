@@ -1,3 +1,4 @@
+using Persona.Census;
 using Persona.Llm;
 using Persona.Personas;
 

@@ -52,7 +52,7 @@ public sealed class PersonaBuildFakeServerTests : IDisposable
             Assert.Equal(1, p.Enrichment!.Attempt);
             Assert.False(p.Enrichment.Simulated);
         });
-        var census = (await Persona.Census.CensusSampler.SampleAsync(new Persona.Census.CensusSampleOptions
+        var census = (await Persona.Personas.CensusSampler.SampleAsync(new Persona.Census.CensusSampleOptions
         {
             N = 6, Seed = 5, Sources = [CensusFixtures.Wyoming2024Parquet], DictionaryPath = CensusFixtures.Dictionary2023,
         }, PsychodemographicSampler.LoadBundled())).Personas;

@@ -1,3 +1,4 @@
+using Persona.Census;
 using Persona.Personas;
 
 namespace Persona.Core.Tests.Personas;

@@ -1,3 +1,4 @@
+using Persona.Census;
 using Persona.Personas;
 using Persona.Pipeline;
 using Persona.Survey;

@@ -1,0 +1,75 @@
+using Persona.Census;
+
+namespace Persona.Personas;
+
+/// <summary>The personas and what they were drawn from.</summary>
+public sealed record CensusSampleResult(
+    IReadOnlyList<PersonaRecord> Personas,
+    string Vintage,
+    string DictionaryPath,
+    IReadOnlyList<string> Sources,
+    int PersonsLoaded,
+    int UniverseSize,
+    double UniverseWeight,
+    int DistinctPersons,
+    string HouseholdFields,
+    IReadOnlyList<string> UnavailableAttributes,
+    string? TraitSource,
+    string? OutputPath)
+{
+    /// <summary>Irregularities of the dictionary file that were normalised while reading it (see <see cref="PumsDictionary.Notes"/>).</summary>
+    public IReadOnlyList<string> DictionaryNotes { get; init; } = [];
+}
+
+/// <summary>
+/// Stage 1 of persona generation: draw whole ACS person records (weighted by PWGTP; the census
+/// room's <see cref="CensusDraw"/>), make each a persona with its psychodemographics, write them.
+/// The CLI verb and a pipeline's main job both call <see cref="SampleAsync"/>.
+/// </summary>
+public static class CensusSampler
+{
+    public static async Task<CensusSampleResult> SampleAsync(CensusSampleOptions options, IPsychodemographicSampler? psycho,
+        IProgress<CensusProgress>? progress = null, CancellationToken ct = default)
+    {
+        CensusDraw.Validate(options);
+        if (options.OutputPath is { } outPath) PersonaFiles.FormatOf(outPath); // fail before the long load
+        var draw = await CensusDraw.DrawAsync(options, progress, ct, inputs =>
+        {
+            if (options.OutputPath is not { } o) return;
+            OutputPaths.EnsureFileTarget(o, "--out", "personas.jsonl");
+            OutputPaths.EnsureNotAnInput(o, "--out", [.. inputs]);
+        }).ConfigureAwait(false);
+
+        var decoder = draw.Decoder;
+        var rows = draw.Rows;
+        var personas = new PersonaRecord[rows.Count];
+        // Decoding is independent per draw (each persona has its own trait stream and slot), so it
+        // runs on every core; the output does not depend on scheduling.
+        const int chunk = 4096;
+        var done = 0;
+        Parallel.For(0, (rows.Count + chunk - 1) / chunk, new ParallelOptions { CancellationToken = ct }, c =>
+        {
+            var end = Math.Min(rows.Count, (c + 1) * chunk);
+            for (var i = c * chunk; i < end; i++)
+            {
+                var row = rows[i];
+                var traitSeed = CensusDraw.TraitSeed(options.Seed, i);
+                var psy = psycho?.Draw(decoder.Profile(row), new Random((int)traitSeed));
+                personas[i] = PersonaJson.WithId(PersonaRecord.FromCensus(decoder.Decode(row), new PersonaTraits(psycho?.Source, traitSeed), psy));
+            }
+            progress?.Report(new CensusProgress("sample", Interlocked.Add(ref done, end - c * chunk), options.N));
+        });
+        progress?.Report(new CensusProgress("sample", options.N, options.N));
+
+        if (options.OutputPath is { } path)
+        {
+            progress?.Report(new CensusProgress("write", 0, options.N));
+            await PersonaFiles.WriteAsync(path, personas, ct).ConfigureAwait(false);
+            progress?.Report(new CensusProgress("write", options.N, options.N));
+        }
+
+        return new CensusSampleResult(personas, draw.Vintage, draw.DictionaryPath, draw.Sources, draw.PersonsLoaded, draw.UniverseSize, draw.UniverseWeight,
+            draw.DistinctPersons, draw.HouseholdFields, draw.UnavailableAttributes, psycho?.Source,
+            options.OutputPath is null ? null : Path.GetFullPath(options.OutputPath)) { DictionaryNotes = draw.DictionaryNotes };
+    }
+}
