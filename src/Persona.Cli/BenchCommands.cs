@@ -70,27 +70,20 @@ internal static class BenchCommands
             console.MarkupLineInterpolated($"[yellow]warning:[/] the {role} is the model under test ({rt.ModelIdentity}); give --{role}-model for an independent grader. The results say so.");
     }
 
-    private static async Task<List<SampleRecord>> RunTaskAsync<T>(IAnsiConsole console, EvalTask<T> task, LlmRuntime rt, long total, string label, CancellationToken ct)
-    {
-        var samples = new List<SampleRecord>();
-        await StageProgress.RunAsync(console, _ => label, async p =>
-        {
-            var done = 0L;
-            await TaskRunner.RunToEndAsync(TaskRunner.RunAsync(task, rt, new TaskRunOptions { FanOut = rt.FanOutOptions(rt.Default, Interrupts.Abort) }, ct), task.Name, s =>
-            {
-                samples.Add(s.WithoutTranscripts());
-                if ((++done & 63) == 0 || done == total) p.Report(task.Name, done, total);
-            });
-            p.Report(task.Name, done, total);
-            return 0;
-        });
-        return samples;
-    }
+    /// <summary>Runs a bench job under a progress bar labelled <paramref name="label"/> (its statistics step has its own).</summary>
+    private static Task<T> WithProgress<T>(IAnsiConsole console, string label, Func<StepProgress, Task<T>> job) =>
+        StageProgress.RunAsync(console, step => step == "statistics" ? "Statistics" : label, p => job((step, done, total) => p.Report(step, done, total)));
+
+    private static Task<List<SampleRecord>> RunTaskAsync<T>(IAnsiConsole console, EvalTask<T> task, LlmRuntime rt, long total, string label, CancellationToken ct) =>
+        WithProgress(console, label, p => TaskCollector.CollectAsync(task, rt, null, total, task.Name, p, ct, Interrupts.Abort));
+
+    private static BenchOutput Output(string outDir, ParseResult parse) => new(outDir, !parse.GetValue(NoFigures), parse.GetValue(Parquet));
 
     private static readonly Option<bool> Parquet = new("--parquet") { Description = "Also write samples.parquet (3.2 s for the 7,930 samples of the paper-scale bench here)." };
 
     private static async Task ExportAsync(LlmRuntime rt, string task, string outDir, ParseResult parse, CancellationToken ct)
     {
+        Directory.CreateDirectory(outDir);
         await SampleLogExport.WriteJsonlAsync(rt.Store, task, Path.Combine(outDir, "samples.jsonl"), ct);
         if (parse.GetValue(Parquet)) await SampleLogExport.WriteParquetAsync(rt.Store, task, Path.Combine(outDir, "samples.parquet"), ct);
     }
@@ -139,16 +132,8 @@ internal static class BenchCommands
             return await RuntimeOptions.UntilStoppedAsync(console, rt, async () =>
             {
                 var task = BenchTask.Create(BenchTask.Items(pairList, modes, 1, examples, parse.GetValue(shots)), prompts, [BenchTask.Critic(prompts)], parse.GetValue(temperature));
-                var samples = await RunTaskAsync(console, task, rt, total, "Generating and critiquing", ct);
-                Directory.CreateDirectory(outDir);
-                await ExportAsync(rt, task.Name, outDir, parse, ct);
-                var results = BenchReport.Compute(samples, BenchTask.DefaultScoreSet, parse.GetValue(Resamples), 1, parse.GetValue(MinCell));
-                BenchReport.Write(Path.Combine(outDir, "results.json"), results);
-                if (!parse.GetValue(NoFigures))
-                {
-                    BenchPlots.AccuracyByMode(results, Path.Combine(outDir, "figures"));
-                    BenchPlots.GroupHeatmap(results, Path.Combine(outDir, "figures"));
-                }
+                var (samples, results) = await WithProgress(console, "Generating and critiquing", p => BenchJobs.BenchAsync(task, total, rt, Output(outDir, parse),
+                    parse.GetValue(Resamples), parse.GetValue(MinCell), task.Name, p, ct, Interrupts.Abort));
                 if (cells is not null)
                     BenchReport.Write(Path.Combine(outDir, "intersections.json"), Intersections.Compute(samples, BenchTask.DefaultScoreSet, cells, parse.GetValue(Resamples)));
                 await rt.WriteManifestAsync("completed", new Dictionary<string, object?> { ["samples"] = samples.Count, ["modes"] = modes, ["pairs"] = pairList.Count, ["templates"] = prompts.Version });
@@ -223,12 +208,8 @@ internal static class BenchCommands
             return await RuntimeOptions.UntilStoppedAsync(console, rt, async () =>
             {
                 var task = BenchTask.Create(BenchTask.Items(pairList, modes, nn), prompts, [BenchTask.Critic(prompts)], parse.GetValue(temperature), BenchTask.PassAtKTaskName);
-                var samples = await RunTaskAsync(console, task, rt, (long)pairList.Count * modes.Count * nn, "Sampling and critiquing", ct);
-                Directory.CreateDirectory(outDir);
-                await ExportAsync(rt, task.Name, outDir, parse, ct);
-                var r = PassAtK.Compute(samples, BenchTask.DefaultScoreSet, kk, parse.GetValue(Resamples));
-                BenchReport.Write(Path.Combine(outDir, "passk.json"), r);
-                if (!parse.GetValue(NoFigures)) BenchPlots.PassAtKCurves(r, Path.Combine(outDir, "figures"));
+                var (samples, r) = await WithProgress(console, "Sampling and critiquing", p => BenchJobs.PassKAsync(task, (long)pairList.Count * modes.Count * nn, kk, rt,
+                    Output(outDir, parse), parse.GetValue(Resamples), task.Name, p, ct, Interrupts.Abort));
                 await rt.WriteManifestAsync("completed", new Dictionary<string, object?> { ["samples"] = samples.Count, ["k"] = kk, ["n"] = nn });
                 // Each k once: with --k 4 (or 1) the fixed 1, 4, k columns repeated a head.
                 var shown = new[] { 1, 4, kk }.Where(x => x <= kk).Distinct().ToArray();
@@ -289,13 +270,8 @@ internal static class BenchCommands
             await rt.EnsureReachableAsync(ct);
             return await RuntimeOptions.UntilStoppedAsync(console, rt, async () =>
             {
-                var task = LeaveOneOut.Create(items, prompts);
-                var samples = await RunTaskAsync(console, task, rt, items.Count, "Role-play choices", ct);
-                Directory.CreateDirectory(outDir);
-                await ExportAsync(rt, task.Name, outDir, parse, ct);
-                var r = LeaveOneOut.Compute(samples, options, skipped, rt.Role(LeaveOneOut.JudgeRole).Identity.Identity);
-                BenchReport.Write(Path.Combine(outDir, "loo.json"), r);
-                if (!parse.GetValue(NoFigures)) BenchPlots.LooInfluence(r, Path.Combine(outDir, "figures"));
+                var (samples, r) = await WithProgress(console, "Role-play choices", p => BenchJobs.LooAsync(items, prompts, LlmRuntime.DefaultRole, options, skipped, rt,
+                    Output(outDir, parse), LeaveOneOut.TaskName, p, ct, Interrupts.Abort));
                 await rt.WriteManifestAsync("completed", new Dictionary<string, object?> { ["samples"] = samples.Count, ["attributes"] = r.Ranking.Count });
                 var t = new Table().Border(TableBorder.Rounded).AddColumns("rank", "attribute", "influence (1 - kappa)", "95%", "choices changed", "order-inconsistent", "pairs");
                 var rank = 0;
@@ -312,7 +288,6 @@ internal static class BenchCommands
                     var dropTask = BenchTask.Create(BenchTask.Stream(dropItems), prompts, [BenchTask.Critic(prompts)], 0, DropOneAttribute.TaskName);
                     var dropSamples = await RunTaskAsync(console, dropTask, rt, dropItems.Count, "Full vs dropped attribute", ct);
                     var dropDir = Path.Combine(outDir, "drop");
-                    Directory.CreateDirectory(dropDir);
                     await ExportAsync(rt, dropTask.Name, dropDir, parse, ct);
                     var dr = DropOneAttribute.Compute(dropSamples, m[0], BenchTask.DefaultScoreSet, options, dropSkipped);
                     BenchReport.Write(Path.Combine(dropDir, "drop.json"), dr);
@@ -389,17 +364,9 @@ internal static class BenchCommands
             await rt.EnsureReachableAsync(ct);
             return await RuntimeOptions.UntilStoppedAsync(console, rt, async () =>
             {
-                await rt.Store.FlushAsync();
-                var bench = SampleLogExport.Read(rt.Store, BenchTask.TaskName).ToList();
-                var task = SummaryAudit.Create(bench, prompts);
-                var n = bench.Count(s => s.Status == SampleRecord.StatusOk && s.Input("mode") == BenchModes.DemographicSummary);
-                if (n == 0) throw new PersonaException($"'{runDir}' holds no successful demographic_summary samples; run `persona bench run --mode demographic_summary` first.");
-                var samples = await RunTaskAsync(console, task, rt, n, "Judging summaries", ct);
-                Directory.CreateDirectory(outDir);
-                await ExportAsync(rt, task.Name, outDir, parse, ct);
-                var r = SummaryAudit.Compute(samples);
-                BenchReport.Write(Path.Combine(outDir, "summaries.json"), r);
-                if (!parse.GetValue(NoFigures)) BenchPlots.SummaryDrops(r, Path.Combine(outDir, "figures"));
+                if (await BenchJobs.SummariesToJudgeAsync(rt) == 0)
+                    throw new PersonaException($"'{runDir}' holds no successful demographic_summary samples; run `persona bench run --mode demographic_summary` first.");
+                var (_, r) = await WithProgress(console, "Judging summaries", p => BenchJobs.SummariesAsync(prompts, rt, Output(outDir, parse), SummaryAudit.TaskName, p, ct, Interrupts.Abort));
                 await rt.WriteManifestAsync("completed", new Dictionary<string, object?> { ["summaries"] = r.Summaries });
                 var t = new Table().Border(TableBorder.Rounded).AddColumns("attribute", "dropped", "of summaries", "share", "95% (Wilson)");
                 foreach (var a in r.Attributes) Row(t, a.Attribute, a.Dropped.ToString(Inv), a.Summaries.ToString(Inv), Pct(a.Rate), Ci(a.Interval));

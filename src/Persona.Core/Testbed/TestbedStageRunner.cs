@@ -124,19 +124,8 @@ public static class TestbedStageRunner
         };
     }
 
-    private static async Task<List<SampleRecord>> RunTaskAsync<T>(StageContext c, EvalTask<T> task, long total, string step, ModelRole? role = null)
-    {
-        var samples = new List<SampleRecord>();
-        long done = 0;
-        c.Progress(step, 0, total);
-        await TaskRunner.RunToEndAsync(TaskRunner.RunAsync(task, c.Runtime, new TaskRunOptions { FanOut = c.Runtime.FanOutOptions(role, c.Abort) }, c.Stop), task.Name, s =>
-        {
-            samples.Add(s.WithoutTranscripts());
-            if ((++done & 31) == 0 || done == total) c.Progress(step, done, total);
-        }).ConfigureAwait(false);
-        c.Progress(step, done, total);
-        return samples;
-    }
+    private static Task<List<SampleRecord>> RunTaskAsync<T>(StageContext c, EvalTask<T> task, long total, string step, ModelRole? role = null) =>
+        TaskCollector.CollectAsync(task, c.Runtime, role, total, step, c.Progress.Invoke, c.Stop, c.Abort);
 
     private static async Task<(IReadOnlyList<PersonaInput> Personas, IReadOnlyList<QuestionInput> Questions)> InputsAsync(StageContext c) =>
         (await PersonaInputs.LoadAsync(PopulationDir(c), c.Stop).ConfigureAwait(false), QuestionInputs.Load(PromptsDir(c)));
@@ -155,14 +144,8 @@ public static class TestbedStageRunner
         var modes = BenchModes.Parse("all", havePairs: true);
         var examples = PreferencePairsFile.TrainExamples(PreferencePairsFile.Stream(PairsDir(c)), pairList, o.FewShotPairs);
         var task = BenchTask.Create(BenchTask.Items(pairList, modes, 1, examples, o.FewShotPairs), prompts, [BenchTask.Critic(prompts)], 0);
-        var samples = await RunTaskAsync(c, task, (long)pairList.Count * modes.Count, "answer + critic").ConfigureAwait(false);
-        Directory.CreateDirectory(dir);
-        await SampleLogExport.WriteJsonlAsync(c.Runtime.Store, task.Name, Path.Combine(dir, "samples.jsonl"), c.Stop).ConfigureAwait(false);
-        c.Progress("statistics", 0, 1);
-        var results = BenchReport.Compute(samples, BenchTask.DefaultScoreSet, o.Resamples, 1, o.MinCell);
-        BenchReport.Write(Path.Combine(dir, "results.json"), results);
-        BenchPlots.AccuracyByMode(results, Path.Combine(dir, "figures"));
-        BenchPlots.GroupHeatmap(results, Path.Combine(dir, "figures"));
+        var (samples, results) = await BenchJobs.BenchAsync(task, (long)pairList.Count * modes.Count, c.Runtime, new BenchOutput(dir), o.Resamples, o.MinCell,
+            "answer + critic", c.Progress.Invoke, c.Stop, c.Abort).ConfigureAwait(false);
         return new Dictionary<string, object?>
         {
             ["samples"] = samples.Count, ["modes"] = modes, ["questions_per_persona"] = o.BenchQuestionsPerPersona,
@@ -180,13 +163,9 @@ public static class TestbedStageRunner
         var options = new LooOptions { Personas = o.LooPersonas, Questions = o.LooQuestions, Seed = (ulong)o.Seed };
         var (items, skipped) = LeaveOneOut.Plan(personas, questions, attrs, options);
         if (items.Count == 0) throw new PersonaException($"Leave-one-out: no attribute applies to at least two personas with {options.BaseAttributes} other attributes; use more personas.");
-        var task = LeaveOneOut.Create(items, prompts, TestbedRoles.Writer);
-        var samples = await RunTaskAsync(c, task, items.Count, "role-play choices", c.Runtime.Role(LeaveOneOut.JudgeRole)).ConfigureAwait(false);
-        Directory.CreateDirectory(dir);
-        await SampleLogExport.WriteJsonlAsync(c.Runtime.Store, task.Name, Path.Combine(dir, "samples.jsonl"), c.Stop).ConfigureAwait(false);
-        var r = LeaveOneOut.Compute(samples, options, skipped, c.Runtime.Role(LeaveOneOut.JudgeRole).Identity.Identity);
-        BenchReport.Write(Path.Combine(dir, "loo.json"), r);
-        BenchPlots.LooInfluence(r, Path.Combine(dir, "figures"));
+        // The dataset's writer answers (generic and personalised); the judge role-plays the persona.
+        var (samples, r) = await BenchJobs.LooAsync(items, prompts, TestbedRoles.Writer, options, skipped, c.Runtime, new BenchOutput(dir),
+            "role-play choices", c.Progress.Invoke, c.Stop, c.Abort).ConfigureAwait(false);
         return new Dictionary<string, object?> { ["samples"] = samples.Count, ["attributes"] = r.Ranking.Count, ["skipped"] = skipped.Count };
     }
 
@@ -202,12 +181,8 @@ public static class TestbedStageRunner
         });
         var modes = BenchModes.Parse(BenchModes.OutputOnly, false);
         var task = BenchTask.Create(BenchTask.Items(pairList, modes, o.PassK), prompts, [BenchTask.Critic(prompts)], 1, BenchTask.PassAtKTaskName);
-        var samples = await RunTaskAsync(c, task, (long)pairList.Count * o.PassK, "k samples + critic").ConfigureAwait(false);
-        Directory.CreateDirectory(dir);
-        await SampleLogExport.WriteJsonlAsync(c.Runtime.Store, task.Name, Path.Combine(dir, "samples.jsonl"), c.Stop).ConfigureAwait(false);
-        var r = PassAtK.Compute(samples, BenchTask.DefaultScoreSet, o.PassK, o.Resamples);
-        BenchReport.Write(Path.Combine(dir, "passk.json"), r);
-        BenchPlots.PassAtKCurves(r, Path.Combine(dir, "figures"));
+        var (samples, _) = await BenchJobs.PassKAsync(task, (long)pairList.Count * o.PassK, o.PassK, c.Runtime, new BenchOutput(dir), o.Resamples,
+            "k samples + critic", c.Progress.Invoke, c.Stop, c.Abort).ConfigureAwait(false);
         return new Dictionary<string, object?> { ["samples"] = samples.Count, ["items"] = pairList.Count, ["k"] = o.PassK };
     }
 
@@ -215,16 +190,7 @@ public static class TestbedStageRunner
     {
         var dir = c.Folder(TestbedStages.Summaries);
         var prompts = BenchPrompts.Load(null);
-        await c.Runtime.Store.FlushAsync().ConfigureAwait(false);
-        var bench = SampleLogExport.Read(c.Runtime.Store, BenchTask.TaskName).ToList();
-        var n = bench.Count(s => s.Status == SampleRecord.StatusOk && s.Input("mode") == BenchModes.DemographicSummary);
-        var task = SummaryAudit.Create(bench, prompts);
-        var samples = await RunTaskAsync(c, task, n, "judging summaries", c.Runtime.Role(SummaryAudit.JudgeRole)).ConfigureAwait(false);
-        Directory.CreateDirectory(dir);
-        await SampleLogExport.WriteJsonlAsync(c.Runtime.Store, task.Name, Path.Combine(dir, "samples.jsonl"), c.Stop).ConfigureAwait(false);
-        var r = SummaryAudit.Compute(samples);
-        BenchReport.Write(Path.Combine(dir, "summaries.json"), r);
-        BenchPlots.SummaryDrops(r, Path.Combine(dir, "figures"));
+        var (_, r) = await BenchJobs.SummariesAsync(prompts, c.Runtime, new BenchOutput(dir), "judging summaries", c.Progress.Invoke, c.Stop, c.Abort).ConfigureAwait(false);
         return new Dictionary<string, object?> { ["summaries"] = r.Summaries };
     }
 
