@@ -213,15 +213,14 @@ internal static class RunCommand
             var hits = s.Reused ? 0 : s.Spend.Values.Sum(x => x.CacheHits);
             var cost = s.Reused ? 0 : s.Spend.Values.Sum(x => x.EstimatedCostUsd);
             t.AddRow(Markup.Escape(stage), s.From is not null ? "from dataset" : s.Reused ? "reused" : s.Status, s.Reused ? "-" : s.Seconds.ToString("0.0", Inv), paid.ToString("N0", Inv), hits.ToString("N0", Inv),
-                "$" + cost.ToString("0.00", Inv), Markup.Escape(KeyFigures(s.Counts)));
+                "$" + cost.ToString("0.00", Inv), Markup.Escape(KeyFigures(TestbedStages.Get(stage).ReadResult(s.Counts))));
         }
         console.Write(t);
-        if (r.Stages.TryGetValue(TestbedStages.Survey, out var sv) && sv.Counts is { } sc && Number(sc, "questions") is { } asked && Number(sc, "of_questions") is { } of)
+        if (r.Stages.TryGetValue(TestbedStages.Survey, out var sv) && TestbedStages.Get(TestbedStages.Survey).ReadResult(sv.Counts) is SurveyStageResult sr)
         {
-            // A reused stage's counts come back from the manifest as JSON values, a fresh one's as numbers.
-            string Shown(string key) => Number(sc, key) is { } v ? Math.Round(v, 3).ToString(Inv) : "-";
-            var subset = asked < of ? " (a fixed seeded subset to keep the default run fast; --scale paper asks all)" : "";
-            console.MarkupLineInterpolated($"survey: {asked} of {of} GSS questions asked of each panelist{subset}; panel's mean distance to the real groups {Shown("mean_distance")}, unsteered {Shown("unsteered_mean_distance")}, population prior {Shown("prior_mean_distance")}; lower is better ({Path.Combine(r.RunDirectory, TestbedStages.Folder(TestbedStages.Survey), "survey-modes.json")}){(r.Simulated ? "; simulated, not a finding" : "")}.");
+            static string Shown(double? v) => v is { } x ? Math.Round(x, 3).ToString(Inv) : "-";
+            var subset = sr.Questions < sr.OfQuestions ? " (a fixed seeded subset to keep the default run fast; --scale paper asks all)" : "";
+            console.MarkupLineInterpolated($"survey: {sr.Questions} of {sr.OfQuestions} GSS questions asked of each panelist{subset}; panel's mean distance to the real groups {Shown(sr.MeanDistance)}, unsteered {Shown(sr.UnsteeredMeanDistance)}, population prior {Shown(sr.PriorMeanDistance)}; lower is better ({Path.Combine(r.RunDirectory, TestbedStages.Folder(TestbedStages.Survey), "survey-modes.json")}){(r.Simulated ? "; simulated, not a finding" : "")}.");
         }
         var roles = new Table().Border(TableBorder.Rounded).AddColumns("role", "model", "paid calls", "tokens", "est. cost");
         foreach (var role in rt.Roles)
@@ -243,20 +242,8 @@ internal static class RunCommand
         if (r.Simulated) console.MarkupLine("[yellow]simulated:[/] the offline simulator wrote every answer and verdict (a planted world); nothing here is a finding. Give --model (and --critic-model, --judge-model) for a real run.");
     }
 
-    private static double? Number(IReadOnlyDictionary<string, object?> counts, string key) => counts.TryGetValue(key, out var v) ? v switch
-    {
-        System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.Number } e => e.GetDouble(),
-        int or long or double => Convert.ToDouble(v, Inv),
-        _ => null,
-    } : null;
-
-    private static string KeyFigures(IReadOnlyDictionary<string, object?>? counts)
-    {
-        if (counts is null) return "";
-        string? Get(string k) => counts.TryGetValue(k, out var v) && v is not null ? Convert.ToString(v is double d ? Math.Round(d, 3) : v, Inv) : null;
-        return string.Join(", ", new[] { "personas", "train", "held_out", "pairs", "verified", "agreement", "samples", "attributes", "items", "summaries", "rater_places" }
-            .Select(k => Get(k) is { } v ? $"{k.Replace('_', ' ')} {v}" : null).Where(x => x is not null));
-    }
+    private static string KeyFigures(StageResult? result) => result is null ? "" : string.Join(", ", result.KeyFigures()
+        .Where(f => f.Value is not null).Select(f => $"{f.Name} {Convert.ToString(f.Value is double d ? Math.Round(d, 3) : f.Value, Inv)}"));
 
     private static void WriteEstimate(IAnsiConsole console, TestbedOptions o, TestbedDryRun.Result e)
     {

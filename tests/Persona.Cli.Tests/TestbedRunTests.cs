@@ -96,6 +96,25 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
     }
 
     [Fact]
+    public void Every_stage_result_reads_back_through_its_own_type_as_recorded()
+    {
+        var stages = Manifest(runs.A).GetProperty("stages");
+        foreach (var stage in TestbedStages.Registry)
+        {
+            var counts = stages.GetProperty(stage.Name).GetProperty("counts");
+            var typed = stage.ReadResult(counts);
+            Assert.NotNull(typed);
+            Assert.IsType(stage.ResultType, typed);
+            // Nothing recorded is lost or renamed on the way through the type.
+            Assert.Equal(JsonSerializer.Serialize(counts), JsonSerializer.Serialize(typed!.ToJson()));
+        }
+        var bench = Assert.IsType<BenchStageResult>(TestbedStages.Get(TestbedStages.Bench).ReadResult(stages.GetProperty("bench").GetProperty("counts")));
+        Assert.Equal(bench.Modes.Order(), bench.Accuracy.Keys.Order());
+        // Another stage's record is not taken for this one's.
+        Assert.Null(TestbedStages.Get(TestbedStages.Bench).ReadResult(JsonDocument.Parse("""{"samples": "many"}""").RootElement));
+    }
+
+    [Fact]
     public async Task The_dataset_folder_is_ready_to_upload_with_pairs_and_personas_configs()
     {
         var card = File.ReadAllText(Path.Combine(runs.A, "dataset", "README.md"));

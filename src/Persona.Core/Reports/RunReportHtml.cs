@@ -398,7 +398,7 @@ internal sealed class RunReportHtml(RunReportData d)
                     var rec = stages.ValueKind == JsonValueKind.Object && stages.TryGetProperty(name, out var r) ? r : default;
                     var status = rec.ValueKind != JsonValueKind.Object ? Testbed.RunCompletion.NotRun : (Scalar(rec, "status") is { Length: > 0 } recorded ? recorded : "no status");
                     return (IReadOnlyList<string>)[E(name), E(status),
-                        E(string.Join("; ", (rec.ValueKind == JsonValueKind.Object && rec.TryGetProperty("counts", out var counts) ? Flatten(counts, "") : []).Select(x => $"{x.Key} = {x.Value}")))];
+                        E(string.Join("; ", (rec.ValueKind == JsonValueKind.Object && rec.TryGetProperty("counts", out var counts) ? Flatten(Made(name, counts), "") : []).Select(x => $"{x.Key} = {x.Value}")))];
                 }),
                 caption: "Stages of the run (manifest.json; wall time and per-invocation spend are recorded there)");
             if (!whole.TryGetProperty("answers", out var answers) || answers.ValueKind != JsonValueKind.Object)
@@ -488,6 +488,9 @@ internal sealed class RunReportHtml(RunReportData d)
     }
 
     // ---- JSON helpers ----------------------------------------------------------------------
+
+    /// <summary>A stage's recorded result read through its stage's type (a record of another shape is shown as it stands).</summary>
+    private static JsonElement Made(string stage, JsonElement counts) => Testbed.TestbedStages.Get(stage).ReadResult(counts)?.ToJson() ?? counts;
 
     private static string Scalar(JsonElement e, string name) =>
         e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) ? Text(v) : "";

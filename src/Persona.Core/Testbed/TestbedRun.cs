@@ -23,7 +23,8 @@ public sealed record StageRecord
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? From { get; init; }
     public IReadOnlyDictionary<string, RoleSpend> Spend { get; init; } = new Dictionary<string, RoleSpend>();
-    public IReadOnlyDictionary<string, object?>? Counts { get; init; }
+    /// <summary>The stage's <see cref="StageResult"/> as recorded; read it back with <see cref="TestbedStage.ReadResult"/>.</summary>
+    public JsonElement? Counts { get; init; }
     public IReadOnlyDictionary<string, string> Outputs { get; init; } = new Dictionary<string, string>();
 }
 
@@ -106,7 +107,7 @@ public static class TestbedRun
                     record = new StageRecord
                     {
                         Status = "completed", Fingerprint = fingerprint, Seconds = Math.Round(sw.Elapsed.TotalSeconds, 3),
-                        Spend = Diff(before, Spend(rt)), Counts = counts, Outputs = await StageOutputsAsync(dir, stage, CancellationToken.None).ConfigureAwait(false),
+                        Spend = Diff(before, Spend(rt)), Counts = counts.ToJson(), Outputs = await StageOutputsAsync(dir, stage, CancellationToken.None).ConfigureAwait(false),
                     };
                 }
                 catch (Exception ex) when (ex is OperationCanceledException or RunStoppedException)

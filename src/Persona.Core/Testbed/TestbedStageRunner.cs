@@ -18,13 +18,13 @@ namespace Persona.Testbed;
 /// </summary>
 public static class TestbedStageRunner
 {
-    public static Task<IReadOnlyDictionary<string, object?>> RunAsync(string stage, StageContext c) => TestbedStages.Get(stage).Run(c);
+    public static Task<StageResult> RunAsync(string stage, StageContext c) => TestbedStages.Get(stage).Run(c);
 
     private static string PopulationDir(StageContext c) => c.Folder(TestbedStages.Population);
     private static string PromptsDir(StageContext c) => c.Folder(TestbedStages.Prompts);
     private static string PairsDir(StageContext c) => c.Folder(TestbedStages.Pairs);
 
-    internal static async Task<IReadOnlyDictionary<string, object?>> PopulationAsync(StageContext c)
+    internal static async Task<PopulationResult> PopulationAsync(StageContext c)
     {
         var o = c.Options;
         var dir = PopulationDir(c);
@@ -37,15 +37,11 @@ public static class TestbedStageRunner
             new SyncProgress<PersonaBuildProgress>(x => c.Progress(x.Stage, x.Done, x.Total)), c.Stop, c.Abort).ConfigureAwait(false);
         var fidelity = await Fidelity.PopulationFidelity.RunAsync(Path.Combine(dir, PersonaBuilder.PersonasJsonl), new CensusSampleOptions { N = build.N },
             Path.Combine(dir, "fidelity"), new SyncProgress<CensusProgress>(x => c.Progress("fidelity " + x.Stage, x.Done, x.Total)), c.Stop).ConfigureAwait(false);
-        return new Dictionary<string, object?>
-        {
-            ["personas"] = result.Personas.Count, ["evaluated"] = result.Report.Evaluated, ["rejected"] = result.Report.Rejected,
-            ["rejection_rate"] = Math.Round(result.Report.RejectionRate, 6), ["train"] = result.Split.TrainCount, ["test"] = result.Split.TestCount,
-            ["fidelity_attributes"] = fidelity.Report.Attributes.Count,
-        };
+        return new PopulationResult(result.Personas.Count, result.Report.Evaluated, result.Report.Rejected, Math.Round(result.Report.RejectionRate, 6),
+            result.Split.TrainCount, result.Split.TestCount, fidelity.Report.Attributes.Count);
     }
 
-    internal static async Task<IReadOnlyDictionary<string, object?>> SurveyAsync(StageContext c)
+    internal static async Task<SurveyStageResult> SurveyAsync(StageContext c)
     {
         var o = c.Options;
         var dir = c.Folder(TestbedStages.Survey);
@@ -73,18 +69,12 @@ public static class TestbedStageRunner
         await AtomicFile.WriteAsync(Path.Combine(dir, Survey.SurveyStage.ModesFile), (st, _) => { Survey.SurveyResultsJson.WriteModes(st, r2, simulated); return Task.CompletedTask; }, c.Stop).ConfigureAwait(false);
         double? D(Survey.SurveyResults? x) => x is null ? null : Math.Round(x.Overall.MeanDistance, 6);
         var any = r2.Panel ?? r2.Unsteered ?? r2.Steered.Values.First();
-        return new Dictionary<string, object?>
-        {
-            ["questions"] = questions.Count, ["of_questions"] = survey.Questions.Count, ["panelists"] = panel.Count, ["samples"] = samples.Count, ["failed"] = r2.Failed,
-            ["modes"] = o.SurveyModes, ["elicitation"] = o.SurveyElicitation, ["groups"] = r2.Panel?.Groups.Count, ["withheld"] = r2.Panel?.Withheld.Count,
-            ["mean_distance"] = D(r2.Panel), ["unsteered_mean_distance"] = D(r2.Unsteered),
-            ["steered_mean_distance"] = r2.Steered.ToDictionary(kv => kv.Key, kv => D(kv.Value)),
-            ["uniform_mean_distance"] = Math.Round(any.OverallBaselines.Uniform, 6), ["prior_mean_distance"] = Math.Round(any.OverallBaselines.PopulationPrior, 6),
-            ["simulated"] = simulated,
-        };
+        return new SurveyStageResult(questions.Count, survey.Questions.Count, panel.Count, samples.Count, r2.Failed, o.SurveyModes, o.SurveyElicitation,
+            r2.Panel?.Groups.Count, r2.Panel?.Withheld.Count, D(r2.Panel), D(r2.Unsteered), r2.Steered.ToDictionary(kv => kv.Key, kv => D(kv.Value)),
+            Math.Round(any.OverallBaselines.Uniform, 6), Math.Round(any.OverallBaselines.PopulationPrior, 6), simulated);
     }
 
-    internal static async Task<IReadOnlyDictionary<string, object?>> PromptsAsync(StageContext c)
+    internal static async Task<PromptsResult> PromptsAsync(StageContext c)
     {
         var o = c.Options;
         var source = o.PromptSource is null ? PromptLoader.LoadBundledPrism() : PromptLoader.Load(o.PromptSource);
@@ -97,13 +87,10 @@ public static class TestbedStageRunner
         var result = await curator.CurateAsync(source, o.PromptSource ?? "bundled:prism",
             new SyncProgress<CurationProgress>(x => c.Progress(x.Stage, x.Done, x.Total)), c.Stop).ConfigureAwait(false);
         await PromptCurationWriter.WriteAsync(PromptsDir(c), result, c.Stop).ConfigureAwait(false);
-        return new Dictionary<string, object?>
-        {
-            ["source_prompts"] = source.Count, ["train"] = result.Report.Train, ["held_out"] = result.Report.HeldOut, ["topics"] = result.Report.Topics.K,
-        };
+        return new PromptsResult(source.Count, result.Report.Train, result.Report.HeldOut, result.Report.Topics.K);
     }
 
-    internal static async Task<IReadOnlyDictionary<string, object?>> PairsAsync(StageContext c)
+    internal static async Task<PairsResult> PairsAsync(StageContext c)
     {
         var o = c.Options;
         var options = new PairBuildOptions
@@ -117,11 +104,7 @@ public static class TestbedStageRunner
         var plan = await PairBuilder.PlanAsync(options, new[] { rt.Role(TestbedRoles.Writer), rt.Role(TestbedRoles.Judge) }.Select(r => $"{r.Name}={r.Identity.Identity}"), c.Stop).ConfigureAwait(false);
         var result = await PairBuilder.RunAsync(options, plan, rt, new SyncProgress<PairBuildProgress>(x => c.Progress("pairs", x.Done, x.Total)), c.Stop, c.Abort).ConfigureAwait(false);
         var v = result.Report.Verification;
-        return new Dictionary<string, object?>
-        {
-            ["pairs"] = result.Report.Pairs, ["succeeded"] = result.Report.Succeeded, ["failed"] = result.Report.Failed, ["flagged"] = result.Report.Flagged,
-            ["verified"] = v.Verified, ["agreement"] = v.Agreement.Value, ["flip_rate"] = v.FlipRate.Value,
-        };
+        return new PairsResult(result.Report.Pairs, result.Report.Succeeded, result.Report.Failed, result.Report.Flagged, v.Verified, v.Agreement.Value, v.FlipRate.Value);
     }
 
     private static Task<List<SampleRecord>> RunTaskAsync<T>(StageContext c, EvalTask<T> task, long total, string step, ModelRole? role = null) =>
@@ -130,7 +113,7 @@ public static class TestbedStageRunner
     private static async Task<(IReadOnlyList<PersonaInput> Personas, IReadOnlyList<QuestionInput> Questions)> InputsAsync(StageContext c) =>
         (await PersonaInputs.LoadAsync(PopulationDir(c), c.Stop).ConfigureAwait(false), QuestionInputs.Load(PromptsDir(c)));
 
-    internal static async Task<IReadOnlyDictionary<string, object?>> BenchAsync(StageContext c)
+    internal static async Task<BenchStageResult> BenchAsync(StageContext c)
     {
         var o = c.Options;
         var dir = c.Folder(TestbedStages.Bench);
@@ -146,14 +129,10 @@ public static class TestbedStageRunner
         var task = BenchTask.Create(BenchTask.Items(pairList, modes, 1, examples, o.FewShotPairs), prompts, [BenchTask.Critic(prompts)], 0);
         var (samples, results) = await BenchJobs.BenchAsync(task, (long)pairList.Count * modes.Count, c.Runtime, new BenchOutput(dir), o.Resamples, o.MinCell,
             "answer + critic", c.Progress.Invoke, c.Stop, c.Abort).ConfigureAwait(false);
-        return new Dictionary<string, object?>
-        {
-            ["samples"] = samples.Count, ["modes"] = modes, ["questions_per_persona"] = o.BenchQuestionsPerPersona,
-            ["accuracy"] = results.Modes.ToDictionary(m => m.Mode, m => m.Accuracy.Accuracy),
-        };
+        return new BenchStageResult(samples.Count, modes, o.BenchQuestionsPerPersona, results.Modes.ToDictionary(m => m.Mode, m => m.Accuracy.Accuracy));
     }
 
-    internal static async Task<IReadOnlyDictionary<string, object?>> LooAsync(StageContext c)
+    internal static async Task<LooStageResult> LooAsync(StageContext c)
     {
         var o = c.Options;
         var dir = c.Folder(TestbedStages.Loo);
@@ -166,10 +145,10 @@ public static class TestbedStageRunner
         // The dataset's writer answers (generic and personalised); the judge role-plays the persona.
         var (samples, r) = await BenchJobs.LooAsync(items, prompts, TestbedRoles.Writer, options, skipped, c.Runtime, new BenchOutput(dir),
             "role-play choices", c.Progress.Invoke, c.Stop, c.Abort).ConfigureAwait(false);
-        return new Dictionary<string, object?> { ["samples"] = samples.Count, ["attributes"] = r.Ranking.Count, ["skipped"] = skipped.Count };
+        return new LooStageResult(samples.Count, r.Ranking.Count, skipped.Count);
     }
 
-    internal static async Task<IReadOnlyDictionary<string, object?>> PassKAsync(StageContext c)
+    internal static async Task<PassKStageResult> PassKAsync(StageContext c)
     {
         var o = c.Options;
         var dir = c.Folder(TestbedStages.PassK);
@@ -183,18 +162,18 @@ public static class TestbedStageRunner
         var task = BenchTask.Create(BenchTask.Items(pairList, modes, o.PassK), prompts, [BenchTask.Critic(prompts)], 1, BenchTask.PassAtKTaskName);
         var (samples, _) = await BenchJobs.PassKAsync(task, (long)pairList.Count * o.PassK, o.PassK, c.Runtime, new BenchOutput(dir), o.Resamples,
             "k samples + critic", c.Progress.Invoke, c.Stop, c.Abort).ConfigureAwait(false);
-        return new Dictionary<string, object?> { ["samples"] = samples.Count, ["items"] = pairList.Count, ["k"] = o.PassK };
+        return new PassKStageResult(samples.Count, pairList.Count, o.PassK);
     }
 
-    internal static async Task<IReadOnlyDictionary<string, object?>> SummariesAsync(StageContext c)
+    internal static async Task<SummariesStageResult> SummariesAsync(StageContext c)
     {
         var dir = c.Folder(TestbedStages.Summaries);
         var prompts = BenchPrompts.Load(null);
         var (_, r) = await BenchJobs.SummariesAsync(prompts, c.Runtime, new BenchOutput(dir), "judging summaries", c.Progress.Invoke, c.Stop, c.Abort).ConfigureAwait(false);
-        return new Dictionary<string, object?> { ["summaries"] = r.Summaries };
+        return new SummariesStageResult(r.Summaries);
     }
 
-    internal static async Task<IReadOnlyDictionary<string, object?>> StudyAsync(StageContext c)
+    internal static async Task<StudyStageResult> StudyAsync(StageContext c)
     {
         var o = c.Options;
         var dir = c.Folder(TestbedStages.Study);
@@ -230,10 +209,10 @@ public static class TestbedStageRunner
             using (StudyDatabase.Create(dir, plan)) { }
             AtomicFile.WriteAllText(planFile, planJson);
         }
-        return new Dictionary<string, object?> { ["personas"] = plan.Personas.Count, ["rater_places"] = plan.Personas.Count * options.RatersPerPersona };
+        return new StudyStageResult(plan.Personas.Count, plan.Personas.Count * options.RatersPerPersona);
     }
 
-    internal static async Task<IReadOnlyDictionary<string, object?>> DatasetAsync(StageContext c)
+    internal static async Task<DatasetStageResult> DatasetAsync(StageContext c)
     {
         var dir = c.Folder(TestbedStages.Dataset);
         c.Progress("export", 0, 1);
@@ -241,14 +220,14 @@ public static class TestbedStageRunner
         {
             Format = "hf", PersonasParquet = Path.Combine(PopulationDir(c), PersonaBuilder.PersonasParquet),
         }, c.Stop).ConfigureAwait(false);
-        return new Dictionary<string, object?> { ["train"] = r.Train, ["test"] = r.Test, ["left_out"] = r.Skipped, ["files"] = r.Files };
+        return new DatasetStageResult(r.Train, r.Test, r.Skipped, r.Files);
     }
 
-    internal static async Task<IReadOnlyDictionary<string, object?>> ReportAsync(StageContext c)
+    internal static async Task<ReportStageResult> ReportAsync(StageContext c)
     {
         c.Progress("report", 0, 1);
         var r = await c.WriteReport(c.RunDirectory, c.Stop).ConfigureAwait(false);
-        return new Dictionary<string, object?> { ["file"] = TestbedStages.ReportFile, ["simulated_stages"] = r.SimulatedStages, ["problems"] = r.Problems };
+        return new ReportStageResult(TestbedStages.ReportFile, r.SimulatedStages, r.Problems);
     }
 
     /// <summary>Disposes the embedder when it owns native resources (MiniLM's ONNX session), and is a pass-through otherwise.</summary>

@@ -30,8 +30,22 @@ public sealed record TestbedStage(
     IReadOnlyList<string> Roles,
     IReadOnlyList<string> Reads,
     Func<TestbedOptions, object> Options,
-    Func<StageContext, Task<IReadOnlyDictionary<string, object?>>> Run)
+    Type ResultType,
+    Func<StageContext, Task<StageResult>> Run)
 {
+    /// <summary>A stage whose run function returns <typeparamref name="TResult"/>: what the manifest records and readers get back.</summary>
+    public static TestbedStage Of<TResult>(string name, string folder, string description, IReadOnlyList<string> roles, IReadOnlyList<string> reads,
+        Func<TestbedOptions, object> options, Func<StageContext, Task<TResult>> run) where TResult : StageResult =>
+        new(name, folder, description, roles, reads, options, typeof(TResult), async c => await run(c).ConfigureAwait(false));
+
+    /// <summary>The stage's result as recorded in a manifest, or null when none is recorded or it is not of this stage's shape.</summary>
+    public StageResult? ReadResult(System.Text.Json.JsonElement? counts)
+    {
+        if (counts is not { ValueKind: System.Text.Json.JsonValueKind.Object } c) return null;
+        try { return (StageResult?)System.Text.Json.JsonSerializer.Deserialize(c, ResultType, TestbedRun.Json); }
+        catch (System.Text.Json.JsonException) { return null; }
+    }
+
     /// <summary>True for the dataset side: neither the stage nor anything it reads calls the model under test.</summary>
     public bool IsDatasetSide(IReadOnlyDictionary<string, TestbedStage> byName) =>
         !Roles.Contains(TestbedRoles.Model) && Reads.All(r => byName[r].IsDatasetSide(byName));
@@ -53,27 +67,27 @@ public static class TestbedStages
 
     public static readonly IReadOnlyList<TestbedStage> Registry =
     [
-        new(Population, "population", "population (census draw, LM-written detail, consistency filter, fidelity)",
+        TestbedStage.Of<PopulationResult>(Population, "population", "population (census draw, LM-written detail, consistency filter, fidelity)",
             [TestbedRoles.Writer], [], o => new { o.Personas, o.Seed }, TestbedStageRunner.PopulationAsync),
-        new(Survey, "survey", "survey fidelity against the GSS per subgroup (the judge answers as each persona)",
+        TestbedStage.Of<SurveyStageResult>(Survey, "survey", "survey fidelity against the GSS per subgroup (the judge answers as each persona)",
             [TestbedRoles.Judge], [Population], o => new { o.SurveySource, o.SurveyQuestions, Modes = string.Join(",", o.SurveyModes), o.SurveyElicitation, o.SurveyMinPersonas, o.Resamples, o.Seed }, TestbedStageRunner.SurveyAsync),
-        new(Prompts, "prompts", "prompts (filters, controversy classifier, topics, split)",
+        TestbedStage.Of<PromptsResult>(Prompts, "prompts", "prompts (filters, controversy classifier, topics, split)",
             [TestbedRoles.Writer], [], o => new { o.PromptSource, o.PromptLimit, o.TopicK, o.Seed }, TestbedStageRunner.PromptsAsync),
-        new(Pairs, "pairs", "preference pairs + role-play verification in both orders",
+        TestbedStage.Of<PairsResult>(Pairs, "pairs", "preference pairs + role-play verification in both orders",
             [TestbedRoles.Writer, TestbedRoles.Judge], [Population, Prompts], o => new { o.Schedule, Verify = o.Verify.ToString(), o.Seed }, TestbedStageRunner.PairsAsync),
-        new(Bench, "bench", "PERSONA Bench (every mode, debate critic)",
+        TestbedStage.Of<BenchStageResult>(Bench, "bench", "PERSONA Bench (every mode, debate critic)",
             [TestbedRoles.Model, TestbedRoles.Critic], [Population, Prompts, Pairs], o => new { o.BenchQuestionsPerPersona, o.Resamples, o.MinCell, o.FewShotPairs, o.Seed }, TestbedStageRunner.BenchAsync),
-        new(Loo, "bench/loo", "leave-one-attribute-out",
+        TestbedStage.Of<LooStageResult>(Loo, "bench/loo", "leave-one-attribute-out",
             [TestbedRoles.Writer, TestbedRoles.Judge], [Population, Prompts], o => new { o.LooPersonas, o.LooQuestions, o.Seed }, TestbedStageRunner.LooAsync),
-        new(PassK, "bench/passk", "pass@k",
+        TestbedStage.Of<PassKStageResult>(PassK, "bench/passk", "pass@k",
             [TestbedRoles.Model, TestbedRoles.Critic], [Population, Prompts], o => new { o.PassK, o.PassKItems, o.Resamples, o.Seed }, TestbedStageRunner.PassKAsync),
-        new(Summaries, "bench/summaries", "attributes dropped by demographic summaries",
+        TestbedStage.Of<SummariesStageResult>(Summaries, "bench/summaries", "attributes dropped by demographic summaries",
             [TestbedRoles.Judge], [Bench], _ => new { }, TestbedStageRunner.SummariesAsync),
-        new(Study, "study", "human-study kit",
+        TestbedStage.Of<StudyStageResult>(Study, "study", "human-study kit",
             [], [Population, Pairs], o => new { o.StudyPersonas, o.StudyRaters, o.StudyItems, o.Seed }, TestbedStageRunner.StudyAsync),
-        new(Dataset, "dataset", "Hugging Face dataset folder",
+        TestbedStage.Of<DatasetStageResult>(Dataset, "dataset", "Hugging Face dataset folder",
             [], [Population, Pairs], _ => new { }, TestbedStageRunner.DatasetAsync),
-        new(Report, ".", "report.html",
+        TestbedStage.Of<ReportStageResult>(Report, ".", "report.html",
             [], [Population, Prompts, Pairs, Bench, Loo, PassK, Summaries, Study, Dataset], o => new { o.Scale }, TestbedStageRunner.ReportAsync),
     ];
 
