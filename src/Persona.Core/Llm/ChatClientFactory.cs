@@ -1,6 +1,5 @@
 using System.ClientModel;
 using System.ClientModel.Primitives;
-using System.Collections.Concurrent;
 using System.Net;
 using Microsoft.Extensions.AI;
 using OpenAI;
@@ -33,22 +32,13 @@ public static class ChatClientFactory
 {
     public const string DefaultOpenAiBaseUrl = "https://api.openai.com/v1";
     public const string DefaultOllamaBaseUrl = "http://localhost:11434/v1";
-    private static readonly ConcurrentDictionary<string, IChatClientProvider> s_providers = new(StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>Registers (or replaces) an external provider such as <c>local</c>.</summary>
+    /// <summary>Registers (or replaces) an in-process provider such as <c>local</c> under its name (see <see cref="ModelProviders"/>).</summary>
     public static void RegisterProvider(IChatClientProvider provider)
     {
         ArgumentNullException.ThrowIfNull(provider);
-        if (ModelSpec.BuiltInProviders.Contains(provider.Name.ToLowerInvariant()))
-            throw new ArgumentException($"'{provider.Name}' is a built-in provider.", nameof(provider));
-        s_providers[provider.Name] = provider;
+        ModelProviders.Register(new ModelProviders.InProcess(provider));
     }
-
-    public static bool IsRegistered(string name) => s_providers.ContainsKey(name);
-
-    public static bool TryGetProvider(string name, out IChatClientProvider provider) => s_providers.TryGetValue(name, out provider!);
-
-    public static IEnumerable<string> KnownProviders() => ModelSpec.BuiltInProviders.Concat(s_providers.Keys.Order(StringComparer.Ordinal)).Append("local").Distinct();
 
     /// <summary>The base URLs a spec will use: --base-url (comma-separated), else OPENAI_BASE_URL for openai, else the provider default.</summary>
     public static IReadOnlyList<string> ResolveBaseUrls(ModelSpec spec, IReadOnlyList<string>? given, Func<string, string?> env)

@@ -183,64 +183,20 @@ public sealed class LlmRuntime : IAsyncDisposable
         var resilience = declared?.Concurrency is { } c ? options.Resilience with { Concurrency = c } : options.Resilience;
         var fallsBack = declared is null || (declared.Model is null && declared.BaseUrls is null && declared.Concurrency is null);
 
-        IChatClient? provider;
-        EndpointPoolChatClient? pool = null;
-        IReadOnlyList<string> endpoints;
-        var simulated = false;
-        bool native;
-        var identity = spec.Identity;
-        switch (spec.Provider)
-        {
-            case not "offline" when options.BatchExport is not null:
-                provider = null; // made with the store below: every uncached call becomes a batch line
-                endpoints = ["batch-export"];
-                native = true;
-                break;
-            case "offline":
-                var sim = new OfflineSimulator(options.OfflineSeed, world, spec.Name);
-                provider = sim;
-                identity = sim.Identity;
-                endpoints = ["offline-simulator"];
-                simulated = true;
-                native = true;
-                break;
-            case "openai" or "ollama":
-            {
-                var urls = ChatClientFactory.ResolveBaseUrls(spec, baseUrls, options.Environment);
-                var key = options.Environment("OPENAI_API_KEY");
-                SecretScrubber.Register(key);
-                if (string.IsNullOrEmpty(key) && urls.Any(ChatClientFactory.IsHostedOpenAi))
-                    throw new PersonaException($"OPENAI_API_KEY is not set, and the OpenAI API needs it{(name == DefaultRole ? "" : $" (role {name})")}. Export it, or point --base-url (or OPENAI_BASE_URL) at a local OpenAI-compatible server. Nothing was sent.");
-                var eps = urls.Select(u => ChatClientFactory.CreateOpenAiEndpoint(u, spec.Name, spec.Provider == "ollama" ? null : key, resilience)).ToList();
-                pool = new EndpointPoolChatClient(eps, resilience)
-                {
-                    KeySource = spec.Provider == "ollama" ? "nowhere (no key is sent to ollama)" : string.IsNullOrEmpty(key) ? "OPENAI_API_KEY, which is not set (a placeholder was sent)" : "OPENAI_API_KEY",
-                };
-                provider = new RetryingChatClient(pool, resilience);
-                endpoints = urls.Select(u => SecretScrubber.Scrub(u)).ToList(); // display names: never a URL's user:password
-                native = options.NativeJsonSchema ?? true;
-                break;
-            }
-            default:
-            {
-                if (!ChatClientFactory.TryGetProvider(spec.Provider, out var external))
-                    throw new PersonaException(spec.Provider == "local"
-                        ? "local provider not available in this build: --model local:PATH.gguf needs the Persona.Llm.Local component (LLamaSharp), which was not registered."
-                        : $"Unknown provider '{spec.Provider}'. Known providers: {string.Join(", ", ChatClientFactory.KnownProviders())}.");
-                var client = external.Create(spec, options with { Resilience = resilience });
-                pool = new EndpointPoolChatClient([new LlmEndpoint("in-process", client, resilience.Concurrency)], resilience);
-                provider = new RetryingChatClient(pool, resilience);
-                endpoints = ["in-process"];
-                native = options.NativeJsonSchema ?? external.SupportsJsonSchema;
-                break;
-            }
-        }
+        // Batch export is a mode of the run, not a provider: every uncached call of a served model becomes a batch line (made with the store below).
+        var batch = spec.Provider != "offline" && options.BatchExport is not null;
+        var made = batch ? null : ModelProviders.Get(spec).Create(new ProviderRequest(name, spec, options, baseUrls, resilience, world));
+        var pool = made?.Pool;
+        IReadOnlyList<string> endpoints = made?.Endpoints ?? ["batch-export"];
+        var native = made?.NativeJsonSchema ?? true;
+        var identity = made?.Identity ?? spec.Identity;
+        var simulated = made?.Simulated ?? false;
         var id = new ModelIdentity(name, spec, identity, simulated, endpoints);
         var concurrency = resilience.Concurrency * Math.Max(1, endpoints.Count);
         return store =>
         {
             var usage = new RoleUsage();
-            var pipeline = new ChatClientBuilder(new IdentifiedChatClient(provider ?? new BatchExportChatClient(options.BatchExport!, store, name, spec), id))
+            var pipeline = new ChatClientBuilder(new IdentifiedChatClient(made?.Client ?? new BatchExportChatClient(options.BatchExport!, store, name, spec), id))
                 .UsePersistentCache(store, options.Refresh, usage)
                 .UseStructuredOutput(native)
                 .UseAccounting(budget, prices, usage)

@@ -24,9 +24,9 @@ public sealed record ModelSpec(string Provider, string Name)
         var name = colon < 0 ? "" : spec[(colon + 1)..].Trim();
         if (provider.Length == 0)
             throw new PersonaException($"--model '{spec}' has no provider: expected PROVIDER:NAME, e.g. openai:gpt-4o-mini.");
-        var known = provider is "openai" or "ollama" or "offline" || ChatClientFactory.IsRegistered(provider) || provider == "local";
+        var known = ModelProviders.IsRegistered(provider) || provider == "local";
         if (!known)
-            throw new PersonaException($"--model '{spec}': unknown provider '{provider}'. Known providers: {string.Join(", ", ChatClientFactory.KnownProviders())}.");
+            throw new PersonaException($"--model '{spec}': unknown provider '{provider}'. Known providers: {string.Join(", ", ModelProviders.Names())}.");
         if (provider != "offline" && name.Length == 0)
             throw new PersonaException($"--model '{spec}': provider '{provider}' needs a model name after the colon, e.g. {provider}:{(provider == "local" ? "model.gguf" : "gpt-4o-mini")}.");
         return new ModelSpec(provider, name);
