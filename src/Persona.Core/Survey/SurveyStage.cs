@@ -110,6 +110,24 @@ public static class SurveyStage
         return list;
     }
 
+    /// <summary>
+    /// The stage's files beyond the results JSON: the panel's question x group heat map (figures/) and the
+    /// scores of every mode as one Every Eval Ever record (every-eval-ever/). <paramref name="retrieved"/>
+    /// is the record's creation time (the only part of it that is not a function of the samples).
+    /// </summary>
+    public static async Task WriteExtrasAsync(string dir, SurveySet survey, SurveyStageResult r, string model, string elicitation, bool simulated,
+        DateTimeOffset retrieved, CancellationToken ct)
+    {
+        if ((r.Panel ?? r.Unsteered ?? r.Steered.Values.FirstOrDefault()) is { } shown)
+            await SurveyHeatmap.WriteAsync(dir, shown, simulated, ct).ConfigureAwait(false);
+        var entries = new List<SurveyEeeEntry>();
+        if (r.Panel is { } p) entries.Add(new SurveyEeeEntry(SurveyModes.Persona, p));
+        if (r.Unsteered is { } u) entries.Add(new SurveyEeeEntry(SurveyModes.None, u));
+        foreach (var (mode, x) in r.Steered) entries.Add(new SurveyEeeEntry(mode, x));
+        if (entries.Count > 0)
+            await SurveyEveryEvalEver.WriteAsync(Path.Combine(dir, SurveyEveryEvalEver.Folder), survey, entries, model, elicitation, simulated, retrieved, ct).ConfigureAwait(false);
+    }
+
     /// <summary>Scores the logged samples: the panel's groups (census-weighted, small groups withheld) and the unsteered answer given to every group.</summary>
     public static SurveyStageResult Score(IReadOnlyList<SampleRecord> samples, IReadOnlyList<SurveyPanelist> panel, SurveySet survey,
         IReadOnlyList<string> questions, int minPersonas, int resamples, ulong seed, CancellationToken ct = default)
