@@ -89,6 +89,46 @@ public static class SurveyStage
             + SurveyModes.Steering.Count(modes.Contains) * (long)survey.Groups.Count(g => survey.TryGet(q, g, out _))
             + (modes.Contains(SurveyModes.Persona) ? panelists : 0));
 
+    /// <summary>A dry-run line of the survey: one mode's calls and its mean prompt and completion tokens per call.</summary>
+    public sealed record CostLine(string Mode, long Calls, double PromptTokens, double CompletionTokens);
+
+    /// <summary>
+    /// What the survey would send, per mode, for the dry run: the calls <see cref="Count"/> counts, split by mode,
+    /// and tokens measured on the real prompts of the asked questions (the persona's profile counted as
+    /// <paramref name="personaTokens"/>); completions are what each elicitation asks for: a JSON probability per
+    /// option (verbalized), one letter as JSON per answer (sample:N), one token (logprobs).
+    /// </summary>
+    public static IReadOnlyList<CostLine> Cost(int panelists, SurveySet survey, IReadOnlyList<string> questions, IReadOnlyList<string> modes, string elicitation, int personaTokens)
+    {
+        var n = Math.Max(1, SurveyElicitation.Samples(elicitation));
+        var lines = new List<CostLine>();
+        if (questions.Count == 0) return lines;
+        double Completion(SurveyItem q) =>
+            elicitation == SurveyElicitation.Logprobs ? 1
+            : SurveyElicitation.Samples(elicitation) > 0 ? Llm.TokenCounter.Count("{\"answer\":\"A\"}")
+            : Llm.TokenCounter.Count("{" + string.Join(",", Enumerable.Range(0, q.Ordinal.Count).Select(k => $"\"{SurveyTask.Letter(k)}\":0.125")) + "}");
+        foreach (var mode in SurveyModes.All.Where(modes.Contains))
+        {
+            long calls = 0;
+            double prompt = 0, completion = 0;
+            foreach (var key in questions)
+            {
+                var q = survey.RowsOf(key).First();
+                var groups = SurveyModes.Steering.Contains(mode) ? survey.Groups.Where(g => survey.TryGet(key, g, out _)).ToList() : [];
+                long c = mode == SurveyModes.Persona ? panelists : mode == SurveyModes.None ? 1 : groups.Count;
+                c *= n;
+                if (c == 0) continue;
+                var item = new SurveyAskItem(mode == SurveyModes.Persona ? "p" : null, mode == SurveyModes.Persona ? "" : null, new Dictionary<string, string>(), q, mode, elicitation,
+                    groups.Count > 0 ? groups[0] : null);
+                prompt += c * (Llm.TokenCounter.CountPrompt(SurveyTask.Messages(item)) + (mode == SurveyModes.Persona ? personaTokens : 0));
+                completion += c * Completion(q);
+                calls += c;
+            }
+            if (calls > 0) lines.Add(new CostLine(mode, calls, prompt / calls, completion / calls));
+        }
+        return lines;
+    }
+
     /// <summary>
     /// One distribution per respondent (persona, steered group or none), question and mode: the stated one
     /// (verbalized), or the shares of the N sampled answers that did not fail (sample:N).
