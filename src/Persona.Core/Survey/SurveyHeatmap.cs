@@ -27,7 +27,7 @@ public static class SurveyHeatmap
         var byCell = r.Cells.ToDictionary(c => (c.Qkey, c.Group));
         var max = r.Cells.Select(c => c.Distance).Where(double.IsFinite).DefaultIfEmpty(0).Max();
         if (max <= 0) max = 1;
-        var width = Left + groups.Count * Cell + 20;
+        var width = Left + groups.Count * Cell + 90; // room for the last column's slanted label
         var height = Top + questions.Count * RowHeight + Legend;
         string F(double v) => v.ToString("0.###", Inv);
         var sb = new StringBuilder();
@@ -39,8 +39,9 @@ public static class SurveyHeatmap
         for (var j = 0; j < groups.Count; j++)
         {
             var x = Left + j * Cell + Cell / 2;
-            sb.Append("<text transform=\"translate(").Append(x + 3).Append(',').Append(Top - 4).Append(") rotate(-60)\">")
-              .Append(Esc(groups[j].ToString())).Append("</text>\n");
+            // The group's name alone (columns run attribute by attribute; the cells' titles carry ATTRIBUTE=group).
+            sb.Append("<text transform=\"translate(").Append(x + 3).Append(',').Append(Top - 4).Append(") rotate(-60)\" font-size=\"8\">")
+              .Append(Esc(groups[j].Group)).Append("</text>\n");
         }
         for (var i = 0; i < questions.Count; i++)
         {
