@@ -33,7 +33,7 @@ public sealed record SurveyReportWithheld(string Attribute, string Group, int Pe
 /// <summary>A survey-results*.json file (the fields the report shows).</summary>
 public sealed record SurveyReportResults(string Survey, string Metric, double Confidence, int BootstrapResamples, SurveyReportOverall Overall,
     SurveyReportOverallBaselines Baselines, IReadOnlyList<SurveyReportAttribute> Attributes, IReadOnlyList<SurveyReportGroup> Groups,
-    SurveyReportDispersion Dispersion, IReadOnlyList<SurveyReportWithheld> Withheld, bool Simulated = false);
+    SurveyReportDispersion Dispersion, IReadOnlyList<SurveyReportWithheld> Withheld, bool Simulated = false, string? Predictions = null);
 
 public sealed record SurveyReportGain(string Attribute, string Group, double? Gain);
 
@@ -67,7 +67,8 @@ public sealed partial record RunReportData
         if (panel.Error is { } pe) return new Loaded<SurveyReport>(null, pe);
         var unsteered = Read<SurveyReportResults>(runDir, SurveyDir + "/" + Survey.SurveyStage.UnsteeredFile);
         if (unsteered.Error is { } ue) return new Loaded<SurveyReport>(null, ue);
-        var (mode, shown) = panel.Value is { } p ? (Survey.SurveyModes.Persona, p) : (Survey.SurveyModes.None, unsteered.Value);
+        // survey-results.json is the panel's (mode persona) in a run, or that of predictions made elsewhere when `survey score` wrote it.
+        var (mode, shown) = panel.Value is { } p ? (p.Predictions is { } file ? $"predictions ({Path.GetFileName(file)})" : Survey.SurveyModes.Persona, p) : (Survey.SurveyModes.None, unsteered.Value);
         if (shown is null && modes.Value?.Modes.FirstOrDefault() is { } first)
         {
             var other = Read<SurveyReportResults>(runDir, SurveyDir + "/" + first.File);
@@ -112,7 +113,7 @@ internal sealed partial class RunReportHtml
         var worse = r.Groups.Count(g => g.VersusPrior.Verdict == "worse");
         Para($"Mode <code>{E(s.ShownMode)}</code>: overall distance <strong data-survey-overall=\"{Fmt.Num(r.Overall.MeanDistance)}\">{Fmt.Num(r.Overall.MeanDistance)}</strong> {Ci(r.Overall.Interval)} " +
              $"over {Fmt.Int(r.Overall.N)} cells, against {Fmt.Num(r.Baselines.Uniform.MeanDistance)} for the uniform answer and {Fmt.Num(r.Baselines.PopulationPrior.MeanDistance)} for the population prior. " +
-             $"Verdict: the panel beats the prior for <strong data-survey-better=\"{better}\">{Fmt.Int(better)}</strong> of {Fmt.Int(r.Groups.Count)} groups and is worse for {Fmt.Int(worse)}.");
+             $"Verdict: nearer than the prior for <strong data-survey-better=\"{better}\">{Fmt.Int(better)}</strong> of {Fmt.Int(r.Groups.Count)} groups, farther for {Fmt.Int(worse)}, not distinguishable (or too few questions) for the rest.");
         Table(["Attribute", "Group", "Questions", "Distance", $"{level} interval", "Uniform", "Population prior", "Opposing group", "Unsteered model", "Distance − prior", "Beats the prior?"],
             r.Groups.Select(g => (IReadOnlyList<string>)[
                 $"<span data-survey-group=\"{E(g.Attribute)}={E(g.Group)}\">{E(g.Attribute)}</span>", E(g.Group), Fmt.Int(g.N),
