@@ -300,6 +300,10 @@ public static class SurveyEveryEvalEver
         s.WriteByte((byte)'\n');
     }
 
+    /// <summary>Whether a file is a record this class writes ({uuid}.json or {uuid}.jsonl, lower-case hex).</summary>
+    public static bool IsRecordFile(string path) =>
+        System.Text.RegularExpressions.Regex.IsMatch(Path.GetFileName(path), "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\\.jsonl?$");
+
     /// <summary>The evaluation_result_id of a mode's overall result (group null) or of one group's: the join key of the instance rows.</summary>
     public static string ResultId(string mode, SurveyGroup? g) => g is { } x ? $"{mode}/{x.Attribute}={x.Group}" : $"{mode}/overall";
 

@@ -164,8 +164,12 @@ public static class SurveyStage
         if (r.Panel is { } p) entries.Add(new SurveyEeeEntry(SurveyModes.Persona, p));
         if (r.Unsteered is { } u) entries.Add(new SurveyEeeEntry(SurveyModes.None, u));
         foreach (var (mode, x) in r.Steered) entries.Add(new SurveyEeeEntry(mode, x));
-        if (entries.Count > 0)
-            await SurveyEveryEvalEver.WriteAsync(Path.Combine(dir, SurveyEveryEvalEver.Folder), survey, entries, model, elicitation, simulated, retrieved, ct).ConfigureAwait(false);
+        if (entries.Count == 0) return;
+        var folder = Path.Combine(dir, SurveyEveryEvalEver.Folder);
+        var files = await SurveyEveryEvalEver.WriteAsync(folder, survey, entries, model, elicitation, simulated, retrieved, ct).ConfigureAwait(false);
+        // The folder is the stage's own: a record of an earlier run of the stage (other answers, another uuid) would sit beside this one as if current.
+        foreach (var old in Directory.EnumerateFiles(folder).Where(f => SurveyEveryEvalEver.IsRecordFile(f) && f != files.Aggregate && f != files.Instances).ToList())
+            File.Delete(old);
     }
 
     /// <summary>Scores the logged samples: the panel's groups (census-weighted, small groups withheld) and the unsteered answer given to every group.</summary>

@@ -36,4 +36,34 @@ public sealed class SurveyHeatmapTests
         Assert.Contains(">Democrat</text>", svg);
         Assert.Contains(">q2</text>", svg);
     }
+
+    [Fact]
+    public async Task A_rerun_of_the_stage_replaces_its_Every_Eval_Ever_record_and_leaves_other_files()
+    {
+        var set = Set();
+        SurveyStageResult Result(double share) => new(SurveyScoring.Score(set,
+        [
+            new("q1", new("POLPARTY", "Democrat"), [share, 0.3, 0.7 - share]), new("q1", new("POLPARTY", "Republican"), [0.2, 0.3, 0.5]),
+            new("q2", new("POLPARTY", "Democrat"), [0.9, 0.1]), new("q2", new("POLPARTY", "Republican"), [0.3, 0.7]),
+        ], resamples: 100), null, new Dictionary<string, SurveyResults>(), [], ["q1", "q2"], 2, 0);
+        var dir = Path.Combine(Path.GetTempPath(), "persona-survey-extras-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            await SurveyStage.WriteExtrasAsync(dir, set, Result(0.2), "offline", SurveyElicitation.Verbalized, true, DateTimeOffset.UnixEpoch, default);
+            var folder = Path.Combine(dir, SurveyEveryEvalEver.Folder);
+            var first = Directory.GetFiles(folder).Order().ToList();
+            Assert.Equal(2, first.Count);
+            File.WriteAllText(Path.Combine(folder, "notes.txt"), "mine");
+            await SurveyStage.WriteExtrasAsync(dir, set, Result(0.4), "offline", SurveyElicitation.Verbalized, true, DateTimeOffset.UnixEpoch, default);
+            var second = Directory.GetFiles(folder).Where(SurveyEveryEvalEver.IsRecordFile).Order().ToList();
+            Assert.Equal(2, second.Count);
+            Assert.Empty(second.Intersect(first)); // other answers, another record: the earlier one is gone
+            Assert.True(File.Exists(Path.Combine(folder, "notes.txt")));
+            Assert.True(File.Exists(Path.Combine(dir, SurveyHeatmap.Folder, SurveyHeatmap.FileName)));
+        }
+        finally
+        {
+            try { Directory.Delete(dir, true); } catch (IOException) { }
+        }
+    }
 }
