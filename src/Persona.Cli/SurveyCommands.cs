@@ -54,6 +54,7 @@ internal static class SurveyCommands
         var survey = new Option<string>("--survey") { Description = "Real answers per group (JSON Lines: qkey, attribute, group, question, options, ordinal, responses, refusal_rate). Default: the bundled GSS 2022 set (data/survey)." };
         var resamples = new Option<int>("--resamples") { Description = "Bootstrap resamples for the intervals over questions.", DefaultValueFactory = _ => 1000 }.Between(100, OptionRules.MaxResamples, "an interval needs at least 100");
         var seed = new Option<long>("--seed") { Description = "Seed of the bootstrap; the same seed and files give the same intervals.", DefaultValueFactory = _ => 1 };
+        var model = new Option<string>("--model") { Description = "The model that made the predictions, as named in the Every Eval Ever record (model_info); a label only, nothing is called.", DefaultValueFactory = _ => "unknown" };
         var cmd = new Command("score",
             "Scores answer distributions made elsewhere against real ones, per group and attribute, beside the\n" +
             "baselines: the uniform answer, the population prior (mean of the groups' real answers) and, for\n" +
@@ -61,9 +62,11 @@ internal static class SurveyCommands
             "1-Wasserstein (OpinionQA/SubPOP convention; 0 = same answers, 1 = opposite ends); lower is better.\n\n" +
             "Examples:\n" +
             "  persona survey score --predictions preds.jsonl --out results/\n" +
-            "  persona survey score --predictions preds.jsonl --survey opinionqa.jsonl --out results/ --resamples 5000")
+            "  persona survey score --predictions preds.jsonl --survey opinionqa.jsonl --out results/ --resamples 5000\n\n" +
+            "Writes DIR/survey-results.json, DIR/figures/survey-heatmap.svg (question x group distances) and an Every Eval Ever\n" +
+            "record (schema 0.2.2) in DIR/every-eval-ever/: {uuid}.json (aggregate) and {uuid}.jsonl (one row per question x group).")
         {
-            predictions, output, survey, resamples, seed,
+            predictions, output, survey, resamples, seed, model,
         };
         cmd.SetAction(async (parse, ct) =>
         {
@@ -80,8 +83,11 @@ internal static class SurveyCommands
             var results = SurveyScoring.Score(set, rows, resamples: parse.GetValue(resamples), seed: unchecked((ulong)parse.GetValue(seed)), ct: ct);
             Directory.CreateDirectory(outDir);
             await AtomicFile.WriteAsync(target, (s, _) => { SurveyResultsJson.Write(s, results, predPath); return Task.CompletedTask; }, ct);
+            await SurveyHeatmap.WriteAsync(outDir, results, simulated: false, ct);
+            var eee = await SurveyEveryEvalEver.WriteAsync(Path.Combine(outDir, SurveyEveryEvalEver.Folder), set, [new SurveyEeeEntry("predictions", results)],
+                parse.GetValue(model)!, elicitation: null, simulated: false, DateTimeOffset.UtcNow, ct);
             Render(console, results, rows.Count);
-            console.MarkupLineInterpolated($"wrote [bold]{Path.GetFullPath(target)}[/]");
+            console.MarkupLineInterpolated($"wrote [bold]{Path.GetFullPath(target)}[/], the heat map {Path.Combine(SurveyHeatmap.Folder, SurveyHeatmap.FileName)} and an Every Eval Ever record ({eee.Results} results, {eee.Rows} instances) in {Path.GetFullPath(Path.GetDirectoryName(eee.Aggregate)!)}");
             return 0;
         });
         return cmd;

@@ -18,7 +18,7 @@ public sealed class ReportCommandTests(RunFolderFixture run) : IClassFixture<Run
         var (code, output) = await Cli.Run("report", run.Run);
         Assert.True(code == 0, output);
         Assert.Contains("simulated:", output);
-        Assert.Contains("9 stage(s)", output);
+        Assert.Contains("10 stage(s)", output);
         var path = Path.Combine(run.Run, "report.html");
         var first = await File.ReadAllBytesAsync(path);
 
@@ -32,8 +32,8 @@ public sealed class ReportCommandTests(RunFolderFixture run) : IClassFixture<Run
         Assert.Contains("data-banner=\"top\"", html);
         Assert.DoesNotContain("Not run:", html);
         Assert.DoesNotContain("Could not read", html);
-        // 24 fidelity histograms and the five bench figures, embedded.
-        Assert.Equal(24 + 5, System.Text.RegularExpressions.Regex.Matches(html, "<img alt=\"[^\"]*\" src=\"data:image/").Count);
+        // 24 fidelity histograms, the five bench figures and the survey's heat map, embedded.
+        Assert.Equal(24 + 5 + 1, System.Text.RegularExpressions.Regex.Matches(html, "<img alt=\"[^\"]*\" src=\"data:image/").Count);
         Assert.Contains("persona study serve RUN/study", html);
         Assert.DoesNotContain(run.Root, html);
     }

@@ -28,6 +28,12 @@ public sealed class RunFolderFixture : IAsyncLifetime
         await Step(["bench", "loo", .. bench, "--judge-model", "offline", "--attributes", "ideology,sex,age", "--loo-personas", "10", "--loo-questions", "3", "--out", R("bench/loo")]);
         await Step(["bench", "passk", .. bench, "--k", "4", "--samples", "10", "--resamples", "200", "--out", R("bench/passk")]);
         await Step("bench", "summaries", R("bench"), "--judge-model", "offline", "--out", R("bench/summaries"));
+        // Survey fidelity of predictions made elsewhere (the uniform answer to three questions, every group).
+        var survey = Persona.Survey.SurveySetFile.Read(Persona.Survey.SurveySet.BundledPath);
+        Directory.CreateDirectory(R("survey-input"));
+        await File.WriteAllLinesAsync(R("survey-input/predictions.jsonl"), survey.Items.Where(i => survey.Questions.Take(3).Contains(i.Qkey)).Select(i =>
+            System.Text.Json.JsonSerializer.Serialize(new { qkey = i.Qkey, attribute = i.Attribute, group = i.Group, distribution = Persona.Survey.SurveyDistance.Uniform(i.Ordinal.Count) })));
+        await Step("survey", "score", "--predictions", R("survey-input/predictions.jsonl"), "--out", R("survey"), "--resamples", "200");
         await Step("study", "create", "--pairs", R("pairs"), "--personas", R("population/personas.jsonl"), "--out", R("study"),
             "--persona-count", "3", "--raters", "4", "--items", "5");
     }

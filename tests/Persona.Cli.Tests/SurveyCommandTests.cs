@@ -131,4 +131,87 @@ public sealed class SurveyCommandTests : IDisposable
         Assert.Equal(1, code);
         Assert.Contains("replace its own input", text);
     }
+
+    [Fact]
+    public async Task Score_writes_an_Every_Eval_Ever_record_that_keeps_the_schema_and_the_scores()
+    {
+        var survey = Write("survey.jsonl", Survey);
+        var preds = Write("preds.jsonl", string.Join("\n",
+            """{"qkey":"q1","attribute":"POLPARTY","group":"Democrat","distribution":[0.2,0.3,0.5]}""",
+            """{"qkey":"q2","attribute":"POLPARTY","group":"Democrat","distribution":[0.6,0.4]}""",
+            """{"qkey":"q1","attribute":"POLPARTY","group":"Republican","distribution":[0.2,0.3,0.5]}""",
+            """{"qkey":"q2","attribute":"POLPARTY","group":"Republican","distribution":[0.3,0.7]}"""));
+        var outDir = Path.Combine(_dir, "out");
+        var (code, text) = await Cli.Run("survey", "score", "--predictions", preds, "--survey", survey, "--out", outDir, "--resamples", "200", "--model", "openai:gpt-4o-mini");
+        Assert.True(code == 0, text);
+        Assert.Contains("Every Eval Ever record", text);
+        var eee = Path.Combine(outDir, "every-eval-ever");
+        var aggregatePath = Assert.Single(Directory.GetFiles(eee, "*.json"));
+        var instancesPath = Assert.Single(Directory.GetFiles(eee, "*.jsonl"));
+        Assert.Equal(Path.GetFileNameWithoutExtension(aggregatePath), Path.GetFileNameWithoutExtension(instancesPath));
+        Assert.Matches("^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", Path.GetFileNameWithoutExtension(aggregatePath));
+
+        using var doc = JsonDocument.Parse(File.ReadAllText(aggregatePath));
+        var r = doc.RootElement;
+        Assert.Empty(EveryEvalEverRules.Aggregate(r));
+        Assert.Equal("0.2.2", r.GetProperty("schema_version").GetString());
+        Assert.Equal("openai/gpt-4o-mini", r.GetProperty("model_info").GetProperty("id").GetString());
+        Assert.True(long.Parse(r.GetProperty("retrieved_timestamp").GetString()!, System.Globalization.CultureInfo.InvariantCulture) > 1_600_000_000);
+        // One overall result and one per group, each the score the results file has.
+        using var results = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "survey-results.json")));
+        var byId = r.GetProperty("evaluation_results").EnumerateArray().ToDictionary(e => e.GetProperty("evaluation_result_id").GetString()!);
+        Assert.Equal(["predictions/overall", "predictions/POLPARTY=Democrat", "predictions/POLPARTY=Republican"], byId.Keys);
+        Assert.Equal(results.RootElement.GetProperty("overall").GetProperty("mean_distance").GetDouble(), byId["predictions/overall"].GetProperty("score_details").GetProperty("score").GetDouble(), 9);
+        foreach (var g in results.RootElement.GetProperty("groups").EnumerateArray())
+        {
+            var e = byId[$"predictions/POLPARTY={g.GetProperty("group").GetString()}"];
+            Assert.Equal(0.15, e.GetProperty("score_details").GetProperty("score").GetDouble(), 9);
+            Assert.True(e.GetProperty("metric_config").GetProperty("lower_is_better").GetBoolean());
+            var ci = e.GetProperty("score_details").GetProperty("uncertainty").GetProperty("confidence_interval");
+            Assert.Equal(g.GetProperty("interval").GetProperty("lower").GetDouble(), ci.GetProperty("lower").GetDouble(), 9);
+            Assert.Equal(g.GetProperty("baselines").GetProperty("population_prior").GetProperty("mean_distance").GetDouble().ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+                e.GetProperty("score_details").GetProperty("details").GetProperty("baseline_population_prior_mean_distance").GetString());
+        }
+        Assert.Equal("other", byId["predictions/overall"].GetProperty("source_data").GetProperty("source_type").GetString());
+
+        // The instances: one per question x group, each valid, joined to a result, its checksum and count in the aggregate.
+        var lines = File.ReadAllLines(instancesPath);
+        Assert.Equal(4, lines.Length);
+        var detail = r.GetProperty("detailed_evaluation_results");
+        Assert.Equal(Path.GetFileName(instancesPath), detail.GetProperty("file_path").GetString());
+        Assert.Equal(4, detail.GetProperty("total_rows").GetInt32());
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(instancesPath))), detail.GetProperty("checksum").GetString());
+        foreach (var line in lines)
+        {
+            using var row = JsonDocument.Parse(line);
+            var x = row.RootElement;
+            Assert.Empty(EveryEvalEverRules.Instance(x));
+            Assert.Equal("instance_level_eval_0.2.2", x.GetProperty("schema_version").GetString());
+            Assert.Equal(r.GetProperty("evaluation_id").GetString(), x.GetProperty("evaluation_id").GetString());
+            Assert.Contains(x.GetProperty("evaluation_result_id").GetString()!, byId.Keys);
+        }
+        // Democrats' q2: predicted [0.6,0.4] vs real [0.9,0.1] = 0.3; the prior [0.6,0.4] is as far: not "correct" (not nearer than the prior).
+        using var q2 = JsonDocument.Parse(lines.Single(l => l.Contains("\"sample_id\":\"q2\"") && l.Contains("POLPARTY=Democrat")));
+        Assert.Equal(0.3, q2.RootElement.GetProperty("evaluation").GetProperty("score").GetDouble(), 9);
+        Assert.False(q2.RootElement.GetProperty("evaluation").GetProperty("is_correct").GetBoolean());
+        Assert.Equal(["[0.9,0.1]"], q2.RootElement.GetProperty("input").GetProperty("reference").EnumerateArray().Select(v => v.GetString()));
+        Assert.Equal(["[0.6,0.4]"], q2.RootElement.GetProperty("output").GetProperty("raw").EnumerateArray().Select(v => v.GetString()));
+        // Democrats' q1 is exact (0) and nearer than the prior (0.15): "correct".
+        using var q1 = JsonDocument.Parse(lines.Single(l => l.Contains("\"sample_id\":\"q1\"") && l.Contains("POLPARTY=Democrat")));
+        Assert.True(q1.RootElement.GetProperty("evaluation").GetProperty("is_correct").GetBoolean());
+
+        // The rules catch what the schema forbids (so an empty list above means something).
+        var broken = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(aggregatePath))!.AsObject();
+        broken.Remove("eval_library");
+        broken["extra"] = 1;
+        broken["evaluation_results"]![0]!["metric_config"]!.AsObject().Remove("min_score");
+        var errors = EveryEvalEverRules.Aggregate(JsonDocument.Parse(broken.ToJsonString()).RootElement);
+        Assert.Contains(errors, e => e.Contains("'eval_library' missing"));
+        Assert.Contains(errors, e => e.Contains("'extra' not allowed"));
+        Assert.Contains(errors, e => e.Contains("'min_score' missing"));
+
+        // The heat map: one cell per question x group.
+        var svg = File.ReadAllText(Path.Combine(outDir, "figures", "survey-heatmap.svg"));
+        Assert.Equal(4, System.Text.RegularExpressions.Regex.Matches(svg, "<rect [^>]*><title>").Count);
+    }
 }

@@ -35,6 +35,13 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
     /// <summary>The study database holds fresh secret entry keys by design; every other output is a function of the inputs and answers.</summary>
     private const string StudyDb = "study/study.sqlite";
 
+    /// <summary>
+    /// Outputs that differ between identical runs by design: the study database (fresh secret keys) and the Every Eval
+    /// Ever aggregate, which carries the time it was made (retrieved_timestamp, as its schema asks; its instances do not).
+    /// </summary>
+    private static bool MadeFresh(string k) =>
+        k == StudyDb || (k.StartsWith("survey/every-eval-ever/", StringComparison.Ordinal) && k.EndsWith(".json", StringComparison.Ordinal));
+
     private static JsonElement Manifest(string dir) => JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, TestbedRun.ManifestFile))).RootElement;
 
     private static SortedDictionary<string, string> Outputs(string dir) =>
@@ -64,7 +71,7 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
                      "dataset/README.md", "dataset/data/train-00000-of-00001.parquet", "dataset/personas/personas.parquet", "report.html" })
             Assert.True(a.ContainsKey(must), $"{must} is not among the outputs: {string.Join(", ", a.Keys)}");
         Assert.Equal(a.Keys, b.Keys);
-        var differ = a.Keys.Where(k => k != StudyDb && a[k] != b[k]).ToList();
+        var differ = a.Keys.Where(k => !MadeFresh(k) && a[k] != b[k]).ToList();
         Assert.True(differ.Count == 0, "outputs differ between two identical runs: " + string.Join(", ", differ));
         // And the hashes are the files' (not only equal to each other).
         foreach (var (rel, sha) in a) Assert.Equal(sha, await RunHashes.FileAsync(Path.Combine(runs.A, rel)));
@@ -112,6 +119,89 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
         Assert.Equal(bench.Modes.Order(), bench.Accuracy.Keys.Order());
         // Another stage's record is not taken for this one's.
         Assert.Null(TestbedStages.Get(TestbedStages.Bench).ReadResult(JsonDocument.Parse("""{"samples": "many"}""").RootElement));
+    }
+
+    [Fact]
+    public void The_report_shows_the_survey_beside_its_baselines_with_the_numbers_of_survey_results()
+    {
+        var html = File.ReadAllText(Path.Combine(runs.A, "report.html"));
+        var start = html.IndexOf("<section id=\"survey\">", StringComparison.Ordinal);
+        Assert.True(start >= 0, "no survey section in report.html");
+        var section = html[start..html.IndexOf("</section>", start, StringComparison.Ordinal)];
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        string F(JsonElement e) => e.ValueKind == JsonValueKind.Number ? e.GetDouble().ToString("0.000", inv) : "–";
+        string Signed(double x) => (x > 0 ? "+" : x < 0 ? "−" : "") + Math.Abs(x).ToString("0.000", inv);
+        string Row(string marker)
+        {
+            var i = section.IndexOf(marker, StringComparison.Ordinal);
+            Assert.True(i >= 0, $"{marker} is not in the survey section");
+            return section[i..section.IndexOf("</tr>", i, StringComparison.Ordinal)];
+        }
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(runs.A, "survey", "survey-results.json")));
+        using var unsteered = JsonDocument.Parse(File.ReadAllText(Path.Combine(runs.A, "survey", "survey-results-unsteered.json")));
+        var root = doc.RootElement;
+        Assert.Contains("<strong class=\"sim\">SIMULATED</strong>", section);
+        Assert.Contains($"data-survey-overall=\"{F(root.GetProperty("overall").GetProperty("mean_distance"))}\"", section);
+        Assert.Contains($"data-survey-dispersion=\"{F(root.GetProperty("dispersion").GetProperty("ratio"))}\"", section);
+        var groups = root.GetProperty("groups").EnumerateArray().ToList();
+        Assert.Contains($"data-survey-better=\"{groups.Count(g => g.GetProperty("versus_prior").GetProperty("verdict").GetString() == "better")}\"", section);
+        var unsteeredBy = unsteered.RootElement.GetProperty("groups").EnumerateArray()
+            .ToDictionary(g => g.GetProperty("attribute").GetString() + "=" + g.GetProperty("group").GetString(), g => g.GetProperty("mean_distance"));
+        foreach (var g in groups)
+        {
+            var name = g.GetProperty("attribute").GetString() + "=" + g.GetProperty("group").GetString();
+            var row = Row($"data-survey-group=\"{Persona.Reports.Fmt.Html(name)}\"");
+            Assert.Contains($"<strong>{F(g.GetProperty("mean_distance"))}</strong>", row);
+            var ci = g.GetProperty("interval");
+            Assert.Contains($"[{F(ci.GetProperty("lower"))}, {F(ci.GetProperty("upper"))}]", row);
+            var b = g.GetProperty("baselines");
+            Assert.Contains($"<td>{F(b.GetProperty("uniform").GetProperty("mean_distance"))}</td><td>{F(b.GetProperty("population_prior").GetProperty("mean_distance"))}</td>", row);
+            if (b.TryGetProperty("opposing_group", out var o)) Assert.Contains($"{F(o.GetProperty("mean_distance"))} ({Persona.Reports.Fmt.Html(o.GetProperty("group").GetString())})", row);
+            Assert.Contains($"<td>{F(unsteeredBy[name])}</td>", row);
+            var vp = g.GetProperty("versus_prior");
+            Assert.Contains(Signed(vp.GetProperty("gain").GetDouble()), row);
+            Assert.Contains(vp.GetProperty("verdict").GetString() switch { "better" => ">yes<", "worse" => ">no, worse<", var v => ">" + v + "<" }, row);
+        }
+        foreach (var w in root.GetProperty("withheld").EnumerateArray())
+            Assert.Contains(Persona.Reports.Fmt.Html($"{w.GetProperty("attribute").GetString()}={w.GetProperty("group").GetString()}: {w.GetProperty("personas").GetInt32()} personas"), section);
+        // Steerability per mode, as survey-modes.json has it.
+        using var modes = JsonDocument.Parse(File.ReadAllText(Path.Combine(runs.A, "survey", "survey-modes.json")));
+        foreach (var m in modes.RootElement.GetProperty("modes").EnumerateArray())
+        {
+            var row = Row($"data-survey-mode=\"{m.GetProperty("mode").GetString()}\"");
+            Assert.Contains($"<td>{F(m.GetProperty("mean_distance"))}</td>", row);
+            if (m.TryGetProperty("steerability", out var st))
+                Assert.Contains($"<td>{Signed(st.GetProperty("mean_gain").GetDouble())}</td><td>{F(st.GetProperty("sd_gain_across_groups"))}</td>", row);
+        }
+        // The heat map is the stage's own figure, embedded.
+        var svg = File.ReadAllBytes(Path.Combine(runs.A, "survey", "figures", "survey-heatmap.svg"));
+        Assert.Contains("data:image/svg+xml;base64," + Convert.ToBase64String(svg), section);
+        Assert.Contains("SIMULATED", System.Text.Encoding.UTF8.GetString(svg));
+        Assert.Equal(groups.Sum(g => g.GetProperty("n").GetInt32()), System.Text.RegularExpressions.Regex.Matches(System.Text.Encoding.UTF8.GetString(svg), "<rect [^>]*><title>").Count);
+    }
+
+    [Fact]
+    public void The_survey_stage_writes_an_Every_Eval_Ever_record_of_every_mode()
+    {
+        var dir = Path.Combine(runs.A, "survey", "every-eval-ever");
+        using var doc = JsonDocument.Parse(File.ReadAllText(Assert.Single(Directory.GetFiles(dir, "*.json"))));
+        var r = doc.RootElement;
+        Assert.Empty(EveryEvalEverRules.Aggregate(r));
+        Assert.Equal("true", r.GetProperty("source_metadata").GetProperty("additional_details").GetProperty("simulated").GetString());
+        Assert.Contains("SIMULATED", r.GetProperty("source_metadata").GetProperty("source_name").GetString());
+        Assert.Equal("verbalized", r.GetProperty("source_metadata").GetProperty("additional_details").GetProperty("elicitation").GetString());
+        var ids = r.GetProperty("evaluation_results").EnumerateArray().Select(e => e.GetProperty("evaluation_result_id").GetString()!).ToHashSet();
+        foreach (var mode in new[] { "persona", "none", "steer-qa", "steer-bio", "steer-portray" }) Assert.Contains(mode + "/overall", ids);
+        using var results = JsonDocument.Parse(File.ReadAllText(Path.Combine(runs.A, "survey", "survey-results.json")));
+        var cells = results.RootElement.GetProperty("cells").GetArrayLength();
+        var rows = File.ReadAllLines(Assert.Single(Directory.GetFiles(dir, "*.jsonl")));
+        Assert.Equal(cells, rows.Count(l => l.Contains("\"mode\":\"persona\"", StringComparison.Ordinal)));
+        foreach (var line in rows.Take(50))
+        {
+            using var x = JsonDocument.Parse(line);
+            Assert.Empty(EveryEvalEverRules.Instance(x.RootElement));
+            Assert.Contains(x.RootElement.GetProperty("evaluation_result_id").GetString()!, ids);
+        }
     }
 
     [Fact]
@@ -189,7 +279,7 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
         var clean = Outputs(runs.B);
         var resumed = Outputs(killed);
         Assert.Equal(clean.Keys, resumed.Keys);
-        Assert.DoesNotContain(clean.Keys, k => k != StudyDb && clean[k] != resumed[k]);
+        Assert.DoesNotContain(clean.Keys, k => !MadeFresh(k) && clean[k] != resumed[k]);
         using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(killed, "store.sqlite")};Mode=ReadOnly;Pooling=False");
         c.Open();
         using var cmd = c.CreateCommand();

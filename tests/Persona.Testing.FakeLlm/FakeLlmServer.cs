@@ -24,6 +24,9 @@ public sealed record FakeRequest(
 {
     /// <summary>The last user message: what calls are counted by.</summary>
     public string LastUserContent => Messages.LastOrDefault(m => m.Role == "user").Content ?? "";
+
+    /// <summary>The request's top_logprobs when it asked for log-probabilities (logprobs: true), else null.</summary>
+    public int? TopLogprobs { get; init; }
 }
 
 /// <summary>A fault the server injects instead of (or before) a normal answer.</summary>
@@ -82,6 +85,16 @@ public sealed class FakeLlmServer : IAsyncDisposable
 
     /// <summary>Produces the answer text; default "echo: {last user message}".</summary>
     public Func<FakeRequest, string> Responder { get; set; } = r => "echo: " + r.LastUserContent;
+
+    /// <summary>
+    /// The first token's top candidates (token, log-probability) returned when a request asks for logprobs; by default the
+    /// answer's first character, certain. Null candidates (or <see cref="ReturnLogprobs"/> false) return none, as a server without them does.
+    /// </summary>
+    public Func<FakeRequest, string, IReadOnlyList<(string Token, double Logprob)>?> LogprobResponder { get; set; } =
+        (_, content) => content.Length == 0 ? [] : [(content[..1], 0.0)];
+
+    /// <summary>False: a server that ignores logprobs (as some do) and returns none.</summary>
+    public bool ReturnLogprobs { get; set; } = true;
 
     /// <summary>Per-request fault decision, consulted when the schedule is empty. Null: no fault.</summary>
     public Func<FakeRequest, FakeFault?>? FaultRule { get; set; }
@@ -158,8 +171,12 @@ public sealed class FakeLlmServer : IAsyncDisposable
             var format = root.TryGetProperty("response_format", out var rf) ? rf.GetRawText() : null;
             var last = messages.LastOrDefault(m => m.Item1 == "user").Item2 ?? "";
             var n = _received.AddOrUpdate(last, 1, (_, v) => v + 1);
+            var wantsLogprobs = root.TryGetProperty("logprobs", out var lp) && lp.ValueKind == JsonValueKind.True;
             req = new FakeRequest(Interlocked.Increment(ref _sequence), root.TryGetProperty("model", out var mo) ? mo.GetString() ?? "" : "",
-                messages, temperature, maxTokens, format, n);
+                messages, temperature, maxTokens, format, n)
+            {
+                TopLogprobs = !wantsLogprobs ? null : root.TryGetProperty("top_logprobs", out var tl) && tl.ValueKind == JsonValueKind.Number ? tl.GetInt32() : 0,
+            };
         }
         Interlocked.Increment(ref _totalReceived);
         if (RecordRequests) Requests.Enqueue(req);
@@ -239,6 +256,30 @@ public sealed class FakeLlmServer : IAsyncDisposable
             w.WriteString("role", "assistant");
             w.WriteString("content", content);
             w.WriteEndObject();
+            if (req.TopLogprobs is { } top && ReturnLogprobs && LogprobResponder(req, content) is { Count: > 0 } candidates)
+            {
+                // OpenAI's shape: choices[].logprobs.content[] per output token, each with its top_logprobs.
+                w.WriteStartObject("logprobs");
+                w.WriteStartArray("content");
+                w.WriteStartObject();
+                w.WriteString("token", candidates[0].Token);
+                w.WriteNumber("logprob", candidates[0].Logprob);
+                w.WriteNull("bytes");
+                w.WriteStartArray("top_logprobs");
+                foreach (var (token, logprob) in candidates.Take(Math.Max(1, top)))
+                {
+                    w.WriteStartObject();
+                    w.WriteString("token", token);
+                    w.WriteNumber("logprob", logprob);
+                    w.WriteNull("bytes");
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+                w.WriteEndArray();
+                w.WriteNull("refusal");
+                w.WriteEndObject();
+            }
             w.WriteString("finish_reason", finish);
             w.WriteEndObject();
             w.WriteEndArray();

@@ -33,7 +33,7 @@ public sealed class RunReportBrowserTests(BrowserFixture fixture, RunFolderFixtu
         // The page is self-contained: the file itself and data: URIs, nothing fetched from anywhere.
         Assert.All(requests, r => Assert.True(r == url || r.StartsWith("data:", StringComparison.Ordinal), r));
 
-        // Every figure: 24 fidelity histograms, accuracy by mode and per group, loo, pass@k, summaries.
+        // Every figure: 24 fidelity histograms, accuracy by mode and per group, loo, pass@k, summaries, the survey's heat map.
         // naturalWidth alone comes from a PNG's header, and a truncated image still "decodes" (partly): each figure is drawn
         // and its last pixel read, which every stage's figure paints (an opaque background) and a cut image leaves transparent.
         var widths = await page.EvaluateAsync<int[]>("""
@@ -46,21 +46,21 @@ public sealed class RunReportBrowserTests(BrowserFixture fixture, RunFolderFixtu
               return g.getImageData(c.width - 1, c.height - 1, 1, 1).data[3] > 0 ? i.naturalWidth : 0;
             }))
             """);
-        Assert.Equal(24 + 5, widths.Length);
+        Assert.Equal(24 + 5 + 1, widths.Length);
         Assert.All(widths, w => Assert.True(w > 0, "an image did not load"));
         var captions = await page.Locator("figure figcaption").AllInnerTextsAsync();
-        foreach (var title in new[] { "age", "occupation category", "Accuracy by mode", "Accuracy per group", "Leave-one-attribute-out influence", "pass@k", "Attributes dropped by demographic summaries" })
+        foreach (var title in new[] { "age", "occupation category", "Accuracy by mode", "Accuracy per group", "Leave-one-attribute-out influence", "pass@k", "Attributes dropped by demographic summaries", "Distance per question and group" })
             Assert.Contains(captions, c => c.StartsWith(title + " (", StringComparison.Ordinal));
 
-        // The banner: first thing on screen, and repeated in each of the eight sections.
+        // The banner: first thing on screen, and repeated in each of the nine sections.
         var banners = page.Locator(".simulated");
-        Assert.Equal(9, await banners.CountAsync());
+        Assert.Equal(10, await banners.CountAsync());
         var top = await banners.First.BoundingBoxAsync();
         Assert.NotNull(top);
         Assert.True(top.Y + top.Height < 900, $"the top banner is below the first screen (y = {top.Y})");
         Assert.Contains("SIMULATED", await banners.First.InnerTextAsync());
-        for (var i = 0; i < 9; i++) Assert.True(await banners.Nth(i).IsVisibleAsync(), $"banner {i} is hidden");
-        foreach (var id in new[] { "population", "prompts", "pairs", "bench", "study", "costs", "reproducibility" })
+        for (var i = 0; i < 10; i++) Assert.True(await banners.Nth(i).IsVisibleAsync(), $"banner {i} is hidden");
+        foreach (var id in new[] { "population", "survey", "prompts", "pairs", "bench", "study", "costs", "reproducibility" })
             Assert.True(await page.Locator($"section#{id} > .simulated").IsVisibleAsync(), id);
     }
 }

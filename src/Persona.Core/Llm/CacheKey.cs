@@ -126,6 +126,8 @@ public static class CacheKey
             {
                 if (ap.TryGetValue(LlmMetadata.TemplateVersion, out var tv) && tv is not null)
                     w.WriteString("template_version", Convert.ToString(tv, CultureInfo.InvariantCulture));
+                // An answer with log-probabilities is another call than one without (or with fewer).
+                if (Logprobs.Requested(o) is { } top) w.WriteNumber("top_logprobs", top);
                 if (includeSimulation && ap.TryGetValue(LlmMetadata.Simulation, out var sim) && sim is SimulationHint hint)
                 {
                     w.WriteStartObject("simulation");

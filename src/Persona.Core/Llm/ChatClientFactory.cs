@@ -109,6 +109,6 @@ public static class ChatClientFactory
                 return "no answer to GET /models within the preflight timeout";
             }
         }
-        return new LlmEndpoint(SecretScrubber.Scrub(baseUrl), chat.AsIChatClient(), resilience.Concurrency, Probe, http);
+        return new LlmEndpoint(SecretScrubber.Scrub(baseUrl), new LogprobsChatClient(chat.AsIChatClient(), SecretScrubber.Scrub(baseUrl)), resilience.Concurrency, Probe, http);
     }
 }

@@ -31,6 +31,7 @@ namespace Persona.Llm;
 /// <item><c>survey_answer</c> (options <c>qkey</c>, <c>ranks</c>, <c>fields</c>): a distribution over a
 /// survey question's options from the world's base and group shifts (<see cref="SimulatedWorld.SurveyDistribution"/>).</item>
 /// <item><c>survey_sample</c> (the same options and <c>respondent</c>, <c>sample</c>): one answer drawn from that distribution.</item>
+/// <item><c>survey_logprobs</c> (the same options, with log-probabilities asked for): that distribution as the first token's log-probabilities.</item>
 /// <item><c>summary_judge</c> (option <c>attributes</c>, comma-separated; <c>field</c>): lists the
 /// attributes dropped, each with P = summary_drop(attribute).</item>
 /// </list>
@@ -89,7 +90,11 @@ public sealed class OfflineSimulator : IChatClient
         var list = messages as IReadOnlyList<ChatMessage> ?? messages.ToList();
         var inputHash = InputDigest(list, options);
         string text;
-        if (options?.ResponseFormat is ChatResponseFormatJson { Schema: { } schema })
+        if (Logprobs.Requested(options) is { } top && LlmMetadata.SimulationHintOf(options) is { Task: "survey_logprobs" } logprobHint)
+        {
+            text = SurveyLogprobs(logprobHint, top);
+        }
+        else if (options?.ResponseFormat is ChatResponseFormatJson { Schema: { } schema })
         {
             var ctx = new GenContext(this, inputHash, list);
             var node = Generate(schema, "$", null, ctx);
@@ -192,6 +197,21 @@ public sealed class OfflineSimulator : IChatClient
                 break;
             }
         }
+    }
+
+    /// <summary>
+    /// <c>survey_logprobs</c> (options as <c>survey_answer</c>): the first answer token's top log-probabilities are the planted
+    /// distribution's logs (options with no mass are not among them, as a server lists only likely tokens); the token is the likeliest option.
+    /// </summary>
+    private string SurveyLogprobs(SimulationHint hint, int top)
+    {
+        var ranks = (hint.Option("ranks") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(r => int.Parse(r, CultureInfo.InvariantCulture)).ToArray();
+        var fields = (hint.Option("fields") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries);
+        if (ranks.Length == 0 || ranks.Length != fields.Length) return Logprobs.Format(new LogprobAnswer("", []));
+        var p = World.SurveyDistribution(hint.Option("qkey") ?? "", ranks, hint.Persona);
+        var candidates = Enumerable.Range(0, fields.Length).Where(i => p[i] > 0).OrderByDescending(i => p[i]).ThenBy(i => i).Take(top)
+            .Select(i => new TokenLogprob(fields[i], Math.Log(p[i]))).ToList();
+        return Logprobs.Format(new LogprobAnswer(candidates.Count > 0 ? candidates[0].Token : "", candidates));
     }
 
     private static bool TryEnum(JsonElement schema, string field, out List<string> values)

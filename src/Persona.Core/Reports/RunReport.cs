@@ -45,6 +45,7 @@ public static class RunReport
         var list = new List<string>();
         if (d.Build.Ran) list.Add("population");
         if (d.Fidelity.Ran) list.Add("fidelity");
+        if (d.SurveyFidelity.Ran) list.Add("survey");
         if (d.Prompts.Ran) list.Add("prompts");
         if (d.Pairs.Ran) list.Add("pairs");
         if (d.Bench.Ran) list.Add("bench");
@@ -56,6 +57,6 @@ public static class RunReport
     }
 
     public static IReadOnlyList<string> Problems(RunReportData d) =>
-        new[] { d.ManifestProblem, d.Build.Error, d.Fidelity.Error, d.Prompts.Error, d.Pairs.Error, d.Bench.Error, d.Loo.Error, d.PassK.Error, d.Summaries.Error, d.Study.Error }
+        new[] { d.ManifestProblem, d.Build.Error, d.Fidelity.Error, d.SurveyFidelity.Error, d.Prompts.Error, d.Pairs.Error, d.Bench.Error, d.Loo.Error, d.PassK.Error, d.Summaries.Error, d.Study.Error }
             .OfType<string>().ToList();
 }

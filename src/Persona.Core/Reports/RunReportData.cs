@@ -201,6 +201,7 @@ public sealed partial record RunReportData(
         {
             ManifestProblem = manifestProblem is null ? null : manifestProblem + Consequence,
             DatasetComparison = CompareWithDataset(full, runManifest),
+            SurveyFidelity = LoadSurvey(full),
         };
     }
 
@@ -216,6 +217,7 @@ public sealed partial record RunReportData(
                                               roles.EnumerateObject().Any(r => Bool(r.Value, "simulated"))))
                 list.Add(m.Stage);
         if (Build.Value?.Simulated == true) list.Add("population");
+        if (SurveyFidelity.Value?.Simulated == true) list.Add("survey");
         if (Pairs.Value?.Simulated == true) list.Add("pairs");
         if (Bench.Value?.Simulated == true) list.Add("bench");
         if (Loo.Value?.Simulated == true) list.Add("bench loo");

@@ -108,6 +108,21 @@ public static class SurveyResultsJson
             w.WriteEndObject();
         }
         w.WriteEndArray();
+
+        // Every scored cell, so the heat map and per-question reading need nothing but this file.
+        w.WriteStartArray("cells");
+        foreach (var c in r.Cells)
+        {
+            w.WriteStartObject();
+            w.WriteString("qkey", c.Qkey);
+            w.WriteString("attribute", c.Group.Attribute);
+            w.WriteString("group", c.Group.Group);
+            Number(w, "distance", c.Distance);
+            Number(w, "prior", c.Prior);
+            Number(w, "uniform", c.Uniform);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
         w.WriteEndObject();
     }
 

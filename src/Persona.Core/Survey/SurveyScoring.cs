@@ -48,6 +48,13 @@ public sealed record SurveyDispersion(IReadOnlyDictionary<SurveyGroup, double> P
     public double? Ratio => RealMean > 0 ? PredictedMean / RealMean : null;
 }
 
+/// <summary>
+/// One scored cell (question x group): its distance and the baselines' on the same cell, and the
+/// predicted distribution (one share per ordinal entry). What the heat map and the per-instance
+/// records (Every Eval Ever) show.
+/// </summary>
+public sealed record SurveyCell(string Qkey, SurveyGroup Group, double Distance, double Uniform, double Prior, double? Opposing, IReadOnlyList<double> Predicted);
+
 public sealed record SurveyResults(
     string Survey,
     string Metric,
@@ -61,7 +68,11 @@ public sealed record SurveyResults(
     int Unscorable,
     int Resamples,
     ulong Seed,
-    double Level);
+    double Level)
+{
+    /// <summary>Every scored cell, in prediction order.</summary>
+    public IReadOnlyList<SurveyCell> Cells { get; init; } = [];
+}
 
 /// <summary>
 /// Scores predicted distributions against a survey set per group, per attribute and overall, each
@@ -134,7 +145,7 @@ public static class SurveyScoring
             double? opposing = null;
             if (OppositeOf(p.Group) is { } o && survey.TryGet(p.Qkey, o, out var other))
                 opposing = SurveyDistance.Distance(item.Ordinal, other.Responses, item.Responses);
-            cells.Add(new Cell(p.Qkey, p.Group, d.Value, uniform, pri, opposing, item.RefusalRate, p.RefusalRate));
+            cells.Add(new Cell(p.Qkey, p.Group, d.Value, uniform, pri, opposing, item.RefusalRate, p.RefusalRate, p.Distribution));
         }
         if (cells.Count == 0) throw new PersonaException("No prediction could be scored: every one put all its mass on options outside the scale.");
         ct.ThrowIfCancellationRequested();
@@ -182,7 +193,10 @@ public static class SurveyScoring
             ? "normalised ordinal 1-Wasserstein"
             : "normalised ordinal 1-Wasserstein (total variation for questions without a scale)";
         return new SurveyResults(survey.Source, metric, Mean(cells, resamples, seed, level), Baselines(cells, null),
-            attributes, groups, pairs, withheld ?? [], Dispersion(survey, predictions), unscorable.Values.Sum(), resamples, seed, level);
+            attributes, groups, pairs, withheld ?? [], Dispersion(survey, predictions), unscorable.Values.Sum(), resamples, seed, level)
+        {
+            Cells = cells.Select(c => new SurveyCell(c.Qkey, c.Group, c.Distance, c.Uniform, c.Prior, c.Opposing, c.Predicted)).ToList(),
+        };
     }
 
     /// <summary>
@@ -241,5 +255,6 @@ public static class SurveyScoring
 
     private static ulong DeterministicSeed(ulong seed, ulong salt) => DeterministicRng.Mix(seed, salt);
 
-    private sealed record Cell(string Qkey, SurveyGroup Group, double Distance, double Uniform, double Prior, double? Opposing, double RealRefusal, double? PredictedRefusal);
+    private sealed record Cell(string Qkey, SurveyGroup Group, double Distance, double Uniform, double Prior, double? Opposing, double RealRefusal, double? PredictedRefusal,
+        IReadOnlyList<double> Predicted);
 }

@@ -89,6 +89,46 @@ public static class SurveyStage
             + SurveyModes.Steering.Count(modes.Contains) * (long)survey.Groups.Count(g => survey.TryGet(q, g, out _))
             + (modes.Contains(SurveyModes.Persona) ? panelists : 0));
 
+    /// <summary>A dry-run line of the survey: one mode's calls and its mean prompt and completion tokens per call.</summary>
+    public sealed record CostLine(string Mode, long Calls, double PromptTokens, double CompletionTokens);
+
+    /// <summary>
+    /// What the survey would send, per mode, for the dry run: the calls <see cref="Count"/> counts, split by mode,
+    /// and tokens measured on the real prompts of the asked questions (the persona's profile counted as
+    /// <paramref name="personaTokens"/>); completions are what each elicitation asks for: a JSON probability per
+    /// option (verbalized), one letter as JSON per answer (sample:N), one token (logprobs).
+    /// </summary>
+    public static IReadOnlyList<CostLine> Cost(int panelists, SurveySet survey, IReadOnlyList<string> questions, IReadOnlyList<string> modes, string elicitation, int personaTokens)
+    {
+        var n = Math.Max(1, SurveyElicitation.Samples(elicitation));
+        var lines = new List<CostLine>();
+        if (questions.Count == 0) return lines;
+        double Completion(SurveyItem q) =>
+            elicitation == SurveyElicitation.Logprobs ? 1
+            : SurveyElicitation.Samples(elicitation) > 0 ? Llm.TokenCounter.Count("{\"answer\":\"A\"}")
+            : Llm.TokenCounter.Count("{" + string.Join(",", Enumerable.Range(0, q.Ordinal.Count).Select(k => $"\"{SurveyTask.Letter(k)}\":0.125")) + "}");
+        foreach (var mode in SurveyModes.All.Where(modes.Contains))
+        {
+            long calls = 0;
+            double prompt = 0, completion = 0;
+            foreach (var key in questions)
+            {
+                var q = survey.RowsOf(key).First();
+                var groups = SurveyModes.Steering.Contains(mode) ? survey.Groups.Where(g => survey.TryGet(key, g, out _)).ToList() : [];
+                long c = mode == SurveyModes.Persona ? panelists : mode == SurveyModes.None ? 1 : groups.Count;
+                c *= n;
+                if (c == 0) continue;
+                var item = new SurveyAskItem(mode == SurveyModes.Persona ? "p" : null, mode == SurveyModes.Persona ? "" : null, new Dictionary<string, string>(), q, mode, elicitation,
+                    groups.Count > 0 ? groups[0] : null);
+                prompt += c * (Llm.TokenCounter.CountPrompt(SurveyTask.Messages(item)) + (mode == SurveyModes.Persona ? personaTokens : 0));
+                completion += c * Completion(q);
+                calls += c;
+            }
+            if (calls > 0) lines.Add(new CostLine(mode, calls, prompt / calls, completion / calls));
+        }
+        return lines;
+    }
+
     /// <summary>
     /// One distribution per respondent (persona, steered group or none), question and mode: the stated one
     /// (verbalized), or the shares of the N sampled answers that did not fail (sample:N).
@@ -108,6 +148,28 @@ public static class SurveyStage
             list.Add(first with { Status = SampleRecord.StatusOk, Data = data });
         }
         return list;
+    }
+
+    /// <summary>
+    /// The stage's files beyond the results JSON: the panel's question x group heat map (figures/) and the
+    /// scores of every mode as one Every Eval Ever record (every-eval-ever/). <paramref name="retrieved"/>
+    /// is the record's creation time (the only part of it that is not a function of the samples).
+    /// </summary>
+    public static async Task WriteExtrasAsync(string dir, SurveySet survey, SurveyStageResult r, string model, string elicitation, bool simulated,
+        DateTimeOffset retrieved, CancellationToken ct)
+    {
+        if ((r.Panel ?? r.Unsteered ?? r.Steered.Values.FirstOrDefault()) is { } shown)
+            await SurveyHeatmap.WriteAsync(dir, shown, simulated, ct).ConfigureAwait(false);
+        var entries = new List<SurveyEeeEntry>();
+        if (r.Panel is { } p) entries.Add(new SurveyEeeEntry(SurveyModes.Persona, p));
+        if (r.Unsteered is { } u) entries.Add(new SurveyEeeEntry(SurveyModes.None, u));
+        foreach (var (mode, x) in r.Steered) entries.Add(new SurveyEeeEntry(mode, x));
+        if (entries.Count == 0) return;
+        var folder = Path.Combine(dir, SurveyEveryEvalEver.Folder);
+        var files = await SurveyEveryEvalEver.WriteAsync(folder, survey, entries, model, elicitation, simulated, retrieved, ct).ConfigureAwait(false);
+        // The folder is the stage's own: a record of an earlier run of the stage (other answers, another uuid) would sit beside this one as if current.
+        foreach (var old in Directory.EnumerateFiles(folder).Where(f => SurveyEveryEvalEver.IsRecordFile(f) && f != files.Aggregate && f != files.Instances).ToList())
+            File.Delete(old);
     }
 
     /// <summary>Scores the logged samples: the panel's groups (census-weighted, small groups withheld) and the unsteered answer given to every group.</summary>

@@ -78,16 +78,19 @@ public static class SurveyElicitation
     public const string SamplePrefix = "sample:";
     /// <summary>Most answers per item sample:N draws (each is a paid call).</summary>
     public const int MaxSamples = 1000;
+    /// <summary>The first answer token's top log-probabilities (one call, temperature 0, one output token): OpenAI and vLLM return them.</summary>
+    public const string Logprobs = "logprobs";
+    /// <summary>How many top log-probabilities logprobs asks for (OpenAI's most): every option letter of a GSS question fits.</summary>
+    public const int TopLogprobs = Llm.Logprobs.MaxTop;
 
-    /// <summary>"verbalized" or "sample:N" (1 &lt;= N &lt;= 1000); logprobs is not implemented yet and says so.</summary>
+    /// <summary>"verbalized", "logprobs" or "sample:N" (1 &lt;= N &lt;= 1000).</summary>
     public static string Parse(string text)
     {
         var t = text.Trim().ToLowerInvariant();
-        if (t == Verbalized) return t;
+        if (t is Verbalized or Logprobs) return t;
         if (t.StartsWith(SamplePrefix, StringComparison.Ordinal) && int.TryParse(t[SamplePrefix.Length..], System.Globalization.NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= MaxSamples)
             return SamplePrefix + n.ToString(CultureInfo.InvariantCulture);
-        if (t == "logprobs") throw new PersonaException("--survey-elicitation logprobs is not implemented yet; use verbalized or sample:N.");
-        throw new PersonaException($"--survey-elicitation '{text}': expected verbalized or sample:N with N from 1 to {MaxSamples} (e.g. sample:20).");
+        throw new PersonaException($"--survey-elicitation '{text}': expected verbalized, logprobs or sample:N with N from 1 to {MaxSamples} (e.g. sample:20).");
     }
 
     /// <summary>N of sample:N, or 0 for verbalized.</summary>
@@ -150,6 +153,8 @@ public static class SurveyTask
         for (var k = 0; k < q.Ordinal.Count; k++) sb.Append(Letter(k)).Append(". ").Append(q.Options[k]).Append('\n');
         sb.Append(SurveyElicitation.Samples(i.Elicitation) > 0
             ? "\nReply with JSON giving the letter of your answer."
+            : i.Elicitation == SurveyElicitation.Logprobs
+            ? "\nReply with the letter of your answer only."
             : "\nHow likely would you be to give each answer? Reply with JSON giving a probability (0 to 1) for every option letter; the probabilities sum to 1.");
         return [new ChatMessage(ChatRole.System, system), new ChatMessage(ChatRole.User, sb.ToString())];
     }
@@ -180,23 +185,53 @@ public static class SurveyTask
         var fields = Enumerable.Range(0, n).Select(Letter).ToArray();
         var ranks = string.Join(",", Ranks(i.Question.Ordinal).Select(r => r.ToString(CultureInfo.InvariantCulture)));
         var sampling = SurveyElicitation.Samples(i.Elicitation) > 0;
+        var logprobs = i.Elicitation == SurveyElicitation.Logprobs;
         // The hint follows from the messages alone (persona text or steering context, and question), as the cache key requires;
         // a sampled answer's index is in the cache key through the run metadata, so N answers are N calls.
-        var hint = new SimulationHint(sampling ? "survey_sample" : "survey_answer", i.PersonaAttributes, new Dictionary<string, string>
+        var hint = new SimulationHint(sampling ? "survey_sample" : logprobs ? "survey_logprobs" : "survey_answer", i.PersonaAttributes, new Dictionary<string, string>
         {
             ["qkey"] = i.Question.Qkey, ["ranks"] = ranks, ["fields"] = string.Join(",", fields),
             ["respondent"] = i.Respondent, ["sample"] = i.Sample.ToString(CultureInfo.InvariantCulture),
         });
-        var options = sampling
+        // logprobs: one output token at temperature 0; what counts is the first token's candidates, not the token drawn.
+        var options = logprobs
+            ? new ChatOptions { Temperature = 0, MaxOutputTokens = 1 }.WithRunMetadata(Version, hint: hint).WithTopLogprobs(SurveyElicitation.TopLogprobs)
+            : sampling
             ? new ChatOptions { Temperature = 1, ResponseFormat = ChatResponseFormat.ForJsonSchema(AnswerSchema(n), "answer") }.WithRunMetadata(Version, i.Sample, hint)
             : new ChatOptions { Temperature = 0, ResponseFormat = ChatResponseFormat.ForJsonSchema(Schema(n), "answer_distribution") }.WithRunMetadata(Version, hint: hint);
         var r = await ctx.CallAsync(role, [.. Messages(i)], options, ct, "answer").ConfigureAwait(false);
-        var distribution = sampling ? OneAnswer(r.Text, fields) : Parse(r.Text, fields);
+        var distribution = sampling ? OneAnswer(r.Text, fields) : logprobs ? FromLogprobs(r.Text, fields) : Parse(r.Text, fields);
         return new SolverResult(null, JsonSerializer.SerializeToElement(new Dictionary<string, object?>
         {
             ["qkey"] = i.Question.Qkey, ["mode"] = i.Mode, ["elicitation"] = i.Elicitation, ["steer"] = i.Steer?.ToString(), ["sample"] = i.Sample,
             ["distribution"] = distribution,
         }));
+    }
+
+    /// <summary>
+    /// The option letters' shares among the first token's top log-probabilities: a candidate counts for option k when,
+    /// stripped of spaces and of brackets or a full stop around it ("A", " B", "(C", "D."), it is k's letter in any case;
+    /// the shares are renormalised over the options. An answer without log-probabilities stops the run
+    /// (<see cref="LogprobsUnavailableException"/>: the server does not return them); one whose candidates hold no option
+    /// letter is a failed item.
+    /// </summary>
+    public static double[] FromLogprobs(string text, IReadOnlyList<string> fields)
+    {
+        if (!Llm.Logprobs.TryParse(text, out var answer))
+            throw new LogprobsUnavailableException("The answering model returned no log-probabilities (its server or provider does not return them): " +
+                "--survey-elicitation logprobs needs an OpenAI-compatible server that does (OpenAI, vLLM); use verbalized or sample:N with this model.");
+        var p = new double[fields.Count];
+        foreach (var t in answer.Top)
+        {
+            var token = t.Token.Trim().Trim('(', ')', '.', ':', '*', '"').ToUpperInvariant();
+            var k = -1;
+            for (var j = 0; j < fields.Count; j++) if (fields[j] == token) { k = j; break; }
+            if (k >= 0 && double.IsFinite(t.Logprob)) p[k] += Math.Exp(t.Logprob);
+        }
+        var sum = p.Sum();
+        if (!(sum > 0)) throw new ItemFailedException(ItemFailure.Unparsable, $"no option letter ({string.Join(", ", fields)}) among the first token's top log-probabilities", text);
+        for (var k = 0; k < p.Length; k++) p[k] /= sum;
+        return p;
     }
 
     /// <summary>One sampled answer as a distribution with all its mass on the chosen option.</summary>

@@ -47,8 +47,9 @@ public static class TestbedDryRun
         // Every persona in a survey group (adults; o.Personas is an upper bound) answers each asked question; none and the steering modes ask per question (and group).
         var surveySet = Survey.SurveySetFile.Read(o.SurveySource ?? Survey.SurveySet.BundledPath);
         var surveyQuestions = Survey.SurveyStage.Questions(surveySet, o.SurveyQuestions, o.Seed);
-        Add(TestbedStages.Survey, Judge, $"survey answers ({string.Join(", ", o.SurveyModes)}; {o.SurveyElicitation}; {surveyQuestions.Count} questions; upper bound)",
-            Survey.SurveyStage.Count(o.Personas, surveySet, surveyQuestions, o.SurveyModes, o.SurveyElicitation), 120 + persona + 150, o.SurveyElicitation == Survey.SurveyElicitation.Verbalized ? 40 : 8);
+        foreach (var s in Survey.SurveyStage.Cost(o.Personas, surveySet, surveyQuestions, o.SurveyModes, o.SurveyElicitation, persona))
+            Add(TestbedStages.Survey, Judge, $"survey answers, mode {s.Mode} ({o.SurveyElicitation}; {surveyQuestions.Count} questions{(s.Mode == Survey.SurveyModes.Persona ? "; upper bound" : "")})",
+                s.Calls, s.PromptTokens, (int)Math.Ceiling(s.CompletionTokens));
 
         var source = o.PromptSource is null || o.Dataset is not null ? PromptLoader.LoadBundledPrism() : PromptLoader.Load(o.PromptSource);
         var toClassify = PromptCurator.ToClassify(source, new PromptCurationOptions { Limit = o.PromptLimit });

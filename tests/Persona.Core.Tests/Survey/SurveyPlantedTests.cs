@@ -163,7 +163,7 @@ public sealed class SurveyPlantedTests
     [Theory]
     [InlineData("sample:0", "sample:N with N from 1 to 1000")]
     [InlineData("sample:x", "sample:N")]
-    [InlineData("logprobs", "not implemented yet")]
+    [InlineData("logprob", "expected verbalized, logprobs or sample:N")]
     public void Bad_elicitation_is_refused(string text, string expected) =>
         Assert.Contains(expected, Assert.Throws<PersonaException>(() => SurveyElicitation.Parse(text)).Message);
 
