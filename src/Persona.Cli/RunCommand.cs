@@ -88,7 +88,7 @@ internal static class RunCommand
             if (rtOptions.Refresh && o.From is null) o = o with { From = TestbedStages.Population };
             if (parse.GetValue(dryRun))
             {
-                WriteEstimate(console, o, TestbedDryRun.Estimate(o, rtOptions));
+                WriteEstimate(console, o, await TestbedDryRun.EstimateAsync(o, rtOptions, ct: ct));
                 return 0;
             }
             OutputChecks.BuildFolder(dir, null, null, null, null);
