@@ -102,12 +102,21 @@ public static class TestbedDryRun
         Add(TestbedStages.Bench, M, "answers (4 modes with the persona, baseline once per question)", bench * (modes - 1) + Distinct(heldOut, o.BenchQuestionsPerPersona, o.Personas), 350 + persona + question, 320);
         Add(TestbedStages.Bench, Critic, "debate critic", bench * modes, 500 + persona + question + 250, 220);
 
-        // Leave-one-out: per attribute, LooPersonas of the personas (a seeded draw per attribute) x LooQuestions, in both
-        // conditions and orders; the answers depend on the question and the whole persona only, so they are shared.
-        long attributes = Personas.PersonaInputs.OriginalKeys.Count, looPersonas = Math.Min(o.LooPersonas, o.Personas), looQuestions = Math.Min(o.LooQuestions, kept);
-        var looDistinct = Distinct(o.Personas, looPersonas, attributes);
+        // Leave-one-out: per attribute, LooPersonas of the personas it applies to (a seeded draw per attribute) x LooQuestions,
+        // in both conditions and orders; the answers depend on the question and the whole persona only, so they are shared.
+        // Which census attributes apply (not "not applicable") is read off the census draws; the LM-written ones always do.
+        var rendered = census.Personas.Select(r => Personas.PersonaInputs.ParseText(PersonaRenderer.Render(PersonaJson.WithId(r)), "census draw")).ToList();
+        var looQuestions = Math.Min(o.LooQuestions, kept);
+        var perAttribute = Personas.PersonaInputs.OriginalKeys.Select(a =>
+        {
+            var present = rendered.Count(x => x.ContainsKey(a));
+            var share = present == 0 ? 1.0 : (double)rendered.Count(x => Benchmark.LeaveOneOut.Applies(new PersonaInput("", "", x, 1, null, ""), a)) / rendered.Count;
+            var eligible = (long)Math.Round(o.Personas * share);
+            return eligible < 2 ? 0 : Math.Min(o.LooPersonas, eligible);
+        }).Where(n => n > 0).ToList();
+        var looDistinct = (long)Math.Round(o.Personas * (1 - perAttribute.Aggregate(1.0, (miss, n) => miss * (1 - (double)n / o.Personas))));
         Add(TestbedStages.Loo, W, "generic + personalised answers", looQuestions + looQuestions * looDistinct, 300 + persona + question, 320);
-        Add(TestbedStages.Loo, Judge, "role-play choices (every attribute applies)", attributes * looPersonas * looQuestions * 2 * 2, 300 + 60 + question + 500, 40);
+        Add(TestbedStages.Loo, Judge, $"role-play choices ({perAttribute.Count} attributes)", perAttribute.Sum() * looQuestions * 2 * 2, 300 + 60 + question + 500, 40);
         long passk = (long)Math.Min(o.PassKItems, o.Personas) * o.PassK;
         Add(TestbedStages.PassK, M, "k answers", passk, 350 + persona + question, 320);
         Add(TestbedStages.PassK, Critic, "debate critic", passk, 500 + persona + question + 250, 220);
