@@ -18,6 +18,23 @@ public sealed class DeferredCallException(string key, string file) : Exception($
 }
 
 /// <summary>
+/// A stage has calls waiting in batch files (--batch-export): the run stops after the round, having
+/// written every independent request it could; importing the results and running again goes on.
+/// CLI exit code 6.
+/// </summary>
+public sealed class BatchPendingException(string message) : RunStoppedException(message)
+{
+    public const int Code = 6;
+    public override int ExitCode => Code;
+
+    /// <summary>Throws when <paramref name="pending"/> items of <paramref name="what"/> wait for batch results.</summary>
+    public static void ThrowIf(long pending, string what)
+    {
+        if (pending > 0) throw new BatchPendingException($"{pending:N0} {what} wait for batch results.");
+    }
+}
+
+/// <summary>
 /// Writes the requests of the OpenAI Batch API (also the input of <c>vllm run-batch</c>): one
 /// <c>{"custom_id", "method", "url", "body"}</c> line per request, one model per file, at most
 /// 50,000 lines and 100 MB a file. <c>custom_id</c> is the call's cache key, so a result lands
@@ -88,17 +105,46 @@ public sealed class BatchExportWriter : IDisposable
 /// A provider that sends nothing: every call becomes a line of the role's batch file (the exact
 /// body a server would get: model, messages, sampling parameters, response_format) and a
 /// <see cref="DeferredCallException"/>. Needs no key and no network.
+/// <para>
+/// A request without a schema is the cache's own request, so its custom_id is the cache key and an
+/// imported answer is a cache hit above. A schema request is the structured-output layer's (its
+/// schema instruction added), and a repair it asks for is a second request: each is keyed by its own
+/// messages and answered here from the imported results, so the structured-output layer checks an
+/// imported answer and repairs it exactly as it does a direct one (the repair going out in the next round).
+/// </para>
 /// </summary>
 public sealed class BatchExportChatClient(BatchExportWriter writer, RunStore store, string role, ModelSpec spec) : IChatClient
 {
     public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var key = options?.AdditionalProperties is { } ap && ap.TryGetValue(LlmMetadata.RequestCacheKey, out var k) && k is string s ? s
+        var list = messages as IReadOnlyList<ChatMessage> ?? messages.ToList();
+        var cacheKey = options?.AdditionalProperties is { } ap && ap.TryGetValue(LlmMetadata.RequestCacheKey, out var k) && k is string s ? s
             : throw new InvalidOperationException("A batch export needs the cache layer above it (no cache key on the request).");
-        var file = writer.Add(role, spec.Name, key, Body(spec.Name, messages, options));
+        var key = cacheKey;
+        if (options?.ResponseFormat is ChatResponseFormatJson { Schema: not null })
+        {
+            key = SchemaRequestKey(CacheKey.Compute(spec.Identity, list, options, includeSimulation: false).Key);
+            if (store.TryGetResponse(key, out var imported))
+                return Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, imported.Content))
+                {
+                    ModelId = imported.ResponseModelId ?? spec.Name,
+                    FinishReason = imported.FinishReason is { } f ? new ChatFinishReason(f) : null,
+                    // The usage the server reported, as a direct call carries it (the pair checks compare token counts).
+                    Usage = imported.TokensEstimated ? null : new UsageDetails { InputTokenCount = imported.PromptTokens, OutputTokenCount = imported.CompletionTokens, TotalTokenCount = imported.PromptTokens + imported.CompletionTokens },
+                });
+        }
+        var file = writer.Add(role, spec.Name, key, Body(spec.Name, list, options));
         store.EnqueueBatchRequest(new BatchRequestRow(key, role, spec.Provider, spec.Name, file));
         throw new DeferredCallException(key, file);
     }
+
+    /// <summary>
+    /// A schema request's custom_id: its own key with a first character no cache key has (they are hex), 64 long like
+    /// them, so an import tells it apart: its answer is the structured-output layer's to check, not yet an answer of the run.
+    /// </summary>
+    public static string SchemaRequestKey(string key) => "j" + key[1..];
+
+    public static bool IsSchemaRequestKey(string key) => key.StartsWith('j');
 
     /// <summary>The chat-completions request body for these messages and options.</summary>
     public static JsonElement Body(string model, IEnumerable<ChatMessage> messages, ChatOptions? o)
@@ -218,8 +264,10 @@ public static class BatchImport
                     var responseModel = b.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null;
                     var now = DateTimeOffset.UtcNow;
                     store.EnqueueResponse(new StoredResponse(key, request.Provider, request.Model, responseModel, content, finish, pt, ct, estimated, cost / 2, known, false, now));
-                    store.EnqueueCall(new CallRecord(key, request.Provider, request.Model, "batch:" + Path.GetFileName(file), "{}", now, 0, pt, ct, estimated, cost / 2,
-                        Cached: false, Attempts: 1, "ok", null, null, finish, false, request.Role));
+                    // A schema request's answer becomes the run's answer (and its call) when the structured-output layer accepts it.
+                    if (!BatchExportChatClient.IsSchemaRequestKey(key))
+                        store.EnqueueCall(new CallRecord(key, request.Provider, request.Model, "batch:" + Path.GetFileName(file), "{}", now, 0, pt, ct, estimated, cost / 2,
+                            Cached: false, Attempts: 1, "ok", null, null, finish, false, request.Role));
                     imported++;
                 }
             }

@@ -215,15 +215,20 @@ public static class PersonaBuilder
             var batch = Enumerable.Range(next, chunk).ToArray();
             // Rejections are outcomes, not failures: the fan-out's failure rate never stops a build.
             var fanOut = new FanOutOptions { Concurrency = options.Concurrency, Abort = abortToken, MaxFailureRate = 1.0 };
+            var deferred = 0;
             await foreach (var item in FanOut.RunAsync(batch,
                                (i, _, abort) => new ValueTask<Outcome>(ProcessAsync(i, pool.Personas[i], options, categories, enricher, checker, clock, abort)),
                                fanOut, ct).ConfigureAwait(false))
             {
+                // A call written to a batch file (--batch-export) leaves its draw undecided: not replaced, only waited for.
+                if (item.Failure?.Kind == ItemFailure.Deferred) { deferred++; continue; }
                 var o = item.Result ?? Failed(item.Item, pool.Personas[item.Item], item.Failure!);
                 outcomes[o.DrawIndex] = o;
                 if (o.Accepted) accepted++;
                 progress?.Report(new PersonaBuildProgress("personas", Math.Min(accepted, target), target, accepted, outcomes.Count - accepted));
             }
+            // The chunk's requests are all written; the next chunk's size depends on their answers.
+            BatchPendingException.ThrowIf(deferred, "personas");
             next += chunk;
         }
 

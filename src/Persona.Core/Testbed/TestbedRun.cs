@@ -100,7 +100,10 @@ public static class TestbedRun
                         // The report reads the manifest, so the manifest must hold every other stage first.
                         await WriteManifestAsync(dir, rt, options, inputs, records, "running", dataset: dataset).ConfigureAwait(false);
                     }
+                    var exported = rt.Options.BatchExport?.Requests ?? 0;
                     var counts = await TestbedStageRunner.RunAsync(stage, ctx).ConfigureAwait(false);
+                    // A stage whose calls went to batch files is not done, whatever it wrote: it runs again after the import.
+                    BatchPendingException.ThrowIf((rt.Options.BatchExport?.Requests ?? 0) - exported, "requests of stage " + stage);
                     record = new StageRecord
                     {
                         Status = "completed", Fingerprint = fingerprint, Seconds = Math.Round(sw.Elapsed.TotalSeconds, 3),

@@ -116,6 +116,7 @@ public static class TestbedStageRunner
         var rt = c.Runtime;
         var plan = await PairBuilder.PlanAsync(options, new[] { rt.Role(TestbedRoles.Writer), rt.Role(TestbedRoles.Judge) }.Select(r => $"{r.Name}={r.Identity.Identity}"), c.Stop).ConfigureAwait(false);
         var result = await PairBuilder.RunAsync(options, plan, rt, new SyncProgress<PairBuildProgress>(x => c.Progress("pairs", x.Done, x.Total)), c.Stop, c.Abort).ConfigureAwait(false);
+        BatchPendingException.ThrowIf(result.Deferred, "pairs");
         var v = result.Report.Verification;
         return new Dictionary<string, object?>
         {
@@ -135,6 +136,8 @@ public static class TestbedStageRunner
             if ((++done & 31) == 0 || done == total) c.Progress(step, done, total);
         }).ConfigureAwait(false);
         c.Progress(step, done, total);
+        // Written to batch files (--batch-export): the stage ends here and runs again once they are imported.
+        BatchPendingException.ThrowIf(samples.Count(s => s.Status == SampleRecord.StatusDeferred), step);
         return samples;
     }
 
