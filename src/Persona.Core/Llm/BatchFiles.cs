@@ -146,52 +146,40 @@ public sealed class BatchExportChatClient(BatchExportWriter writer, RunStore sto
 
     public static bool IsSchemaRequestKey(string key) => key.StartsWith('j');
 
-    /// <summary>The chat-completions request body for these messages and options.</summary>
+    /// <summary>
+    /// The chat-completions request body for these messages and options: the very bytes the OpenAI client of a
+    /// direct run sends (its schema made strict, max_completion_tokens, the schema's description), taken from that
+    /// client with a transport that keeps the request instead of sending it. A body written by hand differed in all
+    /// three, so a batch answer was an answer to another request than the direct run's.
+    /// </summary>
     public static JsonElement Body(string model, IEnumerable<ChatMessage> messages, ChatOptions? o)
     {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        using (var w = new Utf8JsonWriter(buffer))
+        var capture = new CapturingHandler();
+        var client = new OpenAI.Chat.ChatClient(model, new System.ClientModel.ApiKeyCredential("batch-export"), new OpenAI.OpenAIClientOptions
         {
-            w.WriteStartObject();
-            w.WriteString("model", o?.ModelId ?? model);
-            w.WriteStartArray("messages");
-            foreach (var m in messages)
-            {
-                w.WriteStartObject();
-                w.WriteString("role", m.Role.Value);
-                w.WriteString("content", m.Text);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            if (o?.Temperature is { } t) w.WriteNumber("temperature", Math.Round(t, 6));
-            if (o?.MaxOutputTokens is { } mt) w.WriteNumber("max_tokens", mt);
-            if (o?.TopP is { } tp) w.WriteNumber("top_p", Math.Round(tp, 6));
-            if (o?.Seed is { } seed) w.WriteNumber("seed", seed);
-            if (o?.StopSequences is { Count: > 0 } stops)
-            {
-                w.WriteStartArray("stop");
-                foreach (var st in stops) w.WriteStringValue(st);
-                w.WriteEndArray();
-            }
-            if (o?.ResponseFormat is ChatResponseFormatJson json)
-            {
-                w.WriteStartObject("response_format");
-                if (json.Schema is { } schema)
-                {
-                    w.WriteString("type", "json_schema");
-                    w.WriteStartObject("json_schema");
-                    w.WriteString("name", json.SchemaName ?? "response");
-                    w.WritePropertyName("schema");
-                    schema.WriteTo(w);
-                    w.WriteEndObject();
-                }
-                else w.WriteString("type", "json_object");
-                w.WriteEndObject();
-            }
-            w.WriteEndObject();
-        }
-        using var doc = JsonDocument.Parse(buffer.WrittenMemory);
+            Endpoint = new Uri("http://batch-export.invalid/v1"),
+            RetryPolicy = new System.ClientModel.Primitives.ClientRetryPolicy(maxRetries: 0),
+            Transport = new System.ClientModel.Primitives.HttpClientPipelineTransport(new HttpClient(capture)),
+        }).AsIChatClient();
+        client.GetResponseAsync(messages, o).GetAwaiter().GetResult();
+        using var doc = JsonDocument.Parse(capture.Body ?? throw new InvalidOperationException("The OpenAI client sent no request body."));
         return doc.RootElement.Clone();
+    }
+
+    /// <summary>Keeps the request body and answers with an empty completion (the handler never blocks: the client completes synchronously).</summary>
+    private sealed class CapturingHandler : HttpMessageHandler
+    {
+        public byte[]? Body { get; private set; }
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Body = request.Content is null ? null : await request.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+            return new HttpResponseMessage(System.Net.HttpStatusCode.OK)
+            {
+                Content = new StringContent("""{"id":"x","object":"chat.completion","created":0,"model":"x","choices":[{"index":0,"message":{"role":"assistant","content":""},"finish_reason":"stop"}]}""",
+                    Encoding.UTF8, "application/json"),
+            };
+        }
     }
 
     public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)

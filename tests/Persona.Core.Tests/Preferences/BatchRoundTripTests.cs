@@ -107,9 +107,11 @@ public sealed class BatchRoundTripTests
             new Microsoft.Extensions.AI.ChatOptions { Temperature = 0.5f, MaxOutputTokens = 9, ResponseFormat = Microsoft.Extensions.AI.ChatResponseFormat.ForJsonSchema(schema, "x") });
         Assert.Equal("m", body.GetProperty("model").GetString());
         Assert.Equal(0.5, body.GetProperty("temperature").GetDouble());
-        Assert.Equal(9, body.GetProperty("max_tokens").GetInt32());
+        Assert.Equal(9, body.GetProperty("max_completion_tokens").GetInt32()); // what the OpenAI client of a direct run sends
         Assert.Equal("json_schema", body.GetProperty("response_format").GetProperty("type").GetString());
         Assert.Equal("x", body.GetProperty("response_format").GetProperty("json_schema").GetProperty("name").GetString());
+        // The schema as the direct client sends it: made strict (closed objects), not the raw one a hand-written body carried.
+        Assert.False(body.GetProperty("response_format").GetProperty("json_schema").GetProperty("schema").GetProperty("additionalProperties").GetBoolean());
     }
 
     private static int Words(string s) => s.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length;
