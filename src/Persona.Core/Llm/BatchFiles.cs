@@ -147,7 +147,7 @@ public sealed class BatchExportChatClient(BatchExportWriter writer, RunStore sto
     public static bool IsSchemaRequestKey(string key) => key.StartsWith('j');
 
     /// <summary>
-    /// The chat-completions request body for these messages and options: the very bytes the OpenAI client of a
+    /// The chat-completions request body for these messages and options: the JSON the OpenAI client of a
     /// direct run sends (its schema made strict, max_completion_tokens, the schema's description), taken from that
     /// client with a transport that keeps the request instead of sending it. A body written by hand differed in all
     /// three, so a batch answer was an answer to another request than the direct run's.
