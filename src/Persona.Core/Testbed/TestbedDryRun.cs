@@ -34,9 +34,6 @@ public static class TestbedDryRun
     private const double SimulatorYesShare = 0.5;
     private const int PilotPersonas = 80, PilotPrompts = 25;
 
-    public static Result Estimate(TestbedOptions o, LlmRuntimeOptions runtime, PriceTable? prices = null) =>
-        EstimateAsync(o, runtime, prices).GetAwaiter().GetResult();
-
     public static async Task<Result> EstimateAsync(TestbedOptions o, LlmRuntimeOptions runtime, PriceTable? prices = null, CancellationToken ct = default)
     {
         o.Validate();
