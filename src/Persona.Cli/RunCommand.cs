@@ -30,6 +30,8 @@ internal static class RunCommand
         var from = new Option<string?>("--from") { Description = $"Rerun from this stage on even if its inputs are unchanged: {string.Join(", ", TestbedStages.All)}." };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the calls, tokens and estimated cost of every stage per role; send nothing." };
         var dataset = new Option<string?>("--dataset") { Description = $"A finished run whose dataset ({string.Join(", ", DatasetRun.Taken)}) this run takes byte for byte: only the stages that call the model under test run, so models compare on the same personas and pairs (then `persona bench compare RUN OUT`)." };
+        var batchExport = new Option<DirectoryInfo?>("--batch-export") { Description = "Send nothing: write every request the run needs next (all stages and roles that can go on) as OpenAI Batch files (also `vllm run-batch` input) in this folder and stop with exit code 6. Needs no key." };
+        var batchImport = new Option<FileInfo[]>("--batch-import") { Description = "Batch result files (OpenAI or vLLM envelope) to read into the run's cache first; joined on custom_id, in any order.", AllowMultipleArgumentsPerToken = true };
         var cmd = new Command("run",
             "The whole testbed, one command: population (census draw, LM-written detail, consistency filter, fidelity) -> prompts\n" +
             "(filters, controversy classifier, topics, split) -> preference pairs + role-play verification in both orders -> PERSONA\n" +
@@ -40,16 +42,17 @@ internal static class RunCommand
             "Killed and rerun, it resumes and pays nothing twice; a stage is reused while what it declares (its options, the models of\n" +
             "the roles it calls, the files it reads) is unchanged. With the default --model offline every answer is simulated and\n" +
             "labelled so; offline:NAME is a second simulated model (offline:b has a planted lower bench score).\n\n" +
-            RuntimeOptions.ExitCodes + "\n\n" +
+            RuntimeOptions.ExitCodes + "\n  6 requests written to --batch-export: run them, then rerun with --batch-import RESULTS... (resumable).\n\n" +
             "Examples:\n" +
             "  persona run\n" +
+            "  persona run --model openai:gpt-4o-mini --out runs/b --batch-export runs/b-requests   (then, per round: --batch-import RESULTS... --batch-export ...)\n" +
             "  persona run --scale paper --out runs/paper\n" +
             "  persona run --model openai:gpt-4o-mini --critic-model openai:gpt-4o --judge-model openai:gpt-4o --dry-run\n" +
             "  OPENAI_API_KEY=... persona run --model openai:gpt-4o-mini --critic-model openai:gpt-4o --max-cost 20 --out runs/gpt4o-mini\n" +
             "  persona run --out runs/paper --from bench\n" +
             "  persona run --dataset out --model offline:b --out out-b && persona bench compare out out-b")
         {
-            output, scale, seed, personas, prompts, survey, surveyModes, surveyElicitation, from, dryRun, dataset,
+            output, scale, seed, personas, prompts, survey, surveyModes, surveyElicitation, from, dryRun, dataset, batchExport, batchImport,
         };
         runtime.AddTo(cmd);
         cmd.SetAction(async (parse, ct) =>
@@ -88,19 +91,38 @@ internal static class RunCommand
             if (rtOptions.Refresh && o.From is null) o = o with { From = TestbedStages.Population };
             if (parse.GetValue(dryRun))
             {
-                WriteEstimate(console, o, TestbedDryRun.Estimate(o, rtOptions));
+                WriteEstimate(console, o, await TestbedDryRun.EstimateAsync(o, rtOptions, ct: ct));
                 return 0;
             }
             OutputChecks.BuildFolder(dir, null, null, null, null);
             if (o.PromptSource is { } ps && Path.GetFullPath(ps).StartsWith(dir.TrimEnd('/') + "/", StringComparison.Ordinal))
                 throw new PersonaException($"--prompts '{ps}' lies inside the run folder '{dir}', whose files the run replaces; copy it elsewhere first.");
-            await using var rt = LlmRuntime.Open(rtOptions);
-            await rt.EnsureReachableAsync(ct);
+            using var exporter = parse.GetValue(batchExport) is { } exportDir ? new BatchExportWriter(exportDir.FullName) : null;
+            await using var rt = LlmRuntime.Open(rtOptions with { BatchExport = exporter });
+            if (parse.GetValue(batchImport) is { Length: > 0 } imports)
+            {
+                var imported = await BatchImport.ImportAsync(rt.Store, imports.Select(f => f.FullName), rtOptions.Prices);
+                console.MarkupLineInterpolated($"batch import: {imported.Imported:N0} results cached, {imported.AlreadyCached:N0} already cached, {imported.Errors:N0} errors{(imported.ErrorKinds.Count > 0 ? " (" + string.Join(", ", imported.ErrorKinds.Select(kv => $"{kv.Key} {kv.Value}")) + ")" : "")}, {imported.Unknown:N0} not from this run.");
+            }
+            if (exporter is null) await rt.EnsureReachableAsync(ct);
             // With --dataset the writer is never asked: the dataset is that run's.
             foreach (var role in new[] { TestbedRoles.Writer, TestbedRoles.Critic, TestbedRoles.Judge }.Where(r => r != TestbedRoles.Writer || o.Dataset is null)
                          .Select(rt.Role).Where(r => r.FallsBackToDefault || r.Identity.Identity == rt.ModelIdentity))
                 console.MarkupLineInterpolated($"[yellow]note:[/] the {role.Name} is the model under test ({rt.ModelIdentity}); give --{role.Name}-model for an independent {role.Name}{(role.Name == TestbedRoles.Writer ? " (or --dataset RUN), so the dataset stays fixed while models under test change" : "")}. The report says so.");
-            var result = await Display(console, rt, p => TestbedRun.RunAsync(o, rt, () => new MiniLmEmbedder(), WriteReportAsync, p, ct, Interrupts.Abort));
+            TestbedResult result;
+            try
+            {
+                result = await Display(console, rt, p => TestbedRun.RunAsync(o, rt, () => new MiniLmEmbedder(), WriteReportAsync, p, ct, Interrupts.Abort));
+            }
+            catch (BatchPendingException ex) when (exporter is not null)
+            {
+                exporter.Dispose(); // the files are complete before they are named
+                var t = new Table().Border(TableBorder.Rounded).Title("batch export (nothing was sent)").AddColumns("file", "requests");
+                foreach (var (file, count) in exporter.Files.OrderBy(kv => kv.Key, StringComparer.Ordinal)) t.AddRow(Markup.Escape(file), count.ToString("N0", Inv));
+                console.Write(t);
+                console.MarkupLineInterpolated($"{ex.Message} {exporter.Requests:N0} requests are in {exporter.Directory_}. Run them (OpenAI Batch API, or `vllm run-batch -i FILE -o RESULTS --model ...`), then run this command again with --batch-import RESULTS... (and --batch-export for the next round); the run goes on where it stopped.");
+                return BatchPendingException.Code;
+            }
             WriteSummary(console, result, rt);
             return 0;
         });

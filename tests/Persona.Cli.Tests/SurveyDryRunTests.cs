@@ -29,8 +29,11 @@ public sealed class SurveyDryRunTests
         Assert.True(code == 0, text);
         var sampled = SurveyLines(text, "sample:3");
         Assert.Equal(["persona", "none", "steer-qa"], sampled.Keys);
-        // 12 questions, 3 answers each: every persona (50, an upper bound), one unsteered answer, each of the 22 GSS groups.
-        Assert.Equal(50 * 12 * 3, sampled["persona"].Calls);
+        // 12 questions, 3 answers each: every panelist (the adults in a survey group among 50 personas, at their share of the
+        // census draws, as the label says), one unsteered answer, each of the 22 GSS groups.
+        var panel = System.Text.RegularExpressions.Regex.Match(text, @"sample:3; 12 questions; (\d+) panelists").Groups[1].Value;
+        Assert.True(int.TryParse(panel, out var panelists) && panelists is > 0 and < 50, text);
+        Assert.Equal(panelists * 12 * 3, sampled["persona"].Calls);
         Assert.Equal(12 * 3, sampled["none"].Calls);
         Assert.Equal(22 * 12 * 3, sampled["steer-qa"].Calls);
         // The persona's profile is in the prompt of mode persona only.
@@ -40,11 +43,11 @@ public sealed class SurveyDryRunTests
         Assert.True(code == 0, text);
         var logprobs = SurveyLines(text, "logprobs");
         Assert.Equal(12, logprobs["none"].Calls);
-        Assert.Equal(50 * 12, logprobs["persona"].Completion); // one token per call
+        Assert.Equal(panelists * 12, logprobs["persona"].Completion); // one token per call
         (code, text) = await Cli.Run("run", "--out", dir, "--dry-run", "--personas", "50", "--survey-modes", "persona,none,steer-qa");
         Assert.True(code == 0, text);
         var stated = SurveyLines(text, "verbalized");
-        Assert.Equal(50 * 12, stated["persona"].Calls);
+        Assert.Equal(panelists * 12, stated["persona"].Calls);
         // A probability per option costs more than one letter, which costs more than one token.
         Assert.True(stated["persona"].Completion / stated["persona"].Calls > sampled["persona"].Completion / sampled["persona"].Calls);
         Assert.True(sampled["persona"].Completion / sampled["persona"].Calls > 1);

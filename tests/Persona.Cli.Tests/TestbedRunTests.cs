@@ -468,6 +468,28 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
         Assert.Contains("role total", text);
     }
 
+    /// <summary>
+    /// The dry run's calls per stage and role against what the default offline run then paid (the manifest's
+    /// spend, counted by the accounting layer under the cache): within 5% for every stage and role, and no
+    /// stage or role paid that the estimate leaves out or estimated that the run never paid.
+    /// </summary>
+    [Fact]
+    public async Task The_dry_run_lands_within_5_percent_of_the_calls_the_default_offline_run_pays_per_stage_and_role()
+    {
+        var estimate = await TestbedDryRun.EstimateAsync(TestbedOptions.Default(Path.Combine(runs.Dir, "dry-default")),
+            new Persona.Llm.LlmRuntimeOptions { Model = "offline", RunDirectory = Path.Combine(runs.Dir, "dry-default") });
+        var estimated = estimate.Lines.GroupBy(l => (l.Stage, l.Role)).ToDictionary(g => g.Key, g => g.Sum(l => l.Calls));
+        var paid = new Dictionary<(string, string), long>();
+        foreach (var stage in Manifest(runs.A).GetProperty("stages").EnumerateObject())
+            if (stage.Value.TryGetProperty("spend", out var spend) && spend.ValueKind == JsonValueKind.Object)
+                foreach (var role in spend.EnumerateObject())
+                    if (role.Value.GetProperty("paid_calls").GetInt64() > 0) paid[(stage.Name, role.Name)] = role.Value.GetProperty("paid_calls").GetInt64();
+        Assert.Equal(paid.Keys.OrderBy(k => k).ToList(), estimated.Keys.OrderBy(k => k).ToList());
+        var off = paid.Where(kv => Math.Abs(estimated[kv.Key] - kv.Value) > 0.05 * kv.Value)
+            .Select(kv => $"{kv.Key.Item1}/{kv.Key.Item2}: estimated {estimated[kv.Key]:N0}, paid {kv.Value:N0}").ToList();
+        Assert.True(off.Count == 0, "more than 5% off: " + string.Join("; ", off));
+    }
+
     [Theory]
     [InlineData("--scale", "huge", "--scale 'huge' is not a scale")]
     [InlineData("--from", "pears", "--from 'pears' is not a stage")]

@@ -18,6 +18,23 @@ public sealed class DeferredCallException(string key, string file) : Exception($
 }
 
 /// <summary>
+/// A stage has calls waiting in batch files (--batch-export): the run stops after the round, having
+/// written every independent request it could; importing the results and running again goes on.
+/// CLI exit code 6.
+/// </summary>
+public sealed class BatchPendingException(string message) : RunStoppedException(message)
+{
+    public const int Code = 6;
+    public override int ExitCode => Code;
+
+    /// <summary>Throws when <paramref name="pending"/> items of <paramref name="what"/> wait for batch results.</summary>
+    public static void ThrowIf(long pending, string what)
+    {
+        if (pending > 0) throw new BatchPendingException($"{pending:N0} {what} wait for batch results.");
+    }
+}
+
+/// <summary>
 /// Writes the requests of the OpenAI Batch API (also the input of <c>vllm run-batch</c>): one
 /// <c>{"custom_id", "method", "url", "body"}</c> line per request, one model per file, at most
 /// 50,000 lines and 100 MB a file. <c>custom_id</c> is the call's cache key, so a result lands
@@ -88,64 +105,81 @@ public sealed class BatchExportWriter : IDisposable
 /// A provider that sends nothing: every call becomes a line of the role's batch file (the exact
 /// body a server would get: model, messages, sampling parameters, response_format) and a
 /// <see cref="DeferredCallException"/>. Needs no key and no network.
+/// <para>
+/// A request without a schema is the cache's own request, so its custom_id is the cache key and an
+/// imported answer is a cache hit above. A schema request is the structured-output layer's (its
+/// schema instruction added), and a repair it asks for is a second request: each is keyed by its own
+/// messages and answered here from the imported results, so the structured-output layer checks an
+/// imported answer and repairs it exactly as it does a direct one (the repair going out in the next round).
+/// </para>
 /// </summary>
 public sealed class BatchExportChatClient(BatchExportWriter writer, RunStore store, string role, ModelSpec spec) : IChatClient
 {
     public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var key = options?.AdditionalProperties is { } ap && ap.TryGetValue(LlmMetadata.RequestCacheKey, out var k) && k is string s ? s
+        var list = messages as IReadOnlyList<ChatMessage> ?? messages.ToList();
+        var cacheKey = options?.AdditionalProperties is { } ap && ap.TryGetValue(LlmMetadata.RequestCacheKey, out var k) && k is string s ? s
             : throw new InvalidOperationException("A batch export needs the cache layer above it (no cache key on the request).");
-        var file = writer.Add(role, spec.Name, key, Body(spec.Name, messages, options));
+        var key = cacheKey;
+        if (options?.ResponseFormat is ChatResponseFormatJson { Schema: not null })
+        {
+            key = SchemaRequestKey(CacheKey.Compute(spec.Identity, list, options, includeSimulation: false).Key);
+            if (store.TryGetResponse(key, out var imported))
+                return Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, imported.Content))
+                {
+                    ModelId = imported.ResponseModelId ?? spec.Name,
+                    FinishReason = imported.FinishReason is { } f ? new ChatFinishReason(f) : null,
+                    // The usage the server reported, as a direct call carries it (the pair checks compare token counts).
+                    Usage = imported.TokensEstimated ? null : new UsageDetails { InputTokenCount = imported.PromptTokens, OutputTokenCount = imported.CompletionTokens, TotalTokenCount = imported.PromptTokens + imported.CompletionTokens },
+                });
+        }
+        var file = writer.Add(role, spec.Name, key, Body(spec.Name, list, options));
         store.EnqueueBatchRequest(new BatchRequestRow(key, role, spec.Provider, spec.Name, file));
         throw new DeferredCallException(key, file);
     }
 
-    /// <summary>The chat-completions request body for these messages and options.</summary>
+    /// <summary>
+    /// A schema request's custom_id: its own key with a first character no cache key has (they are hex), 64 long like
+    /// them, so an import tells it apart: its answer is the structured-output layer's to check, not yet an answer of the run.
+    /// </summary>
+    public static string SchemaRequestKey(string key) => "j" + key[1..];
+
+    public static bool IsSchemaRequestKey(string key) => key.StartsWith('j');
+
+    /// <summary>
+    /// The chat-completions request body for these messages and options: the JSON the OpenAI client of a
+    /// direct run sends (its schema made strict, max_completion_tokens, the schema's description), taken from that
+    /// client with a transport that keeps the request instead of sending it. A body written by hand differed in all
+    /// three, so a batch answer was an answer to another request than the direct run's.
+    /// </summary>
     public static JsonElement Body(string model, IEnumerable<ChatMessage> messages, ChatOptions? o)
     {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        using (var w = new Utf8JsonWriter(buffer))
+        var capture = new CapturingHandler();
+        var client = new OpenAI.Chat.ChatClient(model, new System.ClientModel.ApiKeyCredential("batch-export"), new OpenAI.OpenAIClientOptions
         {
-            w.WriteStartObject();
-            w.WriteString("model", o?.ModelId ?? model);
-            w.WriteStartArray("messages");
-            foreach (var m in messages)
-            {
-                w.WriteStartObject();
-                w.WriteString("role", m.Role.Value);
-                w.WriteString("content", m.Text);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            if (o?.Temperature is { } t) w.WriteNumber("temperature", Math.Round(t, 6));
-            if (o?.MaxOutputTokens is { } mt) w.WriteNumber("max_tokens", mt);
-            if (o?.TopP is { } tp) w.WriteNumber("top_p", Math.Round(tp, 6));
-            if (o?.Seed is { } seed) w.WriteNumber("seed", seed);
-            if (o?.StopSequences is { Count: > 0 } stops)
-            {
-                w.WriteStartArray("stop");
-                foreach (var st in stops) w.WriteStringValue(st);
-                w.WriteEndArray();
-            }
-            if (o?.ResponseFormat is ChatResponseFormatJson json)
-            {
-                w.WriteStartObject("response_format");
-                if (json.Schema is { } schema)
-                {
-                    w.WriteString("type", "json_schema");
-                    w.WriteStartObject("json_schema");
-                    w.WriteString("name", json.SchemaName ?? "response");
-                    w.WritePropertyName("schema");
-                    schema.WriteTo(w);
-                    w.WriteEndObject();
-                }
-                else w.WriteString("type", "json_object");
-                w.WriteEndObject();
-            }
-            w.WriteEndObject();
-        }
-        using var doc = JsonDocument.Parse(buffer.WrittenMemory);
+            Endpoint = new Uri("http://batch-export.invalid/v1"),
+            RetryPolicy = new System.ClientModel.Primitives.ClientRetryPolicy(maxRetries: 0),
+            Transport = new System.ClientModel.Primitives.HttpClientPipelineTransport(new HttpClient(capture)),
+        }).AsIChatClient();
+        client.GetResponseAsync(messages, o).GetAwaiter().GetResult();
+        using var doc = JsonDocument.Parse(capture.Body ?? throw new InvalidOperationException("The OpenAI client sent no request body."));
         return doc.RootElement.Clone();
+    }
+
+    /// <summary>Keeps the request body and answers with an empty completion (the handler never blocks: the client completes synchronously).</summary>
+    private sealed class CapturingHandler : HttpMessageHandler
+    {
+        public byte[]? Body { get; private set; }
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Body = request.Content is null ? null : await request.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+            return new HttpResponseMessage(System.Net.HttpStatusCode.OK)
+            {
+                Content = new StringContent("""{"id":"x","object":"chat.completion","created":0,"model":"x","choices":[{"index":0,"message":{"role":"assistant","content":""},"finish_reason":"stop"}]}""",
+                    Encoding.UTF8, "application/json"),
+            };
+        }
     }
 
     public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
@@ -218,8 +252,10 @@ public static class BatchImport
                     var responseModel = b.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null;
                     var now = DateTimeOffset.UtcNow;
                     store.EnqueueResponse(new StoredResponse(key, request.Provider, request.Model, responseModel, content, finish, pt, ct, estimated, cost / 2, known, false, now));
-                    store.EnqueueCall(new CallRecord(key, request.Provider, request.Model, "batch:" + Path.GetFileName(file), "{}", now, 0, pt, ct, estimated, cost / 2,
-                        Cached: false, Attempts: 1, "ok", null, null, finish, false, request.Role));
+                    // A schema request's answer becomes the run's answer (and its call) when the structured-output layer accepts it.
+                    if (!BatchExportChatClient.IsSchemaRequestKey(key))
+                        store.EnqueueCall(new CallRecord(key, request.Provider, request.Model, "batch:" + Path.GetFileName(file), "{}", now, 0, pt, ct, estimated, cost / 2,
+                            Cached: false, Attempts: 1, "ok", null, null, finish, false, request.Role));
                     imported++;
                 }
             }

@@ -211,22 +211,24 @@ public static class PersonaBuilder
                 pool = await DrawAsync(options, psycho, (int)Math.Min(maxDraws, 2L * pool.Personas.Count), progress, ct).ConfigureAwait(false);
                 censusTime.Stop();
             }
-            // Enough draws for what is still missing at the acceptance rate seen so far, never fewer than the workers.
-            var rate = next == 0 ? 0.9 : Math.Max(0.2, (double)accepted / next);
-            var need = target - accepted;
-            var chunk = Math.Min(pool.Personas.Count - next, Math.Max(options.Concurrency, (int)Math.Ceiling(need / rate) + 2));
+            var chunk = Math.Min(pool.Personas.Count - next, Chunk(target, accepted, next, options.Concurrency));
             var batch = Enumerable.Range(next, chunk).ToArray();
             // Rejections are outcomes, not failures: the fan-out's failure rate never stops a build.
             var fanOut = new FanOutOptions { Concurrency = options.Concurrency, Abort = abortToken, MaxFailureRate = 1.0 };
+            var deferred = 0;
             await foreach (var item in FanOut.RunAsync(batch,
                                (i, _, abort) => new ValueTask<Outcome>(ProcessAsync(i, pool.Personas[i], options, categories, enricher, checker, clock, abort)),
                                fanOut, ct).ConfigureAwait(false))
             {
+                // A call written to a batch file (--batch-export) leaves its draw undecided: not replaced, only waited for.
+                if (item.Failure?.Kind == ItemFailure.Deferred) { deferred++; continue; }
                 var o = item.Result ?? Failed(item.Item, pool.Personas[item.Item], item.Failure!);
                 outcomes[o.DrawIndex] = o;
                 if (o.Accepted) accepted++;
                 progress?.Report(new PersonaBuildProgress("personas", Math.Min(accepted, target), target, accepted, outcomes.Count - accepted));
             }
+            // The chunk's requests are all written; the next chunk's size depends on their answers.
+            BatchPendingException.ThrowIf(deferred, "personas");
             next += chunk;
         }
 
@@ -257,6 +259,33 @@ public static class PersonaBuilder
             TimeSpan.FromTicks(clock.Check), write.Elapsed, total.Elapsed, clock.EnrichCalls, clock.CheckCalls);
         return new PersonaBuildResult(personas, split, rejections, report, timings,
             options.OutputDirectory is null ? null : Path.GetFullPath(options.OutputDirectory));
+    }
+
+    /// <summary>Enough draws for what is still missing at the acceptance rate seen so far, never fewer than the workers.</summary>
+    private static int Chunk(int target, double accepted, long next, int concurrency)
+    {
+        var rate = next == 0 ? 0.9 : Math.Max(0.2, accepted / next);
+        return Math.Max(concurrency, (int)Math.Ceiling((target - accepted) / rate) + 2);
+    }
+
+    /// <summary>
+    /// The draws a build evaluates (each one enrichment call and, past the rules, one verdict) when a share
+    /// <paramref name="acceptance"/> of them passes: the build's own chunks, with the accepted count at its
+    /// expected value. More than target / acceptance, because the last chunk is speculative.
+    /// </summary>
+    public static long ExpectedDraws(int target, double acceptance, int concurrency)
+    {
+        if (acceptance <= 0) throw new ArgumentOutOfRangeException(nameof(acceptance), acceptance, "no draw would pass");
+        double accepted = 0;
+        long next = 0;
+        // The 1e-9 keeps a float sum that lands on target from asking for one more chunk.
+        while (accepted < target - 1e-9)
+        {
+            var chunk = Chunk(target, accepted, next, concurrency);
+            next += chunk;
+            accepted += chunk * acceptance;
+        }
+        return next;
     }
 
     private static Task<CensusSampleResult> DrawAsync(PersonaBuildOptions o, IPsychodemographicSampler psycho, int n,

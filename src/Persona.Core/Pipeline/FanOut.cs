@@ -28,6 +28,8 @@ public sealed record FanOutOptions
 public sealed record ItemFailure(string Kind, string Message, string? RawText)
 {
     public const string Unparsable = "unparsable", CallFailed = "call_failed", Refused = "refused", Invalid = "invalid";
+    /// <summary>The item's call went to a batch file (--batch-export): pending, not failed; the caller stops after the round.</summary>
+    public const string Deferred = "deferred";
 
     public static ItemFailure From(Exception ex) => ex switch
     {
@@ -168,6 +170,11 @@ public static class FanOut
                     return new ItemOutcome<TIn, TOut>(index, item, result, failure);
                 }
                 return new ItemOutcome<TIn, TOut>(index, item, result, null);
+            }
+            catch (DeferredCallException ex)
+            {
+                // Every independent call of the round is exported, so one stops nothing; nor is it a failure.
+                return new ItemOutcome<TIn, TOut>(index, item, default, new ItemFailure(ItemFailure.Deferred, ex.Message, null));
             }
             catch (RunStoppedException ex)
             {

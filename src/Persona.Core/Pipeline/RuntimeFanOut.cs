@@ -38,6 +38,8 @@ public static class TaskCollector
             if ((++done & 31) == 0 || done == total) progress(step, done, total);
         }).ConfigureAwait(false);
         progress(step, done, total);
+        // Written to batch files (--batch-export): the stage ends here and runs again once they are imported.
+        BatchPendingException.ThrowIf(samples.Count(s => s.Status == SampleRecord.StatusDeferred), step);
         return samples;
     }
 }

@@ -79,6 +79,24 @@ public static partial class PairTask
 
     private static async ValueTask<SolverResult> SolveAsync(ScheduledPair pair, SampleContext ctx, PairTemplates t, PairChainOptions o, CancellationToken ct)
     {
+        var c = await ChainAsync(pair, t, o, (role, messages, options, step) => ctx.CallAsync(role, messages, options, ct, step)).ConfigureAwait(false);
+        var data = new PairData(pair.Persona.Id, pair.Prompt.Id, pair.Split, pair.Prompt.Topic, pair.Slot, pair.Persona.Text, pair.Prompt.Text,
+            c.Original, c.Critique, c.Revision, c.OriginalTokens, c.RevisionTokens, c.Attempts,
+            c.Checks.NotShorter, c.Checks.QuotesAttribute, c.Checks.Truncated, c.Checks.Empty, ctx.Role(o.AnswerRole).Identity.Identity,
+            ctx.Role(o.CriticRole).Identity.Identity, t.Version);
+        return new SolverResult(c.Revision, JsonSerializer.SerializeToElement(data, SampleRecord.Json));
+    }
+
+    /// <summary>What one pair's chain produced.</summary>
+    public sealed record ChainResult(string Original, string Critique, string Revision, int OriginalTokens, int RevisionTokens, int Attempts, PairChecks Checks);
+
+    /// <summary>
+    /// The chain of one pair, with the calls made through <paramref name="call"/> (role, messages, options, step):
+    /// the engine's context in a run; a model directly when the dry run measures how often the checks send a pair
+    /// back (its retry rate), so the two can never ask different things.
+    /// </summary>
+    public static async Task<ChainResult> ChainAsync(ScheduledPair pair, PairTemplates t, PairChainOptions o, Func<string, IList<ChatMessage>, ChatOptions, string, Task<ChatResponse>> call)
+    {
         var persona = pair.Persona;
         var question = pair.Prompt.Text;
         var keys = Keys(pair);
@@ -87,8 +105,8 @@ public static partial class PairTask
         var shared = o.BaseAnswer == BaseShared;
         var baseOptions = new ChatOptions { Temperature = shared ? 0f : o.Temperature, MaxOutputTokens = o.MaxAnswerTokens }
             .WithRunMetadata(t.Version, shared ? null : StableIndex(pair.PairId), new SimulationHint("answer"));
-        var original = await ctx.CallAsync(o.AnswerRole,
-            [new(ChatRole.System, t.AnswerSystem), new(ChatRole.User, PairTemplates.Fill(t.AnswerUser, ("question", question)))], baseOptions, ct, "answer").ConfigureAwait(false);
+        var original = await call(o.AnswerRole,
+            [new(ChatRole.System, t.AnswerSystem), new(ChatRole.User, PairTemplates.Fill(t.AnswerUser, ("question", question)))], baseOptions, "answer").ConfigureAwait(false);
         if (string.IsNullOrWhiteSpace(original.Text) || original.FinishReason == ChatFinishReason.Length)
             throw new ItemFailedException(ItemFailure.Refused, string.IsNullOrWhiteSpace(original.Text) ? "the generic answer is empty" : "the generic answer was cut off (finish_reason length)", original.Text);
         var originalTokens = Tokens(original);
@@ -103,27 +121,23 @@ public static partial class PairTask
             attempt++;
             var hintOptions = new Dictionary<string, string>(keys) { ["sample"] = attempt.ToString(CultureInfo.InvariantCulture) };
             // 2. The persona's critique of the generic answer.
-            var c = await ctx.CallAsync(o.CriticRole,
+            var c = await call(o.CriticRole,
                 [new(ChatRole.System, t.CritiqueSystem), new(ChatRole.User, PairTemplates.Fill(t.CritiqueUser, ("persona", persona.Text), ("question", question), ("answer", original.Text)))],
                 new ChatOptions { Temperature = o.Temperature, MaxOutputTokens = o.MaxCritiqueTokens }
-                    .WithRunMetadata(t.Version, attempt, new SimulationHint("critique", persona.Attributes, hintOptions)), ct, $"critique#{attempt}").ConfigureAwait(false);
+                    .WithRunMetadata(t.Version, attempt, new SimulationHint("critique", persona.Attributes, hintOptions)), $"critique#{attempt}").ConfigureAwait(false);
             critique = c.Text;
             // 3. The revision: subtle, shorter, never naming the persona's attributes.
-            var r = await ctx.CallAsync(o.AnswerRole,
+            var r = await call(o.AnswerRole,
                 [new(ChatRole.System, t.RevisionSystem), new(ChatRole.User, PairTemplates.Fill(t.RevisionUser, ("persona", persona.Text), ("question", question), ("answer", original.Text), ("critique", critique)))],
                 new ChatOptions { Temperature = o.Temperature, MaxOutputTokens = o.MaxAnswerTokens }
                     .WithRunMetadata(t.Version, attempt, new SimulationHint("revision", persona.Attributes,
-                        new Dictionary<string, string>(hintOptions) { ["original_words"] = originalWords.ToString(CultureInfo.InvariantCulture) })), ct, $"revision#{attempt}").ConfigureAwait(false);
+                        new Dictionary<string, string>(hintOptions) { ["original_words"] = originalWords.ToString(CultureInfo.InvariantCulture) })), $"revision#{attempt}").ConfigureAwait(false);
             revision = r.Text;
             revisionTokens = Tokens(r);
             checks = Check(original.Text, originalTokens, revision, revisionTokens, r.FinishReason == ChatFinishReason.Length, persona.Attributes);
             if (checks.Passed) break;
         }
-        var data = new PairData(persona.Id, pair.Prompt.Id, pair.Split, pair.Prompt.Topic, pair.Slot, persona.Text, question,
-            original.Text, critique, revision, originalTokens, revisionTokens, attempt,
-            checks.NotShorter, checks.QuotesAttribute, checks.Truncated, checks.Empty, ctx.Role(o.AnswerRole).Identity.Identity,
-            ctx.Role(o.CriticRole).Identity.Identity, t.Version);
-        return new SolverResult(revision, JsonSerializer.SerializeToElement(data, SampleRecord.Json));
+        return new ChainResult(original.Text, critique, revision, originalTokens, revisionTokens, attempt, checks);
     }
 
     /// <summary>Checks of one revision against the original and the persona.</summary>

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.AI;
+using Persona.Llm;
 using Persona.Pipeline;
 
 namespace Persona.Prompts;
@@ -93,11 +94,14 @@ public sealed partial class ControversyClassifier
         var verdicts = new List<ControversyVerdict>(prompts.Count);
         progress?.Report(new CurationProgress("classify", 0, prompts.Count));
         var options = new FanOutOptions { Concurrency = _maxConcurrency, Abort = abort };
+        var deferred = 0;
         await foreach (var o in FanOut.RunAsync(prompts, async (p, _, token) => await ClassifyAsync(p, token).ConfigureAwait(false), options, ct).ConfigureAwait(false))
         {
+            if (o.Failure?.Kind == ItemFailure.Deferred) { deferred++; continue; }
             verdicts.Add(o.Result ?? new ControversyVerdict(null, "call failed: " + o.Failure!.Message, o.Failure.RawText ?? ""));
             progress?.Report(new CurationProgress("classify", verdicts.Count, prompts.Count));
         }
+        BatchPendingException.ThrowIf(deferred, "prompts' controversy verdicts");
         return verdicts;
     }
 

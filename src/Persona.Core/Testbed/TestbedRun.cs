@@ -68,10 +68,18 @@ public static class TestbedRun
         var dataset = options.Dataset is { } ds ? await DatasetRun.OpenAsync(ds, dir, ct).ConfigureAwait(false) : null;
         var stages = TestbedStages.All;
         string? digest = null;
+        // Stages waiting for batch results (--batch-export), with why; a stage that reads one waits too, the others still export this round.
+        var pending = new Dictionary<string, string?>(StringComparer.Ordinal);
         for (var k = 0; k < stages.Count; k++)
         {
             var stage = stages[k];
             StageRecord record;
+            if (pending.Count > 0 && TestbedStages.Get(stage).Reads.Any(pending.ContainsKey))
+            {
+                if (previous.TryGetValue(stage, out var kept)) records[stage] = kept;
+                pending[stage] = null;
+                continue;
+            }
             if (dataset?.Takes(stage) == true)
             {
                 // The dataset side comes from the given run, byte for byte: no call, and the same personas and pairs for every model under test.
@@ -103,12 +111,24 @@ public static class TestbedRun
                         // The report reads the manifest, so the manifest must hold every other stage first.
                         await WriteManifestAsync(dir, rt, options, inputs, records, "running", dataset: dataset).ConfigureAwait(false);
                     }
+                    var exported = rt.Options.BatchExport?.Requests ?? 0;
                     var counts = await TestbedStageRunner.RunAsync(stage, ctx).ConfigureAwait(false);
+                    // A stage whose calls went to batch files is not done, whatever it wrote: it runs again after the import.
+                    BatchPendingException.ThrowIf((rt.Options.BatchExport?.Requests ?? 0) - exported, "requests of stage " + stage);
                     record = new StageRecord
                     {
                         Status = "completed", Fingerprint = fingerprint, Seconds = Math.Round(sw.Elapsed.TotalSeconds, 3),
                         Spend = Diff(before, Spend(rt)), Counts = counts.ToJson(), Outputs = await StageOutputsAsync(dir, stage, CancellationToken.None).ConfigureAwait(false),
                     };
+                }
+                catch (BatchPendingException ex) when (rt.Options.BatchExport is not null)
+                {
+                    records[stage] = new StageRecord
+                    {
+                        Status = "stopped", Fingerprint = fingerprint, Seconds = Math.Round(sw.Elapsed.TotalSeconds, 3), Spend = Diff(before, Spend(rt)),
+                    };
+                    pending[stage] = ex.Message;
+                    continue;
                 }
                 catch (Exception ex) when (ex is OperationCanceledException or RunStoppedException)
                 {
@@ -141,6 +161,13 @@ public static class TestbedRun
             records[stage] = record;
             // Between stages the answer totals are left out: they scan the whole store (seconds at paper scale, each time).
             digest = await WriteManifestAsync(dir, rt, options, inputs, records, k == stages.Count - 1 ? "completed" : "running", answers: k == stages.Count - 1, dataset: dataset).ConfigureAwait(false);
+        }
+        if (pending.Count > 0)
+        {
+            var message = string.Join(" ", pending.Where(kv => kv.Value is not null).Select(kv => $"{kv.Key}: {kv.Value}"))
+                + $" Waiting: {string.Join(", ", pending.Keys)}.";
+            await WriteManifestAsync(dir, rt, options, inputs, records, "stopped", message, answers: false, dataset: dataset).ConfigureAwait(false);
+            throw new BatchPendingException(message);
         }
         return new TestbedResult(dir, records, rt.Simulated) { ManifestSha256 = digest };
     }

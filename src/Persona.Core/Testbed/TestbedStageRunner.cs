@@ -104,6 +104,7 @@ public static class TestbedStageRunner
         var rt = c.Runtime;
         var plan = await PairBuilder.PlanAsync(options, new[] { rt.Role(TestbedRoles.Writer), rt.Role(TestbedRoles.Judge) }.Select(r => $"{r.Name}={r.Identity.Identity}"), c.Stop).ConfigureAwait(false);
         var result = await PairBuilder.RunAsync(options, plan, rt, new SyncProgress<PairBuildProgress>(x => c.Progress("pairs", x.Done, x.Total)), c.Stop, c.Abort).ConfigureAwait(false);
+        BatchPendingException.ThrowIf(result.Deferred, "pairs");
         var v = result.Report.Verification;
         return new PairsResult(result.Report.Pairs, result.Report.Succeeded, result.Report.Failed, result.Report.Flagged, v.Verified, v.Agreement.Value, v.FlipRate.Value);
     }

@@ -99,6 +99,61 @@ public sealed class BatchRoundTripTests
         Assert.All(File.ReadAllLines(Path.Combine(batch.OutputDirectory, PairFileWriter.JsonlFile)), l => Assert.Equal("flip", JsonDocument.Parse(l).RootElement.GetProperty("verification").GetString()));
     }
 
+    /// <summary>
+    /// An imported answer that fails its schema is repaired as a direct one is: the structured-output layer checks it,
+    /// its repair request (the answer and the complaint appended) goes out in the next round, and the repaired answer is
+    /// what the caller gets, the same text a direct call to a server answering the same way gives.
+    /// </summary>
+    [Fact]
+    public async Task An_imported_answer_that_fails_its_schema_is_repaired_in_the_next_round_as_a_direct_call_is()
+    {
+        var dir = PairFixtures.Dir();
+        var schema = JsonDocument.Parse("""{"type":"object","properties":{"preferred":{"type":"string","enum":["A","B"]}},"required":["preferred"]}""").RootElement;
+        var options = new Microsoft.Extensions.AI.ChatOptions { Temperature = 0, ResponseFormat = Microsoft.Extensions.AI.ChatResponseFormat.ForJsonSchema(schema, "choice") };
+        List<Microsoft.Extensions.AI.ChatMessage> ask = [new(Microsoft.Extensions.AI.ChatRole.User, "Which one, A or B?")];
+        static string Reply(IReadOnlyList<(string Role, string Content)> messages) =>
+            messages.Any(m => m.Role == "user" && m.Content.Contains("not valid for the schema")) ? """{"preferred":"B"}""" : "I would say B, probably.";
+
+        await using var server = await FakeLlmServer.StartAsync();
+        server.Responder = r => Reply(r.Messages);
+        string directText;
+        await using (var rt = LlmRuntime.Open(Options(Path.Combine(dir, "direct"), "openai:answer", server.BaseUrl)))
+            directText = (await rt.ChatClient.GetResponseAsync(ask, options)).Text;
+        Assert.Equal(2, server.TotalPaid); // the answer and its repair
+
+        var exportDir = Path.Combine(dir, "requests");
+        var results = new List<string>();
+        var bodies = new List<JsonNode>();
+        for (var round = 1; ; round++)
+        {
+            Assert.True(round <= 3, "the repair never finished");
+            using var writer = new BatchExportWriter(exportDir);
+            await using var rt = LlmRuntime.Open(Options(Path.Combine(dir, "batch"), "openai:answer", FakeLlmServer.UnreachableBaseUrl()) with { BatchExport = writer });
+            if (results.Count > 0) await BatchImport.ImportAsync(rt.Store, results);
+            try
+            {
+                var text = (await rt.ChatClient.GetResponseAsync(ask, options)).Text;
+                Assert.Equal(directText, text);
+                break;
+            }
+            catch (DeferredCallException) { }
+            writer.Dispose();
+            var line = JsonNode.Parse(File.ReadAllLines(Directory.GetFiles(exportDir, "*.requests.jsonl").Single()).Single())!;
+            var body = line["body"]!;
+            bodies.Add(body);
+            var messages = body["messages"]!.AsArray().Select(m => (m!["role"]!.GetValue<string>(), m["content"]!.GetValue<string>())).ToList();
+            var completion = new { id = "c", @object = "chat.completion", model = "answer", choices = new[] { new { index = 0, message = new { role = "assistant", content = Reply(messages) }, finish_reason = "stop" } }, usage = new { prompt_tokens = 5, completion_tokens = 5, total_tokens = 10 } };
+            var output = Path.Combine(dir, $"results-{round}.jsonl");
+            File.WriteAllText(output, JsonSerializer.Serialize(new { custom_id = line["custom_id"]!.GetValue<string>(), response = new { status_code = 200, body = completion }, error = (object?)null }) + "\n");
+            results.Add(output);
+        }
+        Assert.Equal(2, bodies.Count); // the answer, then its repair
+        var repair = bodies[1]["messages"]!.AsArray();
+        Assert.Equal("assistant", repair[^2]!["role"]!.GetValue<string>());
+        Assert.Equal("I would say B, probably.", repair[^2]!["content"]!.GetValue<string>());
+        Assert.Contains("not valid for the schema", repair[^1]!["content"]!.GetValue<string>());
+    }
+
     [Fact]
     public void The_exported_body_is_what_a_server_would_get()
     {
@@ -107,9 +162,11 @@ public sealed class BatchRoundTripTests
             new Microsoft.Extensions.AI.ChatOptions { Temperature = 0.5f, MaxOutputTokens = 9, ResponseFormat = Microsoft.Extensions.AI.ChatResponseFormat.ForJsonSchema(schema, "x") });
         Assert.Equal("m", body.GetProperty("model").GetString());
         Assert.Equal(0.5, body.GetProperty("temperature").GetDouble());
-        Assert.Equal(9, body.GetProperty("max_tokens").GetInt32());
+        Assert.Equal(9, body.GetProperty("max_completion_tokens").GetInt32()); // what the OpenAI client of a direct run sends
         Assert.Equal("json_schema", body.GetProperty("response_format").GetProperty("type").GetString());
         Assert.Equal("x", body.GetProperty("response_format").GetProperty("json_schema").GetProperty("name").GetString());
+        // The schema as the direct client sends it: made strict (closed objects), not the raw one a hand-written body carried.
+        Assert.False(body.GetProperty("response_format").GetProperty("json_schema").GetProperty("schema").GetProperty("additionalProperties").GetBoolean());
     }
 
     private static int Words(string s) => s.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length;
