@@ -57,6 +57,7 @@ public static class TestbedStageRunner
         // The judge role-plays personas in this testbed; the survey asks it to answer as each one (and steered, and unsteered).
         var task = Survey.SurveyTask.Create(Survey.SurveyStage.Items(panel, survey, questions, o.SurveyModes, o.SurveyElicitation), TestbedRoles.Judge);
         var samples = await RunTaskAsync(c, task, Survey.SurveyStage.Count(panel.Count, survey, questions, o.SurveyModes, o.SurveyElicitation), "survey answers", c.Runtime.Role(TestbedRoles.Judge)).ConfigureAwait(false);
+        if (c.Shard is not null) return ShardCounts(samples);
         Directory.CreateDirectory(dir);
         await SampleLogExport.WriteJsonlAsync(c.Runtime.Store, task.Name, Path.Combine(dir, Survey.SurveyStage.SamplesFile), c.Stop).ConfigureAwait(false);
         c.Progress("statistics", 0, 1);
@@ -109,7 +110,7 @@ public static class TestbedStageRunner
         var options = new PairBuildOptions
         {
             PersonasPath = PopulationDir(c), PromptsPath = PromptsDir(c), OutputDirectory = PairsDir(c),
-            Schedule = o.Schedule with { Seed = o.Seed }, Verify = o.Verify,
+            Schedule = o.Schedule with { Seed = o.Seed }, Verify = o.Verify, Shard = c.Shard?.Shard ?? Preferences.Shard.Whole,
             // The dataset's writer answers, critiques and revises; the judge role-plays the persona. The model under test is not asked.
             Chain = new PairChainOptions { Answerer = TestbedRoles.Writer, CriticRole = TestbedRoles.Writer, JudgeRole = TestbedRoles.Judge },
         };
@@ -128,6 +129,7 @@ public static class TestbedStageRunner
     {
         var samples = new List<SampleRecord>();
         long done = 0;
+        if (c.Shard is { } part) task = part.Filter(task);
         c.Progress(step, 0, total);
         await TaskRunner.RunToEndAsync(TaskRunner.RunAsync(task, c.Runtime, new TaskRunOptions { FanOut = c.Runtime.FanOutOptions(role, c.Abort) }, c.Stop), task.Name, s =>
         {
@@ -137,6 +139,12 @@ public static class TestbedStageRunner
         c.Progress(step, done, total);
         return samples;
     }
+
+    /// <summary>What a shard's stage made: its samples only; the stage's files are the merge's, made from every shard's answers.</summary>
+    private static IReadOnlyDictionary<string, object?> ShardCounts(List<SampleRecord> samples) => new Dictionary<string, object?>
+    {
+        ["samples"] = samples.Count, ["failed"] = samples.Count(s => s.Status != SampleRecord.StatusOk),
+    };
 
     private static async Task<(IReadOnlyList<PersonaInput> Personas, IReadOnlyList<QuestionInput> Questions)> InputsAsync(StageContext c) =>
         (await PersonaInputs.LoadAsync(PopulationDir(c), c.Stop).ConfigureAwait(false), QuestionInputs.Load(PromptsDir(c)));
@@ -153,9 +161,12 @@ public static class TestbedStageRunner
         });
         // The four original modes, and the persona's own train pairs as examples: prompting alone beside learning from the feedback.
         var modes = BenchModes.Parse("all", havePairs: true);
+        // A shard has its own personas' pairs only: their few-shot examples are the unsharded run's.
+        if (c.Shard is { } part) pairList = [.. pairList.Where(p => part.Owns(p.Persona.Id))];
         var examples = PreferencePairsFile.TrainExamples(PreferencePairsFile.Stream(PairsDir(c)), pairList, o.FewShotPairs);
         var task = BenchTask.Create(BenchTask.Items(pairList, modes, 1, examples, o.FewShotPairs), prompts, [BenchTask.Critic(prompts)], 0);
         var samples = await RunTaskAsync(c, task, (long)pairList.Count * modes.Count, "answer + critic").ConfigureAwait(false);
+        if (c.Shard is not null) return ShardCounts(samples);
         Directory.CreateDirectory(dir);
         await SampleLogExport.WriteJsonlAsync(c.Runtime.Store, task.Name, Path.Combine(dir, "samples.jsonl"), c.Stop).ConfigureAwait(false);
         c.Progress("statistics", 0, 1);
@@ -182,6 +193,7 @@ public static class TestbedStageRunner
         if (items.Count == 0) throw new PersonaException($"Leave-one-out: no attribute applies to at least two personas with {options.BaseAttributes} other attributes; use more personas.");
         var task = LeaveOneOut.Create(items, prompts, TestbedRoles.Writer);
         var samples = await RunTaskAsync(c, task, items.Count, "role-play choices", c.Runtime.Role(LeaveOneOut.JudgeRole)).ConfigureAwait(false);
+        if (c.Shard is not null) return ShardCounts(samples);
         Directory.CreateDirectory(dir);
         await SampleLogExport.WriteJsonlAsync(c.Runtime.Store, task.Name, Path.Combine(dir, "samples.jsonl"), c.Stop).ConfigureAwait(false);
         var r = LeaveOneOut.Compute(samples, options, skipped, c.Runtime.Role(LeaveOneOut.JudgeRole).Identity.Identity);
@@ -203,6 +215,7 @@ public static class TestbedStageRunner
         var modes = BenchModes.Parse(BenchModes.OutputOnly, false);
         var task = BenchTask.Create(BenchTask.Items(pairList, modes, o.PassK), prompts, [BenchTask.Critic(prompts)], 1, BenchTask.PassAtKTaskName);
         var samples = await RunTaskAsync(c, task, (long)pairList.Count * o.PassK, "k samples + critic").ConfigureAwait(false);
+        if (c.Shard is not null) return ShardCounts(samples);
         Directory.CreateDirectory(dir);
         await SampleLogExport.WriteJsonlAsync(c.Runtime.Store, task.Name, Path.Combine(dir, "samples.jsonl"), c.Stop).ConfigureAwait(false);
         var r = PassAtK.Compute(samples, BenchTask.DefaultScoreSet, o.PassK, o.Resamples);
@@ -220,6 +233,7 @@ public static class TestbedStageRunner
         var n = bench.Count(s => s.Status == SampleRecord.StatusOk && s.Input("mode") == BenchModes.DemographicSummary);
         var task = SummaryAudit.Create(bench, prompts);
         var samples = await RunTaskAsync(c, task, n, "judging summaries", c.Runtime.Role(SummaryAudit.JudgeRole)).ConfigureAwait(false);
+        if (c.Shard is not null) return ShardCounts(samples);
         Directory.CreateDirectory(dir);
         await SampleLogExport.WriteJsonlAsync(c.Runtime.Store, task.Name, Path.Combine(dir, "samples.jsonl"), c.Stop).ConfigureAwait(false);
         var r = SummaryAudit.Compute(samples);
