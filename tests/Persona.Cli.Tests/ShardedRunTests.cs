@@ -144,6 +144,27 @@ public sealed class ShardedRunTests(ShardedRunFixture f) : IClassFixture<Sharded
         }
         await Refused($"'{changed}' (shard 2/3) changed after it finished", f.Shard(0), f.Shard(1), changed);
 
+        // A shard that says it is complete but lacks answers (made by another version, say): the merge stops at the first call it
+        // would have to make, sends nothing, and says so.
+        var lacking = Copy(f.Shard(2), Path.Combine(dir, "lacking-2"));
+        using (var c = new SqliteConnection($"Data Source={Path.Combine(lacking, "store.sqlite")};Pooling=False"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "DELETE FROM responses WHERE key IN (SELECT key FROM calls WHERE cached = 0 AND role = 'judge' LIMIT 50)";
+            Assert.True(cmd.ExecuteNonQuery() > 0);
+        }
+        var (answers, sha) = TestbedShards.AnswersDigest(Path.Combine(lacking, "store.sqlite"));
+        var record = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(lacking, TestbedShards.ShardFile)))!;
+        record["answers"] = answers;
+        record["answers_sha256"] = sha;
+        File.WriteAllText(Path.Combine(lacking, TestbedShards.ShardFile), record.ToJsonString());
+        var lackingOut = Path.Combine(dir, "lacking-run");
+        var (lc, _, lerr) = await Cli.RunSplit(["run", "merge", f.Shard(0), f.Shard(1), lacking, "--out", lackingOut]);
+        Assert.True(lc == 1, lerr);
+        Assert.Contains("The shards do not hold every answer the run needs", lerr);
+        Assert.Contains("\"paid_calls_started\": 0", File.ReadAllText(Path.Combine(lackingOut, TestbedRun.ManifestFile)));
+
         // A shard of another run: other options, so another shared step.
         var otherShared = Path.Combine(dir, "shared-seed2");
         await ShardedRunFixture.Ok(["run", "--personas", "12", "--seed", "2", "--shared-only", "--out", otherShared]);
@@ -168,22 +189,35 @@ public sealed class ShardedRunTests(ShardedRunFixture f) : IClassFixture<Sharded
         var sharedPaid = PaidKeys(f.Shared).Count;
         using (var p = Process.Start(psi)!)
         {
-            var stdout = p.StandardOutput.ReadToEndAsync();
+            _ = p.StandardOutput.ReadToEndAsync();
             var stderr = p.StandardError.ReadToEndAsync();
-            // Kill without warning once the shard has paid some of its own calls (beyond the shared step's answers it copies first).
+            // Kill without warning once the shard has committed answers of its own: its record says "running" (written after the
+            // shared answers are copied in) and its store logs paid calls (progress lines come only at the end off a terminal).
+            var record = Path.Combine(killed, TestbedShards.ShardFile);
             var deadline = DateTime.UtcNow.AddMinutes(2);
-            while (DateTime.UtcNow < deadline && !p.HasExited && PaidSoFar(killed) < 800) await Task.Delay(50);
-            Assert.False(p.HasExited, "the shard finished before it could be killed: " + await stdout + await stderr);
+            while (DateTime.UtcNow < deadline && !p.HasExited)
+            {
+                try
+                {
+                    if (File.Exists(record) && File.ReadAllText(record).Contains("\"running\"", StringComparison.Ordinal) && PaidSoFar(killed) > 0) break;
+                }
+                catch (IOException) { }
+                await Task.Delay(10);
+            }
+            Assert.False(p.HasExited, "the shard finished before it could be killed: " + await stderr);
             p.Kill(entireProcessTree: true);
             await p.WaitForExitAsync();
         }
-        Assert.Contains("\"status\": \"running\"", File.ReadAllText(Path.Combine(killed, TestbedShards.ShardFile)));
+        var afterKill = File.ReadAllText(Path.Combine(killed, TestbedShards.ShardFile));
+        Assert.True(afterKill.Contains("\"status\": \"running\"", StringComparison.Ordinal), "the shard finished before the kill: " + afterKill);
+        var beforeKill = PaidSoFar(killed);
+        Assert.True(beforeKill > 0);
 
         await ShardedRunFixture.Ok(["run", .. ShardedRunFixture.Options, "--shared", f.Shared, "--shard", "1/3", "--out", killed]);
         // Every answer paid once across the kill and the rerun, and the same answers as the uninterrupted shard.
         var paid = new List<string>();
         var keys = PaidKeys(killed, paid);
-        Assert.Equal(keys.Count, paid.Count);
+        Assert.True(keys.Count == paid.Count, $"{paid.Count - keys.Count} answers paid twice ({beforeKill} paid before the kill)");
         Assert.True(keys.SetEquals(PaidKeys(f.Shard(1))), "the resumed shard paid other calls than the uninterrupted one");
         JsonElement Record(string d) => JsonDocument.Parse(File.ReadAllText(Path.Combine(d, TestbedShards.ShardFile))).RootElement;
         Assert.Equal(Record(f.Shard(1)).GetProperty("answers_sha256").GetString(), Record(killed).GetProperty("answers_sha256").GetString());
@@ -196,13 +230,14 @@ public sealed class ShardedRunTests(ShardedRunFixture f) : IClassFixture<Sharded
         if (!File.Exists(store)) return 0;
         try
         {
-            using var c = new SqliteConnection($"Data Source={store};Mode=ReadOnly;Pooling=False");
+            // Read-write: a store left by a killed writer has a write-ahead log to recover, which a read-only connection cannot.
+            using var c = new SqliteConnection($"Data Source={store};Pooling=False");
             c.Open();
             using var cmd = c.CreateCommand();
             cmd.CommandText = "SELECT COUNT(*) FROM calls WHERE cached = 0";
             return (long)cmd.ExecuteScalar()!;
         }
-        catch (SqliteException) { return 0; } // not created yet, or busy
+        catch (SqliteException) { return 0; }
     }
 
     private static string Copy(string from, string to)

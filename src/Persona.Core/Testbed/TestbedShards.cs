@@ -308,8 +308,15 @@ public static class TestbedShards
             throw new PersonaException($"'{first.Dir}/{SharedFile}': its options do not read back as written (made by another version of persona?).");
 
         OutputPaths.EnsureFolderTarget(full, "--out");
-        if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any() && !File.Exists(Path.Combine(full, TestbedRun.ManifestFile)))
-            throw new PersonaException($"--out '{outDir}' is a folder with other files: the merge writes a whole run folder; give a new or empty folder.");
+        if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any())
+        {
+            // Only a merge of this very run may be resumed in place; any other folder's files would be mixed with the run's.
+            JsonNode? recorded = null;
+            try { recorded = File.Exists(Path.Combine(full, TestbedRun.ManifestFile)) ? JsonNode.Parse(File.ReadAllText(Path.Combine(full, TestbedRun.ManifestFile)))?["testbed"] : null; }
+            catch (JsonException) { }
+            if (recorded?.ToJsonString() != shared.Spec.Testbed.ToJsonString())
+                throw new PersonaException($"--out '{outDir}' is a folder with other files (not an earlier merge of these shards): the merge writes a whole run folder; give a new or empty folder.");
+        }
         Directory.CreateDirectory(full);
         var store = Path.Combine(full, "store.sqlite");
         await using (RunStore.Open(store)) { }
@@ -410,7 +417,7 @@ public static class TestbedShards
     }
 
     /// <summary>How many answers a store holds and a digest of them (keys and texts, in key order): what a merge checks a shard by.</summary>
-    internal static (long Count, string Sha256) AnswersDigest(string store)
+    public static (long Count, string Sha256) AnswersDigest(string store)
     {
         if (!File.Exists(store)) return (0, "");
         using var c = new SqliteConnection($"Data Source={store};Mode=ReadOnly;Pooling=False");
