@@ -255,6 +255,8 @@ public static class TestbedShards
             var ctx = new StageContext(o with { OutputDirectory = dir }, dir, rt, embedder,
                 (step, done, total) => progress?.Report(new TestbedProgress(k + 1, stages.Count, stage, step, done, total)), ct, abort) { Shard = part };
             counts[stage] = await TestbedStageRunner.RunAsync(stage, ctx).ConfigureAwait(false);
+            // The record says which stages are done (their answers flushed), for whoever watches a long shard.
+            await Write("running").ConfigureAwait(false);
             progress?.Report(new TestbedProgress(k + 1, stages.Count, stage, "done", 1, 1));
         }
         await Write("completed").ConfigureAwait(false);
