@@ -55,6 +55,10 @@ internal static class RunCommand
             output, scale, seed, personas, prompts, survey, surveyModes, surveyElicitation, from, dryRun, dataset, batchExport, batchImport,
         };
         runtime.AddTo(cmd);
+        // Across machines: --shared-only, --shard/--shared and `persona run merge` (RunShardCommands.cs).
+        var shards = new RunShardOptions();
+        shards.AddTo(cmd);
+        cmd.Subcommands.Add(RunShardOptions.Merge(console));
         cmd.SetAction(async (parse, ct) =>
         {
             var dir = parse.GetValue(output)!.FullName;
@@ -87,6 +91,7 @@ internal static class RunCommand
             if (o.Dataset is null && o.PromptSource is { } source) Prompts.PromptLoader.Load(source);
             o.Validate();
             var rtOptions = runtime.Build(parse, dir);
+            if (shards.Requested(parse)) return await shards.RunAsync(console, parse, o, rtOptions, parse.GetValue(dryRun), ct);
             // --refresh asks for new answers, which a reused stage would never request.
             if (rtOptions.Refresh && o.From is null) o = o with { From = TestbedStages.Population };
             if (parse.GetValue(dryRun))
@@ -135,7 +140,7 @@ internal static class RunCommand
     /// otherwise is refused rather than silently pairing nothing.
     /// </summary>
     /// <summary>The run's report stage: the report room writes the page from the run folder.</summary>
-    private static async Task<ReportOutcome> WriteReportAsync(string runDirectory, CancellationToken ct)
+    internal static async Task<ReportOutcome> WriteReportAsync(string runDirectory, CancellationToken ct)
     {
         var r = await Reports.RunReport.WriteAsync(runDirectory, ct).ConfigureAwait(false);
         return new ReportOutcome(r.SimulatedStages, r.Problems);
@@ -169,9 +174,9 @@ internal static class RunCommand
     }
 
     /// <summary>One progress display for the whole run: a line per stage (i of n, its step, items, rate, time left).</summary>
-    private static async Task<TestbedResult> Display(IAnsiConsole console, LlmRuntime rt, Func<IProgress<TestbedProgress>, Task<TestbedResult>> work)
+    internal static async Task<T> Display<T>(IAnsiConsole console, LlmRuntime rt, Func<IProgress<TestbedProgress>, Task<T>> work)
     {
-        TestbedResult result = null!;
+        T result = default!;
         await console.Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new ElapsedTimeColumn())
@@ -224,7 +229,7 @@ internal static class RunCommand
         return result;
     }
 
-    private static void WriteSummary(IAnsiConsole console, TestbedResult r, LlmRuntime rt)
+    internal static void WriteSummary(IAnsiConsole console, TestbedResult r, LlmRuntime rt)
     {
         var t = new Table().Border(TableBorder.Rounded).Title("persona run").AddColumns("stage", "status", "seconds", "paid calls", "cache hits", "est. cost", "key figures");
         foreach (var stage in TestbedStages.All)

@@ -17,6 +17,15 @@ public abstract record StageResult
     public JsonElement ToJson() => JsonSerializer.SerializeToElement(this, GetType(), TestbedRun.Json);
 }
 
+/// <summary>What a shard's per-persona stage made: its own samples only (the stage's files are the merge's, made from every shard's answers).</summary>
+public sealed record ShardStageResult(int Samples, int Failed) : StageResult
+{
+    /// <summary>Marks the record as a shard's, so it is never read as the whole stage's.</summary>
+    public bool Shard => true;
+
+    public override IEnumerable<(string, object?)> KeyFigures() => [("samples", Samples)];
+}
+
 public sealed record PopulationResult(int Personas, int Evaluated, int Rejected, double RejectionRate, int Train, int Test, int FidelityAttributes) : StageResult
 {
     public override IEnumerable<(string, object?)> KeyFigures() => [("personas", Personas), ("train", Train)];

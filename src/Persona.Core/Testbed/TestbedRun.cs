@@ -348,4 +348,7 @@ public sealed record StageContext(TestbedOptions Options, string RunDirectory, L
     Action<string, long, long> Progress, CancellationToken Stop, CancellationToken Abort)
 {
     public string Folder(string stage) => Path.Combine(RunDirectory, TestbedStages.Folder(stage));
+
+    /// <summary>Set in a shard of a sharded run: the stage makes only its personas' items and writes no aggregate (<see cref="TestbedShards"/>).</summary>
+    public TestbedShard? Shard { get; init; }
 }

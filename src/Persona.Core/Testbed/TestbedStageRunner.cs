@@ -24,7 +24,7 @@ public static class TestbedStageRunner
     private static string PromptsDir(StageContext c) => c.Folder(TestbedStages.Prompts);
     private static string PairsDir(StageContext c) => c.Folder(TestbedStages.Pairs);
 
-    internal static async Task<PopulationResult> PopulationAsync(StageContext c)
+    internal static async Task<StageResult> PopulationAsync(StageContext c)
     {
         var o = c.Options;
         var dir = PopulationDir(c);
@@ -41,7 +41,7 @@ public static class TestbedStageRunner
             result.Split.TrainCount, result.Split.TestCount, fidelity.Report.Attributes.Count);
     }
 
-    internal static async Task<SurveyStageResult> SurveyAsync(StageContext c)
+    internal static async Task<StageResult> SurveyAsync(StageContext c)
     {
         var o = c.Options;
         var dir = c.Folder(TestbedStages.Survey);
@@ -53,6 +53,7 @@ public static class TestbedStageRunner
         // The judge role-plays personas in this testbed; the survey asks it to answer as each one (and steered, and unsteered).
         var task = Survey.SurveyTask.Create(Survey.SurveyStage.Items(panel, survey, questions, o.SurveyModes, o.SurveyElicitation), TestbedRoles.Judge);
         var samples = await RunTaskAsync(c, task, Survey.SurveyStage.Count(panel.Count, survey, questions, o.SurveyModes, o.SurveyElicitation), "survey answers", c.Runtime.Role(TestbedRoles.Judge)).ConfigureAwait(false);
+        if (c.Shard is not null) return ShardCounts(samples);
         Directory.CreateDirectory(dir);
         await SampleLogExport.WriteJsonlAsync(c.Runtime.Store, task.Name, Path.Combine(dir, Survey.SurveyStage.SamplesFile), c.Stop).ConfigureAwait(false);
         c.Progress("statistics", 0, 1);
@@ -75,7 +76,7 @@ public static class TestbedStageRunner
             Math.Round(any.OverallBaselines.Uniform, 6), Math.Round(any.OverallBaselines.PopulationPrior, 6), simulated);
     }
 
-    internal static async Task<PromptsResult> PromptsAsync(StageContext c)
+    internal static async Task<StageResult> PromptsAsync(StageContext c)
     {
         var o = c.Options;
         var source = o.PromptSource is null ? PromptLoader.LoadBundledPrism() : PromptLoader.Load(o.PromptSource);
@@ -91,13 +92,13 @@ public static class TestbedStageRunner
         return new PromptsResult(source.Count, result.Report.Train, result.Report.HeldOut, result.Report.Topics.K);
     }
 
-    internal static async Task<PairsResult> PairsAsync(StageContext c)
+    internal static async Task<StageResult> PairsAsync(StageContext c)
     {
         var o = c.Options;
         var options = new PairBuildOptions
         {
             PersonasPath = PopulationDir(c), PromptsPath = PromptsDir(c), OutputDirectory = PairsDir(c),
-            Schedule = o.Schedule with { Seed = o.Seed }, Verify = o.Verify,
+            Schedule = o.Schedule with { Seed = o.Seed }, Verify = o.Verify, Shard = c.Shard?.Shard ?? Preferences.Shard.Whole,
             // The dataset's writer answers, critiques and revises; the judge role-plays the persona. The model under test is not asked.
             Chain = new PairChainOptions { Answerer = TestbedRoles.Writer, CriticRole = TestbedRoles.Writer, JudgeRole = TestbedRoles.Judge },
         };
@@ -110,12 +111,15 @@ public static class TestbedStageRunner
     }
 
     private static Task<List<SampleRecord>> RunTaskAsync<T>(StageContext c, EvalTask<T> task, long total, string step, ModelRole? role = null) =>
-        TaskCollector.CollectAsync(task, c.Runtime, role, total, step, c.Progress.Invoke, c.Stop, c.Abort);
+        TaskCollector.CollectAsync(c.Shard is { } part ? part.Filter(task) : task, c.Runtime, role, total, step, c.Progress.Invoke, c.Stop, c.Abort);
+
+    /// <summary>What a shard's stage made: its samples only; the stage's files are the merge's, made from every shard's answers.</summary>
+    private static ShardStageResult ShardCounts(List<SampleRecord> samples) => new(samples.Count, samples.Count(s => s.Status != SampleRecord.StatusOk));
 
     private static async Task<(IReadOnlyList<PersonaInput> Personas, IReadOnlyList<QuestionInput> Questions)> InputsAsync(StageContext c) =>
         (await PersonaInputs.LoadAsync(PopulationDir(c), c.Stop).ConfigureAwait(false), QuestionInputs.Load(PromptsDir(c)));
 
-    internal static async Task<BenchStageResult> BenchAsync(StageContext c)
+    internal static async Task<StageResult> BenchAsync(StageContext c)
     {
         var o = c.Options;
         var dir = c.Folder(TestbedStages.Bench);
@@ -127,14 +131,17 @@ public static class TestbedStageRunner
         });
         // The four original modes, and the persona's own train pairs as examples: prompting alone beside learning from the feedback.
         var modes = BenchModes.Parse("all", havePairs: true);
+        // A shard has its own personas' pairs only: their few-shot examples are the unsharded run's.
+        if (c.Shard is { } part) pairList = [.. pairList.Where(p => part.Owns(p.Persona.Id))];
         var examples = PreferencePairsFile.TrainExamples(PreferencePairsFile.Stream(PairsDir(c)), pairList, o.FewShotPairs);
         var task = BenchTask.Create(BenchTask.Items(pairList, modes, 1, examples, o.FewShotPairs), prompts, [BenchTask.Critic(prompts)], 0);
+        if (c.Shard is not null) return ShardCounts(await RunTaskAsync(c, task, (long)pairList.Count * modes.Count, "answer + critic").ConfigureAwait(false));
         var (samples, results) = await BenchJobs.BenchAsync(task, (long)pairList.Count * modes.Count, c.Runtime, new BenchOutput(dir), o.Resamples, o.MinCell,
             "answer + critic", c.Progress.Invoke, c.Stop, c.Abort).ConfigureAwait(false);
         return new BenchStageResult(samples.Count, modes, o.BenchQuestionsPerPersona, results.Modes.ToDictionary(m => m.Mode, m => m.Accuracy.Accuracy));
     }
 
-    internal static async Task<LooStageResult> LooAsync(StageContext c)
+    internal static async Task<StageResult> LooAsync(StageContext c)
     {
         var o = c.Options;
         var dir = c.Folder(TestbedStages.Loo);
@@ -144,13 +151,15 @@ public static class TestbedStageRunner
         var options = new LooOptions { Personas = o.LooPersonas, Questions = o.LooQuestions, Seed = (ulong)o.Seed };
         var (items, skipped) = LeaveOneOut.Plan(personas, questions, attrs, options);
         if (items.Count == 0) throw new PersonaException($"Leave-one-out: no attribute applies to at least two personas with {options.BaseAttributes} other attributes; use more personas.");
+        if (c.Shard is not null)
+            return ShardCounts(await RunTaskAsync(c, LeaveOneOut.Create(items, prompts, TestbedRoles.Writer), items.Count, "role-play choices", c.Runtime.Role(LeaveOneOut.JudgeRole)).ConfigureAwait(false));
         // The dataset's writer answers (generic and personalised); the judge role-plays the persona.
         var (samples, r) = await BenchJobs.LooAsync(items, prompts, TestbedRoles.Writer, options, skipped, c.Runtime, new BenchOutput(dir),
             "role-play choices", c.Progress.Invoke, c.Stop, c.Abort).ConfigureAwait(false);
         return new LooStageResult(samples.Count, r.Ranking.Count, skipped.Count);
     }
 
-    internal static async Task<PassKStageResult> PassKAsync(StageContext c)
+    internal static async Task<StageResult> PassKAsync(StageContext c)
     {
         var o = c.Options;
         var dir = c.Folder(TestbedStages.PassK);
@@ -162,20 +171,28 @@ public static class TestbedStageRunner
         });
         var modes = BenchModes.Parse(BenchModes.OutputOnly, false);
         var task = BenchTask.Create(BenchTask.Items(pairList, modes, o.PassK), prompts, [BenchTask.Critic(prompts)], 1, BenchTask.PassAtKTaskName);
+        if (c.Shard is not null) return ShardCounts(await RunTaskAsync(c, task, (long)pairList.Count * o.PassK, "k samples + critic").ConfigureAwait(false));
         var (samples, _) = await BenchJobs.PassKAsync(task, (long)pairList.Count * o.PassK, o.PassK, c.Runtime, new BenchOutput(dir), o.Resamples,
             "k samples + critic", c.Progress.Invoke, c.Stop, c.Abort).ConfigureAwait(false);
         return new PassKStageResult(samples.Count, pairList.Count, o.PassK);
     }
 
-    internal static async Task<SummariesStageResult> SummariesAsync(StageContext c)
+    internal static async Task<StageResult> SummariesAsync(StageContext c)
     {
         var dir = c.Folder(TestbedStages.Summaries);
         var prompts = BenchPrompts.Load(null);
+        if (c.Shard is not null)
+        {
+            await c.Runtime.Store.FlushAsync().ConfigureAwait(false);
+            var bench = SampleLogExport.Read(c.Runtime.Store, BenchTask.TaskName).ToList();
+            var n = bench.Count(s => s.Status == SampleRecord.StatusOk && s.Input("mode") == BenchModes.DemographicSummary);
+            return ShardCounts(await RunTaskAsync(c, SummaryAudit.Create(bench, prompts), n, "judging summaries", c.Runtime.Role(SummaryAudit.JudgeRole)).ConfigureAwait(false));
+        }
         var (_, r) = await BenchJobs.SummariesAsync(prompts, c.Runtime, new BenchOutput(dir), "judging summaries", c.Progress.Invoke, c.Stop, c.Abort).ConfigureAwait(false);
         return new SummariesStageResult(r.Summaries);
     }
 
-    internal static async Task<StudyStageResult> StudyAsync(StageContext c)
+    internal static async Task<StageResult> StudyAsync(StageContext c)
     {
         var o = c.Options;
         var dir = c.Folder(TestbedStages.Study);
@@ -214,7 +231,7 @@ public static class TestbedStageRunner
         return new StudyStageResult(plan.Personas.Count, plan.Personas.Count * options.RatersPerPersona);
     }
 
-    internal static async Task<DatasetStageResult> DatasetAsync(StageContext c)
+    internal static async Task<StageResult> DatasetAsync(StageContext c)
     {
         var dir = c.Folder(TestbedStages.Dataset);
         c.Progress("export", 0, 1);
@@ -225,7 +242,7 @@ public static class TestbedStageRunner
         return new DatasetStageResult(r.Train, r.Test, r.Skipped, r.Files);
     }
 
-    internal static async Task<ReportStageResult> ReportAsync(StageContext c)
+    internal static async Task<StageResult> ReportAsync(StageContext c)
     {
         c.Progress("report", 0, 1);
         var r = await c.WriteReport(c.RunDirectory, c.Stop).ConfigureAwait(false);

@@ -34,15 +34,17 @@ public sealed record TestbedStage(
     Func<StageContext, Task<StageResult>> Run)
 {
     /// <summary>A stage whose run function returns <typeparamref name="TResult"/>: what the manifest records and readers get back.</summary>
+    /// <remarks>The run function returns a <typeparamref name="TResult"/>, or a <see cref="ShardStageResult"/> when it ran one shard's personas.</remarks>
     public static TestbedStage Of<TResult>(string name, string folder, string description, IReadOnlyList<string> roles, IReadOnlyList<string> reads,
-        Func<TestbedOptions, object> options, Func<StageContext, Task<TResult>> run) where TResult : StageResult =>
-        new(name, folder, description, roles, reads, options, typeof(TResult), async c => await run(c).ConfigureAwait(false));
+        Func<TestbedOptions, object> options, Func<StageContext, Task<StageResult>> run) where TResult : StageResult =>
+        new(name, folder, description, roles, reads, options, typeof(TResult), run);
 
-    /// <summary>The stage's result as recorded in a manifest, or null when none is recorded or it is not of this stage's shape.</summary>
+    /// <summary>The stage's result as recorded in a manifest (a shard's own record included), or null when none is recorded or it is not of this stage's shape.</summary>
     public StageResult? ReadResult(System.Text.Json.JsonElement? counts)
     {
         if (counts is not { ValueKind: System.Text.Json.JsonValueKind.Object } c) return null;
-        try { return (StageResult?)System.Text.Json.JsonSerializer.Deserialize(c, ResultType, TestbedRun.Json); }
+        var type = c.TryGetProperty("shard", out var shard) && shard.ValueKind == System.Text.Json.JsonValueKind.True ? typeof(ShardStageResult) : ResultType;
+        try { return (StageResult?)System.Text.Json.JsonSerializer.Deserialize(c, type, TestbedRun.Json); }
         catch (System.Text.Json.JsonException) { return null; }
     }
 
