@@ -36,6 +36,9 @@ internal static class RmCommands
         var dim = new Option<int>("--dim") { Description = "Hashed feature dimensions (a power of two).", DefaultValueFactory = _ => 1 << 16 };
         var rank = new Option<int>("--rank") { Description = "Rank of the persona-conditioned model.", DefaultValueFactory = _ => 4 };
         var prototypes = new Option<int>("--prototypes") { Description = "Prototypes (K) of the PAL-style mixture.", DefaultValueFactory = _ => 4 };
+        var norm = new Option<string>("--norm") { Description = "l2: each text's TF-IDF vector scaled to unit length; none: weights per occurrence.", DefaultValueFactory = _ => "l2" };
+        var minDf = new Option<int>("--min-df") { Description = "Drop n-grams found in fewer training texts than this.", DefaultValueFactory = _ => 1 }.Between(1, 1_000_000);
+        var which = new Option<string>("--models") { Description = "Comma-separated models to train (global always): " + string.Join(", ", RmOptions.AllModels) + ".", DefaultValueFactory = _ => string.Join(",", RmOptions.AllModels) };
         var lambda = new Option<double>("--lambda") { Description = "L2 strength on the shared weights.", DefaultValueFactory = _ => new RmTrainOptions().Lambda };
         var shrink = new Option<double>("--shrink") { Description = "Pull of a persona's own weights (and a new person's mixture) back to the shared ones.", DefaultValueFactory = _ => new RmTrainOptions().Shrink };
         var iterations = new Option<int>("--max-iterations") { Description = "L-BFGS iterations per fit.", DefaultValueFactory = _ => 150 };
@@ -44,7 +47,7 @@ internal static class RmCommands
             "train pairs and are scored on their test pairs, per group, and on unseen personas after k = 0, 1, 2, 5, 10, 20, 50, 100 of their pairs.\n\n" +
             "Examples:\n  persona rm train --pairs out/pairs --out rm\n  persona rm train --pairs out/pairs --personas out/population --features embedding --out rm-emb")
         {
-            pairs, personas, output, features, seed, unseen, evalShare, resamples, dim, rank, prototypes, iterations, lambda, shrink,
+            pairs, personas, output, features, seed, unseen, evalShare, resamples, dim, rank, prototypes, iterations, lambda, shrink, norm, minDf, which,
         };
         cmd.SetAction(async (parse, ct) =>
         {
@@ -56,13 +59,16 @@ internal static class RmCommands
             if (rows.Count == 0) throw new PersonaException($"{pairsFile} holds no completed pairs; nothing to train on.");
             var population = await LoadPersonasAsync(parse.GetValue(personas), pairsFile, rows, ct);
             var kind = parse.GetValue(features)!;
+            var normName = parse.GetValue(norm)!;
+            if (normName is not ("l2" or "none")) throw new PersonaException($"--norm '{normName}': expected l2 or none.");
             using var embedder = kind == FeaturiserSpec.Embedding ? new MiniLmEmbedder() : null;
             var s = parse.GetValue(seed);
             var o = new RmOptions
             {
                 Holdout = new HoldoutOptions { UnseenShare = parse.GetValue(unseen), EvalShare = parse.GetValue(evalShare), Seed = s },
                 Train = new RmTrainOptions { Seed = s, Rank = parse.GetValue(rank), Prototypes = parse.GetValue(prototypes), MaxIterations = parse.GetValue(iterations), Lambda = parse.GetValue(lambda), Shrink = parse.GetValue(shrink) },
-                Features = kind, Dimensions = parse.GetValue(dim), Resamples = parse.GetValue(resamples),
+                Models = [GlobalBt.ModelName, .. parse.GetValue(which)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(m => m != GlobalBt.ModelName)],
+                Features = kind, L2 = normName == "l2", MinDf = parse.GetValue(minDf), Dimensions = parse.GetValue(dim), Resamples = parse.GetValue(resamples),
             };
             var r = await RmTrack.RunAsync(population, rows, simulated, outDir, o, embedder, step => console.MarkupLineInterpolated($"[grey]rm: {step}[/]"), ct);
             Render(console, r, outDir);

@@ -49,7 +49,8 @@ public sealed record SparseVector(int[] Index, float[] Value)
 }
 
 /// <summary>What a featuriser is, as saved with a model so `rm score` featurises new texts the same way.</summary>
-public sealed record FeaturiserSpec(string Kind, int Dimensions, int NGrams, double[]? Idf)
+/// <param name="L2">Scale each text's TF-IDF vector to unit length (sklearn's default); off, a word's weight stays per occurrence.</param>
+public sealed record FeaturiserSpec(string Kind, int Dimensions, int NGrams, double[]? Idf, bool L2 = true)
 {
     public const string Lexical = "lexical", Embedding = "embedding";
 }
@@ -128,7 +129,7 @@ public sealed class FeatureStore
     public SparseVector Raw(string text) => _raw.TryGetValue(Key(text), out var v) ? v : throw new InvalidOperationException("text not featurised");
 
     /// <summary>Smooth inverse document frequencies over these documents (lexical only): log((1 + n) / (1 + df)) + 1.</summary>
-    public double[]? FitIdf(IEnumerable<string> documents)
+    public double[]? FitIdf(IEnumerable<string> documents, int minDf = 1)
     {
         if (Kind != FeaturiserSpec.Lexical) return null;
         var df = new int[Dimensions];
@@ -139,11 +140,12 @@ public sealed class FeatureStore
             foreach (var i in Raw(d).Index) df[i]++;
         }
         var idf = new double[Dimensions];
-        for (var i = 0; i < idf.Length; i++) idf[i] = Math.Log((1.0 + n) / (1.0 + df[i])) + 1;
+        // A feature in fewer than minDf documents gets weight 0 (sklearn's min_df): with a few thousand pairs, rare n-grams are what a model overfits.
+        for (var i = 0; i < idf.Length; i++) idf[i] = df[i] < minDf ? 0 : Math.Log((1.0 + n) / (1.0 + df[i])) + 1;
         return idf;
     }
 
-    public FeaturiserSpec Spec(double[]? idf) => new(Kind, Kind == FeaturiserSpec.Lexical ? Dimensions : 0, NGrams, idf);
+    public FeaturiserSpec Spec(double[]? idf, bool l2 = true) => new(Kind, Kind == FeaturiserSpec.Lexical ? Dimensions : 0, NGrams, idf, l2);
 
     /// <summary>The feature vector of a text: TF-IDF, L2-normalised (lexical) or the embedding as is.</summary>
     public static SparseVector Weigh(SparseVector raw, FeaturiserSpec spec)
@@ -153,7 +155,7 @@ public sealed class FeatureStore
         var norm = 0.0;
         for (var i = 0; i < v.Length; i++) { v[i] = (float)(raw.Value[i] * spec.Idf[raw.Index[i]]); norm += v[i] * (double)v[i]; }
         norm = Math.Sqrt(norm);
-        if (norm > 0) for (var i = 0; i < v.Length; i++) v[i] = (float)(v[i] / norm);
+        if (spec.L2 && norm > 0) for (var i = 0; i < v.Length; i++) v[i] = (float)(v[i] / norm);
         return new SparseVector(raw.Index, v);
     }
 

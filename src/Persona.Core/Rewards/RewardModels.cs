@@ -15,7 +15,7 @@ public sealed record RmTrainOptions
     /// <summary>L2 strength on the global weights (the loss is a sum over pairs).</summary>
     public double Lambda { get; init; } = 0.5;
     /// <summary>How strongly a persona's own weights are pulled back to the global ones.</summary>
-    public double Shrink { get; init; } = 0.5;
+    public double Shrink { get; init; } = 0.02;
     public int Rank { get; init; } = 4;
     public int Prototypes { get; init; } = 4;
     public int MaxIterations { get; init; } = 150;

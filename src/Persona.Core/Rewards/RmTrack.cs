@@ -15,9 +15,16 @@ public sealed record RmOptions
     public string Features { get; init; } = FeaturiserSpec.Lexical;
     public int Dimensions { get; init; } = 1 << 16;
     public int Resamples { get; init; } = 1000;
+    /// <summary>Unit-length TF-IDF vectors (see <see cref="FeaturiserSpec.L2"/>).</summary>
+    public bool L2 { get; init; } = true;
+    /// <summary>Features in fewer training texts than this are dropped.</summary>
+    public int MinDf { get; init; } = 1;
     /// <summary>Where featurised texts are cached (null: DIR/features-cache).</summary>
     public string? CacheDirectory { get; init; }
     public static readonly IReadOnlyList<int> CurveK = [0, 1, 2, 5, 10, 20, 50, 100];
+    public static readonly IReadOnlyList<string> AllModels = [GlobalBt.ModelName, PerPersona.ModelName, Conditioned.ModelName, IdealPoints.ModelName];
+    /// <summary>Which models to train (the global one always: the others start from it and the majority tax is measured against it).</summary>
+    public IReadOnlyList<string> Models { get; init; } = AllModels;
 }
 
 public sealed record RmInterval(double Lower, double Upper);
@@ -68,7 +75,7 @@ public static class RmTrack
         var store = new FeatureStore(o.Features, o.CacheDirectory ?? Path.Combine(outDir, "features-cache"), o.Dimensions, 2, embedder);
         await store.AddAsync(labelled.SelectMany(p => new[] { p.A, p.B }).Concat(personas.Select(p => p.Text)), ct).ConfigureAwait(false);
         var trainPairs = labelled.Where(p => holdout.RoleOf(p.PairId).Role == RmRole.SeenTrain).ToList();
-        var spec = store.Spec(store.FitIdf(trainPairs.SelectMany(p => new[] { p.A, p.B })));
+        var spec = store.Spec(store.FitIdf(trainPairs.SelectMany(p => new[] { p.A, p.B }), o.MinDf), o.L2);
         var dim = spec.Kind == FeaturiserSpec.Lexical ? spec.Dimensions : store.Raw(labelled[0].A).Index.Length;
         var personaFeatures = personas.ToDictionary(p => p.Id, p => PersonaFeatures(p.Attributes, FeatureStore.Weigh(store.Raw(p.Text), spec), dim), StringComparer.Ordinal);
         RmExample Example(RmPair p) => new(p.PersonaId, SparseVector.Difference(FeatureStore.Weigh(store.Raw(p.A), spec), FeatureStore.Weigh(store.Raw(p.B), spec)), p.Label);
@@ -92,20 +99,29 @@ public static class RmTrack
         progress?.Invoke("global");
         var global = new GlobalBt { W = GlobalBt.Fit(train, dim, t.Lambda, t.MaxIterations), Featuriser = spec, Settings = t, Dim = dim };
         models.Add((global, sw.Elapsed.TotalSeconds));
+        foreach (var name in o.Models)
+            if (!RmOptions.AllModels.Contains(name)) throw new PersonaException($"--models: '{name}' is not a model; expected some of {string.Join(", ", RmOptions.AllModels)}.");
+        bool Wanted(string name) => o.Models.Contains(name);
         sw.Restart();
         progress?.Invoke("per_persona");
         var offsets = train.GroupBy(e => e.PersonaId, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => PerPersona.FitOffset(global.W, g.ToList(), t.Shrink, t.MaxIterations), StringComparer.Ordinal);
-        models.Add((new PerPersona { Global = global.W, Offsets = offsets, Featuriser = spec, Settings = t, Dim = dim }, sw.Elapsed.TotalSeconds));
-        sw.Restart();
-        progress?.Invoke("conditioned");
-        var personaDim = dim + AttributeSlots;
-        var (cw, cu, cv) = Conditioned.Fit(train, personaFeatures, global.W, dim, personaDim, t);
-        models.Add((new Conditioned { W = cw, U = cu, V = cv, PersonaDim = personaDim, Featuriser = spec, Settings = t, Dim = dim }, sw.Elapsed.TotalSeconds));
-        sw.Restart();
-        progress?.Invoke("pal_mixture");
-        var (protos, mixtures, mean) = IdealPoints.Fit(train, global.W, offsets, dim, t);
-        models.Add((new IdealPoints { Prototypes = protos, Mixtures = mixtures, MeanLogits = mean, Featuriser = spec, Settings = t, Dim = dim }, sw.Elapsed.TotalSeconds));
+        if (Wanted(PerPersona.ModelName)) models.Add((new PerPersona { Global = global.W, Offsets = offsets, Featuriser = spec, Settings = t, Dim = dim }, sw.Elapsed.TotalSeconds));
+        if (Wanted(Conditioned.ModelName))
+        {
+            sw.Restart();
+            progress?.Invoke("conditioned");
+            var personaDim = dim + AttributeSlots;
+            var (cw, cu, cv) = Conditioned.Fit(train, personaFeatures, global.W, dim, personaDim, t);
+            models.Add((new Conditioned { W = cw, U = cu, V = cv, PersonaDim = personaDim, Featuriser = spec, Settings = t, Dim = dim }, sw.Elapsed.TotalSeconds));
+        }
+        if (Wanted(IdealPoints.ModelName))
+        {
+            sw.Restart();
+            progress?.Invoke("pal_mixture");
+            var (protos, mixtures, mean) = IdealPoints.Fit(train, global.W, offsets, dim, t);
+            models.Add((new IdealPoints { Prototypes = protos, Mixtures = mixtures, MeanLogits = mean, Featuriser = spec, Settings = t, Dim = dim }, sw.Elapsed.TotalSeconds));
+        }
 
         // ---- evaluation ----
         progress?.Invoke("evaluation");
@@ -139,7 +155,7 @@ public static class RmTrack
             results.Add(new RmModelResult(model.Name, model.Description, seen, curve, groups, worst, Math.Round(seconds, 3)));
         }
         var tax = new List<RmTax>();
-        foreach (var g in results[0].Groups)
+        foreach (var g in results.Count < 2 ? Enumerable.Empty<RmGroup>() : results[0].Groups)
         {
             var best = results.Skip(1).Select(r => (r.Name, G: r.Groups.First(x => x.Attribute == g.Attribute && x.Group == g.Group)))
                 .OrderByDescending(x => x.G.Accuracy).First();
@@ -197,7 +213,7 @@ public static class RmTrack
             ["settings"] = new JsonObject { ["seed"] = s.Seed, ["lambda"] = s.Lambda, ["shrink"] = s.Shrink, ["rank"] = s.Rank, ["prototypes"] = s.Prototypes, ["max_iterations"] = s.MaxIterations },
             ["featuriser"] = new JsonObject
             {
-                ["kind"] = m.Featuriser.Kind, ["dimensions"] = m.Featuriser.Dimensions, ["ngrams"] = m.Featuriser.NGrams,
+                ["kind"] = m.Featuriser.Kind, ["dimensions"] = m.Featuriser.Dimensions, ["ngrams"] = m.Featuriser.NGrams, ["l2"] = m.Featuriser.L2,
                 ["idf"] = m.Featuriser.Idf is null ? null : RewardModel.Array(m.Featuriser.Idf),
             },
             ["parameters"] = m.SaveParameters(),
@@ -222,7 +238,7 @@ public static class RmTrack
                 Rank = st["rank"]!.GetValue<int>(), Prototypes = st["prototypes"]!.GetValue<int>(), MaxIterations = st["max_iterations"]!.GetValue<int>(),
             };
             var f = root["featuriser"]!;
-            var spec = new FeaturiserSpec(f["kind"]!.GetValue<string>(), f["dimensions"]!.GetValue<int>(), f["ngrams"]!.GetValue<int>(), f["idf"] is null ? null : RewardModel.ReadArray(f["idf"], "featuriser.idf"));
+            var spec = new FeaturiserSpec(f["kind"]!.GetValue<string>(), f["dimensions"]!.GetValue<int>(), f["ngrams"]!.GetValue<int>(), f["idf"] is null ? null : RewardModel.ReadArray(f["idf"], "featuriser.idf"), f["l2"]?.GetValue<bool>() ?? true);
             var dim = root["dim"]!.GetValue<int>();
             var p = root["parameters"]!;
             return root["name"]!.GetValue<string>() switch
