@@ -33,7 +33,7 @@ internal static class RmCommands
         var unseen = new Option<double>("--unseen-share") { Description = "Share of personas held out entirely (unseen).", DefaultValueFactory = _ => 0.2 };
         var evalShare = new Option<double>("--eval-share") { Description = "Share of each unseen persona's pairs kept for evaluation (the rest is its adaptation pool).", DefaultValueFactory = _ => 0.3 };
         var resamples = new Option<int>("--resamples") { Description = "Bootstrap resamples of the intervals.", DefaultValueFactory = _ => 1000 }.Between(100, 1_000_000);
-        var dim = new Option<int>("--dim") { Description = "Hashed feature dimensions (a power of two).", DefaultValueFactory = _ => 1 << 16 };
+        var dim = new Option<int>("--dim") { Description = "Hashed feature dimensions (a power of two); the conditioned and mixture models hold several vectors of this size.", DefaultValueFactory = _ => 1 << 14 };
         var rank = new Option<int>("--rank") { Description = "Rank of the persona-conditioned model.", DefaultValueFactory = _ => 4 };
         var prototypes = new Option<int>("--prototypes") { Description = "Prototypes (K) of the PAL-style mixture.", DefaultValueFactory = _ => 4 };
         var norm = new Option<string>("--norm") { Description = "l2: each text's TF-IDF vector scaled to unit length; none: weights per occurrence.", DefaultValueFactory = _ => "l2" };
@@ -98,13 +98,15 @@ internal static class RmCommands
             var kn = m.UnseenCurve.LastOrDefault();
             t.AddRow(Markup.Escape(m.Name), Markup.Escape(Acc(m.Seen.Accuracy, m.Seen.Interval)), k0 is null ? "-" : Markup.Escape(Acc(k0.Accuracy, k0.Interval)),
                 kn is null ? "-" : Markup.Escape($"k={kn.K}: " + Acc(kn.Accuracy, kn.Interval)),
-                m.WorstGroup is { } w ? Markup.Escape($"{w.Attribute}={w.Group} " + Acc(w.Accuracy, w.Interval)) : "-", m.TrainSeconds.ToString("0.0", Inv));
+                m.WorstGroup is { } w ? Markup.Escape($"{w.Attribute}={w.Group} " + Acc(w.Accuracy, w.Interval)) : "-", r.TrainSeconds.GetValueOrDefault(m.Name).ToString("0.0", Inv));
         }
         console.Write(t);
         var tax = r.MajorityTax.Where(x => x.Tax > 0).OrderByDescending(x => x.Tax).Take(5).ToList();
         if (tax.Count > 0)
             console.MarkupLineInterpolated($"majority tax (the global model's loss against the best personalised one), largest: {string.Join("; ", tax.Select(x => string.Create(Inv, $"{x.Attribute}={x.Group} {x.Tax:+0.0%;-0.0%} ({x.Model})")))}");
         console.MarkupLineInterpolated($"{r.SeenPersonas} seen / {r.UnseenPersonas} unseen personas; {r.TrainPairs} train pairs; texts featurised {r.TextsFeaturised} (cache hits {r.CacheHits}); results: {Path.Combine(outDir, RmTrack.ResultsFile)}");
+        // One machine-readable line for perf/rm/run.sh (timings are not results and stay out of rm-results.json).
+        console.WriteLine("timings: " + JsonSerializer.Serialize(new { texts_featurised = r.TextsFeaturised, cache_hits = r.CacheHits, featurise_s = r.FeaturiseSeconds, train_s = r.TrainSeconds }));
         if (r.Simulated) console.MarkupLine("[yellow]simulated:[/] the pairs were made by the offline simulator (a planted world); nothing here is a finding.");
     }
 

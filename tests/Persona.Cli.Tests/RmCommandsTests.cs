@@ -35,6 +35,8 @@ public sealed class RmCommandsTests
         // The global model's curve is flat (it never uses a new person's pairs).
         Assert.Single(models[0].GetProperty("unseen_curve").EnumerateArray().Select(c => c.GetProperty("accuracy").GetDouble()).Distinct());
         Assert.True(doc.RootElement.GetProperty("majority_tax").GetArrayLength() > 0);
+        foreach (var f in new[] { "rm-unseen-curve.svg", "rm-unseen-curve.png", "rm-groups.svg", "rm-groups.png" })
+            Assert.True(new FileInfo(R("rm/figures/" + f)).Length > 1000, f);
 
         // A rerun over the same texts featurises nothing.
         var (code2, output2) = await Cli.Run("rm", "train", "--pairs", R("pairs"), "--out", R("rm"), "--dim", "1024", "--resamples", "100", "--max-iterations", "30");

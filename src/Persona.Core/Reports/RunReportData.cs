@@ -200,6 +200,7 @@ public sealed partial record RunReportData(
         {
             ManifestProblem = manifestProblem is null ? null : manifestProblem + Consequence,
             DatasetComparison = CompareWithDataset(full, runManifest),
+            Rm = ReadRm(full), RmFigures = ReadRmFigures(full),
         };
     }
 

@@ -10,7 +10,7 @@ namespace Persona.Reports;
 /// <see cref="Fmt.Html"/>; numbers through <see cref="Fmt"/> (invariant culture); nothing reads the
 /// clock, the machine or the absolute path, so the page depends on the run folder's files alone.
 /// </summary>
-internal sealed class RunReportHtml(RunReportData d)
+internal sealed partial class RunReportHtml(RunReportData d)
 {
     private readonly StringBuilder _sb = new(1 << 20);
     private readonly IReadOnlyList<string> _simulated = d.SimulatedStages();
@@ -35,12 +35,13 @@ internal sealed class RunReportHtml(RunReportData d)
         Banner("top");
         Unfinished();
         _sb.Append("<nav><a href=\"#summary\">Beside the original</a> <a href=\"#population\">Population</a> <a href=\"#prompts\">Prompts</a> ")
-            .Append("<a href=\"#pairs\">Pairs</a> <a href=\"#bench\">Bench</a> <a href=\"#study\">Study kit</a> <a href=\"#costs\">Models and costs</a> ")
+            .Append("<a href=\"#pairs\">Pairs</a> <a href=\"#rm\">Reward models</a> <a href=\"#bench\">Bench</a> <a href=\"#study\">Study kit</a> <a href=\"#costs\">Models and costs</a> ")
             .Append("<a href=\"#reproducibility\">Reproducibility</a></nav>\n</header>\n<main>\n");
         Summary();
         Population();
         Prompts();
         Pairs();
+        Rm();
         Bench();
         Study();
         Costs();

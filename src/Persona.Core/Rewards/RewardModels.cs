@@ -68,12 +68,13 @@ public abstract class RewardModel
     /// Minimises with MathNet's L-BFGS. The best point seen is kept, so running out of iterations or a
     /// failed line search near the optimum returns that point rather than failing the track.
     /// </summary>
-    internal static double[] Minimise(double[] x0, Func<double[], double[], double> valueAndGradient, int maxIterations)
+    internal static double[] Minimise(double[] x0, Func<double[], double[], double> valueAndGradient, int maxIterations, CancellationToken ct = default)
     {
         var bestF = double.PositiveInfinity;
         var best = (double[])x0.Clone();
         var objective = ObjectiveFunction.Gradient(v =>
         {
+            ct.ThrowIfCancellationRequested(); // checked at every evaluation: a fit of a large model takes minutes
             var x = v.ToArray();
             var g = new double[x.Length];
             var f = valueAndGradient(x, g);
@@ -102,7 +103,7 @@ public sealed class GlobalBt : RewardModel
 
     public override double Margin(string personaId, SparseVector persona, SparseVector d) => d.Dot(W);
 
-    public static double[] Fit(IReadOnlyList<RmExample> train, int dim, double lambda, int maxIterations) =>
+    public static double[] Fit(IReadOnlyList<RmExample> train, int dim, double lambda, int maxIterations, CancellationToken ct = default) =>
         Minimise(new double[dim], (w, g) =>
         {
             var f = 0.0;
@@ -114,7 +115,7 @@ public sealed class GlobalBt : RewardModel
             }
             for (var i = 0; i < w.Length; i++) { f += 0.5 * lambda * w[i] * w[i]; g[i] += lambda * w[i]; }
             return f;
-        }, maxIterations);
+        }, maxIterations, ct);
 
     public override JsonObject SaveParameters() => new() { ["w"] = Array(W) };
 }
@@ -143,7 +144,7 @@ public sealed class PerPersona : RewardModel
     }
 
     /// <summary>The offset lives in the span of the persona's own feature differences, so it is fitted on their indices only.</summary>
-    public static SparseVector FitOffset(double[] global, IReadOnlyList<RmExample> pairs, double shrink, int maxIterations)
+    public static SparseVector FitOffset(double[] global, IReadOnlyList<RmExample> pairs, double shrink, int maxIterations, CancellationToken ct = default)
     {
         if (pairs.Count == 0) return SparseVector.Empty;
         var indices = pairs.SelectMany(p => p.D.Index).Distinct().Order().ToArray();
@@ -161,7 +162,7 @@ public sealed class PerPersona : RewardModel
             }
             for (var i = 0; i < o.Length; i++) { f += 0.5 * shrink * o[i] * o[i]; g[i] += shrink * o[i]; }
             return f;
-        }, maxIterations);
+        }, maxIterations, ct);
         return new SparseVector(indices, [.. x.Select(v => (float)v)]);
     }
 
@@ -213,7 +214,7 @@ public sealed class Conditioned : RewardModel
     }
 
     public static (double[] W, double[] U, double[] V) Fit(IReadOnlyList<RmExample> train, IReadOnlyDictionary<string, SparseVector> personas,
-        double[] globalW, int dim, int personaDim, RmTrainOptions o)
+        double[] globalW, int dim, int personaDim, RmTrainOptions o, CancellationToken ct = default)
     {
         int r = o.Rank, nw = dim, nu = r * personaDim, nv = r * dim;
         var x0 = new double[nw + nu + nv];
@@ -246,7 +247,7 @@ public sealed class Conditioned : RewardModel
             }
             for (var i = 0; i < p.Length; i++) { f += 0.5 * o.Lambda * p[i] * p[i]; g[i] += o.Lambda * p[i]; }
             return f;
-        }, o.MaxIterations);
+        }, o.MaxIterations, ct);
         return (x[..nw], x[nw..(nw + nu)], x[(nw + nu)..]);
     }
 
@@ -320,7 +321,7 @@ public sealed class IdealPoints : RewardModel
 
     /// <param name="offsets">The per-persona models' offsets, clustered (k-means on a seeded random projection) to start the prototypes.</param>
     public static (double[] Prototypes, Dictionary<string, double[]> Mixtures, double[] Mean) Fit(IReadOnlyList<RmExample> train, double[] globalW,
-        IReadOnlyDictionary<string, SparseVector> offsets, int dim, RmTrainOptions o)
+        IReadOnlyDictionary<string, SparseVector> offsets, int dim, RmTrainOptions o, CancellationToken ct = default)
     {
         var K = o.Prototypes;
         var persons = offsets.Keys.Order(StringComparer.Ordinal).ToList();
@@ -358,7 +359,7 @@ public sealed class IdealPoints : RewardModel
             for (var i = 0; i < K * dim; i++) { f += 0.5 * o.Lambda * p[i] * p[i]; g[i] += o.Lambda * p[i]; }
             for (var i = K * dim; i < p.Length; i++) { f += 0.005 * p[i] * p[i]; g[i] += 0.01 * p[i]; } // keeps mixtures finite
             return f;
-        }, o.MaxIterations);
+        }, o.MaxIterations, ct);
         var mixtures = new Dictionary<string, double[]>(StringComparer.Ordinal);
         var mean = new double[K];
         for (var i = 0; i < persons.Count; i++)

@@ -13,7 +13,7 @@ public sealed record RmOptions
     public HoldoutOptions Holdout { get; init; } = new();
     public RmTrainOptions Train { get; init; } = new();
     public string Features { get; init; } = FeaturiserSpec.Lexical;
-    public int Dimensions { get; init; } = 1 << 16;
+    public int Dimensions { get; init; } = 1 << 14;
     public int Resamples { get; init; } = 1000;
     /// <summary>Unit-length TF-IDF vectors (see <see cref="FeaturiserSpec.L2"/>).</summary>
     public bool L2 { get; init; } = true;
@@ -32,10 +32,17 @@ public sealed record RmAccuracy(double Accuracy, RmInterval Interval, int N);
 public sealed record RmCurvePoint(int K, double Accuracy, RmInterval Interval, int N);
 public sealed record RmGroup(string Attribute, string Group, double Accuracy, RmInterval Interval, int N, int Personas);
 public sealed record RmModelResult(string Name, string Description, RmAccuracy Seen, IReadOnlyList<RmCurvePoint> UnseenCurve, IReadOnlyList<RmGroup> Groups,
-    RmGroup? WorstGroup, double TrainSeconds);
+    RmGroup? WorstGroup);
 public sealed record RmTax(string Attribute, string Group, double Global, double Personalised, string Model, double Tax);
 public sealed record RmResults(bool Simulated, string Features, string Split, int SeenPersonas, int UnseenPersonas, int TrainPairs, int SeenTestPairs,
-    int UnseenEvalPairs, int TextsFeaturised, int CacheHits, double FeaturiseSeconds, IReadOnlyList<RmModelResult> Models, IReadOnlyList<RmTax> MajorityTax);
+    int UnseenEvalPairs, IReadOnlyList<RmModelResult> Models, IReadOnlyList<RmTax> MajorityTax)
+{
+    // Timings and cache counts are this process's, not results: kept out of rm-results.json so two identical runs (or a resumed one) write the same bytes.
+    [System.Text.Json.Serialization.JsonIgnore] public int TextsFeaturised { get; init; }
+    [System.Text.Json.Serialization.JsonIgnore] public int CacheHits { get; init; }
+    [System.Text.Json.Serialization.JsonIgnore] public double FeaturiseSeconds { get; init; }
+    [System.Text.Json.Serialization.JsonIgnore] public IReadOnlyDictionary<string, double> TrainSeconds { get; init; } = new Dictionary<string, double>();
+}
 
 /// <summary>
 /// The reward-model track: the canonical persona split, features computed once, the four models
@@ -46,7 +53,7 @@ public sealed record RmResults(bool Simulated, string Features, string Split, in
 /// </summary>
 public static class RmTrack
 {
-    public const string ResultsFile = "rm-results.json", ModelsFolder = "models", ModelFile = "model.json", ModelFormat = "persona-rm-model/1";
+    public const string ResultsFile = "rm-results.json", ModelsFolder = "models", ModelFile = "model.json", ModelFormat = "persona-rm-model/1", FiguresFolder = "figures";
     public const int MinGroupPersonas = 2;
 
     public static readonly JsonSerializerOptions Json = new()
@@ -97,7 +104,7 @@ public static class RmTrack
         var models = new List<(RewardModel Model, double Seconds)>();
         sw.Restart();
         progress?.Invoke("global");
-        var global = new GlobalBt { W = GlobalBt.Fit(train, dim, t.Lambda, t.MaxIterations), Featuriser = spec, Settings = t, Dim = dim };
+        var global = new GlobalBt { W = GlobalBt.Fit(train, dim, t.Lambda, t.MaxIterations, ct), Featuriser = spec, Settings = t, Dim = dim };
         models.Add((global, sw.Elapsed.TotalSeconds));
         foreach (var name in o.Models)
             if (!RmOptions.AllModels.Contains(name)) throw new PersonaException($"--models: '{name}' is not a model; expected some of {string.Join(", ", RmOptions.AllModels)}.");
@@ -105,21 +112,21 @@ public static class RmTrack
         sw.Restart();
         progress?.Invoke("per_persona");
         var offsets = train.GroupBy(e => e.PersonaId, StringComparer.Ordinal)
-            .ToDictionary(g => g.Key, g => PerPersona.FitOffset(global.W, g.ToList(), t.Shrink, t.MaxIterations), StringComparer.Ordinal);
+            .ToDictionary(g => g.Key, g => PerPersona.FitOffset(global.W, g.ToList(), t.Shrink, t.MaxIterations, ct), StringComparer.Ordinal);
         if (Wanted(PerPersona.ModelName)) models.Add((new PerPersona { Global = global.W, Offsets = offsets, Featuriser = spec, Settings = t, Dim = dim }, sw.Elapsed.TotalSeconds));
         if (Wanted(Conditioned.ModelName))
         {
             sw.Restart();
             progress?.Invoke("conditioned");
             var personaDim = dim + AttributeSlots;
-            var (cw, cu, cv) = Conditioned.Fit(train, personaFeatures, global.W, dim, personaDim, t);
+            var (cw, cu, cv) = Conditioned.Fit(train, personaFeatures, global.W, dim, personaDim, t, ct);
             models.Add((new Conditioned { W = cw, U = cu, V = cv, PersonaDim = personaDim, Featuriser = spec, Settings = t, Dim = dim }, sw.Elapsed.TotalSeconds));
         }
         if (Wanted(IdealPoints.ModelName))
         {
             sw.Restart();
             progress?.Invoke("pal_mixture");
-            var (protos, mixtures, mean) = IdealPoints.Fit(train, global.W, offsets, dim, t);
+            var (protos, mixtures, mean) = IdealPoints.Fit(train, global.W, offsets, dim, t, ct);
             models.Add((new IdealPoints { Prototypes = protos, Mixtures = mixtures, MeanLogits = mean, Featuriser = spec, Settings = t, Dim = dim }, sw.Elapsed.TotalSeconds));
         }
 
@@ -137,6 +144,7 @@ public static class RmTrack
                 var scored = new List<(string, bool)>();
                 foreach (var id in unseenIds)
                 {
+                    ct.ThrowIfCancellationRequested();
                     var scorer = model.Adapt(personaFeatures[id], pools[id].Take(k).ToList());
                     scored.AddRange(evals[id].Select(p => (id, Correct(scorer(examples[p.PairId].D), p.Label))));
                 }
@@ -152,7 +160,7 @@ public static class RmTrack
                 groups.Add(new RmGroup(g.Key.Attribute, g.Key.Group, a.Accuracy, a.Interval, a.N, rows.Select(r => r.PersonaId).Distinct().Count()));
             }
             var worst = groups.Where(g => g.Personas >= MinGroupPersonas).OrderBy(g => g.Accuracy).ThenBy(g => g.Attribute, StringComparer.Ordinal).FirstOrDefault();
-            results.Add(new RmModelResult(model.Name, model.Description, seen, curve, groups, worst, Math.Round(seconds, 3)));
+            results.Add(new RmModelResult(model.Name, model.Description, seen, curve, groups, worst));
         }
         var tax = new List<RmTax>();
         foreach (var g in results.Count < 2 ? Enumerable.Empty<RmGroup>() : results[0].Groups)
@@ -166,8 +174,14 @@ public static class RmTrack
         Directory.CreateDirectory(outDir);
         foreach (var (model, _) in models) Save(model, Path.Combine(outDir, ModelsFolder, model.Name));
         var res = new RmResults(simulated, o.Features, holdout.Options.Describe(), personas.Count - unseenIds.Count, unseenIds.Count, train.Count, seenTest.Count,
-            evals.Values.Sum(e => e.Count), store.Computed, store.CacheHits, Math.Round(featureSeconds, 3), results, tax);
+            evals.Values.Sum(e => e.Count), results, tax)
+        {
+            TextsFeaturised = store.Computed, CacheHits = store.CacheHits, FeaturiseSeconds = Math.Round(featureSeconds, 3),
+            TrainSeconds = models.ToDictionary(m => m.Model.Name, m => Math.Round(m.Seconds, 3), StringComparer.Ordinal),
+        };
         AtomicFile.WriteAllText(Path.Combine(outDir, ResultsFile), JsonSerializer.Serialize(res, Json));
+        RmPlots.UnseenCurve(res, Path.Combine(outDir, FiguresFolder));
+        RmPlots.Groups(res, Path.Combine(outDir, FiguresFolder));
         return res;
     }
 

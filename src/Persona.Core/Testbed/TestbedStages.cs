@@ -45,7 +45,7 @@ public sealed record TestbedStage(
 /// </summary>
 public static class TestbedStages
 {
-    public const string Population = "population", Survey = "survey", Prompts = "prompts", Pairs = "pairs", Bench = "bench", Loo = "loo",
+    public const string Population = "population", Survey = "survey", Prompts = "prompts", Pairs = "pairs", Rm = "rm", Bench = "bench", Loo = "loo",
         PassK = "passk", Summaries = "summaries", Study = "study", Dataset = "dataset", Report = "report";
 
     /// <summary>The report the last stage writes at the top of the run folder.</summary>
@@ -61,6 +61,8 @@ public static class TestbedStages
             [TestbedRoles.Writer], [], o => new { o.PromptSource, o.PromptLimit, o.TopicK, o.Seed }, TestbedStageRunner.PromptsAsync),
         new(Pairs, "pairs", "preference pairs + role-play verification in both orders",
             [TestbedRoles.Writer, TestbedRoles.Judge], [Population, Prompts], o => new { o.Schedule, Verify = o.Verify.ToString(), o.Seed }, TestbedStageRunner.PairsAsync),
+        new(Rm, "rm", "reward models (global, per-persona, persona-conditioned, PAL-style mixture) on seen and unseen personas",
+            [], [Population, Pairs], o => new { o.Resamples, o.Seed }, RmStage.RunAsync),
         new(Bench, "bench", "PERSONA Bench (every mode, debate critic)",
             [TestbedRoles.Model, TestbedRoles.Critic], [Population, Prompts, Pairs], o => new { o.BenchQuestionsPerPersona, o.Resamples, o.MinCell, o.FewShotPairs, o.Seed }, TestbedStageRunner.BenchAsync),
         new(Loo, "bench/loo", "leave-one-attribute-out",
@@ -74,7 +76,7 @@ public static class TestbedStages
         new(Dataset, "dataset", "Hugging Face dataset folder",
             [], [Population, Pairs], _ => new { }, TestbedStageRunner.DatasetAsync),
         new(Report, ".", "report.html",
-            [], [Population, Prompts, Pairs, Bench, Loo, PassK, Summaries, Study, Dataset], o => new { o.Scale }, TestbedStageRunner.ReportAsync),
+            [], [Population, Prompts, Pairs, Rm, Bench, Loo, PassK, Summaries, Study, Dataset], o => new { o.Scale }, TestbedStageRunner.ReportAsync),
     ];
 
     private static readonly IReadOnlyDictionary<string, TestbedStage> ByName = Registry.ToDictionary(s => s.Name, StringComparer.Ordinal);
