@@ -33,6 +33,7 @@ public static class PersonaApp
         root.Subcommands.Add(SurveyCommands.Create(console));
         root.Subcommands.Add(BenchCommands.Create(console));
         root.Subcommands.Add(StudyCommands.Create(console));
+        root.Subcommands.Add(RmCommands.Create(console));
         root.Subcommands.Add(ReportCommand.Create(console, error));
         return root;
     }

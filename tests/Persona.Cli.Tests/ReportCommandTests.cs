@@ -32,8 +32,9 @@ public sealed class ReportCommandTests(RunFolderFixture run) : IClassFixture<Run
         Assert.Contains("data-banner=\"top\"", html);
         Assert.DoesNotContain("Not run:", html);
         Assert.DoesNotContain("Could not read", html);
-        // 24 fidelity histograms, the five bench figures and the survey's heat map, embedded.
-        Assert.Equal(24 + 5 + 1, System.Text.RegularExpressions.Regex.Matches(html, "<img alt=\"[^\"]*\" src=\"data:image/").Count);
+        Assert.Contains("<section id=\"rm\">", html);
+        // 24 fidelity histograms, the two reward-model figures, the five bench figures and the survey's heat map, embedded.
+        Assert.Equal(24 + 2 + 5 + 1, System.Text.RegularExpressions.Regex.Matches(html, "<img alt=\"[^\"]*\" src=\"data:image/").Count);
         Assert.Contains("persona study serve RUN/study", html);
         Assert.DoesNotContain(run.Root, html);
     }
@@ -145,7 +146,7 @@ public sealed class ReportCommandTests(RunFolderFixture run) : IClassFixture<Run
         Assert.True(code == 0, stdout + stderr);
         Assert.Contains("unfinished:", stderr);
         Assert.Contains("\"cancelled\" by Ctrl-C", stderr);
-        Assert.Contains("not run: bench, loo, passk, summaries, study, dataset, report", stderr);
+        Assert.Contains("not run: rm, bench, loo, passk, summaries, study, dataset, report", stderr);
         var html = await File.ReadAllTextAsync(Path.Combine(copy, "report.html"));
         Assert.Contains("data-unfinished=\"top\"", html);
         Assert.Contains("This run did not finish", html);

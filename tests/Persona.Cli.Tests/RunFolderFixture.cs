@@ -6,7 +6,7 @@ namespace Persona.Testing;
 /// <summary>
 /// A small real run folder in the layout `persona run` writes, built once per test class with the
 /// existing verbs on the offline model (about 15 s on two cores): population (+ fidelity), prompts,
-/// pairs, bench (+ loo, passk, summaries) and the study kit. Shared with the browser tests, which
+/// pairs, reward models, bench (+ loo, passk, summaries) and the study kit. Shared with the browser tests, which
 /// link this file.
 /// </summary>
 public sealed class RunFolderFixture : IAsyncLifetime
@@ -23,6 +23,7 @@ public sealed class RunFolderFixture : IAsyncLifetime
         await Step("prompts", "curate", "--model", "offline", "--limit", "200", "--k", "8", "--out", R("prompts"));
         await Step("pairs", "build", "--personas", R("population/personas.jsonl"), "--prompts", R("prompts/prompts.jsonl"), "--model", "offline",
             "--out", R("pairs"), "--train-prompts", "15", "--heldout-prompts", "5", "--train-pairs", "10");
+        await Step("rm", "train", "--pairs", R("pairs"), "--out", R("rm"), "--dim", "4096", "--resamples", "200", "--max-iterations", "40");
         string[] bench = ["--personas", R("population"), "--prompts", R("prompts"), "--model", "offline", "--critic-model", "offline"];
         await Step(["bench", "run", .. bench, "--per-persona", "2", "--resamples", "200", "--out", R("bench")]);
         await Step(["bench", "loo", .. bench, "--judge-model", "offline", "--attributes", "ideology,sex,age", "--loo-personas", "10", "--loo-questions", "3", "--out", R("bench/loo")]);

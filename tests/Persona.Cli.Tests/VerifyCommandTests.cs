@@ -82,7 +82,7 @@ public sealed class VerifyCommandTests
         Assert.Contains("unfinished:", stdout);
         Assert.Contains("\"cancelled\" by Ctrl-C", stdout);
         Assert.Contains("cancelled: prompts", stdout);
-        Assert.Contains("not run: pairs, bench, loo, passk, summaries, study, dataset, report", stdout);
+        Assert.Contains("not run: pairs, rm, bench, loo, passk, summaries, study, dataset, report", stdout);
         Assert.Contains("1 output and 1 input", stdout); // what exists still matches
         Assert.Equal("", stderr);
 

@@ -46,7 +46,7 @@ public sealed class RunReportBrowserTests(BrowserFixture fixture, RunFolderFixtu
               return g.getImageData(c.width - 1, c.height - 1, 1, 1).data[3] > 0 ? i.naturalWidth : 0;
             }))
             """);
-        Assert.Equal(24 + 5 + 1, widths.Length);
+        Assert.Equal(24 + 2 + 5 + 1, widths.Length); // fidelity histograms, reward-model figures, bench figures, the survey's heat map
         Assert.All(widths, w => Assert.True(w > 0, "an image did not load"));
         var captions = await page.Locator("figure figcaption").AllInnerTextsAsync();
         foreach (var title in new[] { "age", "occupation category", "Accuracy by mode", "Accuracy per group", "Leave-one-attribute-out influence", "pass@k", "Attributes dropped by demographic summaries", "Distance per question and group" })

@@ -26,8 +26,10 @@ public static class RolePlayChoice
     /// preference, on which prompt, in which order (a label of the caller's, part of the planted draw),
     /// which side is the personalised answer and how long each side is (the caller's unit).
     /// </summary>
+    /// <remarks>The two texts (optional) let the simulated world plant preferences on the answers' words (its marker
+    /// words); callers that leave them out keep the hint, and the cache keys, they always had.</remarks>
     public sealed record Ask(string PersonaKey, string PromptKey, IReadOnlyDictionary<string, string>? Attributes, string Order,
-        bool PersonalisedFirst, int FirstLength, int SecondLength);
+        bool PersonalisedFirst, int FirstLength, int SecondLength, string? PersonalisedText = null, string? GenericText = null);
 
     /// <summary>The request options of a choice: temperature 0, the schema, the template version and the hint.</summary>
     /// <param name="schemaName">The response format's name and description are part of a call's cache key: each caller keeps
@@ -39,14 +41,25 @@ public static class RolePlayChoice
             Temperature = 0,
             MaxOutputTokens = maxOutputTokens,
             ResponseFormat = ChatResponseFormat.ForJsonSchema(Schema, schemaName, schemaDescription),
-        }.WithRunMetadata(templateVersion, hint: new SimulationHint("preference_judge", a.Attributes, new Dictionary<string, string>
+        }.WithRunMetadata(templateVersion, hint: new SimulationHint("preference_judge", a.Attributes, HintOptions(a)));
+
+    private static Dictionary<string, string> HintOptions(Ask a)
+    {
+        var o = new Dictionary<string, string>
         {
             ["persona_key"] = a.PersonaKey, ["prompt_key"] = a.PromptKey, ["order"] = a.Order,
             ["first"] = a.PersonalisedFirst ? "personalised" : "generic",
             ["first_length"] = a.FirstLength.ToString(CultureInfo.InvariantCulture),
             ["second_length"] = a.SecondLength.ToString(CultureInfo.InvariantCulture),
             ["field"] = Field,
-        }));
+        };
+        if (a.PersonalisedText is not null && a.GenericText is not null)
+        {
+            o["personalised_text"] = a.PersonalisedText;
+            o["generic_text"] = a.GenericText;
+        }
+        return o;
+    }
 
     /// <summary>
     /// "A" or "B" from a model's answer, or null when it holds no usable choice. Tolerant of what

@@ -146,7 +146,11 @@ public sealed class OfflineSimulator : IChatClient
                 var personalisedFirst = hint.Option("first") == "personalised";
                 bool pickFirst;
                 if (w.Unit("fidelity", personaKey, promptKey, order) < w.Fidelity(persona))
-                    pickFirst = w.PrefersPersonalised(persona, personaKey, promptKey) == personalisedFirst;
+                {
+                    // Marker words count only when the stage passed both answers (pair verification); other choices keep the attribute-only preference.
+                    var marker = hint.Option("personalised_text") is { } pt && hint.Option("generic_text") is { } gt ? w.MarkerTerm(persona, pt, gt) : 0;
+                    pickFirst = w.PrefersPersonalised(persona, personaKey, promptKey, marker) == personalisedFirst;
+                }
                 else
                     pickFirst = w.Unit("position", personaKey, promptKey, order) < w.FirstPickProbability(hint.NumberOption("first_length") ?? 0, hint.NumberOption("second_length") ?? 0);
                 obj[field] = JsonNode.Parse(values[pickFirst ? 0 : 1]);

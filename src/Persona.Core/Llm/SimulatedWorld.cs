@@ -14,6 +14,11 @@ namespace Persona.Llm;
 /// <item><b>preference</b>: logit P(persona truly prefers the personalised answer) = intercept +
 /// the weight of each attribute value the persona shows (absent attributes add 0), so a
 /// leave-one-out analysis has a right answer (|weight|).</item>
+/// <item><b>markers</b>: words whose appeal depends on the persona: in a pair verification, the
+/// preference logit above also gains, per marker word, appeal(persona) x (its count in the
+/// personalised answer - its count in the generic one), appeal = the word's base appeal + the
+/// offsets of the attribute values the persona shows. Planted so a reward model reading the
+/// answers' text has a right answer (one group's appeal is the majority's, reversed).</item>
 /// <item><b>fidelity</b>: P(the judge role-plays faithfully) = default + group offsets; otherwise
 /// it has no preference and follows <b>judge</b>.position_bias (P(first)) shifted on the logit
 /// scale by length_preference x (len(first) - len(second)) / max length.</item>
@@ -37,6 +42,8 @@ public sealed class SimulatedWorld
     public ulong Seed { get; init; }
     public double PreferenceIntercept { get; init; }
     public IReadOnlyDictionary<string, IReadOnlyList<(string Match, double Weight)>> PreferenceWeights { get; init; } = new Dictionary<string, IReadOnlyList<(string, double)>>();
+    /// <summary>Marker words (lower case) with their base appeal and per-group offsets; empty: no marker effect.</summary>
+    public IReadOnlyList<MarkerWord> Markers { get; init; } = [];
     public double FidelityDefault { get; init; } = 1;
     public IReadOnlyDictionary<string, IReadOnlyList<(string Match, double Weight)>> FidelityOffsets { get; init; } = new Dictionary<string, IReadOnlyList<(string, double)>>();
     public double PositionBias { get; init; } = 0.5;
@@ -107,6 +114,19 @@ public sealed class SimulatedWorld
             var judge = Obj("judge");
             var bench = Obj("bench");
             var survey = Obj("survey");
+            var markers = new List<MarkerWord>();
+            if (root.TryGetProperty("markers", out var mk))
+            {
+                if (mk.ValueKind != JsonValueKind.Object || !mk.TryGetProperty("words", out var words) || words.ValueKind != JsonValueKind.Object)
+                    throw new PersonaException($"{Where("markers")}: expected {{\"words\": {{word: {{\"appeal\": number, \"offsets\": {{attribute: {{value: number}}}}}}}}}}.");
+                foreach (var word in words.EnumerateObject())
+                {
+                    if (word.Value.ValueKind != JsonValueKind.Object) throw new PersonaException($"{Where("markers.words." + word.Name)}: expected an object with appeal and offsets.");
+                    if (word.Name.Length == 0 || !word.Name.All(char.IsLetter)) throw new PersonaException($"{Where("markers.words." + word.Name)}: a marker is one word of letters.");
+                    markers.Add(new MarkerWord(word.Name.ToLowerInvariant(), Num(word.Value, "appeal", "markers.words." + word.Name + ".appeal", 0, -10, 10),
+                        Table(word.Value, "offsets", "markers.words." + word.Name + ".offsets")));
+                }
+            }
             var pass = new Dictionary<string, double>(StringComparer.OrdinalIgnoreCase);
             var drop = new Dictionary<string, double>(StringComparer.OrdinalIgnoreCase);
             double dropDefault = 0;
@@ -132,6 +152,7 @@ public sealed class SimulatedWorld
                 Seed = root.TryGetProperty("seed", out var s) && s.TryGetUInt64(out var seed) ? seed : 0,
                 PreferenceIntercept = Has(pref) ? Num(pref, "intercept", "preference.intercept", 0) : 0,
                 PreferenceWeights = Has(pref) ? Table(pref, "weights", "preference.weights") : new Dictionary<string, IReadOnlyList<(string, double)>>(),
+                Markers = markers,
                 FidelityDefault = Has(fid) ? Num(fid, "default", "fidelity.default", 1, 0, 1) : 1,
                 FidelityOffsets = Has(fid) ? Table(fid, "offsets", "fidelity.offsets") : new Dictionary<string, IReadOnlyList<(string, double)>>(),
                 PositionBias = Has(judge) ? Num(judge, "position_bias", "judge.position_bias", 0.5, 0, 1) : 0.5,
@@ -166,12 +187,40 @@ public sealed class SimulatedWorld
         return sum;
     }
 
-    /// <summary>P(the persona truly prefers the personalised answer).</summary>
-    public double PreferenceProbability(IReadOnlyDictionary<string, string>? persona) => Sigmoid(PreferenceIntercept + Effect(PreferenceWeights, persona));
+    /// <summary>P(the persona truly prefers the personalised answer); <paramref name="markerTerm"/> is <see cref="MarkerTerm"/> of the two answers (0 without texts).</summary>
+    public double PreferenceProbability(IReadOnlyDictionary<string, string>? persona, double markerTerm = 0) => Sigmoid(PreferenceIntercept + Effect(PreferenceWeights, persona) + markerTerm);
 
     /// <summary>Whether this persona truly prefers the personalised answer on this prompt (a seeded draw per persona and prompt).</summary>
-    public bool PrefersPersonalised(IReadOnlyDictionary<string, string>? persona, string personaKey, string promptKey)
-        => Unit("pref", personaKey, promptKey) < PreferenceProbability(persona);
+    public bool PrefersPersonalised(IReadOnlyDictionary<string, string>? persona, string personaKey, string promptKey, double markerTerm = 0)
+        => Unit("pref", personaKey, promptKey) < PreferenceProbability(persona, markerTerm);
+
+    /// <summary>A marker word's appeal to this persona (logit per occurrence).</summary>
+    public static double Appeal(MarkerWord m, IReadOnlyDictionary<string, string>? persona) => m.Appeal + Effect(m.Offsets, persona);
+
+    /// <summary>Sum over marker words of appeal(persona) x (count in the personalised answer - count in the generic one).</summary>
+    public double MarkerTerm(IReadOnlyDictionary<string, string>? persona, string personalised, string generic)
+    {
+        if (Markers.Count == 0) return 0;
+        var sum = 0.0;
+        foreach (var m in Markers)
+        {
+            var diff = CountWord(personalised, m.Word) - CountWord(generic, m.Word);
+            if (diff != 0) sum += diff * Appeal(m, persona);
+        }
+        return sum;
+    }
+
+    /// <summary>Occurrences of a word (case-insensitive, whole words of letters).</summary>
+    public static int CountWord(string text, string word)
+    {
+        var n = 0;
+        for (var i = text.IndexOf(word, StringComparison.OrdinalIgnoreCase); i >= 0; i = text.IndexOf(word, i + word.Length, StringComparison.OrdinalIgnoreCase))
+        {
+            var end = i + word.Length;
+            if ((i == 0 || !char.IsLetter(text[i - 1])) && (end == text.Length || !char.IsLetter(text[end]))) n++;
+        }
+        return n;
+    }
 
     /// <summary>P(the judge role-plays this persona faithfully).</summary>
     public double Fidelity(IReadOnlyDictionary<string, string>? persona) => Math.Clamp(FidelityDefault + Effect(FidelityOffsets, persona), 0, 1);
@@ -254,3 +303,6 @@ public sealed class SimulatedWorld
 
     public static double Sigmoid(double x) => 1 / (1 + Math.Exp(-x));
 }
+
+/// <summary>A planted marker word: its base appeal (logit per occurrence) and offsets per attribute value.</summary>
+public sealed record MarkerWord(string Word, double Appeal, IReadOnlyDictionary<string, IReadOnlyList<(string Match, double Weight)>> Offsets);

@@ -21,12 +21,15 @@ public sealed record PairExportOptions
     public bool DropFlagged { get; init; }
     /// <summary>hf only: also publish this persona population (a `personas build` parquet) as a second config, `personas`, of the same dataset.</summary>
     public string? PersonasParquet { get; init; }
+    /// <summary>The canonical persona holdout written beside the default config (configs seen/unseen; trl: rm-*.jsonl reward-model rows).</summary>
+    public Rewards.HoldoutOptions Holdout { get; init; } = new();
 
     public void Validate()
     {
         if (Format is not ("trl" or "hf")) throw new PersonaException($"--format '{Format}': expected trl or hf.");
         if (PromptStyle is not ("explicit" or "implicit")) throw new PersonaException($"--prompt-style '{PromptStyle}': expected explicit or implicit.");
         if (PersonaIn is not ("system" or "prompt")) throw new PersonaException($"--persona-in '{PersonaIn}': expected system or prompt.");
+        Holdout.Validate();
         if (PersonasParquet is { } p && (Format != "hf" || !File.Exists(p)))
             throw new PersonaException(Format != "hf" ? "A persona population is published only with --format hf." : $"Persona file '{p}' does not exist.");
     }
@@ -41,7 +44,7 @@ public sealed record PairExportResult(long Train, long Test, long Skipped, IRead
 /// with YAML front matter, and SHA256SUMS). Only completed pairs are exported; filters drop
 /// unverified or flagged ones. Rows are streamed in chunks.
 /// </summary>
-public static class PairExport
+public static partial class PairExport
 {
     private const int Chunk = 5_000; // rows per Parquet row group held in memory: 50,000 rows of persona text were ~2 GB at paper scale
 
@@ -159,6 +162,7 @@ public static class PairExport
                 files.Add(name + ".jsonl");
                 files.Add(name + ".parquet");
             }
+            files.AddRange((await ExportHoldoutAsync(pairsFile, outDir, o, Keep, ct).ConfigureAwait(false)).Files);
         }
         else
         {
@@ -177,7 +181,9 @@ public static class PairExport
                 personas = (await Personas.PersonaFiles.ReadAsync(target, ct).ConfigureAwait(false)).Count;
                 files.Add(PersonasFile);
             }
-            AtomicFile.WriteAllText(Path.Combine(outDir, "README.md"), Card(report, train, test, o, personas));
+            var holdout = await ExportHoldoutAsync(pairsFile, outDir, o, Keep, ct).ConfigureAwait(false);
+            files.AddRange(holdout.Files);
+            AtomicFile.WriteAllText(Path.Combine(outDir, "README.md"), Card(report, train, test, o, personas, holdout));
             files.Add("README.md");
         }
         var sums = new StringBuilder();
@@ -221,7 +227,7 @@ public static class PairExport
 
     private static readonly JsonSerializerOptions LineJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    private static async Task<long> WriteBothAsync(string jsonl, string parquet, IEnumerable<TrlRow> rows, CancellationToken ct)
+    private static async Task<long> WriteBothAsync<T>(string jsonl, string parquet, IEnumerable<T> rows, CancellationToken ct)
     {
         long n = 0;
         var full = Path.GetFullPath(parquet);
@@ -232,7 +238,7 @@ public static class PairExport
             {
                 await using var pq = new FileStream(tmpParquet, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
                 await using var w = new StreamWriter(s, new UTF8Encoding(false), 1 << 16, leaveOpen: true);
-                var chunk = new List<TrlRow>(Chunk);
+                var chunk = new List<T>(Chunk);
                 async Task FlushChunk()
                 {
                     await ParquetSerializer.SerializeAsync(chunk, pq, ParquetDefaults.Options(append: pq.Length > 0), cancellationToken: t);
@@ -300,7 +306,7 @@ public static class PairExport
 
     public const string PersonasFile = "personas/personas.parquet";
 
-    private static string Card(PairReportData? report, long train, long test, PairExportOptions o, long personas = 0)
+    private static string Card(PairReportData? report, long train, long test, PairExportOptions o, long personas = 0, HoldoutExport? holdout = null)
     {
         var inv = CultureInfo.InvariantCulture;
         var simulated = report?.Simulated == true;
@@ -315,6 +321,7 @@ public static class PairExport
         sb.Append("source_datasets:\n- HannahKirk/prism-alignment\n");
         sb.Append("configs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train-*\n  - split: test\n    path: data/test-*\n");
         if (personas > 0) sb.Append("- config_name: personas\n  data_files:\n  - split: train\n    path: ").Append(PersonasFile).Append('\n');
+        if (holdout is not null) sb.Append(HoldoutConfigs);
         sb.Append("---\n\n");
         sb.Append("# Persona preference pairs\n\n");
         if (simulated)
@@ -331,6 +338,7 @@ public static class PairExport
             sb.Append(string.Create(inv, $"- Config `personas`: the {personas:N0} synthetic personas the pairs were made for (`{PersonasFile}`: the 33 attributes, the census record with its weight and raw codes, and which model wrote which field), joined to the pairs on `persona_id`.\n"));
         if (o.VerifiedOnly) sb.Append("- Filter: only pairs whose chosen answer the persona preferred in both orders.\n");
         if (o.DropFlagged) sb.Append("- Filter: pairs flagged by a check (not shorter, quoting an attribute, truncated, empty) were dropped.\n");
+        if (holdout is not null) sb.Append(HoldoutCard(holdout));
         if (report is not null)
         {
             sb.Append("\n## How it was made\n\n");

@@ -204,7 +204,7 @@ public static partial class PairTask
             var chosenFirst = order == 0;
             var (a, b) = chosenFirst ? (d.Revision, d.Original) : (d.Original, d.Revision);
             var ask = new Choice.RolePlayChoice.Ask(d.PersonaId, d.PromptId, attributes, order.ToString(CultureInfo.InvariantCulture), chosenFirst,
-                chosenFirst ? d.RevisionTokens : d.OriginalTokens, chosenFirst ? d.OriginalTokens : d.RevisionTokens);
+                chosenFirst ? d.RevisionTokens : d.OriginalTokens, chosenFirst ? d.OriginalTokens : d.RevisionTokens, d.Revision, d.Original);
             var r = await ctx.CallAsync(o.JudgeRole,
                 [new(ChatRole.System, t.JudgeSystem), new(ChatRole.User, PairTemplates.Fill(t.JudgeUser, ("persona", d.PersonaText), ("question", d.Question), ("answer_a", a), ("answer_b", b)))],
                 Choice.RolePlayChoice.Options(t.Version, ask, o.MaxJudgeTokens), ct, order == 0 ? "judge:chosen-first" : "judge:chosen-second").ConfigureAwait(false);

@@ -202,6 +202,7 @@ public sealed partial record RunReportData(
             ManifestProblem = manifestProblem is null ? null : manifestProblem + Consequence,
             DatasetComparison = CompareWithDataset(full, runManifest),
             SurveyFidelity = LoadSurvey(full),
+            Rm = ReadRm(full), RmFigures = ReadRmFigures(full),
         };
     }
 

@@ -36,13 +36,14 @@ internal sealed partial class RunReportHtml(RunReportData d)
         Banner("top");
         Unfinished();
         _sb.Append("<nav><a href=\"#summary\">Beside the original</a> <a href=\"#population\">Population</a> <a href=\"#survey\">Survey</a> <a href=\"#prompts\">Prompts</a> ")
-            .Append("<a href=\"#pairs\">Pairs</a> <a href=\"#bench\">Bench</a> <a href=\"#study\">Study kit</a> <a href=\"#costs\">Models and costs</a> ")
+            .Append("<a href=\"#pairs\">Pairs</a> <a href=\"#rm\">Reward models</a> <a href=\"#bench\">Bench</a> <a href=\"#study\">Study kit</a> <a href=\"#costs\">Models and costs</a> ")
             .Append("<a href=\"#reproducibility\">Reproducibility</a></nav>\n</header>\n<main>\n");
         Summary();
         Population();
         Survey();
         Prompts();
         Pairs();
+        Rm();
         Bench();
         Study();
         Costs();

@@ -48,6 +48,11 @@ public sealed record PairsResult(long Pairs, long Succeeded, long Failed, long F
     public override IEnumerable<(string, object?)> KeyFigures() => [("pairs", Pairs), ("verified", Verified), ("agreement", Agreement)];
 }
 
+public sealed record RmStageResult(int Models, string BestSeenModel, double? BestSeenAccuracy, double? GlobalSeenAccuracy, int UnseenPersonas, bool Simulated) : StageResult
+{
+    public override IEnumerable<(string, object?)> KeyFigures() => [("models", Models), ("best seen accuracy", BestSeenAccuracy)];
+}
+
 public sealed record BenchStageResult(int Samples, IReadOnlyList<string> Modes, int QuestionsPerPersona, IReadOnlyDictionary<string, double?> Accuracy) : StageResult
 {
     public override IEnumerable<(string, object?)> KeyFigures() => [("samples", Samples)];

@@ -61,7 +61,7 @@ public sealed record TestbedStage(
 /// </summary>
 public static class TestbedStages
 {
-    public const string Population = "population", Survey = "survey", Prompts = "prompts", Pairs = "pairs", Bench = "bench", Loo = "loo",
+    public const string Population = "population", Survey = "survey", Prompts = "prompts", Pairs = "pairs", Rm = "rm", Bench = "bench", Loo = "loo",
         PassK = "passk", Summaries = "summaries", Study = "study", Dataset = "dataset", Report = "report";
 
     /// <summary>The report the last stage writes at the top of the run folder.</summary>
@@ -77,6 +77,8 @@ public static class TestbedStages
             [TestbedRoles.Writer], [], o => new { o.PromptSource, o.PromptLimit, o.TopicK, o.Seed }, TestbedStageRunner.PromptsAsync),
         TestbedStage.Of<PairsResult>(Pairs, "pairs", "preference pairs + role-play verification in both orders",
             [TestbedRoles.Writer, TestbedRoles.Judge], [Population, Prompts], o => new { o.Schedule, Verify = o.Verify.ToString(), o.Seed }, TestbedStageRunner.PairsAsync),
+        TestbedStage.Of<RmStageResult>(Rm, "rm", "reward models (global, per-persona, persona-conditioned, PAL-style mixture) on seen and unseen personas",
+            [], [Population, Pairs], o => new { o.Resamples, o.Seed }, RmStage.RunAsync),
         TestbedStage.Of<BenchStageResult>(Bench, "bench", "PERSONA Bench (every mode, debate critic)",
             [TestbedRoles.Model, TestbedRoles.Critic], [Population, Prompts, Pairs], o => new { o.BenchQuestionsPerPersona, o.Resamples, o.MinCell, o.FewShotPairs, o.Seed }, TestbedStageRunner.BenchAsync),
         TestbedStage.Of<LooStageResult>(Loo, "bench/loo", "leave-one-attribute-out",
@@ -90,7 +92,7 @@ public static class TestbedStages
         TestbedStage.Of<DatasetStageResult>(Dataset, "dataset", "Hugging Face dataset folder",
             [], [Population, Pairs], _ => new { }, TestbedStageRunner.DatasetAsync),
         TestbedStage.Of<ReportStageResult>(Report, ".", "report.html",
-            [], [Population, Prompts, Pairs, Bench, Loo, PassK, Summaries, Study, Dataset], o => new { o.Scale }, TestbedStageRunner.ReportAsync),
+            [], [Population, Survey, Prompts, Pairs, Rm, Bench, Loo, PassK, Summaries, Study, Dataset], o => new { o.Scale }, TestbedStageRunner.ReportAsync),
     ];
 
     private static readonly IReadOnlyDictionary<string, TestbedStage> ByName = Registry.ToDictionary(s => s.Name, StringComparer.Ordinal);

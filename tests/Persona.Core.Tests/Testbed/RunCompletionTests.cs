@@ -23,8 +23,8 @@ public sealed class RunCompletionTests
         var cancelled = Of($"{{\"status\": \"cancelled\", \"stages\": {Stages(s => s is "population" or "survey" ? "completed" : s == "prompts" ? "cancelled" : null)}}}");
         Assert.False(cancelled.Finished);
         Assert.False(cancelled.ResultsComplete);
-        Assert.Equal(["prompts", "pairs", "bench", "loo", "passk", "summaries", "study", "dataset", "report"], cancelled.Unfinished.Select(s => s.Stage));
-        Assert.Equal("manifest.json says \"cancelled\" by Ctrl-C; cancelled: prompts; not run: pairs, bench, loo, passk, summaries, study, dataset, report", cancelled.Explain());
+        Assert.Equal(["prompts", "pairs", "rm", "bench", "loo", "passk", "summaries", "study", "dataset", "report"], cancelled.Unfinished.Select(s => s.Stage));
+        Assert.Equal("manifest.json says \"cancelled\" by Ctrl-C; cancelled: prompts; not run: pairs, rm, bench, loo, passk, summaries, study, dataset, report", cancelled.Explain());
     }
 
     [Fact]

@@ -1,0 +1,44 @@
+using Persona.Rewards;
+
+namespace Persona.Preferences;
+
+/// <summary>
+/// Pairs as the reward-model track reads them: the personalised answer (`data`) as A, the generic one
+/// (`original`) as B, and the persona's preference from the verification in both orders (agree: A,
+/// disagree: B; a flip, an unverified or unreadable verdict: no label). Failed pairs are left out.
+/// </summary>
+public static class PairRewardRows
+{
+    public static IEnumerable<RmPair> Read(string pairsFile)
+    {
+        foreach (var r in PairFileWriter.Read(pairsFile))
+        {
+            if (!r.Ok || r.Data is null || r.Original is null) continue;
+            yield return From(r);
+        }
+    }
+
+    /// <summary>Every completed pair of a file, and whether the simulator made any of them.</summary>
+    public static (List<RmPair> Pairs, bool Simulated) Load(string pairsFile)
+    {
+        var list = new List<RmPair>();
+        var simulated = false;
+        foreach (var r in PairFileWriter.Read(pairsFile))
+        {
+            simulated |= r.Simulated;
+            if (r.Ok && r.Data is not null && r.Original is not null) list.Add(From(r));
+        }
+        return (list, simulated);
+    }
+
+    public static RmPair From(PairRecord r) => new(r.PairId, r.PersonaId, r.PromptId, r.Split, r.Persona, r.Instruction, r.Data ?? "", r.Original ?? "",
+        r.Verification switch { "agree" => 1, "disagree" => -1, _ => 0 });
+
+    /// <summary>The pairs file of a folder (or the file itself), with an error naming what was expected.</summary>
+    public static string FileOf(string path)
+    {
+        var file = Directory.Exists(path) ? Path.Combine(path, PairFileWriter.JsonlFile) : path;
+        if (!File.Exists(file)) throw new PersonaException($"--pairs '{path}': no {PairFileWriter.JsonlFile} there; expected a `persona pairs build` output folder (a run's pairs/).");
+        return file;
+    }
+}

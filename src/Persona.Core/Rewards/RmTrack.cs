@@ -1,0 +1,309 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Persona.Prompts;
+using Persona.Statistics;
+
+namespace Persona.Rewards;
+
+/// <summary>Options of `persona rm train` and the rm stage.</summary>
+public sealed record RmOptions
+{
+    public HoldoutOptions Holdout { get; init; } = new();
+    public RmTrainOptions Train { get; init; } = new();
+    public string Features { get; init; } = FeaturiserSpec.Lexical;
+    public int Dimensions { get; init; } = 1 << 14;
+    public int Resamples { get; init; } = 1000;
+    /// <summary>Unit-length TF-IDF vectors (see <see cref="FeaturiserSpec.L2"/>).</summary>
+    public bool L2 { get; init; } = true;
+    /// <summary>Features in fewer training texts than this are dropped.</summary>
+    public int MinDf { get; init; } = 1;
+    /// <summary>Where featurised texts are cached (null: DIR/features-cache).</summary>
+    public string? CacheDirectory { get; init; }
+    public static readonly IReadOnlyList<int> CurveK = [0, 1, 2, 5, 10, 20, 50, 100];
+    public static readonly IReadOnlyList<string> AllModels = [GlobalBt.ModelName, PerPersona.ModelName, Conditioned.ModelName, IdealPoints.ModelName];
+    /// <summary>Which models to train (the global one always: the others start from it and the majority tax is measured against it).</summary>
+    public IReadOnlyList<string> Models { get; init; } = AllModels;
+}
+
+public sealed record RmInterval(double Lower, double Upper);
+public sealed record RmAccuracy(double Accuracy, RmInterval Interval, int N);
+public sealed record RmCurvePoint(int K, double Accuracy, RmInterval Interval, int N);
+public sealed record RmGroup(string Attribute, string Group, double Accuracy, RmInterval Interval, int N, int Personas);
+public sealed record RmModelResult(string Name, string Description, RmAccuracy Seen, IReadOnlyList<RmCurvePoint> UnseenCurve, IReadOnlyList<RmGroup> Groups,
+    RmGroup? WorstGroup);
+public sealed record RmTax(string Attribute, string Group, double Global, double Personalised, string Model, double Tax);
+public sealed record RmResults(bool Simulated, string Features, string Split, int SeenPersonas, int UnseenPersonas, int TrainPairs, int SeenTestPairs,
+    int UnseenEvalPairs, IReadOnlyList<RmModelResult> Models, IReadOnlyList<RmTax> MajorityTax)
+{
+    // Timings and cache counts are this process's, not results: kept out of rm-results.json so two identical runs (or a resumed one) write the same bytes.
+    [System.Text.Json.Serialization.JsonIgnore] public int TextsFeaturised { get; init; }
+    [System.Text.Json.Serialization.JsonIgnore] public int CacheHits { get; init; }
+    [System.Text.Json.Serialization.JsonIgnore] public double FeaturiseSeconds { get; init; }
+    [System.Text.Json.Serialization.JsonIgnore] public IReadOnlyDictionary<string, double> TrainSeconds { get; init; } = new Dictionary<string, double>();
+}
+
+/// <summary>
+/// The reward-model track: the canonical persona split, features computed once, the four models
+/// trained on seen personas' train pairs, and their evaluation: accuracy on seen personas' test pairs,
+/// the few-shot curve on unseen personas (k adaptation pairs, k = 0, 1, 2, 5, 10, 20, 50, 100 as the
+/// pools allow), census-weighted per group with persona-clustered bootstrap intervals, the worst
+/// group and the majority tax (what the global model loses against the best personalised one per group).
+/// </summary>
+public static class RmTrack
+{
+    public const string ResultsFile = "rm-results.json", ModelsFolder = "models", ModelFile = "model.json", ModelFormat = "persona-rm-model/1", FiguresFolder = "figures";
+    public const int MinGroupPersonas = 2;
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    public static async Task<RmResults> RunAsync(IReadOnlyList<RmPersonaInfo> personas, IReadOnlyList<RmPair> pairs, bool simulated, string outDir,
+        RmOptions o, ITextEmbedder? embedder, Action<string>? progress, CancellationToken ct)
+    {
+        o.Train.Validate();
+        if (pairs.Count == 0) throw new PersonaException("no pairs to train on.");
+        var inPairs = pairs.Select(p => p.PersonaId).ToHashSet(StringComparer.Ordinal);
+        var byId = personas.ToDictionary(p => p.Id, StringComparer.Ordinal);
+        var missing = pairs.FirstOrDefault(p => !byId.ContainsKey(p.PersonaId));
+        if (missing is not null) throw new PersonaException($"pair '{missing.PairId}' is of persona '{missing.PersonaId}', which is not in the population: give the population the pairs were built from.");
+        personas = [.. personas.Where(p => inPairs.Contains(p.Id))];
+        var holdout = PersonaHoldout.Create(personas.Select(p => (p.Id, p.Attributes)),
+            pairs.Select(p => (p.PairId, p.PersonaId, p.Split)), o.Holdout);
+        var labelled = pairs.Where(p => p.Label != 0).ToList();
+
+        // ---- features, once ----
+        progress?.Invoke("features");
+        var sw = Stopwatch.StartNew();
+        var store = new FeatureStore(o.Features, o.CacheDirectory ?? Path.Combine(outDir, "features-cache"), o.Dimensions, 2, embedder);
+        await store.AddAsync(labelled.SelectMany(p => new[] { p.A, p.B }).Concat(personas.Select(p => p.Text)), ct).ConfigureAwait(false);
+        var trainPairs = labelled.Where(p => holdout.RoleOf(p.PairId).Role == RmRole.SeenTrain).ToList();
+        var spec = store.Spec(store.FitIdf(trainPairs.SelectMany(p => new[] { p.A, p.B }), o.MinDf), o.L2);
+        var dim = spec.Kind == FeaturiserSpec.Lexical ? spec.Dimensions : store.Raw(labelled[0].A).Index.Length;
+        var personaFeatures = personas.ToDictionary(p => p.Id, p => PersonaFeatures(p.Attributes, FeatureStore.Weigh(store.Raw(p.Text), spec), dim), StringComparer.Ordinal);
+        RmExample Example(RmPair p) => new(p.PersonaId, SparseVector.Difference(FeatureStore.Weigh(store.Raw(p.A), spec), FeatureStore.Weigh(store.Raw(p.B), spec)), p.Label);
+        var examples = labelled.ToDictionary(p => p.PairId, Example, StringComparer.Ordinal);
+        var featureSeconds = sw.Elapsed.TotalSeconds;
+
+        var train = trainPairs.Select(p => examples[p.PairId]).ToList();
+        if (train.Count == 0) throw new PersonaException("no seen persona has a labelled train pair (a pair the judge preferred one way in both orders): verify pairs when building them.");
+        var seenTest = labelled.Where(p => holdout.RoleOf(p.PairId).Role == RmRole.SeenTest).ToList();
+        var unseenIds = holdout.Unseen.Order(StringComparer.Ordinal).ToList();
+        var pools = unseenIds.ToDictionary(id => id, id => labelled.Where(p => p.PersonaId == id && holdout.RoleOf(p.PairId).Role == RmRole.UnseenAdapt)
+            .OrderBy(p => holdout.RoleOf(p.PairId).Order).Select(p => examples[p.PairId]).ToList(), StringComparer.Ordinal);
+        var evals = unseenIds.ToDictionary(id => id, id => labelled.Where(p => p.PersonaId == id && holdout.RoleOf(p.PairId).Role == RmRole.UnseenEval).ToList(), StringComparer.Ordinal);
+        var maxK = pools.Count == 0 ? -1 : pools.Values.Min(p => p.Count);
+        var ks = RmOptions.CurveK.Where(k => k <= maxK).ToList();
+
+        // ---- models ----
+        var t = o.Train;
+        var models = new List<(RewardModel Model, double Seconds)>();
+        sw.Restart();
+        progress?.Invoke("global");
+        var global = new GlobalBt { W = GlobalBt.Fit(train, dim, t.Lambda, t.MaxIterations, ct), Featuriser = spec, Settings = t, Dim = dim };
+        models.Add((global, sw.Elapsed.TotalSeconds));
+        foreach (var name in o.Models)
+            if (!RmOptions.AllModels.Contains(name)) throw new PersonaException($"--models: '{name}' is not a model; expected some of {string.Join(", ", RmOptions.AllModels)}.");
+        bool Wanted(string name) => o.Models.Contains(name);
+        sw.Restart();
+        progress?.Invoke("per_persona");
+        var offsets = train.GroupBy(e => e.PersonaId, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => PerPersona.FitOffset(global.W, g.ToList(), t.Shrink, t.MaxIterations, ct), StringComparer.Ordinal);
+        if (Wanted(PerPersona.ModelName)) models.Add((new PerPersona { Global = global.W, Offsets = offsets, Featuriser = spec, Settings = t, Dim = dim }, sw.Elapsed.TotalSeconds));
+        if (Wanted(Conditioned.ModelName))
+        {
+            sw.Restart();
+            progress?.Invoke("conditioned");
+            var personaDim = dim + AttributeSlots;
+            var (cw, cu, cv) = Conditioned.Fit(train, personaFeatures, global.W, dim, personaDim, t, ct);
+            models.Add((new Conditioned { W = cw, U = cu, V = cv, PersonaDim = personaDim, Featuriser = spec, Settings = t, Dim = dim }, sw.Elapsed.TotalSeconds));
+        }
+        if (Wanted(IdealPoints.ModelName))
+        {
+            sw.Restart();
+            progress?.Invoke("pal_mixture");
+            var (protos, mixtures, mean) = IdealPoints.Fit(train, global.W, offsets, dim, t, ct);
+            models.Add((new IdealPoints { Prototypes = protos, Mixtures = mixtures, MeanLogits = mean, Featuriser = spec, Settings = t, Dim = dim }, sw.Elapsed.TotalSeconds));
+        }
+
+        // ---- evaluation ----
+        progress?.Invoke("evaluation");
+        var results = new List<RmModelResult>();
+        var seed = unchecked((ulong)o.Holdout.Seed);
+        foreach (var (model, seconds) in models)
+        {
+            var seenScored = seenTest.Select(p => (p.PersonaId, Correct: Correct(model.Margin(p.PersonaId, personaFeatures[p.PersonaId], examples[p.PairId].D), p.Label))).ToList();
+            var seen = Weighted(seenScored, byId, o.Resamples, seed);
+            var curve = new List<RmCurvePoint>();
+            foreach (var k in ks)
+            {
+                var scored = new List<(string, bool)>();
+                foreach (var id in unseenIds)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    var scorer = model.Adapt(personaFeatures[id], pools[id].Take(k).ToList());
+                    scored.AddRange(evals[id].Select(p => (id, Correct(scorer(examples[p.PairId].D), p.Label))));
+                }
+                var a = Weighted(scored, byId, o.Resamples, seed);
+                curve.Add(new RmCurvePoint(k, a.Accuracy, a.Interval, a.N));
+            }
+            var groups = new List<RmGroup>();
+            foreach (var g in seenScored.SelectMany(s => PersonaGroups.Of(byId[s.PersonaId].Attributes).Select(grp => (grp, s))).GroupBy(x => x.grp)
+                         .OrderBy(g => g.Key.Attribute, StringComparer.Ordinal).ThenBy(g => g.Key.Group, StringComparer.Ordinal))
+            {
+                var rows = g.Select(x => x.s).ToList();
+                var a = Weighted(rows, byId, o.Resamples, seed);
+                groups.Add(new RmGroup(g.Key.Attribute, g.Key.Group, a.Accuracy, a.Interval, a.N, rows.Select(r => r.PersonaId).Distinct().Count()));
+            }
+            var worst = groups.Where(g => g.Personas >= MinGroupPersonas).OrderBy(g => g.Accuracy).ThenBy(g => g.Attribute, StringComparer.Ordinal).FirstOrDefault();
+            results.Add(new RmModelResult(model.Name, model.Description, seen, curve, groups, worst));
+        }
+        var tax = new List<RmTax>();
+        foreach (var g in results.Count < 2 ? Enumerable.Empty<RmGroup>() : results[0].Groups)
+        {
+            var best = results.Skip(1).Select(r => (r.Name, G: r.Groups.First(x => x.Attribute == g.Attribute && x.Group == g.Group)))
+                .OrderByDescending(x => x.G.Accuracy).First();
+            tax.Add(new RmTax(g.Attribute, g.Group, g.Accuracy, best.G.Accuracy, best.Name, best.G.Accuracy - g.Accuracy));
+        }
+
+        // ---- outputs ----
+        Directory.CreateDirectory(outDir);
+        foreach (var (model, _) in models) Save(model, Path.Combine(outDir, ModelsFolder, model.Name));
+        var res = new RmResults(simulated, o.Features, holdout.Options.Describe(), personas.Count - unseenIds.Count, unseenIds.Count, train.Count, seenTest.Count,
+            evals.Values.Sum(e => e.Count), results, tax)
+        {
+            TextsFeaturised = store.Computed, CacheHits = store.CacheHits, FeaturiseSeconds = Math.Round(featureSeconds, 3),
+            TrainSeconds = models.ToDictionary(m => m.Model.Name, m => Math.Round(m.Seconds, 3), StringComparer.Ordinal),
+        };
+        AtomicFile.WriteAllText(Path.Combine(outDir, ResultsFile), JsonSerializer.Serialize(res, Json));
+        RmPlots.UnseenCurve(res, Path.Combine(outDir, FiguresFolder));
+        RmPlots.Groups(res, Path.Combine(outDir, FiguresFolder));
+        return res;
+    }
+
+    /// <summary>Slots for the persona's attributes one-hot, after the text features.</summary>
+    public const int AttributeSlots = 1024;
+
+    /// <summary>A persona's features: its text through the featuriser, then one slot per (attribute, group).</summary>
+    public static SparseVector PersonaFeatures(IReadOnlyDictionary<string, string> attributes, SparseVector text, int dim)
+    {
+        var slots = PersonaGroups.Of(attributes).Select(g => dim + FeatureStore.AttributeIndex(g.Attribute, g.Group, AttributeSlots)).Distinct().Order().ToArray();
+        return SparseVector.Sum(text, new SparseVector(slots, [.. slots.Select(_ => 1f)]));
+    }
+
+    private static bool Correct(double margin, int label) => margin > 0 ? label > 0 : margin < 0 ? label < 0 : false;
+
+    /// <summary>Census-weighted accuracy (each pair weighs its persona's weight) with a bootstrap over personas (pairs of one persona are not independent).</summary>
+    public static RmAccuracy Weighted(IReadOnlyList<(string PersonaId, bool Correct)> rows, IReadOnlyDictionary<string, RmPersonaInfo> personas, int resamples, ulong seed)
+    {
+        if (rows.Count == 0) return new RmAccuracy(double.NaN, new RmInterval(double.NaN, double.NaN), 0);
+        var clusters = rows.GroupBy(r => r.PersonaId, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => (Hits: personas[g.Key].Weight * g.Count(r => r.Correct), Weight: personas[g.Key].Weight * g.Count())).ToList();
+        static double Stat(IReadOnlyList<(double Hits, double Weight)> c) { double h = 0, w = 0; foreach (var x in c) { h += x.Hits; w += x.Weight; } return w > 0 ? h / w : double.NaN; }
+        var estimate = Stat(clusters);
+        if (clusters.Count < 2)
+        {
+            // One persona: no persona-level resampling is possible; Wilson on its pairs.
+            var wi = Proportion.Wilson(rows.Count(r => r.Correct), rows.Count);
+            return new RmAccuracy(estimate, new RmInterval(wi.Lower, wi.Upper), rows.Count);
+        }
+        var b = Bootstrap.Percentile(clusters, Stat, resamples, seed);
+        return new RmAccuracy(estimate, new RmInterval(b.Interval.Lower, b.Interval.Upper), rows.Count);
+    }
+
+    // ---- saving, loading, scoring ----
+
+    public static void Save(RewardModel m, string dir)
+    {
+        Directory.CreateDirectory(dir);
+        var s = m.Settings;
+        var root = new JsonObject
+        {
+            ["format"] = ModelFormat, ["name"] = m.Name, ["description"] = m.Description, ["dim"] = m.Dim,
+            ["settings"] = new JsonObject { ["seed"] = s.Seed, ["lambda"] = s.Lambda, ["shrink"] = s.Shrink, ["rank"] = s.Rank, ["prototypes"] = s.Prototypes, ["max_iterations"] = s.MaxIterations },
+            ["featuriser"] = new JsonObject
+            {
+                ["kind"] = m.Featuriser.Kind, ["dimensions"] = m.Featuriser.Dimensions, ["ngrams"] = m.Featuriser.NGrams, ["l2"] = m.Featuriser.L2,
+                ["idf"] = m.Featuriser.Idf is null ? null : RewardModel.Array(m.Featuriser.Idf),
+            },
+            ["parameters"] = m.SaveParameters(),
+        };
+        AtomicFile.WriteAllText(Path.Combine(dir, ModelFile), root.ToJsonString());
+    }
+
+    public static RewardModel Load(string dir)
+    {
+        var file = Directory.Exists(dir) ? Path.Combine(dir, ModelFile) : dir;
+        if (!File.Exists(file)) throw new PersonaException($"--model '{dir}': no {ModelFile} there; expected a folder under the {ModelsFolder}/ of a `persona rm train` output (e.g. OUT/{ModelsFolder}/{GlobalBt.ModelName}).");
+        JsonNode root;
+        try { root = JsonNode.Parse(File.ReadAllText(file)) ?? throw new PersonaException($"{file}: empty."); }
+        catch (JsonException ex) { throw new PersonaException($"{file}: not valid JSON ({JsonErrorText.Describe(ex)})."); }
+        if (root["format"]?.GetValue<string>() != ModelFormat) throw new PersonaException($"{file}: expected \"format\": \"{ModelFormat}\".");
+        try
+        {
+            var st = root["settings"]!;
+            var settings = new RmTrainOptions
+            {
+                Seed = st["seed"]!.GetValue<long>(), Lambda = st["lambda"]!.GetValue<double>(), Shrink = st["shrink"]!.GetValue<double>(),
+                Rank = st["rank"]!.GetValue<int>(), Prototypes = st["prototypes"]!.GetValue<int>(), MaxIterations = st["max_iterations"]!.GetValue<int>(),
+            };
+            var f = root["featuriser"]!;
+            var spec = new FeaturiserSpec(f["kind"]!.GetValue<string>(), f["dimensions"]!.GetValue<int>(), f["ngrams"]!.GetValue<int>(), f["idf"] is null ? null : RewardModel.ReadArray(f["idf"], "featuriser.idf"), f["l2"]?.GetValue<bool>() ?? true);
+            var dim = root["dim"]!.GetValue<int>();
+            var p = root["parameters"]!;
+            return root["name"]!.GetValue<string>() switch
+            {
+                GlobalBt.ModelName => new GlobalBt { W = RewardModel.ReadArray(p["w"], "w"), Featuriser = spec, Settings = settings, Dim = dim },
+                PerPersona.ModelName => new PerPersona
+                {
+                    Global = RewardModel.ReadArray(p["global"], "global"), Featuriser = spec, Settings = settings, Dim = dim,
+                    Offsets = p["offsets"]!.AsObject().ToDictionary(kv => kv.Key, kv => new SparseVector(
+                        [.. kv.Value!["index"]!.AsArray().Select(x => x!.GetValue<int>())], [.. RewardModel.ReadArray(kv.Value["value"], "offsets").Select(x => (float)x)]), StringComparer.Ordinal),
+                },
+                Conditioned.ModelName => new Conditioned
+                {
+                    PersonaDim = p["persona_dim"]!.GetValue<int>(), W = RewardModel.ReadArray(p["w"], "w"), U = RewardModel.ReadArray(p["u"], "u"), V = RewardModel.ReadArray(p["v"], "v"),
+                    Featuriser = spec, Settings = settings, Dim = dim,
+                },
+                IdealPoints.ModelName => new IdealPoints
+                {
+                    Prototypes = RewardModel.ReadArray(p["prototypes"], "prototypes"), MeanLogits = RewardModel.ReadArray(p["mean_logits"], "mean_logits"),
+                    Mixtures = p["mixtures"]!.AsObject().ToDictionary(kv => kv.Key, kv => RewardModel.ReadArray(kv.Value, "mixtures"), StringComparer.Ordinal),
+                    Featuriser = spec, Settings = settings, Dim = dim,
+                },
+                var other => throw new PersonaException($"{file}: unknown model '{other}'."),
+            };
+        }
+        catch (Exception ex) when (ex is NullReferenceException or InvalidOperationException or FormatException or KeyNotFoundException)
+        {
+            throw new PersonaException($"{file}: a field is missing or of the wrong type ({ex.Message}); retrain with `persona rm train`.");
+        }
+    }
+
+    public sealed record ScoredPair(string PairId, string PersonaId, double Margin, double PA, int Label, bool? Correct, bool KnownPersona);
+
+    /// <summary>Scores pairs with a saved model: the probability the persona prefers A (the personalised answer), and whether that matches the label when there is one.</summary>
+    public static async Task<IReadOnlyList<ScoredPair>> ScoreAsync(RewardModel m, IReadOnlyList<RmPair> pairs, ITextEmbedder? embedder, CancellationToken ct)
+    {
+        if (m.Featuriser.Kind == FeaturiserSpec.Embedding && embedder is null) throw new PersonaException("this model was trained on embedding features; the sentence-embedding model is needed to score with it.");
+        var store = new FeatureStore(m.Featuriser.Kind, null, m.Featuriser.Kind == FeaturiserSpec.Lexical ? m.Featuriser.Dimensions : 1 << 16, m.Featuriser.NGrams, embedder);
+        await store.AddAsync(pairs.SelectMany(p => new[] { p.A, p.B, p.PersonaText }), ct).ConfigureAwait(false);
+        var known = m switch { PerPersona pp => pp.Offsets.Keys.ToHashSet(), IdealPoints ip => ip.Mixtures.Keys.ToHashSet(), _ => null };
+        var list = new List<ScoredPair>();
+        foreach (var p in pairs)
+        {
+            var attrs = Personas.PersonaInputs.ParseText(p.PersonaText, $"pair {p.PairId}");
+            var psi = PersonaFeatures(attrs, FeatureStore.Weigh(store.Raw(p.PersonaText), m.Featuriser), m.Dim);
+            var d = SparseVector.Difference(FeatureStore.Weigh(store.Raw(p.A), m.Featuriser), FeatureStore.Weigh(store.Raw(p.B), m.Featuriser));
+            var margin = m.Margin(p.PersonaId, psi, d);
+            list.Add(new ScoredPair(p.PairId, p.PersonaId, margin, 1 / (1 + Math.Exp(-margin)), p.Label, p.Label == 0 ? null : Correct(margin, p.Label), known is null || known.Contains(p.PersonaId)));
+        }
+        return list;
+    }
+
+    public static string Format(double x) => x.ToString("0.000", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,70 @@
+using System.Text.Json;
+
+namespace Persona.Cli.Tests;
+
+/// <summary>`persona rm train` and `rm score` on a small offline run: the results contract, reloadable models, short errors.</summary>
+public sealed class RmCommandsTests
+{
+    [Fact]
+    public async Task Train_writes_the_results_contract_and_saved_models_score_pairs()
+    {
+        var dir = Cli.TempDir("rm");
+        string R(string x) => Path.Combine(dir, x);
+        Assert.Equal(0, (await Cli.Run("personas", "build", "--n", "30", "--model", "offline", "--out", R("population"))).Code);
+        Assert.Equal(0, (await Cli.Run("prompts", "curate", "--model", "offline", "--limit", "120", "--k", "4", "--out", R("prompts"))).Code);
+        Assert.Equal(0, (await Cli.Run("pairs", "build", "--personas", R("population/personas.jsonl"), "--prompts", R("prompts/prompts.jsonl"), "--model", "offline",
+            "--out", R("pairs"), "--train-prompts", "20", "--heldout-prompts", "10", "--train-pairs", "20")).Code);
+        var (code, output) = await Cli.Run("rm", "train", "--pairs", R("pairs"), "--out", R("rm"), "--dim", "1024", "--resamples", "100", "--max-iterations", "30");
+        Assert.True(code == 0, output);
+        Assert.Contains("simulated", output);
+        using var doc = JsonDocument.Parse(File.ReadAllText(R("rm/rm-results.json")));
+        var models = doc.RootElement.GetProperty("models").EnumerateArray().ToList();
+        Assert.Equal(["global", "per_persona", "conditioned", "pal_mixture"], models.Select(m => m.GetProperty("name").GetString()));
+        foreach (var m in models)
+        {
+            var seen = m.GetProperty("seen");
+            Assert.InRange(seen.GetProperty("accuracy").GetDouble(), 0, 1);
+            Assert.True(seen.GetProperty("interval").GetProperty("lower").GetDouble() <= seen.GetProperty("accuracy").GetDouble());
+            var ks = m.GetProperty("unseen_curve").EnumerateArray().Select(c => c.GetProperty("k").GetInt32()).ToList();
+            Assert.Equal(0, ks[0]);
+            Assert.All(ks, k => Assert.Contains(k, new[] { 0, 1, 2, 5, 10, 20, 50, 100 }));
+            var groups = m.GetProperty("groups").EnumerateArray().ToList();
+            Assert.Contains(groups, g => g.GetProperty("attribute").GetString() == "political views");
+            Assert.All(groups, g => Assert.True(g.GetProperty("n").GetInt32() > 0));
+        }
+        // The global model's curve is flat (it never uses a new person's pairs).
+        Assert.Single(models[0].GetProperty("unseen_curve").EnumerateArray().Select(c => c.GetProperty("accuracy").GetDouble()).Distinct());
+        Assert.True(doc.RootElement.GetProperty("majority_tax").GetArrayLength() > 0);
+        foreach (var f in new[] { "rm-unseen-curve.svg", "rm-unseen-curve.png", "rm-groups.svg", "rm-groups.png" })
+            Assert.True(new FileInfo(R("rm/figures/" + f)).Length > 1000, f);
+
+        // A rerun over the same texts featurises nothing.
+        var (code2, output2) = await Cli.Run("rm", "train", "--pairs", R("pairs"), "--out", R("rm"), "--dim", "1024", "--resamples", "100", "--max-iterations", "30");
+        Assert.True(code2 == 0, output2);
+        Assert.Contains("texts featurised 0", output2);
+
+        // Saved models reload and score: the seen accuracy of a model is reproduced on the same pairs' labels by `rm score`.
+        var (scode, sout) = await Cli.Run("rm", "score", "--model", R("rm/models/global"), "--pairs", R("pairs"), "--out", R("scores.jsonl"));
+        Assert.True(scode == 0, sout);
+        var lines = File.ReadAllLines(R("scores.jsonl"));
+        Assert.Equal(File.ReadAllLines(R("pairs/pairs.jsonl")).Length, lines.Length);
+        using var first = JsonDocument.Parse(lines[0]);
+        Assert.InRange(first.RootElement.GetProperty("p_personalised").GetDouble(), 0, 1);
+    }
+
+    [Fact]
+    public async Task Bad_inputs_are_short_errors()
+    {
+        var dir = Cli.TempDir("rm-bad");
+        var (code, _, err) = await Cli.RunSplit("rm", "train", "--pairs", Path.Combine(dir, "nowhere"), "--out", Path.Combine(dir, "out"));
+        Assert.NotEqual(0, code);
+        Assert.Contains("pairs.jsonl", err);
+        Assert.DoesNotContain("   at ", err);
+        Directory.CreateDirectory(Path.Combine(dir, "m"));
+        File.WriteAllText(Path.Combine(dir, "m", "model.json"), """{"format":"something-else"}""");
+        (code, _, err) = await Cli.RunSplit("rm", "score", "--model", Path.Combine(dir, "m"), "--pairs", Path.Combine(dir, "nowhere"));
+        Assert.NotEqual(0, code);
+        Assert.Contains("persona-rm-model/1", err);
+        Assert.DoesNotContain("   at ", err);
+    }
+}
