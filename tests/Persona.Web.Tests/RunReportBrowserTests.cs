@@ -52,14 +52,14 @@ public sealed class RunReportBrowserTests(BrowserFixture fixture, RunFolderFixtu
         foreach (var title in new[] { "age", "occupation category", "Accuracy by mode", "Accuracy per group", "Leave-one-attribute-out influence", "pass@k", "Attributes dropped by demographic summaries", "Distance per question and group" })
             Assert.Contains(captions, c => c.StartsWith(title + " (", StringComparison.Ordinal));
 
-        // The banner: first thing on screen, and repeated in each of the nine sections.
+        // The banner: first thing on screen, and repeated in each of the ten sections (the survey's and the reward models' among them).
         var banners = page.Locator(".simulated");
-        Assert.Equal(10, await banners.CountAsync());
+        Assert.Equal(11, await banners.CountAsync());
         var top = await banners.First.BoundingBoxAsync();
         Assert.NotNull(top);
         Assert.True(top.Y + top.Height < 900, $"the top banner is below the first screen (y = {top.Y})");
         Assert.Contains("SIMULATED", await banners.First.InnerTextAsync());
-        for (var i = 0; i < 10; i++) Assert.True(await banners.Nth(i).IsVisibleAsync(), $"banner {i} is hidden");
+        for (var i = 0; i < 11; i++) Assert.True(await banners.Nth(i).IsVisibleAsync(), $"banner {i} is hidden");
         foreach (var id in new[] { "population", "survey", "prompts", "pairs", "bench", "study", "costs", "reproducibility" })
             Assert.True(await page.Locator($"section#{id} > .simulated").IsVisibleAsync(), id);
     }

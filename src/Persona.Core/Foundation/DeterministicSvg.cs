@@ -29,4 +29,16 @@ public static partial class DeterministicSvg
     /// <summary>Writes the plot's SVG with stable ids, atomically.</summary>
     public static void Save(Plot plot, string path, int width, int height) =>
         AtomicFile.WriteAllText(path, Of(plot, width, height));
+
+    /// <summary>Writes DIRECTORY/NAME.png and NAME.svg (stable ids) in the house font, each atomically; returns both full paths.</summary>
+    public static IReadOnlyList<string> SaveFigure(Plot plot, string directory, string name, int width, int height)
+    {
+        plot.Font.Set("DejaVu Sans");
+        Directory.CreateDirectory(directory);
+        var png = Path.Combine(directory, name + ".png");
+        var svg = Path.Combine(directory, name + ".svg");
+        AtomicFile.Write(png, tmp => plot.SavePng(tmp, width, height));
+        Save(plot, svg, width, height);
+        return [Path.GetFullPath(png), Path.GetFullPath(svg)];
+    }
 }

@@ -8,16 +8,7 @@ public static class RmPlots
     private static readonly Color[] Palette = [Color.FromHex("#1f77b4"), Color.FromHex("#ff7f0e"), Color.FromHex("#2ca02c"), Color.FromHex("#d62728"), Color.FromHex("#9467bd")];
     public const string CurveName = "rm-unseen-curve", GroupsName = "rm-groups";
 
-    private static IReadOnlyList<string> Save(Plot plot, string directory, string name, int width, int height)
-    {
-        plot.Font.Set("DejaVu Sans");
-        Directory.CreateDirectory(directory);
-        var png = Path.Combine(directory, name + ".png");
-        var svg = Path.Combine(directory, name + ".svg");
-        AtomicFile.Write(png, tmp => plot.SavePng(tmp, width, height));
-        DeterministicSvg.Save(plot, svg, width, height);
-        return [Path.GetFullPath(png), Path.GetFullPath(svg)];
-    }
+    private static IReadOnlyList<string> Save(Plot plot, string directory, string name, int width, int height) => DeterministicSvg.SaveFigure(plot, directory, name, width, height);
 
     private static string Suffix(bool simulated) => simulated ? " (SIMULATED)" : "";
 
