@@ -364,7 +364,7 @@ internal static class BenchCommands
             await rt.EnsureReachableAsync(ct);
             return await RuntimeOptions.UntilStoppedAsync(console, rt, async () =>
             {
-                if (await BenchJobs.SummariesToJudgeAsync(rt) == 0)
+                if ((await BenchJobs.SummaryTaskAsync(prompts, rt)).Items == 0)
                     throw new PersonaException($"'{runDir}' holds no successful demographic_summary samples; run `persona bench run --mode demographic_summary` first.");
                 var (_, r) = await WithProgress(console, "Judging summaries", p => BenchJobs.SummariesAsync(prompts, rt, Output(outDir, parse), SummaryAudit.TaskName, p, ct, Interrupts.Abort));
                 await rt.WriteManifestAsync("completed", new Dictionary<string, object?> { ["summaries"] = r.Summaries });

@@ -68,10 +68,7 @@ public static class BenchJobs
     public static async Task<BenchJobResult<SummaryResults>> SummariesAsync(BenchPrompts prompts, LlmRuntime rt, BenchOutput output, string step,
         StepProgress progress, CancellationToken ct, CancellationToken abort)
     {
-        await rt.Store.FlushAsync().ConfigureAwait(false);
-        var bench = SampleLogExport.Read(rt.Store, BenchTask.TaskName).ToList();
-        var n = bench.Count(s => s.Status == SampleRecord.StatusOk && s.Input("mode") == BenchModes.DemographicSummary);
-        var task = SummaryAudit.Create(bench, prompts);
+        var (task, n) = await SummaryTaskAsync(prompts, rt).ConfigureAwait(false);
         var samples = await TaskCollector.CollectAsync(task, rt, rt.Role(SummaryAudit.JudgeRole), n, step, progress, ct, abort).ConfigureAwait(false);
         await ExportAsync(rt, task.Name, output, ct).ConfigureAwait(false);
         var r = SummaryAudit.Compute(samples);
@@ -80,11 +77,12 @@ public static class BenchJobs
         return new(samples, r);
     }
 
-    /// <summary>The number of successful demographic_summary samples a store holds: what the summary audit would judge.</summary>
-    public static async Task<int> SummariesToJudgeAsync(LlmRuntime rt)
+    /// <summary>The summary audit's task over a store's bench samples, and how many successful demographic_summary samples it will judge.</summary>
+    public static async Task<(EvalTask<SampleRecord> Task, int Items)> SummaryTaskAsync(BenchPrompts prompts, LlmRuntime rt)
     {
         await rt.Store.FlushAsync().ConfigureAwait(false);
-        return SampleLogExport.Read(rt.Store, BenchTask.TaskName).Count(s => s.Status == SampleRecord.StatusOk && s.Input("mode") == BenchModes.DemographicSummary);
+        var bench = SampleLogExport.Read(rt.Store, BenchTask.TaskName).ToList();
+        return (SummaryAudit.Create(bench, prompts), bench.Count(s => s.Status == SampleRecord.StatusOk && s.Input("mode") == BenchModes.DemographicSummary));
     }
 
     private static string Figures(BenchOutput output) => Path.Combine(output.Directory, FiguresFolder);

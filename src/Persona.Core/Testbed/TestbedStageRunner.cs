@@ -183,10 +183,8 @@ public static class TestbedStageRunner
         var prompts = BenchPrompts.Load(null);
         if (c.Shard is not null)
         {
-            await c.Runtime.Store.FlushAsync().ConfigureAwait(false);
-            var bench = SampleLogExport.Read(c.Runtime.Store, BenchTask.TaskName).ToList();
-            var n = bench.Count(s => s.Status == SampleRecord.StatusOk && s.Input("mode") == BenchModes.DemographicSummary);
-            return ShardCounts(await RunTaskAsync(c, SummaryAudit.Create(bench, prompts), n, "judging summaries", c.Runtime.Role(SummaryAudit.JudgeRole)).ConfigureAwait(false));
+            var (task, n) = await BenchJobs.SummaryTaskAsync(prompts, c.Runtime).ConfigureAwait(false);
+            return ShardCounts(await RunTaskAsync(c, task, n, "judging summaries", c.Runtime.Role(SummaryAudit.JudgeRole)).ConfigureAwait(false));
         }
         var (_, r) = await BenchJobs.SummariesAsync(prompts, c.Runtime, new BenchOutput(dir), "judging summaries", c.Progress.Invoke, c.Stop, c.Abort).ConfigureAwait(false);
         return new SummariesStageResult(r.Summaries);
