@@ -407,7 +407,7 @@ internal static class BenchCommands
             await rt.EnsureReachableAsync(ct);
             return await RuntimeOptions.UntilStoppedAsync(console, rt, async () =>
             {
-                var total = rt.Store.ListTasks().FirstOrDefault(t => t.Task == BenchTask.TaskName).Samples;
+                var total = rt.Store.Samples.ListTasks().FirstOrDefault(t => t.Task == BenchTask.TaskName).Samples;
                 var done = 0L;
                 await StageProgress.RunAsync(console, _ => "Re-scoring", async p =>
                 {

@@ -186,14 +186,14 @@ async Task<int> Profile()
     {
         sw.Restart();
         var hits = 0;
-        for (var i = 0; i < n; i++) if (store.TryGetResponse(keys[i], out _)) hits++;
+        for (var i = 0; i < n; i++) if (store.Cache.TryGetResponse(keys[i], out _)) hits++;
         Report($"store lookup ({hits} hits)", sw, n);
         sw.Restart();
-        for (var i = 0; i < n; i++) store.TryGetResponse(keys[0], out _);
+        for (var i = 0; i < n; i++) store.Cache.TryGetResponse(keys[0], out _);
         Report("store lookup, one key", sw, n);
         sw.Restart();
         for (var i = 0; i < n; i++)
-            store.EnqueueCall(new CallRecord(keys[i], "openai", "fake-model", null, "{\"sample\":0}", DateTimeOffset.UtcNow, 0.01, 5, 3, false, 0, true, 0, "ok", null, null, "stop", false));
+            store.Cache.EnqueueCall(new CallRecord(keys[i], "openai", "fake-model", null, "{\"sample\":0}", DateTimeOffset.UtcNow, 0.01, 5, 3, false, 0, true, 0, "ok", null, null, "stop", false));
         Report("enqueue call", sw, n);
         await store.FlushAsync();
         Report("enqueue call + flush", sw, n);

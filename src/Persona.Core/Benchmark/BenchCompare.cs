@@ -36,7 +36,7 @@ public static class BenchCompare
         var log = RunStore.OpenReadOnly(store);
         try
         {
-            var info = log.ListTasks().FirstOrDefault(t => t.Task == BenchTask.TaskName);
+            var info = log.Samples.ListTasks().FirstOrDefault(t => t.Task == BenchTask.TaskName);
             if (info.Task is null) throw new PersonaException($"'{runDir}' holds no bench samples.");
             var samples = SampleLogExport.Read(log, BenchTask.TaskName).ToList();
             var name = label ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(runDir)));

@@ -124,7 +124,7 @@ public sealed class BatchExportChatClient(BatchExportWriter writer, RunStore sto
         if (options?.ResponseFormat is ChatResponseFormatJson { Schema: not null })
         {
             key = SchemaRequestKey(CacheKey.Compute(spec.Identity, list, options, includeSimulation: false).Key);
-            if (store.TryGetResponse(key, out var imported))
+            if (store.Cache.TryGetResponse(key, out var imported))
                 return Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, imported.Content))
                 {
                     ModelId = imported.ResponseModelId ?? spec.Name,
@@ -134,7 +134,7 @@ public sealed class BatchExportChatClient(BatchExportWriter writer, RunStore sto
                 });
         }
         var file = writer.Add(role, spec.Name, key, Body(spec.Name, list, options));
-        store.EnqueueBatchRequest(new BatchRequestRow(key, role, spec.Provider, spec.Name, file));
+        store.Batches.EnqueueBatchRequest(new BatchRequestRow(key, role, spec.Provider, spec.Name, file));
         throw new DeferredCallException(key, file);
     }
 
@@ -227,8 +227,8 @@ public static class BatchImport
                     if (r.ValueKind != JsonValueKind.Object || !r.TryGetProperty("custom_id", out var cid) || cid.ValueKind != JsonValueKind.String)
                         throw new PersonaException($"{file}:{lineNo}: no \"custom_id\" string; expected an OpenAI Batch or vllm run-batch result line.");
                     var key = cid.GetString()!;
-                    if (!store.TryGetBatchRequest(key, out var request)) { unknown++; continue; }
-                    if (store.TryGetResponse(key, out _)) { cached++; continue; }
+                    if (!store.Batches.TryGetBatchRequest(key, out var request)) { unknown++; continue; }
+                    if (store.Cache.TryGetResponse(key, out _)) { cached++; continue; }
                     if (ErrorOf(r) is { } kind) { errors++; kinds[kind] = kinds.GetValueOrDefault(kind) + 1; continue; }
                     var body = BodyOf(r);
                     if (body is not { ValueKind: JsonValueKind.Object } b || !b.TryGetProperty("choices", out var choices) || choices.GetArrayLength() == 0)
@@ -251,10 +251,10 @@ public static class BatchImport
                     var (cost, known) = prices.Estimate(spec, pt, ct);
                     var responseModel = b.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null;
                     var now = DateTimeOffset.UtcNow;
-                    store.EnqueueResponse(new StoredResponse(key, request.Provider, request.Model, responseModel, content, finish, pt, ct, estimated, cost / 2, known, false, now));
+                    store.Cache.EnqueueResponse(new StoredResponse(key, request.Provider, request.Model, responseModel, content, finish, pt, ct, estimated, cost / 2, known, false, now));
                     // A schema request's answer becomes the run's answer (and its call) when the structured-output layer accepts it.
                     if (!BatchExportChatClient.IsSchemaRequestKey(key))
-                        store.EnqueueCall(new CallRecord(key, request.Provider, request.Model, "batch:" + Path.GetFileName(file), "{}", now, 0, pt, ct, estimated, cost / 2,
+                        store.Cache.EnqueueCall(new CallRecord(key, request.Provider, request.Model, "batch:" + Path.GetFileName(file), "{}", now, 0, pt, ct, estimated, cost / 2,
                             Cached: false, Attempts: 1, "ok", null, null, finish, false, request.Role));
                     imported++;
                 }

@@ -227,7 +227,7 @@ public sealed class LlmRuntime : IAsyncDisposable
     {
         await Store.FlushAsync().ConfigureAwait(false);
         var snap = Budget.Snapshot();
-        var stats = Store.GetStats();
+        var stats = Store.Cache.GetStats();
         var roles = new Dictionary<string, object?>(StringComparer.Ordinal);
         foreach (var r in Roles)
         {

@@ -50,9 +50,9 @@ public sealed class PersistentCacheChatClient : DelegatingChatClient
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (!_refresh && _store.TryGetResponse(key, out var hit))
+            if (!_refresh && _store.Cache.TryGetResponse(key, out var hit))
             {
-                _store.EnqueueCall(new CallRecord(key, _model.Provider, _model.Name, null, parameters, started, sw.Elapsed.TotalMilliseconds,
+                _store.Cache.EnqueueCall(new CallRecord(key, _model.Provider, _model.Name, null, parameters, started, sw.Elapsed.TotalMilliseconds,
                     hit.PromptTokens, hit.CompletionTokens, hit.TokensEstimated, hit.CostUsd, Cached: true, Attempts: 0, "ok", null, null, hit.FinishReason, hit.Simulated, _role));
                 _usage?.CacheHit();
                 return FromStored(hit, cached: true);
@@ -65,7 +65,7 @@ public sealed class PersistentCacheChatClient : DelegatingChatClient
                 {
                     var shared = await current.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
                     // The twin was paid once; this caller gets it as a cache hit.
-                    _store.EnqueueCall(new CallRecord(key, _model.Provider, _model.Name, null, parameters, started, sw.Elapsed.TotalMilliseconds,
+                    _store.Cache.EnqueueCall(new CallRecord(key, _model.Provider, _model.Name, null, parameters, started, sw.Elapsed.TotalMilliseconds,
                         shared.Usage?.InputTokenCount ?? 0, shared.Usage?.OutputTokenCount ?? 0, false, 0, Cached: true, Attempts: 0, "ok", null, null,
                         shared.FinishReason?.Value, _simulated, _role));
                     _usage?.CacheHit();
@@ -80,9 +80,9 @@ public sealed class PersistentCacheChatClient : DelegatingChatClient
             {
                 // A twin may have finished between our lookup and our claim (it stores its answer
                 // before it leaves the in-flight table): look once more rather than pay again.
-                if (!_refresh && _store.TryGetResponse(key, out var late))
+                if (!_refresh && _store.Cache.TryGetResponse(key, out var late))
                 {
-                    _store.EnqueueCall(new CallRecord(key, _model.Provider, _model.Name, null, parameters, started, sw.Elapsed.TotalMilliseconds,
+                    _store.Cache.EnqueueCall(new CallRecord(key, _model.Provider, _model.Name, null, parameters, started, sw.Elapsed.TotalMilliseconds,
                         late.PromptTokens, late.CompletionTokens, late.TokensEstimated, late.CostUsd, Cached: true, Attempts: 0, "ok", null, null, late.FinishReason, late.Simulated, _role));
                     _usage?.CacheHit();
                     var hitResponse = FromStored(late, cached: true);
@@ -121,7 +121,7 @@ public sealed class PersistentCacheChatClient : DelegatingChatClient
         }
         catch (LlmCallException ex)
         {
-            _store.EnqueueCall(new CallRecord(key, _model.Provider, _model.Name, null, parameters, started, sw.Elapsed.TotalMilliseconds,
+            _store.Cache.EnqueueCall(new CallRecord(key, _model.Provider, _model.Name, null, parameters, started, sw.Elapsed.TotalMilliseconds,
                 ex.Usage?.InputTokenCount ?? 0, ex.Usage?.OutputTokenCount ?? 0, false, 0, Cached: false, ex.Attempts, "error", ex.Message, ex.RawText, null, _simulated, _role));
             _usage?.Failed();
             throw;
@@ -131,8 +131,8 @@ public sealed class PersistentCacheChatClient : DelegatingChatClient
             key, _model.Provider, _model.Name, response.ModelId, response.Text, response.FinishReason?.Value,
             response.Usage?.InputTokenCount ?? 0, response.Usage?.OutputTokenCount ?? 0,
             info.TokensEstimated, info.CostUsd, info.PriceKnown, _simulated || info.Simulated, DateTimeOffset.UtcNow);
-        _store.EnqueueResponse(stored);
-        _store.EnqueueCall(new CallRecord(key, _model.Provider, _model.Name, info.Endpoint, parameters, started,
+        _store.Cache.EnqueueResponse(stored);
+        _store.Cache.EnqueueCall(new CallRecord(key, _model.Provider, _model.Name, info.Endpoint, parameters, started,
             sw.Elapsed.TotalMilliseconds, stored.PromptTokens, stored.CompletionTokens, stored.TokensEstimated, stored.CostUsd, Cached: false,
             info.Attempts, "ok", null, null, stored.FinishReason, stored.Simulated, _role));
         return response;

@@ -39,7 +39,7 @@ public static class SampleLogExport
     public static async Task<long> WriteParquetAsync(RunStore store, string task, string path, CancellationToken ct = default)
     {
         await store.FlushAsync().ConfigureAwait(false);
-        var tasks = store.ListTasks().FirstOrDefault(t => t.Task == task);
+        var tasks = store.Samples.ListTasks().FirstOrDefault(t => t.Task == task);
         var scoreSets = tasks.ScoreSets ?? [];
         var inputKeys = Read(store, task).Take(1).SelectMany(r => r.Inputs.Keys).ToArray();
         var fields = new List<DataField>
@@ -92,7 +92,7 @@ public static class SampleLogExport
     /// <summary>The logged samples of a task with their score sets, in dataset order.</summary>
     public static IEnumerable<SampleRecord> Read(RunStore store, string task)
     {
-        foreach (var (row, scores) in store.ReadSamplesWithScores(task))
+        foreach (var (row, scores) in store.Samples.ReadSamplesWithScores(task))
         {
             var record = SampleRecord.FromJson(row.Json);
             yield return record with

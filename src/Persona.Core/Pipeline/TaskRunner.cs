@@ -44,7 +44,7 @@ public static class TaskRunner
             // names the item, not the model, so after --model or --critic-model changed it would keep the old model's answer.
             SampleRecord? logged = null;
             long loggedSeq = -1;
-            if (options.Reuse && store.TryGetSample(task.Name, id, out var row) && row.Status == SampleRecord.StatusOk)
+            if (options.Reuse && store.Samples.TryGetSample(task.Name, id, out var row) && row.Status == SampleRecord.StatusOk)
             {
                 logged = SampleRecord.FromJson(row.Json);
                 loggedSeq = row.Seq;
@@ -54,8 +54,8 @@ public static class TaskRunner
             if (logged is not null)
             {
                 record = logged with { Seq = seq };
-                foreach (var s in store.ReadSampleScores(task.Name, id)) scores[s.ScoreSet] = ReadScore(s.Json);
-                if (record.Seq != loggedSeq) store.EnqueueSample(new SampleRow(task.Name, id, seq, record.Status, record.ToJson()));
+                foreach (var s in store.Samples.ReadSampleScores(task.Name, id)) scores[s.ScoreSet] = ReadScore(s.Json);
+                if (record.Seq != loggedSeq) store.Samples.EnqueueSample(new SampleRow(task.Name, id, seq, record.Status, record.ToJson()));
             }
             else
             {
@@ -73,7 +73,7 @@ public static class TaskRunner
                 {
                     record = new SampleRecord(id, task.Name, task.Version, seq, inputs, SampleRecord.StatusFailed, null, null, ctx.Turns, ItemFailure.From(ex), ctx.Simulated);
                 }
-                store.EnqueueSample(new SampleRow(task.Name, id, seq, record.Status, record.ToJson()));
+                store.Samples.EnqueueSample(new SampleRow(task.Name, id, seq, record.Status, record.ToJson()));
             }
             if (record.Status == SampleRecord.StatusOk)
                 foreach (var scorer in task.Scorers)
@@ -88,7 +88,7 @@ public static class TaskRunner
                     {
                         return record with { Scores = scores, Status = SampleRecord.StatusDeferred, Deferred = ex.File };
                     }
-                    store.EnqueueScore(new ScoreRow(task.Name, id, scorer.Name, JsonSerializer.Serialize(score, SampleRecord.Json)));
+                    store.Samples.EnqueueScore(new ScoreRow(task.Name, id, scorer.Name, JsonSerializer.Serialize(score, SampleRecord.Json)));
                     scores[scorer.Name] = score;
                 }
             return record with { Scores = scores };
@@ -115,12 +115,12 @@ public static class TaskRunner
         options ??= new TaskRunOptions();
         var store = runtime.Store;
         await store.FlushAsync().ConfigureAwait(false);
-        var logged = store.ReadSamples(task).Where(r => r.Status == SampleRecord.StatusOk);
+        var logged = store.Samples.ReadSamples(task).Where(r => r.Status == SampleRecord.StatusOk);
         async ValueTask<SampleRecord> Work(SampleRow row, long _, CancellationToken abort)
         {
             var record = SampleRecord.FromJson(row.Json);
             var score = await ScoreOneAsync(scorer, record, runtime, abort, options.LogTexts).ConfigureAwait(false);
-            store.EnqueueScore(new ScoreRow(task, record.Id, scorer.Name, JsonSerializer.Serialize(score, SampleRecord.Json)));
+            store.Samples.EnqueueScore(new ScoreRow(task, record.Id, scorer.Name, JsonSerializer.Serialize(score, SampleRecord.Json)));
             return record with { Scores = new Dictionary<string, Score> { [scorer.Name] = score } };
         }
         var any = false;

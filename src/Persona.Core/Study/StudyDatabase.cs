@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
-using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
+using Persona.Storage;
 
 namespace Persona.Study;
 
@@ -66,7 +66,7 @@ public sealed record SessionProgress(long SessionId, string PersonaId, int Rater
 public sealed record PersonaProgress(string PersonaId, int Position, int Raters, int Completed, int Active, int Items);
 
 /// <summary>
-/// The study store: one SQLite database (WAL) in the study folder. Writes go through one writer
+/// The study store: one SQLite database (WAL) in the study folder. Writes go through the shared <see cref="SqliteWriter"/>
 /// that commits whatever has queued up in a single transaction (group commit: one fsync for many
 /// raters) with synchronous=FULL, and completes each write only after that commit, so an answer is
 /// on disk before the rater is told it was saved. Each write runs in its own savepoint, so one that
@@ -78,8 +78,7 @@ public sealed class StudyDatabase : IDisposable
     private const int SchemaVersion = 2;
 
     private readonly string _connectionString;
-    private readonly Channel<WriteOp> _writes = Channel.CreateUnbounded<WriteOp>(new UnboundedChannelOptions { SingleReader = true });
-    private Task? _writer;
+    private readonly SqliteWriter _writer;
     private readonly TimeProvider _clock;
 
     public string Path { get; }
@@ -104,6 +103,7 @@ public sealed class StudyDatabase : IDisposable
         Options = JsonSerializer.Deserialize<StudyOptions>(meta["options"], JsonOptions)!;
         EntryKey = meta["entry_key"];
         CompletionCode = meta["completion_code"];
+        _writer = NewWriter();
     }
 
     /// <summary>
@@ -635,67 +635,42 @@ public sealed class StudyDatabase : IDisposable
         public override void Fail(Exception ex) => Done.TrySetException(ex);
     }
 
+    /// <summary>The study's writes as a part of the shared writer: each op runs its own SQL and hears its fate.</summary>
+    private sealed class OpPart(SqliteConnection c) : SqliteWritePart
+    {
+        public override bool TryApply(object item)
+        {
+            if (item is not WriteOp op) return false;
+            op.Run(c);
+            return true;
+        }
+
+        public override void Committed(object item) => (item as WriteOp)?.Complete();
+
+        public override void Failed(object item, Exception error) => (item as WriteOp)?.Fail(error);
+    }
+
+    private SqliteWriter NewWriter() => new(Path, ConnectWriter, c => [new OpPart(c)], new SqliteWriterOptions
+    {
+        MaxBatch = 256,
+        // Each answer in its own savepoint: one that breaks a constraint fails alone and the others
+        // of its commit are stored; a failed commit fails its batch, and the study carries on.
+        SavepointPerItem = true,
+        FaultIsFatal = false,
+    });
+
     private Task<T> WriteAsync<T>(Func<SqliteConnection, T> work, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
         var op = new WriteOp<T>(work);
-        lock (_writes)
-        {
-            _writer ??= Task.Factory.StartNew(WriterLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-            if (!_writes.Writer.TryWrite(op)) throw new ObjectDisposedException(nameof(StudyDatabase));
-        }
+        _writer.Enqueue(op);
         // A cancelled caller stops waiting; its write still commits or fails with its batch.
         return op.Done.Task.WaitAsync(ct);
     }
 
-    private void WriterLoop()
-    {
-        using var c = ConnectWriter();
-        var batch = new List<WriteOp>(256);
-        var ok = new List<WriteOp>(256);
-        while (_writes.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
-        {
-            batch.Clear();
-            ok.Clear();
-            while (batch.Count < 256 && _writes.Reader.TryRead(out var op)) batch.Add(op);
-            try
-            {
-                using var tx = c.BeginTransaction();
-                foreach (var op in batch)
-                {
-                    Exec(c, "SAVEPOINT w");
-                    try
-                    {
-                        op.Run(c);
-                        Exec(c, "RELEASE w");
-                        ok.Add(op);
-                    }
-                    catch (Exception ex)
-                    {
-                        Exec(c, "ROLLBACK TO w; RELEASE w");
-                        op.Fail(ex);
-                    }
-                }
-                tx.Commit();
-                foreach (var op in ok) op.Complete();
-            }
-            catch (Exception ex)
-            {
-                foreach (var op in ok) op.Fail(ex);
-                foreach (var op in batch.Except(ok)) op.Fail(ex);
-            }
-        }
-    }
-
     public void Dispose()
     {
-        Task? writer;
-        lock (_writes)
-        {
-            _writes.Writer.TryComplete();
-            writer = _writer;
-        }
-        writer?.GetAwaiter().GetResult(); // queued writes finish before the database is let go
+        _writer.DisposeAsync().AsTask().GetAwaiter().GetResult(); // queued writes finish before the database is let go
         // Pooled connections would keep the file open: its journal (-wal, -shm) would stay beside it and
         // the last answers outside study.sqlite until the process ends. Closing them checkpoints.
         using var pooled = new SqliteConnection(_connectionString);

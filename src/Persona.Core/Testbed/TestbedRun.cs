@@ -292,7 +292,7 @@ public static class TestbedRun
         manifest["testbed"] = JsonSerializer.SerializeToNode(o with { OutputDirectory = "", From = null }, Json);
         manifest["template_versions"] = TemplateVersions();
         // What the report shows as costs: a function of the answers, not of this invocation's cache.
-        if (answers) manifest["answers"] = rt.Store.GetAnswerTotals().ToDictionary(a => a.Role, a => (object?)new Dictionary<string, object?>
+        if (answers) manifest["answers"] = rt.Store.Cache.GetAnswerTotals().ToDictionary(a => a.Role, a => (object?)new Dictionary<string, object?>
         {
             ["model_identity"] = rt.Role(a.Role).Identity.Identity, ["simulated"] = rt.Role(a.Role).Identity.Simulated,
             ["answers"] = a.Answers, ["prompt_tokens"] = a.PromptTokens, ["completion_tokens"] = a.CompletionTokens,

@@ -396,7 +396,7 @@ public static class TestbedShards
         if (!File.Exists(from)) throw new PersonaException($"'{from}' does not exist: the folder holds no answers.");
         using var c = new SqliteConnection($"Data Source={to};Pooling=False");
         c.Open();
-        c.CreateFunction<string, long>("persona_khash", RunStore.KeyHash, isDeterministic: true);
+        c.CreateFunction<string, long>("persona_khash", ResponseCache.KeyHash, isDeterministic: true);
         using (var attach = c.CreateCommand())
         {
             attach.CommandText = "ATTACH DATABASE $p AS src";

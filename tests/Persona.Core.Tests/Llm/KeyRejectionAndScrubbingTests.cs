@@ -48,7 +48,7 @@ public sealed class KeyRejectionAndScrubbingTests
         {
             var outcome = await BatchRunner.RunAsync(rt, Requests(3), outPath);
             Assert.Equal(1, outcome.Failed);
-            var failure = Assert.Single(rt.Store.ReadCalls(), c => c.Status == "error");
+            var failure = Assert.Single(rt.Store.Cache.ReadCalls(), c => c.Status == "error");
             Assert.Contains(SecretScrubber.Mask, failure.Error);
             await rt.WriteManifestAsync("completed");
         }

@@ -152,7 +152,7 @@ public sealed class OfflineSimulatorTests
         Assert.Empty(JsonSchemaValidator.Validate(JsonDocument.Parse(r.Text).RootElement, Schema));
         Assert.True(r.CallInfo().Simulated);
         await rt.WriteManifestAsync("completed");
-        Assert.True(Assert.Single(rt.Store.ReadCalls()).Simulated);
+        Assert.True(Assert.Single(rt.Store.Cache.ReadCalls()).Simulated);
         Assert.True(JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "manifest.json"))).RootElement.GetProperty("simulated").GetBoolean());
     }
 }

@@ -202,7 +202,7 @@ public sealed class RuntimeFakeServerTests
             var outcome = await BatchRunner.RunAsync(rt, requests, outPath);
             Assert.Equal(0, outcome.ExitCode);
             Assert.Equal(80, outcome.Completed);
-            var calls = rt.Store.ReadCalls();
+            var calls = rt.Store.Cache.ReadCalls();
             Assert.All(calls, c => Assert.Equal(good.BaseUrl, c.Endpoint));
             Assert.Contains(calls, c => c.Attempts > 1);
         }
@@ -293,7 +293,7 @@ public sealed class RuntimeFakeServerTests
             Assert.InRange(r.Usage!.InputTokenCount!.Value, 5, 30);
             Assert.InRange(r.Usage!.OutputTokenCount!.Value, 3, 20);
             await rt.WriteManifestAsync("completed");
-            var call = Assert.Single(rt.Store.ReadCalls());
+            var call = Assert.Single(rt.Store.Cache.ReadCalls());
             Assert.Equal(server.BaseUrl, call.Endpoint);
             Assert.Equal(1, call.Attempts);
             Assert.False(call.Cached);
@@ -322,7 +322,7 @@ public sealed class RuntimeFakeServerTests
             var outcome = await BatchRunner.RunAsync(rt, Requests(5), outPath);
             Assert.Equal(0, outcome.ExitCode);
             Assert.Equal(2, outcome.Failed);
-            var failures = rt.Store.ReadCalls().Where(c => c.Status == "error").ToList();
+            var failures = rt.Store.Cache.ReadCalls().Where(c => c.Status == "error").ToList();
             Assert.Equal(2, failures.Count);
         }
         var lines = ReadOutput(outPath);

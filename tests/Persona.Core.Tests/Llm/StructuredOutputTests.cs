@@ -59,10 +59,10 @@ public sealed class StructuredOutputTests
         var ex = await Assert.ThrowsAsync<StructuredOutputException>(() => rt.ChatClient.GetResponseAsync([new ChatMessage(ChatRole.User, "pick")], Json()));
         Assert.Equal("I would rather not answer in JSON.", ex.RawText);
         await rt.Store.FlushAsync();
-        var call = Assert.Single(rt.Store.ReadCalls());
+        var call = Assert.Single(rt.Store.Cache.ReadCalls());
         Assert.Equal("error", call.Status);
         Assert.Equal("I would rather not answer in JSON.", call.RawText);
-        Assert.Equal(0, rt.Store.GetStats().Responses);
+        Assert.Equal(0, rt.Store.Cache.GetStats().Responses);
     }
 
     [Fact]

@@ -204,12 +204,12 @@ public sealed class TaskEngineTests
         // A rerun of the same task reuses the log: no call is made at all (not even a cache hit), and nothing is paid.
         await using (var rt = LlmRuntime.Open(TwoRoles(dir, a, b)))
         {
-            var callsBefore = rt.Store.ReadCalls().Count;
+            var callsBefore = rt.Store.Cache.ReadCalls().Count;
             var again = await TaskRunner.RunToEndAsync(TaskRunner.RunAsync(AnswerThenJudge(Questions(30)), rt), "qa");
             Assert.Equal(30, again.Succeeded);
             Assert.Equal(30, again.ScoreSets["judge"].Scored);
             await rt.Store.FlushAsync();
-            Assert.Equal(callsBefore, rt.Store.ReadCalls().Count);
+            Assert.Equal(callsBefore, rt.Store.Cache.ReadCalls().Count);
         }
         Assert.Equal((30, 30), (a.TotalPaid, b.TotalPaid));
     }

@@ -14,18 +14,18 @@ public sealed class RunStoreTests
         var path = Path.Combine(Path.GetTempPath(), "persona-llm-tests", Guid.NewGuid().ToString("N"), "store.sqlite");
         await using (var store = RunStore.Open(path))
         {
-            for (var i = 0; i < 5000; i++) store.EnqueueResponse(Resp($"k{i}", $"c{i}"));
-            Assert.True(store.TryGetResponse("k4999", out var early));
+            for (var i = 0; i < 5000; i++) store.Cache.EnqueueResponse(Resp($"k{i}", $"c{i}"));
+            Assert.True(store.Cache.TryGetResponse("k4999", out var early));
             Assert.Equal("c4999", early.Content);
-            store.EnqueueResponse(Resp("k1", "replaced"));
+            store.Cache.EnqueueResponse(Resp("k1", "replaced"));
             await store.FlushAsync();
-            Assert.False(store.TryGetResponse("missing", out _));
+            Assert.False(store.Cache.TryGetResponse("missing", out _));
         }
         await using (var store = RunStore.Open(path))
         {
-            Assert.True(store.TryGetResponse("k1", out var r));
+            Assert.True(store.Cache.TryGetResponse("k1", out var r));
             Assert.Equal("replaced", r.Content);
-            Assert.Equal(5000, store.GetStats().Responses);
+            Assert.Equal(5000, store.Cache.GetStats().Responses);
         }
         using var c = new SqliteConnection($"Data Source={path};Pooling=False");
         c.Open();
@@ -42,19 +42,19 @@ public sealed class RunStoreTests
         {
             await Parallel.ForEachAsync(Enumerable.Range(0, 2000), new ParallelOptions { MaxDegreeOfParallelism = 64 }, (i, ct) =>
             {
-                store.EnqueueResponse(Resp($"k{i}", $"answer {i}"));
-                store.EnqueueCall(new CallRecord($"k{i}", "openai", "m", "http://e", "{}", DateTimeOffset.UnixEpoch, 1, 1, 1, false, 0, false, 1, "ok", null, null, "stop", false));
+                store.Cache.EnqueueResponse(Resp($"k{i}", $"answer {i}"));
+                store.Cache.EnqueueCall(new CallRecord($"k{i}", "openai", "m", "http://e", "{}", DateTimeOffset.UnixEpoch, 1, 1, 1, false, 0, false, 1, "ok", null, null, "stop", false));
                 return ValueTask.CompletedTask;
             });
         }
         // A new store on the same file sees only what was committed: nothing is served from the writer's pending queue.
         await using var reopened = RunStore.Open(path);
-        var stats = reopened.GetStats();
+        var stats = reopened.Cache.GetStats();
         Assert.Equal(2000, stats.Calls);
         Assert.Equal(2000, stats.Responses);
         for (var i = 0; i < 2000; i++)
         {
-            Assert.True(reopened.TryGetResponse($"k{i}", out var r), $"k{i} was lost");
+            Assert.True(reopened.Cache.TryGetResponse($"k{i}", out var r), $"k{i} was lost");
             Assert.Equal($"answer {i}", r.Content);
         }
     }
@@ -72,16 +72,16 @@ public sealed class RunStoreTests
         const int n = 400;
         var run = Parallel.ForEachAsync(Enumerable.Range(0, n), new ParallelOptions { MaxDegreeOfParallelism = 32 }, (i, ct) =>
         {
-            store.EnqueueResponse(Resp($"k{i}", text + i));
-            store.EnqueueSample(new SampleRow("t", $"s{i}", i, "ok", "{\"x\":\"" + text + "\"}"));
+            store.Cache.EnqueueResponse(Resp($"k{i}", text + i));
+            store.Samples.EnqueueSample(new SampleRow("t", $"s{i}", i, "ok", "{\"x\":\"" + text + "\"}"));
             return ValueTask.CompletedTask;
         });
         await run.WaitAsync(TimeSpan.FromMinutes(2));
         await store.FlushAsync().WaitAsync(TimeSpan.FromMinutes(1));
-        Assert.Equal(n, store.GetStats().Responses);
-        Assert.True(store.TryGetResponse($"k{n - 1}", out var last));
+        Assert.Equal(n, store.Cache.GetStats().Responses);
+        Assert.True(store.Cache.TryGetResponse($"k{n - 1}", out var last));
         Assert.Equal(text + (n - 1), last.Content);
-        Assert.Equal(n, store.ReadSamples("t").Count());
+        Assert.Equal(n, store.Samples.ReadSamples("t").Count());
     }
 
     [Fact]
@@ -107,19 +107,19 @@ public sealed class RunStoreTests
         }
         await using (var store = RunStore.Open(path))
         {
-            Assert.True(store.TryGetResponse("k2", out var two));
+            Assert.True(store.Cache.TryGetResponse("k2", out var two));
             Assert.Equal(("two", "length", 7L, 3L, true, 0.02), (two.Content, two.FinishReason, two.PromptTokens, two.CompletionTokens, two.TokensEstimated, two.CostUsd));
-            Assert.False(store.TryGetResponse("k3", out _));
-            store.EnqueueResponse(Resp("k1", "replaced"));
-            store.EnqueueResponse(Resp("k3", "three"));
+            Assert.False(store.Cache.TryGetResponse("k3", out _));
+            store.Cache.EnqueueResponse(Resp("k1", "replaced"));
+            store.Cache.EnqueueResponse(Resp("k3", "three"));
             await store.FlushAsync();
         }
         await using (var store = RunStore.Open(path))
         {
-            Assert.True(store.TryGetResponse("k1", out var one));
+            Assert.True(store.Cache.TryGetResponse("k1", out var one));
             Assert.Equal("replaced", one.Content);
-            Assert.True(store.TryGetResponse("k3", out _));
-            Assert.Equal(3, store.GetStats().Responses);
+            Assert.True(store.Cache.TryGetResponse("k3", out _));
+            Assert.Equal(3, store.Cache.GetStats().Responses);
         }
     }
 
@@ -129,7 +129,7 @@ public sealed class RunStoreTests
         var path = Path.Combine(Path.GetTempPath(), "persona-llm-tests", Guid.NewGuid().ToString("N"), "store.sqlite");
         await using (var store = RunStore.Open(path))
         {
-            store.EnqueueResponse(Resp("other", "x"));
+            store.Cache.EnqueueResponse(Resp("other", "x"));
             await store.FlushAsync();
         }
         using (var c = new SqliteConnection($"Data Source={path};Pooling=False"))
@@ -138,17 +138,17 @@ public sealed class RunStoreTests
             using var cmd = c.CreateCommand();
             // Plant a row as a 64-bit hash collision would leave it: the index finds it, the key must refuse it.
             cmd.CommandText = "UPDATE responses SET khash=$h";
-            cmd.Parameters.AddWithValue("$h", RunStore.KeyHash("wanted"));
+            cmd.Parameters.AddWithValue("$h", ResponseCache.KeyHash("wanted"));
             Assert.Equal(1, cmd.ExecuteNonQuery());
         }
         await using (var store = RunStore.Open(path))
         {
-            Assert.False(store.TryGetResponse("wanted", out _));
-            store.EnqueueResponse(Resp("wanted", "mine"));
+            Assert.False(store.Cache.TryGetResponse("wanted", out _));
+            store.Cache.EnqueueResponse(Resp("wanted", "mine"));
             await store.FlushAsync();
-            Assert.True(store.TryGetResponse("wanted", out var mine));
+            Assert.True(store.Cache.TryGetResponse("wanted", out var mine));
             Assert.Equal("mine", mine.Content);
-            Assert.Equal(2, store.GetStats().Responses); // the colliding row was not replaced
+            Assert.Equal(2, store.Cache.GetStats().Responses); // the colliding row was not replaced
         }
     }
 }
