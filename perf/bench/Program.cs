@@ -14,7 +14,7 @@ using Microsoft.Extensions.AI;
 using Persona.Benchmark;
 using Persona.Llm;
 using Persona.Personas;
-using Persona.Pipeline;
+using Persona.Engine;
 
 var nPersonas = ArgValue("--personas") is { } np ? int.Parse(np) : 1586;
 var perPersona = ArgValue("--per-persona") is { } pp ? int.Parse(pp) : 3;

@@ -10,7 +10,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
 using Persona.Llm;
-using Persona.Pipeline;
+using Persona.Engine;
 
 var items = ArgValue("--items") is { } s ? int.Parse(s) : 100_000;
 var config = ArgValue("--config") ?? "engine";

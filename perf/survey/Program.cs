@@ -12,7 +12,7 @@ using System.Text.Json;
 using Persona;
 using Persona.Llm;
 using Persona.Personas;
-using Persona.Pipeline;
+using Persona.Engine;
 using Persona.Survey;
 
 var inv = CultureInfo.InvariantCulture;

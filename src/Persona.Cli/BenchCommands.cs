@@ -3,9 +3,9 @@ using System.Globalization;
 using Persona.Benchmark;
 using Persona.Llm;
 using Persona.Personas;
-using Persona.Pipeline;
+using Persona.Engine;
 using Persona.Prompts;
-using Persona.Storage;
+using Persona.Store;
 using Spectre.Console;
 
 namespace Persona.Cli;
@@ -312,7 +312,7 @@ internal static class BenchCommands
         (string, string?)[] all = [.. inputs, .. more];
         OutputPaths.EnsureFolderTarget(outDir, "--out");
         OutputPaths.EnsureOutsideInputs(outDir, "--out", all);
-        OutputPaths.EnsureNotInsideRun(outDir, "--out", Testbed.TestbedRun.Format);
+        OutputPaths.EnsureNotInsideRun(outDir, "--out", Persona.Run.TestbedRun.Format);
         OutputPaths.EnsureFolderSparesInputs(outDir, "--out", Writes, all);
     }
 
@@ -454,7 +454,7 @@ internal static class BenchCommands
                 // Checked before any store is read: a comparison written over a run's cache or sample log destroyed it.
                 OutputPaths.EnsureFileTarget(outPath, "--out", "compare.json");
                 OutputPaths.EnsureOutsideInputs(outPath, "--out", [.. parse.GetValue(runs)!.Select(r => ("RUN", (string?)r))]);
-                OutputPaths.EnsureNotInsideRun(outPath, "--out", Testbed.TestbedRun.Format);
+                OutputPaths.EnsureNotInsideRun(outPath, "--out", Persona.Run.TestbedRun.Format);
             }
             var columns = parse.GetValue(runs)!.SelectMany(run => BenchCompare.Load(RunDir(run), parse.GetValue(scoreSet), parse.GetValue(Resamples))).ToList();
             var comparison = BenchCompare.Compare(columns, parse.GetValue(Resamples));

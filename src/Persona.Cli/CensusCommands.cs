@@ -3,7 +3,7 @@ using System.Globalization;
 using Persona.Census;
 using Persona.Personas;
 using Persona.Fidelity;
-using Persona.Reports;
+using Persona.Report;
 using Spectre.Console;
 
 namespace Persona.Cli;

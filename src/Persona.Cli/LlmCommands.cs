@@ -1,10 +1,10 @@
-using Persona.Pipeline;
+using Persona.Engine;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.AI;
 using Persona.Llm;
-using Persona.Storage;
+using Persona.Store;
 using Spectre.Console;
 
 namespace Persona.Cli;

@@ -1,6 +1,6 @@
 using Persona.Personas;
 using Persona.Prompts;
-using Persona.Storage;
+using Persona.Store;
 
 namespace Persona.Cli;
 

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Persona.Llm;
 using Persona.Preferences;
-using Persona.Storage;
+using Persona.Store;
 using Spectre.Console;
 
 namespace Persona.Cli;
@@ -58,7 +58,7 @@ internal static class PairsCommands
             (string, string?)[] pairInputs = [("--personas", parse.GetValue(personas)), ("--prompts", parse.GetValue(prompts)), ("--templates", parse.GetValue(templates)?.FullName)];
             OutputPaths.EnsureFolderTarget(outDir, "--out");
             OutputPaths.EnsureOutsideInputs(outDir, "--out", pairInputs);
-            OutputPaths.EnsureNotInsideRun(outDir, "--out", Testbed.TestbedRun.Format);
+            OutputPaths.EnsureNotInsideRun(outDir, "--out", Persona.Run.TestbedRun.Format);
             OutputPaths.EnsureFolderSparesInputs(outDir, "--out", [PairFileWriter.JsonlFile, PairFileWriter.ParquetFile, PairBuilder.ReportFile, PairBuilder.ShardFile, "store.sqlite", "manifest.json"], pairInputs);
             var options = new PairBuildOptions
             {
@@ -130,7 +130,7 @@ internal static class PairsCommands
             var outDir = parse.GetValue(output)!.FullName;
             OutputPaths.EnsureFolderTarget(outDir, "--out");
             OutputPaths.EnsureOutsideInputs(outDir, "--out", [.. parse.GetValue(shards)!.Select(d => ("SHARD_DIR", (string?)d))]);
-            OutputPaths.EnsureNotInsideRun(outDir, "--out", Testbed.TestbedRun.Format);
+            OutputPaths.EnsureNotInsideRun(outDir, "--out", Persona.Run.TestbedRun.Format);
             var report = await PairMerge.MergeAsync(parse.GetValue(shards)!, parse.GetValue(output)!.FullName, ct);
             WriteReport(console, report, parse.GetValue(output)!.FullName);
             return 0;
@@ -161,7 +161,7 @@ internal static class PairsCommands
             var outDir = parse.GetValue(output)!.FullName;
             OutputPaths.EnsureFolderTarget(outDir, "--out");
             OutputPaths.EnsureOutsideInputs(outDir, "--out", ("DIR", parse.GetValue(dir)!.FullName));
-            OutputPaths.EnsureNotInsideRun(outDir, "--out", Testbed.TestbedRun.Format);
+            OutputPaths.EnsureNotInsideRun(outDir, "--out", Persona.Run.TestbedRun.Format);
             var result = await PairExport.ExportAsync(parse.GetValue(dir)!.FullName, parse.GetValue(output)!.FullName, new PairExportOptions
             {
                 Format = parse.GetValue(format)!, PromptStyle = parse.GetValue(style)!, PersonaIn = parse.GetValue(personaIn)!,

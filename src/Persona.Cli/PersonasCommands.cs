@@ -3,7 +3,7 @@ using System.Globalization;
 using Persona.Census;
 using Persona.Llm;
 using Persona.Personas;
-using Persona.Storage;
+using Persona.Store;
 using Spectre.Console;
 
 namespace Persona.Cli;

@@ -55,7 +55,7 @@ internal static class PromptsCommands
                 K = parse.GetValue(k),
                 MaxConcurrency = runtimeOptions.Resilience.Concurrency,
             };
-            return await Storage.RunDirectoryUndo.GuardAsync(runtimeOptions.RunDirectory, async () => {
+            return await Persona.Store.RunDirectoryUndo.GuardAsync(runtimeOptions.RunDirectory, async () => {
             await using var rt = LlmRuntime.Open(runtimeOptions);
             options = options with { MaxConcurrency = rt.TotalConcurrency, Abort = Interrupts.Abort };
             await rt.EnsureReachableAsync(ct);

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Persona.Reports;
+using Persona.Report;
 using Spectre.Console;
 
 namespace Persona.Cli;

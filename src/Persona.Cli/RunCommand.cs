@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Persona.Embeddings;
 using Persona.Llm;
-using Persona.Testbed;
+using Persona.Run;
 using Spectre.Console;
 
 namespace Persona.Cli;
@@ -142,7 +142,7 @@ internal static class RunCommand
     /// <summary>The run's report stage: the report room writes the page from the run folder.</summary>
     internal static async Task<ReportOutcome> WriteReportAsync(string runDirectory, CancellationToken ct)
     {
-        var r = await Reports.RunReport.WriteAsync(runDirectory, ct).ConfigureAwait(false);
+        var r = await Persona.Report.RunReport.WriteAsync(runDirectory, ct).ConfigureAwait(false);
         return new ReportOutcome(r.SimulatedStages, r.Problems);
     }
 

@@ -3,7 +3,7 @@ using System.Globalization;
 using Persona.Embeddings;
 using Persona.Llm;
 using Persona.Preferences;
-using Persona.Testbed;
+using Persona.Run;
 using Spectre.Console;
 
 namespace Persona.Cli;

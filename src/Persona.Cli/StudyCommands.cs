@@ -3,7 +3,7 @@ using System.Globalization;
 using Microsoft.AspNetCore.Builder;
 using Persona.Llm;
 using Persona.Personas;
-using Persona.Storage;
+using Persona.Store;
 using Persona.Study;
 using Persona.Web;
 using Spectre.Console;
@@ -198,7 +198,7 @@ internal static class StudyCommands
             var options = runtime.Build(parse, Path.Combine(dir, "lm", StudyPlots.FileNameOf(model)));
             await using var rt = LlmRuntime.Open(options);
             await rt.EnsureReachableAsync(ct);
-            var judge = new StudyJudge(rt.ChatClient, Persona.Pipeline.RuntimeFanOut.FanOutOptions(rt, rt.Default, Interrupts.Abort));
+            var judge = new StudyJudge(rt.ChatClient, Persona.Engine.RuntimeFanOut.FanOutOptions(rt, rt.Default, Interrupts.Abort));
             return await RuntimeOptions.UntilStoppedAsync(console, rt, async () =>
             {
                 var summary = await StageProgress.RunAsync(console, _ => $"{model} role-plays the personas", p =>

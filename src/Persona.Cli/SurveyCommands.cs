@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Persona.Personas;
-using Persona.Storage;
+using Persona.Store;
 using Persona.Survey;
 using Spectre.Console;
 

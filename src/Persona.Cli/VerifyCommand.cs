@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Persona.Testbed;
+using Persona.Run;
 using Spectre.Console;
 
 namespace Persona.Cli;

@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.AI;
 using Persona.Llm;
-using Persona.Testbed;
+using Persona.Run;
 using Persona.Testing.FakeLlm;
 
 namespace Persona.Cli.Tests;

@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using Persona.Testbed;
+using Persona.Run;
 using YamlDotNet.RepresentationModel;
 
 namespace Persona.Cli.Tests;

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
-using Persona.Testbed;
+using Persona.Run;
 
 namespace Persona.Cli.Tests;
 

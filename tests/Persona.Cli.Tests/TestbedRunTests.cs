@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Persona.Testbed;
+using Persona.Run;
 
 namespace Persona.Cli.Tests;
 
@@ -150,20 +150,20 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
         foreach (var g in groups)
         {
             var name = g.GetProperty("attribute").GetString() + "=" + g.GetProperty("group").GetString();
-            var row = Row($"data-survey-group=\"{Persona.Reports.Fmt.Html(name)}\"");
+            var row = Row($"data-survey-group=\"{Persona.Report.Fmt.Html(name)}\"");
             Assert.Contains($"<strong>{F(g.GetProperty("mean_distance"))}</strong>", row);
             var ci = g.GetProperty("interval");
             Assert.Contains($"[{F(ci.GetProperty("lower"))}, {F(ci.GetProperty("upper"))}]", row);
             var b = g.GetProperty("baselines");
             Assert.Contains($"<td>{F(b.GetProperty("uniform").GetProperty("mean_distance"))}</td><td>{F(b.GetProperty("population_prior").GetProperty("mean_distance"))}</td>", row);
-            if (b.TryGetProperty("opposing_group", out var o)) Assert.Contains($"{F(o.GetProperty("mean_distance"))} ({Persona.Reports.Fmt.Html(o.GetProperty("group").GetString())})", row);
+            if (b.TryGetProperty("opposing_group", out var o)) Assert.Contains($"{F(o.GetProperty("mean_distance"))} ({Persona.Report.Fmt.Html(o.GetProperty("group").GetString())})", row);
             Assert.Contains($"<td>{F(unsteeredBy[name])}</td>", row);
             var vp = g.GetProperty("versus_prior");
             Assert.Contains(Signed(vp.GetProperty("gain").GetDouble()), row);
             Assert.Contains(vp.GetProperty("verdict").GetString() switch { "better" => ">yes<", "worse" => ">no, worse<", var v => ">" + v + "<" }, row);
         }
         foreach (var w in root.GetProperty("withheld").EnumerateArray())
-            Assert.Contains(Persona.Reports.Fmt.Html($"{w.GetProperty("attribute").GetString()}={w.GetProperty("group").GetString()}: {w.GetProperty("personas").GetInt32()} personas"), section);
+            Assert.Contains(Persona.Report.Fmt.Html($"{w.GetProperty("attribute").GetString()}={w.GetProperty("group").GetString()}: {w.GetProperty("personas").GetInt32()} personas"), section);
         // Steerability per mode, as survey-modes.json has it.
         using var modes = JsonDocument.Parse(File.ReadAllText(Path.Combine(runs.A, "survey", "survey-modes.json")));
         foreach (var m in modes.RootElement.GetProperty("modes").EnumerateArray())

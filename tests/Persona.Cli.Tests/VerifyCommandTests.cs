@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Persona.Testbed;
+using Persona.Run;
 
 namespace Persona.Cli.Tests;
 

@@ -9,13 +9,13 @@
 //                                               the real path: LlmRuntime (openai provider, SQLite cache,
 //                                               accounting, retry, endpoint pool) driven by BatchRunner,
 //                                               as `persona llm batch` does; prints one JSON line
-using Persona.Pipeline;
+using Persona.Engine;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
 using Persona.Llm;
-using Persona.Storage;
+using Persona.Store;
 using Persona.Testing.FakeLlm;
 
 const string ModelSpecText = "openai:fake-model";

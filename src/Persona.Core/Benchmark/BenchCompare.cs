@@ -1,5 +1,5 @@
-using Persona.Pipeline;
-using Persona.Storage;
+using Persona.Engine;
+using Persona.Store;
 
 namespace Persona.Benchmark;
 

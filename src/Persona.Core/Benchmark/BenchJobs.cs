@@ -1,5 +1,5 @@
 using Persona.Llm;
-using Persona.Pipeline;
+using Persona.Engine;
 
 namespace Persona.Benchmark;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Persona.Personas;
-using Persona.Pipeline;
+using Persona.Engine;
 using Persona.Statistics;
 
 namespace Persona.Benchmark;

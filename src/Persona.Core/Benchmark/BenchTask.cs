@@ -6,7 +6,7 @@ using System.Text.Json;
 using Microsoft.Extensions.AI;
 using Persona.Llm;
 using Persona.Personas;
-using Persona.Pipeline;
+using Persona.Engine;
 using Persona.Prompts;
 
 namespace Persona.Benchmark;

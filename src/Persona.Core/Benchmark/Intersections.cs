@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Persona.Llm;
-using Persona.Pipeline;
+using Persona.Engine;
 using Persona.Statistics;
 
 namespace Persona.Benchmark;

@@ -1,4 +1,4 @@
-using Persona.Pipeline;
+using Persona.Engine;
 using Persona.Statistics;
 
 namespace Persona.Benchmark;

@@ -59,7 +59,7 @@ public sealed class PersonaCriticEvaluator(BenchPrompts? prompts = null) : IEval
             metric.Interpretation = new EvaluationMetricInterpretation(verdict.NeedsRevision ? EvaluationRating.Unacceptable : EvaluationRating.Good, failed: verdict.NeedsRevision,
                 verdict.NeedsRevision ? "the critic asks for a revision" : "no revision needed");
         }
-        catch (Pipeline.ItemFailedException ex)
+        catch (Persona.Engine.ItemFailedException ex)
         {
             metric.AddDiagnostics(EvaluationDiagnostic.Error($"{ex.Message}: {(ex.RawText is { Length: > 300 } t ? t[..300] + "…" : ex.RawText)}"));
         }

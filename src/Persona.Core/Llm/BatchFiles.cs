@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
-using Persona.Storage;
+using Persona.Store;
 
 namespace Persona.Llm;
 

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.AI;
-using Persona.Storage;
+using Persona.Store;
 
 namespace Persona.Llm;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.AI;
-using Persona.Storage;
+using Persona.Store;
 
 namespace Persona.Llm;
 
@@ -31,7 +31,7 @@ public sealed record LlmRuntimeOptions
     /// "judge". A role's unset fields fall back to the default role's (<see cref="RoleOptions"/>).
     /// </summary>
     public IReadOnlyDictionary<string, RoleOptions> Roles { get; init; } = new Dictionary<string, RoleOptions>();
-    /// <summary>--max-failure-rate: the share of failed items that ends a stage cleanly (see Pipeline.FanOut).</summary>
+    /// <summary>--max-failure-rate: the share of failed items that ends a stage cleanly (see Persona.Engine.FanOut).</summary>
     public double MaxFailureRate { get; init; } = 0.05;
     /// <summary>The offline simulator's world description (planted effects); null: the bundled data/llm/world.json.</summary>
     public string? WorldPath { get; init; }

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.AI;
-using Persona.Storage;
+using Persona.Store;
 
 namespace Persona.Llm;
 

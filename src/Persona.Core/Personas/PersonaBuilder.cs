@@ -4,7 +4,7 @@ using System.Text.Json;
 using Microsoft.Extensions.AI;
 using Persona.Census;
 using Persona.Llm;
-using Persona.Pipeline;
+using Persona.Engine;
 
 namespace Persona.Personas;
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Persona.Pipeline;
+using Persona.Engine;
 
 namespace Persona.Personas;
 

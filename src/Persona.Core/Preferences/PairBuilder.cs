@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Persona.Llm;
 using Persona.Personas;
-using Persona.Pipeline;
+using Persona.Engine;
 using Persona.Prompts;
 
 namespace Persona.Preferences;

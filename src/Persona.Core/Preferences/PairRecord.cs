@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Parquet;
 using Parquet.Schema;
-using Persona.Pipeline;
+using Persona.Engine;
 
 namespace Persona.Preferences;
 

@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.AI;
 using Persona.Llm;
-using Persona.Pipeline;
+using Persona.Engine;
 
 namespace Persona.Preferences;
 

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
-using Persona.Storage;
+using Persona.Store;
 
 namespace Persona.Study;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.AI;
 using Persona.Llm;
-using Persona.Pipeline;
+using Persona.Engine;
 
 namespace Persona.Study;
 

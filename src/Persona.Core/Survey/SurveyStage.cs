@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Persona.Census;
 using Persona.Personas;
-using Persona.Pipeline;
+using Persona.Engine;
 
 namespace Persona.Survey;
 

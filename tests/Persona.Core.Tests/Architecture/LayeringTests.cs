@@ -84,11 +84,11 @@ public sealed class LayeringTests
     {
         // A test-only edge from the leaf Statistics back to the run closes a loop through every room the run uses.
         var g = Graph.Value.ToDictionary(kv => kv.Key, kv => new HashSet<string>(kv.Value, StringComparer.Ordinal), StringComparer.Ordinal);
-        g["Persona.Statistics"].Add("Persona.Testbed");
+        g["Persona.Statistics"].Add("Persona.Run");
         var found = NewCycles(g);
         Assert.Single(found);
         Assert.Contains("Persona.Statistics", found[0]);
-        Assert.Contains("Persona.Testbed", found[0]);
+        Assert.Contains("Persona.Run", found[0]);
     }
 
     [Fact]
@@ -99,7 +99,7 @@ public sealed class LayeringTests
 
     [Theory]
     [InlineData("Persona.Statistics")]
-    [InlineData("Persona.Storage")]
+    [InlineData("Persona.Store")]
     public void Leaves_use_only_the_foundation(string room)
     {
         Assert.Equal(["Persona"], Graph.Value[room].Order(StringComparer.Ordinal));
@@ -109,9 +109,9 @@ public sealed class LayeringTests
     public void The_run_report_sits_above_the_run_and_the_population_fidelity_below_both()
     {
         // The report reads the run's manifest types; the run gets its report writer from the CLI, never by naming the report room.
-        Assert.DoesNotContain("Persona.Reports", Graph.Value["Persona.Testbed"]);
-        Assert.Contains("Persona.Testbed", Graph.Value["Persona.Reports"]);
-        foreach (var room in new[] { "Persona.Reports", "Persona.Testbed" })
+        Assert.DoesNotContain("Persona.Report", Graph.Value["Persona.Run"]);
+        Assert.Contains("Persona.Run", Graph.Value["Persona.Report"]);
+        foreach (var room in new[] { "Persona.Report", "Persona.Run" })
             Assert.DoesNotContain(room, Graph.Value["Persona.Fidelity"]);
     }
 
@@ -127,6 +127,6 @@ public sealed class LayeringTests
     public void The_choice_judge_and_the_engine_sit_below_every_task()
     {
         foreach (var task in new[] { "Persona.Preferences", "Persona.Benchmark", "Persona.Study" })
-            Assert.DoesNotContain(task, Graph.Value["Persona.Choice"].Concat(Graph.Value["Persona.Pipeline"]));
+            Assert.DoesNotContain(task, Graph.Value["Persona.Choice"].Concat(Graph.Value["Persona.Engine"]));
     }
 }

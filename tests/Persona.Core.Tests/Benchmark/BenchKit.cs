@@ -2,7 +2,7 @@ using System.Text.Json;
 using Persona.Benchmark;
 using Persona.Llm;
 using Persona.Personas;
-using Persona.Pipeline;
+using Persona.Engine;
 using Persona.Prompts;
 
 namespace Persona.Core.Tests.Benchmark;

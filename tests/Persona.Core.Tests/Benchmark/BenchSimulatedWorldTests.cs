@@ -1,7 +1,7 @@
 using Persona.Benchmark;
 using Persona.Llm;
 using Persona.Personas;
-using Persona.Pipeline;
+using Persona.Engine;
 using static Persona.Core.Tests.Benchmark.BenchKit;
 using static Persona.Core.Tests.Llm.LlmTestKit;
 

@@ -2,7 +2,7 @@ using System.Text.Json;
 using Persona.Benchmark;
 using Persona.Llm;
 using Persona.Personas;
-using Persona.Pipeline;
+using Persona.Engine;
 using Persona.Prompts;
 using Persona.Testing.FakeLlm;
 using static Persona.Core.Tests.Benchmark.BenchKit;

@@ -1,4 +1,4 @@
-using Persona.Pipeline;
+using Persona.Engine;
 using System.Text;
 using Persona.Llm;
 using Persona.Testing.FakeLlm;

@@ -1,4 +1,4 @@
-using Persona.Pipeline;
+using Persona.Engine;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
 using Persona.Llm;

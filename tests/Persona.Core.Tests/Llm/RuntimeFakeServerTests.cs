@@ -1,4 +1,4 @@
-using Persona.Pipeline;
+using Persona.Engine;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;

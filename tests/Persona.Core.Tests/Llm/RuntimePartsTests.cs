@@ -1,4 +1,4 @@
-using Persona.Pipeline;
+using Persona.Engine;
 using Microsoft.Extensions.AI;
 using Persona.Llm;
 

@@ -4,7 +4,7 @@ using Persona.Benchmark;
 using Persona.Core.Tests.Census;
 using Persona.Llm;
 using Persona.Personas;
-using Persona.Pipeline;
+using Persona.Engine;
 using Persona.Prompts;
 using static Persona.Core.Tests.Llm.LlmTestKit;
 

@@ -43,7 +43,7 @@ public sealed class StudyJudgeTests : IDisposable
         using var db = Create();
         var gated = new GatedClient();
         using var stop = new CancellationTokenSource();
-        var run = new StudyJudge(gated, new Persona.Pipeline.FanOutOptions { Concurrency = 4 }).RunAsync(db, "m", null, stop.Token);
+        var run = new StudyJudge(gated, new Persona.Engine.FanOutOptions { Concurrency = 4 }).RunAsync(db, "m", null, stop.Token);
         while (Volatile.Read(ref gated.Started) < 4) await Task.Delay(10);
         stop.Cancel();                  // the first Ctrl-C: start nothing new
         gated.Release.TrySetResult();   // the calls in flight answer after it

@@ -1,6 +1,6 @@
 using Persona.Census;
 using Persona.Personas;
-using Persona.Pipeline;
+using Persona.Engine;
 using Persona.Survey;
 
 namespace Persona.Core.Tests.Survey;

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.AI;
 using Persona.Llm;
-using Persona.Pipeline;
+using Persona.Engine;
 using Persona.Survey;
 using Persona.Testing.FakeLlm;
 using static Persona.Core.Tests.Llm.LlmTestKit;

@@ -1,5 +1,5 @@
 using Persona.Llm;
-using Persona.Pipeline;
+using Persona.Engine;
 using Persona.Survey;
 using static Persona.Core.Tests.Llm.LlmTestKit;
 
