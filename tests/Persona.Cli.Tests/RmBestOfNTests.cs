@@ -102,6 +102,33 @@ public sealed class RmBestOfNTests
     }
 
     [Fact]
+    public async Task Persona_run_with_best_of_n_benches_the_mode_with_the_rm_stages_models_and_a_sharded_run_refuses_it()
+    {
+        var dir = Cli.TempDir("rm-best-of-n-run");
+        var run = Path.Combine(dir, "run");
+        var (code, text) = await Cli.Run("run", "--personas", "30", "--best-of-n", "3", "--out", run);
+        Assert.True(code == 0, text);
+        using (var results = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "bench", "results.json"))))
+        {
+            var modes = results.RootElement.GetProperty("modes").EnumerateArray().Select(m => m.GetProperty("mode").GetString()).ToList();
+            Assert.Equal(["baseline", "output_only", "chain_of_thought", "demographic_summary", "few_shot_preferences", "rm_best_of_n"], modes);
+            // Paired with every other mode in the same table of comparisons.
+            Assert.Equal(5, results.RootElement.GetProperty("comparisons").EnumerateArray().Count(c => c.GetProperty("a").GetString() == "rm_best_of_n" || c.GetProperty("b").GetString() == "rm_best_of_n"));
+        }
+        using (var best = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "bench", "best-of-n.json"))))
+        {
+            Assert.Equal(3, best.RootElement.GetProperty("n").GetInt32());
+            Assert.True(best.RootElement.GetProperty("simulated").GetBoolean());
+            Assert.Equal(["pal_mixture"], best.RootElement.GetProperty("reward_models").EnumerateArray().Select(x => x.GetString()));
+        }
+        Assert.Contains("rm_best_of_n</code>: best of 3", File.ReadAllText(Path.Combine(run, "report.html")));
+
+        var (c2, _, err) = await Cli.RunSplit("run", "--personas", "30", "--best-of-n", "3", "--shared-only", "--out", Path.Combine(dir, "shared"));
+        Assert.NotEqual(0, c2);
+        Assert.Contains("--best-of-n cannot go with a sharded run", err);
+    }
+
+    [Fact]
     public async Task Rm_best_of_n_without_a_reward_model_is_a_short_usage_error()
     {
         var dir = Cli.TempDir("rm-best-of-n-bad");

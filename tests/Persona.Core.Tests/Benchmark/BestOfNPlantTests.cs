@@ -40,6 +40,9 @@ public sealed class BestOfNPlantTests
         Assert.Equal(BenchModes.Baseline, BenchModes.PromptOf(BenchModes.RmBestOfN));
         Assert.True(BenchModes.Order(BenchModes.RmBestOfN) > BenchModes.Order(BenchModes.FewShotPreferences));
         Assert.Equal(int.MaxValue, BenchModes.Order("something_else"));
+        // The bench stage reads the rm stage's models: its fingerprint holds them, so retrained models rerun the bench.
+        Assert.Contains(Persona.Testbed.TestbedStages.Rm, Persona.Testbed.TestbedStages.Get(Persona.Testbed.TestbedStages.Bench).Reads);
+        Assert.Equal(0, Persona.Testbed.TestbedOptions.Default("x").BenchBestOfN); // opt-in: a sharded run cannot have it
     }
 
     [Fact]
