@@ -36,7 +36,7 @@ public static class BenchModes
             var mode = m.ToLowerInvariant();
             if (mode == "all") { foreach (var x in havePairs ? All : Original) if (!modes.Contains(x)) modes.Add(x); continue; }
             if (!Known.Contains(mode)) throw new PersonaException($"--mode: unknown mode '{m}'; expected {string.Join(", ", Known)} or all (or a comma-separated list).");
-            if (mode == RmBestOfN && !haveRm) throw new PersonaException("--mode rm_best_of_n needs a reward model: give --rm DIR (a `persona rm train` output folder, or one of its models/NAME folders).");
+            if (mode == RmBestOfN && !haveRm) throw new PersonaException("--mode rm_best_of_n needs a reward model: `persona bench run` takes --rm DIR (a `persona rm train` output folder, or one of its models/NAME folders); `persona run` takes --best-of-n N.");
             if (mode == FewShotPreferences && !havePairs) throw new PersonaException("--mode few_shot_preferences needs --pairs DIR (a preference-pairs folder with pairs.jsonl, or the file itself).");
             if (!modes.Contains(mode)) modes.Add(mode);
         }
