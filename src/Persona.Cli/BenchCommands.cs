@@ -92,12 +92,16 @@ internal static class BenchCommands
     {
         var runtime = new RuntimeOptions(full: true, runDirDefault: "the --out folder (so re-running resumes and pays nothing twice)", defaultModel: null, BenchTask.CriticRole);
         var inputs = new Inputs();
-        var mode = new Option<string>("--mode") { Description = "baseline, output_only, chain_of_thought, demographic_summary, few_shot_preferences, a comma-separated list, or all (the four; plus few_shot_preferences with --pairs).", DefaultValueFactory = _ => "all" };
+        var mode = new Option<string>("--mode") { Description = "baseline, output_only, chain_of_thought, demographic_summary, few_shot_preferences, rm_best_of_n (needs --rm), a comma-separated list, or all (the four; plus few_shot_preferences with --pairs).", DefaultValueFactory = _ => "all" };
         var output = new Option<DirectoryInfo>("--out") { Description = "Output folder: samples.jsonl (samples.parquet with --parquet), results.json, figures/ (+ store.sqlite, manifest.json).", Required = true };
         var temperature = new Option<float>("--temperature") { Description = "Sampling temperature of the model under test.", DefaultValueFactory = _ => 0 }.Between(0f, 2f);
         var pairs = new Option<string?>("--pairs") { Description = "Preference pairs (a folder with pairs.jsonl, or the file) for few_shot_preferences: each persona's own train pairs are shown." };
         var shots = new Option<int>("--shots") { Description = "Train pairs shown per persona in few_shot_preferences.", DefaultValueFactory = _ => 3 }.Between(1, 100, "give --mode without few_shot_preferences to show none");
         var intersections = new Option<string>("--intersections") { Description = "The original's intersections JSON: [{\"attributes\": [{\"attribute\": ..., \"values\": [...]}]}].", Required = true };
+        var rm = new Option<string?>("--rm") { Description = "Reward models for rm_best_of_n: a `persona rm train` output folder (or RUN/rm of a `persona run`), or one of its models/NAME folders." };
+        var benchRm = new Option<string>("--bench-rm") { Description = "Which model of --rm picks: auto (pal_mixture if trained, else per_persona, conditioned, global), or one of those names; a persona the model never saw is scored after adapting it on up to 20 of the persona's --pairs train-prompt pairs.", DefaultValueFactory = _ => Rewards.AnswerRewardScorer.Auto };
+        var bestOfN = new Option<int>("--best-of-n") { Description = "Answers drawn per question in rm_best_of_n (each its own cached call).", DefaultValueFactory = _ => BestOfN.DefaultN }.Between(2, BestOfN.MaxN);
+        var bestOfNTemperature = new Option<float>("--best-of-n-temperature") { Description = "Sampling temperature of rm_best_of_n's draws (above 0, or the draws are one answer).", DefaultValueFactory = _ => BestOfN.DefaultTemperature }.Between(0.01f, 2f, "at temperature 0 the N draws are the same answer");
         var cmd = new Command(intersect ? "intersect" : "run", (intersect
                 ? "Accuracy per demographic intersection (the original's intersections file): runs (or reuses) the bench samples,\nthen reports each intersection's accuracy with its cell size (samples, personas) and intervals.\n"
                 : "Run PERSONA Bench: the model under test answers each question for each persona in each mode (structured JSON,\n" +
@@ -113,15 +117,20 @@ internal static class BenchCommands
             "  persona bench intersect --personas personas --prompts prompts --model offline --critic-model offline --intersections x.json --out bench-demo");
         runtime.AddTo(cmd);
         inputs.AddTo(cmd);
-        foreach (var o in new Option[] { mode, output, temperature, pairs, shots, Resamples, MinCell, NoFigures, Parquet }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { mode, output, temperature, pairs, shots, rm, benchRm, bestOfN, bestOfNTemperature, Resamples, MinCell, NoFigures, Parquet }) cmd.Options.Add(o);
         if (intersect) cmd.Options.Add(intersections);
         cmd.SetAction(async (parse, ct) =>
         {
             var outDir = parse.GetValue(output)!.FullName;
-            CheckOut(outDir, inputs.Named(parse), ("--pairs", parse.GetValue(pairs)), ("--intersections", intersect ? parse.GetValue(intersections) : null), ("--templates", parse.GetValue(inputs.Templates)));
-            var (personas, _, pairList, prompts) = await inputs.LoadAsync(parse, ct);
+            CheckOut(outDir, inputs.Named(parse), ("--pairs", parse.GetValue(pairs)), ("--intersections", intersect ? parse.GetValue(intersections) : null), ("--templates", parse.GetValue(inputs.Templates)),
+                ("--rm", parse.GetValue(rm)));
             var pairsPath = parse.GetValue(pairs);
-            var modes = BenchModes.Parse(parse.GetValue(mode), pairsPath is not null);
+            // Checked before anything is loaded or paid: rm_best_of_n without a reward model is a usage error.
+            var modes = BenchModes.Parse(parse.GetValue(mode), pairsPath is not null, parse.GetValue(rm) is not null);
+            var best = modes.Contains(BenchModes.RmBestOfN)
+                ? Persona.Run.BenchRm.Open(parse.GetValue(rm)!, parse.GetValue(benchRm)!, pairsPath, parse.GetValue(bestOfN), parse.GetValue(bestOfNTemperature))
+                : null;
+            var (personas, _, pairList, prompts) = await inputs.LoadAsync(parse, ct);
             var examples = pairsPath is null ? null : PreferencePairsFile.TrainExamples(PreferencePairsFile.Stream(pairsPath), pairList, parse.GetValue(shots));
             var cells = intersect ? Intersections.Read(parse.GetValue(intersections)!) : null;
             if (cells is not null) Intersections.CheckAttributes(cells, personas.Select(p => p.Attributes), parse.GetValue(intersections)!);
@@ -131,13 +140,14 @@ internal static class BenchCommands
             await rt.EnsureReachableAsync(ct);
             return await RuntimeOptions.UntilStoppedAsync(console, rt, async () =>
             {
-                var task = BenchTask.Create(BenchTask.Items(pairList, modes, 1, examples, parse.GetValue(shots)), prompts, [BenchTask.Critic(prompts)], parse.GetValue(temperature));
+                var task = BenchTask.Create(BenchTask.Items(pairList, modes, 1, examples, parse.GetValue(shots)), prompts, [BenchTask.Critic(prompts)], parse.GetValue(temperature), bestOfN: best);
                 var (samples, results) = await WithProgress(console, "Generating and critiquing", p => BenchJobs.BenchAsync(task, total, rt, Output(outDir, parse),
                     parse.GetValue(Resamples), parse.GetValue(MinCell), task.Name, p, ct, Interrupts.Abort));
                 if (cells is not null)
                     BenchReport.Write(Path.Combine(outDir, "intersections.json"), Intersections.Compute(samples, BenchTask.DefaultScoreSet, cells, parse.GetValue(Resamples)));
                 await rt.WriteManifestAsync("completed", new Dictionary<string, object?> { ["samples"] = samples.Count, ["modes"] = modes, ["pairs"] = pairList.Count, ["templates"] = prompts.Version });
                 console.Write(ResultsTable(results));
+                if (best is not null) console.MarkupLineInterpolated($"rm_best_of_n: best of {best.N} at temperature {best.Temperature.ToString(Inv)}, picked by {best.RewardModel}; per group against baseline: {Path.Combine(outDir, BestOfNReport.File)}");
                 if (cells is not null) console.Write(IntersectionTable(Intersections.Compute(samples, BenchTask.DefaultScoreSet, cells, 200)));
                 console.MarkupLineInterpolated($"results: {Path.Combine(outDir, cells is null ? "results.json" : "intersections.json")}");
                 if (rt.Simulated) console.MarkupLine("[yellow]simulated:[/] the offline simulator answered and graded; the numbers follow the planted world, not any model.");
@@ -304,7 +314,7 @@ internal static class BenchCommands
     }
 
     /// <summary>Bench files written into --out (and its runtime's cache and manifest).</summary>
-    private static readonly string[] Writes = ["samples.jsonl", "samples.parquet", "results.json", "intersections.json", "passk.json", "loo.json", "store.sqlite", "manifest.json"];
+    private static readonly string[] Writes = ["samples.jsonl", "samples.parquet", "results.json", BestOfNReport.File, "intersections.json", "passk.json", "loo.json", "store.sqlite", "manifest.json"];
 
     /// <summary>--out of a generating verb: a folder, outside every folder it reads and every `persona run` folder, replacing no input file.</summary>
     private static void CheckOut(string outDir, (string, string?)[] inputs, params (string, string?)[] more)

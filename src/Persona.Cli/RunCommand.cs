@@ -31,6 +31,8 @@ internal static class RunCommand
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the calls, tokens and estimated cost of every stage per role; send nothing." };
         var dataset = new Option<string?>("--dataset") { Description = $"A finished run whose dataset ({string.Join(", ", DatasetRun.Taken)}) this run takes byte for byte: only the stages that call the model under test run, so models compare on the same personas and pairs (then `persona bench compare RUN OUT`)." };
         var batchExport = new Option<DirectoryInfo?>("--batch-export") { Description = "Send nothing: write every request the run needs next (all stages and roles that can go on) as OpenAI Batch files (also `vllm run-batch` input) in this folder and stop with exit code 6. Needs no key." };
+        var bestOfN = new Option<int>("--best-of-n") { Description = $"Adds the bench mode rm_best_of_n: N answers drawn per question (e.g. {Benchmark.BestOfN.DefaultN}) for the rm stage's reward models to pick from; 0 (default): off. Not with --shard (the models are fitted at the merge).", DefaultValueFactory = _ => 0 }.Between(0, Benchmark.BestOfN.MaxN);
+        var benchRm = new Option<string>("--bench-rm") { Description = "Which reward model picks in rm_best_of_n: auto (pal_mixture if trained, else per_persona, conditioned, global), or one of those names; a persona the model never saw is scored after adapting it on up to 20 of its train-prompt pairs.", DefaultValueFactory = _ => Rewards.AnswerRewardScorer.Auto };
         var batchImport = new Option<FileInfo[]>("--batch-import") { Description = "Batch result files (OpenAI or vLLM envelope) to read into the run's cache first; joined on custom_id, in any order.", AllowMultipleArgumentsPerToken = true };
         var cmd = new Command("run",
             "The whole testbed, one command: population (census draw, LM-written detail, consistency filter, fidelity) -> prompts\n" +
@@ -52,7 +54,7 @@ internal static class RunCommand
             "  persona run --out runs/paper --from bench\n" +
             "  persona run --dataset out --model offline:b --out out-b && persona bench compare out out-b")
         {
-            output, scale, seed, personas, prompts, survey, surveyModes, surveyElicitation, from, dryRun, dataset, batchExport, batchImport,
+            output, scale, seed, personas, prompts, survey, surveyModes, surveyElicitation, from, dryRun, dataset, batchExport, batchImport, bestOfN, benchRm,
         };
         runtime.AddTo(cmd);
         // Across machines: --shared-only, --shard/--shared and `persona run merge` (RunShardCommands.cs).
@@ -81,7 +83,8 @@ internal static class RunCommand
                     throw new PersonaException("--writer-model (and --writer-base-url, --writer-concurrency) has nothing to write with --dataset: the dataset is that run's. Drop the writer flags, or drop --dataset to make a new dataset.");
             }
             o = o with { SurveySource = parse.GetValue(survey) is { } sf ? Path.GetFullPath(sf) : null, SurveyModes = Survey.SurveyModes.Parse(parse.GetValue(surveyModes)!),
-                SurveyElicitation = Survey.SurveyElicitation.Parse(parse.GetValue(surveyElicitation)!) };
+                SurveyElicitation = Survey.SurveyElicitation.Parse(parse.GetValue(surveyElicitation)!),
+                BenchBestOfN = parse.GetValue(bestOfN), BenchRm = parse.GetValue(benchRm)!.Trim().ToLowerInvariant() };
             // Read in full now, like --prompts: a broken line found by the survey stage would come after the population was paid.
             if (o.SurveySource is { } surveyFile) Survey.SurveySetFile.Read(surveyFile);
             // With --dataset the prompts are the dataset run's, already curated: its source file is not read again.
@@ -91,6 +94,9 @@ internal static class RunCommand
             if (o.Dataset is null && o.PromptSource is { } source) Prompts.PromptLoader.Load(source);
             o.Validate();
             var rtOptions = runtime.Build(parse, dir);
+            // rm_best_of_n needs the reward models, which a sharded run fits only at the merge, after every shard's bench.
+            if (shards.Requested(parse) && o.BenchBestOfN > 0)
+                throw new PersonaException("--best-of-n cannot go with a sharded run: rm_best_of_n needs the reward models, which are fitted at the merge after every shard's bench. Drop --best-of-n, or run unsharded.");
             if (shards.Requested(parse)) return await shards.RunAsync(console, parse, o, rtOptions, parse.GetValue(dryRun), ct);
             // --refresh asks for new answers, which a reused stage would never request.
             if (rtOptions.Refresh && o.From is null) o = o with { From = TestbedStages.Population };

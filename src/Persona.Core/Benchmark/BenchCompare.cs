@@ -53,8 +53,7 @@ public static class BenchCompare
     public static BenchComparison Compare(IReadOnlyList<CompareColumn> columns, int resamples)
     {
         if (columns.Count < 2) throw new PersonaException("bench compare needs at least two runs or score sets to compare (check --score-set).");
-        var order = BenchModes.All.ToList();
-        var modes = columns.SelectMany(c => c.Results.Modes.Select(m => m.Mode)).Distinct().OrderBy(m => order.IndexOf(m)).ToList();
+        var modes = columns.SelectMany(c => c.Results.Modes.Select(m => m.Mode)).Distinct().OrderBy(BenchModes.Order).ToList();
         var raw = new List<(string A, string B, List<(BenchObservation X, BenchObservation Y)> Pairs)>();
         foreach (var c in columns.Skip(1))
             foreach (var m in modes)

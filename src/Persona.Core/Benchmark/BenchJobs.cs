@@ -29,6 +29,7 @@ public static class BenchJobs
         progress("statistics", 0, 1);
         var results = BenchReport.Compute(samples, BenchTask.DefaultScoreSet, resamples, 1, minCell);
         BenchReport.Write(Path.Combine(output.Directory, ResultsFile), results);
+        if (BestOfNReport.Compute(samples, BenchTask.DefaultScoreSet, resamples) is { } best) BenchReport.Write(Path.Combine(output.Directory, BestOfNReport.File), best);
         if (output.Figures)
         {
             BenchPlots.AccuracyByMode(results, Figures(output));

@@ -3,17 +3,30 @@ using System.Text.Json;
 
 namespace Persona.Benchmark;
 
-/// <summary>The generation modes of PERSONA Bench (the original's four, plus few-shot preferences).</summary>
+/// <summary>The generation modes of PERSONA Bench (the original's four, plus few-shot preferences, plus best-of-n picked by a reward model).</summary>
 public static class BenchModes
 {
     public const string Baseline = "baseline", OutputOnly = "output_only", ChainOfThought = "chain_of_thought",
-        DemographicSummary = "demographic_summary", FewShotPreferences = "few_shot_preferences";
+        DemographicSummary = "demographic_summary", FewShotPreferences = "few_shot_preferences", RmBestOfN = "rm_best_of_n";
 
     public static readonly IReadOnlyList<string> Original = [Baseline, OutputOnly, ChainOfThought, DemographicSummary];
+    /// <summary>The prompting modes ("all"): each has its own prompt in the templates.</summary>
     public static readonly IReadOnlyList<string> All = [.. Original, FewShotPreferences];
+    /// <summary>Every mode, in table order: the prompting ones and rm_best_of_n, which needs a trained reward model and so is never in "all".</summary>
+    public static readonly IReadOnlyList<string> Known = [.. All, RmBestOfN];
+
+    /// <summary>A mode's place in tables (an unknown mode last).</summary>
+    public static int Order(string mode) => Known.ToList().IndexOf(mode) is var i && i >= 0 ? i : int.MaxValue;
+
+    /// <summary>
+    /// The templates' mode a mode's answers are asked with: rm_best_of_n samples with the baseline prompt (no persona),
+    /// so whatever it gains over baseline is the reward model's pick alone.
+    /// </summary>
+    public static string PromptOf(string mode) => mode == RmBestOfN ? Baseline : mode;
 
     /// <summary>Parses --mode: one mode, a comma-separated list, or "all" (the four, plus few_shot_preferences when pairs are given).</summary>
-    public static IReadOnlyList<string> Parse(string? spec, bool havePairs)
+    /// <param name="haveRm">Whether a reward model was given (rm_best_of_n needs one).</param>
+    public static IReadOnlyList<string> Parse(string? spec, bool havePairs, bool haveRm = false)
     {
         if (string.IsNullOrWhiteSpace(spec) || spec.Trim().Equals("all", StringComparison.OrdinalIgnoreCase))
             return havePairs ? All : Original;
@@ -22,7 +35,8 @@ public static class BenchModes
         {
             var mode = m.ToLowerInvariant();
             if (mode == "all") { foreach (var x in havePairs ? All : Original) if (!modes.Contains(x)) modes.Add(x); continue; }
-            if (!All.Contains(mode)) throw new PersonaException($"--mode: unknown mode '{m}'; expected {string.Join(", ", All)} or all (or a comma-separated list).");
+            if (!Known.Contains(mode)) throw new PersonaException($"--mode: unknown mode '{m}'; expected {string.Join(", ", Known)} or all (or a comma-separated list).");
+            if (mode == RmBestOfN && !haveRm) throw new PersonaException("--mode rm_best_of_n needs a reward model: `persona bench run` takes --rm DIR (a `persona rm train` output folder, or one of its models/NAME folders); `persona run` takes --best-of-n N.");
             if (mode == FewShotPreferences && !havePairs) throw new PersonaException("--mode few_shot_preferences needs --pairs DIR (a preference-pairs folder with pairs.jsonl, or the file itself).");
             if (!modes.Contains(mode)) modes.Add(mode);
         }

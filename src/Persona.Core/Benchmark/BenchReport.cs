@@ -140,7 +140,7 @@ public static class BenchReport
             simulated |= s.Simulated;
             if (critic is null && s.Scores?.GetValueOrDefault(scoreSet) is { Model: { } m }) critic = m;
         }
-        var modes = obs.Select(o => o.Mode).Distinct().OrderBy(m => BenchModes.All.ToList().IndexOf(m) is var i && i < 0 ? int.MaxValue : i).ThenBy(m => m, StringComparer.Ordinal).ToList();
+        var modes = obs.Select(o => o.Mode).Distinct().OrderBy(BenchModes.Order).ThenBy(m => m, StringComparer.Ordinal).ToList();
         var results = new List<ModeResult>();
         var skipped = new SortedSet<string>(StringComparer.Ordinal);
         foreach (var mode in modes)

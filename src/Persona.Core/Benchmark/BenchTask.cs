@@ -142,7 +142,9 @@ public static class BenchTask
     }
 
     /// <summary>The bench task: generation by the model under test, graded by <paramref name="scorers"/> (usually one critic).</summary>
-    public static EvalTask<BenchItem> Create(IAsyncEnumerable<BenchItem> items, BenchPrompts prompts, IReadOnlyList<Scorer> scorers, float? temperature = 0, string name = TaskName) => new()
+    /// <param name="bestOfN">The reward model and draws of rm_best_of_n (null: the mode cannot run; asking for it is an error).</param>
+    public static EvalTask<BenchItem> Create(IAsyncEnumerable<BenchItem> items, BenchPrompts prompts, IReadOnlyList<Scorer> scorers, float? temperature = 0, string name = TaskName,
+        BestOfN? bestOfN = null) => new()
     {
         Name = name,
         Version = prompts.Version,
@@ -154,16 +156,25 @@ public static class BenchTask
                 ["persona_id"] = i.Persona.Id, ["prompt_id"] = i.Question.Id, ["mode"] = i.Mode, ["sample"] = i.Sample.ToString(CultureInfo.InvariantCulture),
             };
             if (i.Variant is not null) inputs["variant"] = i.Variant; // only then: plain bench sample ids stay as they are
+            // The reward model and N are part of a best-of-n sample's id: another model's picks are never reused as this one's.
+            if (i.Mode == BenchModes.RmBestOfN && bestOfN is not null)
+            {
+                inputs["rm"] = bestOfN.Identity;
+                inputs["n"] = bestOfN.N.ToString(CultureInfo.InvariantCulture);
+            }
             return inputs;
         },
-        Solver = (i, ctx, ct) => SolveAsync(i, ctx, prompts, temperature, ct),
+        Solver = (i, ctx, ct) => i.Mode == BenchModes.RmBestOfN
+            ? (bestOfN ?? throw new PersonaException("rm_best_of_n needs a reward model: give --rm DIR (a `persona rm train` output folder)."))
+                .SolveAsync(i, ctx, prompts, ct)
+            : SolveAsync(i, ctx, prompts, temperature, ct),
         Scorers = scorers,
     };
 
     /// <summary>The messages a mode sends (the persona in a data block, the mode's instruction).</summary>
     public static List<ChatMessage> SolverMessages(BenchItem item, BenchPrompts prompts)
     {
-        var mp = prompts.Modes[item.Mode];
+        var mp = prompts.Modes[BenchModes.PromptOf(item.Mode)];
         var examples = "";
         if (mp.ShowsExamples && item.Examples is { Count: > 0 })
         {
@@ -237,7 +248,7 @@ public static class BenchTask
         IReadOnlyDictionary<string, string>? attributes, string personaKey, string promptKey, string mode, string sample, CancellationToken ct, string? answerModel = null)
     {
         var messages = CriticMessages(prompts, question, answer, persona);
-        var r = await ctx.CallAsync(role, messages, CriticOptions(prompts, attributes, personaKey, promptKey, mode, sample, answerModel), ct, "critic").ConfigureAwait(false);
+        var r = await ctx.CallAsync(role, messages, CriticOptions(prompts, attributes, personaKey, promptKey, mode, sample, answerModel, answer), ct, "critic").ConfigureAwait(false);
         return ParseVerdict(r.Text);
     }
 
@@ -250,13 +261,16 @@ public static class BenchTask
     /// <param name="answerModel">Who wrote the answer (the model under test's identity): the simulator plants per-model quality
     /// from it; a served critic never sees it.</param>
     /// <param name="attributes">The judged persona's attributes, for the simulator's hint (null: the simulator plants no persona effect).</param>
-    public static ChatOptions CriticOptions(BenchPrompts prompts, IReadOnlyDictionary<string, string>? attributes, string personaKey, string promptKey, string mode, string sample, string? answerModel = null)
+    /// <param name="answer">The judged answer, for the simulator's planted marker words (the world's bench.marker_strength); a served critic reads it in the messages only.</param>
+    public static ChatOptions CriticOptions(BenchPrompts prompts, IReadOnlyDictionary<string, string>? attributes, string personaKey, string promptKey, string mode, string sample, string? answerModel = null,
+        string? answer = null)
     {
         var options = new Dictionary<string, string>
         {
             ["persona_key"] = personaKey, ["prompt_key"] = promptKey, ["mode"] = mode, ["sample"] = sample, ["field"] = "needs_revision",
         };
         if (answerModel is not null) options["answer_model"] = answerModel;
+        if (answer is not null) options["answer_text"] = answer;
         return new ChatOptions
         {
             Temperature = 0,

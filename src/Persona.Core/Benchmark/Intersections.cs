@@ -85,7 +85,7 @@ public static class Intersections
         foreach (var s in samples) { obs.Add(BenchObservation.From(s, scoreSet)); simulated |= s.Simulated; }
         var rows = new List<IntersectionRow>();
         foreach (var x in intersections)
-            foreach (var mode in obs.Select(o => o.Mode).Distinct().OrderBy(m => BenchModes.All.ToList().IndexOf(m)))
+            foreach (var mode in obs.Select(o => o.Mode).Distinct().OrderBy(BenchModes.Order))
             {
                 var mine = obs.Where(o => o.Mode == mode && x.Matches(o.Attributes)).ToList();
                 rows.Add(new IntersectionRow(x.Label, mode, mine.Select(o => o.PersonaId).Distinct().Count(), BenchReport.Accuracy(mine, resamples, seed)));

@@ -40,7 +40,7 @@ public static class PassAtK
         var simulated = false;
         foreach (var s in samples) { obs.Add(BenchObservation.From(s, scoreSet)); simulated |= s.Simulated; }
         var modes = new List<PassAtKMode>();
-        foreach (var byMode in obs.GroupBy(o => o.Mode).OrderBy(g => BenchModes.All.ToList().IndexOf(g.Key)))
+        foreach (var byMode in obs.GroupBy(o => o.Mode).OrderBy(g => BenchModes.Order(g.Key)))
         {
             var items = byMode.GroupBy(o => (o.PersonaId, o.PromptId)).Select(g => (g.Key.PersonaId, g.Key.PromptId, N: g.Count(), C: g.Count(o => o.Score >= 0.5))).ToList();
             var tooFew = items.Where(i => i.N < k).ToList();

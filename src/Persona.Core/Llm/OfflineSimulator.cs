@@ -27,7 +27,7 @@ namespace Persona.Llm;
 /// field's first enum value means "the first answer". Faithful with P = fidelity(persona): the
 /// persona's true preference; otherwise position and length bias.</item>
 /// <item><c>bench_critic</c> (options <c>mode</c>, <c>persona_key</c>, <c>prompt_key</c>, <c>sample</c>,
-/// <c>field</c> = needs_revision): false with P = pass(mode, persona).</item>
+/// <c>field</c> = needs_revision, <c>answer_text</c>): false with P = pass(mode, persona, the answer's marker words).</item>
 /// <item><c>survey_answer</c> (options <c>qkey</c>, <c>ranks</c>, <c>fields</c>): a distribution over a
 /// survey question's options from the world's base and group shifts (<see cref="SimulatedWorld.SurveyDistribution"/>).</item>
 /// <item><c>survey_sample</c> (the same options and <c>respondent</c>, <c>sample</c>): one answer drawn from that distribution.</item>
@@ -161,7 +161,9 @@ public sealed class OfflineSimulator : IChatClient
                 var field = hint.Option("field") ?? "needs_revision";
                 var mode = hint.Option("mode") ?? "";
                 // The same draw for every model under test: two simulated models differ by their planted offset alone (a paired comparison).
-                var pass = w.Unit("critic", personaKey, promptKey, mode, hint.Option("sample") ?? "0") < w.PassProbability(mode, persona, NameOf(hint.Option("answer_model")));
+                // The answer's marker words move it by the world's bench.marker_strength (the stage passes the judged answer in the hint).
+                var pass = w.Unit("critic", personaKey, promptKey, mode, hint.Option("sample") ?? "0")
+                           < w.PassProbability(mode, persona, NameOf(hint.Option("answer_model")), hint.Option("answer_text"));
                 obj[field] = JsonValue.Create(!pass);
                 break;
             }

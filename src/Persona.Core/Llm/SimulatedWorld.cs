@@ -26,7 +26,9 @@ namespace Persona.Llm;
 /// (uniform in [length_ratio_min, length_ratio_max]) and the rate at which it quotes an attribute
 /// outright, so the pair checks have something known to catch.</item>
 /// <item><b>bench</b>: P(critic finds no revision needed) per generation mode + group offsets;
-/// summary_drop: P(a demographic summary leaves an attribute out).</item>
+/// marker_strength: how much the judged answer's marker words move that probability for the persona
+/// (so a reward model that picks answers by them has a right answer); summary_drop: P(a demographic
+/// summary leaves an attribute out).</item>
 /// </list>
 /// Value keys match a persona's value exactly (case-insensitive) or as a numeric range
 /// (<c>18-29</c>, <c>65+</c>) for numbers such as age.
@@ -50,6 +52,14 @@ public sealed class SimulatedWorld
     public double LengthPreference { get; init; }
     public IReadOnlyDictionary<string, double> BenchPass { get; init; } = new Dictionary<string, double>();
     public IReadOnlyDictionary<string, IReadOnlyList<(string Match, double Weight)>> BenchOffsets { get; init; } = new Dictionary<string, IReadOnlyList<(string, double)>>();
+    /// <summary>
+    /// How much the judged answer's marker words move the critic's pass probability, in [0, 1]: P(pass) =
+    /// base + strength x min(base, 1 - base) x tanh(marker term / 2), the marker term being
+    /// <see cref="MarkerTerm"/> of the answer alone. Symmetric around the base, so for answers whose marker
+    /// words are drawn evenly (the simulator's: "tradition" and "change" equally often, opposite appeals)
+    /// every mode's planted accuracy stays its base; an answer picked for its words gains. 0: no effect.
+    /// </summary>
+    public double BenchMarkerStrength { get; init; }
     /// <summary>Offsets to the critic's pass probability for answers written by the simulated model of that name (offline:NAME).</summary>
     public IReadOnlyDictionary<string, double> BenchModelOffsets { get; init; } = new Dictionary<string, double>();
     /// <summary>A revision's length as a share of the original's, drawn uniformly in [min, max] (above 1: not shorter, the check catches it).</summary>
@@ -160,6 +170,7 @@ public sealed class SimulatedWorld
                 BenchPass = pass,
                 BenchOffsets = Has(bench) ? Table(bench, "offsets", "bench.offsets") : new Dictionary<string, IReadOnlyList<(string, double)>>(),
                 BenchModelOffsets = models,
+                BenchMarkerStrength = Has(bench) ? Num(bench, "marker_strength", "bench.marker_strength", 0, 0, 1) : 0,
                 RevisionLengthMin = Has(rev) ? Num(rev, "length_ratio_min", "revision.length_ratio_min", 0.6, 0.05, 3) : 0.6,
                 RevisionLengthMax = Has(rev) ? Num(rev, "length_ratio_max", "revision.length_ratio_max", 0.95, 0.05, 3) : 0.95,
                 RevisionQuoteRate = Has(rev) ? Num(rev, "quote_attribute_rate", "revision.quote_attribute_rate", 0, 0, 1) : 0,
@@ -233,10 +244,14 @@ public sealed class SimulatedWorld
         return Sigmoid(Math.Log(p / (1 - p)) + LengthPreference * (firstLength - secondLength) / max);
     }
 
-    /// <summary>P(the critic finds no revision needed) for a generation mode and persona.</summary>
-    public double PassProbability(string mode, IReadOnlyDictionary<string, string>? persona, string? simulatedModel = null)
-        => Math.Clamp((BenchPass.TryGetValue(mode, out var p) ? p : 0.5) + Effect(BenchOffsets, persona)
-                      + (simulatedModel is { Length: > 0 } && BenchModelOffsets.TryGetValue(simulatedModel, out var m) ? m : 0), 0.001, 0.999);
+    /// <summary>P(the critic finds no revision needed) for a generation mode and persona (and, given, the judged answer: its marker words, see <see cref="BenchMarkerStrength"/>).</summary>
+    public double PassProbability(string mode, IReadOnlyDictionary<string, string>? persona, string? simulatedModel = null, string? answer = null)
+    {
+        var p = Math.Clamp((BenchPass.TryGetValue(mode, out var b) ? b : 0.5) + Effect(BenchOffsets, persona)
+                           + (simulatedModel is { Length: > 0 } && BenchModelOffsets.TryGetValue(simulatedModel, out var m) ? m : 0), 0.001, 0.999);
+        if (answer is null || BenchMarkerStrength == 0 || Markers.Count == 0) return p;
+        return Math.Clamp(p + BenchMarkerStrength * Math.Min(p, 1 - p) * Math.Tanh(MarkerTerm(persona, answer, "") / 2), 0.001, 0.999);
+    }
 
     /// <summary>P(a demographic summary drops this attribute).</summary>
     public double SummaryDropProbability(string attribute) => SummaryDropByAttribute.TryGetValue(attribute, out var p) ? p : SummaryDropDefault;

@@ -202,7 +202,7 @@ public sealed partial record RunReportData(
             ManifestProblem = manifestProblem is null ? null : manifestProblem + Consequence,
             DatasetComparison = CompareWithDataset(full, runManifest),
             SurveyFidelity = LoadSurvey(full),
-            Rm = ReadRm(full), RmFigures = ReadRmFigures(full),
+            Rm = ReadRm(full), RmFigures = ReadRmFigures(full), BestOfN = ReadBestOfN(full),
         };
     }
 

@@ -303,6 +303,7 @@ internal sealed partial class RunReportHtml(RunReportData d)
             Table(["A", "B", "Pairs", "A − B", "Interval", "p (Holm)"],
                 r.Comparisons.Select(c => (IReadOnlyList<string>)[E(c.A), E(c.B), Fmt.Int(c.N), Fmt.Pp(c.Difference), Fmt.CiPp(c.Interval), Fmt.Num(c.PValueHolm, "0.0000")]),
                 caption: "Paired comparisons of modes (same persona, question and draw)");
+            BestOfNTable();
             if (d.DatasetComparison.Value is { } dc)
                 Table(["A", "B", "Pairs", "A − B", "Interval", "p (Holm)"],
                     dc.Comparisons.Select(c => (IReadOnlyList<string>)[E(c.A), E(c.B), Fmt.Int(c.N), Fmt.Pp(c.Difference), Fmt.CiPp(c.Interval), Fmt.Num(c.PValueHolm, "0.0000")]),

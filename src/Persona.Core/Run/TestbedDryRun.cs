@@ -100,6 +100,12 @@ public static class TestbedDryRun
         // The baseline answer has no persona in it: one call per held-out question the pairing draws.
         Add(TestbedStages.Bench, M, "answers (4 modes with the persona, baseline once per question)", bench * (modes - 1) + Distinct(heldOut, o.BenchQuestionsPerPersona, o.Personas), 350 + persona + question, 320);
         Add(TestbedStages.Bench, Critic, "debate critic", bench * modes, 500 + persona + question + 250, 220);
+        if (o.BenchBestOfN > 0)
+        {
+            // rm_best_of_n asks with the baseline prompt: N draws per distinct question serve every persona (the reward model picks per persona).
+            Add(TestbedStages.Bench, M, $"rm_best_of_n draws ({o.BenchBestOfN} per question)", o.BenchBestOfN * Distinct(heldOut, o.BenchQuestionsPerPersona, o.Personas), 350 + question, 320);
+            Add(TestbedStages.Bench, Critic, "debate critic (rm_best_of_n)", bench, 500 + persona + question + 250, 220);
+        }
 
         // Leave-one-out: per attribute, LooPersonas of the personas it applies to (a seeded draw per attribute) x LooQuestions,
         // in both conditions and orders; the answers depend on the question and the whole persona only, so they are shared.

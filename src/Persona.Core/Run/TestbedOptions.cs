@@ -43,6 +43,14 @@ public sealed record TestbedOptions
     public int Resamples { get; init; } = 1000;
     public int MinCell { get; init; } = 30;
     public int FewShotPairs { get; init; } = 3;
+    /// <summary>
+    /// rm_best_of_n's draws per question; 0 (the default): the mode is off. Opt-in because a sharded run cannot have
+    /// it (the rm stage's models are fitted at the merge, after every shard's bench) and must equal the single run,
+    /// and on the bundled world baseline's planted 5% leaves the pick little to win at the default scale.
+    /// </summary>
+    public int BenchBestOfN { get; init; }
+    /// <summary>Which of the rm stage's models picks (auto: the PAL-style mixture, adapted on their pairs for the personas it never saw; see AnswerRewardScorer).</summary>
+    public string BenchRm { get; init; } = Rewards.AnswerRewardScorer.Auto;
 
     // leave-one-out (the original: 40 personas x 20 questions per attribute)
     public int LooPersonas { get; init; } = 8;
@@ -99,6 +107,7 @@ public sealed record TestbedOptions
         if (Personas < 2) throw new PersonaException($"--personas {Personas}: a population needs at least 2 personas.");
         Schedule.Validate();
         if (BenchQuestionsPerPersona < 1) throw new PersonaException("--bench-questions must be at least 1.");
+        if (BenchBestOfN != 0 && BenchBestOfN is < 2 or > Benchmark.BestOfN.MaxN) throw new PersonaException($"--best-of-n {BenchBestOfN}: expected 0 (no rm_best_of_n) or 2 to {Benchmark.BestOfN.MaxN}.");
         if (PassK < 1 || PassKItems < 1) throw new PersonaException("pass@k needs k >= 1 and at least one item.");
         if (LooPersonas < 2 || LooQuestions < 1) throw new PersonaException("leave-one-out needs at least 2 personas and 1 question per attribute.");
         if (SurveyQuestions is < 1) throw new PersonaException("The survey needs at least 1 question.");

@@ -131,10 +131,17 @@ public static class TestbedStageRunner
         });
         // The four original modes, and the persona's own train pairs as examples: prompting alone beside learning from the feedback.
         var modes = BenchModes.Parse("all", havePairs: true);
+        // And the loop closed: the rm stage's reward models pick among N answers (a shard has no models yet: they are fitted at the merge).
+        BestOfN? best = null;
+        if (o.BenchBestOfN > 0 && c.Shard is null)
+        {
+            modes = [.. modes, BenchModes.RmBestOfN];
+            best = BenchRm.Open(c.Folder(TestbedStages.Rm), o.BenchRm, PairsDir(c), o.BenchBestOfN, BestOfN.DefaultTemperature);
+        }
         // A shard has its own personas' pairs only: their few-shot examples are the unsharded run's.
         if (c.Shard is { } part) pairList = [.. pairList.Where(p => part.Owns(p.Persona.Id))];
         var examples = PreferencePairsFile.TrainExamples(PreferencePairsFile.Stream(PairsDir(c)), pairList, o.FewShotPairs);
-        var task = BenchTask.Create(BenchTask.Items(pairList, modes, 1, examples, o.FewShotPairs), prompts, [BenchTask.Critic(prompts)], 0);
+        var task = BenchTask.Create(BenchTask.Items(pairList, modes, 1, examples, o.FewShotPairs), prompts, [BenchTask.Critic(prompts)], 0, bestOfN: best);
         if (c.Shard is not null) return ShardCounts(await RunTaskAsync(c, task, (long)pairList.Count * modes.Count, "answer + critic").ConfigureAwait(false));
         var (samples, results) = await BenchJobs.BenchAsync(task, (long)pairList.Count * modes.Count, c.Runtime, new BenchOutput(dir), o.Resamples, o.MinCell,
             "answer + critic", c.Progress.Invoke, c.Stop, c.Abort).ConfigureAwait(false);

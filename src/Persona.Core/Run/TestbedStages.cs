@@ -80,7 +80,7 @@ public static class TestbedStages
         TestbedStage.Of<RmStageResult>(Rm, "rm", "reward models (global, per-persona, persona-conditioned, PAL-style mixture) on seen and unseen personas",
             [], [Population, Pairs], o => new { o.Resamples, o.Seed }, RmStage.RunAsync),
         TestbedStage.Of<BenchStageResult>(Bench, "bench", "PERSONA Bench (every mode, debate critic)",
-            [TestbedRoles.Model, TestbedRoles.Critic], [Population, Prompts, Pairs], o => new { o.BenchQuestionsPerPersona, o.Resamples, o.MinCell, o.FewShotPairs, o.Seed }, TestbedStageRunner.BenchAsync),
+            [TestbedRoles.Model, TestbedRoles.Critic], [Population, Prompts, Pairs, Rm], o => new { o.BenchQuestionsPerPersona, o.Resamples, o.MinCell, o.FewShotPairs, o.BenchBestOfN, o.BenchRm, o.Seed }, TestbedStageRunner.BenchAsync),
         TestbedStage.Of<LooStageResult>(Loo, "bench/loo", "leave-one-attribute-out",
             [TestbedRoles.Writer, TestbedRoles.Judge], [Population, Prompts], o => new { o.LooPersonas, o.LooQuestions, o.Seed }, TestbedStageRunner.LooAsync),
         TestbedStage.Of<PassKStageResult>(PassK, "bench/passk", "pass@k",
