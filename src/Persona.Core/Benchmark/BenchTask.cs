@@ -171,6 +171,24 @@ public static class BenchTask
         Scorers = scorers,
     };
 
+    private static ChatOptions SolverOptions(BenchItem item, BenchPrompts prompts, float? temperature) => new ChatOptions
+    {
+        Temperature = temperature,
+        ResponseFormat = ChatResponseFormat.ForJsonSchema(BenchPrompts.AnswerSchema(prompts.Modes[item.Mode]), "bench_answer_" + item.Mode),
+    }.WithRunMetadata(prompts.Version, item.Sample);
+
+    /// <summary>
+    /// The answer calls of <paramref name="items"/> that no persona enters (a mode that shows neither the
+    /// persona nor examples, e.g. the baseline): the same for every persona asked that question, each once.
+    /// The critic's calls all see the persona.
+    /// </summary>
+    public static IReadOnlyList<LlmRequest> PersonaFreeRequests(IEnumerable<BenchItem> items, BenchPrompts prompts, float? temperature = 0)
+    {
+        var seen = new HashSet<(string, string, int)>();
+        return [.. items.Where(i => prompts.Modes[i.Mode] is { ShowsPersona: false } mp && !(mp.ShowsExamples && i.Examples is { Count: > 0 }) && seen.Add((i.Question.Id, i.Mode, i.Sample)))
+            .Select(i => new LlmRequest(LlmRuntime.DefaultRole, SolverMessages(i, prompts), SolverOptions(i, prompts, temperature)))];
+    }
+
     /// <summary>The messages a mode sends (the persona in a data block, the mode's instruction).</summary>
     public static List<ChatMessage> SolverMessages(BenchItem item, BenchPrompts prompts)
     {
@@ -196,13 +214,8 @@ public static class BenchTask
     private static async ValueTask<SolverResult> SolveAsync(BenchItem item, SampleContext ctx, BenchPrompts prompts, float? temperature, CancellationToken ct)
     {
         var mp = prompts.Modes[item.Mode];
-        var options = new ChatOptions
-        {
-            Temperature = temperature,
-            ResponseFormat = ChatResponseFormat.ForJsonSchema(BenchPrompts.AnswerSchema(mp), "bench_answer_" + item.Mode),
-        }.WithRunMetadata(prompts.Version, item.Sample);
         // Each sample is its own conversation: pass@k draws never see each other (a defect of the original).
-        var r = await ctx.CallAsync(LlmRuntime.DefaultRole, SolverMessages(item, prompts), options, ct, "answer").ConfigureAwait(false);
+        var r = await ctx.CallAsync(LlmRuntime.DefaultRole, SolverMessages(item, prompts), SolverOptions(item, prompts, temperature), ct, "answer").ConfigureAwait(false);
         using var doc = JsonDocument.Parse(r.Text);
         var root = doc.RootElement;
         var judged = item.CriticPersona ?? item.Persona;

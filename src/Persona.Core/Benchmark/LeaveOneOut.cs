@@ -89,12 +89,22 @@ public static class LeaveOneOut
         Roles = [answerRole, JudgeRole],
     };
 
+    private static LlmRequest Generic(QuestionInput q, BenchPrompts prompts, string answerRole) => new(answerRole,
+        [new ChatMessage(ChatRole.System, prompts.Generic.System), new ChatMessage(ChatRole.User, BenchPrompts.Fill(prompts.Generic.User, new Dictionary<string, string> { ["question"] = q.Text }))],
+        new ChatOptions { Temperature = 0 }.WithRunMetadata(prompts.Version));
+
+    /// <summary>The calls of <paramref name="items"/> that no persona enters: one generic answer per question, each once.</summary>
+    public static IReadOnlyList<LlmRequest> PersonaFreeRequests(IEnumerable<LooItem> items, BenchPrompts prompts, string answerRole = LlmRuntime.DefaultRole)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        return [.. items.Where(i => seen.Add(i.Question.Id)).Select(i => Generic(i.Question, prompts, answerRole))];
+    }
+
     private static async ValueTask<SolverResult> SolveAsync(LooItem i, SampleContext ctx, BenchPrompts prompts, string answerRole, CancellationToken ct)
     {
         // The two answers depend only on the question and the full persona: both conditions (and every attribute) share them through the cache.
-        var generic = await ctx.CallAsync(answerRole,
-            [new ChatMessage(ChatRole.System, prompts.Generic.System), new ChatMessage(ChatRole.User, BenchPrompts.Fill(prompts.Generic.User, new Dictionary<string, string> { ["question"] = i.Question.Text }))],
-            new ChatOptions { Temperature = 0 }.WithRunMetadata(prompts.Version), ct, "generic").ConfigureAwait(false);
+        var g = Generic(i.Question, prompts, answerRole);
+        var generic = await ctx.CallAsync(g.Role, g.Messages, g.Options, ct, "generic").ConfigureAwait(false);
         var personalised = await ctx.CallAsync(answerRole,
             [new ChatMessage(ChatRole.System, prompts.Personalised.System), new ChatMessage(ChatRole.User, BenchPrompts.Fill(prompts.Personalised.User, new Dictionary<string, string> { ["question"] = i.Question.Text, ["persona"] = i.Persona.Text }))],
             new ChatOptions { Temperature = 0 }.WithRunMetadata(prompts.Version), ct, "personalised").ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
@@ -161,7 +162,7 @@ public static class PersonaBuilder
     private sealed class Outcome
     {
         public required int DrawIndex;
-        public required PersonaRecord Persona;
+        public required PersonaRecord? Persona;
         public bool Accepted;
         public readonly List<PersonaRejection> Log = [];
     }
@@ -223,6 +224,8 @@ public static class PersonaBuilder
                 // A call written to a batch file (--batch-export) leaves its draw undecided: not replaced, only waited for.
                 if (item.Failure?.Kind == ItemFailure.Deferred) { deferred++; continue; }
                 var o = item.Result ?? Failed(item.Item, pool.Personas[item.Item], item.Failure!);
+                // A replaced draw is kept as its log lines only: its profile is never written.
+                if (!o.Accepted) o.Persona = null;
                 outcomes[o.DrawIndex] = o;
                 if (o.Accepted) accepted++;
                 progress?.Report(new PersonaBuildProgress("personas", Math.Min(accepted, target), target, accepted, outcomes.Count - accepted));
@@ -231,7 +234,6 @@ public static class PersonaBuilder
             BatchPendingException.ThrowIf(deferred, "personas");
             next += chunk;
         }
-
         // The population: the first `target` passing draws in draw order; later draws were only speculative.
         var ordered = outcomes.Values.OrderBy(o => o.DrawIndex).ToList();
         var kept = new List<Outcome>(ordered.Count);
@@ -242,11 +244,10 @@ public static class PersonaBuilder
             kept.Add(o);
             if (o.Accepted) built++;
         }
-        var personas = kept.Where(o => o.Accepted).Select(o => PersonaJson.WithId(o.Persona)).ToArray();
+        var personas = kept.Where(o => o.Accepted).Select(o => PersonaJson.WithId(o.Persona!)).ToArray();
         var rejections = kept.SelectMany(o => o.Log).ToArray();
         var split = PersonaSplit.Create(personas.Select(p => p.Id).ToArray(), options.Seed, options.TrainFraction);
         var report = Report(options, pool, categories, kept, personas, rejections, split, checker);
-
         var write = Stopwatch.StartNew();
         if (options.OutputDirectory is { } dir)
         {
@@ -295,7 +296,7 @@ public static class PersonaBuilder
         // extends the previous one instead of reshuffling it.
         var census = (o.Census ?? new CensusSampleOptions { N = n }) with { N = n, Seed = o.Seed, OutputPath = null };
         var forward = progress is null ? null : new SyncProgress<CensusProgress>(p => progress.Report(new PersonaBuildProgress("census:" + p.Stage, p.Done, p.Total)));
-        return CensusSampler.SampleAsync(census, psycho, forward, ct);
+        return CensusSampler.SampleAsync(census, psycho, forward, ct, lazy: true);
     }
 
     private static async Task<Outcome> ProcessAsync(int drawIndex, PersonaRecord drawn, PersonaBuildOptions options, EnrichmentCategories categories,
@@ -418,9 +419,22 @@ public static class PersonaBuilder
         await PersonaJsonl.WriteAsync(Path.Combine(dir, PersonasJsonl), personas, ct).ConfigureAwait(false);
         await PersonaParquet.WriteAsync(Path.Combine(dir, PersonasParquet), personas, ct).ConfigureAwait(false);
         await BuildJson.WriteAsync(Path.Combine(dir, PersonaSplit.FileName), split.ToJson(), ct).ConfigureAwait(false);
-        var sb = new StringBuilder();
-        foreach (var r in rejections) sb.Append(JsonSerializer.Serialize(r, BuildJson.Compact)).Append('\n');
-        await BuildJson.WriteAsync(Path.Combine(dir, RejectionsFile), sb.ToString(), ct).ConfigureAwait(false);
+        // Streamed line by line (a 100,000-persona build logs about 70 MB): the bytes BuildJson.WriteAsync wrote from one string, a lone "\n" when empty.
+        await AtomicFile.WriteAsync(Path.Combine(dir, RejectionsFile), async (s, token) =>
+        {
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>(1 << 16);
+            using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = BuildJson.Compact.Encoder, Indented = false }))
+                foreach (var r in rejections)
+                {
+                    JsonSerializer.Serialize(w, r, BuildJson.Compact);
+                    w.Flush();
+                    buffer.Write("\n"u8);
+                    w.Reset(buffer);
+                    if (buffer.WrittenCount > 1 << 15) { await s.WriteAsync(buffer.WrittenMemory, token).ConfigureAwait(false); buffer.ResetWrittenCount(); }
+                }
+            if (rejections.Length == 0) buffer.Write("\n"u8);
+            await s.WriteAsync(buffer.WrittenMemory, token).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false);
         await BuildJson.WriteAsync(Path.Combine(dir, ReportFile), JsonSerializer.Serialize(report, BuildJson.Options), ct).ConfigureAwait(false);
     }
 

@@ -102,11 +102,8 @@ public static partial class PairTask
         var keys = Keys(pair);
 
         // 1. The generic answer: shared by every persona on this prompt (temperature 0, no persona in the messages, so the cache makes it one call per prompt).
-        var shared = o.BaseAnswer == BaseShared;
-        var baseOptions = new ChatOptions { Temperature = shared ? 0f : o.Temperature, MaxOutputTokens = o.MaxAnswerTokens }
-            .WithRunMetadata(t.Version, shared ? null : StableIndex(pair.PairId), new SimulationHint("answer"));
-        var original = await call(o.AnswerRole,
-            [new(ChatRole.System, t.AnswerSystem), new(ChatRole.User, PairTemplates.Fill(t.AnswerUser, ("question", question)))], baseOptions, "answer").ConfigureAwait(false);
+        var generic = GenericAnswer(pair, t, o);
+        var original = await call(generic.Role, generic.Messages, generic.Options, "answer").ConfigureAwait(false);
         if (string.IsNullOrWhiteSpace(original.Text) || original.FinishReason == ChatFinishReason.Length)
             throw new ItemFailedException(ItemFailure.Refused, string.IsNullOrWhiteSpace(original.Text) ? "the generic answer is empty" : "the generic answer was cut off (finish_reason length)", original.Text);
         var originalTokens = Tokens(original);
@@ -138,6 +135,26 @@ public static partial class PairTask
             if (checks.Passed) break;
         }
         return new ChainResult(original.Text, critique, revision, originalTokens, revisionTokens, attempt, checks);
+    }
+
+    /// <summary>The generic answer's call for a pair: with a shared base answer the same for every persona on the prompt, else sampled per pair.</summary>
+    private static LlmRequest GenericAnswer(ScheduledPair pair, PairTemplates t, PairChainOptions o)
+    {
+        var shared = o.BaseAnswer == BaseShared;
+        var options = new ChatOptions { Temperature = shared ? 0f : o.Temperature, MaxOutputTokens = o.MaxAnswerTokens }
+            .WithRunMetadata(t.Version, shared ? null : StableIndex(pair.PairId), new SimulationHint("answer"));
+        return new LlmRequest(o.AnswerRole, [new(ChatRole.System, t.AnswerSystem), new(ChatRole.User, PairTemplates.Fill(t.AnswerUser, ("question", pair.Prompt.Text)))], options);
+    }
+
+    /// <summary>
+    /// The calls of <paramref name="pairs"/> that no persona enters: one generic answer per prompt when the
+    /// base answer is shared (none when it is sampled per pair), in schedule order, each prompt once.
+    /// </summary>
+    public static IReadOnlyList<LlmRequest> PersonaFreeRequests(IEnumerable<ScheduledPair> pairs, PairTemplates t, PairChainOptions o)
+    {
+        if (o.BaseAnswer != BaseShared) return [];
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        return [.. pairs.Where(p => seen.Add(p.Prompt.Id)).Select(p => GenericAnswer(p, t, o))];
     }
 
     /// <summary>Checks of one revision against the original and the persona.</summary>

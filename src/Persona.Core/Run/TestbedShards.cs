@@ -173,6 +173,12 @@ public static class TestbedShards
             foreach (var (rel, sha) in await TestbedRun.StageOutputsAsync(dir, stage, ct).ConfigureAwait(false)) outputs[rel] = sha;
             progress?.Report(new TestbedProgress(k + 1, stages.Count, stage, "done", 1, 1));
         }
+        // The per-persona stages' persona-free calls, paid here once instead of once by every shard that meets the prompt.
+        var last = stages[^1];
+        var shared = await TestbedSharedCalls.RequestsAsync(new StageContext(o with { OutputDirectory = dir }, dir, rt, embedder, NoReport, (_, _, _) => { }, ct, abort)).ConfigureAwait(false);
+        progress?.Report(new TestbedProgress(stages.Count, stages.Count, last, "persona-free calls", 0, shared.Count));
+        await LlmRequest.SendAsync(shared, rt, rt.Role(TestbedRoles.Writer).Concurrency, ct).ConfigureAwait(false);
+        progress?.Report(new TestbedProgress(stages.Count, stages.Count, last, "persona-free calls", shared.Count, shared.Count));
         var spec = MakeSpec(o, ro, rt, inputs);
         var record = new SharedRecord(SharedFormat, FingerprintOf(spec, outputs), spec, outputs, rt.Simulated);
         await rt.Store.FlushAsync().ConfigureAwait(false);

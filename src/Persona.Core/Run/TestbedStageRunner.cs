@@ -33,12 +33,19 @@ public static class TestbedStageRunner
         {
             N = o.Personas, Seed = o.Seed, OutputDirectory = dir, ModelLabel = writer.Identity.Identity, Concurrency = writer.Concurrency,
         };
-        var result = await PersonaBuilder.BuildAsync(build, writer.Client,
-            new SyncProgress<PersonaBuildProgress>(x => c.Progress(x.Stage, x.Done, x.Total)), c.Stop, c.Abort).ConfigureAwait(false);
+        var built = await BuildPopulationAsync(c, build, writer.Client).ConfigureAwait(false);
         var fidelity = await Fidelity.PopulationFidelity.RunAsync(Path.Combine(dir, PersonaBuilder.PersonasJsonl), new CensusSampleOptions { N = build.N },
             Path.Combine(dir, "fidelity"), new SyncProgress<CensusProgress>(x => c.Progress("fidelity " + x.Stage, x.Done, x.Total)), c.Stop).ConfigureAwait(false);
+        return built with { FidelityAttributes = fidelity.Report.Attributes.Count };
+    }
+
+    /// <summary>The build's counts only: its personas are written, and not held while the fidelity check reads them back.</summary>
+    private static async Task<PopulationResult> BuildPopulationAsync(StageContext c, PersonaBuildOptions build, Microsoft.Extensions.AI.IChatClient client)
+    {
+        var result = await PersonaBuilder.BuildAsync(build, client,
+            new SyncProgress<PersonaBuildProgress>(x => c.Progress(x.Stage, x.Done, x.Total)), c.Stop, c.Abort).ConfigureAwait(false);
         return new PopulationResult(result.Personas.Count, result.Report.Evaluated, result.Report.Rejected, Math.Round(result.Report.RejectionRate, 6),
-            result.Split.TrainCount, result.Split.TestCount, fidelity.Report.Attributes.Count);
+            result.Split.TrainCount, result.Split.TestCount, 0);
     }
 
     internal static async Task<StageResult> SurveyAsync(StageContext c)
@@ -92,16 +99,21 @@ public static class TestbedStageRunner
         return new PromptsResult(source.Count, result.Report.Train, result.Report.HeldOut, result.Report.Topics.K);
     }
 
-    internal static async Task<StageResult> PairsAsync(StageContext c)
+    internal static PairBuildOptions PairOptions(StageContext c)
     {
         var o = c.Options;
-        var options = new PairBuildOptions
+        return new PairBuildOptions
         {
             PersonasPath = PopulationDir(c), PromptsPath = PromptsDir(c), OutputDirectory = PairsDir(c),
             Schedule = o.Schedule with { Seed = o.Seed }, Verify = o.Verify, Shard = c.Shard?.Shard ?? Preferences.Shard.Whole,
             // The dataset's writer answers, critiques and revises; the judge role-plays the persona. The model under test is not asked.
             Chain = new PairChainOptions { Answerer = TestbedRoles.Writer, CriticRole = TestbedRoles.Writer, JudgeRole = TestbedRoles.Judge },
         };
+    }
+
+    internal static async Task<StageResult> PairsAsync(StageContext c)
+    {
+        var options = PairOptions(c);
         var rt = c.Runtime;
         var plan = await PairBuilder.PlanAsync(options, new[] { rt.Role(TestbedRoles.Writer), rt.Role(TestbedRoles.Judge) }.Select(r => $"{r.Name}={r.Identity.Identity}"), c.Stop).ConfigureAwait(false);
         var result = await PairBuilder.RunAsync(options, plan, rt, new SyncProgress<PairBuildProgress>(x => c.Progress("pairs", x.Done, x.Total)), c.Stop, c.Abort).ConfigureAwait(false);
@@ -125,10 +137,7 @@ public static class TestbedStageRunner
         var dir = c.Folder(TestbedStages.Bench);
         var prompts = BenchPrompts.Load(null);
         var (personas, questions) = await InputsAsync(c).ConfigureAwait(false);
-        var pairList = BenchTask.Pair(personas, questions, new BenchSampling
-        {
-            Pairing = "random", PerPersona = o.BenchQuestionsPerPersona, QuestionSplit = "held_out", PersonaSplit = "all", Seed = (ulong)o.Seed,
-        });
+        var pairList = BenchPairs(o, personas, questions);
         // The four original modes, and the persona's own train pairs as examples: prompting alone beside learning from the feedback.
         var modes = BenchModes.Parse("all", havePairs: true);
         // And the loop closed: the rm stage's reward models pick among N answers (a shard has no models yet: they are fitted at the merge).
@@ -148,15 +157,33 @@ public static class TestbedStageRunner
         return new BenchStageResult(samples.Count, modes, o.BenchQuestionsPerPersona, results.Modes.ToDictionary(m => m.Mode, m => m.Accuracy.Accuracy));
     }
 
+    internal static IReadOnlyList<(PersonaInput Persona, QuestionInput Question)> BenchPairs(TestbedOptions o, IReadOnlyList<PersonaInput> personas, IReadOnlyList<QuestionInput> questions) =>
+        BenchTask.Pair(personas, questions, new BenchSampling
+        {
+            Pairing = "random", PerPersona = o.BenchQuestionsPerPersona, QuestionSplit = "held_out", PersonaSplit = "all", Seed = (ulong)o.Seed,
+        });
+
+    internal static IReadOnlyList<(PersonaInput Persona, QuestionInput Question)> PassKPairs(TestbedOptions o, IReadOnlyList<PersonaInput> personas, IReadOnlyList<QuestionInput> questions) =>
+        BenchTask.Pair(personas, questions, new BenchSampling
+        {
+            Pairing = "random", PerPersona = 1, Samples = o.PassKItems, QuestionSplit = "held_out", PersonaSplit = "all", Seed = (ulong)o.Seed + 1,
+        });
+
+    internal static (IReadOnlyList<LooItem> Items, IReadOnlyList<string> Skipped, LooOptions Options) LooPlan(TestbedOptions o, IReadOnlyList<PersonaInput> personas, IReadOnlyList<QuestionInput> questions)
+    {
+        var attrs = PersonaInputs.OriginalKeys.Where(k => personas.Any(p => LeaveOneOut.Applies(p, k))).ToList();
+        var options = new LooOptions { Personas = o.LooPersonas, Questions = o.LooQuestions, Seed = (ulong)o.Seed };
+        var (items, skipped) = LeaveOneOut.Plan(personas, questions, attrs, options);
+        return (items, skipped, options);
+    }
+
     internal static async Task<StageResult> LooAsync(StageContext c)
     {
         var o = c.Options;
         var dir = c.Folder(TestbedStages.Loo);
         var prompts = BenchPrompts.Load(null);
         var (personas, questions) = await InputsAsync(c).ConfigureAwait(false);
-        var attrs = PersonaInputs.OriginalKeys.Where(k => personas.Any(p => LeaveOneOut.Applies(p, k))).ToList();
-        var options = new LooOptions { Personas = o.LooPersonas, Questions = o.LooQuestions, Seed = (ulong)o.Seed };
-        var (items, skipped) = LeaveOneOut.Plan(personas, questions, attrs, options);
+        var (items, skipped, options) = LooPlan(o, personas, questions);
         if (items.Count == 0) throw new PersonaException($"Leave-one-out: no attribute applies to at least two personas with {options.BaseAttributes} other attributes; use more personas.");
         if (c.Shard is not null)
             return ShardCounts(await RunTaskAsync(c, LeaveOneOut.Create(items, prompts, TestbedRoles.Writer), items.Count, "role-play choices", c.Runtime.Role(LeaveOneOut.JudgeRole)).ConfigureAwait(false));
@@ -172,10 +199,7 @@ public static class TestbedStageRunner
         var dir = c.Folder(TestbedStages.PassK);
         var prompts = BenchPrompts.Load(null);
         var (personas, questions) = await InputsAsync(c).ConfigureAwait(false);
-        var pairList = BenchTask.Pair(personas, questions, new BenchSampling
-        {
-            Pairing = "random", PerPersona = 1, Samples = o.PassKItems, QuestionSplit = "held_out", PersonaSplit = "all", Seed = (ulong)o.Seed + 1,
-        });
+        var pairList = PassKPairs(o, personas, questions);
         var modes = BenchModes.Parse(BenchModes.OutputOnly, false);
         var task = BenchTask.Create(BenchTask.Items(pairList, modes, o.PassK), prompts, [BenchTask.Critic(prompts)], 1, BenchTask.PassAtKTaskName);
         if (c.Shard is not null) return ShardCounts(await RunTaskAsync(c, task, (long)pairList.Count * o.PassK, "k samples + critic").ConfigureAwait(false));

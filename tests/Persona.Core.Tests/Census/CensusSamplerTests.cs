@@ -22,6 +22,28 @@ public class CensusSamplerTests
     }
 
     [Fact]
+    public async Task A_lazy_sample_decodes_the_same_personas_as_an_eager_one_in_any_order_and_holds_no_decoded_persona()
+    {
+        var eager = await CensusSampler.SampleAsync(Wy(500, 7), new FakePsycho());
+        var lazy = await CensusSampler.SampleAsync(Wy(500, 7), new FakePsycho(), null, CancellationToken.None, lazy: true);
+        Assert.Equal(eager.Personas.Count, lazy.Personas.Count);
+        Assert.IsNotType<PersonaRecord[]>(lazy.Personas);
+        // Read backwards and concurrently, as the build's workers read it: each draw is its own, whatever came before.
+        var back = new PersonaRecord[500];
+        Parallel.For(0, 500, i => back[499 - i] = lazy.Personas[499 - i]);
+        for (var i = 0; i < 500; i++)
+            Assert.Equal(Json(eager.Personas[i]), Json(back[i]));
+        Assert.Equal(eager.Personas.Select(p => p.Id), lazy.Personas.Select(p => p.Id));
+        Assert.Throws<ArgumentOutOfRangeException>(() => lazy.Personas[500]);
+        static string Json(PersonaRecord p)
+        {
+            var b = new System.Buffers.ArrayBufferWriter<byte>();
+            PersonaJson.Write(b, p);
+            return System.Text.Encoding.UTF8.GetString(b.WrittenSpan);
+        }
+    }
+
+    [Fact]
     public async Task Weighted_draws_reproduce_the_weighted_marginals()
     {
         var table = await CensusFixtures.Load2018Async();
