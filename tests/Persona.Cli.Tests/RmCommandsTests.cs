@@ -75,6 +75,8 @@ public sealed class RmCommandsTests
         Assert.Equal(0.5, judge.GetProperty("seen").GetProperty("accuracy").GetDouble(), 12);
         Assert.All(judge.GetProperty("unseen_curve").EnumerateArray(), c => Assert.Equal(0.5, c.GetProperty("accuracy").GetDouble(), 12));
         Assert.All(judge.GetProperty("groups").EnumerateArray(), g => Assert.Equal(0.5, g.GetProperty("accuracy").GetDouble(), 12));
+        Assert.NotEmpty(judge.GetProperty("unseen_groups").EnumerateArray());
+        Assert.All(judge.GetProperty("unseen_groups").EnumerateArray(), g => Assert.Equal(0.5, g.GetProperty("accuracy").GetDouble(), 12));
         var stats = judge.GetProperty("judge");
         var judged = stats.GetProperty("pairs").GetInt32();
         Assert.Equal(judged, stats.GetProperty("inconsistent").GetInt32());

@@ -37,6 +37,9 @@ public sealed record RmModelResult(string Name, string Description, RmAccuracy S
     /// <summary>Set on the judge's reference row only (what it judged, how its orders agreed).</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public RmJudgeStats? Judge { get; init; }
+
+    /// <summary>Accuracy per group on unseen personas with no pair of theirs (k = 0): what a model infers of a new person from who they are.</summary>
+    public IReadOnlyList<RmGroup> UnseenGroups { get; init; } = [];
 }
 public sealed record RmTax(string Attribute, string Group, double Global, double Personalised, string Model, double Tax);
 public sealed record RmResults(bool Simulated, string Features, string Split, int SeenPersonas, int UnseenPersonas, int TrainPairs, int SeenTestPairs,
@@ -144,9 +147,10 @@ public static class RmTrack
             var seenScored = seenTest.Select(p => (p.PersonaId, Correct: Correct(model.Margin(p.PersonaId, personaFeatures[p.PersonaId], examples[p.PairId].D), p.Label))).ToList();
             var seen = Weighted(seenScored, byId, o.Resamples, seed);
             var curve = new List<RmCurvePoint>();
+            List<RmGroup> unseenGroups = [];
             foreach (var k in ks)
             {
-                var scored = new List<(string, bool)>();
+                var scored = new List<(string PersonaId, bool Correct)>();
                 foreach (var id in unseenIds)
                 {
                     ct.ThrowIfCancellationRequested();
@@ -155,9 +159,10 @@ public static class RmTrack
                 }
                 var a = Weighted(scored, byId, o.Resamples, seed);
                 curve.Add(new RmCurvePoint(k, a.Accuracy, a.Interval, a.N));
+                if (k == 0) unseenGroups = Groups([.. scored.Select(x => (x.PersonaId, x.Correct ? 1.0 : 0.0))], byId, o.Resamples, seed);
             }
             var groups = Groups(seenScored.Select(s => (s.PersonaId, s.Correct ? 1.0 : 0.0)).ToList(), byId, o.Resamples, seed);
-            results.Add(new RmModelResult(model.Name, model.Description, seen, curve, groups, Worst(groups)));
+            results.Add(new RmModelResult(model.Name, model.Description, seen, curve, groups, Worst(groups)) { UnseenGroups = unseenGroups });
         }
         var tax = new List<RmTax>();
         foreach (var g in results.Count < 2 ? Enumerable.Empty<RmGroup>() : results[0].Groups)
@@ -176,12 +181,14 @@ public static class RmTrack
             var (credit, inconsistent, failed) = await JudgeRm.RunAsync(judge, [.. seenJudged, .. unseenJudged], attrs, ct).ConfigureAwait(false);
             List<(string PersonaId, double Credit)> Rows(IEnumerable<RmPair> ps) => [.. ps.Where(p => credit.ContainsKey(p.PairId)).Select(p => (p.PersonaId, credit[p.PairId]))];
             var seenRows = Rows(seenJudged);
-            var unseenAcc = Weighted(Rows(unseenJudged), byId, o.Resamples, seed);
+            var unseenRows = Rows(unseenJudged);
+            var unseenAcc = Weighted(unseenRows, byId, o.Resamples, seed);
             var groups = Groups(seenRows, byId, o.Resamples, seed);
             results.Add(new RmModelResult(JudgeRm.ModelName, "the judge role as a generative reward model (role-play choice in both orders; order-inconsistent verdicts count half)",
                 Weighted(seenRows, byId, o.Resamples, seed), [.. ks.Select(k => new RmCurvePoint(k, unseenAcc.Accuracy, unseenAcc.Interval, unseenAcc.N))], groups, Worst(groups))
             {
                 Judge = new RmJudgeStats(judge.Runtime.Role(judge.Role).Identity.Identity, credit.Count, inconsistent, failed),
+                UnseenGroups = Groups(unseenRows, byId, o.Resamples, seed),
             });
         }
 
