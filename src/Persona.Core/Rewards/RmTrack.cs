@@ -127,7 +127,7 @@ public static class RmTrack
             sw.Restart();
             progress?.Invoke("conditioned");
             var personaDim = dim + AttributeSlots;
-            var (cw, cu, cv) = Conditioned.Fit(train, personaFeatures, global.W, dim, personaDim, t, ct);
+            var (cw, cu, cv) = Conditioned.Fit(train, personaFeatures, global.W, offsets, dim, personaDim, t, ct);
             models.Add((new Conditioned { W = cw, U = cu, V = cv, PersonaDim = personaDim, Featuriser = spec, Settings = t, Dim = dim }, sw.Elapsed.TotalSeconds));
         }
         if (Wanted(IdealPoints.ModelName))
