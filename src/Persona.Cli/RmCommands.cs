@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Persona.Embeddings;
+using Persona.Llm;
 using Persona.Personas;
 using Persona.Preferences;
 using Persona.Prompts;
@@ -42,13 +43,20 @@ internal static class RmCommands
         var lambda = new Option<double>("--lambda") { Description = "L2 strength on the shared weights.", DefaultValueFactory = _ => new RmTrainOptions().Lambda };
         var shrink = new Option<double>("--shrink") { Description = "Pull of a persona's own weights (and a new person's mixture) back to the shared ones.", DefaultValueFactory = _ => new RmTrainOptions().Shrink };
         var iterations = new Option<int>("--max-iterations") { Description = "L-BFGS iterations per fit.", DefaultValueFactory = _ => 150 };
+        var runtime = RuntimeOptions.ForRole("OUT (the judge's answers are cached there)", Testbed.TestbedRoles.Judge);
+        var judgePairs = new Option<int>("--judge-pairs-per-persona") { Description = "With --judge-model: at most this many of each persona's test pairs (a seen persona's) or evaluation pairs (an unseen one's) are judged, 2 calls a pair (one per order).", DefaultValueFactory = _ => RmJudge.DefaultPairsPerPersona }.Between(1, 1_000_000);
         var cmd = new Command("train",
             "Train and evaluate the reward models on a pairs folder: a seeded share of personas is held out (unseen); the models learn from seen personas'\n" +
             "train pairs and are scored on their test pairs, per group, and on unseen personas after k = 0, 1, 2, 5, 10, 20, 50, 100 of their pairs.\n\n" +
-            "Examples:\n  persona rm train --pairs out/pairs --out rm\n  persona rm train --pairs out/pairs --personas out/population --features embedding --out rm-emb")
+            "With --judge-model, the judge role is also scored as a generative reward model (the role-play choice in both orders on up to\n" +
+            "--judge-pairs-per-persona test pairs of each persona; a pair whose two orders disagree counts half), a reference row `judge` beside the trained models.\n\n" +
+            RuntimeOptions.ExitCodes + "\n\n" +
+            "Examples:\n  persona rm train --pairs out/pairs --out rm\n  persona rm train --pairs out/pairs --personas out/population --features embedding --out rm-emb\n" +
+            "  persona rm train --pairs out/pairs --out rm --judge-model offline --judge-pairs-per-persona 2")
         {
-            pairs, personas, output, features, seed, unseen, evalShare, resamples, dim, rank, prototypes, iterations, lambda, shrink, norm, minDf, which,
+            pairs, personas, output, features, seed, unseen, evalShare, resamples, dim, rank, prototypes, iterations, lambda, shrink, norm, minDf, which, judgePairs,
         };
+        runtime.AddTo(cmd);
         cmd.SetAction(async (parse, ct) =>
         {
             var pairsFile = PairRewardRows.FileOf(parse.GetValue(pairs)!);
@@ -70,9 +78,31 @@ internal static class RmCommands
                 Models = [GlobalBt.ModelName, .. parse.GetValue(which)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(m => m != GlobalBt.ModelName)],
                 Features = kind, L2 = normName == "l2", MinDf = parse.GetValue(minDf), Dimensions = parse.GetValue(dim), Resamples = parse.GetValue(resamples),
             };
-            var r = await RmTrack.RunAsync(population, rows, simulated, outDir, o, embedder, step => console.MarkupLineInterpolated($"[grey]rm: {step}[/]"), ct);
-            Render(console, r, outDir);
-            return 0;
+            void Step(string step) => console.MarkupLineInterpolated($"[grey]rm: {step}[/]");
+            // The judge is optional: the other models are CPU-only and need no runtime.
+            if (runtime.RoleModel(parse, Testbed.TestbedRoles.Judge) is null)
+            {
+                var r = await RmTrack.RunAsync(population, rows, simulated, outDir, o, embedder, Step, ct);
+                Render(console, r, outDir);
+                return 0;
+            }
+            var options = runtime.Build(parse, outDir);
+            if (parse.GetResult(runtime.Model) is not { Implicit: false })
+                options = options with { Model = options.Roles[Testbed.TestbedRoles.Judge].Model ?? options.Model, BaseUrls = options.Roles[Testbed.TestbedRoles.Judge].BaseUrls ?? options.BaseUrls };
+            await using var rt = LlmRuntime.Open(options);
+            await rt.EnsureReachableAsync(ct);
+            return await RuntimeOptions.UntilStoppedAsync(console, rt, async () =>
+            {
+                long shown = -1;
+                var judge = new RmJudge(rt, Testbed.TestbedRoles.Judge, parse.GetValue(judgePairs), (step, done, total) =>
+                {
+                    if (done == total && done != shown) { shown = done; Step($"{step}: {done}/{total} calls"); }
+                }, Interrupts.Abort);
+                var r = await RmTrack.RunAsync(population, rows, simulated || rt.Role(Testbed.TestbedRoles.Judge).Identity.Simulated, outDir, o, embedder, Step, ct, judge);
+                await rt.WriteManifestAsync("completed", new Dictionary<string, object?> { ["judge_pairs"] = r.Models.FirstOrDefault(m => m.Judge is not null)?.Judge?.Pairs });
+                Render(console, r, outDir);
+                return 0;
+            });
         });
         return cmd;
     }
@@ -104,6 +134,8 @@ internal static class RmCommands
         var tax = r.MajorityTax.Where(x => x.Tax > 0).OrderByDescending(x => x.Tax).Take(5).ToList();
         if (tax.Count > 0)
             console.MarkupLineInterpolated($"majority tax (the global model's loss against the best personalised one), largest: {string.Join("; ", tax.Select(x => string.Create(Inv, $"{x.Attribute}={x.Group} {x.Tax:+0.0%;-0.0%} ({x.Model})")))}");
+        foreach (var j in r.Models.Where(m => m.Judge is not null).Select(m => m.Judge!))
+            console.MarkupLineInterpolated($"judge {j.Model}: {j.Pairs} pairs judged in both orders, {j.Inconsistent} order-inconsistent (counted half), {j.Failed} left out (an order failed)");
         console.MarkupLineInterpolated($"{r.SeenPersonas} seen / {r.UnseenPersonas} unseen personas; {r.TrainPairs} train pairs; texts featurised {r.TextsFeaturised} (cache hits {r.CacheHits}); results: {Path.Combine(outDir, RmTrack.ResultsFile)}");
         // One machine-readable line for perf/rm/run.sh (timings are not results and stay out of rm-results.json).
         console.WriteLine("timings: " + JsonSerializer.Serialize(new { texts_featurised = r.TextsFeaturised, cache_hits = r.CacheHits, featurise_s = r.FeaturiseSeconds, train_s = r.TrainSeconds }));

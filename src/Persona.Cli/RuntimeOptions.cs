@@ -166,6 +166,9 @@ internal sealed class RuntimeOptions
         }
     }
 
+    /// <summary>The --ROLE-model given for one of this verb's roles, or null (verbs whose role is optional, e.g. `rm train`'s judge).</summary>
+    public string? RoleModel(ParseResult parse, string role) => _roles.FirstOrDefault(r => r.Name == role) is { } g ? parse.GetValue(g.ModelOption) : null;
+
     /// <summary>True when any of the role's own flags (--ROLE-model, --ROLE-base-url, --ROLE-concurrency) was given.</summary>
     public bool RoleGiven(ParseResult parse, string role) => _roles.First(r => r.Name == role).Read(parse) is not null;
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Persona.Testing.FakeLlm;
 
 namespace Persona.Cli.Tests;
 
@@ -50,6 +51,65 @@ public sealed class RmCommandsTests
         Assert.Equal(File.ReadAllLines(R("pairs/pairs.jsonl")).Length, lines.Length);
         using var first = JsonDocument.Parse(lines[0]);
         Assert.InRange(first.RootElement.GetProperty("p_personalised").GetDouble(), 0, 1);
+    }
+
+    [Fact]
+    public async Task The_judge_is_a_reference_model_scored_from_its_verdicts_in_both_orders_and_paid_once()
+    {
+        var dir = Cli.TempDir("rm-judge");
+        string R(string x) => Path.Combine(dir, x);
+        Assert.Equal(0, (await Cli.Run("personas", "build", "--n", "24", "--model", "offline", "--out", R("population"))).Code);
+        Assert.Equal(0, (await Cli.Run("prompts", "curate", "--model", "offline", "--limit", "120", "--k", "4", "--out", R("prompts"))).Code);
+        Assert.Equal(0, (await Cli.Run("pairs", "build", "--personas", R("population/personas.jsonl"), "--prompts", R("prompts/prompts.jsonl"), "--model", "offline",
+            "--out", R("pairs"), "--train-prompts", "16", "--heldout-prompts", "8", "--train-pairs", "16")).Code);
+        string[] common = ["rm", "train", "--pairs", R("pairs"), "--dim", "1024", "--resamples", "100", "--max-iterations", "20", "--models", "global"];
+
+        // A judge that always answers "A" names the pair's A in one order and its B in the other: every pair is a tie, so its
+        // accuracy is 0.5 exactly, on seen and unseen personas alike, whatever the labels.
+        await using var server = await FakeLlmServer.StartAsync();
+        server.Responder = _ => """{"reasoning":"first is fine","preferred":"A"}""";
+        string[] args = [.. common, "--out", R("rm-fake"), "--judge-model", "openai:always-a", "--judge-base-url", server.BaseUrl, "--judge-pairs-per-persona", "2"];
+        var (code, output) = await Cli.Run(args);
+        Assert.True(code == 0, output);
+        var judge = Model(R("rm-fake"), "judge");
+        Assert.Equal(0.5, judge.GetProperty("seen").GetProperty("accuracy").GetDouble(), 12);
+        Assert.All(judge.GetProperty("unseen_curve").EnumerateArray(), c => Assert.Equal(0.5, c.GetProperty("accuracy").GetDouble(), 12));
+        Assert.All(judge.GetProperty("groups").EnumerateArray(), g => Assert.Equal(0.5, g.GetProperty("accuracy").GetDouble(), 12));
+        Assert.NotEmpty(judge.GetProperty("unseen_groups").EnumerateArray());
+        Assert.All(judge.GetProperty("unseen_groups").EnumerateArray(), g => Assert.Equal(0.5, g.GetProperty("accuracy").GetDouble(), 12));
+        var stats = judge.GetProperty("judge");
+        var judged = stats.GetProperty("pairs").GetInt32();
+        Assert.Equal(judged, stats.GetProperty("inconsistent").GetInt32());
+        Assert.InRange(judged, 24, 48); // at most 2 a persona, and every persona here has labelled test pairs
+        Assert.Equal(2 * judged, server.TotalPaid);
+        Assert.All(server.Requests, r => Assert.Contains("Answer A:", r.LastUserContent));
+
+        // A second run pays no judge call twice (its answers are in OUT's store) and writes the same results.
+        var before = File.ReadAllText(R("rm-fake/rm-results.json"));
+        (code, output) = await Cli.Run(args);
+        Assert.True(code == 0, output);
+        Assert.Equal(2 * judged, server.TotalPaid);
+        Assert.Equal(before, File.ReadAllText(R("rm-fake/rm-results.json")));
+
+        // Offline, the simulated judge role-plays the planted preferences afresh (its own order labels): it is right on most
+        // pairs but not all (the labels came from another draw of a judge with fidelity below 1), and some pairs are ties.
+        (code, output) = await Cli.Run([.. common, "--out", R("rm-offline"), "--judge-model", "offline", "--judge-pairs-per-persona", "4"]);
+        Assert.True(code == 0, output);
+        var offline = Model(R("rm-offline"), "judge");
+        var acc = offline.GetProperty("seen").GetProperty("accuracy").GetDouble();
+        Assert.InRange(acc, 0.6, 0.99);
+        Assert.True(offline.GetProperty("judge").GetProperty("inconsistent").GetInt32() > 0);
+        // Without --judge-model the track calls no model and has no judge row.
+        (code, output) = await Cli.Run([.. common, "--out", R("rm-none")]);
+        Assert.True(code == 0, output);
+        using var none = JsonDocument.Parse(File.ReadAllText(R("rm-none/rm-results.json")));
+        Assert.DoesNotContain(none.RootElement.GetProperty("models").EnumerateArray(), m => m.GetProperty("name").GetString() == "judge");
+    }
+
+    private static JsonElement Model(string dir, string name)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "rm-results.json")));
+        return doc.RootElement.GetProperty("models").EnumerateArray().Single(m => m.GetProperty("name").GetString() == name).Clone();
     }
 
     [Fact]

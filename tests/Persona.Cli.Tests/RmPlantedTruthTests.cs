@@ -27,7 +27,7 @@ public sealed class RmPlantedTruthTests
         Assert.Equal(0, (await Cli.Run("pairs", "build", "--personas", R("population/personas.jsonl"), "--prompts", R("prompts/prompts.jsonl"), "--model", "offline",
             "--out", R("pairs"), "--train-prompts", "80", "--heldout-prompts", "20", "--train-pairs", "60")).Code);
         var (code, output) = await Cli.Run("rm", "train", "--pairs", R("pairs"), "--out", R("rm"), "--dim", "4096", "--resamples", "400", "--max-iterations", "80",
-            "--models", "per_persona,pal_mixture"); // the conditioned model is the slow one and recovers no planted effect at this size (see the track's report)
+            "--models", "per_persona,pal_mixture,conditioned");
         Assert.True(code == 0, output);
         using var doc = JsonDocument.Parse(File.ReadAllText(R("rm/rm-results.json")));
         var models = doc.RootElement.GetProperty("models").EnumerateArray().ToDictionary(m => m.GetProperty("name").GetString()!);
@@ -38,6 +38,10 @@ public sealed class RmPlantedTruthTests
         // The PAL-style mixture gives Democrats their own mixture of prototypes: clearly better, intervals apart.
         var pal = Acc(Group(models["pal_mixture"], "political views", "Democrat"));
         Assert.True(pal.Lo > global.Hi, $"pal_mixture {pal} vs global {global} on Democrats");
+        // The persona-conditioned model learns from who a person is (political views among their features) which way the
+        // planted taste turns: clearly better than the global model for Democrats, intervals apart.
+        var conditioned = Acc(Group(models["conditioned"], "political views", "Democrat"));
+        Assert.True(conditioned.Lo > global.Hi, $"conditioned {conditioned} vs global {global} on Democrats");
         // Per-persona models shrunk toward the global one do better for Democrats too (point estimate: 60 pairs a persona pull only part of the way back).
         Assert.True(Acc(Group(models["per_persona"], "political views", "Democrat")).Acc > global.Acc + 0.05);
         // The majority tax is largest where the planted preference is reversed.

@@ -32,7 +32,15 @@ public sealed record RmAccuracy(double Accuracy, RmInterval Interval, int N);
 public sealed record RmCurvePoint(int K, double Accuracy, RmInterval Interval, int N);
 public sealed record RmGroup(string Attribute, string Group, double Accuracy, RmInterval Interval, int N, int Personas);
 public sealed record RmModelResult(string Name, string Description, RmAccuracy Seen, IReadOnlyList<RmCurvePoint> UnseenCurve, IReadOnlyList<RmGroup> Groups,
-    RmGroup? WorstGroup);
+    RmGroup? WorstGroup)
+{
+    /// <summary>Set on the judge's reference row only (what it judged, how its orders agreed).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public RmJudgeStats? Judge { get; init; }
+
+    /// <summary>Accuracy per group on unseen personas with no pair of theirs (k = 0): what a model infers of a new person from who they are.</summary>
+    public IReadOnlyList<RmGroup> UnseenGroups { get; init; } = [];
+}
 public sealed record RmTax(string Attribute, string Group, double Global, double Personalised, string Model, double Tax);
 public sealed record RmResults(bool Simulated, string Features, string Split, int SeenPersonas, int UnseenPersonas, int TrainPairs, int SeenTestPairs,
     int UnseenEvalPairs, IReadOnlyList<RmModelResult> Models, IReadOnlyList<RmTax> MajorityTax)
@@ -63,7 +71,7 @@ public static class RmTrack
     };
 
     public static async Task<RmResults> RunAsync(IReadOnlyList<RmPersonaInfo> personas, IReadOnlyList<RmPair> pairs, bool simulated, string outDir,
-        RmOptions o, ITextEmbedder? embedder, Action<string>? progress, CancellationToken ct)
+        RmOptions o, ITextEmbedder? embedder, Action<string>? progress, CancellationToken ct, RmJudge? judge = null)
     {
         o.Train.Validate();
         if (pairs.Count == 0) throw new PersonaException("no pairs to train on.");
@@ -119,7 +127,7 @@ public static class RmTrack
             sw.Restart();
             progress?.Invoke("conditioned");
             var personaDim = dim + AttributeSlots;
-            var (cw, cu, cv) = Conditioned.Fit(train, personaFeatures, global.W, dim, personaDim, t, ct);
+            var (cw, cu, cv) = Conditioned.Fit(train, personaFeatures, global.W, offsets, dim, personaDim, t, ct);
             models.Add((new Conditioned { W = cw, U = cu, V = cv, PersonaDim = personaDim, Featuriser = spec, Settings = t, Dim = dim }, sw.Elapsed.TotalSeconds));
         }
         if (Wanted(IdealPoints.ModelName))
@@ -139,9 +147,10 @@ public static class RmTrack
             var seenScored = seenTest.Select(p => (p.PersonaId, Correct: Correct(model.Margin(p.PersonaId, personaFeatures[p.PersonaId], examples[p.PairId].D), p.Label))).ToList();
             var seen = Weighted(seenScored, byId, o.Resamples, seed);
             var curve = new List<RmCurvePoint>();
+            List<RmGroup> unseenGroups = [];
             foreach (var k in ks)
             {
-                var scored = new List<(string, bool)>();
+                var scored = new List<(string PersonaId, bool Correct)>();
                 foreach (var id in unseenIds)
                 {
                     ct.ThrowIfCancellationRequested();
@@ -150,17 +159,10 @@ public static class RmTrack
                 }
                 var a = Weighted(scored, byId, o.Resamples, seed);
                 curve.Add(new RmCurvePoint(k, a.Accuracy, a.Interval, a.N));
+                if (k == 0) unseenGroups = Groups([.. scored.Select(x => (x.PersonaId, x.Correct ? 1.0 : 0.0))], byId, o.Resamples, seed);
             }
-            var groups = new List<RmGroup>();
-            foreach (var g in seenScored.SelectMany(s => PersonaGroups.Of(byId[s.PersonaId].Attributes).Select(grp => (grp, s))).GroupBy(x => x.grp)
-                         .OrderBy(g => g.Key.Attribute, StringComparer.Ordinal).ThenBy(g => g.Key.Group, StringComparer.Ordinal))
-            {
-                var rows = g.Select(x => x.s).ToList();
-                var a = Weighted(rows, byId, o.Resamples, seed);
-                groups.Add(new RmGroup(g.Key.Attribute, g.Key.Group, a.Accuracy, a.Interval, a.N, rows.Select(r => r.PersonaId).Distinct().Count()));
-            }
-            var worst = groups.Where(g => g.Personas >= MinGroupPersonas).OrderBy(g => g.Accuracy).ThenBy(g => g.Attribute, StringComparer.Ordinal).FirstOrDefault();
-            results.Add(new RmModelResult(model.Name, model.Description, seen, curve, groups, worst));
+            var groups = Groups(seenScored.Select(s => (s.PersonaId, s.Correct ? 1.0 : 0.0)).ToList(), byId, o.Resamples, seed);
+            results.Add(new RmModelResult(model.Name, model.Description, seen, curve, groups, Worst(groups)) { UnseenGroups = unseenGroups });
         }
         var tax = new List<RmTax>();
         foreach (var g in results.Count < 2 ? Enumerable.Empty<RmGroup>() : results[0].Groups)
@@ -168,6 +170,26 @@ public static class RmTrack
             var best = results.Skip(1).Select(r => (r.Name, G: r.Groups.First(x => x.Attribute == g.Attribute && x.Group == g.Group)))
                 .OrderByDescending(x => x.G.Accuracy).First();
             tax.Add(new RmTax(g.Attribute, g.Group, g.Accuracy, best.G.Accuracy, best.Name, best.G.Accuracy - g.Accuracy));
+        }
+
+        // ---- the judge, a reference generative reward model (after the tax: it is not one of the personalised models trained here) ----
+        if (judge is not null)
+        {
+            progress?.Invoke("judge");
+            var (seenJudged, unseenJudged) = JudgeRm.Select(holdout, labelled, judge.PairsPerPersona, o.Holdout.Seed);
+            var attrs = personas.ToDictionary(p => p.Id, p => p.Attributes, StringComparer.Ordinal);
+            var (credit, inconsistent, failed) = await JudgeRm.RunAsync(judge, [.. seenJudged, .. unseenJudged], attrs, ct).ConfigureAwait(false);
+            List<(string PersonaId, double Credit)> Rows(IEnumerable<RmPair> ps) => [.. ps.Where(p => credit.ContainsKey(p.PairId)).Select(p => (p.PersonaId, credit[p.PairId]))];
+            var seenRows = Rows(seenJudged);
+            var unseenRows = Rows(unseenJudged);
+            var unseenAcc = Weighted(unseenRows, byId, o.Resamples, seed);
+            var groups = Groups(seenRows, byId, o.Resamples, seed);
+            results.Add(new RmModelResult(JudgeRm.ModelName, "the judge role as a generative reward model (role-play choice in both orders; order-inconsistent verdicts count half)",
+                Weighted(seenRows, byId, o.Resamples, seed), [.. ks.Select(k => new RmCurvePoint(k, unseenAcc.Accuracy, unseenAcc.Interval, unseenAcc.N))], groups, Worst(groups))
+            {
+                Judge = new RmJudgeStats(judge.Runtime.Role(judge.Role).Identity.Identity, credit.Count, inconsistent, failed),
+                UnseenGroups = Groups(unseenRows, byId, o.Resamples, seed),
+            });
         }
 
         // ---- outputs ----
@@ -197,18 +219,39 @@ public static class RmTrack
 
     private static bool Correct(double margin, int label) => margin > 0 ? label > 0 : margin < 0 ? label < 0 : false;
 
+    /// <summary>Accuracy per (attribute, group) of the personas scored.</summary>
+    private static List<RmGroup> Groups(IReadOnlyList<(string PersonaId, double Credit)> scored, IReadOnlyDictionary<string, RmPersonaInfo> byId, int resamples, ulong seed)
+    {
+        var groups = new List<RmGroup>();
+        foreach (var g in scored.SelectMany(s => PersonaGroups.Of(byId[s.PersonaId].Attributes).Select(grp => (grp, s))).GroupBy(x => x.grp)
+                     .OrderBy(g => g.Key.Attribute, StringComparer.Ordinal).ThenBy(g => g.Key.Group, StringComparer.Ordinal))
+        {
+            var rows = g.Select(x => x.s).ToList();
+            var a = Weighted(rows, byId, resamples, seed);
+            groups.Add(new RmGroup(g.Key.Attribute, g.Key.Group, a.Accuracy, a.Interval, a.N, rows.Select(r => r.PersonaId).Distinct().Count()));
+        }
+        return groups;
+    }
+
+    private static RmGroup? Worst(IEnumerable<RmGroup> groups) =>
+        groups.Where(g => g.Personas >= MinGroupPersonas).OrderBy(g => g.Accuracy).ThenBy(g => g.Attribute, StringComparer.Ordinal).FirstOrDefault();
+
     /// <summary>Census-weighted accuracy (each pair weighs its persona's weight) with a bootstrap over personas (pairs of one persona are not independent).</summary>
-    public static RmAccuracy Weighted(IReadOnlyList<(string PersonaId, bool Correct)> rows, IReadOnlyDictionary<string, RmPersonaInfo> personas, int resamples, ulong seed)
+    public static RmAccuracy Weighted(IReadOnlyList<(string PersonaId, bool Correct)> rows, IReadOnlyDictionary<string, RmPersonaInfo> personas, int resamples, ulong seed) =>
+        Weighted([.. rows.Select(r => (r.PersonaId, r.Correct ? 1.0 : 0.0))], personas, resamples, seed);
+
+    /// <summary>The same with a credit per pair in [0, 1] (the judge's order-inconsistent verdicts count 0.5).</summary>
+    public static RmAccuracy Weighted(IReadOnlyList<(string PersonaId, double Credit)> rows, IReadOnlyDictionary<string, RmPersonaInfo> personas, int resamples, ulong seed)
     {
         if (rows.Count == 0) return new RmAccuracy(double.NaN, new RmInterval(double.NaN, double.NaN), 0);
         var clusters = rows.GroupBy(r => r.PersonaId, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal)
-            .Select(g => (Hits: personas[g.Key].Weight * g.Count(r => r.Correct), Weight: personas[g.Key].Weight * g.Count())).ToList();
+            .Select(g => (Hits: personas[g.Key].Weight * g.Sum(r => r.Credit), Weight: personas[g.Key].Weight * g.Count())).ToList();
         static double Stat(IReadOnlyList<(double Hits, double Weight)> c) { double h = 0, w = 0; foreach (var x in c) { h += x.Hits; w += x.Weight; } return w > 0 ? h / w : double.NaN; }
         var estimate = Stat(clusters);
         if (clusters.Count < 2)
         {
             // One persona: no persona-level resampling is possible; Wilson on its pairs.
-            var wi = Proportion.Wilson(rows.Count(r => r.Correct), rows.Count);
+            var wi = Proportion.Wilson((int)Math.Round(rows.Sum(r => r.Credit)), rows.Count);
             return new RmAccuracy(estimate, new RmInterval(wi.Lower, wi.Upper), rows.Count);
         }
         var b = Bootstrap.Percentile(clusters, Stat, resamples, seed);

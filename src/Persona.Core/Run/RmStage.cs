@@ -4,7 +4,11 @@ using Persona.Rewards;
 
 namespace Persona.Run;
 
-/// <summary>The rm stage of `persona run`: `persona rm train` on the run's population and pairs, with its figures.</summary>
+/// <summary>
+/// The rm stage of `persona run`: `persona rm train` on the run's population and pairs, with its figures, and the
+/// run's judge role scored beside the trained models as a generative reward model (on the run's fan-out, failure
+/// rule, budget and cache; <see cref="TestbedOptions.RmJudgePairsPerPersona"/> of each persona's test pairs).
+/// </summary>
 internal static class RmStage
 {
     internal static async Task<StageResult> RunAsync(StageContext c)
@@ -14,12 +18,28 @@ internal static class RmStage
         var (rows, simulated) = PairRewardRows.Load(Path.Combine(c.Folder(TestbedStages.Pairs), PairFileWriter.JsonlFile));
         var personas = await PersonaInputs.LoadAsync(c.Folder(TestbedStages.Population), c.Stop).ConfigureAwait(false);
         var o = c.Options;
-        var r = await RmTrack.RunAsync([.. personas.Select(p => new RmPersonaInfo(p.Id, p.Attributes, p.Weight, p.Text))], rows, simulated, dir, new RmOptions
+        var info = personas.Select(p => new RmPersonaInfo(p.Id, p.Attributes, p.Weight, p.Text)).ToList();
+        var holdoutOptions = new HoldoutOptions { Seed = o.Seed };
+        var judge = o.RmJudgePairsPerPersona > 0
+            ? new RmJudge(c.Runtime, TestbedRoles.Judge, o.RmJudgePairsPerPersona, c.Progress.Invoke, c.Abort)
+            : null;
+        if (c.Shard is { } shard)
         {
-            Holdout = new HoldoutOptions { Seed = o.Seed }, Train = new RmTrainOptions { Seed = o.Seed }, Resamples = o.Resamples,
-        }, null, null, c.Stop).ConfigureAwait(false);
+            // A shard makes its personas' judge calls only; the merge fits the models and reads the calls from the store. The
+            // split is drawn over the whole population, as the merge draws it when every persona has a completed pair.
+            if (judge is null || rows.Count == 0) return new ShardStageResult(0, 0);
+            var holdout = PersonaHoldout.Create(info.Select(p => (p.Id, p.Attributes)), rows.Select(p => (p.PairId, p.PersonaId, p.Split)), holdoutOptions);
+            var (seen, unseen) = JudgeRm.Select(holdout, rows, judge.PairsPerPersona, holdoutOptions.Seed);
+            var mine = seen.Concat(unseen).Where(p => shard.Owns(p.PersonaId)).ToList();
+            var (credit, _, failed) = await JudgeRm.RunAsync(judge, mine, info.ToDictionary(p => p.Id, p => p.Attributes, StringComparer.Ordinal), c.Stop).ConfigureAwait(false);
+            return new ShardStageResult(2 * mine.Count, 2 * failed);
+        }
+        var r = await RmTrack.RunAsync(info, rows, simulated, dir, new RmOptions
+        {
+            Holdout = holdoutOptions, Train = new RmTrainOptions { Seed = o.Seed }, Resamples = o.Resamples,
+        }, null, null, c.Stop, judge).ConfigureAwait(false);
         c.Progress("rm", 1, 1);
-        var best = r.Models.OrderByDescending(m => m.Seen.Accuracy).First();
+        var best = r.Models.Where(m => m.Judge is null).OrderByDescending(m => m.Seen.Accuracy).First();
         return new RmStageResult(r.Models.Count, best.Name, best.Seen.Accuracy, r.Models[0].Seen.Accuracy, r.UnseenPersonas, simulated);
     }
 }

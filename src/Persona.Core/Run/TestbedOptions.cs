@@ -52,6 +52,9 @@ public sealed record TestbedOptions
     /// <summary>Which of the rm stage's models picks (auto: the PAL-style mixture, adapted on their pairs for the personas it never saw; see AnswerRewardScorer).</summary>
     public string BenchRm { get; init; } = Rewards.AnswerRewardScorer.Auto;
 
+    // reward models: the judge scored as a generative reward model on this many test pairs of each persona (2 calls a pair; 0: not at all)
+    public int RmJudgePairsPerPersona { get; init; } = 1;
+
     // leave-one-out (the original: 40 personas x 20 questions per attribute)
     public int LooPersonas { get; init; } = 8;
     public int LooQuestions { get; init; } = 4;
@@ -111,6 +114,7 @@ public sealed record TestbedOptions
         if (PassK < 1 || PassKItems < 1) throw new PersonaException("pass@k needs k >= 1 and at least one item.");
         if (LooPersonas < 2 || LooQuestions < 1) throw new PersonaException("leave-one-out needs at least 2 personas and 1 question per attribute.");
         if (SurveyQuestions is < 1) throw new PersonaException("The survey needs at least 1 question.");
+        if (RmJudgePairsPerPersona < 0) throw new PersonaException("The reward-model judge's pairs per persona must be 0 or more.");
         if (SurveyMinPersonas < 1) throw new PersonaException("The survey's smallest reported group needs at least 1 persona.");
         if (From is not null) TestbedStages.Parse(From);
     }

@@ -80,7 +80,7 @@ public static class TestbedShards
         [TestbedStages.Loo] = StageSharding.PerPersona,
         [TestbedStages.PassK] = StageSharding.PerPersona,
         [TestbedStages.Summaries] = StageSharding.PerPersona,
-        [TestbedStages.Rm] = StageSharding.Aggregate, // no LM call: the merge fits the reward models on every shard's pairs
+        [TestbedStages.Rm] = StageSharding.PerPersona, // a shard makes its personas' judge calls; the merge fits the reward models on every shard's pairs
         [TestbedStages.Study] = StageSharding.Aggregate,
         [TestbedStages.Dataset] = StageSharding.Aggregate,
         [TestbedStages.Report] = StageSharding.Aggregate,
