@@ -43,7 +43,7 @@ internal static class RmCommands
         var lambda = new Option<double>("--lambda") { Description = "L2 strength on the shared weights.", DefaultValueFactory = _ => new RmTrainOptions().Lambda };
         var shrink = new Option<double>("--shrink") { Description = "Pull of a persona's own weights (and a new person's mixture) back to the shared ones.", DefaultValueFactory = _ => new RmTrainOptions().Shrink };
         var iterations = new Option<int>("--max-iterations") { Description = "L-BFGS iterations per fit.", DefaultValueFactory = _ => 150 };
-        var runtime = RuntimeOptions.ForRole("OUT (the judge's answers are cached there)", Testbed.TestbedRoles.Judge);
+        var runtime = RuntimeOptions.ForRole("OUT (the judge's answers are cached there)", Persona.Run.TestbedRoles.Judge);
         var judgePairs = new Option<int>("--judge-pairs-per-persona") { Description = "With --judge-model: at most this many of each persona's test pairs (a seen persona's) or evaluation pairs (an unseen one's) are judged, 2 calls a pair (one per order).", DefaultValueFactory = _ => RmJudge.DefaultPairsPerPersona }.Between(1, 1_000_000);
         var cmd = new Command("train",
             "Train and evaluate the reward models on a pairs folder: a seeded share of personas is held out (unseen); the models learn from seen personas'\n" +
@@ -80,7 +80,7 @@ internal static class RmCommands
             };
             void Step(string step) => console.MarkupLineInterpolated($"[grey]rm: {step}[/]");
             // The judge is optional: the other models are CPU-only and need no runtime.
-            if (runtime.RoleModel(parse, Testbed.TestbedRoles.Judge) is null)
+            if (runtime.RoleModel(parse, Persona.Run.TestbedRoles.Judge) is null)
             {
                 var r = await RmTrack.RunAsync(population, rows, simulated, outDir, o, embedder, Step, ct);
                 Render(console, r, outDir);
@@ -88,17 +88,17 @@ internal static class RmCommands
             }
             var options = runtime.Build(parse, outDir);
             if (parse.GetResult(runtime.Model) is not { Implicit: false })
-                options = options with { Model = options.Roles[Testbed.TestbedRoles.Judge].Model ?? options.Model, BaseUrls = options.Roles[Testbed.TestbedRoles.Judge].BaseUrls ?? options.BaseUrls };
+                options = options with { Model = options.Roles[Persona.Run.TestbedRoles.Judge].Model ?? options.Model, BaseUrls = options.Roles[Persona.Run.TestbedRoles.Judge].BaseUrls ?? options.BaseUrls };
             await using var rt = LlmRuntime.Open(options);
             await rt.EnsureReachableAsync(ct);
             return await RuntimeOptions.UntilStoppedAsync(console, rt, async () =>
             {
                 long shown = -1;
-                var judge = new RmJudge(rt, Testbed.TestbedRoles.Judge, parse.GetValue(judgePairs), (step, done, total) =>
+                var judge = new RmJudge(rt, Persona.Run.TestbedRoles.Judge, parse.GetValue(judgePairs), (step, done, total) =>
                 {
                     if (done == total && done != shown) { shown = done; Step($"{step}: {done}/{total} calls"); }
                 }, Interrupts.Abort);
-                var r = await RmTrack.RunAsync(population, rows, simulated || rt.Role(Testbed.TestbedRoles.Judge).Identity.Simulated, outDir, o, embedder, Step, ct, judge);
+                var r = await RmTrack.RunAsync(population, rows, simulated || rt.Role(Persona.Run.TestbedRoles.Judge).Identity.Simulated, outDir, o, embedder, Step, ct, judge);
                 await rt.WriteManifestAsync("completed", new Dictionary<string, object?> { ["judge_pairs"] = r.Models.FirstOrDefault(m => m.Judge is not null)?.Judge?.Pairs });
                 Render(console, r, outDir);
                 return 0;

@@ -108,6 +108,19 @@ public static class BenchTask
         await Task.CompletedTask;
     }
 
+    /// <summary>What every bench sample logs about its item: the critic reads the persona it judges against (leave-one-out's full one), not the solver's.</summary>
+    internal static Dictionary<string, object?> SampleData(BenchItem item)
+    {
+        var judged = item.CriticPersona ?? item.Persona;
+        return new Dictionary<string, object?>
+        {
+            ["question"] = item.Question.Text,
+            ["persona"] = judged.Text,
+            ["mode"] = item.Mode,
+            [PersonaMetadata.Field] = PersonaMetadata.Of(judged).ToJson(),
+        };
+    }
+
     /// <summary>A stable pseudo-random sort key (same on every platform and .NET version).</summary>
     internal static ulong Key(ulong seed, params string[] parts)
     {
@@ -218,14 +231,7 @@ public static class BenchTask
         var r = await ctx.CallAsync(LlmRuntime.DefaultRole, SolverMessages(item, prompts), SolverOptions(item, prompts, temperature), ct, "answer").ConfigureAwait(false);
         using var doc = JsonDocument.Parse(r.Text);
         var root = doc.RootElement;
-        var judged = item.CriticPersona ?? item.Persona;
-        var data = new Dictionary<string, object?>
-        {
-            ["question"] = item.Question.Text,
-            ["persona"] = judged.Text,
-            ["mode"] = item.Mode,
-            [PersonaMetadata.Field] = PersonaMetadata.Of(judged).ToJson(),
-        };
+        var data = SampleData(item);
         foreach (var f in mp.Fields)
         {
             if (!root.TryGetProperty(f, out var v) || v.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(v.GetString()))

@@ -62,14 +62,7 @@ public sealed record BestOfN(int N, float Temperature, string RewardModel, strin
         if (scored.Scores.Count != N) throw new InvalidOperationException($"the reward model scored {scored.Scores.Count} of {N} answers");
         var best = 0;
         for (var j = 1; j < N; j++) if (scored.Scores[j] > scored.Scores[best]) best = j; // ties: the first draw
-        var judged = item.CriticPersona ?? item.Persona;
-        var data = new Dictionary<string, object?>
-        {
-            ["question"] = item.Question.Text,
-            ["persona"] = judged.Text,
-            ["mode"] = item.Mode,
-            [PersonaMetadata.Field] = PersonaMetadata.Of(judged).ToJson(),
-        };
+        var data = BenchTask.SampleData(item);
         foreach (var (f, v) in draws[best]) data[f] = v;
         data["best_of_n"] = new Dictionary<string, object?>
         {

@@ -4,7 +4,7 @@ using System.Text;
 using Microsoft.Extensions.AI;
 using Persona.Choice;
 using Persona.Llm;
-using Persona.Pipeline;
+using Persona.Engine;
 
 namespace Persona.Rewards;
 
