@@ -6,7 +6,7 @@ namespace Persona.Cli.Tests;
 /// The reward-model track recovers the simulated world's planted marker words (data/llm/world.json,
 /// "markers": most personas like "tradition" and dislike "change", Democrats the reverse, equally
 /// strongly): on an offline run of 40 personas x 100 pairs, the one global model is at chance on
-/// Democrats, a personalised model beats it there by more than the intervals' width, and a new
+/// Democrats, a personalised model beats it there (the paired difference's interval above 0), and a new
 /// person's accuracy rises with the pairs they give.
 /// </summary>
 public sealed class RmPlantedTruthTests
@@ -36,18 +36,22 @@ public sealed class RmPlantedTruthTests
         var global = Acc(Group(models["global"], "political views", "Democrat"));
         Assert.True(global.Lo < 0.5 && global.Hi < 0.62, $"global on Democrats {global}");
         // The PAL-style mixture gives Democrats their own mixture of prototypes: clearly better, intervals apart.
-        var pal = Acc(Group(models["pal_mixture"], "political views", "Democrat"));
-        Assert.True(pal.Lo > global.Hi, $"pal_mixture {pal} vs global {global} on Democrats");
+        // Paired on the same pairs (persona-clustered bootstrap of the difference), not two separate intervals.
+        static (double Diff, double Lo) VsGlobal(JsonElement g) { var d = g.GetProperty("vs_global"); return (d.GetProperty("difference").GetDouble(), d.GetProperty("interval").GetProperty("lower").GetDouble()); }
+        var pal = VsGlobal(Group(models["pal_mixture"], "political views", "Democrat"));
+        Assert.True(pal.Lo > 0.03, $"pal_mixture minus global on Democrats {pal}");
         // The persona-conditioned model learns from who a person is (political views among their features) which way the
         // planted taste turns: clearly better than the global model for Democrats, intervals apart.
-        var conditioned = Acc(Group(models["conditioned"], "political views", "Democrat"));
-        Assert.True(conditioned.Lo > global.Hi, $"conditioned {conditioned} vs global {global} on Democrats");
+        var conditioned = VsGlobal(Group(models["conditioned"], "political views", "Democrat"));
+        Assert.True(conditioned.Lo > 0.03, $"conditioned minus global on Democrats {conditioned}");
         // Per-persona models shrunk toward the global one do better for Democrats too (point estimate: 60 pairs a persona pull only part of the way back).
         Assert.True(Acc(Group(models["per_persona"], "political views", "Democrat")).Acc > global.Acc + 0.05);
         // The majority tax is largest where the planted preference is reversed.
         var tax = doc.RootElement.GetProperty("majority_tax").EnumerateArray()
             .Where(t => t.GetProperty("attribute").GetString() == "political views").MaxBy(t => t.GetProperty("tax").GetDouble());
         Assert.Equal("Democrat", tax.GetProperty("group").GetString());
+        Assert.True(tax.GetProperty("interval").GetProperty("lower").GetDouble() > 0, "the tax on Democrats is paid with an interval above 0");
+        Assert.False(models["global"].GetProperty("groups")[0].TryGetProperty("vs_global", out _), "the global model is not compared with itself");
 
         // A new person's accuracy rises with the pairs they give (k = 0 is the population's mixture); the global model's does not move.
         var curve = models["pal_mixture"].GetProperty("unseen_curve").EnumerateArray().Select(c => (K: c.GetProperty("k").GetInt32(), Acc: c.GetProperty("accuracy").GetDouble())).ToList();

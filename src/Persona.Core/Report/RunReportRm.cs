@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Persona.Rewards;
+using Persona.Statistics;
 
 namespace Persona.Report;
 
@@ -46,8 +47,9 @@ internal sealed partial class RunReportHtml
         ]), caption: "Accuracy: the persona's preferred answer of a pair scored higher");
         Table(["Attribute", "Group", "Global model", "Best personalised", "Majority tax"],
             r.MajorityTax.OrderByDescending(t => t.Tax).Take(LowestGroups).Select(t => (IReadOnlyList<string>)
-                [E(t.Attribute), E(t.Group), Fmt.Pct(t.Global), E(t.Model) + " " + Fmt.Pct(t.Personalised), Fmt.Pct(t.Tax)]),
-            caption: $"Majority tax: what one model for everyone loses against the best personalised model, the {LowestGroups} largest (all in rm/rm-results.json)");
+                [E(t.Attribute), E(t.Group), Fmt.Pct(t.Global), E(t.Model) + " " + Fmt.Pct(t.Personalised),
+                    t.Interval is { } ti ? $"{Fmt.Pp(t.Tax)} {Fmt.CiPp(new Interval(ti.Lower, ti.Upper))}" : Fmt.Pp(t.Tax)]),
+            caption: $"Majority tax: what one model for everyone loses against the best personalised model on the same pairs (percentage points, paired interval), the {LowestGroups} largest (all in rm/rm-results.json)");
         Figures(d.RmFigures);
         Close();
     }

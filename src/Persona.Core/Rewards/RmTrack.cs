@@ -30,7 +30,15 @@ public sealed record RmOptions
 public sealed record RmInterval(double Lower, double Upper);
 public sealed record RmAccuracy(double Accuracy, RmInterval Interval, int N);
 public sealed record RmCurvePoint(int K, double Accuracy, RmInterval Interval, int N);
-public sealed record RmGroup(string Attribute, string Group, double Accuracy, RmInterval Interval, int N, int Personas);
+public sealed record RmGroup(string Attribute, string Group, double Accuracy, RmInterval Interval, int N, int Personas)
+{
+    /// <summary>This model's accuracy minus the global model's on the same pairs, with a paired interval (set for the personalised models).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public RmDifference? VsGlobal { get; init; }
+}
+
+/// <summary>A difference of census-weighted accuracies on the same pairs; the interval resamples personas with both models' verdicts together, so it is far tighter than two separate intervals.</summary>
+public sealed record RmDifference(double Difference, RmInterval Interval);
 public sealed record RmModelResult(string Name, string Description, RmAccuracy Seen, IReadOnlyList<RmCurvePoint> UnseenCurve, IReadOnlyList<RmGroup> Groups,
     RmGroup? WorstGroup)
 {
@@ -41,7 +49,12 @@ public sealed record RmModelResult(string Name, string Description, RmAccuracy S
     /// <summary>Accuracy per group on unseen personas with no pair of theirs (k = 0): what a model infers of a new person from who they are.</summary>
     public IReadOnlyList<RmGroup> UnseenGroups { get; init; } = [];
 }
-public sealed record RmTax(string Attribute, string Group, double Global, double Personalised, string Model, double Tax);
+public sealed record RmTax(string Attribute, string Group, double Global, double Personalised, string Model, double Tax)
+{
+    /// <summary>The paired interval of <see cref="Tax"/> (see <see cref="RmDifference"/>).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public RmInterval? Interval { get; init; }
+}
 public sealed record RmResults(bool Simulated, string Features, string Split, int SeenPersonas, int UnseenPersonas, int TrainPairs, int SeenTestPairs,
     int UnseenEvalPairs, IReadOnlyList<RmModelResult> Models, IReadOnlyList<RmTax> MajorityTax)
 {
@@ -142,6 +155,7 @@ public static class RmTrack
         progress?.Invoke("evaluation");
         var results = new List<RmModelResult>();
         var seed = unchecked((ulong)o.Holdout.Seed);
+        List<(string PersonaId, bool Correct)>? globalSeen = null; // the first model is the global one
         foreach (var (model, seconds) in models)
         {
             var seenScored = seenTest.Select(p => (p.PersonaId, Correct: Correct(model.Margin(p.PersonaId, personaFeatures[p.PersonaId], examples[p.PairId].D), p.Label))).ToList();
@@ -162,6 +176,8 @@ public static class RmTrack
                 if (k == 0) unseenGroups = Groups([.. scored.Select(x => (x.PersonaId, x.Correct ? 1.0 : 0.0))], byId, o.Resamples, seed);
             }
             var groups = Groups(seenScored.Select(s => (s.PersonaId, s.Correct ? 1.0 : 0.0)).ToList(), byId, o.Resamples, seed);
+            if (globalSeen is null) globalSeen = seenScored;
+            else groups = PairedWithGlobal(groups, seenScored, globalSeen, byId, o.Resamples, seed);
             results.Add(new RmModelResult(model.Name, model.Description, seen, curve, groups, Worst(groups)) { UnseenGroups = unseenGroups });
         }
         var tax = new List<RmTax>();
@@ -169,7 +185,7 @@ public static class RmTrack
         {
             var best = results.Skip(1).Select(r => (r.Name, G: r.Groups.First(x => x.Attribute == g.Attribute && x.Group == g.Group)))
                 .OrderByDescending(x => x.G.Accuracy).First();
-            tax.Add(new RmTax(g.Attribute, g.Group, g.Accuracy, best.G.Accuracy, best.Name, best.G.Accuracy - g.Accuracy));
+            tax.Add(new RmTax(g.Attribute, g.Group, g.Accuracy, best.G.Accuracy, best.Name, best.G.Accuracy - g.Accuracy) { Interval = best.G.VsGlobal?.Interval });
         }
 
         // ---- the judge, a reference generative reward model (after the tax: it is not one of the personalised models trained here) ----
@@ -231,6 +247,23 @@ public static class RmTrack
             groups.Add(new RmGroup(g.Key.Attribute, g.Key.Group, a.Accuracy, a.Interval, a.N, rows.Select(r => r.PersonaId).Distinct().Count()));
         }
         return groups;
+    }
+
+    /// <summary>Each group's accuracy minus the global model's on the same seen test pairs (same order), with a persona-clustered paired bootstrap.</summary>
+    private static List<RmGroup> PairedWithGlobal(List<RmGroup> groups, IReadOnlyList<(string PersonaId, bool Correct)> mine, IReadOnlyList<(string PersonaId, bool Correct)> global,
+        IReadOnlyDictionary<string, RmPersonaInfo> byId, int resamples, ulong seed)
+    {
+        var perPersona = mine.Select((m, i) => (m.PersonaId, Diff: (m.Correct ? 1.0 : 0.0) - (global[i].Correct ? 1.0 : 0.0)))
+            .GroupBy(x => x.PersonaId, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => (Id: g.Key, Hits: byId[g.Key].Weight * g.Sum(x => x.Diff), Weight: byId[g.Key].Weight * g.Count())).ToList();
+        static double Stat(IReadOnlyList<(string Id, double Hits, double Weight)> c) { double h = 0, w = 0; foreach (var x in c) { h += x.Hits; w += x.Weight; } return w > 0 ? h / w : double.NaN; }
+        return groups.Select(g =>
+        {
+            var members = perPersona.Where(p => PersonaGroups.Of(byId[p.Id].Attributes).Any(x => x.Attribute == g.Attribute && x.Group == g.Group)).ToList();
+            if (members.Count < 2) return g; // one persona: nothing to resample
+            var b = Bootstrap.Percentile(members, Stat, resamples, seed).Interval;
+            return g with { VsGlobal = new RmDifference(Stat(members), new RmInterval(b.Lower, b.Upper)) };
+        }).ToList();
     }
 
     private static RmGroup? Worst(IEnumerable<RmGroup> groups) =>
