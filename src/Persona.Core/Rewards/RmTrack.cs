@@ -155,7 +155,7 @@ public static class RmTrack
         progress?.Invoke("evaluation");
         var results = new List<RmModelResult>();
         var seed = unchecked((ulong)o.Holdout.Seed);
-        List<(string PersonaId, bool Correct)>? globalSeen = null; // the first model is the global one
+        List<(string PersonaId, bool Correct)>? globalSeen = null, globalUnseen = null; // the first model is the global one
         foreach (var (model, seconds) in models)
         {
             var seenScored = seenTest.Select(p => (p.PersonaId, Correct: Correct(model.Margin(p.PersonaId, personaFeatures[p.PersonaId], examples[p.PairId].D), p.Label))).ToList();
@@ -173,7 +173,12 @@ public static class RmTrack
                 }
                 var a = Weighted(scored, byId, o.Resamples, seed);
                 curve.Add(new RmCurvePoint(k, a.Accuracy, a.Interval, a.N));
-                if (k == 0) unseenGroups = Groups([.. scored.Select(x => (x.PersonaId, x.Correct ? 1.0 : 0.0))], byId, o.Resamples, seed);
+                if (k == 0)
+                {
+                    unseenGroups = Groups([.. scored.Select(x => (x.PersonaId, x.Correct ? 1.0 : 0.0))], byId, o.Resamples, seed);
+                    if (globalUnseen is null) globalUnseen = scored;
+                    else unseenGroups = PairedWithGlobal(unseenGroups, scored, globalUnseen, byId, o.Resamples, seed);
+                }
             }
             var groups = Groups(seenScored.Select(s => (s.PersonaId, s.Correct ? 1.0 : 0.0)).ToList(), byId, o.Resamples, seed);
             if (globalSeen is null) globalSeen = seenScored;
@@ -249,7 +254,7 @@ public static class RmTrack
         return groups;
     }
 
-    /// <summary>Each group's accuracy minus the global model's on the same seen test pairs (same order), with a persona-clustered paired bootstrap.</summary>
+    /// <summary>Each group's accuracy minus the global model's on the same pairs (same order: seen test pairs, or unseen personas' evaluation pairs at k = 0), with a persona-clustered paired bootstrap.</summary>
     private static List<RmGroup> PairedWithGlobal(List<RmGroup> groups, IReadOnlyList<(string PersonaId, bool Correct)> mine, IReadOnlyList<(string PersonaId, bool Correct)> global,
         IReadOnlyDictionary<string, RmPersonaInfo> byId, int resamples, ulong seed)
     {
