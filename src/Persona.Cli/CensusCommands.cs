@@ -52,8 +52,8 @@ internal static class CensusCommands
             var psycho = PsychodemographicSampler.LoadBundled(parse.GetValue(independent));
             var result = await RunWithProgress(console, (progress, token) => CensusSampler.SampleAsync(options, psycho, progress, token), ct);
             console.Write(Summary(result, options));
-            if (result.DictionaryNotes.Count > 0)
-                console.MarkupLineInterpolated($"[grey]dictionary: {result.DictionaryNotes.Count} range(s) written high-to-low as published, read low-to-high (first: {result.DictionaryNotes[0]})[/]");
+            if (result.Draw.DictionaryNotes.Count > 0)
+                console.MarkupLineInterpolated($"[grey]dictionary: {result.Draw.DictionaryNotes.Count} range(s) written high-to-low as published, read low-to-high (first: {result.Draw.DictionaryNotes[0]})[/]");
             return 0;
         });
         return cmd;
@@ -181,17 +181,17 @@ internal static class CensusCommands
         var t = new Table().Border(TableBorder.Rounded).AddColumn("census sample").AddColumn("");
         void Row(string k, string v) => t.AddRow(Markup.Escape(k), Markup.Escape(v));
         var inv = CultureInfo.InvariantCulture;
-        Row("vintage", r.Vintage);
-        Row("sources", r.Sources.Count == 1 ? r.Sources[0] : $"{r.Sources.Count} files");
-        Row("dictionary", r.DictionaryPath);
-        Row("persons loaded", r.PersonsLoaded.ToString("N0", inv));
-        Row("universe", $"{r.UniverseSize.ToString("N0", inv)} persons, weight {r.UniverseWeight.ToString("N0", inv)}");
-        Row("drawn", $"{r.Personas.Count.ToString("N0", inv)} ({r.DistinctPersons.ToString("N0", inv)} distinct persons; " +
+        Row("vintage", r.Draw.Vintage);
+        Row("sources", r.Draw.Sources.Count == 1 ? r.Draw.Sources[0] : $"{r.Draw.Sources.Count} files");
+        Row("dictionary", r.Draw.DictionaryPath);
+        Row("persons loaded", r.Draw.PersonsLoaded.ToString("N0", inv));
+        Row("universe", $"{r.Draw.UniverseSize.ToString("N0", inv)} persons, weight {r.Draw.UniverseWeight.ToString("N0", inv)}");
+        Row("drawn", $"{r.Personas.Count.ToString("N0", inv)} ({r.Draw.DistinctPersons.ToString("N0", inv)} distinct persons; " +
                      $"{(o.Unweighted ? "uniform" : "PWGTP-weighted")}, {(o.WithoutReplacement ? "without" : "with")} replacement, seed {o.Seed.ToString(inv)})");
-        Row("household fields", r.HouseholdFields);
+        Row("household fields", r.Draw.HouseholdFields);
         Row("psychodemographics", r.TraitSource ?? "not drawn (no sampler installed)");
-        if (r.UnavailableAttributes.Count > 0)
-            Row("not in source", string.Join(", ", r.UnavailableAttributes));
+        if (r.Draw.UnavailableAttributes.Count > 0)
+            Row("not in source", string.Join(", ", r.Draw.UnavailableAttributes));
         Row("output", r.OutputPath ?? "-");
         return t;
     }

@@ -67,7 +67,7 @@ var idWatch = Stopwatch.StartNew();
 foreach (var p in result.Personas) PersonaJson.ComputeId(p);
 var idSeconds = idWatch.Elapsed.TotalSeconds;
 var aliasWatch = Stopwatch.StartNew();
-WeightedSampler.WithReplacement(Enumerable.Range(0, result.PersonsLoaded).Select(i => 1.0 + i % 7).ToArray(), n, new DeterministicRng(1), false);
+WeightedSampler.WithReplacement(Enumerable.Range(0, result.Draw.PersonsLoaded).Select(i => 1.0 + i % 7).ToArray(), n, new DeterministicRng(1), false);
 var aliasSeconds = aliasWatch.Elapsed.TotalSeconds;
 if (Environment.GetEnvironmentVariable("PERF_DIAG") == "1")
 {
@@ -95,7 +95,7 @@ using var self = Process.GetCurrentProcess();
 Console.WriteLine(JsonSerializer.Serialize(new
 {
     tool = "persona",
-    rows = result.PersonsLoaded,
+    rows = result.Draw.PersonsLoaded,
     drawn = result.Personas.Count,
     psychodemographics = psycho,
     load_s = Math.Round(loadEnd, 3),

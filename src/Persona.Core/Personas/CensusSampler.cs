@@ -2,24 +2,8 @@ using Persona.Census;
 
 namespace Persona.Personas;
 
-/// <summary>The personas and what they were drawn from.</summary>
-public sealed record CensusSampleResult(
-    IReadOnlyList<PersonaRecord> Personas,
-    string Vintage,
-    string DictionaryPath,
-    IReadOnlyList<string> Sources,
-    int PersonsLoaded,
-    int UniverseSize,
-    double UniverseWeight,
-    int DistinctPersons,
-    string HouseholdFields,
-    IReadOnlyList<string> UnavailableAttributes,
-    string? TraitSource,
-    string? OutputPath)
-{
-    /// <summary>Irregularities of the dictionary file that were normalised while reading it (see <see cref="PumsDictionary.Notes"/>).</summary>
-    public IReadOnlyList<string> DictionaryNotes { get; init; } = [];
-}
+/// <summary>The personas and the census draw they were made from (its source, universe and rows).</summary>
+public sealed record CensusSampleResult(IReadOnlyList<PersonaRecord> Personas, CensusDrawResult Draw, string? TraitSource, string? OutputPath);
 
 /// <summary>
 /// Stage 1 of persona generation: draw whole ACS person records (weighted by PWGTP; the census
@@ -85,9 +69,8 @@ public static class CensusSampler
 
         return Result(personas);
 
-        CensusSampleResult Result(IReadOnlyList<PersonaRecord> personas) => new(personas, draw.Vintage, draw.DictionaryPath, draw.Sources, draw.PersonsLoaded, draw.UniverseSize, draw.UniverseWeight,
-            draw.DistinctPersons, draw.HouseholdFields, draw.UnavailableAttributes, psycho?.Source,
-            options.OutputPath is null ? null : Path.GetFullPath(options.OutputPath)) { DictionaryNotes = draw.DictionaryNotes };
+        CensusSampleResult Result(IReadOnlyList<PersonaRecord> personas) =>
+            new(personas, draw, psycho?.Source, options.OutputPath is null ? null : Path.GetFullPath(options.OutputPath));
     }
 
     /// <summary>Draws decoded on each read (see the lazy sample): thread-safe, since decoding shares nothing mutable.</summary>

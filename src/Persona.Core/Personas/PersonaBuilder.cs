@@ -405,11 +405,11 @@ public static class PersonaBuilder
         return new PersonaBuildReport(
             Format, o.N, o.Limit, personas.Length, o.Seed, model, personas.Any(p => p.Enrichment?.Simulated == true),
             o.EnrichmentTemplateVersion, checker?.TemplateVersion, o.CategoriesPerPersona, categories.All.Count,
-            pool.Vintage, pool.TraitSource, pool.UniverseSize,
+            pool.Draw.Vintage, pool.TraitSource, pool.Draw.UniverseSize,
             evaluated, personas.Length, replaced.Length, evaluated == 0 ? 0 : Math.Round((double)replaced.Length / evaluated, 6),
             byStage, byRule, lmReasons, retried.Length + replaced.Where(r => r.Stage == "enrichment").Sum(r => r.Reasons.Count), refusedByRule,
             split.TrainCount, split.TestCount, o.TrainFraction, OriginalRejectionRate,
-            pool.HouseholdFields, pool.UnavailableAttributes);
+            pool.Draw.HouseholdFields, pool.Draw.UnavailableAttributes);
     }
 
     private static async Task WriteAsync(string dir, PersonaRecord[] personas, PersonaRejection[] rejections, PersonaSplit split,

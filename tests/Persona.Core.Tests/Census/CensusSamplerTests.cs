@@ -63,8 +63,8 @@ public class CensusSamplerTests
         // Five standard errors of a proportion: fails by chance about once in 1.7 million runs.
         Assert.InRange(sf, pf - 5 * Math.Sqrt(pf * (1 - pf) / n), pf + 5 * Math.Sqrt(pf * (1 - pf) / n));
         Assert.InRange(so, po - 5 * Math.Sqrt(po * (1 - po) / n), po + 5 * Math.Sqrt(po * (1 - po) / n));
-        Assert.Equal(5740, result.PersonsLoaded);
-        Assert.Equal(577_737, result.UniverseWeight);
+        Assert.Equal(5740, result.Draw.PersonsLoaded);
+        Assert.Equal(577_737, result.Draw.UniverseWeight);
     }
 
     [Fact]
@@ -132,9 +132,9 @@ public class CensusSamplerTests
     {
         var result = await CensusSampler.SampleAsync(Wy(3000, 2) with { WithoutReplacement = true }, null);
         Assert.Equal(3000, result.Personas.Select(p => (p.Census.SerialNo, p.Census.SpOrder)).Distinct().Count());
-        Assert.Equal(3000, result.DistinctPersons);
+        Assert.Equal(3000, result.Draw.DistinctPersons);
         var everyone = await CensusSampler.SampleAsync(Wy(5740, 2) with { WithoutReplacement = true, Unweighted = true }, null);
-        Assert.Equal(5740, everyone.DistinctPersons);
+        Assert.Equal(5740, everyone.Draw.DistinctPersons);
         var ex = await Assert.ThrowsAsync<PersonaException>(() => CensusSampler.SampleAsync(Wy(5741, 2) with { WithoutReplacement = true }, null));
         Assert.Contains("5,740", ex.Message);
     }
@@ -154,7 +154,7 @@ public class CensusSamplerTests
     {
         var result = await CensusSampler.SampleAsync(Wy(2000, 8) with { MinAge = 18, MaxAge = 30, States = StateCodes.Parse("WY,56") }, null);
         Assert.All(result.Personas, p => Assert.InRange(p.Age, 18, 30));
-        Assert.True(result.UniverseSize < 5740);
+        Assert.True(result.Draw.UniverseSize < 5740);
         var ex = await Assert.ThrowsAsync<PersonaException>(() => CensusSampler.SampleAsync(Wy(10) with { States = StateCodes.Parse("CA,TX,06") }, null));
         Assert.Contains("No person matches --states CA,TX", ex.Message);
         Assert.Contains("WY", ex.Message);
@@ -169,10 +169,10 @@ public class CensusSamplerTests
         {
             N = 500, Seed = 1, Sources = [CensusFixtures.Wyoming2024Parquet], DictionaryPath = CensusFixtures.Dictionary2023,
         }, null);
-        Assert.Equal("2024-1yr", result.Vintage);
+        Assert.Equal("2024-1yr", result.Draw.Vintage);
         Assert.All(result.Personas, p => Assert.Equal("2024-1yr", p.Census.Vintage));
         Assert.Contains(result.Personas, p => p.OccupationCategory is not null);
-        Assert.Contains("household_type", result.UnavailableAttributes);
+        Assert.Contains("household_type", result.Draw.UnavailableAttributes);
     }
 
     [Fact]

@@ -150,9 +150,9 @@ public class HouseholdTests
     public async Task Personas_from_the_bundled_extract_carry_derived_household_fields_and_say_so()
     {
         var r = await CensusSampler.SampleAsync(new CensusSampleOptions { N = 3000, Seed = 4 }, null);
-        Assert.StartsWith("derived when the extract was built", r.HouseholdFields);
-        Assert.DoesNotContain(r.UnavailableAttributes, a => a.StartsWith("household", StringComparison.Ordinal) || a.StartsWith("family", StringComparison.Ordinal));
-        Assert.Contains(r.UnavailableAttributes, a => a.StartsWith("place_of_birth (POBP", StringComparison.Ordinal));
+        Assert.StartsWith("derived when the extract was built", r.Draw.HouseholdFields);
+        Assert.DoesNotContain(r.Draw.UnavailableAttributes, a => a.StartsWith("household", StringComparison.Ordinal) || a.StartsWith("family", StringComparison.Ordinal));
+        Assert.Contains(r.Draw.UnavailableAttributes, a => a.StartsWith("place_of_birth (POBP", StringComparison.Ordinal));
         int narrow = 0, other = 0;
         foreach (var p in r.Personas)
         {

@@ -27,8 +27,8 @@ public class PublishedInputsTests
         // The 2018 Wyoming records relabelled as 2017 (no 2017 person file is bundled); codes that changed are kept raw.
         var csv = CensusFixtures.WriteEditedCsv(tmp.File("psam_p56.csv"), 200, (ix, f, _) => f[ix["SERIALNO"]] = "2017" + f[ix["SERIALNO"]][4..]);
         var r = await CensusSampler.SampleAsync(new CensusSampleOptions { N = 10, Sources = [csv], KeepUnknownCodes = true }, null);
-        Assert.EndsWith("PUMS_Data_Dictionary_2017.csv", r.DictionaryPath);
-        Assert.Contains(r.DictionaryNotes, n => n.Contains("PINCP"));
+        Assert.EndsWith("PUMS_Data_Dictionary_2017.csv", r.Draw.DictionaryPath);
+        Assert.Contains(r.Draw.DictionaryNotes, n => n.Contains("PINCP"));
     }
 
     [Fact]
