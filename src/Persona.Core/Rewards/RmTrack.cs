@@ -260,15 +260,25 @@ public static class RmTrack
     {
         var perPersona = mine.Select((m, i) => (m.PersonaId, Diff: (m.Correct ? 1.0 : 0.0) - (global[i].Correct ? 1.0 : 0.0)))
             .GroupBy(x => x.PersonaId, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal)
-            .Select(g => (Id: g.Key, Hits: byId[g.Key].Weight * g.Sum(x => x.Diff), Weight: byId[g.Key].Weight * g.Count())).ToList();
-        static double Stat(IReadOnlyList<(string Id, double Hits, double Weight)> c) { double h = 0, w = 0; foreach (var x in c) { h += x.Hits; w += x.Weight; } return w > 0 ? h / w : double.NaN; }
+            .Select(g => (Id: g.Key, Cluster: (Hits: byId[g.Key].Weight * g.Sum(x => x.Diff), Weight: byId[g.Key].Weight * g.Count()))).ToList();
+        // Each persona's groups once, not once per group asked about.
+        var members = perPersona.SelectMany(p => PersonaGroups.Of(byId[p.Id].Attributes).Select(g => (g.Attribute, g.Group, p.Cluster)))
+            .ToLookup(x => (x.Attribute, x.Group), x => x.Cluster);
         return groups.Select(g =>
         {
-            var members = perPersona.Where(p => PersonaGroups.Of(byId[p.Id].Attributes).Any(x => x.Attribute == g.Attribute && x.Group == g.Group)).ToList();
-            if (members.Count < 2) return g; // one persona: nothing to resample
-            var b = Bootstrap.Percentile(members, Stat, resamples, seed).Interval;
-            return g with { VsGlobal = new RmDifference(Stat(members), new RmInterval(b.Lower, b.Upper)) };
+            var clusters = members[(g.Attribute, g.Group)].ToList();
+            if (clusters.Count < 2) return g; // one persona: nothing to resample
+            var b = Bootstrap.Percentile(clusters, Ratio, resamples, seed).Interval;
+            return g with { VsGlobal = new RmDifference(Ratio(clusters), new RmInterval(b.Lower, b.Upper)) };
         }).ToList();
+    }
+
+    /// <summary>Weighted hits over weighted pairs of persona clusters (the statistic every accuracy and difference here resamples).</summary>
+    private static double Ratio(IReadOnlyList<(double Hits, double Weight)> clusters)
+    {
+        double h = 0, w = 0;
+        foreach (var x in clusters) { h += x.Hits; w += x.Weight; }
+        return w > 0 ? h / w : double.NaN;
     }
 
     private static RmGroup? Worst(IEnumerable<RmGroup> groups) =>
@@ -284,15 +294,14 @@ public static class RmTrack
         if (rows.Count == 0) return new RmAccuracy(double.NaN, new RmInterval(double.NaN, double.NaN), 0);
         var clusters = rows.GroupBy(r => r.PersonaId, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => (Hits: personas[g.Key].Weight * g.Sum(r => r.Credit), Weight: personas[g.Key].Weight * g.Count())).ToList();
-        static double Stat(IReadOnlyList<(double Hits, double Weight)> c) { double h = 0, w = 0; foreach (var x in c) { h += x.Hits; w += x.Weight; } return w > 0 ? h / w : double.NaN; }
-        var estimate = Stat(clusters);
+        var estimate = Ratio(clusters);
         if (clusters.Count < 2)
         {
             // One persona: no persona-level resampling is possible; Wilson on its pairs.
             var wi = Proportion.Wilson((int)Math.Round(rows.Sum(r => r.Credit)), rows.Count);
             return new RmAccuracy(estimate, new RmInterval(wi.Lower, wi.Upper), rows.Count);
         }
-        var b = Bootstrap.Percentile(clusters, Stat, resamples, seed);
+        var b = Bootstrap.Percentile(clusters, Ratio, resamples, seed);
         return new RmAccuracy(estimate, new RmInterval(b.Interval.Lower, b.Interval.Upper), rows.Count);
     }
 

@@ -45,7 +45,7 @@ public sealed class BatchLedger
         return true;
     }
 
-    internal static long QueuedSize(object item) => item is BatchRequestRow br ? 2L * ((br.Key?.Length ?? 0) + (br.File?.Length ?? 0)) : -1;
+    internal static long QueuedSize(object item) => item is BatchRequestRow br ? 2L * ((br.Key?.Length ?? 0) + (br.File?.Length ?? 0)) : 0;
 
     internal static SqliteWritePart Part(SqliteConnection c) => new WritePart(c.Handle!);
 

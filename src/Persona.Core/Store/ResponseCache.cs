@@ -254,20 +254,17 @@ public sealed class ResponseCache
         => DateTimeOffset.TryParseExact(s, "O", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind, out var t)
             ? t : DateTimeOffset.Parse(s, System.Globalization.CultureInfo.InvariantCulture);
 
+    /// <summary>Heap bytes a queued item of this cache holds (0 for another store's item).</summary>
     internal static long QueuedSize(object item) => item switch
     {
         // Null-tolerant: records built by deserialization can hold nulls their declarations exclude.
         StoredResponse r => 2L * (r.Key.Length + r.Content.Length),
         CallRecord c => 2L * (c.Key.Length + c.Parameters.Length + (c.Error?.Length ?? 0) + (c.RawText?.Length ?? 0)),
-        _ => -1,
+        _ => 0,
     };
 
-    internal static int LingerMs(object item) => item switch
-    {
-        StoredResponse { Simulated: false } => PaidLingerMs,
-        StoredResponse or CallRecord => ProvenanceLingerMs,
-        _ => -1,
-    };
+    /// <summary>How long any item of the run's store may wait to share a commit: only a paid answer is in a hurry.</summary>
+    internal static int LingerMs(object item) => item is StoredResponse { Simulated: false } ? PaidLingerMs : ProvenanceLingerMs;
 
     /// <summary>The cache's statements on the writer's connection.</summary>
     internal SqliteWritePart Part(SqliteConnection c) => new WritePart(this, c.Handle!);

@@ -108,8 +108,8 @@ public sealed class RunStore : IAsyncDisposable
         var writer = new SqliteWriter(path, () => connection, c => [store!.Cache.Part(c), store.Samples.Part(c), BatchLedger.Part(c)], new SqliteWriterOptions
         {
             QueueBudgetBytes = queueBudgetBytes,
-            Size = item => 64 + Math.Max(0, Math.Max(ResponseCache.QueuedSize(item), Math.Max(SampleLog.QueuedSize(item), BatchLedger.QueuedSize(item)))),
-            LingerMs = item => ResponseCache.LingerMs(item) is var ms and >= 0 ? ms : ResponseCache.ProvenanceLingerMs,
+            Size = item => 64 + ResponseCache.QueuedSize(item) + SampleLog.QueuedSize(item) + BatchLedger.QueuedSize(item),
+            LingerMs = ResponseCache.LingerMs,
         });
         store = new RunStore(path, connectionString, writer, connection);
         return store;

@@ -173,7 +173,7 @@ public sealed class SampleLog
     {
         SampleRow sr => 2L * (sr.Id.Length + sr.Json.Length),
         ScoreRow sc => 2L * (sc.SampleId.Length + sc.Json.Length),
-        _ => -1,
+        _ => 0,
     };
 
     /// <summary>The log's statements on the writer's connection.</summary>
