@@ -11,10 +11,11 @@ public static class PairRewardRows
 {
     public static IEnumerable<RmPair> Read(string pairsFile)
     {
+        var strings = new StringPool();
         foreach (var r in PairFileWriter.Read(pairsFile))
         {
             if (!r.Ok || r.Data is null || r.Original is null) continue;
-            yield return From(r);
+            yield return From(r, strings);
         }
     }
 
@@ -23,16 +24,20 @@ public static class PairRewardRows
     {
         var list = new List<RmPair>();
         var simulated = false;
+        var strings = new StringPool();
         foreach (var r in PairFileWriter.Read(pairsFile))
         {
             simulated |= r.Simulated;
-            if (r.Ok && r.Data is not null && r.Original is not null) list.Add(From(r));
+            if (r.Ok && r.Data is not null && r.Original is not null) list.Add(From(r, strings));
         }
         return (list, simulated);
     }
 
-    public static RmPair From(PairRecord r) => new(r.PairId, r.PersonaId, r.PromptId, r.Split, r.Persona, r.Instruction, r.Data ?? "", r.Original ?? "",
-        r.Verification switch { "agree" => 1, "disagree" => -1, _ => 0 });
+    /// <param name="strings">Shares the texts repeated across rows: a persona's text is on each of its ~200 pairs and a prompt's
+    /// generic answer on each of its personas' pairs, so at paper scale holding one copy each is most of the rows' memory.</param>
+    private static RmPair From(PairRecord r, StringPool strings) =>
+        new(r.PairId, strings.Get(r.PersonaId), strings.Get(r.PromptId), strings.Get(r.Split), strings.Get(r.Persona), strings.Get(r.Instruction),
+            r.Data ?? "", strings.Get(r.Original ?? ""), r.Verification switch { "agree" => 1, "disagree" => -1, _ => 0 });
 
     /// <summary>The pairs file of a folder (or the file itself), with an error naming what was expected.</summary>
     public static string FileOf(string path)

@@ -125,6 +125,15 @@ public sealed class FeatureStore
         Save();
     }
 
+    /// <summary>Frees the texts' raw features held in memory (the disk cache stays): once the examples are built, at paper
+    /// scale they are a few hundred MB the training no longer reads.</summary>
+    public void Unload()
+    {
+        _raw.Clear();
+        _raw.TrimExcess();
+        _loaded = 0;
+    }
+
     /// <summary>The raw features of a text already added.</summary>
     public SparseVector Raw(string text) => _raw.TryGetValue(Key(text), out var v) ? v : throw new InvalidOperationException("text not featurised");
 

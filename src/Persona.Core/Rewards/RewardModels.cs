@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Text.Json.Nodes;
+using System.Text.Json;
 using MathNet.Numerics.LinearAlgebra;
 using MathNet.Numerics.Optimization;
 
@@ -52,7 +52,8 @@ public abstract class RewardModel
     /// <summary>Whether the model uses a new persona's pairs (its few-shot curve can rise).</summary>
     public virtual bool Adapts => false;
 
-    public abstract JsonObject SaveParameters();
+    /// <summary>Writes the fitted parameters as one JSON object (streamed: a per-persona model at paper scale is ~10 M numbers).</summary>
+    public abstract void WriteParameters(Utf8JsonWriter w);
 
     // ---- shared numerics ----
 
@@ -87,10 +88,21 @@ public abstract class RewardModel
         catch (OptimizationException) { return best; }
     }
 
-    internal static JsonArray Array(IEnumerable<double> xs) => new([.. xs.Select(x => (JsonNode?)JsonValue.Create(Math.Round(x, 7)))]);
+    internal static void WriteArray(Utf8JsonWriter w, string name, ReadOnlySpan<double> xs)
+    {
+        w.WriteStartArray(name);
+        foreach (var x in xs) w.WriteNumberValue(Math.Round(x, 7));
+        w.WriteEndArray();
+    }
 
-    internal static double[] ReadArray(JsonNode? n, string what) =>
-        n is JsonArray a ? [.. a.Select(x => x!.GetValue<double>())] : throw new PersonaException($"model file: '{what}' is missing or not an array.");
+    internal static double[] ReadArray(JsonElement n, string what)
+    {
+        if (n.ValueKind != JsonValueKind.Array) throw new PersonaException($"model file: '{what}' is missing or not an array.");
+        var a = new double[n.GetArrayLength()];
+        var i = 0;
+        foreach (var x in n.EnumerateArray()) a[i++] = x.GetDouble();
+        return a;
+    }
 }
 
 /// <summary>One Bradley-Terry model for everyone: logistic regression on the feature difference (the majority baseline).</summary>
@@ -117,7 +129,12 @@ public sealed class GlobalBt : RewardModel
             return f;
         }, maxIterations, ct);
 
-    public override JsonObject SaveParameters() => new() { ["w"] = Array(W) };
+    public override void WriteParameters(Utf8JsonWriter w)
+    {
+        w.WriteStartObject();
+        WriteArray(w, "w", W);
+        w.WriteEndObject();
+    }
 }
 
 /// <summary>
@@ -179,12 +196,22 @@ public sealed class PerPersona : RewardModel
         return s;
     }
 
-    public override JsonObject SaveParameters()
+    public override void WriteParameters(Utf8JsonWriter w)
     {
-        var offsets = new JsonObject();
+        w.WriteStartObject();
+        WriteArray(w, "global", Global);
+        w.WriteStartObject("offsets");
         foreach (var (id, o) in Offsets.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-            offsets[id] = new JsonObject { ["index"] = new JsonArray([.. o.Index.Select(i => (JsonNode?)JsonValue.Create(i))]), ["value"] = Array(o.Value.Select(v => (double)v)) };
-        return new JsonObject { ["global"] = Array(Global), ["offsets"] = offsets };
+        {
+            w.WriteStartObject(id);
+            w.WriteStartArray("index");
+            foreach (var i in o.Index) w.WriteNumberValue(i);
+            w.WriteEndArray();
+            WriteArray(w, "value", [.. o.Value.Select(v => (double)v)]);
+            w.WriteEndObject();
+        }
+        w.WriteEndObject();
+        w.WriteEndObject();
     }
 }
 
@@ -290,7 +317,15 @@ public sealed class Conditioned : RewardModel
         return v;
     }
 
-    public override JsonObject SaveParameters() => new() { ["persona_dim"] = PersonaDim, ["w"] = Array(W), ["u"] = Array(U), ["v"] = Array(V) };
+    public override void WriteParameters(Utf8JsonWriter w)
+    {
+        w.WriteStartObject();
+        w.WriteNumber("persona_dim", PersonaDim);
+        WriteArray(w, "w", W);
+        WriteArray(w, "u", U);
+        WriteArray(w, "v", V);
+        w.WriteEndObject();
+    }
 }
 
 /// <summary>
@@ -458,10 +493,14 @@ public sealed class IdealPoints : RewardModel
         return assign;
     }
 
-    public override JsonObject SaveParameters()
+    public override void WriteParameters(Utf8JsonWriter w)
     {
-        var mix = new JsonObject();
-        foreach (var (id, a) in Mixtures.OrderBy(kv => kv.Key, StringComparer.Ordinal)) mix[id] = Array(a);
-        return new JsonObject { ["prototypes"] = Array(Prototypes), ["mixtures"] = mix, ["mean_logits"] = Array(MeanLogits) };
+        w.WriteStartObject();
+        WriteArray(w, "prototypes", Prototypes);
+        w.WriteStartObject("mixtures");
+        foreach (var (id, a) in Mixtures.OrderBy(kv => kv.Key, StringComparer.Ordinal)) WriteArray(w, id, a);
+        w.WriteEndObject();
+        WriteArray(w, "mean_logits", MeanLogits);
+        w.WriteEndObject();
     }
 }

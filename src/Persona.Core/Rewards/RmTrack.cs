@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Persona.Prompts;
 using Persona.Statistics;
 
@@ -108,6 +107,7 @@ public static class RmTrack
         var personaFeatures = personas.ToDictionary(p => p.Id, p => PersonaFeatures(p.Attributes, FeatureStore.Weigh(store.Raw(p.Text), spec), dim), StringComparer.Ordinal);
         RmExample Example(RmPair p) => new(p.PersonaId, SparseVector.Difference(FeatureStore.Weigh(store.Raw(p.A), spec), FeatureStore.Weigh(store.Raw(p.B), spec)), p.Label);
         var examples = labelled.ToDictionary(p => p.PairId, Example, StringComparer.Ordinal);
+        store.Unload();
         var featureSeconds = sw.Elapsed.TotalSeconds;
 
         var train = trainPairs.Select(p => examples[p.PairId]).ToList();
@@ -311,64 +311,89 @@ public static class RmTrack
     {
         Directory.CreateDirectory(dir);
         var s = m.Settings;
-        var root = new JsonObject
+        AtomicFile.Write(Path.Combine(dir, ModelFile), tmp =>
         {
-            ["format"] = ModelFormat, ["name"] = m.Name, ["description"] = m.Description, ["dim"] = m.Dim,
-            ["settings"] = new JsonObject { ["seed"] = s.Seed, ["lambda"] = s.Lambda, ["shrink"] = s.Shrink, ["rank"] = s.Rank, ["prototypes"] = s.Prototypes, ["max_iterations"] = s.MaxIterations },
-            ["featuriser"] = new JsonObject
-            {
-                ["kind"] = m.Featuriser.Kind, ["dimensions"] = m.Featuriser.Dimensions, ["ngrams"] = m.Featuriser.NGrams, ["l2"] = m.Featuriser.L2,
-                ["idf"] = m.Featuriser.Idf is null ? null : RewardModel.Array(m.Featuriser.Idf),
-            },
-            ["parameters"] = m.SaveParameters(),
-        };
-        AtomicFile.WriteAllText(Path.Combine(dir, ModelFile), root.ToJsonString());
+            using var stream = File.Create(tmp);
+            using var w = new Utf8JsonWriter(stream);
+            w.WriteStartObject();
+            w.WriteString("format", ModelFormat);
+            w.WriteString("name", m.Name);
+            w.WriteString("description", m.Description);
+            w.WriteNumber("dim", m.Dim);
+            w.WriteStartObject("settings");
+            w.WriteNumber("seed", s.Seed);
+            w.WriteNumber("lambda", s.Lambda);
+            w.WriteNumber("shrink", s.Shrink);
+            w.WriteNumber("rank", s.Rank);
+            w.WriteNumber("prototypes", s.Prototypes);
+            w.WriteNumber("max_iterations", s.MaxIterations);
+            w.WriteEndObject();
+            w.WriteStartObject("featuriser");
+            w.WriteString("kind", m.Featuriser.Kind);
+            w.WriteNumber("dimensions", m.Featuriser.Dimensions);
+            w.WriteNumber("ngrams", m.Featuriser.NGrams);
+            w.WriteBoolean("l2", m.Featuriser.L2);
+            if (m.Featuriser.Idf is null) w.WriteNull("idf");
+            else RewardModel.WriteArray(w, "idf", m.Featuriser.Idf);
+            w.WriteEndObject();
+            w.WritePropertyName("parameters");
+            m.WriteParameters(w);
+            w.WriteEndObject();
+        });
     }
 
     public static RewardModel Load(string dir)
     {
         var file = Directory.Exists(dir) ? Path.Combine(dir, ModelFile) : dir;
         if (!File.Exists(file)) throw new PersonaException($"--model '{dir}': no {ModelFile} there; expected a folder under the {ModelsFolder}/ of a `persona rm train` output (e.g. OUT/{ModelsFolder}/{GlobalBt.ModelName}).");
-        JsonNode root;
-        try { root = JsonNode.Parse(File.ReadAllText(file)) ?? throw new PersonaException($"{file}: empty."); }
+        JsonDocument doc;
+        // A document, not a node tree: a per-persona model's ~10 M numbers stay one buffer instead of an object each.
+        try { using var stream = File.OpenRead(file); doc = JsonDocument.Parse(stream); }
         catch (JsonException ex) { throw new PersonaException($"{file}: not valid JSON ({JsonErrorText.Describe(ex)})."); }
-        if (root["format"]?.GetValue<string>() != ModelFormat) throw new PersonaException($"{file}: expected \"format\": \"{ModelFormat}\".");
+        using var _ = doc;
+        var root = doc.RootElement;
+        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("format", out var format) || format.ValueKind != JsonValueKind.String || format.GetString() != ModelFormat)
+            throw new PersonaException($"{file}: expected \"format\": \"{ModelFormat}\".");
         try
         {
-            var st = root["settings"]!;
+            var st = root.GetProperty("settings");
             var settings = new RmTrainOptions
             {
-                Seed = st["seed"]!.GetValue<long>(), Lambda = st["lambda"]!.GetValue<double>(), Shrink = st["shrink"]!.GetValue<double>(),
-                Rank = st["rank"]!.GetValue<int>(), Prototypes = st["prototypes"]!.GetValue<int>(), MaxIterations = st["max_iterations"]!.GetValue<int>(),
+                Seed = st.GetProperty("seed").GetInt64(), Lambda = st.GetProperty("lambda").GetDouble(), Shrink = st.GetProperty("shrink").GetDouble(),
+                Rank = st.GetProperty("rank").GetInt32(), Prototypes = st.GetProperty("prototypes").GetInt32(), MaxIterations = st.GetProperty("max_iterations").GetInt32(),
             };
-            var f = root["featuriser"]!;
-            var spec = new FeaturiserSpec(f["kind"]!.GetValue<string>(), f["dimensions"]!.GetValue<int>(), f["ngrams"]!.GetValue<int>(), f["idf"] is null ? null : RewardModel.ReadArray(f["idf"], "featuriser.idf"), f["l2"]?.GetValue<bool>() ?? true);
-            var dim = root["dim"]!.GetValue<int>();
-            var p = root["parameters"]!;
-            return root["name"]!.GetValue<string>() switch
+            var f = root.GetProperty("featuriser");
+            var idf = f.TryGetProperty("idf", out var idfs) && idfs.ValueKind != JsonValueKind.Null ? RewardModel.ReadArray(idfs, "featuriser.idf") : null;
+            var spec = new FeaturiserSpec(f.GetProperty("kind").GetString()!, f.GetProperty("dimensions").GetInt32(), f.GetProperty("ngrams").GetInt32(), idf,
+                !f.TryGetProperty("l2", out var l2) || l2.GetBoolean());
+            var dim = root.GetProperty("dim").GetInt32();
+            var p = root.GetProperty("parameters");
+            double[] Array(string name) => RewardModel.ReadArray(p.TryGetProperty(name, out var a) ? a : default, name);
+            return root.GetProperty("name").GetString() switch
             {
-                GlobalBt.ModelName => new GlobalBt { W = RewardModel.ReadArray(p["w"], "w"), Featuriser = spec, Settings = settings, Dim = dim },
+                GlobalBt.ModelName => new GlobalBt { W = Array("w"), Featuriser = spec, Settings = settings, Dim = dim },
                 PerPersona.ModelName => new PerPersona
                 {
-                    Global = RewardModel.ReadArray(p["global"], "global"), Featuriser = spec, Settings = settings, Dim = dim,
-                    Offsets = p["offsets"]!.AsObject().ToDictionary(kv => kv.Key, kv => new SparseVector(
-                        [.. kv.Value!["index"]!.AsArray().Select(x => x!.GetValue<int>())], [.. RewardModel.ReadArray(kv.Value["value"], "offsets").Select(x => (float)x)]), StringComparer.Ordinal),
+                    Global = Array("global"), Featuriser = spec, Settings = settings, Dim = dim,
+                    Offsets = p.GetProperty("offsets").EnumerateObject().ToDictionary(kv => kv.Name, kv => new SparseVector(
+                        [.. kv.Value.GetProperty("index").EnumerateArray().Select(x => x.GetInt32())],
+                        [.. RewardModel.ReadArray(kv.Value.GetProperty("value"), "offsets").Select(x => (float)x)]), StringComparer.Ordinal),
                 },
                 Conditioned.ModelName => new Conditioned
                 {
-                    PersonaDim = p["persona_dim"]!.GetValue<int>(), W = RewardModel.ReadArray(p["w"], "w"), U = RewardModel.ReadArray(p["u"], "u"), V = RewardModel.ReadArray(p["v"], "v"),
+                    PersonaDim = p.GetProperty("persona_dim").GetInt32(), W = Array("w"), U = Array("u"), V = Array("v"),
                     Featuriser = spec, Settings = settings, Dim = dim,
                 },
                 IdealPoints.ModelName => new IdealPoints
                 {
-                    Prototypes = RewardModel.ReadArray(p["prototypes"], "prototypes"), MeanLogits = RewardModel.ReadArray(p["mean_logits"], "mean_logits"),
-                    Mixtures = p["mixtures"]!.AsObject().ToDictionary(kv => kv.Key, kv => RewardModel.ReadArray(kv.Value, "mixtures"), StringComparer.Ordinal),
+                    Prototypes = Array("prototypes"), MeanLogits = Array("mean_logits"),
+                    Mixtures = p.GetProperty("mixtures").EnumerateObject().ToDictionary(kv => kv.Name, kv => RewardModel.ReadArray(kv.Value, "mixtures"), StringComparer.Ordinal),
                     Featuriser = spec, Settings = settings, Dim = dim,
                 },
                 var other => throw new PersonaException($"{file}: unknown model '{other}'."),
             };
         }
-        catch (Exception ex) when (ex is NullReferenceException or InvalidOperationException or FormatException or KeyNotFoundException)
+        catch (Exception ex) when (ex is InvalidOperationException or FormatException or KeyNotFoundException or ArgumentNullException)
         {
             throw new PersonaException($"{file}: a field is missing or of the wrong type ({ex.Message}); retrain with `persona rm train`.");
         }
