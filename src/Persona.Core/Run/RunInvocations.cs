@@ -160,5 +160,25 @@ public static class RunInvocations
         return map;
     }
 
+    /// <summary>The newest invocation's record (null when the folder has none).</summary>
+    public static JsonObject? Last(string dir) => Read(dir) is { Count: > 0 } all ? all[^1] : null;
+
+    /// <summary>
+    /// Each stage's record in the newest invocation that made it (did not reuse it): its wall time and
+    /// what each role paid there. A rerun that reuses every stage leaves these as they were.
+    /// </summary>
+    public static IReadOnlyDictionary<string, JsonObject> StageWork(string dir) => StageWork(Read(dir));
+
+    /// <summary>As <see cref="StageWork(string)"/>, over records already read (the entries returned are theirs).</summary>
+    public static IReadOnlyDictionary<string, JsonObject> StageWork(IReadOnlyList<JsonObject> records)
+    {
+        var map = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
+        foreach (var rec in records)
+            if (rec["stages"] is JsonObject stages)
+                foreach (var (name, st) in stages)
+                    if (st is JsonObject o && o["reused"] is JsonValue r && r.TryGetValue<bool>(out var reused) && !reused) map[name] = o;
+        return map;
+    }
+
     private static readonly JsonSerializerOptions Line = new(TestbedRun.Json) { WriteIndented = false };
 }
