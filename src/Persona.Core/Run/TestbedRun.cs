@@ -12,7 +12,11 @@ namespace Persona.Run;
 /// <summary>Where the whole run is: stage i of n, and that stage's own step and items.</summary>
 public sealed record TestbedProgress(int Index, int Count, string Stage, string Step, long Done, long Total, bool Reused = false);
 
-/// <summary>One stage's record in the run manifest: what it was run on (fingerprint), what it cost and what it wrote.</summary>
+/// <summary>
+/// One stage's record: what it was run on (fingerprint), what it cost and what it wrote. manifest.json keeps its status,
+/// fingerprint, counts and outputs; <see cref="Seconds"/>, <see cref="Reused"/> and <see cref="Spend"/> say what one invocation
+/// did and go to that invocation's line of invocations.jsonl (<see cref="RunInvocations"/>), as do the hashes of fresh outputs.
+/// </summary>
 public sealed record StageRecord
 {
     public required string Status { get; init; }
