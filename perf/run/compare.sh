@@ -27,6 +27,9 @@ wall = [float(x) for x in t.split("Elapsed (wall clock) time (h:mm:ss or m:ss): 
 secs = wall[-1] + 60 * wall[-2] + (3600 * wall[-3] if len(wall) > 2 else 0)
 rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1))
 m = json.load(open(f"{d}/manifest.json"))
+# Stage times are the invocation's: invocations.jsonl's last line, or manifest.json for a build from before that file.
+try: m = [json.loads(l) for l in open(f"{d}/invocations.jsonl") if l.strip()][-1]
+except FileNotFoundError: pass
 print(json.dumps({"version": v, "commit": old if v == "old" else new, "rep": int(i), "scale": scale, "seconds": round(secs, 2),
                   "peak_rss_mb": round(rss / 1024, 1), "stage_seconds": {k: s["seconds"] for k, s in m["stages"].items()}, "loadavg_before": load}))
 PY

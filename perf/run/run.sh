@@ -33,8 +33,11 @@ parts = [float(x) for x in wall.split(":")]
 secs = parts[-1] + 60 * parts[-2] + (3600 * parts[-3] if len(parts) > 2 else 0)
 rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1))
 m = json.load(open(f"{d}/manifest.json"))
-stages = {k: v["seconds"] for k, v in m["stages"].items()}
-calls = sum(r["paid_calls"] for r in m["roles"].values())
+# Times and paid calls are this invocation's: invocations.jsonl's last line (a build before it existed kept them in manifest.json).
+try: inv = [json.loads(l) for l in open(f"{d}/invocations.jsonl") if l.strip()][-1]
+except FileNotFoundError: inv = m
+stages = {k: v["seconds"] for k, v in inv["stages"].items()}
+calls = sum(r["paid_calls"] for r in inv["roles"].values())
 peaks = {}
 for line in open(series):
     if line.strip():

@@ -38,8 +38,34 @@ internal static class ReportCommand
             if (result.SimulatedStages.Count > 0)
                 console.MarkupLineInterpolated($"[yellow]simulated:[/] {string.Join(", ", result.SimulatedStages)} ran on the offline simulator; nothing in the report is a finding.");
             console.MarkupLineInterpolated($"report: {result.Path} ({result.StagesRun.Count} stage(s): {string.Join(", ", result.StagesRun)})");
+            Timings(console, parse.GetValue(run)!.FullName);
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>
+    /// Each stage's wall time and spend as invocations.jsonl records them (the invocation that made the stage), printed
+    /// beside the page rather than in it: report.html is a function of the run, the same for a resumed or merged one.
+    /// </summary>
+    private static void Timings(IAnsiConsole console, string dir)
+    {
+        var all = Persona.Run.RunInvocations.Read(dir);
+        var work = Persona.Run.RunInvocations.StageWork(all);
+        if (all.Count == 0 || work.Count == 0) return;
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        var t = new Table().Border(TableBorder.Rounded).Title($"time and spend per stage ({Persona.Run.RunInvocations.FileName}, {all.Count} invocation(s))")
+            .AddColumns("stage", "seconds", "paid calls", "cache hits", "est. cost", "made by");
+        foreach (var stage in Persona.Run.TestbedStages.All.Where(work.ContainsKey))
+        {
+            var w = work[stage];
+            long Sum(string key) => w["spend"] is System.Text.Json.Nodes.JsonObject sp ? sp.Sum(r => r.Value?[key]?.GetValue<long>() ?? 0) : 0;
+            var cost = w["spend"] is System.Text.Json.Nodes.JsonObject c ? c.Sum(r => r.Value?["estimated_cost_usd"]?.GetValue<double>() ?? 0) : 0;
+            var by = all.LastOrDefault(l => l["stages"]?[stage] is System.Text.Json.Nodes.JsonObject o && ReferenceEquals(o, w));
+            var when = by?["this_invocation"]?["started_utc"]?.GetValue<string>() ?? "";
+            t.AddRow(Markup.Escape(stage), (w["seconds"]?.GetValue<double>() ?? 0).ToString("0.0", inv), Sum("paid_calls").ToString("N0", inv), Sum("cache_hits").ToString("N0", inv),
+                "$" + cost.ToString("0.0000", inv), Markup.Escape($"{by?["kind"]?.GetValue<string>()} {when}".Trim()));
+        }
+        console.Write(t);
     }
 }

@@ -241,7 +241,7 @@ internal static class RunCommand
         foreach (var stage in TestbedStages.All)
         {
             if (!r.Stages.TryGetValue(stage, out var s)) continue;
-            // A reused stage cost nothing now; what it cost when it ran is in the manifest.
+            // A reused stage cost nothing now; what it cost when it ran is in invocations.jsonl (`persona report` shows it).
             var paid = s.Reused ? 0 : s.Spend.Values.Sum(x => x.PaidCalls);
             var hits = s.Reused ? 0 : s.Spend.Values.Sum(x => x.CacheHits);
             var cost = s.Reused ? 0 : s.Spend.Values.Sum(x => x.EstimatedCostUsd);

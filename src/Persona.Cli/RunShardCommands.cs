@@ -98,11 +98,11 @@ internal sealed class RunShardOptions
             var dir = parse.GetValue(output)!.FullName;
             OutputPaths.EnsureFolderTarget(dir, "--out");
             OutputPaths.EnsureOutsideInputs(dir, "--out", [.. parse.GetValue(shards)!.Select(d => ("SHARD_DIR", (string?)Path.GetFullPath(d)))]);
-            var (o, rtOptions) = await TestbedShards.StartMergeAsync(parse.GetValue(shards)!, dir, ct);
+            var (o, rtOptions, merged) = await TestbedShards.StartMergeAsync(parse.GetValue(shards)!, dir, ct);
             await using var rt = LlmRuntime.Open(rtOptions);
             return await RuntimeOptions.UntilStoppedAsync(console, rt, async () =>
             {
-                var result = await RunCommand.Display(console, rt, p => TestbedShards.MergeAsync(o, rt, () => new MiniLmEmbedder(), RunCommand.WriteReportAsync, p, ct, Interrupts.Abort));
+                var result = await RunCommand.Display(console, rt, p => TestbedShards.MergeAsync(o, rt, () => new MiniLmEmbedder(), RunCommand.WriteReportAsync, p, ct, Interrupts.Abort, merged));
                 RunCommand.WriteSummary(console, result, rt);
                 return 0;
             });

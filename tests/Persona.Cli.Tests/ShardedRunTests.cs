@@ -45,11 +45,11 @@ public sealed class ShardedRunTests(ShardedRunFixture f) : IClassFixture<Sharded
     /// <summary>Fresh secret rater keys, by design, in any two runs.</summary>
     private const string StudyDb = "study/study.sqlite";
 
-    /// <summary>Every file of a run folder but the LM store and the manifest (compared apart), by hash.</summary>
+    /// <summary>Every file of a run folder but the LM store and the history of invocations (what each invocation did), by hash.</summary>
     private static SortedDictionary<string, string> Files(string dir) => new(
         Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories)
             .Select(p => Path.GetRelativePath(dir, p).Replace('\\', '/'))
-            .Where(rel => !Path.GetFileName(rel).StartsWith("store.sqlite", StringComparison.Ordinal) && rel is not TestbedRun.ManifestFile and not "manifest.sha256")
+            .Where(rel => !Path.GetFileName(rel).StartsWith("store.sqlite", StringComparison.Ordinal) && rel is not RunInvocations.FileName)
             .ToDictionary(rel => rel, rel => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Path.Combine(dir, rel))))), StringComparer.Ordinal);
 
     private static JsonElement Manifest(string dir) => JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, TestbedRun.ManifestFile))).RootElement;
@@ -75,6 +75,8 @@ public sealed class ShardedRunTests(ShardedRunFixture f) : IClassFixture<Sharded
                      "bench/loo/loo.json", "bench/passk/passk.json", "bench/summaries/summaries.json", "bench/figures/accuracy-by-mode.svg", "dataset/data/train-00000-of-00001.parquet",
                      "report.html", StudyDb })
             Assert.True(single.ContainsKey(must), $"{must} is not among the single run's files: {string.Join(", ", single.Keys)}");
+        Assert.Contains(TestbedRun.ManifestFile, single.Keys);
+        Assert.Contains("manifest.sha256", single.Keys);
         Assert.Equal(single.Keys, merged.Keys);
         // The study database (fresh rater keys) and the Every Eval Ever aggregate (it records when it was written) are made afresh by any run.
         var differ = single.Keys.Where(k => k != StudyDb && !(k.StartsWith("survey/every-eval-ever/", StringComparison.Ordinal) && k.EndsWith(".json", StringComparison.Ordinal))
@@ -82,20 +84,22 @@ public sealed class ShardedRunTests(ShardedRunFixture f) : IClassFixture<Sharded
         Assert.True(differ.Count == 0, "the merged run differs from the unsharded run in: " + string.Join(", ", differ));
         Assert.True(single.Count > 40, $"only {single.Count} files compared");
 
-        // The manifest: what follows from the options and the answers is the same; what says what this invocation did is not compared.
-        var a = Manifest(f.Single);
+        // The manifest (and its digest, above) is the single run's byte for byte: what says what an invocation did is in invocations.jsonl.
+        Assert.Equal(File.ReadAllText(Path.Combine(f.Single, TestbedRun.ManifestFile)), File.ReadAllText(Path.Combine(f.Merged, TestbedRun.ManifestFile)));
         var b = Manifest(f.Merged);
         Assert.Equal("completed", b.GetProperty("status").GetString());
-        foreach (var key in new[] { "format", "simulated", "model_identity", "world", "scale", "seed", "testbed", "template_versions", "answers", "inputs" })
-            Assert.True(a.GetProperty(key).GetRawText() == b.GetProperty(key).GetRawText(), $"manifest '{key}' differs:\n{a.GetProperty(key).GetRawText()}\n{b.GetProperty(key).GetRawText()}");
-        foreach (var stage in TestbedStages.All)
-        {
-            var (sa, sb) = (a.GetProperty("stages").GetProperty(stage), b.GetProperty("stages").GetProperty(stage));
-            Assert.Equal(sa.GetProperty("counts").GetRawText(), sb.GetProperty("counts").GetRawText());
-            // The report's key hashes the study database's bytes too; every other stage's is the same.
-            if (stage != TestbedStages.Report) Assert.Equal(sa.GetProperty("fingerprint").GetString(), sb.GetProperty("fingerprint").GetString());
-        }
-        Assert.Equal(0, b.GetProperty("this_invocation").GetProperty("paid_calls_started").GetInt64());
+        foreach (var key in new[] { "this_invocation", "store_totals", "endpoints" }) Assert.False(b.TryGetProperty(key, out _), $"the manifest still has '{key}'");
+        Assert.All(b.GetProperty("stages").EnumerateObject(), s => Assert.False(s.Value.TryGetProperty("seconds", out _) || s.Value.TryGetProperty("spend", out _), s.Name));
+        // The merge's own line says it was a merge, of which shards, and that it paid nothing.
+        var merge = RunInvocations.Last(f.Merged)!;
+        Assert.Equal("merge", merge["kind"]!.GetValue<string>());
+        Assert.Equal([0, 1, 2], merge["shards"]!.AsArray().Select(x => x!["index"]!.GetValue<int>()));
+        Assert.Equal(Path.GetFullPath(f.Shard(1)), merge["shards"]![1]!["dir"]!.GetValue<string>());
+        Assert.Equal(0, merge["this_invocation"]!["paid_calls_started"]!.GetValue<long>());
+        Assert.Equal(0, merge["parameters"]!["max_calls"]!.GetValue<long>());
+        var run = RunInvocations.Last(f.Single)!;
+        Assert.Equal("run", run["kind"]!.GetValue<string>());
+        Assert.True(run["this_invocation"]!["paid_calls_started"]!.GetValue<long>() > 0);
     }
 
     [Fact]
@@ -167,7 +171,7 @@ public sealed class ShardedRunTests(ShardedRunFixture f) : IClassFixture<Sharded
         var (lc, _, lerr) = await Cli.RunSplit(["run", "merge", f.Shard(0), f.Shard(1), lacking, "--out", lackingOut]);
         Assert.True(lc == 1, lerr);
         Assert.Contains("The shards do not hold every answer the run needs", lerr);
-        Assert.Contains("\"paid_calls_started\": 0", File.ReadAllText(Path.Combine(lackingOut, TestbedRun.ManifestFile)));
+        Assert.Equal(0, RunInvocations.Last(lackingOut)!["this_invocation"]!["paid_calls_started"]!.GetValue<long>());
 
         // A shard of another run: other options, so another shared step.
         var otherShared = Path.Combine(dir, "shared-seed2");

@@ -44,8 +44,19 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
 
     private static JsonElement Manifest(string dir) => JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, TestbedRun.ManifestFile))).RootElement;
 
-    private static SortedDictionary<string, string> Outputs(string dir) =>
-        new(Manifest(dir).GetProperty("outputs").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!), StringComparer.Ordinal);
+    /// <summary>The stages as the newest invocation recorded them (invocations.jsonl: whether each was reused, its time and spend).</summary>
+    private static JsonElement InvocationStages(string dir) =>
+        JsonDocument.Parse(RunInvocations.Last(dir)!.ToJsonString()).RootElement.GetProperty("stages");
+
+    /// <summary>Every output with its hash: the manifest's, and its fresh outputs (named there) with the hashes invocations.jsonl keeps.</summary>
+    private static SortedDictionary<string, string> Outputs(string dir)
+    {
+        var m = Manifest(dir);
+        var map = new SortedDictionary<string, string>(m.GetProperty("outputs").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!), StringComparer.Ordinal);
+        var fresh = RunInvocations.FreshHashes(dir);
+        foreach (var name in m.GetProperty("outputs_fresh").EnumerateArray()) map[name.GetString()!] = fresh[name.GetString()!];
+        return map;
+    }
 
     private static long PaidCallsInStore(string dir)
     {
@@ -73,6 +84,10 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
         Assert.Equal(a.Keys, b.Keys);
         var differ = a.Keys.Where(k => !MadeFresh(k) && a[k] != b[k]).ToList();
         Assert.True(differ.Count == 0, "outputs differ between two identical runs: " + string.Join(", ", differ));
+        // The manifest says what the run is, not what an invocation did (that is invocations.jsonl): two runs of the same options write the same bytes.
+        Assert.Equal(File.ReadAllText(Path.Combine(runs.A, TestbedRun.ManifestFile)), File.ReadAllText(Path.Combine(runs.B, TestbedRun.ManifestFile)));
+        Assert.Equal([StudyDb, .. a.Keys.Where(k => k.StartsWith("survey/every-eval-ever/", StringComparison.Ordinal) && k.EndsWith(".json", StringComparison.Ordinal))],
+            m.GetProperty("outputs_fresh").EnumerateArray().Select(e => e.GetString()!).Order(StringComparer.Ordinal).ToArray());
         // And the hashes are the files' (not only equal to each other).
         foreach (var (rel, sha) in a) Assert.Equal(sha, await RunHashes.FileAsync(Path.Combine(runs.A, rel)));
         Assert.Contains("simulated:", runs.TextA);
@@ -229,13 +244,13 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
         var before = Outputs(runs.A);
         var (code, text) = await Cli.Run("run", "--out", runs.A);
         Assert.True(code == 0, text);
-        var stages = Manifest(runs.A).GetProperty("stages");
+        var stages = InvocationStages(runs.A);
         foreach (var stage in TestbedStages.All) Assert.True(stages.GetProperty(stage).GetProperty("reused").GetBoolean(), stage + " was rerun");
         Assert.Equal(paid, PaidCallsInStore(runs.A));
 
         (code, text) = await Cli.Run("run", "--out", runs.A, "--from", "bench");
         Assert.True(code == 0, text);
-        stages = Manifest(runs.A).GetProperty("stages");
+        stages = InvocationStages(runs.A);
         var from = TestbedStages.All.ToList().IndexOf(TestbedStages.Bench);
         for (var i = 0; i < TestbedStages.All.Count; i++)
             Assert.Equal(i < from, stages.GetProperty(TestbedStages.All[i]).GetProperty("reused").GetBoolean());
@@ -274,7 +289,7 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
 
         var (code, text) = await Cli.Run("run", "--out", killed);
         Assert.True(code == 0, text);
-        var stages = Manifest(killed).GetProperty("stages");
+        var stages = InvocationStages(killed);
         Assert.True(stages.GetProperty(TestbedStages.Population).GetProperty("reused").GetBoolean());
         var clean = Outputs(runs.B);
         var resumed = Outputs(killed);
@@ -381,7 +396,7 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
         CopyTree(runs.B, copy);
         var (code, text) = await Cli.Run("run", "--out", copy, "--critic-model", "offline:b");
         Assert.True(code == 0, text);
-        var stages = Manifest(copy).GetProperty("stages");
+        var stages = InvocationStages(copy);
         string[] rerun = [TestbedStages.Bench, TestbedStages.PassK, TestbedStages.Summaries, TestbedStages.Report];
         foreach (var stage in TestbedStages.All)
             Assert.True(stages.GetProperty(stage).GetProperty("reused").GetBoolean() != rerun.Contains(stage), $"{stage}: reused {stages.GetProperty(stage).GetProperty("reused")}");
@@ -480,10 +495,11 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
             new Persona.Llm.LlmRuntimeOptions { Model = "offline", RunDirectory = Path.Combine(runs.Dir, "dry-default") });
         var estimated = estimate.Lines.GroupBy(l => (l.Stage, l.Role)).ToDictionary(g => g.Key, g => g.Sum(l => l.Calls));
         var paid = new Dictionary<(string, string), long>();
-        foreach (var stage in Manifest(runs.A).GetProperty("stages").EnumerateObject())
-            if (stage.Value.TryGetProperty("spend", out var spend) && spend.ValueKind == JsonValueKind.Object)
-                foreach (var role in spend.EnumerateObject())
-                    if (role.Value.GetProperty("paid_calls").GetInt64() > 0) paid[(stage.Name, role.Name)] = role.Value.GetProperty("paid_calls").GetInt64();
+        // What each stage paid is in invocations.jsonl, in the invocation that made the stage (a later rerun reuses it).
+        foreach (var (name, work) in RunInvocations.StageWork(runs.A))
+            if (work["spend"] is System.Text.Json.Nodes.JsonObject spend)
+                foreach (var (role, v) in spend)
+                    if (v!["paid_calls"]!.GetValue<long>() > 0) paid[(name, role)] = v["paid_calls"]!.GetValue<long>();
         Assert.Equal(paid.Keys.OrderBy(k => k).ToList(), estimated.Keys.OrderBy(k => k).ToList());
         var off = paid.Where(kv => Math.Abs(estimated[kv.Key] - kv.Value) > 0.05 * kv.Value)
             .Select(kv => $"{kv.Key.Item1}/{kv.Key.Item2}: estimated {estimated[kv.Key]:N0}, paid {kv.Value:N0}").ToList();

@@ -134,7 +134,9 @@ def files(root):
     for d, _, fs in os.walk(root):
         for f in fs:
             rel = os.path.relpath(os.path.join(d, f), root)
-            if f.startswith('store.sqlite') or rel in ('manifest.json', 'manifest.sha256'):
+            # The LM store and the history of invocations (invocations.jsonl: when, where, what each paid) are the only
+            # files not compared; manifest.json and manifest.sha256 are, byte for byte.
+            if f.startswith('store.sqlite') or rel == 'invocations.jsonl':
                 continue
             out[rel] = hashlib.sha256(open(os.path.join(d, f), 'rb').read()).hexdigest()
     return out
@@ -147,9 +149,11 @@ differ = [k for k in fa if k in fb and fa[k] != fb[k] and not fresh(k)]
 only = sorted(set(fa) ^ set(fb))
 print(f"files: {len(fa)} in the single run, {len(fb)} in the merged run; byte-identical: {len(same)}; "
       f"differing: {len(differ)} {differ[:10]}; in one only: {only[:10]}; study database aside: {study in fa}")
-ma, mb = json.load(open(os.path.join(a, 'manifest.json'))), json.load(open(os.path.join(b, 'manifest.json')))
-print(f"manifest: answers per role {'identical' if ma.get('answers') == mb.get('answers') else 'DIFFER'}, "
-      f"outputs map {'identical' if {k: v for k, v in ma['outputs'].items() if not fresh(k)} == {k: v for k, v in mb['outputs'].items() if not fresh(k)} else 'DIFFERS'}")
-sys.exit(1 if differ or only or ma.get('answers') != mb.get('answers') else 0)
+manifest_same = fa.get('manifest.json') is not None and fa.get('manifest.json') == fb.get('manifest.json')
+print(f"manifest.json: {'byte-identical' if manifest_same else 'DIFFERS'} (sha256 {fa.get('manifest.json')} vs {fb.get('manifest.json')})")
+merge = [json.loads(l) for l in open(os.path.join(b, 'invocations.jsonl')) if l.strip()][-1]
+print(f"the merge's invocations.jsonl line: kind {merge.get('kind')}, shards {[s['index'] for s in merge.get('shards', [])]}, "
+      f"paid calls {merge['this_invocation']['paid_calls_started']}")
+sys.exit(1 if differ or only or not manifest_same or merge.get('kind') != 'merge' else 0)
 PY
 say "PASS: the Slurm-sharded run is the single run, byte for byte"

@@ -392,7 +392,7 @@ internal sealed partial class RunReportHtml(RunReportData d)
                                            || whole.TryGetProperty("answers", out _)))
         {
             // A whole run (`persona run`): only what follows from the inputs and the answers, so the
-            // same run always gives the same page; timings and each invocation's spend are in manifest.json.
+            // same run always gives the same page (a sharded and merged run's too); timings and each invocation's spend are in invocations.jsonl.
             // Every stage, a stage without a record as "not run": an absent row would read as nothing to report.
             // The report stage is left out: it is this page, and it renders before the manifest records it.
             var stages = whole.TryGetProperty("stages", out var st0) && st0.ValueKind == JsonValueKind.Object ? st0 : default;
@@ -403,7 +403,7 @@ internal sealed partial class RunReportHtml(RunReportData d)
                     return (IReadOnlyList<string>)[E(name), E(status),
                         E(string.Join("; ", (rec.ValueKind == JsonValueKind.Object && rec.TryGetProperty("counts", out var counts) ? Flatten(Made(name, counts), "") : []).Select(x => $"{x.Key} = {x.Value}")))];
                 }),
-                caption: "Stages of the run (manifest.json; wall time and per-invocation spend are recorded there)");
+                caption: "Stages of the run (manifest.json; each invocation's wall time and spend are in invocations.jsonl beside it)");
             if (!whole.TryGetProperty("answers", out var answers) || answers.ValueKind != JsonValueKind.Object)
                 // Between stages the manifest leaves the answer totals out (they scan the whole store); a run killed there has none yet.
                 Para("The answer totals per role are recorded when the run finishes, and this run's manifest was written between two stages " +

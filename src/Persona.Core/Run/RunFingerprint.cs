@@ -55,7 +55,11 @@ public sealed record RunInput(
 }
 
 /// <summary>What RUN/manifest.json records: its hashes, whether the run finished, and the SHA-256 of the manifest's bytes as read.</summary>
-public sealed record RecordedRun(RunFingerprint Fingerprint, RunCompletion Completion, string ManifestSha256);
+public sealed record RecordedRun(RunFingerprint Fingerprint, RunCompletion Completion, string ManifestSha256)
+{
+    /// <summary>Outputs the manifest names without a hash ("outputs_fresh": made afresh by any run; their hashes are in invocations.jsonl, see <see cref="RunInvocations"/>).</summary>
+    public IReadOnlyList<string> Fresh { get; init; } = [];
+}
 
 /// <summary>
 /// The hashes a whole-run manifest carries besides its other keys: every output file, the patterns
@@ -121,7 +125,7 @@ public sealed record RunFingerprint(
         if (!root.TryGetProperty("outputs", out var outputs))
             throw new PersonaException($"{path} has no \"outputs\": it lists no output hashes to check against (a single verb's --run-dir manifest has none); give the folder `persona run` wrote.");
         return new RecordedRun(new RunFingerprint(ReadOutputs(outputs, path), ReadExclude(root, path), ReadInputs(root, path)),
-            RunCompletion.Of(root), ManifestDigest.Of(bytes));
+            RunCompletion.Of(root), ManifestDigest.Of(bytes)) { Fresh = ReadFresh(root, path) };
     }
 
     /// <summary>
@@ -158,6 +162,14 @@ public sealed record RunFingerprint(
             map[p.Name] = sha!.ToLowerInvariant();
         }
         return map;
+    }
+
+    private static List<string> ReadFresh(JsonElement root, string path)
+    {
+        if (!root.TryGetProperty("outputs_fresh", out var f) || f.ValueKind == JsonValueKind.Null) return [];
+        if (f.ValueKind != JsonValueKind.Array || f.EnumerateArray().Any(e => e.ValueKind != JsonValueKind.String || !IsSafeRelative(e.GetString()!)))
+            throw new PersonaException($"{path}: \"outputs_fresh\" is {Kind(f)}; expected an array of paths relative to the run folder, such as \"study/study.sqlite\".");
+        return [.. f.EnumerateArray().Select(e => e.GetString()!)];
     }
 
     private static List<string> ReadExclude(JsonElement root, string path)

@@ -19,10 +19,11 @@ public static class RunHashes
     /// What a run folder holds that is not an output: the LM cache (store.sqlite and its -wal/-shm/
     /// -journal, at any depth: its rows grow on every resume), lock files, the run's own manifest and
     /// its digest (manifest.sha256, written after it), and the temporary siblings of atomic writes (.NAME.*.tmp, and manifest.json.tmp of the LM
-    /// runtime). The human study's study/study.sqlite is an output and is not excluded.
+    /// runtime), and the history of invocations (/invocations.jsonl: when and what each `persona run` did, see
+    /// <see cref="RunInvocations"/>). The human study's study/study.sqlite is an output and is not excluded.
     /// </summary>
     public static readonly IReadOnlyList<string> DefaultExclusions =
-        ["store.sqlite*", "*.sqlite-wal", "*.sqlite-shm", "*.lock", "/manifest.json", "/manifest.sha256", ".*.tmp", "manifest.json.tmp"];
+        ["store.sqlite*", "*.sqlite-wal", "*.sqlite-shm", "*.lock", "/manifest.json", "/manifest.sha256", ".*.tmp", "manifest.json.tmp", "/" + RunInvocations.FileName];
 
     /// <summary>Lowercase hex SHA-256 of a file, read as a stream (any size).</summary>
     public static async Task<string> FileAsync(string path, CancellationToken ct = default)

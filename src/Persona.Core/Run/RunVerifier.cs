@@ -96,6 +96,22 @@ public static class RunVerifier
             var actual = await RunHashes.FileAsync(Path.Combine(dir, rel), ct).ConfigureAwait(false);
             if (actual != expected) differences.Add(new RunDifference(RunDifferenceKind.OutputChanged, rel, null, expected, actual));
         }
+        // Fresh outputs (named by the manifest, made afresh by any run): there, and as the newest invocation that wrote them hashed them.
+        var freshHashes = RunInvocations.FreshHashes(dir);
+        foreach (var rel in run.Fresh)
+        {
+            ct.ThrowIfCancellationRequested();
+            var expected = freshHashes.GetValueOrDefault(rel);
+            if (!File.Exists(Path.Combine(dir, rel)))
+            {
+                differences.Add(new RunDifference(RunDifferenceKind.OutputMissing, rel, null, expected, null));
+                continue;
+            }
+            present.Remove(rel);
+            if (expected is null) continue; // the history was deleted: its presence is all that can be checked
+            var actual = await RunHashes.FileAsync(Path.Combine(dir, rel), ct).ConfigureAwait(false);
+            if (actual != expected) differences.Add(new RunDifference(RunDifferenceKind.OutputChanged, rel, null, expected, actual));
+        }
         var unrecorded = new List<UnrecordedFile>();
         var unfinished = run.Completion.Unfinished.Select(s => s.Stage).ToHashSet(StringComparer.Ordinal);
         foreach (var rel in present.Where(p => !recorded.Outputs.ContainsKey(p)).Order(StringComparer.Ordinal))
@@ -120,7 +136,7 @@ public static class RunVerifier
         }
 
         var ordered = differences.OrderBy(d => d.Kind).ThenBy(d => d.Path, StringComparer.Ordinal).ToList();
-        return new RunVerification(dir, recorded.Outputs.Count, recorded.Inputs.Count, ordered, run.Completion, run.ManifestSha256, source) { Unrecorded = unrecorded };
+        return new RunVerification(dir, recorded.Outputs.Count + run.Fresh.Count, recorded.Inputs.Count, ordered, run.Completion, run.ManifestSha256, source) { Unrecorded = unrecorded };
     }
 
     /// <summary>The stage whose folder holds <paramref name="rel"/> (the deepest: bench/loo/x is loo's), or null for a file outside every stage folder.</summary>

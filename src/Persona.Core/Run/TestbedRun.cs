@@ -12,7 +12,11 @@ namespace Persona.Run;
 /// <summary>Where the whole run is: stage i of n, and that stage's own step and items.</summary>
 public sealed record TestbedProgress(int Index, int Count, string Stage, string Step, long Done, long Total, bool Reused = false);
 
-/// <summary>One stage's record in the run manifest: what it was run on (fingerprint), what it cost and what it wrote.</summary>
+/// <summary>
+/// One stage's record: what it was run on (fingerprint), what it cost and what it wrote. manifest.json keeps its status,
+/// fingerprint, counts and outputs; <see cref="Seconds"/>, <see cref="Reused"/> and <see cref="Spend"/> say what one invocation
+/// did and go to that invocation's line of invocations.jsonl (<see cref="RunInvocations"/>), as do the hashes of fresh outputs.
+/// </summary>
 public sealed record StageRecord
 {
     public required string Status { get; init; }
@@ -52,13 +56,17 @@ public static class TestbedRun
 
     /// <param name="embedder">The sentence embedder the prompts stage clusters with (made only when that stage runs).</param>
     /// <param name="report">Writes the run's report (the report room reads the run's own types, so the caller composes the two).</param>
+    /// <param name="invocation">What this invocation's line of invocations.jsonl says besides its timings and spend (a merge: its shards); null for a plain run.</param>
     public static async Task<TestbedResult> RunAsync(TestbedOptions options, LlmRuntime rt, Func<ITextEmbedder> embedder, RunReportWriter report,
-        IProgress<TestbedProgress>? progress = null, CancellationToken ct = default, CancellationToken abort = default)
+        IProgress<TestbedProgress>? progress = null, CancellationToken ct = default, CancellationToken abort = default, JsonObject? invocation = null)
     {
         options.Validate();
         var dir = Path.GetFullPath(options.OutputDirectory);
         Directory.CreateDirectory(dir);
         var previous = ReadStages(dir);
+        // This invocation's line of invocations.jsonl, rewritten with the manifest after every stage.
+        invocation = invocation?.DeepClone().AsObject() ?? new JsonObject { ["kind"] = "run" };
+        invocation["invocation"] = Guid.NewGuid().ToString("N");
         var records = new SortedDictionary<string, StageRecord>(StringComparer.Ordinal);
         var fromIndex = options.From is { } f ? TestbedStages.All.ToList().IndexOf(TestbedStages.Parse(f)) : int.MaxValue;
         var inputs = await InputsAsync(options, rt, dir, ct).ConfigureAwait(false);
@@ -87,7 +95,7 @@ public static class TestbedRun
                 record = await dataset.ImportAsync(stage, ct).ConfigureAwait(false);
                 records[stage] = record;
                 progress?.Report(new TestbedProgress(k + 1, stages.Count, stage, "reused", 1, 1, Reused: true));
-                await WriteManifestAsync(dir, rt, options, inputs, records, "running", answers: false, dataset: dataset).ConfigureAwait(false);
+                await WriteManifestAsync(dir, rt, invocation, options, inputs, records, "running", answers: false, dataset: dataset).ConfigureAwait(false);
                 continue;
             }
             // The report of a --dataset run also shows the dataset run's bench: its manifest is an input of the report.
@@ -109,7 +117,7 @@ public static class TestbedRun
                     if (stage == TestbedStages.Report)
                     {
                         // The report reads the manifest, so the manifest must hold every other stage first.
-                        await WriteManifestAsync(dir, rt, options, inputs, records, "running", dataset: dataset).ConfigureAwait(false);
+                        await WriteManifestAsync(dir, rt, invocation, options, inputs, records, "running", dataset: dataset).ConfigureAwait(false);
                     }
                     var exported = rt.Options.BatchExport?.Requests ?? 0;
                     var counts = await TestbedStageRunner.RunAsync(stage, ctx).ConfigureAwait(false);
@@ -139,7 +147,7 @@ public static class TestbedRun
                     };
                     foreach (var later in stages.Skip(k + 1))
                         if (previous.TryGetValue(later, out var p)) records[later] = p;
-                    await WriteManifestAsync(dir, rt, options, inputs, records, records[stage].Status, ex is RunStoppedException s ? s.Message : null, dataset: dataset).ConfigureAwait(false);
+                    await WriteManifestAsync(dir, rt, invocation, options, inputs, records, records[stage].Status, ex is RunStoppedException s ? s.Message : null, dataset: dataset).ConfigureAwait(false);
                     throw;
                 }
                 catch (Exception ex)
@@ -152,7 +160,7 @@ public static class TestbedRun
                     };
                     foreach (var later in stages.Skip(k + 1))
                         if (previous.TryGetValue(later, out var p)) records[later] = p;
-                    try { await WriteManifestAsync(dir, rt, options, inputs, records, RunCompletion.Failed, SecretScrubber.Scrub(ex.Message), dataset: dataset).ConfigureAwait(false); }
+                    try { await WriteManifestAsync(dir, rt, invocation, options, inputs, records, RunCompletion.Failed, SecretScrubber.Scrub(ex.Message), dataset: dataset).ConfigureAwait(false); }
                     catch (Exception) { } // the stage's own error is the one to report, not this one
                     throw;
                 }
@@ -160,13 +168,13 @@ public static class TestbedRun
             }
             records[stage] = record;
             // Between stages the answer totals are left out: they scan the whole store (seconds at paper scale, each time).
-            digest = await WriteManifestAsync(dir, rt, options, inputs, records, k == stages.Count - 1 ? "completed" : "running", answers: k == stages.Count - 1, dataset: dataset).ConfigureAwait(false);
+            digest = await WriteManifestAsync(dir, rt, invocation, options, inputs, records, k == stages.Count - 1 ? "completed" : "running", answers: k == stages.Count - 1, dataset: dataset).ConfigureAwait(false);
         }
         if (pending.Count > 0)
         {
             var message = string.Join(" ", pending.Where(kv => kv.Value is not null).Select(kv => $"{kv.Key}: {kv.Value}"))
                 + $" Waiting: {string.Join(", ", pending.Keys)}.";
-            await WriteManifestAsync(dir, rt, options, inputs, records, "stopped", message, answers: false, dataset: dataset).ConfigureAwait(false);
+            await WriteManifestAsync(dir, rt, invocation, options, inputs, records, "stopped", message, answers: false, dataset: dataset).ConfigureAwait(false);
             throw new BatchPendingException(message);
         }
         return new TestbedResult(dir, records, rt.Simulated) { ManifestSha256 = digest };
@@ -187,7 +195,8 @@ public static class TestbedRun
         if (stage.Roles.Any(r => rt.Role(r).Identity.Simulated)) sb.Append("world=").Append(rt.World.Sha256).Append('\n');
         foreach (var read in stage.Reads)
             foreach (var (path, sha) in records.TryGetValue(read, out var rec) ? rec.Outputs : new Dictionary<string, string>())
-                sb.Append(path).Append('=').Append(sha).Append('\n');
+                // A fresh output's bytes differ in any two runs of the same options (RunInvocations.IsFresh): no key may depend on them.
+                if (!RunInvocations.IsFresh(path)) sb.Append(path).Append('=').Append(sha).Append('\n');
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())))[..32];
     }
 
@@ -267,7 +276,8 @@ public static class TestbedRun
             var node = JsonNode.Parse(File.ReadAllText(path));
             if (node?["format"]?.GetValue<string>() != Format || node["stages"] is not JsonObject stages) return new Dictionary<string, StageRecord>();
             // A hand-edited null record is no record (the stage reruns), not a null to trip over later.
-            return stages.Where(kv => kv.Value is JsonObject).ToDictionary(kv => kv.Key, kv => kv.Value.Deserialize<StageRecord>(Json)!, StringComparer.Ordinal);
+            var fresh = RunInvocations.FreshHashes(dir);
+            return stages.Where(kv => kv.Value is JsonObject).ToDictionary(kv => kv.Key, kv => WithFresh(kv.Value!.Deserialize<StageRecord>(Json)!, kv.Value!["fresh_outputs"], fresh), StringComparer.Ordinal);
         }
         catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException)
         {
@@ -275,12 +285,23 @@ public static class TestbedRun
         }
     }
 
+    /// <summary>A stage record read back with the hashes of its fresh outputs, which invocations.jsonl holds (an output whose hash is lost is left out: its stage is not rerun for it).</summary>
+    private static StageRecord WithFresh(StageRecord record, JsonNode? names, IReadOnlyDictionary<string, string> hashes)
+    {
+        if (names is not JsonArray list || list.Count == 0) return record;
+        var outputs = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (k, v) in record.Outputs) outputs[k] = v;
+        foreach (var n in list)
+            if (n is JsonValue v && v.TryGetValue<string>(out var rel) && hashes.TryGetValue(rel, out var sha)) outputs[rel] = sha;
+        return record with { Outputs = outputs };
+    }
+
     public static string CodeVersion =>
         typeof(TestbedRun).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
         ?? typeof(TestbedRun).Assembly.GetName().Version?.ToString() ?? "unknown";
 
     /// <summary>Writes manifest.json and then manifest.sha256 beside it (each atomically); returns the manifest's digest.</summary>
-    private static async Task<string> WriteManifestAsync(string dir, LlmRuntime rt, TestbedOptions o, IReadOnlyList<RunInput> inputs,
+    private static async Task<string> WriteManifestAsync(string dir, LlmRuntime rt, JsonObject invocation, TestbedOptions o, IReadOnlyList<RunInput> inputs,
         IReadOnlyDictionary<string, StageRecord> stages, string status, string? stopReason = null, bool answers = true, DatasetRun? dataset = null)
     {
         var manifest = await rt.ManifestDataAsync(status, null, stopReason).ConfigureAwait(false);
@@ -302,15 +323,28 @@ public static class TestbedRun
         // The union of the stages' outputs (each hashed once, when its stage finished): what `persona verify` checks.
         var outputs = new SortedDictionary<string, string>(StringComparer.Ordinal);
         foreach (var s in stages.Values) foreach (var (k, v) in s.Outputs) outputs[k] = v;
-        new RunFingerprint(outputs, RunHashes.DefaultExclusions, inputs).AddTo(manifest);
+        // Outputs any run makes afresh (the study's rater keys, the Every Eval Ever record's time) are named, their hashes kept in invocations.jsonl.
+        var (stable, fresh) = RunInvocations.SplitOutputs(outputs);
+        new RunFingerprint(stable, RunHashes.DefaultExclusions, inputs).AddTo(manifest);
+        manifest["outputs_fresh"] = fresh;
+        // What this invocation did (times, spend, reuse, endpoints, limits) goes to invocations.jsonl, so the manifest is a function of the run alone.
+        var node = JsonSerializer.SerializeToNode(manifest, ManifestJson)!.AsObject();
+        var mine = RunInvocations.Split(node);
+        var line = new JsonObject { ["format"] = RunInvocations.Format };
+        foreach (var (k, v) in invocation) line[k] = v?.DeepClone();
+        line["host"] = Environment.MachineName;
+        line["process_id"] = Environment.ProcessId;
+        line["status"] = status;
+        foreach (var (k, v) in mine.ToList()) { mine.Remove(k); line[k] = v; }
         // Serialised once: the digest must be of the very bytes written.
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(manifest, ManifestJson);
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(node, ManifestJson);
         var digest = ManifestDigest.Of(bytes);
         await AtomicFile.WriteAsync(Path.Combine(dir, ManifestFile), (s, t) => s.WriteAsync(bytes, t).AsTask(), CancellationToken.None).ConfigureAwait(false);
         // Beside the manifest for `sha256sum -c` and for a quick check by `persona verify`; a kill between the two
         // writes leaves the previous digest, which verify then reports as a difference of an unfinished run.
         await AtomicFile.WriteAsync(Path.Combine(dir, ManifestDigest.FileName),
             (s, t) => s.WriteAsync(System.Text.Encoding.ASCII.GetBytes(ManifestDigest.Line(digest)), t).AsTask(), CancellationToken.None).ConfigureAwait(false);
+        await RunInvocations.WriteAsync(dir, line).ConfigureAwait(false);
         return digest;
     }
 

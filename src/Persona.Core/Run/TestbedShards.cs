@@ -278,7 +278,8 @@ public static class TestbedShards
     /// unchanged), puts their answers into RUN's store and runs the whole testbed on it with no call
     /// allowed: the run's files are the unsharded run's.
     /// </summary>
-    public static async Task<(TestbedOptions Options, LlmRuntimeOptions Runtime)> StartMergeAsync(IReadOnlyList<string> shardDirs, string outDir, CancellationToken ct = default)
+    /// <returns>The run's options and runtime, and what the merge's line of invocations.jsonl says it merged.</returns>
+    public static async Task<(TestbedOptions Options, LlmRuntimeOptions Runtime, JsonObject Invocation)> StartMergeAsync(IReadOnlyList<string> shardDirs, string outDir, CancellationToken ct = default)
     {
         if (shardDirs.Count == 0) throw new PersonaException("persona run merge needs the folders of every shard.");
         var infos = new List<(string Dir, ShardRecord Record)>();
@@ -337,17 +338,27 @@ public static class TestbedShards
             ct.ThrowIfCancellationRequested();
             ImportAnswers(store, Path.Combine(dir, "store.sqlite"));
         }
+        // The merged manifest is the unsharded run's, byte for byte; that this folder was merged, and from which shards, is said here.
+        var invocation = new JsonObject
+        {
+            ["kind"] = "merge",
+            ["shards"] = new JsonArray([.. infos.OrderBy(x => x.Record.Index).Select(x => (JsonNode?)new JsonObject
+            {
+                ["index"] = x.Record.Index, ["count"] = x.Record.Count, ["dir"] = Path.GetFullPath(x.Dir), ["personas"] = x.Record.Personas,
+                ["answers"] = x.Record.Answers, ["answers_sha256"] = x.Record.AnswersSha256, ["fingerprint"] = x.Record.Fingerprint,
+            })]),
+        };
         // No call may be made (--max-calls 0): every answer is one a shard (or the shared step) paid for.
-        return (options, RuntimeOf(shared.Spec.Runtime, full));
+        return (options, RuntimeOf(shared.Spec.Runtime, full), invocation);
     }
 
     /// <summary>The merge's run: the whole testbed on the shards' answers; a call it would have to make stops it (nothing is sent) and is an error.</summary>
     public static async Task<TestbedResult> MergeAsync(TestbedOptions options, LlmRuntime rt, Func<ITextEmbedder> embedder, RunReportWriter report,
-        IProgress<TestbedProgress>? progress = null, CancellationToken ct = default, CancellationToken abort = default)
+        IProgress<TestbedProgress>? progress = null, CancellationToken ct = default, CancellationToken abort = default, JsonObject? invocation = null)
     {
         try
         {
-            return await TestbedRun.RunAsync(options, rt, embedder, report, progress, ct, abort).ConfigureAwait(false);
+            return await TestbedRun.RunAsync(options, rt, embedder, report, progress, ct, abort, invocation ?? new JsonObject { ["kind"] = "merge" }).ConfigureAwait(false);
         }
         catch (RunStoppedException)
         {

@@ -205,6 +205,16 @@ public sealed class RunVerifierTests : IDisposable
     }
 
     [Theory]
+    [InlineData("study/study.sqlite", true)]
+    [InlineData("survey/every-eval-ever/ca14aea3-e484-87ad-8a82-2d21aaea72d9.json", true)]
+    [InlineData("survey/every-eval-ever/ca14aea3-e484-87ad-8a82-2d21aaea72d9.jsonl", false)] // its instances are a function of the answers
+    [InlineData("survey/survey-results.json", false)]
+    [InlineData("study/study-plan.json", false)]
+    [InlineData("bench/study/study.sqlite", false)]
+    public void Fresh_outputs_are_the_study_database_and_the_every_eval_ever_aggregate(string rel, bool fresh) =>
+        Assert.Equal(fresh, RunInvocations.IsFresh(rel));
+
+    [Theory]
     [InlineData("store.sqlite", true)]
     [InlineData("store.sqlite-wal", true)]
     [InlineData("stage/store.sqlite-shm", true)]
@@ -220,6 +230,8 @@ public sealed class RunVerifierTests : IDisposable
     [InlineData("fidelity/x.tmp", false)]
     [InlineData("a/b/run.lock", true)]
     [InlineData("lock", false)]
+    [InlineData("invocations.jsonl", true)] // the run's history of invocations: bookkeeping, like the store
+    [InlineData("bench/invocations.jsonl", false)]
     public void Default_exclusions(string rel, bool excluded) =>
         Assert.Equal(excluded, RunHashes.IsExcluded(rel, RunHashes.DefaultExclusions));
 
