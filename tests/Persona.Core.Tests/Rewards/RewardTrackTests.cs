@@ -120,4 +120,28 @@ public sealed class RewardTrackTests
         Assert.True(model.Margin("maj", SparseVector.Empty, d) > 0);
         Assert.True(model.Margin("min", SparseVector.Empty, d) < 0);
     }
+
+    [Fact]
+    public void The_conditioned_model_turns_a_persona_it_never_saw_by_the_group_in_its_features()
+    {
+        // 20 seen personas: 14 of one group like word 3 (answer feature), 6 of another dislike it. Each persona's features are its
+        // group's slot plus one slot of its own (standing for its text), so only the group slot carries over to a new person.
+        const int dim = 8, personaDim = dim + 64, majority = dim + 1, minority = dim + 2;
+        SparseVector Psi(int group, int own) => new([group, dim + 10 + own], [1f, 1f]);
+        var ids = Enumerable.Range(0, 20).Select(i => $"p{i:00}").ToList();
+        var personas = ids.Select((id, i) => (id, Psi(i < 14 ? majority : minority, i))).ToDictionary(x => x.id, x => x.Item2);
+        var d = new SparseVector([3], [1f]);
+        var nd = new SparseVector([3], [-1f]);
+        var train = ids.SelectMany((id, i) => Enumerable.Range(0, 20).Select(k => new RmExample(id, k % 2 == 0 ? d : nd, (i < 14 ? 1 : -1) * (k % 2 == 0 ? 1 : -1)))).ToList();
+        var o = new RmTrainOptions { Rank = 2, MaxIterations = 200 };
+        var global = GlobalBt.Fit(train, dim, o.Lambda, o.MaxIterations);
+        var offsets = train.GroupBy(e => e.PersonaId).ToDictionary(g => g.Key, g => PerPersona.FitOffset(global, g.ToList(), o.Shrink, o.MaxIterations));
+        var (w, u, v) = Conditioned.Fit(train, personas, global, offsets, dim, personaDim, o);
+        var model = new Conditioned { W = w, U = u, V = v, PersonaDim = personaDim, Settings = o, Dim = dim };
+
+        Assert.True(d.Dot(global) > 0, "the global model takes the majority's side");
+        // Two people the model never saw, each with an unseen own slot: only their group tells them apart.
+        Assert.True(model.Margin("new-a", Psi(majority, 50), d) > 0.5, $"new majority member {model.Margin("new-a", Psi(majority, 50), d)}");
+        Assert.True(model.Margin("new-b", Psi(minority, 51), d) < -0.5, $"new minority member {model.Margin("new-b", Psi(minority, 51), d)}");
+    }
 }
