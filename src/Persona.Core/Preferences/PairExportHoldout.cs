@@ -68,9 +68,16 @@ public static partial class PairExport
     {
         var personas = new Dictionary<string, IReadOnlyDictionary<string, string>>(StringComparer.Ordinal);
         // The population published beside the pairs holds each persona typed: its attributes are used as they are.
-        var population = o.PersonasParquet is { } pp
-            ? (await PersonaInputs.LoadAsync(pp, ct).ConfigureAwait(false)).ToDictionary(p => p.Id, p => p.Attributes, StringComparer.Ordinal)
-            : null;
+        Dictionary<string, IReadOnlyDictionary<string, string>>? population = null;
+        if (o.PersonasParquet is { } pp)
+        {
+            population = new(StringComparer.Ordinal);
+            foreach (var record in await PersonaFiles.ReadAsync(pp, ct).ConfigureAwait(false))
+            {
+                var p = PersonaJson.WithId(record);
+                population.TryAdd(p.Id, PersonaRenderer.Attributes(p));
+            }
+        }
         var ids = new List<(string, string, string)>();
         foreach (var r in PairFileWriter.Read(pairsFile))
         {

@@ -130,8 +130,8 @@ public sealed class StudyDatabase : IDisposable
     }
 
     /// <summary>
-    /// Version 2 kept a persona only as its text. Its personas get no attributes (NULL): the judge reads
-    /// their text as the release's 'key: value' lines, the one place an old study is parsed.
+    /// Version 2 kept a persona only as its text. Its personas get no attributes (NULL): the judge and
+    /// the analysis read such a study's text as the release's 'key: value' lines, as they did before.
     /// </summary>
     private static void MigrateFrom2(SqliteConnection c)
     {
