@@ -113,6 +113,7 @@ internal static class RmCommands
         var sibling = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(pairsFile)))!, "population");
         var from = path ?? (File.Exists(Path.Combine(sibling, PersonaBuilder.PersonasJsonl)) ? sibling : null);
         if (from is null)
+            // Foreign format: with no population at hand, the pairs.jsonl's `persona` column (the release's text) is all there is.
             return [.. rows.GroupBy(r => r.PersonaId, StringComparer.Ordinal).Select(g => new RmPersonaInfo(g.Key, PersonaInputs.ParseText(g.First().PersonaText, $"{pairsFile}, pair {g.First().PairId}"), 1, g.First().PersonaText))];
         var loaded = await PersonaInputs.LoadAsync(from, ct);
         return [.. loaded.Select(p => new RmPersonaInfo(p.Id, p.Attributes, p.Weight, p.Text))];
@@ -147,10 +148,11 @@ internal static class RmCommands
         var model = new Option<string>("--model") { Description = "A saved model folder (OUT/models/NAME of `rm train`).", Required = true };
         var pairs = new Option<string>("--pairs") { Description = "Pairs to score: a `pairs build` folder or a pairs.jsonl.", Required = true };
         var output = new Option<FileInfo?>("--out") { Description = "Write one JSON line per pair here (pair_id, persona_id, p_personalised, label, correct)." };
+        var personas = new Option<string?>("--personas") { Description = "The population the pairs were built for (their attributes). Default: the population/ beside the pairs folder, else the personas in the pairs." };
         var cmd = new Command("score", "Score pairs with a saved reward model: the probability each persona prefers the personalised answer, and the accuracy where the judge's verdict is known.\n\n" +
                                        "Example:\n  persona rm score --model rm/models/per_persona --pairs other-run/pairs --out scores.jsonl")
         {
-            model, pairs, output,
+            model, pairs, output, personas,
         };
         cmd.SetAction(async (parse, ct) =>
         {
@@ -165,7 +167,8 @@ internal static class RmCommands
             var (rows, _) = PairRewardRows.Load(pairsFile);
             if (rows.Count == 0) throw new PersonaException($"{pairsFile} holds no completed pairs; nothing to score.");
             using var embedder = m.Featuriser.Kind == FeaturiserSpec.Embedding ? new MiniLmEmbedder() : null;
-            var scored = await RmTrack.ScoreAsync(m, rows, embedder, ct);
+            var population = await LoadPersonasAsync(parse.GetValue(personas), pairsFile, rows, ct);
+            var scored = await RmTrack.ScoreAsync(m, rows, population, embedder, ct);
             if (outFile is not null)
                 AtomicFile.WriteAllText(outFile, string.Concat(scored.Select(x => JsonSerializer.Serialize(new
                 {

@@ -77,7 +77,7 @@ internal static class StudyCommands
                 ("--pairs", Directory.Exists(pairsPath) ? Path.Combine(pairsPath, StudyInputs.PairsFile) : pairsPath), ("--personas", personasPath));
             if (File.Exists(StudyDatabase.PathIn(outDir)))
                 throw new PersonaException($"'{StudyDatabase.PathIn(outDir)}' already exists: a study may hold answers and is never replaced. Choose another --out folder.");
-            var texts = personasPath is not null ? await StudyInputs.ReadPersonaTextsAsync(personasPath, ct) : null;
+            var texts = personasPath is not null ? await StudyInputs.ReadPersonasAsync(personasPath, ct) : null;
             var (plan, pairsRead, failed) = StudyInputs.Plan(pairsPath, texts, options);
             using var db = StudyDatabase.Create(outDir, plan);
             var t = new Table().Border(TableBorder.Rounded).AddColumn("study create").AddColumn("");

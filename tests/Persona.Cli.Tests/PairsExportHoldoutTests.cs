@@ -59,5 +59,22 @@ public sealed class PairsExportHoldoutTests
         var first = JsonDocument.Parse(File.ReadLines(R("trl/train.jsonl")).First()).RootElement;
         Assert.Equal(pairs[first.GetProperty("pair_id").GetString()!].GetProperty("data").GetString(), first.GetProperty("chosen")[0].GetProperty("content").GetString());
         Assert.False(first.TryGetProperty("holdout", out _));
+
+        // With the population beside it (as `persona run` exports), the holdout reads each persona's typed attributes, never the
+        // pairs' text: with the persona column turned to prose it still strata and splits the personas exactly as before.
+        Directory.CreateDirectory(R("prose"));
+        File.Copy(R("pairs/" + Persona.Preferences.PairBuilder.ReportFile), R("prose/" + Persona.Preferences.PairBuilder.ReportFile));
+        File.WriteAllText(R("prose/pairs.jsonl"), string.Concat(File.ReadAllLines(R("pairs/pairs.jsonl")).Select(l =>
+        {
+            var row = System.Text.Json.Nodes.JsonNode.Parse(l)!.AsObject();
+            row["persona"] = "A person described in prose, with no attribute lines";
+            return row.ToJsonString() + "\n";
+        })));
+        await Persona.Preferences.PairExport.ExportAsync(R("prose"), R("hf-typed"),
+            new Persona.Preferences.PairExportOptions { Format = "hf", PersonasParquet = R("population/" + Persona.Personas.PersonaBuilder.PersonasParquet) });
+        static string Holdout(string card) => card[card.IndexOf("## Seen and unseen personas", StringComparison.Ordinal)..];
+        Assert.Equal(Holdout(File.ReadAllText(R("hf/README.md"))), Holdout(File.ReadAllText(R("hf-typed/README.md"))));
+        // Without the population the prose is all there is, and it is refused as the release's format.
+        await Assert.ThrowsAsync<PersonaException>(() => Persona.Preferences.PairExport.ExportAsync(R("prose"), R("hf-text"), new Persona.Preferences.PairExportOptions { Format = "hf" }));
     }
 }

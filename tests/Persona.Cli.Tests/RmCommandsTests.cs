@@ -51,6 +51,26 @@ public sealed class RmCommandsTests
         Assert.Equal(File.ReadAllLines(R("pairs/pairs.jsonl")).Length, lines.Length);
         using var first = JsonDocument.Parse(lines[0]);
         Assert.InRange(first.RootElement.GetProperty("p_personalised").GetDouble(), 0, 1);
+
+        // `rm score` reads each persona's attributes from the population beside the pairs, never from their text:
+        // with the persona column turned to prose it still scores; only a pairs file alone has its text read (and here refused).
+        var prose = string.Concat(File.ReadAllLines(R("pairs/pairs.jsonl")).Select(l =>
+        {
+            var row = System.Text.Json.Nodes.JsonNode.Parse(l)!.AsObject();
+            row["persona"] = "A person described in prose, with no attribute lines";
+            return row.ToJsonString() + "\n";
+        }));
+        foreach (var d in new[] { "prose/pairs", "prose/population", "alone/pairs" }) Directory.CreateDirectory(R(d));
+        File.WriteAllText(R("prose/pairs/pairs.jsonl"), prose);
+        File.WriteAllText(R("alone/pairs/pairs.jsonl"), prose);
+        foreach (var f in Directory.GetFiles(R("population"))) File.Copy(f, Path.Combine(R("prose/population"), Path.GetFileName(f)));
+        var (pcode, pout) = await Cli.Run("rm", "score", "--model", R("rm/models/conditioned"), "--pairs", R("prose/pairs"));
+        Assert.True(pcode == 0, pout);
+        Assert.Contains($"scored {lines.Length} pairs", pout);
+        var (acode, _, aerr) = await Cli.RunSplit("rm", "score", "--model", R("rm/models/conditioned"), "--pairs", R("alone/pairs"));
+        Assert.NotEqual(0, acode);
+        Assert.Contains("is not 'key: value'", aerr);
+        Assert.DoesNotContain("   at ", aerr);
     }
 
     [Fact]

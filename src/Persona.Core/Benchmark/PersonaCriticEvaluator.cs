@@ -5,10 +5,16 @@ using Persona.Personas;
 
 namespace Persona.Benchmark;
 
-/// <summary>The persona the answer was meant for (key: value lines), given to <see cref="PersonaCriticEvaluator"/>.</summary>
-public sealed class PersonaContext(string persona) : EvaluationContext(PersonaCriticEvaluator.ContextName, persona)
+/// <summary>
+/// The persona the answer was meant for (key: value lines), given to <see cref="PersonaCriticEvaluator"/>,
+/// with its attributes when the caller has them typed (a population of this project): then its text is never parsed.
+/// </summary>
+public sealed class PersonaContext(string persona, IReadOnlyDictionary<string, string>? attributes = null) : EvaluationContext(PersonaCriticEvaluator.ContextName, persona)
 {
     public string Persona { get; } = persona;
+    public IReadOnlyDictionary<string, string>? Attributes { get; } = attributes;
+
+    public PersonaContext(PersonaInput persona) : this(persona.Text, persona.Attributes) { }
 }
 
 /// <summary>
@@ -32,7 +38,8 @@ public sealed class PersonaCriticEvaluator(BenchPrompts? prompts = null) : IEval
     {
         var metric = new BooleanMetric(MetricName);
         var result = new EvaluationResult(metric);
-        var persona = additionalContext?.OfType<PersonaContext>().FirstOrDefault()?.Persona;
+        var context = additionalContext?.OfType<PersonaContext>().FirstOrDefault();
+        var persona = context?.Persona;
         var question = messages.LastOrDefault(m => m.Role == ChatRole.User)?.Text;
         string? problem = chatConfiguration is null ? "no ChatConfiguration: the critic needs a chat client"
             : persona is null ? $"no {nameof(PersonaContext)} in additionalContext: the critic needs the persona"
@@ -44,9 +51,10 @@ public sealed class PersonaCriticEvaluator(BenchPrompts? prompts = null) : IEval
             metric.AddDiagnostics(EvaluationDiagnostic.Error(problem));
             return result;
         }
-        // The persona comes in as a caller's text: parsed for the simulator's hint where it is 'key: value' lines.
-        IReadOnlyDictionary<string, string>? attributes = null;
-        try { attributes = PersonaInputs.ParseText(persona!, "critic"); } catch (PersonaException) { }
+        var attributes = context!.Attributes;
+        // Foreign format: a caller's persona given only as text is read as the release's 'key: value' lines, for the simulator's hint.
+        if (attributes is null)
+            try { attributes = PersonaInputs.ParseText(persona!, "critic"); } catch (PersonaException) { }
         var options = BenchTask.CriticOptions(_prompts, attributes, "", "", "", "0");
         var response = await chatConfiguration!.ChatClient.GetResponseAsync(BenchTask.CriticMessages(_prompts, question!, modelResponse.Text, persona!), options, cancellationToken).ConfigureAwait(false);
         try

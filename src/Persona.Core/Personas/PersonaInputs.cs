@@ -150,7 +150,7 @@ public static class PersonaInputs
         {
             var text = row.Fields.First(kv => string.Equals(kv.Key, "persona", StringComparison.OrdinalIgnoreCase)).Value;
             if (string.IsNullOrWhiteSpace(text)) throw new PersonaException($"{source}, {row.Where}: the 'persona' field is empty.");
-            var attrs = ParseText(text, $"{source}, {row.Where}");
+            var attrs = ParseText(text, $"{source}, {row.Where}"); // foreign format: the release's `persona` column, parsed once here into the typed persona
             var normalized = Render(attrs);
             var id = HashId(normalized);
             if (!seen.Add(id)) continue; // the release repeats each persona once per instruction

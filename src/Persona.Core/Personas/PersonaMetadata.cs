@@ -35,6 +35,7 @@ public sealed record PersonaMetadata(string Id, IReadOnlyDictionary<string, stri
         var text = s.Field("persona")?.GetString();
         if (text is null) return null;
         IReadOnlyDictionary<string, string> attributes;
+        // Foreign format: a sample log written before the metadata existed holds the persona only as 'key: value' text.
         try { attributes = PersonaInputs.ParseText(text, "sample " + s.Id); }
         catch (PersonaException) { attributes = new PersonaInputs.OrderedAttributes(); }
         var weight = s.Field("persona_weight") is { ValueKind: JsonValueKind.Number } w ? w.GetDouble() : 1;

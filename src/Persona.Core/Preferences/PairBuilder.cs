@@ -172,7 +172,7 @@ public static class PairBuilder
             foreach (var p in plan.Schedule(o.Schedule)) yield return p;
             await Task.CompletedTask.ConfigureAwait(false);
         }
-        var task = PairTask.Create(Data(), plan.Templates, o.Chain, plan.Verify);
+        var task = PairTask.Create(Data(), plan.Templates, o.Chain, plan.Verify, plan.Personas.ToDictionary(p => p.Id, StringComparer.Ordinal));
         var report = new PairReport();
         long done = 0, failed = 0, deferred = 0;
         await using (var writer = await PairFileWriter.CreateAsync(o.OutputDirectory, ct).ConfigureAwait(false))
@@ -197,7 +197,7 @@ public static class PairBuilder
                 }
                 var row = PairRecord.From(s, entry, plan.Templates.Version);
                 await writer.WriteAsync(row, ct).ConfigureAwait(false);
-                report.Add(row);
+                report.Add(row, entry?.Persona.Attributes);
                 done++;
                 if (!row.Ok) failed++;
                 if ((done & 255) == 0 || done == total) progress?.Report(new PairBuildProgress(done, total, failed));

@@ -67,11 +67,25 @@ public static partial class PairExport
     private static async Task<HoldoutExport> ExportHoldoutAsync(string pairsFile, string outDir, PairExportOptions o, Func<PairRecord, bool> keep, CancellationToken ct)
     {
         var personas = new Dictionary<string, IReadOnlyDictionary<string, string>>(StringComparer.Ordinal);
+        // The population published beside the pairs holds each persona typed: its attributes are used as they are.
+        Dictionary<string, IReadOnlyDictionary<string, string>>? population = null;
+        if (o.PersonasParquet is { } pp)
+        {
+            population = new(StringComparer.Ordinal);
+            foreach (var record in await PersonaFiles.ReadAsync(pp, ct).ConfigureAwait(false))
+            {
+                var p = PersonaJson.WithId(record);
+                population.TryAdd(p.Id, PersonaRenderer.Attributes(p));
+            }
+        }
         var ids = new List<(string, string, string)>();
         foreach (var r in PairFileWriter.Read(pairsFile))
         {
             if (!keep(r)) continue;
-            if (!personas.ContainsKey(r.PersonaId)) personas[r.PersonaId] = PersonaInputs.ParseText(r.Persona, $"{pairsFile}, pair {r.PairId}");
+            if (!personas.ContainsKey(r.PersonaId))
+                personas[r.PersonaId] = population is not null && population.TryGetValue(r.PersonaId, out var typed) ? typed
+                    // Foreign format: without the persona in a population, the pairs.jsonl's `persona` column (the release's text) is all there is.
+                    : PersonaInputs.ParseText(r.Persona, $"{pairsFile}, pair {r.PairId}");
             ids.Add((r.PairId, r.PersonaId, r.Split));
         }
         var h = PersonaHoldout.Create(personas.Select(kv => (kv.Key, kv.Value)), ids, o.Holdout);

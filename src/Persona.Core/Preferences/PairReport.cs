@@ -103,7 +103,9 @@ public sealed class PairReport
     private IReadOnlyDictionary<string, string>? _parsedAttributes;
     private bool _simulated;
 
-    public void Add(PairRecord r)
+    /// <param name="persona">The row's typed persona attributes when the caller has the population (a build); null when
+    /// the row comes from a pairs.jsonl alone (merge, report from file), whose persona is only the release's text column.</param>
+    public void Add(PairRecord r, IReadOnlyDictionary<string, string>? persona = null)
     {
         _pairs++;
         if (r.Ok) _ok++; else _failed++;
@@ -128,7 +130,7 @@ public sealed class PairReport
         if (r.JudgeModel is { } j) _judge.Add(j);
         _versions.Add(r.TemplateVersion);
         _all.Add(r);
-        foreach (var (dimension, group) in Groups(r))
+        foreach (var (dimension, group) in Groups(r, persona))
         {
             if (!_levels.TryGetValue(dimension, out var levels)) _levels[dimension] = levels = new HashSet<string>(StringComparer.Ordinal);
             if (levels.Count > MaxLevels && !levels.Contains(group)) continue; // too many values: dropped below, stop counting
@@ -138,16 +140,17 @@ public sealed class PairReport
         }
     }
 
-    private IEnumerable<(string, string)> Groups(PairRecord r)
+    private IEnumerable<(string, string)> Groups(PairRecord r, IReadOnlyDictionary<string, string>? persona)
     {
         yield return ("split", r.Split);
         yield return ("prompt topic", r.PromptTopic?.ToString(CultureInfo.InvariantCulture) ?? "(none)");
-        if (_parsedAttributes is null || !string.Equals(_parsedText, r.Persona, StringComparison.Ordinal))
+        if (persona is null && (_parsedAttributes is null || !string.Equals(_parsedText, r.Persona, StringComparison.Ordinal)))
         {
+            // Foreign format: a pairs.jsonl row read without its population carries the persona only as the release's `persona` text.
             _parsedAttributes = PersonaInputs.ParseText(r.Persona, $"pair {r.PairId}");
             _parsedText = r.Persona;
         }
-        var attrs = _parsedAttributes;
+        var attrs = persona ?? _parsedAttributes!;
         foreach (var (key, value) in attrs)
         {
             switch (key)

@@ -62,7 +62,9 @@ public static partial class PairTask
     public const string BaseShared = "shared", BasePerPair = "per-pair";
 
     /// <param name="verify">Which pairs (by pair id) the judge verifies; null: no verification scorer.</param>
-    public static EvalTask<ScheduledPair> Create(IAsyncEnumerable<ScheduledPair> schedule, PairTemplates templates, PairChainOptions options, Func<string, bool>? verify)
+    /// <param name="personas">The population by persona id: the verifier's judge reads the typed persona from it, never the logged text.</param>
+    public static EvalTask<ScheduledPair> Create(IAsyncEnumerable<ScheduledPair> schedule, PairTemplates templates, PairChainOptions options, Func<string, bool>? verify,
+        IReadOnlyDictionary<string, Personas.PersonaInput> personas)
     {
         options.Validate();
         return new EvalTask<ScheduledPair>
@@ -72,7 +74,7 @@ public static partial class PairTask
             Dataset = schedule,
             Inputs = p => new Dictionary<string, string> { ["persona_id"] = p.Persona.Id, ["prompt_id"] = p.Prompt.Id, ["split"] = p.Split },
             Solver = (p, ctx, ct) => SolveAsync(p, ctx, templates, options, ct),
-            Scorers = verify is null ? [] : [Verifier(templates, options, verify)],
+            Scorers = verify is null ? [] : [Verifier(templates, options, verify, personas)],
             Roles = [options.AnswerRole, options.CriticRole],
         };
     }
@@ -208,14 +210,18 @@ public static partial class PairTask
     /// one shown first, then shown second. Value 1 when it prefers the chosen answer in both
     /// orders; labels "agree", "disagree" (the rejected one in both) or "flip" (it follows the
     /// position). Pairs not selected by <paramref name="selected"/> get "not_verified" and no value.
+    /// The persona (its text for the prompt, its attributes for the simulator's hint) is the population's
+    /// typed one, looked up by the sample's persona id: the logged text is never parsed back.
     /// </summary>
-    public static Scorer Verifier(PairTemplates t, PairChainOptions o, Func<string, bool> selected) => new(VerifyScoreSet, async (sample, ctx, ct) =>
+    public static Scorer Verifier(PairTemplates t, PairChainOptions o, Func<string, bool> selected, IReadOnlyDictionary<string, Personas.PersonaInput> personas) => new(VerifyScoreSet, async (sample, ctx, ct) =>
     {
         var d = sample.Data!.Value.Deserialize<PairData>(SampleRecord.Json)!;
         var pairId = PairSchedule.PairIdOf(d.PersonaId, d.PromptId);
         var judge = ctx.Role(o.JudgeRole).Identity.Identity;
         if (!selected(pairId)) return new Score(null, "not_verified", null, VerifyScoreSet, judge, null, null);
-        var attributes = Personas.PersonaInputs.ParseText(d.PersonaText, $"pair {pairId}");
+        var persona = personas.TryGetValue(d.PersonaId, out var found) ? found
+            : throw new ItemFailedException(ItemFailure.Invalid, $"pair {pairId}: persona {d.PersonaId} is not in the population this build reads");
+        var attributes = persona.Attributes;
         async Task<bool> PrefersChosen(int order)
         {
             var chosenFirst = order == 0;
@@ -223,7 +229,7 @@ public static partial class PairTask
             var ask = new Choice.RolePlayChoice.Ask(d.PersonaId, d.PromptId, attributes, order.ToString(CultureInfo.InvariantCulture), chosenFirst,
                 chosenFirst ? d.RevisionTokens : d.OriginalTokens, chosenFirst ? d.OriginalTokens : d.RevisionTokens, d.Revision, d.Original);
             var r = await ctx.CallAsync(o.JudgeRole,
-                [new(ChatRole.System, t.JudgeSystem), new(ChatRole.User, PairTemplates.Fill(t.JudgeUser, ("persona", d.PersonaText), ("question", d.Question), ("answer_a", a), ("answer_b", b)))],
+                [new(ChatRole.System, t.JudgeSystem), new(ChatRole.User, PairTemplates.Fill(t.JudgeUser, ("persona", persona.Text), ("question", d.Question), ("answer_a", a), ("answer_b", b)))],
                 Choice.RolePlayChoice.Options(t.Version, ask, o.MaxJudgeTokens), ct, order == 0 ? "judge:chosen-first" : "judge:chosen-second").ConfigureAwait(false);
             return Choice.RolePlayChoice.ChosePersonalised(Choice.RolePlayChoice.Parse(r.Text), chosenFirst)
                 ?? throw new ItemFailedException(ItemFailure.Unparsable, "the judge's answer names no preferred A or B", r.Text);

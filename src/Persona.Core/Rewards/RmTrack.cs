@@ -402,8 +402,10 @@ public static class RmTrack
     public sealed record ScoredPair(string PairId, string PersonaId, double Margin, double PA, int Label, bool? Correct, bool KnownPersona);
 
     /// <summary>Scores pairs with a saved model: the probability the persona prefers A (the personalised answer), and whether that matches the label when there is one.</summary>
-    public static async Task<IReadOnlyList<ScoredPair>> ScoreAsync(RewardModel m, IReadOnlyList<RmPair> pairs, ITextEmbedder? embedder, CancellationToken ct)
+    /// <param name="personas">Each pair's persona, typed, by id (the population, or the pairs' own personas read once at the pairs file's boundary).</param>
+    public static async Task<IReadOnlyList<ScoredPair>> ScoreAsync(RewardModel m, IReadOnlyList<RmPair> pairs, IReadOnlyList<RmPersonaInfo> personas, ITextEmbedder? embedder, CancellationToken ct)
     {
+        var attributesOf = personas.ToDictionary(p => p.Id, p => p.Attributes, StringComparer.Ordinal);
         if (m.Featuriser.Kind == FeaturiserSpec.Embedding && embedder is null) throw new PersonaException("this model was trained on embedding features; the sentence-embedding model is needed to score with it.");
         var store = new FeatureStore(m.Featuriser.Kind, null, m.Featuriser.Kind == FeaturiserSpec.Lexical ? m.Featuriser.Dimensions : 1 << 16, m.Featuriser.NGrams, embedder);
         await store.AddAsync(pairs.SelectMany(p => new[] { p.A, p.B, p.PersonaText }), ct).ConfigureAwait(false);
@@ -411,7 +413,8 @@ public static class RmTrack
         var list = new List<ScoredPair>();
         foreach (var p in pairs)
         {
-            var attrs = Personas.PersonaInputs.ParseText(p.PersonaText, $"pair {p.PairId}");
+            var attrs = attributesOf.TryGetValue(p.PersonaId, out var a) ? a
+                : throw new PersonaException($"pair {p.PairId}: persona {p.PersonaId} is not in the population given; score pairs with the population they were built for.");
             var psi = PersonaFeatures(attrs, FeatureStore.Weigh(store.Raw(p.PersonaText), m.Featuriser), m.Dim);
             var d = SparseVector.Difference(FeatureStore.Weigh(store.Raw(p.A), m.Featuriser), FeatureStore.Weigh(store.Raw(p.B), m.Featuriser));
             var margin = m.Margin(p.PersonaId, psi, d);

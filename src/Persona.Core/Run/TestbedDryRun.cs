@@ -156,8 +156,7 @@ public static class TestbedDryRun
         var personas = built.Personas.Select(r =>
         {
             var p = PersonaJson.WithId(r);
-            var text = PersonaRenderer.Render(p);
-            return new PersonaInput(p.Id, text, Personas.PersonaInputs.ParseText(text, "persona " + p.Id), 1, null, "pilot");
+            return new PersonaInput(p.Id, PersonaRenderer.Render(p), PersonaRenderer.Attributes(p), 1, null, "pilot");
         }).ToList();
         var questions = prompts.OrderBy(p => Benchmark.BenchTask.Key((ulong)o.Seed, "dry-run-pilot", p.Id)).Take(PilotPrompts)
             .Select(p => new QuestionInput(p.Id, p.Text, null, null)).ToList();

@@ -231,7 +231,7 @@ public static class TestbedStageRunner
             Splits = [PairSplit.TestSeen, PairSplit.TestHeldOut],
         };
         options.Validate();
-        var texts = await StudyInputs.ReadPersonaTextsAsync(Path.Combine(PopulationDir(c), PersonaBuilder.PersonasJsonl), c.Stop).ConfigureAwait(false);
+        var texts = await StudyInputs.ReadPersonasAsync(Path.Combine(PopulationDir(c), PersonaBuilder.PersonasJsonl), c.Stop).ConfigureAwait(false);
         var (plan, _, failed) = StudyInputs.Plan(PairsDir(c), texts, options);
         c.Progress("study", 0, 1);
         // A study may already hold raters' answers: it is never replaced (its plan file says what it was made from).

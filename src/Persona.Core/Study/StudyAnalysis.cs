@@ -83,7 +83,7 @@ public static class StudyAnalysis
         var human = new Dictionary<long, string>();
         foreach (var r in full)
             if (Majority.Of(r.Choices, votes) is { HasMajority: true } m) human[r.ItemId] = m.Label!;
-        var texts = db.PersonaTexts();
+        var personas = db.Personas();
         var judgments = db.Judgments();
         var models = judgments.Select(j => j.Model).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         var personaOf = ratings.ToDictionary(r => r.ItemId, r => r.PersonaId);
@@ -106,11 +106,11 @@ public static class StudyAnalysis
                 models.ToDictionary(m => m, m => KappaVsHumans(units[m].Where(u => set.Contains(u.PersonaId)).ToList(), human, options), StringComparer.Ordinal));
         }
 
-        var personaIds = texts.Keys.ToList();
+        var personaIds = personas.Keys.ToList();
         var perPersona = options.Breakdowns ? personaIds.Select(p => Subset(p, [p])).ToList() : [];
         var perGroup = new List<SubsetResult>();
         foreach (var key in options.Breakdowns ? options.GroupBy : [])
-            foreach (var g in personaIds.GroupBy(p => GroupValue(texts[p], key)).OrderBy(g => g.Key, StringComparer.Ordinal))
+            foreach (var g in personaIds.GroupBy(p => GroupValue(personas[p], key)).OrderBy(g => g.Key, StringComparer.Ordinal))
                 perGroup.Add(Subset($"{key}={g.Key}", g.ToList()));
 
         var sessions = db.SessionProgress().Where(s => (s.State == "completed" || s.EndReason == EndReasons.AttentionFailed) && (exclude is null || !exclude.Contains(s.SessionId))).ToList();
@@ -124,10 +124,12 @@ public static class StudyAnalysis
             attention, options.Level, options.Resamples, options.Seed);
     }
 
-    /// <summary>The value of a persona attribute for grouping; ages fall into the census bands.</summary>
-    public static string GroupValue(string personaText, string key)
+    /// <summary>The value of a persona attribute for grouping, from its stored attributes; ages fall into the census bands.</summary>
+    public static string GroupValue(StudyPersona persona, string key)
     {
-        var value = StudyInputs.Attributes(personaText).FirstOrDefault(kv => string.Equals(kv.Key, key, StringComparison.OrdinalIgnoreCase)).Value;
+        var value = persona.Attributes is { } typed ? typed.FirstOrDefault(kv => string.Equals(kv.Key, key, StringComparison.OrdinalIgnoreCase)).Value
+            // Foreign format: a study stored before attributes were (schema 2), or made from unparsable release text, has only the `persona` text.
+            : StudyInputs.Attributes(persona.Text).FirstOrDefault(kv => string.Equals(kv.Key, key, StringComparison.OrdinalIgnoreCase)).Value;
         if (value is null) return Bands.NotInUniverse;
         if (key.Equals("age", StringComparison.OrdinalIgnoreCase) && int.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, out var age) && age >= 0)
             return Bands.Age(age);

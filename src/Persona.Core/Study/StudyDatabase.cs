@@ -75,7 +75,7 @@ public sealed record PersonaProgress(string PersonaId, int Position, int Raters,
 public sealed class StudyDatabase : IDisposable
 {
     public const string FileName = "study.sqlite";
-    private const int SchemaVersion = 2;
+    private const int SchemaVersion = 3;
 
     private readonly string _connectionString;
     private readonly SqliteWriter _writer;
@@ -96,6 +96,11 @@ public sealed class StudyDatabase : IDisposable
         if (meta.TryGetValue("schema_version", out var old) && old == "1")
         {
             MigrateFrom1(c);
+            meta = ReadMeta(c);
+        }
+        if (meta.TryGetValue("schema_version", out var two) && two == "2")
+        {
+            MigrateFrom2(c);
             meta = ReadMeta(c);
         }
         if (!meta.TryGetValue("schema_version", out var v) || v != SchemaVersion.ToString(System.Globalization.CultureInfo.InvariantCulture))
@@ -120,6 +125,21 @@ public sealed class StudyDatabase : IDisposable
             UPDATE sessions SET consented_ms = started_ms;
             """ + OnePlacePerPid + """
             UPDATE meta SET value = '2' WHERE key = 'schema_version';
+            """);
+        tx.Commit();
+    }
+
+    /// <summary>
+    /// Version 2 kept a persona only as its text. Its personas get no attributes (NULL): the judge and
+    /// the analysis read such a study's text as the release's 'key: value' lines, as they did before.
+    /// </summary>
+    private static void MigrateFrom2(SqliteConnection c)
+    {
+        using var tx = c.BeginTransaction();
+        if (ReadMeta(c).GetValueOrDefault("schema_version") != "2") return; // another process migrated first
+        Exec(c, """
+            ALTER TABLE personas ADD COLUMN attributes TEXT;
+            UPDATE meta SET value = '3' WHERE key = 'schema_version';
             """);
         tx.Commit();
     }
@@ -168,7 +188,8 @@ public sealed class StudyDatabase : IDisposable
                 var pos = 0;
                 foreach (var p in plan.Personas)
                 {
-                    Run(c, "INSERT INTO personas(persona_id, position, text) VALUES ($id, $pos, $text)", ("$id", p.PersonaId), ("$pos", ++pos), ("$text", p.Text));
+                    Run(c, "INSERT INTO personas(persona_id, position, text, attributes) VALUES ($id, $pos, $text, $attrs)", ("$id", p.PersonaId), ("$pos", ++pos), ("$text", p.Text),
+                        ("$attrs", p.Attributes is null ? null : JsonSerializer.Serialize(p.Attributes)));
                     foreach (var i in p.Items)
                         Run(c, "INSERT INTO items(persona_id, position, kind, pair_id, prompt_id, instruction, generic, personalised, flip) VALUES ($p, $pos, $k, $pair, $prompt, $ins, $g, $pe, $f)",
                             ("$p", p.PersonaId), ("$pos", i.Position), ("$k", i.Kind == ItemKind.Pair ? "pair" : "attention"), ("$pair", i.PairId), ("$prompt", i.PromptId),
@@ -191,7 +212,7 @@ public sealed class StudyDatabase : IDisposable
     private const string Schema = """
         PRAGMA foreign_keys=ON;
         CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        CREATE TABLE personas(persona_id TEXT PRIMARY KEY, position INTEGER NOT NULL UNIQUE, text TEXT NOT NULL);
+        CREATE TABLE personas(persona_id TEXT PRIMARY KEY, position INTEGER NOT NULL UNIQUE, text TEXT NOT NULL, attributes TEXT);
         CREATE TABLE items(
             item_id INTEGER PRIMARY KEY, persona_id TEXT NOT NULL REFERENCES personas(persona_id), position INTEGER NOT NULL,
             kind TEXT NOT NULL CHECK (kind IN ('pair','attention')), pair_id TEXT, prompt_id TEXT,
@@ -480,6 +501,30 @@ public sealed class StudyDatabase : IDisposable
         using var r = cmd.ExecuteReader();
         var d = new Dictionary<string, string>(StringComparer.Ordinal);
         while (r.Read()) d[r.GetString(0)] = r.GetString(1);
+        return d;
+    }
+
+    /// <summary>
+    /// Each persona with its typed attributes (a JSON object in the persona's order, as stored at
+    /// create). Studies made before attributes were stored (schema 2) read back null attributes.
+    /// </summary>
+    public IReadOnlyDictionary<string, StudyPersona> Personas()
+    {
+        using var c = Connect();
+        using var cmd = Command(c, "SELECT persona_id, text, attributes FROM personas ORDER BY position");
+        using var r = cmd.ExecuteReader();
+        var d = new Dictionary<string, StudyPersona>(StringComparer.Ordinal);
+        while (r.Read())
+        {
+            global::Persona.Personas.PersonaInputs.OrderedAttributes? attributes = null;
+            if (!r.IsDBNull(2))
+            {
+                attributes = new global::Persona.Personas.PersonaInputs.OrderedAttributes();
+                using var doc = JsonDocument.Parse(r.GetString(2));
+                foreach (var p in doc.RootElement.EnumerateObject()) attributes.TryAdd(p.Name, p.Value.GetString() ?? "");
+            }
+            d[r.GetString(0)] = new StudyPersona(r.GetString(1), attributes);
+        }
         return d;
     }
 

@@ -8,6 +8,22 @@ public sealed record PreferencePair(
     string PairId, string PersonaId, string PromptId, string? PersonaText, string Instruction,
     string Original, string Data, string? Critique, string? QuestionType, string? Split);
 
+/// <summary>
+/// A study persona: the text raters and the judge read, and its attributes (the simulator's hint,
+/// the analysis's groups). Typed from the population when one is given; from a pairs file alone it
+/// is the release's text column, parsed once at that boundary (null when it is not 'key: value' lines).
+/// </summary>
+public sealed record StudyPersona(string Text, IReadOnlyDictionary<string, string>? Attributes)
+{
+    /// <summary>A persona that came in only as the original release's `persona` text (pairs.jsonl without a population).</summary>
+    public static StudyPersona FromReleaseText(string text, string where)
+    {
+        // Foreign format: the PERSONA release's `persona` column ('key: value' lines), parsed once here.
+        try { return new StudyPersona(text, PersonaInputs.ParseText(text, where)); }
+        catch (PersonaException) { return new StudyPersona(text, null); }
+    }
+}
+
 /// <summary>Reads the inputs of <c>study create</c>: a pairs folder (pairs.jsonl) and, optionally, a persona file.</summary>
 public static class StudyInputs
 {
@@ -28,7 +44,7 @@ public static class StudyInputs
     /// plan is the one <see cref="StudyPlanner.Plan"/> makes from the whole file, without holding
     /// 317,200 pairs with their answers (about 2 GB at paper scale) to use 200 of them.
     /// </summary>
-    public static (StudyPlan Plan, int PairsRead, int FailedLeftOut) Plan(string dirOrFile, IReadOnlyDictionary<string, string>? personaTexts, StudyOptions options)
+    public static (StudyPlan Plan, int PairsRead, int FailedLeftOut) Plan(string dirOrFile, IReadOnlyDictionary<string, StudyPersona>? personaTexts, StudyOptions options)
     {
         if (!Rereadable(dirOrFile))
         {
@@ -112,13 +128,13 @@ public static class StudyInputs
         return pairs;
     }
 
-    /// <summary>persona id -> the persona as LMs and raters see it (<see cref="PersonaRenderer"/>).</summary>
-    public static async Task<IReadOnlyDictionary<string, string>> ReadPersonaTextsAsync(string path, CancellationToken ct)
+    /// <summary>persona id -> the persona as LMs and raters see it (<see cref="PersonaRenderer"/>) with its typed attributes.</summary>
+    public static async Task<IReadOnlyDictionary<string, StudyPersona>> ReadPersonasAsync(string path, CancellationToken ct)
     {
-        var texts = new Dictionary<string, string>(StringComparer.Ordinal);
+        var personas = new Dictionary<string, StudyPersona>(StringComparer.Ordinal);
         await foreach (var p in PersonaJsonl.ReadAsync(path, ct))
-            texts[p.Id] = PersonaRenderer.Render(p);
-        return texts;
+            personas[p.Id] = new StudyPersona(PersonaRenderer.Render(p), PersonaRenderer.Attributes(p));
+        return personas;
     }
 
     private static string Required(JsonElement o, string name, string where) =>

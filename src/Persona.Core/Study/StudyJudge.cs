@@ -37,18 +37,25 @@ public sealed class StudyJudge(IChatClient chat, FanOutOptions fanOut)
     ];
 
     /// <summary>The request options: the shared choice options, whose hint lets a simulated judge follow the planted world (real providers never see it).</summary>
-    private static ChatOptions CreateOptions(StudyItem item, string personaText, bool personalisedFirst, string first, string second) =>
+    private static ChatOptions CreateOptions(StudyItem item, IReadOnlyDictionary<string, string> attributes, bool personalisedFirst, string first, string second) =>
         Choice.RolePlayChoice.Options(TemplateVersion, new Choice.RolePlayChoice.Ask(item.PersonaId,
             item.PromptId ?? item.ItemId.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            Personas.PersonaInputs.ParseText(personaText, $"study persona {item.PersonaId}"),
-            personalisedFirst ? "0" : "1", personalisedFirst, first.Length, second.Length), maxOutputTokens: 200);
+            attributes, personalisedFirst ? "0" : "1", personalisedFirst, first.Length, second.Length), maxOutputTokens: 200);
+
+    /// <summary>
+    /// The persona's typed attributes as the study stored them. A study made before they were stored
+    /// (schema 2), or from pairs whose text is not 'key: value' lines, has none: its text is then the
+    /// release's format and is parsed here, as the judge always did for such studies.
+    /// </summary>
+    private static IReadOnlyDictionary<string, string> AttributesOf(string personaId, StudyPersona persona) =>
+        persona.Attributes ?? Personas.PersonaInputs.ParseText(persona.Text, $"study persona {personaId}"); // foreign format: the release's `persona` text of an old study
 
     /// <summary>"A" or "B" from the model's answer, or null when it holds no usable choice.</summary>
     public static string? ParseChoice(string? text) => Choice.RolePlayChoice.Parse(text);
 
     public async Task<JudgeSummary> RunAsync(StudyDatabase db, string model, IProgress<(int Done, int Total)>? progress, CancellationToken ct)
     {
-        var texts = db.PersonaTexts();
+        var personas = db.Personas();
         var done = db.JudgedBy(model);
         var items = db.Items().Where(i => i.Kind == ItemKind.Pair).ToList();
         var work = items.SelectMany(i => new[] { (Item: i, PersonalisedFirst: true), (Item: i, PersonalisedFirst: false) })
@@ -70,9 +77,9 @@ public sealed class StudyJudge(IChatClient chat, FanOutOptions fanOut)
             await foreach (var o in FanOut.RunAsync(work, async (w, _, token) =>
             {
                 var (a, b) = w.PersonalisedFirst ? (w.Item.Personalised, w.Item.Generic) : (w.Item.Generic, w.Item.Personalised);
-                var persona = texts[w.Item.PersonaId];
-                var response = await chat.GetResponseAsync(CreateMessages(persona, w.Item.Instruction, a, b),
-                    CreateOptions(w.Item, persona, w.PersonalisedFirst, a, b), token).ConfigureAwait(false);
+                var persona = personas[w.Item.PersonaId];
+                var response = await chat.GetResponseAsync(CreateMessages(persona.Text, w.Item.Instruction, a, b),
+                    CreateOptions(w.Item, AttributesOf(w.Item.PersonaId, persona), w.PersonalisedFirst, a, b), token).ConfigureAwait(false);
                 var chose = Choice.RolePlayChoice.ChosePersonalised(ParseChoice(response.Text), w.PersonalisedFirst);
                 var choice = chose is null ? null : chose.Value ? StudyLabels.Personalised : StudyLabels.Generic;
                 return new StudyDatabase.Judgment(model, w.Item.ItemId, w.PersonalisedFirst, choice, response.Text);

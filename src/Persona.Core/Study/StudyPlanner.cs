@@ -61,7 +61,8 @@ public enum ItemKind { Pair, Attention }
 /// </summary>
 public sealed record PlannedItem(int Position, ItemKind Kind, string? PairId, string? PromptId, string Instruction, string Generic, string Personalised, int Flip);
 
-public sealed record PlannedPersona(string PersonaId, string Text, IReadOnlyList<PlannedItem> Items);
+/// <param name="Attributes">The persona's typed attributes, stored with it so the LM judge and the analysis never parse its text; null when only unparsable text came in.</param>
+public sealed record PlannedPersona(string PersonaId, string Text, IReadOnlyList<PlannedItem> Items, IReadOnlyDictionary<string, string>? Attributes = null);
 
 public sealed record StudyPlan(StudyOptions Options, IReadOnlyList<PlannedPersona> Personas)
 {
@@ -80,7 +81,7 @@ public static class StudyPlanner
     public const string AttentionTarget = "I am reading carefully, and this is the answer I was asked to choose.";
     public const string AttentionDistractor = "Either answer would suit this person equally well; there is little to choose between them.";
 
-    public static StudyPlan Plan(IReadOnlyList<PreferencePair> pairs, IReadOnlyDictionary<string, string>? personaTexts, StudyOptions options)
+    public static StudyPlan Plan(IReadOnlyList<PreferencePair> pairs, IReadOnlyDictionary<string, StudyPersona>? personaTexts, StudyOptions options)
     {
         options.Validate();
         var splits = options.Splits is { Count: > 0 } s ? new HashSet<string>(s, StringComparer.OrdinalIgnoreCase) : null;
@@ -99,9 +100,12 @@ public static class StudyPlanner
 
         string? TextOf(string personaId, List<PreferencePair> ps)
         {
-            if (personaTexts is not null && personaTexts.TryGetValue(personaId, out var t)) return t;
+            if (personaTexts is not null && personaTexts.TryGetValue(personaId, out var t)) return t.Text;
             return ps.Select(p => p.PersonaText).FirstOrDefault(x => !string.IsNullOrWhiteSpace(x));
         }
+
+        StudyPersona PersonaOf(string personaId, List<PreferencePair> ps) =>
+            personaTexts is not null && personaTexts.TryGetValue(personaId, out var t) ? t : StudyPersona.FromReleaseText(TextOf(personaId, ps)!, $"study persona {personaId}");
 
         // Eligible: enough distinct questions, and a persona text from the pairs or the persona file.
         var eligible = byPersona
@@ -147,7 +151,8 @@ public static class StudyPlanner
                     items.Add(new PlannedItem(pos, ItemKind.Pair, p.PairId, p.PromptId, p.Instruction, p.Original, p.Data, flip));
                 }
             }
-            planned.Add(new PlannedPersona(personaId, TextOf(personaId, ps)!, items));
+            var persona = PersonaOf(personaId, ps);
+            planned.Add(new PlannedPersona(personaId, persona.Text, items, persona.Attributes));
         }
         return new StudyPlan(options, planned);
     }

@@ -66,4 +66,21 @@ public sealed class PersonaCriticEvaluatorTests
         Assert.Contains("PersonaContext", Assert.Single(metric.Diagnostics!).Message);
         Assert.Empty(unused.Calls);
     }
+
+    [Fact]
+    public async Task A_typed_persona_reaches_the_hint_as_given_and_its_text_is_never_parsed()
+    {
+        const string pass = """{"chain_of_thought":"c","personalization_critic":"p","helpfulness_critic":"h","conclusion":"ok","needs_revision":false}""";
+        // The text is prose (no 'key: value' lines): parsed, it would give no attributes at all.
+        var typed = new global::Persona.Personas.PersonaInput("p1", "A retired teacher who walks every morning", new Dictionary<string, string> { ["age"] = "70", ["ideology"] = "Liberal" }, 1, null, "test");
+        var critic = new Scripted(pass);
+        await new PersonaCriticEvaluator().EvaluateAsync(Question, Answer, new ChatConfiguration(critic), [new PersonaContext(typed)]);
+        Assert.Equal(typed.Attributes, global::Persona.Llm.LlmMetadata.SimulationHintOf(Assert.Single(critic.Options))!.Persona);
+        Assert.Contains("A retired teacher", string.Concat(Assert.Single(critic.Calls).Select(m => m.Text)));
+
+        // A caller's text alone is the release's format: read as 'key: value' lines for the hint.
+        var textOnly = new Scripted(pass);
+        await new PersonaCriticEvaluator().EvaluateAsync(Question, Answer, new ChatConfiguration(textOnly), [new PersonaContext(Persona)]);
+        Assert.Equal("Liberal", global::Persona.Llm.LlmMetadata.SimulationHintOf(Assert.Single(textOnly.Options))!.Persona!["ideology"]);
+    }
 }

@@ -67,7 +67,7 @@ public sealed class StudyPlannerTests
         var pairs = StudyFixtures.Pairs(2, 3).Select(p => p with { PersonaText = null }).ToList();
         var options = new StudyOptions { Personas = 2, ItemsPerPersona = 3 };
         Assert.Contains("without a persona text", Assert.Throws<PersonaException>(() => StudyPlanner.Plan(pairs, null, options)).Message);
-        var plan = StudyPlanner.Plan(pairs, new Dictionary<string, string> { ["p01"] = "age: 1\n", ["p02"] = "age: 2\n" }, options);
+        var plan = StudyPlanner.Plan(pairs, new Dictionary<string, StudyPersona> { ["p01"] = new("age: 1\n", null), ["p02"] = new("age: 2\n", null) }, options);
         Assert.Equal(["age: 1\n", "age: 2\n"], plan.Personas.OrderBy(p => p.PersonaId).Select(p => p.Text));
     }
 }
