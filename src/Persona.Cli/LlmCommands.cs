@@ -7,6 +7,8 @@ using Persona.Llm;
 using Persona.Store;
 using Spectre.Console;
 
+using Persona.Simulation;
+
 namespace Persona.Cli;
 
 /// <summary>`persona llm ...`: run a batch of chat requests through the LM runtime, or check an endpoint.</summary>

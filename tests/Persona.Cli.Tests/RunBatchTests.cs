@@ -6,6 +6,8 @@ using Persona.Llm;
 using Persona.Run;
 using Persona.Testing.FakeLlm;
 
+using Persona.Simulation;
+
 namespace Persona.Cli.Tests;
 
 /// <summary>

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Persona.Llm;
 using Persona.Engine;
 using Persona.Statistics;
+using Persona.Simulation;
 
 namespace Persona.Benchmark;
 

@@ -86,15 +86,12 @@ public sealed class LlmRuntime : IAsyncDisposable
     private readonly PriceTable _prices;
     private readonly Dictionary<string, ModelRole> _roles = new(StringComparer.Ordinal);
     private readonly object _rolesGate = new();
-    private readonly Lazy<SimulatedWorld> _world;
-
-    private LlmRuntime(LlmRuntimeOptions options, RunStore store, Budget budget, PriceTable prices, Lazy<SimulatedWorld> world)
+    private LlmRuntime(LlmRuntimeOptions options, RunStore store, Budget budget, PriceTable prices)
     {
         _options = options;
         Store = store;
         Budget = budget;
         _prices = prices;
-        _world = world;
     }
 
     public RunStore Store { get; }
@@ -114,8 +111,6 @@ public sealed class LlmRuntime : IAsyncDisposable
     public bool Simulated { get { lock (_rolesGate) return _roles.Values.Any(r => r.Identity.Simulated); } }
     /// <summary>Calls in flight the default role can usefully hold (concurrency per endpoint x endpoints).</summary>
     public int TotalConcurrency => Default.Concurrency;
-    /// <summary>The planted world the offline simulator follows (loaded on first use).</summary>
-    public SimulatedWorld World => _world.Value;
 
     /// <summary>Roles opened so far, in name order.</summary>
     public IReadOnlyList<ModelRole> Roles { get { lock (_rolesGate) return _roles.Values.OrderBy(r => r.Name, StringComparer.Ordinal).ToArray(); } }
@@ -140,16 +135,15 @@ public sealed class LlmRuntime : IAsyncDisposable
             if (role.Model is not null) ModelSpec.Parse(role.Model);
             if (role.Concurrency is < 1) throw new PersonaException($"--{name}-concurrency must be at least 1.");
         }
-        var world = new Lazy<SimulatedWorld>(() => SimulatedWorld.Load(options.WorldPath), LazyThreadSafetyMode.ExecutionAndPublication);
         var prices = options.Prices ?? PriceTable.LoadDefault();
         // Build every declared role before touching the disk: a bad spec or a missing key fails with nothing written.
         var built = new List<(string Name, Func<RunStore, ModelRole> Make)>();
         foreach (var name in new[] { DefaultRole }.Concat(options.Roles.Keys.Where(k => k != DefaultRole).Order(StringComparer.Ordinal)))
-            built.Add((name, PrepareRole(name, options, budget, prices, world)));
+            built.Add((name, PrepareRole(name, options, budget, prices)));
         OutputPaths.EnsureFolderTarget(options.RunDirectory, "--run-dir");
         Directory.CreateDirectory(options.RunDirectory);
         var store = RunStore.Open(Path.Combine(options.RunDirectory, "store.sqlite"));
-        var rt = new LlmRuntime(options, store, budget, prices, world);
+        var rt = new LlmRuntime(options, store, budget, prices);
         foreach (var (name, make) in built) rt._roles[name] = make(store);
         return rt;
     }
@@ -164,7 +158,7 @@ public sealed class LlmRuntime : IAsyncDisposable
         {
             if (_roles.TryGetValue(name, out var r)) return r;
             if (!IsRoleName(name)) throw new ArgumentException($"Role name '{name}' is not valid.", nameof(name));
-            r = PrepareRole(name, _options, Budget, _prices, _world)(Store);
+            r = PrepareRole(name, _options, Budget, _prices)(Store);
             _roles[name] = r;
             return r;
         }
@@ -172,7 +166,7 @@ public sealed class LlmRuntime : IAsyncDisposable
 
     private static bool IsRoleName(string name) => name.Length is > 0 and <= 32 && name.All(c => c is >= 'a' and <= 'z' or >= '0' and <= '9' or '-');
 
-    private static Func<RunStore, ModelRole> PrepareRole(string name, LlmRuntimeOptions options, Budget budget, PriceTable prices, Lazy<SimulatedWorld> world)
+    private static Func<RunStore, ModelRole> PrepareRole(string name, LlmRuntimeOptions options, Budget budget, PriceTable prices)
     {
         var declared = options.Roles.GetValueOrDefault(name);
         var spec = ModelSpec.Parse(declared?.Model ?? options.Model);
@@ -185,7 +179,7 @@ public sealed class LlmRuntime : IAsyncDisposable
 
         // Batch export is a mode of the run, not a provider: every uncached call of a served model becomes a batch line (made with the store below).
         var batch = spec.Provider != "offline" && options.BatchExport is not null;
-        var made = batch ? null : ModelProviders.Get(spec).Create(new ProviderRequest(name, spec, options, baseUrls, resilience, world));
+        var made = batch ? null : ModelProviders.Get(spec).Create(new ProviderRequest(name, spec, options, baseUrls, resilience));
         var pool = made?.Pool;
         IReadOnlyList<string> endpoints = made?.Endpoints ?? ["batch-export"];
         var native = made?.NativeJsonSchema ?? true;
@@ -201,7 +195,7 @@ public sealed class LlmRuntime : IAsyncDisposable
                 .UseStructuredOutput(native)
                 .UseAccounting(budget, prices, usage)
                 .Build();
-            return new ModelRole(name, id, pipeline, pool, concurrency, usage, fallsBack && name != DefaultRole);
+            return new ModelRole(name, id, pipeline, pool, concurrency, usage, fallsBack && name != DefaultRole) { World = made?.World };
         };
     }
 
@@ -258,7 +252,7 @@ public sealed class LlmRuntime : IAsyncDisposable
             ["model_identity"] = ModelIdentity,
             ["endpoints"] = Endpoints,
             ["roles"] = roles,
-            ["world"] = Simulated ? new Dictionary<string, object?> { ["source"] = World.Source, ["sha256"] = World.Sha256, ["illustration_only"] = true } : null,
+            ["world"] = Roles.Select(r => r.World).FirstOrDefault(w => w is not null),
             ["parameters"] = new Dictionary<string, object?>
             {
                 ["concurrency"] = _options.Resilience.Concurrency,
@@ -317,4 +311,8 @@ public sealed class LlmRuntime : IAsyncDisposable
 /// useful concurrency and usage. <see cref="FallsBackToDefault"/>: nothing was configured for it,
 /// so it uses the default role's model (a stage may warn that its grader is the model under test).
 /// </summary>
-public sealed record ModelRole(string Name, ModelIdentity Identity, IChatClient Client, EndpointPoolChatClient? Pool, int Concurrency, RoleUsage Usage, bool FallsBackToDefault);
+public sealed record ModelRole(string Name, ModelIdentity Identity, IChatClient Client, EndpointPoolChatClient? Pool, int Concurrency, RoleUsage Usage, bool FallsBackToDefault)
+{
+    /// <summary>The planted world a simulated role answers from (source, hash), as its provider reports it; null for a model.</summary>
+    public IReadOnlyDictionary<string, object?>? World { get; init; }
+}

@@ -5,8 +5,7 @@ namespace Persona.Llm;
 
 /// <summary>What a role asks its provider for.</summary>
 /// <param name="BaseUrls">The role's --base-url values (null: the provider's default or environment).</param>
-public sealed record ProviderRequest(string Role, ModelSpec Spec, LlmRuntimeOptions Options, IReadOnlyList<string>? BaseUrls, ResilienceOptions Resilience,
-    Lazy<SimulatedWorld> World);
+public sealed record ProviderRequest(string Role, ModelSpec Spec, LlmRuntimeOptions Options, IReadOnlyList<string>? BaseUrls, ResilienceOptions Resilience);
 
 /// <summary>
 /// What a provider gives a role: the client below the runtime's middleware (the cache,
@@ -15,7 +14,9 @@ public sealed record ProviderRequest(string Role, ModelSpec Spec, LlmRuntimeOpti
 /// names (never a secret), the model's identity, whether it is simulated, and whether it honours a
 /// JSON schema natively.
 /// </summary>
-public sealed record ProviderClient(IChatClient Client, EndpointPoolChatClient? Pool, IReadOnlyList<string> Endpoints, string Identity, bool Simulated, bool NativeJsonSchema);
+/// <param name="World">What a simulated provider answers from (its planted world's source and hash), recorded in the run's manifest.</param>
+public sealed record ProviderClient(IChatClient Client, EndpointPoolChatClient? Pool, IReadOnlyList<string> Endpoints, string Identity, bool Simulated, bool NativeJsonSchema,
+    IReadOnlyDictionary<string, object?>? World = null);
 
 /// <summary>A provider of --model PROVIDER:NAME, registered by name.</summary>
 public interface IModelProvider
@@ -36,10 +37,12 @@ public static class ModelProviders
 {
     private static readonly ConcurrentDictionary<string, IModelProvider> s_providers = new(StringComparer.OrdinalIgnoreCase)
     {
-        ["offline"] = new OfflineProvider(),
         ["openai"] = new OpenAiCompatibleProvider("openai"),
         ["ollama"] = new OpenAiCompatibleProvider("ollama"),
     };
+
+    /// <summary>Registers a built-in provider that lives in another room (the simulator, from Persona.Simulation: the runtime never names it).</summary>
+    internal static void RegisterBuiltIn(IModelProvider provider) => s_providers[provider.Name] = provider;
 
     /// <summary>Registers (or replaces) a provider; the built-in ones cannot be replaced.</summary>
     public static void Register(IModelProvider provider)
@@ -61,18 +64,6 @@ public static class ModelProviders
         : throw new PersonaException(spec.Provider == "local"
             ? "local provider not available in this build: --model local:PATH.gguf needs the Persona.Llm.Local component (LLamaSharp), which was not registered."
             : $"Unknown provider '{spec.Provider}'. Known providers: {string.Join(", ", Names())}.");
-
-    /// <summary>The offline simulator: answers from the planted world, free, labelled simulated.</summary>
-    private sealed class OfflineProvider : IModelProvider
-    {
-        public string Name => "offline";
-
-        public ProviderClient Create(ProviderRequest r)
-        {
-            var sim = new OfflineSimulator(r.Options.OfflineSeed, r.World, r.Spec.Name);
-            return new ProviderClient(sim, null, ["offline-simulator"], sim.Identity, Simulated: true, NativeJsonSchema: true);
-        }
-    }
 
     /// <summary>Servers speaking OpenAI's chat completions (OpenAI, vLLM, SGLang, llama.cpp, Ollama): a pool of endpoints with the runtime's retries.</summary>
     private sealed class OpenAiCompatibleProvider(string name) : IModelProvider

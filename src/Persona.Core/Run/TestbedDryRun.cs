@@ -4,6 +4,7 @@ using Persona.Personas;
 using Persona.Engine;
 using Persona.Preferences;
 using Persona.Prompts;
+using Persona.Simulation;
 
 namespace Persona.Run;
 

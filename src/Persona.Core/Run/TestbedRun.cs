@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Persona.Llm;
 using Persona.Prompts;
+using Persona.Simulation;
 
 namespace Persona.Run;
 
@@ -192,7 +193,7 @@ public static class TestbedRun
         sb.Append("stage=").Append(stage.Name).Append('\n');
         sb.Append(JsonSerializer.Serialize(stage.Options(o), Json)).Append('\n');
         foreach (var r in stage.Roles) sb.Append(r).Append('=').Append(rt.Role(r).Identity.Identity).Append('\n');
-        if (stage.Roles.Any(r => rt.Role(r).Identity.Simulated)) sb.Append("world=").Append(rt.World.Sha256).Append('\n');
+        if (stage.Roles.Any(r => rt.Role(r).Identity.Simulated)) sb.Append("world=").Append(rt.World().Sha256).Append('\n');
         foreach (var read in stage.Reads)
             foreach (var (path, sha) in records.TryGetValue(read, out var rec) ? rec.Outputs : new Dictionary<string, string>())
                 // A fresh output's bytes differ in any two runs of the same options (RunInvocations.IsFresh): no key may depend on them.

@@ -5,6 +5,8 @@ using Persona.Engine;
 using static Persona.Core.Tests.Benchmark.BenchKit;
 using static Persona.Core.Tests.Llm.LlmTestKit;
 
+using Persona.Simulation;
+
 namespace Persona.Core.Tests.Benchmark;
 
 /// <summary>One offline bench run over the test world, shared by the recovery tests.</summary>
@@ -23,7 +25,7 @@ public sealed class BenchRunFixture : IAsyncLifetime
         var pairs = BenchTask.Pair(Personas, questions, new BenchSampling { Pairing = "random", PerPersona = 3, Seed = 5 });
         var prompts = BenchPrompts.Load();
         await using var rt = LlmRuntime.Open(Offline(dir));
-        World = rt.World;
+        World = rt.World();
         Samples = await RunAsync(BenchTask.Create(BenchTask.Items(pairs, BenchModes.Original), prompts, [BenchTask.Critic(prompts)]), rt);
         Results = BenchReport.Compute(Samples, BenchTask.DefaultScoreSet, resamples: 400, seed: 3);
     }
@@ -138,7 +140,7 @@ public sealed class BenchSimulatedWorldTests(BenchRunFixture run) : IClassFixtur
         foreach (var a in r.Attributes)
         {
             var joint = Persona.Statistics.Proportion.Wilson(a.Dropped, a.Summaries, 1 - 0.05 / r.Attributes.Count);
-            Assert.True(Contains(joint, rt.World.SummaryDropProbability(a.Attribute)), $"{a.Attribute}: {joint} vs {rt.World.SummaryDropProbability(a.Attribute)}");
+            Assert.True(Contains(joint, rt.World().SummaryDropProbability(a.Attribute)), $"{a.Attribute}: {joint} vs {rt.World().SummaryDropProbability(a.Attribute)}");
         }
         Assert.True(Contains(r.Attributes[0].Interval, 0.6));
         Assert.All(samples, s => Assert.Equal("judge", s.Turns.Single().Role));

@@ -8,6 +8,8 @@ using Persona.Testing.FakeLlm;
 using static Persona.Core.Tests.Benchmark.BenchKit;
 using static Persona.Core.Tests.Llm.LlmTestKit;
 
+using Persona.Simulation;
+
 namespace Persona.Core.Tests.Benchmark;
 
 public sealed class BenchVariantsTests
@@ -69,7 +71,7 @@ public sealed class BenchVariantsTests
             foreach (var k in new[] { 1, 4, 16 })
             {
                 var truth = samples.Where(s => s.Input("mode") == m.Mode && s.Input("sample") == "0")
-                    .Average(s => 1 - Math.Pow(1 - rt.World.PassProbability(m.Mode, BenchObservation.From(s, "critic").Attributes), k));
+                    .Average(s => 1 - Math.Pow(1 - rt.World().PassProbability(m.Mode, BenchObservation.From(s, "critic").Attributes), k));
                 var p = m.Points[k - 1];
                 Assert.True(Contains(p.Interval, truth), $"{m.Mode} pass@{k}: {p.Interval} vs planted {truth:F3}");
             }

@@ -1,6 +1,8 @@
 using Persona.Benchmark;
 using Persona.Llm;
 
+using Persona.Simulation;
+
 namespace Persona.Core.Tests.Benchmark;
 
 /// <summary>The bundled world's bench marker plant (bench.marker_strength) and the rm_best_of_n mode's parsing.</summary>

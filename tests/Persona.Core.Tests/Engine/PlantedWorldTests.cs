@@ -5,6 +5,8 @@ using Persona.Engine;
 using Persona.Statistics;
 using static Persona.Core.Tests.Llm.LlmTestKit;
 
+using Persona.Simulation;
+
 namespace Persona.Core.Tests.Engine;
 
 /// <summary>

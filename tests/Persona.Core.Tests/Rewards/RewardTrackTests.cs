@@ -1,6 +1,8 @@
 using Persona.Llm;
 using Persona.Rewards;
 
+using Persona.Simulation;
+
 namespace Persona.Core.Tests.Rewards;
 
 /// <summary>The planted marker words, the canonical persona split and the feature cache of the reward-model track.</summary>

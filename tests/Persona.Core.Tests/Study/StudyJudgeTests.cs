@@ -1,6 +1,8 @@
 using Microsoft.Extensions.AI;
 using Persona.Study;
 
+using Persona.Simulation;
+
 namespace Persona.Core.Tests.Study;
 
 public sealed class StudyJudgeTests : IDisposable
@@ -98,8 +100,8 @@ public sealed class StudyJudgeTests : IDisposable
     public async Task The_offline_judge_follows_the_planted_world_through_the_hint()
     {
         using var db = Create();
-        var faithful = new Persona.Llm.SimulatedWorld { Source = "test", Sha256 = "-", Description = "faithful judge", FidelityDefault = 1, PreferenceIntercept = 0 };
-        await new StudyJudge(new Persona.Llm.OfflineSimulator(0, faithful), 2).RunAsync(db, "faithful", null, default);
+        var faithful = new Persona.Simulation.SimulatedWorld { Source = "test", Sha256 = "-", Description = "faithful judge", FidelityDefault = 1, PreferenceIntercept = 0 };
+        await new StudyJudge(new Persona.Simulation.OfflineSimulator(0, faithful), 2).RunAsync(db, "faithful", null, default);
         var texts = db.PersonaTexts();
         var items = db.Items().ToDictionary(i => i.ItemId);
         var byItem = db.Judgments().GroupBy(j => j.ItemId).ToList();
@@ -112,8 +114,8 @@ public sealed class StudyJudgeTests : IDisposable
         }
 
         // A judge with no fidelity and full position bias always takes the first answer: it flips on every item.
-        var biased = new Persona.Llm.SimulatedWorld { Source = "test", Sha256 = "-", Description = "first-answer judge", FidelityDefault = 0, PositionBias = 1 };
-        await new StudyJudge(new Persona.Llm.OfflineSimulator(0, biased), 2).RunAsync(db, "biased", null, default);
+        var biased = new Persona.Simulation.SimulatedWorld { Source = "test", Sha256 = "-", Description = "first-answer judge", FidelityDefault = 0, PositionBias = 1 };
+        await new StudyJudge(new Persona.Simulation.OfflineSimulator(0, biased), 2).RunAsync(db, "biased", null, default);
         Assert.All(db.Judgments().Where(j => j.Model == "biased"), j => Assert.Equal(j.PersonalisedFirst ? StudyLabels.Personalised : StudyLabels.Generic, j.Choice));
     }
 

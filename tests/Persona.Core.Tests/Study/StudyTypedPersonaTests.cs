@@ -2,6 +2,8 @@ using Microsoft.Data.Sqlite;
 using Persona.Llm;
 using Persona.Study;
 
+using Persona.Simulation;
+
 namespace Persona.Core.Tests.Study;
 
 /// <summary>

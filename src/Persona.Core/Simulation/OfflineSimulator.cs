@@ -6,7 +6,9 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.AI;
 
-namespace Persona.Llm;
+using Persona.Llm;
+
+namespace Persona.Simulation;
 
 /// <summary>
 /// The <c>offline</c> provider: a deterministic stand-in for a model, for dry runs and tests. Its

@@ -3,7 +3,9 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 
-namespace Persona.Llm;
+using Persona.Llm;
+
+namespace Persona.Simulation;
 
 /// <summary>
 /// A planted world for the offline simulator (data/llm/world.json, format <c>persona-world/1</c>):
@@ -75,6 +77,17 @@ public sealed class SimulatedWorld
     public IReadOnlyDictionary<string, IReadOnlyList<(string Match, double Weight)>> SurveyShifts { get; init; } = new Dictionary<string, IReadOnlyList<(string, double)>>();
 
     /// <summary>Loads a world file; null loads the bundled default. Errors name the file and field.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string File, long Length, DateTime Written), SimulatedWorld> s_shared = new();
+
+    /// <summary>The world of a file, read once per process while the file is unchanged (every simulated role of a run shares it).</summary>
+    public static SimulatedWorld Shared(string? path)
+    {
+        var file = Path.GetFullPath(path ?? BundledData.Path(BundledPath));
+        var info = new FileInfo(file);
+        if (!info.Exists) return Load(file); // its error
+        return s_shared.GetOrAdd((file, info.Length, info.LastWriteTimeUtc), _ => Load(file));
+    }
+
     public static SimulatedWorld Load(string? path)
     {
         var file = path ?? BundledData.Path(BundledPath);

@@ -3,7 +3,9 @@ using Microsoft.Extensions.AI;
 using Persona.Llm;
 using static Persona.Core.Tests.Llm.LlmTestKit;
 
-namespace Persona.Core.Tests.Llm;
+using Persona.Simulation;
+
+namespace Persona.Core.Tests.Simulation;
 
 public sealed class OfflineSimulatorTests
 {
