@@ -71,3 +71,14 @@ internal sealed class DeterministicRng
 
     private static ulong RotateLeft(ulong x, int k) => (x << k) | (x >> (64 - k));
 }
+
+/// <summary>A bare SplitMix64 stream: tiny, seedable, identical on every platform; for the simulator's and the pair schedule's cheap draws.</summary>
+internal sealed class SplitMixRng(ulong state)
+{
+    private ulong _s = state;
+
+    public ulong Next() => DeterministicRng.SplitMix64(ref _s);
+
+    /// <summary>Uniform in [0, 1) from the top 53 bits.</summary>
+    public double NextDouble() => (Next() >> 11) * (1.0 / (1UL << 53));
+}

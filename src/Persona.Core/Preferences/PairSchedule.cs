@@ -62,7 +62,7 @@ public static class PairSchedule
 
     public static IEnumerable<ScheduledPair> ForPersona(int personaIndex, PersonaInput persona, IReadOnlyList<QuestionInput> train, IReadOnlyList<QuestionInput> held, ScheduleOptions o)
     {
-        var rng = new SplitMix(Seed(o.Seed, persona.Id));
+        var rng = new SplitMixRng(Seed(o.Seed, persona.Id));
         var slot = 0;
         foreach (var i in Draw(rng, train.Count, o.TrainPrompts))
             yield return new ScheduledPair(personaIndex, persona, train[i], slot < o.TrainPairs ? PairSplit.Train : PairSplit.TestSeen, slot++);
@@ -74,7 +74,7 @@ public static class PairSchedule
         => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(personaId + "\u0001" + promptId)))[..24];
 
     /// <summary>k distinct indices of [0, n) in random order (partial Fisher-Yates on an index map, O(k) memory).</summary>
-    private static IEnumerable<int> Draw(SplitMix rng, int n, int k)
+    private static IEnumerable<int> Draw(SplitMixRng rng, int n, int k)
     {
         var swapped = new Dictionary<int, int>();
         for (var i = 0; i < k; i++)
@@ -92,18 +92,5 @@ public static class PairSchedule
         Span<byte> h = stackalloc byte[32];
         SHA256.HashData(Encoding.UTF8.GetBytes($"pairs-schedule\u0001{seed}\u0001{personaId}"), h);
         return BitConverter.ToUInt64(h[..8]);
-    }
-
-    private sealed class SplitMix(ulong state)
-    {
-        private ulong _s = state;
-
-        public ulong Next()
-        {
-            var z = _s += 0x9E3779B97F4A7C15UL;
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-            return z ^ (z >> 31);
-        }
     }
 }

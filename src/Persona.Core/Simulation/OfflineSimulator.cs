@@ -300,7 +300,7 @@ public sealed class OfflineSimulator : IChatClient
         return (int)(Hash("choice", _seedText, ctx.InputHash, path) % (ulong)count);
     }
 
-    private static string StringFor(string? property, JsonElement schema, Rng rng, GenContext ctx)
+    private static string StringFor(string? property, JsonElement schema, SplitMixRng rng, GenContext ctx)
     {
         var name = (property ?? "").ToLowerInvariant();
         string s;
@@ -330,7 +330,7 @@ public sealed class OfflineSimulator : IChatClient
 
     private string PlainText(IReadOnlyList<ChatMessage> messages, ChatOptions? options, string inputHash)
     {
-        var rng = new Rng(Hash("text", _seedText, inputHash));
+        var rng = new SplitMixRng(Hash("text", _seedText, inputHash));
         var frame = "";
         var words = 40 + (int)(rng.Next() % 80);
         var hint = LlmMetadata.SimulationHintOf(options);
@@ -376,7 +376,7 @@ public sealed class OfflineSimulator : IChatClient
         return words;
     }
 
-    private static string Sentence(Rng rng, List<string> promptWords, int n)
+    private static string Sentence(SplitMixRng rng, List<string> promptWords, int n)
     {
         var sb = new StringBuilder();
         for (var i = 0; i < n; i++)
@@ -390,7 +390,7 @@ public sealed class OfflineSimulator : IChatClient
         return sb.Append('.').ToString();
     }
 
-    private static string Words(Rng rng, int n)
+    private static string Words(SplitMixRng rng, int n)
     {
         var sb = new StringBuilder();
         for (var i = 0; i < n; i++)
@@ -401,7 +401,7 @@ public sealed class OfflineSimulator : IChatClient
         return sb.ToString();
     }
 
-    private Rng ValueRng(GenContext ctx, string path) => new(Hash("value", _seedText, ctx.InputHash, path));
+    private SplitMixRng ValueRng(GenContext ctx, string path) => new(Hash("value", _seedText, ctx.InputHash, path));
 
     private static string InputDigest(IReadOnlyList<ChatMessage> messages, ChatOptions? options)
     {
@@ -418,23 +418,5 @@ public sealed class OfflineSimulator : IChatClient
         Span<byte> h = stackalloc byte[32];
         SHA256.HashData(bytes, h);
         return BitConverter.ToUInt64(h[..8]);
-    }
-
-    private static double Unit(ulong x) => (x >> 11) * (1.0 / (1UL << 53));
-
-    /// <summary>SplitMix64: tiny, seedable, identical on every platform.</summary>
-    private sealed class Rng(ulong state)
-    {
-        private ulong _s = state;
-
-        public ulong Next()
-        {
-            var z = _s += 0x9E3779B97F4A7C15UL;
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-            return z ^ (z >> 31);
-        }
-
-        public double NextDouble() => Unit(Next());
     }
 }
