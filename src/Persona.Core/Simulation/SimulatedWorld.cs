@@ -77,15 +77,15 @@ public sealed class SimulatedWorld
     public IReadOnlyDictionary<string, IReadOnlyList<(string Match, double Weight)>> SurveyShifts { get; init; } = new Dictionary<string, IReadOnlyList<(string, double)>>();
 
     /// <summary>Loads a world file; null loads the bundled default. Errors name the file and field.</summary>
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string File, long Length, DateTime Written), SimulatedWorld> s_shared = new();
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string File, bool Bundled, long Length, DateTime Written), SimulatedWorld> s_shared = new();
 
     /// <summary>The world of a file, read once per process while the file is unchanged (every simulated role of a run shares it).</summary>
     public static SimulatedWorld Shared(string? path)
     {
         var file = Path.GetFullPath(path ?? BundledData.Path(BundledPath));
         var info = new FileInfo(file);
-        if (!info.Exists) return Load(file); // its error
-        return s_shared.GetOrAdd((file, info.Length, info.LastWriteTimeUtc), _ => Load(file));
+        if (!info.Exists) return Load(path); // its error
+        return s_shared.GetOrAdd((file, path is null, info.Length, info.LastWriteTimeUtc), _ => Load(path)); // the bundled world's Source names no machine path
     }
 
     public static SimulatedWorld Load(string? path)
