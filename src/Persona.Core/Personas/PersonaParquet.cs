@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Parquet;
 using Parquet.Schema;
+using Persona.Census;
 
 namespace Persona.Personas;
 
@@ -35,37 +36,97 @@ public static class PersonaParquet
             .Append(TraitsField)
             .Append(EnrichmentField));
 
+    /// <summary>Rows a row group: the file's bytes depend on it.</summary>
+    private const int GroupSize = 100_000;
+
     /// <summary>Writes the personas atomically (ids recomputed from content), in row groups of 100,000.</summary>
     public static Task WriteAsync(string path, IReadOnlyList<PersonaRecord> personas, CancellationToken ct = default) =>
         AtomicFile.WriteAsync(path, (s, token) => WriteAsync(s, personas, token), ct);
 
-    public static async Task WriteAsync(Stream stream, IReadOnlyList<PersonaRecord> personas, CancellationToken ct)
+    public static Task WriteAsync(Stream stream, IReadOnlyList<PersonaRecord> personas, CancellationToken ct) =>
+        WriteAsync(stream, personas, GroupSize, ct);
+
+    internal static Task WriteAsync(Stream stream, IReadOnlyList<PersonaRecord> personas, int groupSize, CancellationToken ct) =>
+        WriteGroupsAsync(stream, personas.Count, groupSize, (start, n) =>
+        {
+            var rows = personas.Skip(start).Take(n).Select(PersonaJson.WithId).ToArray();
+            return new Rows(_ => rows);
+        }, ct);
+
+    /// <summary>
+    /// The personas of a JSONL file of <paramref name="count"/> personas as parquet: the bytes
+    /// <see cref="WriteAsync(string, IReadOnlyList{PersonaRecord}, CancellationToken)"/> writes for
+    /// them, without holding them. A row group is a column at a time, so a group holds its
+    /// short columns (interned labels, ids, the small nested values) and one long one (a text
+    /// field or the census provenance) at once, each long column read from the file anew.
+    /// </summary>
+    public static Task WriteFromJsonlAsync(string path, string jsonlPath, int count, CancellationToken ct = default) =>
+        AtomicFile.WriteAsync(path, (s, token) => WriteFromJsonlAsync(s, jsonlPath, count, GroupSize, token), ct);
+
+    internal static Task WriteFromJsonlAsync(Stream stream, string jsonlPath, int count, int groupSize, CancellationToken ct) =>
+        WriteGroupsAsync(stream, count, groupSize, (start, n) =>
+        {
+            var light = new PersonaRecord[n];
+            var i = 0;
+            foreach (var p in Group(jsonlPath, start, n, ct))
+                light[i++] = p with
+                {
+                    DetailedJobDescription = null, DefiningQuirks = null, Mannerisms = null, PersonalTime = null, Lifestyle = null,
+                    Census = NoCensus,
+                };
+            if (i != n) throw new PersonaException($"'{jsonlPath}' holds {start + i} personas, not the {count} expected.");
+            return new Rows(heavy => heavy ? Group(jsonlPath, start, n, ct) : light);
+        }, ct);
+
+    private static readonly PersonaCensus NoCensus = new("", "", 0, "", null, 0, []);
+
+    /// <summary>Personas start..start+n-1 of a JSONL file, parsed one at a time.</summary>
+    private static IEnumerable<PersonaRecord> Group(string jsonlPath, int start, int n, CancellationToken ct)
+    {
+        var index = -1;
+        foreach (var (lineNo, line) in TextLines.Numbered(jsonlPath))
+        {
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            if (++index < start) continue;
+            if (index >= start + n) yield break;
+            if ((index & 0x3FF) == 0) ct.ThrowIfCancellationRequested();
+            // The id is the file's own: it was computed from the content when the line was written.
+            yield return PersonaJson.Parse(Encoding.UTF8.GetBytes(line), $"'{jsonlPath}', line {lineNo}");
+        }
+    }
+
+    /// <summary>
+    /// One row group's records, for one column at a time: <c>true</c> asks for them with their long
+    /// per-persona values (a source may read those anew for each such column), <c>false</c> without.
+    /// </summary>
+    private delegate IEnumerable<PersonaRecord> Rows(bool heavy);
+
+    private static async Task WriteGroupsAsync(Stream stream, int count, int groupSize, Func<int, int, Rows> group, CancellationToken ct)
     {
         var schema = Schema();
         var fields = schema.GetDataFields();
         var options = ParquetDefaults.Options();
         await using var writer = await ParquetWriter.CreateAsync(schema, stream, options, cancellationToken: ct);
-        const int groupSize = 100_000;
-        for (var start = 0; start < personas.Count || start == 0; start += groupSize)
+        for (var start = 0; start < count || start == 0; start += groupSize)
         {
             ct.ThrowIfCancellationRequested();
-            var rows = personas.Skip(start).Take(groupSize).Select(PersonaJson.WithId).ToArray();
+            var rows = group(start, Math.Min(groupSize, count - start));
             using var rg = writer.CreateRowGroup();
             var f = 0;
-            await rg.WriteAsync(fields[f++], rows.Select(p => p.Id).ToArray());
-            await rg.WriteAsync<int>(fields[f++], rows.Select(p => p.Age).ToArray(), null, null, ct);
+            await rg.WriteAsync(fields[f++], rows(false).Select(p => p.Id).ToArray());
+            await rg.WriteAsync<int>(fields[f++], rows(false).Select(p => p.Age).ToArray(), null, null, ct);
             foreach (var (_, get, _) in PersonaRecord.CensusLabels)
-                await rg.WriteAsync(fields[f++], rows.Select(get).ToArray());
-            await rg.WriteAsync<long>(fields[f++], rows.Select(p => p.Income).ToArray(), null, null, ct);
+                await rg.WriteAsync(fields[f++], rows(false).Select(get).ToArray());
+            await rg.WriteAsync<long>(fields[f++], rows(false).Select(p => p.Income).ToArray(), null, null, ct);
             foreach (var (_, get, _) in PersonaRecord.CensusLabelsAfterIncome)
-                await rg.WriteAsync(fields[f++], rows.Select(get).ToArray());
-            await rg.WriteAsync(fields[f++], rows.Select(p => p.BigFiveScores is null ? null : PersonaJson.ToJson(w => PersonaJson.WriteBigFive(w, p.BigFiveScores))).ToArray());
-            foreach (var (_, get, _) in PersonaRecord.TraitLabels)
-                await rg.WriteAsync(fields[f++], rows.Select(get).ToArray());
-            await rg.WriteAsync(fields[f++], rows.Select(p => PersonaJson.ToJson(w => PersonaJson.WriteCensus(w, p.Census))).ToArray());
-            await rg.WriteAsync(fields[f++], rows.Select(p => PersonaJson.ToJson(w => PersonaJson.WriteTraits(w, p.Traits))).ToArray());
-            await rg.WriteAsync(fields[f++], rows.Select(p => p.Enrichment is null ? null : PersonaJson.ToJson(w => PersonaJson.WriteEnrichment(w, p.Enrichment))).ToArray());
-            if (personas.Count == 0) break;
+                await rg.WriteAsync(fields[f++], rows(false).Select(get).ToArray());
+            await rg.WriteAsync(fields[f++], rows(false).Select(p => p.BigFiveScores is null ? null : PersonaJson.ToJson(w => PersonaJson.WriteBigFive(w, p.BigFiveScores))).ToArray());
+            foreach (var (key, get, _) in PersonaRecord.TraitLabels)
+                await rg.WriteAsync(fields[f++], rows(PersonaEnricher.FieldKeys.Contains(key)).Select(get).ToArray());
+            await rg.WriteAsync(fields[f++], rows(true).Select(p => PersonaJson.ToJson(w => PersonaJson.WriteCensus(w, p.Census))).ToArray());
+            await rg.WriteAsync(fields[f++], rows(false).Select(p => PersonaJson.ToJson(w => PersonaJson.WriteTraits(w, p.Traits))).ToArray());
+            await rg.WriteAsync(fields[f++], rows(false).Select(p => p.Enrichment is null ? null : PersonaJson.ToJson(w => PersonaJson.WriteEnrichment(w, p.Enrichment))).ToArray());
+            if (count == 0) break;
         }
     }
 
