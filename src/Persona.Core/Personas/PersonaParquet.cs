@@ -79,14 +79,7 @@ public static class PersonaParquet
             }
             if (i != n) throw new PersonaException($"'{jsonlPath}' holds {start + i} personas, not the {count} expected.");
             // A short column is let go once written; a long one is read when asked for.
-            return new GroupColumns(ages, incomes, key =>
-            {
-                if (columns.Remove(key, out var column)) return column;
-                // The columns written so far (and their encoding buffers) are garbage the GC has not yet
-                // collected: at 100,000 personas about 200 MB, under the census column the file's peak.
-                PersonaBuilder.ReleaseMemory();
-                return Group(jsonlPath, start, n, ct).Select(ByKey[key]).ToArray();
-            });
+            return new GroupColumns(ages, incomes, key => columns.Remove(key, out var column) ? column : Group(jsonlPath, start, n, ct).Select(ByKey[key]).ToArray());
         }, ct);
 
     /// <summary>
