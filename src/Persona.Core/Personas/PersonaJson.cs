@@ -154,11 +154,11 @@ public static class PersonaJson
         if (x.ValueKind != JsonValueKind.Object) throw Bad(where, "enrichment", "an object or null");
         static IReadOnlyList<string> Strings(JsonElement o, string key, string where) =>
             Required(o, key, where) is { ValueKind: JsonValueKind.Array } a
-                ? a.EnumerateArray().Select(v => v.ValueKind == JsonValueKind.String ? v.GetString()! : throw Bad(where, "enrichment." + key, "an array of strings")).ToArray()
+                ? a.EnumerateArray().Select(v => v.ValueKind == JsonValueKind.String ? Shared(v.GetString()!) : throw Bad(where, "enrichment." + key, "an array of strings")).ToArray()
                 : throw Bad(where, "enrichment." + key, "an array of strings");
         return new PersonaEnrichment(
-            RequiredString(x, "model", where),
-            RequiredString(x, "template_version", where),
+            Shared(RequiredString(x, "model", where)),
+            Shared(RequiredString(x, "template_version", where)),
             Strings(x, "categories", where),
             Strings(x, "fields", where),
             TryInt32(Required(x, "attempt", where), out var at) ? at : throw Bad(where, "enrichment.attempt", "an integer"),
@@ -168,8 +168,8 @@ public static class PersonaJson
                 JsonValueKind.False => false,
                 _ => throw Bad(where, "enrichment.simulated", "a boolean"),
             },
-            OptionalString(x, "check_model", where),
-            OptionalString(x, "check_template_version", where));
+            Shared(OptionalString(x, "check_model", where)),
+            Shared(OptionalString(x, "check_template_version", where)));
     }
 
     private static void WriteString(Utf8JsonWriter w, string key, string? value)
@@ -277,7 +277,7 @@ public static class PersonaJson
             Enrichment = ReadEnrichment(Optional(e, "enrichment"), where),
         };
         foreach (var (key, _, with) in PersonaRecord.CensusLabels.Concat(PersonaRecord.CensusLabelsAfterIncome).Concat(PersonaRecord.TraitLabels))
-            p = with(p, OptionalString(e, key, where));
+            p = with(p, PersonaEnricher.FieldKeys.Contains(key) ? OptionalString(e, key, where) : Shared(OptionalString(e, key, where)));
         return p;
     }
 
@@ -285,8 +285,8 @@ public static class PersonaJson
     {
         if (e is not { } b) return null;
         if (b.ValueKind != JsonValueKind.Object) throw Bad(where, "big_five_scores", "an object or null");
-        return new BigFive(RequiredString(b, "openness", where), RequiredString(b, "conscientiousness", where),
-            RequiredString(b, "extraversion", where), RequiredString(b, "agreeableness", where), RequiredString(b, "neuroticism", where));
+        return new BigFive(Shared(RequiredString(b, "openness", where)), Shared(RequiredString(b, "conscientiousness", where)),
+            Shared(RequiredString(b, "extraversion", where)), Shared(RequiredString(b, "agreeableness", where)), Shared(RequiredString(b, "neuroticism", where)));
     }
 
     internal static PersonaCensus ReadCensus(JsonElement c, string where)
@@ -299,9 +299,9 @@ public static class PersonaJson
         {
             codes.Add(prop.Value.ValueKind switch
             {
-                JsonValueKind.Number when TryInt64(prop.Value, out var n) => new PumsCode(prop.Name, n, null),
-                JsonValueKind.String => new PumsCode(prop.Name, null, prop.Value.GetString()),
-                JsonValueKind.Null => PumsCode.Blank(prop.Name),
+                JsonValueKind.Number when TryInt64(prop.Value, out var n) => new PumsCode(Shared(prop.Name), n, null),
+                JsonValueKind.String => new PumsCode(Shared(prop.Name), null, Shared(prop.Value.GetString())),
+                JsonValueKind.Null => PumsCode.Blank(Shared(prop.Name)),
                 _ => throw Bad(where, "census.codes." + prop.Name, "an integer, a string or null"),
             });
         }
@@ -311,16 +311,16 @@ public static class PersonaJson
             if (d.ValueKind != JsonValueKind.Object) throw Bad(where, "census.derived", "an object of strings or null");
             derived = new();
             foreach (var prop in d.EnumerateObject())
-                derived.Add(new(prop.Name, prop.Value.ValueKind == JsonValueKind.String
-                    ? prop.Value.GetString()!
+                derived.Add(new(Shared(prop.Name), prop.Value.ValueKind == JsonValueKind.String
+                    ? Shared(prop.Value.GetString()!)
                     : throw Bad(where, "census.derived." + prop.Name, "a string")));
         }
         return new PersonaCensus(
-            RequiredString(c, "vintage", where),
+            Shared(RequiredString(c, "vintage", where)),
             RequiredString(c, "serialno", where),
             TryInt32(Required(c, "sporder", where), out var sp) ? sp : throw Bad(where, "census.sporder", "an integer"),
-            RequiredString(c, "state", where),
-            OptionalString(c, "puma", where),
+            Shared(RequiredString(c, "state", where)),
+            Shared(OptionalString(c, "puma", where)),
             TryDouble(Required(c, "weight", where), out var w) ? w : throw Bad(where, "census.weight", "a number"),
             codes,
             derived);
@@ -329,8 +329,26 @@ public static class PersonaJson
     internal static PersonaTraits ReadTraits(JsonElement t, string where)
     {
         if (t.ValueKind != JsonValueKind.Object) throw Bad(where, "traits", "an object");
-        return new PersonaTraits(OptionalString(t, "source", where),
+        return new PersonaTraits(Shared(OptionalString(t, "source", where)),
             TryInt64(Required(t, "seed", where), out var s) ? s : throw Bad(where, "traits.seed", "an integer"));
+    }
+
+    // Labels, code names, provenance notes and model names repeat across personas (a census
+    // dictionary has a few thousand labels): one string each instead of one per persona keeps a
+    // population read back small (about a third of a read persona was repeated text). Bounded,
+    // so an odd file of free text in label fields cannot grow it without end.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> s_shared = new(StringComparer.Ordinal);
+    private static int s_sharedCount;
+    private const int SharedLimit = 1 << 16;
+
+    [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(s))]
+    internal static string? Shared(string? s)
+    {
+        if (s is null) return null;
+        if (s_shared.TryGetValue(s, out var one)) return one;
+        if (Volatile.Read(ref s_sharedCount) >= SharedLimit) return s;
+        if (s_shared.TryAdd(s, s)) { Interlocked.Increment(ref s_sharedCount); return s; }
+        return s_shared.TryGetValue(s, out one) ? one : s;
     }
 
     private static JsonElement Required(JsonElement e, string key, string where) =>

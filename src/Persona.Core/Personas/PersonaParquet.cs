@@ -35,37 +35,113 @@ public static class PersonaParquet
             .Append(TraitsField)
             .Append(EnrichmentField));
 
+    /// <summary>Rows a row group: the file's bytes depend on it.</summary>
+    private const int GroupSize = 100_000;
+
     /// <summary>Writes the personas atomically (ids recomputed from content), in row groups of 100,000.</summary>
     public static Task WriteAsync(string path, IReadOnlyList<PersonaRecord> personas, CancellationToken ct = default) =>
         AtomicFile.WriteAsync(path, (s, token) => WriteAsync(s, personas, token), ct);
 
-    public static async Task WriteAsync(Stream stream, IReadOnlyList<PersonaRecord> personas, CancellationToken ct)
+    public static Task WriteAsync(Stream stream, IReadOnlyList<PersonaRecord> personas, CancellationToken ct) =>
+        WriteAsync(stream, personas, GroupSize, ct);
+
+    internal static Task WriteAsync(Stream stream, IReadOnlyList<PersonaRecord> personas, int groupSize, CancellationToken ct) =>
+        WriteGroupsAsync(stream, personas.Count, groupSize, (start, n) =>
+        {
+            var rows = personas.Skip(start).Take(n).Select(PersonaJson.WithId).ToArray();
+            return new GroupColumns(rows.Select(p => p.Age).ToArray(), rows.Select(p => p.Income).ToArray(), key => rows.Select(ByKey[key]).ToArray());
+        }, ct);
+
+    /// <summary>
+    /// The personas of a JSONL file of <paramref name="count"/> personas as parquet: the bytes
+    /// <see cref="WriteAsync(string, IReadOnlyList{PersonaRecord}, CancellationToken)"/> writes for
+    /// them, without holding them. A row group is written a column at a time, so a group holds its
+    /// short columns (shared labels, ids, the small nested values: one read of the group) and one
+    /// long column (a text field or the census provenance: read anew for each) at once.
+    /// </summary>
+    public static Task WriteFromJsonlAsync(string path, string jsonlPath, int count, CancellationToken ct = default) =>
+        AtomicFile.WriteAsync(path, (s, token) => WriteFromJsonlAsync(s, jsonlPath, count, GroupSize, token), ct);
+
+    internal static Task WriteFromJsonlAsync(Stream stream, string jsonlPath, int count, int groupSize, CancellationToken ct) =>
+        WriteGroupsAsync(stream, count, groupSize, (start, n) =>
+        {
+            var shortColumns = StringColumns.Where(c => !c.Long).ToArray();
+            var columns = shortColumns.ToDictionary(c => c.Key, _ => new string?[n]);
+            var ages = new int[n];
+            var incomes = new long?[n];
+            var i = 0;
+            foreach (var p in Group(jsonlPath, start, n, ct))
+            {
+                ages[i] = p.Age;
+                incomes[i] = p.Income;
+                foreach (var c in shortColumns) columns[c.Key][i] = c.Get(p);
+                i++;
+            }
+            if (i != n) throw new PersonaException($"'{jsonlPath}' holds {start + i} personas, not the {count} expected.");
+            // A short column is let go once written; a long one is read when asked for.
+            return new GroupColumns(ages, incomes, key => columns.Remove(key, out var column) ? column : Group(jsonlPath, start, n, ct).Select(ByKey[key]).ToArray());
+        }, ct);
+
+    /// <summary>
+    /// The string columns: every column but age and income, by key. <c>Long</c>: a long value of each
+    /// persona's own (LM text, the census provenance), never held for a whole group beside the others.
+    /// The small nested values repeat (big five levels, enrichment provenance) and are shared.
+    /// </summary>
+    private static readonly (string Key, Func<PersonaRecord, string?> Get, bool Long)[] StringColumns =
+    [
+        ("id", p => p.Id, false),
+        .. PersonaRecord.CensusLabels.Select(l => (l.Key, l.Get, false)),
+        .. PersonaRecord.CensusLabelsAfterIncome.Select(l => (l.Key, l.Get, false)),
+        ("big_five_scores", p => p.BigFiveScores is null ? null : PersonaJson.Shared(PersonaJson.ToJson(w => PersonaJson.WriteBigFive(w, p.BigFiveScores))), false),
+        .. PersonaRecord.TraitLabels.Select(l => (l.Key, l.Get, PersonaEnricher.FieldKeys.Contains(l.Key))),
+        ("census", p => PersonaJson.ToJson(w => PersonaJson.WriteCensus(w, p.Census)), true),
+        ("traits", p => PersonaJson.ToJson(w => PersonaJson.WriteTraits(w, p.Traits)), false),
+        ("enrichment", p => p.Enrichment is null ? null : PersonaJson.Shared(PersonaJson.ToJson(w => PersonaJson.WriteEnrichment(w, p.Enrichment))), false),
+    ];
+
+    private static readonly Dictionary<string, Func<PersonaRecord, string?>> ByKey = StringColumns.ToDictionary(c => c.Key, c => c.Get);
+
+    /// <summary>Personas start..start+n-1 of a JSONL file, parsed one at a time.</summary>
+    private static IEnumerable<PersonaRecord> Group(string jsonlPath, int start, int n, CancellationToken ct)
+    {
+        var index = -1;
+        foreach (var (lineNo, line) in TextLines.Numbered(jsonlPath))
+        {
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            if (++index < start) continue;
+            if (index >= start + n) yield break;
+            if ((index & 0x3FF) == 0) ct.ThrowIfCancellationRequested();
+            // The id is the file's own: it was computed from the content when the line was written.
+            yield return PersonaJson.Parse(Encoding.UTF8.GetBytes(line), $"'{jsonlPath}', line {lineNo}");
+        }
+    }
+
+    /// <summary>One row group's columns, each asked for once, in file order.</summary>
+    private sealed class GroupColumns(int[] ages, long?[] incomes, Func<string, string?[]> strings)
+    {
+        public int[] Ages => ages;
+        public long?[] Incomes => incomes;
+        public string?[] Strings(string key) => strings(key);
+    }
+
+    private static async Task WriteGroupsAsync(Stream stream, int count, int groupSize, Func<int, int, GroupColumns> group, CancellationToken ct)
     {
         var schema = Schema();
         var fields = schema.GetDataFields();
         var options = ParquetDefaults.Options();
         await using var writer = await ParquetWriter.CreateAsync(schema, stream, options, cancellationToken: ct);
-        const int groupSize = 100_000;
-        for (var start = 0; start < personas.Count || start == 0; start += groupSize)
+        for (var start = 0; start < count || start == 0; start += groupSize)
         {
             ct.ThrowIfCancellationRequested();
-            var rows = personas.Skip(start).Take(groupSize).Select(PersonaJson.WithId).ToArray();
+            var columns = group(start, Math.Min(groupSize, count - start));
             using var rg = writer.CreateRowGroup();
-            var f = 0;
-            await rg.WriteAsync(fields[f++], rows.Select(p => p.Id).ToArray());
-            await rg.WriteAsync<int>(fields[f++], rows.Select(p => p.Age).ToArray(), null, null, ct);
-            foreach (var (_, get, _) in PersonaRecord.CensusLabels)
-                await rg.WriteAsync(fields[f++], rows.Select(get).ToArray());
-            await rg.WriteAsync<long>(fields[f++], rows.Select(p => p.Income).ToArray(), null, null, ct);
-            foreach (var (_, get, _) in PersonaRecord.CensusLabelsAfterIncome)
-                await rg.WriteAsync(fields[f++], rows.Select(get).ToArray());
-            await rg.WriteAsync(fields[f++], rows.Select(p => p.BigFiveScores is null ? null : PersonaJson.ToJson(w => PersonaJson.WriteBigFive(w, p.BigFiveScores))).ToArray());
-            foreach (var (_, get, _) in PersonaRecord.TraitLabels)
-                await rg.WriteAsync(fields[f++], rows.Select(get).ToArray());
-            await rg.WriteAsync(fields[f++], rows.Select(p => PersonaJson.ToJson(w => PersonaJson.WriteCensus(w, p.Census))).ToArray());
-            await rg.WriteAsync(fields[f++], rows.Select(p => PersonaJson.ToJson(w => PersonaJson.WriteTraits(w, p.Traits))).ToArray());
-            await rg.WriteAsync(fields[f++], rows.Select(p => p.Enrichment is null ? null : PersonaJson.ToJson(w => PersonaJson.WriteEnrichment(w, p.Enrichment))).ToArray());
-            if (personas.Count == 0) break;
+            foreach (var field in fields)
+            {
+                if (field.Name == AgeField.Name) await rg.WriteAsync<int>(field, columns.Ages, null, null, ct);
+                else if (field.Name == IncomeField.Name) await rg.WriteAsync<long>(field, columns.Incomes, null, null, ct);
+                else await rg.WriteAsync((DataField<string>)field, columns.Strings(field.Name));
+            }
+            if (count == 0) break;
         }
     }
 

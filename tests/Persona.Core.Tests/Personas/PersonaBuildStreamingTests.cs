@@ -1,0 +1,135 @@
+using System.Text.Json;
+using Persona.Core.Tests.Census;
+using Persona.Llm;
+using Persona.Personas;
+
+namespace Persona.Core.Tests.Personas;
+
+/// <summary>
+/// The build streams its population to its files instead of holding it (memory flat in personas):
+/// what it writes must be what the held population would have given, and a build that stops
+/// must leave no file behind.
+/// </summary>
+public sealed class PersonaBuildStreamingTests : IDisposable
+{
+    private readonly CensusFixtures.TempDir _tmp = new();
+    public void Dispose() => _tmp.Dispose();
+
+    private LlmRuntime Offline(string name) => LlmRuntime.Open(new LlmRuntimeOptions
+    {
+        Model = "offline",
+        RunDirectory = _tmp.File(name),
+        Environment = _ => null,
+    });
+
+    [Fact]
+    public async Task A_written_build_streams_the_population_the_held_build_returns()
+    {
+        var outDir = _tmp.File("out");
+        PersonaBuildResult written, held;
+        await using (var rt = Offline("rw"))
+            written = await PersonaBuilder.BuildAsync(PersonaBuilderTests.Options(25, outDir) with { ModelLabel = rt.ModelIdentity }, rt.ChatClient);
+        await using (var rt = Offline("rh"))
+            held = await PersonaBuilder.BuildAsync(PersonaBuilderTests.Options(25, null) with { ModelLabel = rt.ModelIdentity }, rt.ChatClient);
+
+        Assert.Equal(held.Personas, written.Personas);
+        Assert.Equal(held.Rejections.Count, written.Rejections.Count);
+        Assert.Equal(held.Rejections.Select(Json), written.Rejections.Select(Json));
+        Assert.True(held.Report.Rejected > 0, "the simulator's coin-flip verdicts must reject some draws, or the log is not exercised");
+        Assert.Equal(Json(held.Report), Json(written.Report));
+        Assert.Equal(Json(held.Split), Json(written.Split));
+
+        // The files hold exactly the held population: the JSONL and parquet writers given the records
+        // write the bytes the streamed build wrote.
+        var jsonl = new MemoryStream();
+        await PersonaJsonl.WriteAsync(jsonl, held.Personas, default);
+        Assert.Equal(jsonl.ToArray(), File.ReadAllBytes(Path.Combine(outDir, PersonaBuilder.PersonasJsonl)));
+        var parquet = new MemoryStream();
+        await PersonaParquet.WriteAsync(parquet, held.Personas, default);
+        Assert.Equal(parquet.ToArray(), File.ReadAllBytes(Path.Combine(outDir, PersonaBuilder.PersonasParquet)));
+        Assert.Equal(held.Rejections.Select(Json), PersonaBuilder.ReadRejections(Path.Combine(outDir, PersonaBuilder.RejectionsFile)).Select(Json));
+        Assert.Empty(Directory.GetFiles(outDir, "*.tmp", SearchOption.AllDirectories).Concat(Directory.GetFiles(outDir, ".*")));
+    }
+
+    [Theory]
+    [InlineData(7)]  // several row groups, the last one short
+    [InlineData(25)] // one group, exactly full
+    [InlineData(100)]
+    public async Task Parquet_written_from_the_jsonl_has_the_bytes_of_the_records_written_whole(int groupSize)
+    {
+        var outDir = _tmp.File("g" + groupSize);
+        PersonaBuildResult built;
+        await using (var rt = Offline("r" + groupSize))
+            built = await PersonaBuilder.BuildAsync(PersonaBuilderTests.Options(25, outDir) with { ModelLabel = rt.ModelIdentity }, rt.ChatClient);
+        var records = built.Personas.ToList();
+        var whole = new MemoryStream();
+        await PersonaParquet.WriteAsync(whole, records, groupSize, default);
+        var streamed = new MemoryStream();
+        await PersonaParquet.WriteFromJsonlAsync(streamed, Path.Combine(outDir, PersonaBuilder.PersonasJsonl), records.Count, groupSize, default);
+        Assert.Equal(whole.ToArray(), streamed.ToArray());
+
+        // A file shorter than the count it is written for is refused, not padded.
+        var err = await Assert.ThrowsAsync<PersonaException>(() =>
+            PersonaParquet.WriteFromJsonlAsync(new MemoryStream(), Path.Combine(outDir, PersonaBuilder.PersonasJsonl), records.Count + 1, groupSize, default));
+        Assert.Contains("holds 25 personas", err.Message);
+    }
+
+    [Fact]
+    public async Task A_build_stopped_midway_leaves_no_file_and_no_temporary_file()
+    {
+        var outDir = _tmp.File("stopped");
+        using var stop = new CancellationTokenSource();
+        await using var rt = Offline("rs");
+        var progress = new SyncProgress<PersonaBuildProgress>(p => { if (p.Stage == "personas" && p.Done >= 5) stop.Cancel(); });
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+            PersonaBuilder.BuildAsync(PersonaBuilderTests.Options(40, outDir) with { ModelLabel = rt.ModelIdentity, Concurrency = 1 }, rt.ChatClient, progress, stop.Token));
+        Assert.True(Directory.Exists(outDir), "the build had opened its files");
+        Assert.Empty(Directory.GetFiles(outDir));
+    }
+
+    [Fact]
+    public async Task An_atomic_file_opened_for_streaming_appears_only_when_committed()
+    {
+        var path = _tmp.File("atomic/a.txt");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, "previous");
+        await using (var w = AtomicFile.Open(path))
+        {
+            await w.Stream.WriteAsync("half"u8.ToArray());
+            Assert.Equal("previous", File.ReadAllText(path));
+        }
+        Assert.Equal("previous", File.ReadAllText(path));
+        Assert.Equal([path], Directory.GetFiles(Path.GetDirectoryName(path)!));
+
+        await using (var w = AtomicFile.Open(path))
+        {
+            await w.Stream.WriteAsync("whole"u8.ToArray());
+            await w.CommitAsync();
+        }
+        Assert.Equal("whole", File.ReadAllText(path));
+        Assert.Equal([path], Directory.GetFiles(Path.GetDirectoryName(path)!));
+    }
+
+    [Fact]
+    public async Task Personas_read_back_share_their_labels_but_not_their_free_text()
+    {
+        var outDir = _tmp.File("shared");
+        await using (var rt = Offline("rl"))
+            await PersonaBuilder.BuildAsync(PersonaBuilderTests.Options(20, outDir) with { ModelLabel = rt.ModelIdentity }, rt.ChatClient);
+        var a = await PersonaFiles.ReadAsync(Path.Combine(outDir, PersonaBuilder.PersonasJsonl));
+        var b = await PersonaFiles.ReadAsync(Path.Combine(outDir, PersonaBuilder.PersonasJsonl));
+        // The same label read twice (two reads of one file) is one string, in every labelled place.
+        Assert.Same(a[0].Sex, b[0].Sex);
+        Assert.Same(a[0].Census.Vintage, b[0].Census.Vintage);
+        Assert.Same(a[0].Census.Codes[0].Variable, b[0].Census.Codes[0].Variable);
+        Assert.Same(a[0].Enrichment!.Model, b[0].Enrichment!.Model);
+        Assert.Same(a[0].BigFiveScores!.Openness, b[0].BigFiveScores!.Openness);
+        var sexes = a.Select(p => p.Sex).OfType<string>().GroupBy(x => x).Where(g => g.Count() > 1).First();
+        Assert.All(sexes, s => Assert.Same(sexes.First(), s));
+        // Free text is each persona's own: never pooled, so a population of long texts cannot fill the pool.
+        Assert.NotSame(a[0].DetailedJobDescription, b[0].DetailedJobDescription);
+        Assert.Equal(a[0].DetailedJobDescription, b[0].DetailedJobDescription);
+    }
+
+    private static string Json<T>(T value) => JsonSerializer.Serialize(value, BuildJson.Options);
+}
