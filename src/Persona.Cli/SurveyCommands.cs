@@ -74,6 +74,7 @@ internal static class SurveyCommands
             var outDir = parse.GetValue(output)!;
             var surveyPath = parse.GetValue(survey) ?? SurveySet.BundledPath;
             var target = Path.Combine(outDir, SurveyResultsJson.FileName);
+            var retrieved = RecordClock.Now(); // a bad SOURCE_DATE_EPOCH is refused before anything is written
             OutputPaths.EnsureFolderTarget(outDir, "--out");
             OutputPaths.EnsureFolderSparesInputs(outDir, "--out", [SurveyResultsJson.FileName], ("--predictions", predPath), ("--survey", surveyPath));
 
@@ -85,7 +86,7 @@ internal static class SurveyCommands
             await AtomicFile.WriteAsync(target, (s, _) => { SurveyResultsJson.Write(s, results, predPath); return Task.CompletedTask; }, ct);
             await SurveyHeatmap.WriteAsync(outDir, results, simulated: false, ct);
             var eee = await SurveyEveryEvalEver.WriteAsync(Path.Combine(outDir, SurveyEveryEvalEver.Folder), set, [new SurveyEeeEntry("predictions", results)],
-                parse.GetValue(model)!, elicitation: null, simulated: false, DateTimeOffset.UtcNow, ct);
+                parse.GetValue(model)!, elicitation: null, simulated: false, retrieved, ct);
             Render(console, results, rows.Count);
             console.MarkupLineInterpolated($"wrote [bold]{Path.GetFullPath(target)}[/], the heat map {Path.Combine(SurveyHeatmap.Folder, SurveyHeatmap.FileName)} and an Every Eval Ever record ({eee.Results} results, {eee.Rows} instances) in {Path.GetFullPath(Path.GetDirectoryName(eee.Aggregate)!)}");
             return 0;

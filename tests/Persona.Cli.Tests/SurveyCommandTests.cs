@@ -132,6 +132,50 @@ public sealed class SurveyCommandTests : IDisposable
         Assert.Contains("replace its own input", text);
     }
 
+    /// <summary>The built binary in its own process: SOURCE_DATE_EPOCH is process-wide, and in-process tests run in parallel.</summary>
+    private static async Task<(int Code, string Stderr)> RunBuilt(IReadOnlyDictionary<string, string> env, params string[] args)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "persona")) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var (k, v) in env) psi.Environment[k] = v;
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        await stdout;
+        return (p.ExitCode, await stderr);
+    }
+
+    [Fact]
+    public async Task With_SOURCE_DATE_EPOCH_two_scorings_write_the_same_Every_Eval_Ever_bytes_and_a_bad_value_is_a_short_error()
+    {
+        var survey = Write("survey-epoch.jsonl", Survey);
+        var preds = Write("preds-epoch.jsonl", string.Join("\n",
+            """{"qkey":"q1","attribute":"POLPARTY","group":"Democrat","distribution":[0.2,0.3,0.5]}""",
+            """{"qkey":"q2","attribute":"POLPARTY","group":"Democrat","distribution":[0.6,0.4]}"""));
+        var env = new Dictionary<string, string> { ["SOURCE_DATE_EPOCH"] = "1700000000" };
+        string Aggregate(string dir) => Assert.Single(Directory.GetFiles(Path.Combine(dir, "every-eval-ever"), "*.json"));
+        var a = Path.Combine(_dir, "epoch-a");
+        var b = Path.Combine(_dir, "epoch-b");
+        foreach (var dir in new[] { a, b })
+        {
+            var (code, err) = await RunBuilt(env, "survey", "score", "--predictions", preds, "--survey", survey, "--out", dir, "--resamples", "100", "--model", "openai:gpt-4o-mini");
+            Assert.True(code == 0, err);
+            if (dir == a) await Task.Delay(1100); // a second apart: without the variable the timestamps would differ
+        }
+        Assert.Equal(await File.ReadAllBytesAsync(Aggregate(a)), await File.ReadAllBytesAsync(Aggregate(b)));
+        using (var doc = JsonDocument.Parse(await File.ReadAllTextAsync(Aggregate(a))))
+            Assert.Equal("1700000000", doc.RootElement.GetProperty("retrieved_timestamp").GetString());
+
+        var (bad, stderr) = await RunBuilt(new Dictionary<string, string> { ["SOURCE_DATE_EPOCH"] = "yesterday" },
+            "survey", "score", "--predictions", preds, "--survey", survey, "--out", Path.Combine(_dir, "epoch-bad"), "--model", "openai:gpt-4o-mini");
+        Assert.Equal(1, bad);
+        Assert.Contains("SOURCE_DATE_EPOCH='yesterday': expected whole seconds", stderr);
+        Assert.DoesNotContain("   at ", stderr);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "epoch-bad", "every-eval-ever")), "nothing is written before the error");
+        Assert.False(File.Exists(Path.Combine(_dir, "epoch-bad", "survey-results.json")), "nothing is written before the error");
+    }
+
     [Fact]
     public async Task Score_writes_an_Every_Eval_Ever_record_that_keeps_the_schema_and_the_scores()
     {

@@ -108,6 +108,7 @@ public sealed record TestbedOptions
     public void Validate()
     {
         if (Personas < 2) throw new PersonaException($"--personas {Personas}: a population needs at least 2 personas.");
+        RecordClock.Now(); // a bad SOURCE_DATE_EPOCH is refused before any call, not at the survey stage
         Schedule.Validate();
         if (BenchQuestionsPerPersona < 1) throw new PersonaException("--bench-questions must be at least 1.");
         if (BenchBestOfN != 0 && BenchBestOfN is < 2 or > Benchmark.BestOfN.MaxN) throw new PersonaException($"--best-of-n {BenchBestOfN}: expected 0 (no rm_best_of_n) or 2 to {Benchmark.BestOfN.MaxN}.");

@@ -75,7 +75,7 @@ public static class TestbedStageRunner
         await Write(Survey.SurveyStage.UnsteeredFile, r2.Unsteered).ConfigureAwait(false);
         foreach (var (mode, x) in r2.Steered) await Write(Survey.SurveyStage.SteeredFile(mode), x).ConfigureAwait(false);
         await AtomicFile.WriteAsync(Path.Combine(dir, Survey.SurveyStage.ModesFile), (st, _) => { Survey.SurveyResultsJson.WriteModes(st, r2, simulated); return Task.CompletedTask; }, c.Stop).ConfigureAwait(false);
-        await Survey.SurveyStage.WriteExtrasAsync(dir, survey, r2, c.Runtime.Role(TestbedRoles.Judge).Identity.Identity, o.SurveyElicitation, simulated, DateTimeOffset.UtcNow, c.Stop).ConfigureAwait(false);
+        await Survey.SurveyStage.WriteExtrasAsync(dir, survey, r2, c.Runtime.Role(TestbedRoles.Judge).Identity.Identity, o.SurveyElicitation, simulated, RecordClock.Now(), c.Stop).ConfigureAwait(false);
         double? D(Survey.SurveyResults? x) => x is null ? null : Math.Round(x.Overall.MeanDistance, 6);
         var any = r2.Panel ?? r2.Unsteered ?? r2.Steered.Values.First();
         return new SurveyStageResult(questions.Count, survey.Questions.Count, panel.Count, samples.Count, r2.Failed, o.SurveyModes, o.SurveyElicitation,
