@@ -337,19 +337,10 @@ public static class PersonaJson
     // dictionary has a few thousand labels): one string each instead of one per persona keeps a
     // population read back small (about a third of a read persona was repeated text). Bounded,
     // so an odd file of free text in label fields cannot grow it without end.
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> s_shared = new(StringComparer.Ordinal);
-    private static int s_sharedCount;
-    private const int SharedLimit = 1 << 16;
+    private static readonly StringPool s_shared = new(limit: 1 << 16);
 
     [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(s))]
-    internal static string? Shared(string? s)
-    {
-        if (s is null) return null;
-        if (s_shared.TryGetValue(s, out var one)) return one;
-        if (Volatile.Read(ref s_sharedCount) >= SharedLimit) return s;
-        if (s_shared.TryAdd(s, s)) { Interlocked.Increment(ref s_sharedCount); return s; }
-        return s_shared.TryGetValue(s, out one) ? one : s;
-    }
+    internal static string? Shared(string? s) => s_shared.Get(s);
 
     private static JsonElement Required(JsonElement e, string key, string where) =>
         e.TryGetProperty(key, out var v) && v.ValueKind != JsonValueKind.Null

@@ -152,7 +152,7 @@ public static class TestbedDryRun
     /// </summary>
     private static async Task<double> PilotAttemptsAsync(TestbedOptions o, LlmRuntimeOptions runtime, ModelSpec writer, IReadOnlyList<SourcePrompt> prompts, CancellationToken ct)
     {
-        using var sim = new OfflineSimulator(runtime.OfflineSeed, new Lazy<SimulatedWorld>(() => SimulatedWorld.Load(runtime.WorldPath)), writer.Name);
+        using var sim = new OfflineSimulator(runtime.OfflineSeed, new Lazy<SimulatedWorld>(() => SimulatedWorld.Shared(runtime.WorldPath)), writer.Name);
         var built = await PersonaBuilder.BuildAsync(new PersonaBuildOptions { N = Math.Min(o.Personas, PilotPersonas), Seed = o.Seed }, sim, null, ct).ConfigureAwait(false);
         var personas = built.Personas.Select(r =>
         {
