@@ -1,0 +1,76 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+
+namespace Persona.TestSupport;
+
+/// <summary>
+/// Gives each test process its own temporary root and removes it when the process ends.
+/// Tests (and the `persona` processes they start) write runs, stores and caches under
+/// <see cref="Path.GetTempPath"/>; left there, a day of test runs filled the disk and a later run
+/// failed with "No space left on device". Redirecting TMPDIR once, here, covers every test without
+/// each one remembering to clean up, and a root whose process is gone (a killed run) is swept by
+/// the next one.
+/// </summary>
+internal static class TestScratch
+{
+    private const string Prefix = "persona-test-";
+
+    public static string Root { get; private set; } = Path.GetTempPath();
+
+    [ModuleInitializer]
+    [SuppressMessage("Usage", "CA2255", Justification = "Runs once per test assembly, before any test, so every temporary path lands in the process's own root.")]
+    internal static void Init()
+    {
+        var system = Path.GetTempPath();
+        SweepOrphans(system);
+        var assembly = typeof(TestScratch).Assembly.GetName().Name ?? "tests";
+        Root = Path.Combine(system, $"{Prefix}{Environment.ProcessId}-{assembly}");
+        Directory.CreateDirectory(Root);
+        // Path.GetTempPath reads TMPDIR on each call on Unix, and child processes inherit it.
+        Environment.SetEnvironmentVariable("TMPDIR", Root + Path.DirectorySeparatorChar);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => TryDelete(Root);
+    }
+
+    private static void SweepOrphans(string system)
+    {
+        foreach (var dir in Directory.EnumerateDirectories(system, Prefix + "*"))
+        {
+            var name = Path.GetFileName(dir).AsSpan(Prefix.Length);
+            var dash = name.IndexOf('-');
+            if (dash <= 0 || !int.TryParse(name[..dash], out var pid)) continue;
+            if (!IsAlive(pid)) TryDelete(dir);
+        }
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        try
+        {
+            using var p = System.Diagnostics.Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    private static void TryDelete(string dir)
+    {
+        try
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A file still held open (a browser's profile) is left to the next sweep.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}
