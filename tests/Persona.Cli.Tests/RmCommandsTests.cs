@@ -146,5 +146,21 @@ public sealed class RmCommandsTests
         Assert.NotEqual(0, code);
         Assert.Contains("persona-rm-model/1", err);
         Assert.DoesNotContain("   at ", err);
+
+        // A damaged model file names the field to look at, by its path, not a .NET exception's text.
+        const string settings = "\"settings\":{\"seed\":1,\"lambda\":1,\"shrink\":1,\"prototypes\":4,\"max_iterations\":50}";
+        const string featuriser = "\"featuriser\":{\"kind\":\"lexical\",\"dimensions\":4,\"ngrams\":1}";
+        foreach (var (body, field) in new[]
+        {
+            ($"{{\"format\":\"persona-rm-model/1\",\"name\":\"global\",{settings},{featuriser},\"dim\":4,\"parameters\":{{\"w\":[0,0,0,0]}}}}", "settings.rank"),
+            ($"{{\"format\":\"persona-rm-model/1\",\"name\":\"global\",{settings.Replace("\"seed\":1", "\"seed\":1,\"rank\":2")},{featuriser},\"dim\":4,\"parameters\":{{\"w\":[0,\"x\",0,0]}}}}", "parameters.w[1]"),
+        })
+        {
+            File.WriteAllText(Path.Combine(dir, "m", "model.json"), body);
+            (code, _, err) = await Cli.RunSplit("rm", "score", "--model", Path.Combine(dir, "m"), "--pairs", Path.Combine(dir, "nowhere"));
+            Assert.NotEqual(0, code);
+            Assert.Contains($"field \"{field}\"", err);
+            Assert.DoesNotContain("   at ", err);
+        }
     }
 }

@@ -94,15 +94,6 @@ public abstract class RewardModel
         foreach (var x in xs) w.WriteNumberValue(Math.Round(x, 7));
         w.WriteEndArray();
     }
-
-    internal static double[] ReadArray(JsonElement n, string what)
-    {
-        if (n.ValueKind != JsonValueKind.Array) throw new PersonaException($"model file: '{what}' is missing or not an array.");
-        var a = new double[n.GetArrayLength()];
-        var i = 0;
-        foreach (var x in n.EnumerateArray()) a[i++] = x.GetDouble();
-        return a;
-    }
 }
 
 /// <summary>One Bradley-Terry model for everyone: logistic regression on the feature difference (the majority baseline).</summary>

@@ -354,49 +354,81 @@ public static class RmTrack
         var root = doc.RootElement;
         if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("format", out var format) || format.ValueKind != JsonValueKind.String || format.GetString() != ModelFormat)
             throw new PersonaException($"{file}: expected \"format\": \"{ModelFormat}\".");
-        try
+        // Each read names the field's path, so a damaged or hand-edited model file says what to look at.
+        PersonaException Bad(string path, string expected) =>
+            new($"{file}: field \"{path}\" is missing or not {expected}; retrain with `persona rm train`.");
+        JsonElement Get(JsonElement parent, string path)
         {
-            var st = root.GetProperty("settings");
-            var settings = new RmTrainOptions
-            {
-                Seed = st.GetProperty("seed").GetInt64(), Lambda = st.GetProperty("lambda").GetDouble(), Shrink = st.GetProperty("shrink").GetDouble(),
-                Rank = st.GetProperty("rank").GetInt32(), Prototypes = st.GetProperty("prototypes").GetInt32(), MaxIterations = st.GetProperty("max_iterations").GetInt32(),
-            };
-            var f = root.GetProperty("featuriser");
-            var idf = f.TryGetProperty("idf", out var idfs) && idfs.ValueKind != JsonValueKind.Null ? RewardModel.ReadArray(idfs, "featuriser.idf") : null;
-            var spec = new FeaturiserSpec(f.GetProperty("kind").GetString()!, f.GetProperty("dimensions").GetInt32(), f.GetProperty("ngrams").GetInt32(), idf,
-                !f.TryGetProperty("l2", out var l2) || l2.GetBoolean());
-            var dim = root.GetProperty("dim").GetInt32();
-            var p = root.GetProperty("parameters");
-            double[] Array(string name) => RewardModel.ReadArray(p.TryGetProperty(name, out var a) ? a : default, name);
-            return root.GetProperty("name").GetString() switch
-            {
-                GlobalBt.ModelName => new GlobalBt { W = Array("w"), Featuriser = spec, Settings = settings, Dim = dim },
-                PerPersona.ModelName => new PerPersona
-                {
-                    Global = Array("global"), Featuriser = spec, Settings = settings, Dim = dim,
-                    Offsets = p.GetProperty("offsets").EnumerateObject().ToDictionary(kv => kv.Name, kv => new SparseVector(
-                        [.. kv.Value.GetProperty("index").EnumerateArray().Select(x => x.GetInt32())],
-                        [.. RewardModel.ReadArray(kv.Value.GetProperty("value"), "offsets").Select(x => (float)x)]), StringComparer.Ordinal),
-                },
-                Conditioned.ModelName => new Conditioned
-                {
-                    PersonaDim = p.GetProperty("persona_dim").GetInt32(), W = Array("w"), U = Array("u"), V = Array("v"),
-                    Featuriser = spec, Settings = settings, Dim = dim,
-                },
-                IdealPoints.ModelName => new IdealPoints
-                {
-                    Prototypes = Array("prototypes"), MeanLogits = Array("mean_logits"),
-                    Mixtures = p.GetProperty("mixtures").EnumerateObject().ToDictionary(kv => kv.Name, kv => RewardModel.ReadArray(kv.Value, "mixtures"), StringComparer.Ordinal),
-                    Featuriser = spec, Settings = settings, Dim = dim,
-                },
-                var other => throw new PersonaException($"{file}: unknown model '{other}'."),
-            };
+            var name = path[(path.LastIndexOf('.') + 1)..];
+            return parent.ValueKind == JsonValueKind.Object && parent.TryGetProperty(name, out var v) ? v : throw Bad(path, "present");
         }
-        catch (Exception ex) when (ex is InvalidOperationException or FormatException or KeyNotFoundException or ArgumentNullException)
+        JsonElement Obj(JsonElement parent, string path) => Get(parent, path) is { ValueKind: JsonValueKind.Object } v ? v : throw Bad(path, "an object");
+        long Long(JsonElement parent, string path) => Get(parent, path) is { ValueKind: JsonValueKind.Number } v && v.TryGetInt64(out var x) ? x : throw Bad(path, "an integer");
+        int Int(JsonElement parent, string path) => Get(parent, path) is { ValueKind: JsonValueKind.Number } v && v.TryGetInt32(out var x) ? x : throw Bad(path, "an integer");
+        double Num(JsonElement parent, string path) => Get(parent, path) is { ValueKind: JsonValueKind.Number } v && v.TryGetDouble(out var x) ? x : throw Bad(path, "a number");
+        string Str(JsonElement parent, string path) => Get(parent, path) is { ValueKind: JsonValueKind.String } v ? v.GetString()! : throw Bad(path, "a string");
+        double[] Numbers(JsonElement n, string path)
         {
-            throw new PersonaException($"{file}: a field is missing or of the wrong type ({ex.Message}); retrain with `persona rm train`.");
+            if (n.ValueKind != JsonValueKind.Array) throw Bad(path, "an array of numbers");
+            var a = new double[n.GetArrayLength()];
+            var i = 0;
+            foreach (var x in n.EnumerateArray())
+            {
+                a[i] = x.ValueKind == JsonValueKind.Number && x.TryGetDouble(out var d) ? d : throw Bad($"{path}[{i}]", "a number");
+                i++;
+            }
+            return a;
         }
+        int[] Ints(JsonElement n, string path)
+        {
+            if (n.ValueKind != JsonValueKind.Array) throw Bad(path, "an array of integers");
+            var a = new int[n.GetArrayLength()];
+            var i = 0;
+            foreach (var x in n.EnumerateArray())
+            {
+                a[i] = x.ValueKind == JsonValueKind.Number && x.TryGetInt32(out var d) ? d : throw Bad($"{path}[{i}]", "an integer");
+                i++;
+            }
+            return a;
+        }
+        IEnumerable<JsonProperty> Members(JsonElement parent, string path) => Obj(parent, path).EnumerateObject();
+
+        var st = Obj(root, "settings");
+        var settings = new RmTrainOptions
+        {
+            Seed = Long(st, "settings.seed"), Lambda = Num(st, "settings.lambda"), Shrink = Num(st, "settings.shrink"),
+            Rank = Int(st, "settings.rank"), Prototypes = Int(st, "settings.prototypes"), MaxIterations = Int(st, "settings.max_iterations"),
+        };
+        var f = Obj(root, "featuriser");
+        var idf = f.TryGetProperty("idf", out var idfs) && idfs.ValueKind != JsonValueKind.Null ? Numbers(idfs, "featuriser.idf") : null;
+        var l2 = !f.TryGetProperty("l2", out var l2Field) || (l2Field.ValueKind is JsonValueKind.True or JsonValueKind.False ? l2Field.GetBoolean() : throw Bad("featuriser.l2", "true or false"));
+        var spec = new FeaturiserSpec(Str(f, "featuriser.kind"), Int(f, "featuriser.dimensions"), Int(f, "featuriser.ngrams"), idf, l2);
+        var dim = Int(root, "dim");
+        var p = Obj(root, "parameters");
+        double[] Array(string name) => Numbers(Get(p, "parameters." + name), "parameters." + name);
+        return Str(root, "name") switch
+        {
+            GlobalBt.ModelName => new GlobalBt { W = Array("w"), Featuriser = spec, Settings = settings, Dim = dim },
+            PerPersona.ModelName => new PerPersona
+            {
+                Global = Array("global"), Featuriser = spec, Settings = settings, Dim = dim,
+                Offsets = Members(p, "parameters.offsets").ToDictionary(kv => kv.Name, kv => new SparseVector(
+                    Ints(Get(kv.Value, $"parameters.offsets.{kv.Name}.index"), $"parameters.offsets.{kv.Name}.index"),
+                    [.. Numbers(Get(kv.Value, $"parameters.offsets.{kv.Name}.value"), $"parameters.offsets.{kv.Name}.value").Select(x => (float)x)]), StringComparer.Ordinal),
+            },
+            Conditioned.ModelName => new Conditioned
+            {
+                PersonaDim = Int(p, "parameters.persona_dim"), W = Array("w"), U = Array("u"), V = Array("v"),
+                Featuriser = spec, Settings = settings, Dim = dim,
+            },
+            IdealPoints.ModelName => new IdealPoints
+            {
+                Prototypes = Array("prototypes"), MeanLogits = Array("mean_logits"),
+                Mixtures = Members(p, "parameters.mixtures").ToDictionary(kv => kv.Name, kv => Numbers(kv.Value, $"parameters.mixtures.{kv.Name}"), StringComparer.Ordinal),
+                Featuriser = spec, Settings = settings, Dim = dim,
+            },
+            var other => throw new PersonaException($"{file}: unknown model '{other}'; expected one of {GlobalBt.ModelName}, {PerPersona.ModelName}, {Conditioned.ModelName}, {IdealPoints.ModelName}."),
+        };
     }
 
     public sealed record ScoredPair(string PairId, string PersonaId, double Margin, double PA, int Label, bool? Correct, bool KnownPersona);
