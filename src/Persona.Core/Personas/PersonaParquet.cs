@@ -35,10 +35,16 @@ public static class PersonaParquet
             .Append(TraitsField)
             .Append(EnrichmentField));
 
-    /// <summary>Rows a row group: the file's bytes depend on it.</summary>
-    private const int GroupSize = 100_000;
+    /// <summary>
+    /// Rows a row group: the file's bytes depend on it. A writer holds one group's columns at once,
+    /// so this bounds its memory: at 100,000 rows a group the census column alone (each persona's
+    /// provenance) took about half of the population stage's peak at 100,000 personas. 10,000 rows
+    /// is some 60 MB of text a group, in the range Parquet readers expect of a row group, and the
+    /// default and paper scales (under 10,000 personas) still make one group.
+    /// </summary>
+    private const int GroupSize = 10_000;
 
-    /// <summary>Writes the personas atomically (ids recomputed from content), in row groups of 100,000.</summary>
+    /// <summary>Writes the personas atomically (ids recomputed from content), in row groups of <see cref="GroupSize"/>.</summary>
     public static Task WriteAsync(string path, IReadOnlyList<PersonaRecord> personas, CancellationToken ct = default) =>
         AtomicFile.WriteAsync(path, (s, token) => WriteAsync(s, personas, token), ct);
 
@@ -46,71 +52,72 @@ public static class PersonaParquet
         WriteAsync(stream, personas, GroupSize, ct);
 
     internal static Task WriteAsync(Stream stream, IReadOnlyList<PersonaRecord> personas, int groupSize, CancellationToken ct) =>
-        WriteGroupsAsync(stream, personas.Count, groupSize, (start, n) =>
-        {
-            var rows = personas.Skip(start).Take(n).Select(PersonaJson.WithId).ToArray();
-            return new GroupColumns(rows.Select(p => p.Age).ToArray(), rows.Select(p => p.Income).ToArray(), key => rows.Select(ByKey[key]).ToArray());
-        }, ct);
+        WriteGroupsAsync(stream, personas.Count, groupSize, (start, n) => Columns(personas.Skip(start).Take(n).Select(PersonaJson.WithId), n, () => null), ct);
 
     /// <summary>
     /// The personas of a JSONL file of <paramref name="count"/> personas as parquet: the bytes
     /// <see cref="WriteAsync(string, IReadOnlyList{PersonaRecord}, CancellationToken)"/> writes for
-    /// them, without holding them. A row group is written a column at a time, so a group holds its
-    /// short columns (shared labels, ids, the small nested values: one read of the group) and one
-    /// long column (a text field or the census provenance: read anew for each) at once.
+    /// them, in one pass over the file, holding one row group's columns and never the records.
     /// </summary>
     public static Task WriteFromJsonlAsync(string path, string jsonlPath, int count, CancellationToken ct = default) =>
         AtomicFile.WriteAsync(path, (s, token) => WriteFromJsonlAsync(s, jsonlPath, count, GroupSize, token), ct);
 
-    internal static Task WriteFromJsonlAsync(Stream stream, string jsonlPath, int count, int groupSize, CancellationToken ct) =>
-        WriteGroupsAsync(stream, count, groupSize, (start, n) =>
+    internal static async Task WriteFromJsonlAsync(Stream stream, string jsonlPath, int count, int groupSize, CancellationToken ct)
+    {
+        using var personas = Personas(jsonlPath, ct).GetEnumerator();
+        var read = 0;
+        IEnumerable<PersonaRecord> Next(int n)
         {
-            var shortColumns = StringColumns.Where(c => !c.Long).ToArray();
-            var columns = shortColumns.ToDictionary(c => c.Key, _ => new string?[n]);
-            var ages = new int[n];
-            var incomes = new long?[n];
-            var i = 0;
-            foreach (var p in Group(jsonlPath, start, n, ct))
-            {
-                ages[i] = p.Age;
-                incomes[i] = p.Income;
-                foreach (var c in shortColumns) columns[c.Key][i] = c.Get(p);
-                i++;
-            }
-            if (i != n) throw new PersonaException($"'{jsonlPath}' holds {start + i} personas, not the {count} expected.");
-            // A short column is let go once written; a long one is read when asked for.
-            return new GroupColumns(ages, incomes, key => columns.Remove(key, out var column) ? column : Group(jsonlPath, start, n, ct).Select(ByKey[key]).ToArray());
-        }, ct);
+            for (var i = 0; i < n && personas.MoveNext(); i++, read++) yield return personas.Current;
+        }
+        await WriteGroupsAsync(stream, count, groupSize, (_, n) => Columns(Next(n), n,
+            () => $"'{jsonlPath}' holds {read} personas, not the {count} expected."), ct).ConfigureAwait(false);
+        if (personas.MoveNext()) throw new PersonaException($"'{jsonlPath}' holds more than the {count} personas expected.");
+    }
+
+    /// <summary>One row group's columns from its <paramref name="n"/> personas, each persona seen once.</summary>
+    private static GroupColumns Columns(IEnumerable<PersonaRecord> rows, int n, Func<string?> shortBy)
+    {
+        var columns = StringColumns.ToDictionary(c => c.Key, _ => new string?[n]);
+        var ages = new int[n];
+        var incomes = new long?[n];
+        var i = 0;
+        foreach (var p in rows)
+        {
+            ages[i] = p.Age;
+            incomes[i] = p.Income;
+            foreach (var (key, get) in StringColumns) columns[key][i] = get(p);
+            i++;
+        }
+        if (i != n) throw new PersonaException(shortBy() ?? $"{i} personas where {n} were expected.");
+        // A column is let go once written.
+        return new GroupColumns(ages, incomes, key => columns.Remove(key, out var column) ? column : throw new InvalidOperationException($"column {key} asked for twice"));
+    }
 
     /// <summary>
-    /// The string columns: every column but age and income, by key. <c>Long</c>: a long value of each
-    /// persona's own (LM text, the census provenance), never held for a whole group beside the others.
-    /// The small nested values repeat (big five levels, enrichment provenance) and are shared.
+    /// The string columns: every column but age and income, by key. The small nested values repeat
+    /// (big five levels, enrichment provenance) and are shared.
     /// </summary>
-    private static readonly (string Key, Func<PersonaRecord, string?> Get, bool Long)[] StringColumns =
+    private static readonly (string Key, Func<PersonaRecord, string?> Get)[] StringColumns =
     [
-        ("id", p => p.Id, false),
-        .. PersonaRecord.CensusLabels.Select(l => (l.Key, l.Get, false)),
-        .. PersonaRecord.CensusLabelsAfterIncome.Select(l => (l.Key, l.Get, false)),
-        ("big_five_scores", p => p.BigFiveScores is null ? null : PersonaJson.Shared(PersonaJson.ToJson(w => PersonaJson.WriteBigFive(w, p.BigFiveScores))), false),
-        .. PersonaRecord.TraitLabels.Select(l => (l.Key, l.Get, PersonaEnricher.FieldKeys.Contains(l.Key))),
-        ("census", p => PersonaJson.ToJson(w => PersonaJson.WriteCensus(w, p.Census)), true),
-        ("traits", p => PersonaJson.ToJson(w => PersonaJson.WriteTraits(w, p.Traits)), false),
-        ("enrichment", p => p.Enrichment is null ? null : PersonaJson.Shared(PersonaJson.ToJson(w => PersonaJson.WriteEnrichment(w, p.Enrichment))), false),
+        ("id", p => p.Id),
+        .. PersonaRecord.CensusLabels.Select(l => (l.Key, l.Get)),
+        .. PersonaRecord.CensusLabelsAfterIncome.Select(l => (l.Key, l.Get)),
+        ("big_five_scores", p => p.BigFiveScores is null ? null : PersonaJson.Shared(PersonaJson.ToJson(w => PersonaJson.WriteBigFive(w, p.BigFiveScores)))),
+        .. PersonaRecord.TraitLabels.Select(l => (l.Key, l.Get)),
+        ("census", p => PersonaJson.ToJson(w => PersonaJson.WriteCensus(w, p.Census))),
+        ("traits", p => PersonaJson.ToJson(w => PersonaJson.WriteTraits(w, p.Traits))),
+        ("enrichment", p => p.Enrichment is null ? null : PersonaJson.Shared(PersonaJson.ToJson(w => PersonaJson.WriteEnrichment(w, p.Enrichment)))),
     ];
 
-    private static readonly Dictionary<string, Func<PersonaRecord, string?>> ByKey = StringColumns.ToDictionary(c => c.Key, c => c.Get);
-
-    /// <summary>Personas start..start+n-1 of a JSONL file, parsed one at a time.</summary>
-    private static IEnumerable<PersonaRecord> Group(string jsonlPath, int start, int n, CancellationToken ct)
+    /// <summary>The personas of a JSONL file, parsed one at a time.</summary>
+    private static IEnumerable<PersonaRecord> Personas(string jsonlPath, CancellationToken ct)
     {
-        var index = -1;
+        var index = 0;
         foreach (var (lineNo, line) in TextLines.Numbered(jsonlPath))
         {
             if (string.IsNullOrWhiteSpace(line)) continue;
-            if (++index < start) continue;
-            if (index >= start + n) yield break;
-            if ((index & 0x3FF) == 0) ct.ThrowIfCancellationRequested();
+            if ((index++ & 0x3FF) == 0) ct.ThrowIfCancellationRequested();
             // The id is the file's own: it was computed from the content when the line was written.
             yield return PersonaJson.Parse(Encoding.UTF8.GetBytes(line), $"'{jsonlPath}', line {lineNo}");
         }
