@@ -67,6 +67,10 @@ public sealed class PersonaBuildStreamingTests : IDisposable
         var streamed = new MemoryStream();
         await PersonaParquet.WriteFromJsonlAsync(streamed, Path.Combine(outDir, PersonaBuilder.PersonasJsonl), records.Count, groupSize, default);
         Assert.Equal(whole.ToArray(), streamed.ToArray());
+        // Read back, group by group, the file holds the personas of the JSONL, in order.
+        var file = Path.Combine(outDir, "streamed.parquet");
+        await File.WriteAllBytesAsync(file, streamed.ToArray());
+        Assert.Equal(await PersonaFiles.ReadAsync(Path.Combine(outDir, PersonaBuilder.PersonasJsonl)), await PersonaFiles.ReadAsync(file));
 
         // A file shorter than the count it is written for is refused, not padded.
         var err = await Assert.ThrowsAsync<PersonaException>(() =>
