@@ -24,7 +24,7 @@ public static class BenchJobs
     public static async Task<BenchJobResult<BenchResults>> BenchAsync(EvalTask<BenchItem> task, long total, LlmRuntime rt, BenchOutput output,
         int resamples, int minCell, string step, StepProgress progress, CancellationToken ct, CancellationToken abort)
     {
-        var samples = await TaskCollector.CollectAsync(task, rt, null, total, step, progress, ct, abort).ConfigureAwait(false);
+        var samples = await TaskCollector.CollectAsync(task, rt, null, total, step, progress, ct, abort, BenchReport.ForStatistics()).ConfigureAwait(false);
         await ExportAsync(rt, task.Name, output, ct).ConfigureAwait(false);
         progress("statistics", 0, 1);
         var results = BenchReport.Compute(samples, BenchTask.DefaultScoreSet, resamples, 1, minCell);
@@ -82,7 +82,8 @@ public static class BenchJobs
     public static async Task<(EvalTask<SampleRecord> Task, int Items)> SummaryTaskAsync(BenchPrompts prompts, LlmRuntime rt)
     {
         await rt.Store.FlushAsync().ConfigureAwait(false);
-        var bench = SampleLogExport.Read(rt.Store, BenchTask.TaskName).ToList();
+        // The audit reads the demographic_summary samples only: the others (four fifths of the log) are not held.
+        var bench = SampleLogExport.Read(rt.Store, BenchTask.TaskName).Where(s => s.Input("mode") == BenchModes.DemographicSummary).ToList();
         return (SummaryAudit.Create(bench, prompts), bench.Count(s => s.Status == SampleRecord.StatusOk && s.Input("mode") == BenchModes.DemographicSummary));
     }
 

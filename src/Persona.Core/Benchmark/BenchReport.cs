@@ -127,6 +127,50 @@ public static class BenchReport
         return (result, skipped);
     }
 
+    /// <summary>
+    /// A bench sample cut to what the statistics read (<see cref="Compute"/>, <see cref="BestOfNReport"/>,
+    /// <see cref="Intersections"/>): inputs, status, turns' models, each score's value, label, model and
+    /// failure, the persona's metadata and the best-of-n pick. The sample log keeps every record whole; the
+    /// job holds the cut ones, 100,000 of which took about 1 GB whole (answers, critiques, persona text, few-shot
+    /// examples). Samples with the same persona metadata share one copy of it. Not thread-safe: the
+    /// collector calls it in turn.
+    /// </summary>
+    public static Func<SampleRecord, SampleRecord> ForStatistics()
+    {
+        var shared = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        return s => s with
+        {
+            Output = null,
+            Data = StatisticsData(s, shared),
+            Scores = s.Scores?.ToDictionary(kv => kv.Key, kv => kv.Value with { Explanation = null, Data = null }, StringComparer.Ordinal),
+        };
+    }
+
+    private static readonly string[] StatisticsFields = [PersonaMetadata.Field, BestOfN.DataField];
+    // A log from before the metadata existed: the persona's text and weight stand in for it.
+    private static readonly string[] LegacyPersonaFields = ["persona", "persona_weight"];
+
+    private static JsonElement? StatisticsData(SampleRecord s, Dictionary<string, JsonElement> shared)
+    {
+        if (s.Data is not { ValueKind: JsonValueKind.Object } data) return s.Data;
+        var keep = data.TryGetProperty(PersonaMetadata.Field, out _) ? StatisticsFields : [.. StatisticsFields, .. LegacyPersonaFields];
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            foreach (var p in data.EnumerateObject())
+                if (keep.Contains(p.Name)) p.WriteTo(w);
+            w.WriteEndObject();
+        }
+        var key = System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+        if (shared.TryGetValue(key, out var element)) return element;
+        using var doc = JsonDocument.Parse(buffer.WrittenMemory);
+        element = doc.RootElement.Clone();
+        // Only a persona's metadata repeats; a best-of-n pick is its sample's own.
+        if (!data.TryGetProperty(BestOfN.DataField, out _)) shared[key] = element;
+        return element;
+    }
+
     /// <summary>The full results of one score set of a bench log.</summary>
     public static BenchResults Compute(IEnumerable<SampleRecord> samples, string scoreSet, int resamples = 1000, ulong seed = 1, int minCell = 30, double level = 0.95)
     {

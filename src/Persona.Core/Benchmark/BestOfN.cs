@@ -22,6 +22,8 @@ public sealed record BestOfN(int N, float Temperature, string RewardModel, strin
 {
     public const int DefaultN = 4, MaxN = 64;
     public const float DefaultTemperature = 1;
+    /// <summary>The sample data field that holds the pick (its reward model, scores and the drawn answers).</summary>
+    public const string DataField = "best_of_n";
 
     public void Validate()
     {
@@ -64,7 +66,7 @@ public sealed record BestOfN(int N, float Temperature, string RewardModel, strin
         for (var j = 1; j < N; j++) if (scored.Scores[j] > scored.Scores[best]) best = j; // ties: the first draw
         var data = BenchTask.SampleData(item);
         foreach (var (f, v) in draws[best]) data[f] = v;
-        data["best_of_n"] = new Dictionary<string, object?>
+        data[DataField] = new Dictionary<string, object?>
         {
             ["n"] = N, ["temperature"] = Temperature, ["reward_model"] = scored.Model, ["picked"] = best,
             ["scores"] = scored.Scores.Select(s => Math.Round(s, 6)).ToArray(), ["answers"] = answers,

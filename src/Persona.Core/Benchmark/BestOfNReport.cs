@@ -42,7 +42,7 @@ public static class BestOfNReport
         }
         var cmp = BenchReport.Paired(raw, resamples, seed, level);
         var groups = cmp.Select((c, i) => new BestOfNGroup(keys[i].Attribute, keys[i].Group, c.N, keys[i].Personas, c.MeanA, c.MeanB, c.Difference, c.Interval, c.PValue, c.PValueHolm)).ToList();
-        var models = samples.Where(s => s.Input("mode") == BenchModes.RmBestOfN).Select(s => s.Field("best_of_n")?.GetProperty("reward_model").GetString())
+        var models = samples.Where(s => s.Input("mode") == BenchModes.RmBestOfN).Select(s => s.Field(BestOfN.DataField)?.GetProperty("reward_model").GetString())
             .OfType<string>().Select(m => m.Split(" (")[0]).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         var n = samples.Select(s => s.Input("mode") == BenchModes.RmBestOfN && int.TryParse(s.Input("n"), out var k) ? k : 0).DefaultIfEmpty(0).Max();
         var simulated = samples.Any(s => s.Simulated);

@@ -25,16 +25,17 @@ public static class TaskCollector
     /// <summary>
     /// Runs <paramref name="task"/> on the run's fan-out (the concurrency of <paramref name="role"/>, the run's failure rule, the
     /// abort token) and returns its samples without transcripts, in the order they finished; reports every 32 samples.
+    /// <paramref name="keep"/> cuts each sample further to what the caller's statistics read (the sample log has them whole).
     /// </summary>
     public static async Task<List<SampleRecord>> CollectAsync<T>(EvalTask<T> task, LlmRuntime rt, ModelRole? role, long total, string step,
-        StepProgress progress, CancellationToken ct, CancellationToken abort)
+        StepProgress progress, CancellationToken ct, CancellationToken abort, Func<SampleRecord, SampleRecord>? keep = null)
     {
         var samples = new List<SampleRecord>();
         long done = 0;
         progress(step, 0, total);
         await TaskRunner.RunToEndAsync(TaskRunner.RunAsync(task, rt, new TaskRunOptions { FanOut = rt.FanOutOptions(role, abort) }, ct), task.Name, s =>
         {
-            samples.Add(s.WithoutTranscripts());
+            samples.Add(keep is null ? s.WithoutTranscripts() : keep(s.WithoutTranscripts()));
             if ((++done & 31) == 0 || done == total) progress(step, done, total);
         }).ConfigureAwait(false);
         progress(step, done, total);

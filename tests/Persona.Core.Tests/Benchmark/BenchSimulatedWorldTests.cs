@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Persona.Benchmark;
 using Persona.Llm;
 using Persona.Personas;
@@ -41,6 +42,31 @@ public sealed class BenchSimulatedWorldTests(BenchRunFixture run) : IClassFixtur
             .Average(o => run.World.PassProbability(mode, o.Attributes));
 
     private static string CriticPrompt(SampleRecord s) => BenchKit.CriticTurn(s).GetProperty("messages")[1].GetProperty("content").GetString()!;
+
+    [Fact]
+    public void Samples_cut_for_the_statistics_give_the_same_results_without_their_answers_and_share_each_personas_metadata()
+    {
+        var cut = run.Samples.Select(BenchReport.ForStatistics()).ToList();
+        var dir = TempDir();
+        BenchReport.Write(Path.Combine(dir, "whole.json"), run.Results);
+        BenchReport.Write(Path.Combine(dir, "cut.json"), BenchReport.Compute(cut, BenchTask.DefaultScoreSet, resamples: 400, seed: 3));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(dir, "whole.json")), File.ReadAllBytes(Path.Combine(dir, "cut.json")));
+        var cells = new[] { new Intersection("women, democrats", [("sex", ["Female"]), ("political_views", ["Democrat"])]) };
+        BenchReport.Write(Path.Combine(dir, "whole-x.json"), Intersections.Compute(run.Samples, BenchTask.DefaultScoreSet, cells, 100));
+        BenchReport.Write(Path.Combine(dir, "cut-x.json"), Intersections.Compute(cut, BenchTask.DefaultScoreSet, cells, 100));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(dir, "whole-x.json")), File.ReadAllBytes(Path.Combine(dir, "cut-x.json")));
+
+        Assert.All(cut, s => Assert.Null(s.Output));
+        Assert.All(cut, s => Assert.Null(s.Field("persona")));
+        Assert.All(cut, s => Assert.Null(s.Field("answer_to_question")));
+        Assert.All(cut.SelectMany(s => s.Scores!.Values), sc => Assert.Null(sc.Explanation));
+        Assert.All(cut, s => Assert.NotNull(s.Field(PersonaMetadata.Field)));
+        // One copy of a persona's metadata for all of its samples: the same backing document, not an equal one.
+        var first = cut.GroupBy(s => s.Input("persona_id")).First().ToList();
+        Assert.True(first.Count > 1);
+        Assert.All(first, s => Assert.True(JsonElement.DeepEquals(first[0].Data!.Value, s.Data!.Value)));
+        Assert.Equal(run.Personas.Count, cut.Select(s => s.Data!.Value).Distinct().Count());
+    }
 
     [Fact]
     public void Every_sample_is_generated_and_critiqued_by_the_critic_role()
