@@ -101,6 +101,8 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(runs.A, "survey", "survey-results.json")));
         var root = doc.RootElement;
         Assert.True(root.GetProperty("simulated").GetBoolean());
+        // The bundled set by name, not by where this machine installed the tool (results of two installs compare byte for byte).
+        Assert.Equal("bundled:survey/subpop_eval.jsonl", root.GetProperty("survey").GetString());
         var groups = root.GetProperty("groups").EnumerateArray().ToList();
         Assert.NotEmpty(groups);
         Assert.All(groups, g => Assert.Equal(12, g.GetProperty("n").GetInt32()));

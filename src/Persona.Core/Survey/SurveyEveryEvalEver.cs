@@ -213,7 +213,7 @@ public static class SurveyEveryEvalEver
     private static void SourceData(Utf8JsonWriter w, SurveySet survey)
     {
         w.WriteStartObject("source_data");
-        var bundled = string.Equals(Path.GetFullPath(survey.Source), Path.GetFullPath(SurveySet.BundledPath), StringComparison.Ordinal);
+        var bundled = survey.Source == SurveySet.BundledSource;
         if (bundled)
         {
             w.WriteString("dataset_name", "GSS 2022 per subgroup (SubPOP-Eval: 133 questions x 22 groups)");

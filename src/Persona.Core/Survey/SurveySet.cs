@@ -33,6 +33,9 @@ public sealed class SurveySet
     /// <summary>The bundled GSS 2022 set (SubPOP-Eval: 133 questions x 22 groups); see data/survey/README.md.</summary>
     public static string BundledPath => BundledData.Path("survey/subpop_eval.jsonl");
 
+    /// <summary>How results name the bundled set: where the tool is installed is no part of a result.</summary>
+    public const string BundledSource = "bundled:survey/subpop_eval.jsonl";
+
     private readonly Dictionary<(string Qkey, SurveyGroup Group), SurveyItem> _items;
 
     public string Source { get; }
@@ -100,7 +103,8 @@ public static class SurveySetFile
             items.Add(Parse(text, $"{path}:{number}"));
         }
         if (items.Count == 0) throw new PersonaException($"{path}: no survey rows; expected JSON Lines with qkey, attribute, group, question, options, ordinal, responses, refusal_rate.");
-        return new SurveySet(path, items);
+        var bundled = string.Equals(Path.GetFullPath(path), Path.GetFullPath(SurveySet.BundledPath), StringComparison.Ordinal);
+        return new SurveySet(bundled ? SurveySet.BundledSource : path, items);
     }
 
     /// <summary>One JSON object of a JSON Lines file, or an error naming the line.</summary>
