@@ -21,7 +21,8 @@ public static class BestOfNReport
     /// <summary>Null when the samples hold no rm_best_of_n or no baseline to pair with.</summary>
     public static BestOfNResults? Compute(IReadOnlyList<SampleRecord> samples, string scoreSet, int resamples, ulong seed = 1, double level = 0.95)
     {
-        var obs = samples.Select(s => BenchObservation.From(s, scoreSet)).Where(o => o.Score is not null).ToList();
+        var personas = new PersonaMetadataCache();
+        var obs = samples.Select(s => BenchObservation.From(s, scoreSet, personas)).Where(o => o.Score is not null).ToList();
         var best = obs.Where(o => o.Mode == BenchModes.RmBestOfN).ToDictionary(o => o.PairKey, StringComparer.Ordinal);
         var pairs = obs.Where(o => o.Mode == BenchModes.Baseline && best.ContainsKey(o.PairKey)).Select(o => (X: best[o.PairKey], Y: o)).ToList();
         if (pairs.Count < 2) return null;

@@ -83,7 +83,8 @@ public static class Intersections
     {
         var obs = new List<BenchObservation>();
         var simulated = false;
-        foreach (var s in samples) { obs.Add(BenchObservation.From(s, scoreSet)); simulated |= s.Simulated; }
+        var personas = new PersonaMetadataCache();
+        foreach (var s in samples) { obs.Add(BenchObservation.From(s, scoreSet, personas)); simulated |= s.Simulated; }
         var rows = new List<IntersectionRow>();
         foreach (var x in intersections)
             foreach (var mode in obs.Select(o => o.Mode).Distinct().OrderBy(BenchModes.Order))

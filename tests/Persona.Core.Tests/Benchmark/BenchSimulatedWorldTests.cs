@@ -66,6 +66,11 @@ public sealed class BenchSimulatedWorldTests(BenchRunFixture run) : IClassFixtur
         Assert.True(first.Count > 1);
         Assert.All(first, s => Assert.True(JsonElement.DeepEquals(first[0].Data!.Value, s.Data!.Value)));
         Assert.Equal(run.Personas.Count, cut.Select(s => s.Data!.Value).Distinct().Count());
+        // And the statistics read it once a persona: its observations share one attribute map.
+        var cache = new PersonaMetadataCache();
+        var observed = first.Select(s => BenchObservation.From(s, BenchTask.DefaultScoreSet, cache)).ToList();
+        Assert.All(observed, o => Assert.Same(observed[0].Attributes, o.Attributes));
+        Assert.Equal(observed[0].Attributes, BenchObservation.From(first[0], BenchTask.DefaultScoreSet).Attributes);
     }
 
     [Fact]
