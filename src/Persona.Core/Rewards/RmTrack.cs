@@ -379,18 +379,8 @@ public static class RmTrack
             }
             return a;
         }
-        int[] Ints(JsonElement n, string path)
-        {
-            if (n.ValueKind != JsonValueKind.Array) throw Bad(path, "an array of integers");
-            var a = new int[n.GetArrayLength()];
-            var i = 0;
-            foreach (var x in n.EnumerateArray())
-            {
-                a[i] = x.ValueKind == JsonValueKind.Number && x.TryGetInt32(out var d) ? d : throw Bad($"{path}[{i}]", "an integer");
-                i++;
-            }
-            return a;
-        }
+        int[] Ints(JsonElement n, string path) =>
+            [.. Numbers(n, path).Select((x, i) => x == Math.Round(x) && x is >= int.MinValue and <= int.MaxValue ? (int)x : throw Bad($"{path}[{i}]", "an integer"))];
         IEnumerable<JsonProperty> Members(JsonElement parent, string path) => Obj(parent, path).EnumerateObject();
 
         var st = Obj(root, "settings");
