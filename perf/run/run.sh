@@ -4,7 +4,8 @@
 # leave-one-out 40 x 20, pass@k 16). Wall time per stage from the run's manifest, total wall time
 # and peak RSS from /usr/bin/time; each stage's peak RSS from a 2 s sampler (stagewatch.py, series in
 # perf/results/run-<scale>-mem-<date>.jsonl). Run it alone: the load average before and after is recorded.
-#   bash perf/run/run.sh [scales...]      default: default paper
+# A scale of the form personas=N runs the default schedule for N personas (`--personas N`).
+#   bash perf/run/run.sh [scales...]      default: default paper      e.g. personas=10000
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 scales=("${@:-default paper}")
@@ -17,7 +18,8 @@ for s in ${scales[@]}; do
   rm -rf "$dir"
   load=$(cut -d' ' -f1-3 /proc/loadavg)
   series=perf/results/run-$s-mem-$(date +%F).jsonl; : > "$series"
-  /usr/bin/time -v -o "perf/.cache/time-run-$s.txt" "$bin" run --scale "$s" --out "$dir" > "perf/.cache/log-run-$s.txt" 2>&1 &
+  case $s in personas=*) size=(--personas "${s#personas=}");; *) size=(--scale "$s");; esac
+  /usr/bin/time -v -o "perf/.cache/time-run-$s.txt" "$bin" run "${size[@]}" --out "$dir" > "perf/.cache/log-run-$s.txt" 2>&1 &
   timer=$!
   pid=""; for _ in $(seq 50); do pid=$(pgrep -P "$timer" || true); [ -n "$pid" ] && break; sleep 0.1; done
   [ -n "$pid" ] && python3 perf/run/stagewatch.py "$pid" "$dir" "$series" 2 &

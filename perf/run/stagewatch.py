@@ -7,7 +7,8 @@ stage that sets the process's peak is named, not guessed.
 """
 import json, os, sys, time
 
-STAGES = ["population", "prompts", "pairs", "bench", "loo", "passk", "summaries", "study", "dataset", "report"]
+# The registry's order (TestbedStages.cs).
+STAGES = ["population", "survey", "prompts", "pairs", "rm", "bench", "loo", "passk", "summaries", "study", "dataset", "report"]
 pid, run_dir, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 interval = float(sys.argv[4]) if len(sys.argv) > 4 else 2.0
 
