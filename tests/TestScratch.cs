@@ -8,8 +8,9 @@ namespace Persona.TestSupport;
 /// Tests (and the `persona` processes they start) write runs, stores and caches under
 /// <see cref="Path.GetTempPath"/>; left there, a day of test runs filled the disk and a later run
 /// failed with "No space left on device". Redirecting TMPDIR once, here, covers every test without
-/// each one remembering to clean up, and a root whose process is gone (a killed run) is swept by
-/// the next one.
+/// each one remembering to clean up. The root is deleted at process exit when the host gives it
+/// time (a host stopped mid-delete leaves the rest), and any root whose process is gone is swept by
+/// the next test run, so at most one run's files stay behind.
 /// </summary>
 internal static class TestScratch
 {
@@ -23,8 +24,8 @@ internal static class TestScratch
     {
         var system = Path.GetTempPath();
         SweepOrphans(system);
-        var assembly = typeof(TestScratch).Assembly.GetName().Name ?? "tests";
-        Root = Path.Combine(system, $"{Prefix}{Environment.ProcessId}-{assembly}");
+        // Short and free of dots: paths under it appear in the text tests assert on (a wrapped line, a type-name check).
+        Root = Path.Combine(system, $"{Prefix}{Environment.ProcessId}");
         Directory.CreateDirectory(Root);
         // Path.GetTempPath reads TMPDIR on each call on Unix, and child processes inherit it.
         Environment.SetEnvironmentVariable("TMPDIR", Root + Path.DirectorySeparatorChar);
@@ -35,10 +36,7 @@ internal static class TestScratch
     {
         foreach (var dir in Directory.EnumerateDirectories(system, Prefix + "*"))
         {
-            var name = Path.GetFileName(dir).AsSpan(Prefix.Length);
-            var dash = name.IndexOf('-');
-            if (dash <= 0 || !int.TryParse(name[..dash], out var pid)) continue;
-            if (!IsAlive(pid)) TryDelete(dir);
+            if (int.TryParse(Path.GetFileName(dir).AsSpan(Prefix.Length), out var pid) && !IsAlive(pid)) TryDelete(dir);
         }
     }
 

@@ -32,7 +32,9 @@ internal static class Cli
             ColorSystem = ColorSystemSupport.NoColors,
             Interactive = InteractionSupport.No,
         });
-        console.Profile.Width = 200;
+        // Wide enough that a line holding two temporary paths (under the test process's own root, inside CI's
+        // private TMPDIR) stays one line: tests assert on words, and a terminal's wrapping would split them.
+        console.Profile.Width = 1000;
         return (console, writer);
     }
 
