@@ -25,7 +25,9 @@ public sealed class HungServerTests
         var dir = TempDir();
         var opts = Options(dir, "openai:fake-model", server.BaseUrl) with
         {
-            Resilience = Fast(2) with { Timeout = TimeSpan.FromMilliseconds(300), MaxAttempts = 6, MaxTimeoutAttempts = 2 },
+            // Long enough for each attempt to reach the server on a loaded machine: at 300 ms a first attempt was once cut
+            // before its request arrived, and the server counted one call where two were made.
+            Resilience = Fast(2) with { Timeout = TimeSpan.FromSeconds(2), MaxAttempts = 6, MaxTimeoutAttempts = 2 },
         };
         await using var rt = LlmRuntime.Open(opts);
         var ex = await Assert.ThrowsAsync<LlmCallException>(() => rt.ChatClient.GetResponseAsync([new ChatMessage(ChatRole.User, "are you there")], new ChatOptions { Temperature = 0 }));
