@@ -16,7 +16,6 @@ internal static class TestScratch
 {
     private const string Prefix = "persona-test-";
 
-    public static string Root { get; private set; } = Path.GetTempPath();
 
     [ModuleInitializer]
     [SuppressMessage("Usage", "CA2255", Justification = "Runs once per test assembly, before any test, so every temporary path lands in the process's own root.")]
@@ -25,11 +24,11 @@ internal static class TestScratch
         var system = Path.GetTempPath();
         SweepOrphans(system);
         // Short and free of dots: paths under it appear in the text tests assert on (a wrapped line, a type-name check).
-        Root = Path.Combine(system, $"{Prefix}{Environment.ProcessId}");
-        Directory.CreateDirectory(Root);
+        var root = Path.Combine(system, $"{Prefix}{Environment.ProcessId}");
+        Directory.CreateDirectory(root);
         // Path.GetTempPath reads TMPDIR on each call on Unix, and child processes inherit it.
-        Environment.SetEnvironmentVariable("TMPDIR", Root + Path.DirectorySeparatorChar);
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => TryDelete(Root);
+        Environment.SetEnvironmentVariable("TMPDIR", root + Path.DirectorySeparatorChar);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => TryDelete(root);
     }
 
     private static void SweepOrphans(string system)

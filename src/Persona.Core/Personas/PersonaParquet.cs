@@ -52,7 +52,7 @@ public static class PersonaParquet
         WriteAsync(stream, personas, GroupSize, ct);
 
     internal static Task WriteAsync(Stream stream, IReadOnlyList<PersonaRecord> personas, int groupSize, CancellationToken ct) =>
-        WriteGroupsAsync(stream, personas.Count, groupSize, (start, n) => Columns(personas.Skip(start).Take(n).Select(PersonaJson.WithId), n, () => null), ct);
+        WriteGroupsAsync(stream, personas.Count, groupSize, (start, n) => Columns(personas.Skip(start).Take(n).Select(PersonaJson.WithId), n), ct);
 
     /// <summary>
     /// The personas of a JSONL file of <paramref name="count"/> personas as parquet: the bytes
@@ -68,15 +68,15 @@ public static class PersonaParquet
         var read = 0;
         IEnumerable<PersonaRecord> Next(int n)
         {
-            for (var i = 0; i < n && personas.MoveNext(); i++, read++) yield return personas.Current;
+            for (var i = 0; i < n; i++, read++)
+                yield return personas.MoveNext() ? personas.Current : throw new PersonaException($"'{jsonlPath}' holds {read} personas, not the {count} expected.");
         }
-        await WriteGroupsAsync(stream, count, groupSize, (_, n) => Columns(Next(n), n,
-            () => $"'{jsonlPath}' holds {read} personas, not the {count} expected."), ct).ConfigureAwait(false);
+        await WriteGroupsAsync(stream, count, groupSize, (_, n) => Columns(Next(n), n), ct).ConfigureAwait(false);
         if (personas.MoveNext()) throw new PersonaException($"'{jsonlPath}' holds more than the {count} personas expected.");
     }
 
     /// <summary>One row group's columns from its <paramref name="n"/> personas, each persona seen once.</summary>
-    private static GroupColumns Columns(IEnumerable<PersonaRecord> rows, int n, Func<string?> shortBy)
+    private static GroupColumns Columns(IEnumerable<PersonaRecord> rows, int n)
     {
         var columns = StringColumns.ToDictionary(c => c.Key, _ => new string?[n]);
         var ages = new int[n];
@@ -89,7 +89,6 @@ public static class PersonaParquet
             foreach (var (key, get) in StringColumns) columns[key][i] = get(p);
             i++;
         }
-        if (i != n) throw new PersonaException(shortBy() ?? $"{i} personas where {n} were expected.");
         // A column is let go once written.
         return new GroupColumns(ages, incomes, key => columns.Remove(key, out var column) ? column : throw new InvalidOperationException($"column {key} asked for twice"));
     }

@@ -171,24 +171,17 @@ public sealed class OfflineSimulator : IChatClient
             }
             case "survey_answer":
             {
-                // Options: qkey, ranks (per option its rank on the scale or -1, comma-separated), fields (the JSON
-                // property of each option, comma-separated). Writes the planted distribution, 6 decimals.
-                var ranks = (hint.Option("ranks") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)
-                    .Select(r => int.Parse(r, CultureInfo.InvariantCulture)).ToArray();
-                var fields = (hint.Option("fields") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries);
-                if (ranks.Length == 0 || ranks.Length != fields.Length) return;
-                var p = w.SurveyDistribution(hint.Option("qkey") ?? "", ranks, persona);
+                // Writes the planted distribution, 6 decimals.
+                if (SurveyOptions(w, hint) is not { } options) return;
+                var (fields, p) = options;
                 for (var i = 0; i < fields.Length; i++) obj[fields[i]] = JsonValue.Create(Math.Round(p[i], 6));
                 break;
             }
             case "survey_sample":
             {
                 // One answer drawn from the same planted distribution: N samples estimate it.
-                var ranks = (hint.Option("ranks") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)
-                    .Select(r => int.Parse(r, CultureInfo.InvariantCulture)).ToArray();
-                var fields = (hint.Option("fields") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries);
-                if (ranks.Length == 0 || ranks.Length != fields.Length) return;
-                var p = w.SurveyDistribution(hint.Option("qkey") ?? "", ranks, persona);
+                if (SurveyOptions(w, hint) is not { } options) return;
+                var (fields, p) = options;
                 var u = w.Unit("survey-sample", hint.Option("qkey") ?? "", hint.Option("respondent") ?? "", hint.Option("sample") ?? "0");
                 var k = 0;
                 for (var acc = p[0]; k < p.Length - 1 && u >= acc; acc += p[++k]) { }
@@ -220,6 +213,20 @@ public sealed class OfflineSimulator : IChatClient
         var candidates = Enumerable.Range(0, fields.Length).Where(i => p[i] > 0).OrderByDescending(i => p[i]).ThenBy(i => i).Take(top)
             .Select(i => new TokenLogprob(fields[i], Math.Log(p[i]))).ToList();
         return Logprobs.Format(new LogprobAnswer(candidates.Count > 0 ? candidates[0].Token : "", candidates));
+    }
+
+    /// <summary>
+    /// A survey hint's options: qkey, ranks (per option its rank on the scale or -1, comma-separated) and fields (the
+    /// JSON property of each option, comma-separated); the option fields and the persona's planted distribution over
+    /// them, or null when the hint names no options.
+    /// </summary>
+    private static (string[] Fields, double[] Distribution)? SurveyOptions(SimulatedWorld w, SimulationHint hint)
+    {
+        var ranks = (hint.Option("ranks") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)
+            .Select(r => int.Parse(r, CultureInfo.InvariantCulture)).ToArray();
+        var fields = (hint.Option("fields") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries);
+        if (ranks.Length == 0 || ranks.Length != fields.Length) return null;
+        return (fields, w.SurveyDistribution(hint.Option("qkey") ?? "", ranks, hint.Persona));
     }
 
     private static bool TryEnum(JsonElement schema, string field, out List<string> values)
