@@ -11,8 +11,39 @@ namespace Persona.Personas;
 /// (<c>key: value</c> lines), its attributes by display key (lower case, spaces), its census
 /// weight (1 when unknown) and its train/test split when the source says.
 /// </summary>
-public sealed record PersonaInput(string Id, string Text, IReadOnlyDictionary<string, string> Attributes, double Weight, string? Split, string Source)
+public sealed record PersonaInput
 {
+    // Null when the text is the attributes' `key: value` lines, as it is for every persona a loader makes: the text is then
+    // rebuilt when read instead of being held beside the attributes, so a 100,000-persona run keeps each persona's words once.
+    private readonly string? _text;
+    private readonly IReadOnlyDictionary<string, string> _attributes;
+
+    public PersonaInput(string id, string text, IReadOnlyDictionary<string, string> attributes, double weight, string? split, string source)
+    {
+        Id = id;
+        _attributes = attributes;
+        _text = PersonaInputs.RendersAs(attributes, text) ? null : text;
+        Weight = weight;
+        Split = split;
+        Source = source;
+    }
+
+    public string Id { get; init; }
+
+    /// <summary>What the model sees: <c>key: value</c> lines.</summary>
+    public string Text { get => _text ?? PersonaInputs.Render(_attributes); init => _text = value; }
+
+    public IReadOnlyDictionary<string, string> Attributes
+    {
+        get => _attributes;
+        // `with { Attributes = ... }` alone keeps the old text, as a positional record did.
+        init { _text ??= PersonaInputs.Render(_attributes); _attributes = value; }
+    }
+
+    public double Weight { get; init; }
+    public string? Split { get; init; }
+    public string Source { get; init; }
+
     public string? Attribute(string key) => Attributes.TryGetValue(key, out var v) ? v : null;
 
     /// <summary>Only the given attributes, in the persona's order: what <see cref="TextOf"/> shows.</summary>
@@ -70,12 +101,12 @@ public static class PersonaInputs
             if (!File.Exists(file))
                 throw new PersonaException($"'{path}' has no {PersonaBuilder.PersonasJsonl}; point --personas at a `personas build` folder or a persona file (.jsonl, .parquet, .csv).");
             var split = Path.Combine(path, PersonaSplit.FileName);
-            return FromRecords(await PersonaFiles.ReadAsync(file, ct), file, File.Exists(split) ? PersonaSplit.Read(split) : null);
+            return await FromRecordsAsync(PersonaJsonl.ReadAsync(file, ct), file, File.Exists(split) ? PersonaSplit.Read(split) : null).ConfigureAwait(false);
         }
         InputFile.NotAFolder(path, "Persona file");
         if (!File.Exists(path)) throw new PersonaException($"Persona file '{path}' does not exist.");
         var ext = Path.GetExtension(path).ToLowerInvariant();
-        var rows = ext switch
+        List<Row>? rows = ext switch
         {
             ".jsonl" or ".ndjson" => ReadJsonl(path),
             ".csv" => ReadCsv(path),
@@ -89,7 +120,8 @@ public static class PersonaInputs
         {
             var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
             var split = Path.Combine(dir, PersonaSplit.FileName);
-            return FromRecords(await PersonaFiles.ReadAsync(path, ct), path, File.Exists(split) ? PersonaSplit.Read(split) : null);
+            rows = null; // the generic rows only told the format
+            return await FromRecordsAsync(PersonaFiles.StreamAsync(path, ct), path, File.Exists(split) ? PersonaSplit.Read(split) : null).ConfigureAwait(false);
         }
         if (columns.Contains("persona")) return FromTextColumn(rows, path);
         if (columns.Count(KnownKeys.Contains) >= 3) return FromTable(rows, path);
@@ -120,30 +152,60 @@ public static class PersonaInputs
 
     public static string Render(IReadOnlyDictionary<string, string> attributes)
     {
-        var sb = new StringBuilder();
-        foreach (var (k, v) in attributes) sb.Append(k).Append(": ").Append(v).Append('\n');
-        return sb.ToString();
+        var length = 0;
+        foreach (var (k, v) in attributes) length += k.Length + v.Length + 3;
+        return string.Create(length, attributes, static (span, attributes) =>
+        {
+            foreach (var (k, v) in attributes)
+            {
+                k.AsSpan().CopyTo(span);
+                span[k.Length] = ':';
+                span[k.Length + 1] = ' ';
+                v.AsSpan().CopyTo(span[(k.Length + 2)..]);
+                span[k.Length + 2 + v.Length] = '\n';
+                span = span[(k.Length + v.Length + 3)..];
+            }
+        });
     }
 
-    private static IReadOnlyList<PersonaInput> FromRecords(IReadOnlyList<PersonaRecord> records, string source, PersonaSplit? split)
+    /// <summary>Whether <paramref name="text"/> is exactly <see cref="Render"/> of the attributes (checked without building it).</summary>
+    internal static bool RendersAs(IReadOnlyDictionary<string, string> attributes, string text)
+    {
+        var rest = text.AsSpan();
+        foreach (var (k, v) in attributes)
+        {
+            if (rest.Length < k.Length + v.Length + 3 || !rest.StartsWith(k, StringComparison.Ordinal)) return false;
+            rest = rest[k.Length..];
+            if (!rest.StartsWith(": ", StringComparison.Ordinal)) return false;
+            rest = rest[2..];
+            if (!rest.StartsWith(v, StringComparison.Ordinal) || rest[v.Length] != '\n') return false;
+            rest = rest[(v.Length + 1)..];
+        }
+        return rest.IsEmpty;
+    }
+
+    private static async Task<IReadOnlyList<PersonaInput>> FromRecordsAsync(IAsyncEnumerable<PersonaRecord> records, string source, PersonaSplit? split)
     {
         var train = split is null ? null : new HashSet<string>(split.Train, StringComparer.Ordinal);
         var test = split is null ? null : new HashSet<string>(split.Test, StringComparer.Ordinal);
-        var list = new List<PersonaInput>(records.Count);
+        var list = new List<PersonaInput>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var r in records)
+        var compact = new AttributeCompactor();
+        // One record at a time: a record's census block and codes are most of its size and no stage reads them.
+        await foreach (var r in records.ConfigureAwait(false))
         {
             var p = PersonaJson.WithId(r);
             if (!seen.Add(p.Id)) throw new PersonaException($"{source}: persona id {p.Id} appears twice; each persona must be listed once.");
             var text = PersonaRenderer.Render(p);
             var s = train?.Contains(p.Id) == true ? "train" : test?.Contains(p.Id) == true ? "test" : null;
-            list.Add(new PersonaInput(p.Id, text, PersonaRenderer.Attributes(p), p.Census.Weight > 0 ? p.Census.Weight : 1, s, source));
+            list.Add(new PersonaInput(p.Id, text, compact.Of(PersonaRenderer.Attributes(p)), p.Census.Weight > 0 ? p.Census.Weight : 1, s, source));
         }
         return list;
     }
 
     private static IReadOnlyList<PersonaInput> FromTextColumn(List<Row> rows, string source)
     {
+        var compact = new AttributeCompactor();
         var list = new List<PersonaInput>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var row in rows)
@@ -154,13 +216,14 @@ public static class PersonaInputs
             var normalized = Render(attrs);
             var id = HashId(normalized);
             if (!seen.Add(id)) continue; // the release repeats each persona once per instruction
-            list.Add(new PersonaInput(id, normalized, attrs, 1, null, source));
+            list.Add(new PersonaInput(id, normalized, compact.Of(attrs), 1, null, source));
         }
         return list;
     }
 
     private static IReadOnlyList<PersonaInput> FromTable(List<Row> rows, string source)
     {
+        var compact = new AttributeCompactor();
         var list = new List<PersonaInput>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var row in rows)
@@ -174,7 +237,7 @@ public static class PersonaInputs
             var text = Render(attrs);
             var id = HashId(text);
             if (!seen.Add(id)) throw new PersonaException($"{source}, {row.Where}: the same persona appears twice (id {id}); each persona must be listed once.");
-            list.Add(new PersonaInput(id, text, attrs, 1, null, source));
+            list.Add(new PersonaInput(id, text, compact.Of(attrs), 1, null, source));
         }
         return list;
     }
@@ -340,6 +403,71 @@ public static class PersonaInputs
 
     /// <summary>A dictionary that enumerates in insertion order (attribute order is part of the persona text).</summary>
     /// <summary>Attributes in the persona's own order, looked up without regard to case.</summary>
+    /// <summary>
+    /// Holds a population's attributes compactly: personas with the same keys in the same order share one key layout (and its
+    /// index), and short values (the census categories, ages, the psychodemographic levels) are one string each however many
+    /// personas have them. A persona then costs its values array and its own free text, about a third of an ordered map.
+    /// </summary>
+    internal sealed class AttributeCompactor
+    {
+        private readonly Dictionary<string, AttributeLayout> _layouts = new(StringComparer.Ordinal);
+        // Bounded: free-text values rarely repeat, so past this many distinct short values a pool would only grow.
+        private readonly StringPool _values = new(1 << 16);
+        private const int ShortValue = 48;
+
+        public IReadOnlyDictionary<string, string> Of(IReadOnlyDictionary<string, string> attributes)
+        {
+            var keys = new string[attributes.Count];
+            var values = new string[attributes.Count];
+            var i = 0;
+            foreach (var (k, v) in attributes)
+            {
+                keys[i] = k;
+                values[i++] = v.Length <= ShortValue ? _values.Get(v) : v;
+            }
+            var signature = string.Join('\u0001', keys);
+            if (!_layouts.TryGetValue(signature, out var layout)) _layouts[signature] = layout = new AttributeLayout(keys);
+            return new CompactAttributes(layout, values);
+        }
+    }
+
+    internal sealed class AttributeLayout
+    {
+        public readonly string[] Keys;
+        public readonly Dictionary<string, int> Index;
+
+        public AttributeLayout(string[] keys)
+        {
+            Keys = keys;
+            Index = new Dictionary<string, int>(keys.Length, StringComparer.OrdinalIgnoreCase);
+            for (var i = 0; i < keys.Length; i++) Index.TryAdd(keys[i], i);
+        }
+    }
+
+    /// <summary>A persona's attributes in its order, looked up case-insensitively like <see cref="OrderedAttributes"/>.</summary>
+    internal sealed class CompactAttributes(AttributeLayout layout, string[] values) : IReadOnlyDictionary<string, string>
+    {
+        public string this[string key] => layout.Index.TryGetValue(key, out var i) ? values[i] : throw new KeyNotFoundException($"no attribute '{key}'");
+        public IEnumerable<string> Keys => layout.Keys;
+        public IEnumerable<string> Values => values;
+        public int Count => values.Length;
+        public bool ContainsKey(string key) => layout.Index.ContainsKey(key);
+
+        public bool TryGetValue(string key, out string value)
+        {
+            if (layout.Index.TryGetValue(key, out var i)) { value = values[i]; return true; }
+            value = null!;
+            return false;
+        }
+
+        public IEnumerator<KeyValuePair<string, string>> GetEnumerator()
+        {
+            for (var i = 0; i < values.Length; i++) yield return new(layout.Keys[i], values[i]);
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+
     internal sealed class OrderedAttributes : IReadOnlyDictionary<string, string>
     {
         private readonly List<KeyValuePair<string, string>> _items = [];

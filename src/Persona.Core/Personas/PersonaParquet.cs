@@ -249,6 +249,17 @@ public static class PersonaFiles
             ? PersonaJsonl.WriteAsync(path, personas, ct)
             : PersonaParquet.WriteAsync(path, personas, ct);
 
+    /// <summary>The records one at a time (a JSONL file is read as it goes; a Parquet file whole, as its columns come).</summary>
+    public static async IAsyncEnumerable<PersonaRecord> StreamAsync(string path, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct = default)
+    {
+        if (FormatOf(path) == Format.Parquet)
+        {
+            foreach (var p in await PersonaParquet.ReadAsync(path, ct).ConfigureAwait(false)) yield return p;
+            yield break;
+        }
+        await foreach (var p in PersonaJsonl.ReadAsync(path, ct).ConfigureAwait(false)) yield return p;
+    }
+
     public static async Task<List<PersonaRecord>> ReadAsync(string path, CancellationToken ct = default)
     {
         if (FormatOf(path) == Format.Parquet)
