@@ -33,6 +33,7 @@ internal static class RunCommand
         var batchExport = new Option<DirectoryInfo?>("--batch-export") { Description = "Send nothing: write every request the run needs next (all stages and roles that can go on) as OpenAI Batch files (also `vllm run-batch` input) in this folder and stop with exit code 6. Needs no key." };
         var bestOfN = new Option<int>("--best-of-n") { Description = $"Adds the bench mode rm_best_of_n: N answers drawn per question (e.g. {Benchmark.BestOfN.DefaultN}) for the rm stage's reward models to pick from; 0 (default): off. Not with --shard (the models are fitted at the merge).", DefaultValueFactory = _ => 0 }.Between(0, Benchmark.BestOfN.MaxN);
         var benchRm = new Option<string>("--bench-rm") { Description = "Which reward model picks in rm_best_of_n: auto (pal_mixture if trained, else per_persona, conditioned, global), or one of those names; a persona the model never saw is scored after adapting it on up to 20 of its train-prompt pairs.", DefaultValueFactory = _ => Rewards.AnswerRewardScorer.Auto };
+        var rmPersonas = new Option<int>("--rm-personas") { Description = "The rm stage fits and scores its reward models on a seeded sample of at most this many personas, in proportion to their political views (0: every persona). Both scales are within the default; past it the stage's memory stops growing with the population.", DefaultValueFactory = _ => 2000 }.Between(0, 10_000_000);
         var batchImport = new Option<FileInfo[]>("--batch-import") { Description = "Batch result files (OpenAI or vLLM envelope) to read into the run's cache first; joined on custom_id, in any order.", AllowMultipleArgumentsPerToken = true };
         var cmd = new Command("run",
             "The whole testbed, one command: population (census draw, LM-written detail, consistency filter, fidelity) -> prompts\n" +
@@ -54,7 +55,7 @@ internal static class RunCommand
             "  persona run --out runs/paper --from bench\n" +
             "  persona run --dataset out --model offline:b --out out-b && persona bench compare out out-b")
         {
-            output, scale, seed, personas, prompts, survey, surveyModes, surveyElicitation, from, dryRun, dataset, batchExport, batchImport, bestOfN, benchRm,
+            output, scale, seed, personas, prompts, survey, surveyModes, surveyElicitation, from, dryRun, dataset, batchExport, batchImport, bestOfN, benchRm, rmPersonas,
         };
         runtime.AddTo(cmd);
         // Across machines: --shared-only, --shard/--shared and `persona run merge` (RunShardCommands.cs).
@@ -84,7 +85,8 @@ internal static class RunCommand
             }
             o = o with { SurveySource = parse.GetValue(survey) is { } sf ? Path.GetFullPath(sf) : null, SurveyModes = Survey.SurveyModes.Parse(parse.GetValue(surveyModes)!),
                 SurveyElicitation = Survey.SurveyElicitation.Parse(parse.GetValue(surveyElicitation)!),
-                BenchBestOfN = parse.GetValue(bestOfN), BenchRm = parse.GetValue(benchRm)!.Trim().ToLowerInvariant() };
+                BenchBestOfN = parse.GetValue(bestOfN), BenchRm = parse.GetValue(benchRm)!.Trim().ToLowerInvariant(),
+                RmPersonas = parse.GetValue(rmPersonas) };
             // Read in full now, like --prompts: a broken line found by the survey stage would come after the population was paid.
             if (o.SurveySource is { } surveyFile) Survey.SurveySetFile.Read(surveyFile);
             // With --dataset the prompts are the dataset run's, already curated: its source file is not read again.

@@ -409,6 +409,38 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
     }
 
     [Fact]
+    public async Task Past_rm_personas_the_rm_stage_fits_on_a_recorded_stratified_sample_and_only_it_reruns()
+    {
+        var copy = Path.Combine(runs.Dir, "rm-sample");
+        CopyTree(runs.B, copy);
+        var (code, text) = await Cli.Run("run", "--out", copy, "--rm-personas", "60");
+        Assert.True(code == 0, text);
+        var stages = InvocationStages(copy);
+        Assert.False(stages.GetProperty(TestbedStages.Rm).GetProperty("reused").GetBoolean());
+        // The judge scores the sample only, most of it from the cache: a persona the smaller split holds out is judged on
+        // an evaluation pair instead of a test pair, and only those are paid.
+        Assert.InRange(stages.GetProperty(TestbedStages.Rm).GetProperty("spend").GetProperty("judge").GetProperty("paid_calls").GetInt32(), 1, 40);
+        foreach (var stage in new[] { TestbedStages.Population, TestbedStages.Pairs })
+            Assert.True(stages.GetProperty(stage).GetProperty("reused").GetBoolean(), stage);
+        var r = JsonDocument.Parse(File.ReadAllText(Path.Combine(copy, "rm", "rm-results.json"))).RootElement;
+        var sample = r.GetProperty("persona_sample");
+        Assert.Equal(60, sample.GetProperty("personas").GetInt32());
+        Assert.Equal(200, sample.GetProperty("of").GetInt32());
+        Assert.Equal("political views", sample.GetProperty("stratify").GetString());
+        var fitted = r.GetProperty("seen_personas").GetInt32() + r.GetProperty("unseen_personas").GetInt32();
+        Assert.InRange(fitted, 50, 60); // a sampled persona with no completed pair is not fitted
+        var judged = r.GetProperty("models").EnumerateArray().Single(m => m.TryGetProperty("judge", out _)).GetProperty("judge").GetProperty("pairs").GetInt32();
+        Assert.InRange(judged, 40, fitted); // one pair of each fitted persona that has a labelled test or evaluation pair
+        var full = JsonDocument.Parse(File.ReadAllText(Path.Combine(runs.B, "rm", "rm-results.json"))).RootElement;
+        Assert.False(full.TryGetProperty("persona_sample", out _));
+        Assert.True(r.GetProperty("train_pairs").GetInt32() < full.GetProperty("train_pairs").GetInt32() / 2);
+        Assert.Contains("60 of the population's 200 personas", File.ReadAllText(Path.Combine(copy, "report.html")));
+        // The dataset and the bench (without rm_best_of_n) do not depend on the rm stage's sample.
+        foreach (var f in new[] { "population/personas.jsonl", "pairs/pairs.jsonl", "dataset/SHA256SUMS", "bench/results.json" })
+            Assert.Equal(File.ReadAllBytes(Path.Combine(runs.B, f)), File.ReadAllBytes(Path.Combine(copy, f)));
+    }
+
+    [Fact]
     public async Task A_second_model_on_the_same_dataset_pays_no_dataset_call_and_compare_finds_the_planted_difference()
     {
         var second = Path.Combine(runs.Dir, "model-b");

@@ -19,8 +19,9 @@ public static class PairRewardRows
         }
     }
 
-    /// <summary>Every completed pair of a file, and whether the simulator made any of them.</summary>
-    public static (List<RmPair> Pairs, bool Simulated) Load(string pairsFile)
+    /// <summary>Every completed pair of a file (of the personas kept), and whether the simulator made any pair of the file.</summary>
+    /// <param name="keep">Which personas' pairs to hold (null: all); the file is read as it goes, so the others cost no memory.</param>
+    public static (List<RmPair> Pairs, bool Simulated) Load(string pairsFile, IReadOnlySet<string>? keep = null)
     {
         var list = new List<RmPair>();
         var simulated = false;
@@ -28,7 +29,7 @@ public static class PairRewardRows
         foreach (var r in PairFileWriter.Read(pairsFile))
         {
             simulated |= r.Simulated;
-            if (r.Ok && r.Data is not null && r.Original is not null) list.Add(From(r, strings));
+            if (r.Ok && r.Data is not null && r.Original is not null && (keep is null || keep.Contains(r.PersonaId))) list.Add(From(r, strings));
         }
         return (list, simulated);
     }

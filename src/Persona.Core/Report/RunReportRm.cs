@@ -37,6 +37,8 @@ internal sealed partial class RunReportHtml
         if (r.Simulated) Para("<strong>Simulated</strong>: trained on the offline simulator's pairs, whose marker words plant a known preference; the numbers check the track, they are not findings.");
         Para($"Features: {E(r.Features)}. Split: {E(r.Split)}. {Fmt.Int(r.SeenPersonas)} seen personas ({Fmt.Int(r.TrainPairs)} labelled train pairs, {Fmt.Int(r.SeenTestPairs)} test pairs), " +
              $"{Fmt.Int(r.UnseenPersonas)} unseen ({Fmt.Int(r.UnseenEvalPairs)} evaluation pairs). Accuracy is census-weighted with 95% intervals from a bootstrap over personas.");
+        if (r.PersonaSample is { } sample)
+            Para($"Fitted and scored on a sample: {Fmt.Int(sample.Personas)} of the population's {Fmt.Int(sample.Of)} personas, drawn with seed {sample.Seed} in proportion to the groups of '{E(sample.Stratify)}' (the run's --rm-personas cap; 0 takes every persona).");
         static string Acc(double a, RmInterval i) => double.IsFinite(a) ? $"{Fmt.Pct(a)} [{Fmt.Pct(i.Lower)}, {Fmt.Pct(i.Upper)}]" : Fmt.Pct(a);
         Table(["Model", "Seen personas", "Unseen, k = 0", "Unseen, largest k", "Worst group"], r.Models.Select(m => (IReadOnlyList<string>)
         [

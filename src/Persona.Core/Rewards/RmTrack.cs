@@ -24,6 +24,8 @@ public sealed record RmOptions
     public static readonly IReadOnlyList<string> AllModels = [GlobalBt.ModelName, PerPersona.ModelName, Conditioned.ModelName, IdealPoints.ModelName];
     /// <summary>Which models to train (the global one always: the others start from it and the majority tax is measured against it).</summary>
     public IReadOnlyList<string> Models { get; init; } = AllModels;
+    /// <summary>Set when the personas given are a sample of a larger population (see <see cref="RmPersonaSample"/>): recorded in the results.</summary>
+    public RmSampleInfo? Sample { get; init; }
 }
 
 public sealed record RmInterval(double Lower, double Upper);
@@ -58,6 +60,9 @@ public sealed record RmResults(bool Simulated, string Features, string Split, in
     int UnseenEvalPairs, IReadOnlyList<RmModelResult> Models, IReadOnlyList<RmTax> MajorityTax)
 {
     // Timings and cache counts are this process's, not results: kept out of rm-results.json so two identical runs (or a resumed one) write the same bytes.
+    /// <summary>Set when the models were fitted and scored on a sample of the population's personas (the rm stage's --rm-personas cap).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public RmSampleInfo? PersonaSample { get; init; }
     [System.Text.Json.Serialization.JsonIgnore] public int TextsFeaturised { get; init; }
     [System.Text.Json.Serialization.JsonIgnore] public int CacheHits { get; init; }
     [System.Text.Json.Serialization.JsonIgnore] public double FeaturiseSeconds { get; init; }
@@ -219,6 +224,7 @@ public static class RmTrack
         var res = new RmResults(simulated, o.Features, holdout.Options.Describe(), personas.Count - unseenIds.Count, unseenIds.Count, train.Count, seenTest.Count,
             evals.Values.Sum(e => e.Count), results, tax)
         {
+            PersonaSample = o.Sample,
             TextsFeaturised = store.Computed, CacheHits = store.CacheHits, FeaturiseSeconds = Math.Round(featureSeconds, 3),
             TrainSeconds = models.ToDictionary(m => m.Model.Name, m => Math.Round(m.Seconds, 3), StringComparer.Ordinal),
         };

@@ -15,11 +15,10 @@ internal static class RmStage
     {
         var dir = c.Folder(TestbedStages.Rm);
         c.Progress("rm", 0, 1);
-        var (rows, simulated) = PairRewardRows.Load(Path.Combine(c.Folder(TestbedStages.Pairs), PairFileWriter.JsonlFile));
-        var personas = await PersonaInputs.LoadAsync(c.Folder(TestbedStages.Population), c.Stop).ConfigureAwait(false);
         var o = c.Options;
-        var info = personas.Select(p => new RmPersonaInfo(p.Id, p.Attributes, p.Weight, p.Text)).ToList();
         var holdoutOptions = new HoldoutOptions { Seed = o.Seed };
+        var (info, population, sample) = await PersonasAsync(c, holdoutOptions.Stratify).ConfigureAwait(false);
+        var (rows, simulated) = PairRewardRows.Load(Path.Combine(c.Folder(TestbedStages.Pairs), PairFileWriter.JsonlFile), sample);
         var judge = o.RmJudgePairsPerPersona > 0
             ? new RmJudge(c.Runtime, TestbedRoles.Judge, o.RmJudgePairsPerPersona, c.Progress.Invoke, c.Abort)
             : null;
@@ -37,9 +36,19 @@ internal static class RmStage
         var r = await RmTrack.RunAsync(info, rows, simulated, dir, new RmOptions
         {
             Holdout = holdoutOptions, Train = new RmTrainOptions { Seed = o.Seed }, Resamples = o.Resamples,
+            Sample = sample is null ? null : new RmSampleInfo(sample.Count, population, holdoutOptions.Stratify, o.Seed),
         }, null, null, c.Stop, judge).ConfigureAwait(false);
         c.Progress("rm", 1, 1);
         var best = r.Models.Where(m => m.Judge is null).OrderByDescending(m => m.Seen.Accuracy).First();
         return new RmStageResult(r.Models.Count, best.Name, best.Seen.Accuracy, r.Models[0].Seen.Accuracy, r.UnseenPersonas, simulated);
+    }
+
+    /// <summary>The personas the stage fits on: all, or past the cap a seeded stratified sample, the same in every shard and at the merge.</summary>
+    private static async Task<(List<RmPersonaInfo> Info, int Population, HashSet<string>? Sample)> PersonasAsync(StageContext c, string stratify)
+    {
+        var personas = await PersonaInputs.LoadAsync(c.Folder(TestbedStages.Population), c.Stop).ConfigureAwait(false);
+        var sample = RmPersonaSample.Draw(personas.Select(p => (p.Id, p.Attributes)), c.Options.RmPersonas, c.Options.Seed, stratify);
+        var info = personas.Where(p => sample is null || sample.Contains(p.Id)).Select(p => new RmPersonaInfo(p.Id, p.Attributes, p.Weight, p.Text)).ToList();
+        return (info, personas.Count, sample);
     }
 }

@@ -96,9 +96,9 @@ public static class TestbedDryRun
         Add(TestbedStages.Pairs, W, $"revision ({rates.PairAttempts:0.###} attempts a pair)", chains, TokenCounter.Count(t.RevisionSystem) + persona + question + 580, 230);
         Add(TestbedStages.Pairs, Judge, "verification (2 orders)", 2 * verified, TokenCounter.Count(t.JudgeSystem) + persona + question + 590, 60);
 
-        // The rm stage's judge: per persona, up to RmJudgePairsPerPersona of its labelled test (or, unseen, evaluation) pairs, both orders.
+        // The rm stage's judge: per persona (of its sample, past --rm-personas), up to RmJudgePairsPerPersona of its labelled test (or, unseen, evaluation) pairs, both orders.
         var testPerPersona = Math.Min(o.Schedule.PairsPerPersona - o.Schedule.TrainPairs, 0.3 * o.Schedule.PairsPerPersona) * (pairs == 0 ? 0 : (double)verified / pairs);
-        Add(TestbedStages.Rm, Judge, "generative reward model (2 orders)", 2 * (long)Math.Round(o.Personas * Math.Min(o.RmJudgePairsPerPersona, testPerPersona)),
+        Add(TestbedStages.Rm, Judge, "generative reward model (2 orders)", 2 * (long)Math.Round((o.RmPersonas > 0 ? Math.Min(o.Personas, o.RmPersonas) : o.Personas) * Math.Min(o.RmJudgePairsPerPersona, testPerPersona)),
             TokenCounter.Count(Rewards.JudgeRm.System) + persona + question + 600, 60);
 
         var modes = 5; // the four original modes + few_shot_preferences

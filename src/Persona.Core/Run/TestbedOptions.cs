@@ -55,6 +55,13 @@ public sealed record TestbedOptions
     // reward models: the judge scored as a generative reward model on this many test pairs of each persona (2 calls a pair; 0: not at all)
     public int RmJudgePairsPerPersona { get; init; } = 1;
 
+    /// <summary>
+    /// The rm stage fits and scores on a seeded sample of at most this many personas, stratified like its holdout (0: every
+    /// persona). Both bundled scales are within it (the paper's 1,586 personas are all kept); past it the stage's memory
+    /// and time stop growing with the population (see <see cref="Rewards.RmPersonaSample"/>).
+    /// </summary>
+    public int RmPersonas { get; init; } = 2000;
+
     // leave-one-out (the original: 40 personas x 20 questions per attribute)
     public int LooPersonas { get; init; } = 8;
     public int LooQuestions { get; init; } = 4;
@@ -115,6 +122,7 @@ public sealed record TestbedOptions
         if (PassK < 1 || PassKItems < 1) throw new PersonaException("pass@k needs k >= 1 and at least one item.");
         if (LooPersonas < 2 || LooQuestions < 1) throw new PersonaException("leave-one-out needs at least 2 personas and 1 question per attribute.");
         if (SurveyQuestions is < 1) throw new PersonaException("The survey needs at least 1 question.");
+        if (RmPersonas < 0) throw new PersonaException($"--rm-personas {RmPersonas}: expected 0 (every persona) or a positive cap.");
         if (RmJudgePairsPerPersona < 0) throw new PersonaException("The reward-model judge's pairs per persona must be 0 or more.");
         if (SurveyMinPersonas < 1) throw new PersonaException("The survey's smallest reported group needs at least 1 persona.");
         if (From is not null) TestbedStages.Parse(From);

@@ -78,7 +78,7 @@ public static class TestbedStages
         TestbedStage.Of<PairsResult>(Pairs, "pairs", "preference pairs + role-play verification in both orders",
             [TestbedRoles.Writer, TestbedRoles.Judge], [Population, Prompts], o => new { o.Schedule, Verify = o.Verify.ToString(), o.Seed }, TestbedStageRunner.PairsAsync),
         TestbedStage.Of<RmStageResult>(Rm, "rm", "reward models (global, per-persona, persona-conditioned, PAL-style mixture; the judge as a reference) on seen and unseen personas",
-            [TestbedRoles.Judge], [Population, Pairs], o => new { o.Resamples, o.Seed, o.RmJudgePairsPerPersona }, RmStage.RunAsync),
+            [TestbedRoles.Judge], [Population, Pairs], o => new { o.Resamples, o.Seed, o.RmJudgePairsPerPersona, o.RmPersonas }, RmStage.RunAsync),
         TestbedStage.Of<BenchStageResult>(Bench, "bench", "PERSONA Bench (every mode, debate critic)",
             [TestbedRoles.Model, TestbedRoles.Critic], [Population, Prompts, Pairs, Rm], o => new { o.BenchQuestionsPerPersona, o.Resamples, o.MinCell, o.FewShotPairs, o.BenchBestOfN, o.BenchRm, o.Seed }, TestbedStageRunner.BenchAsync),
         TestbedStage.Of<LooStageResult>(Loo, "bench/loo", "leave-one-attribute-out",
