@@ -63,42 +63,50 @@ public static class PreferencePairsFile
     /// in file order, as many as the bench can show: the first <paramref name="shots"/> that are not
     /// about the question being asked. Only that prefix is kept (the first pairs until
     /// <paramref name="shots"/> of them are about none of the persona's questions), so the bench at
-    /// paper scale holds a few pairs per persona, not 317,200 with their texts.
+    /// paper scale holds a few pairs per persona, not 317,200 with their texts. A kept pair keeps what an
+    /// example shows (no persona text), and the generic answers it shares with other personas are one string each.
     /// </summary>
+    /// <param name="pairs">Read once, and a second time only when some persona has no pair under its id (a pairs file
+    /// built from another copy of the personas): then by text, for those personas only.</param>
     public static IReadOnlyDictionary<string, IReadOnlyList<PreferencePair>> TrainExamples(IEnumerable<PreferencePair> pairs,
         IReadOnlyList<(PersonaInput Persona, QuestionInput Question)> asked, int shots)
     {
         var personas = asked.Select(a => a.Persona).DistinctBy(p => p.Id).ToList();
         var questionsOf = asked.GroupBy(a => a.Persona.Id, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.Select(a => a.Question).ToList(), StringComparer.Ordinal);
-        // Personas that share one text share their text matches, so those must cover all of their questions.
-        var questionsOfText = personas.GroupBy(p => Normalise(p.Text), StringComparer.Ordinal)
-            .ToDictionary(g => g.Key, g => g.SelectMany(p => questionsOf[p.Id]).ToList(), StringComparer.Ordinal);
+        var strings = new StringPool();
         var byId = new Dictionary<string, Prefix>(StringComparer.Ordinal);
-        var byText = new Dictionary<string, Prefix>(StringComparer.Ordinal);
-        string? lastRaw = null, lastText = null; // a persona's pairs sit together: its text is normalised once, not 200 times
         foreach (var pair in pairs)
+            if (pair.Split == "train" && questionsOf.TryGetValue(pair.PersonaId, out var own)) Take(byId, pair.PersonaId, pair, own, shots, strings);
+        var byText = new Dictionary<string, Prefix>(StringComparer.Ordinal);
+        var unmatched = personas.Where(p => !byId.ContainsKey(p.Id)).Select(p => Normalise(p.Text)).ToHashSet(StringComparer.Ordinal);
+        if (unmatched.Count > 0)
         {
-            if (pair.Split != "train") continue;
-            if (questionsOf.TryGetValue(pair.PersonaId, out var own)) Take(byId, pair.PersonaId, pair, own, shots);
-            if (pair.PersonaText is null) continue;
-            if (pair.PersonaText != lastRaw) (lastRaw, lastText) = (pair.PersonaText, Normalise(pair.PersonaText));
-            if (questionsOfText.TryGetValue(lastText!, out var qs)) Take(byText, lastText!, pair, qs, shots);
+            // Personas that share one text share their text matches, so those must cover all of their questions.
+            var questionsOfText = personas.GroupBy(p => Normalise(p.Text), StringComparer.Ordinal).Where(g => unmatched.Contains(g.Key))
+                .ToDictionary(g => g.Key, g => g.SelectMany(p => questionsOf[p.Id]).ToList(), StringComparer.Ordinal);
+            string? lastRaw = null, lastText = null; // a persona's pairs sit together: its text is normalised once, not 200 times
+            foreach (var pair in pairs)
+            {
+                if (pair.Split != "train" || pair.PersonaText is null) continue;
+                if (pair.PersonaText != lastRaw) (lastRaw, lastText) = (pair.PersonaText, Normalise(pair.PersonaText));
+                if (questionsOfText.TryGetValue(lastText!, out var qs)) Take(byText, lastText!, pair, qs, shots, strings);
+            }
         }
         var result = new Dictionary<string, IReadOnlyList<PreferencePair>>(StringComparer.Ordinal);
         foreach (var p in personas)
         {
-            var found = byId.GetValueOrDefault(p.Id) ?? byText.GetValueOrDefault(Normalise(p.Text));
+            var found = byId.GetValueOrDefault(p.Id) ?? (unmatched.Count > 0 ? byText.GetValueOrDefault(Normalise(p.Text)) : null);
             if (found is { Pairs.Count: > 0 }) result[p.Id] = found.Pairs;
         }
         return result;
     }
 
-    private static void Take(Dictionary<string, Prefix> into, string key, PreferencePair pair, List<QuestionInput> questions, int shots)
+    private static void Take(Dictionary<string, Prefix> into, string key, PreferencePair pair, List<QuestionInput> questions, int shots, StringPool strings)
     {
         if (!into.TryGetValue(key, out var prefix)) into[key] = prefix = new Prefix();
         if (prefix.Pairs.Count >= shots + prefix.AboutAsked) return;
-        prefix.Pairs.Add(pair);
+        prefix.Pairs.Add(pair with { PersonaText = null, PromptId = strings.Get(pair.PromptId), Instruction = strings.Get(pair.Instruction), Rejected = strings.Get(pair.Rejected), Split = strings.Get(pair.Split) });
         if (questions.Any(q => pair.PromptId == q.Id || pair.Instruction == q.Text)) prefix.AboutAsked++;
     }
 

@@ -244,6 +244,7 @@ public sealed class BenchVariantsTests
         var shown = Assert.Single(items).Examples!;
         Assert.Equal(["q1", "q2"], shown.Select(e => e.PromptId)); // q0 is being asked; q3 is a test pair
         Assert.All(shown, e => Assert.Equal(personas[1].Id, e.PersonaId));
+        Assert.All(shown, e => Assert.Null(e.PersonaText)); // an example shows no persona: the kept pairs do not hold one text per pair
         var user = BenchTask.SolverMessages(items[0], BenchPrompts.Load())[1].Text;
         Assert.Contains($"chosen {personas[1].Id[..6]} q1", user);
         Assert.DoesNotContain("chosen " + personas[1].Id[..6] + " q0", user);
