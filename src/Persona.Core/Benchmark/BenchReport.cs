@@ -150,16 +150,20 @@ public static class BenchReport
     /// <see cref="Intersections"/>): inputs, status, turns' models, each score's value, label, model and
     /// failure, the persona's metadata and the best-of-n pick. The sample log keeps every record whole; the
     /// job holds the cut ones, 100,000 of which took about 1 GB whole (answers, critiques, persona text, few-shot
-    /// examples). Samples with the same persona metadata share one copy of it. Not thread-safe: the
-    /// collector calls it in turn.
+    /// examples). Samples with the same persona metadata share one copy of it, and what else they share is
+    /// shared (<see cref="SampleCut"/>): at 100,000 personas the bench holds a million samples. Not thread-safe:
+    /// the collector calls it in turn.
     /// </summary>
     public static Func<SampleRecord, SampleRecord> ForStatistics()
     {
         var shared = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        var cut = new SampleCut();
         return s => s with
         {
             Output = null,
             Data = StatisticsData(s, shared),
+            Turns = cut.Turns(s.Turns),
+            Inputs = cut.Inputs(s.Inputs),
             Scores = s.Scores?.ToDictionary(kv => kv.Key, kv => kv.Value with { Explanation = null, Data = null }, StringComparer.Ordinal),
         };
     }

@@ -53,13 +53,12 @@ public static class TestbedStageRunner
         var o = c.Options;
         var dir = c.Folder(TestbedStages.Survey);
         var survey = Survey.SurveySetFile.Read(o.SurveySource ?? Survey.SurveySet.BundledPath);
-        var records = new List<PersonaRecord>();
-        await foreach (var r in PersonaJsonl.ReadAsync(Path.Combine(PopulationDir(c), PersonaBuilder.PersonasJsonl), c.Stop).ConfigureAwait(false)) records.Add(r);
-        var panel = Survey.SurveyStage.Panel(records);
+        var panel = await Survey.SurveyStage.PanelAsync(PersonaJsonl.ReadAsync(Path.Combine(PopulationDir(c), PersonaBuilder.PersonasJsonl), c.Stop)).ConfigureAwait(false);
         var questions = Survey.SurveyStage.Questions(survey, o.SurveyQuestions, o.Seed);
         // The judge role-plays personas in this testbed; the survey asks it to answer as each one (and steered, and unsteered).
         var task = Survey.SurveyTask.Create(Survey.SurveyStage.Items(panel, survey, questions, o.SurveyModes, o.SurveyElicitation), TestbedRoles.Judge);
-        var samples = await RunTaskAsync(c, task, Survey.SurveyStage.Count(panel.Count, survey, questions, o.SurveyModes, o.SurveyElicitation), "survey answers", c.Runtime.Role(TestbedRoles.Judge)).ConfigureAwait(false);
+        var samples = await RunTaskAsync(c, task, Survey.SurveyStage.Count(panel.Count, survey, questions, o.SurveyModes, o.SurveyElicitation), "survey answers", c.Runtime.Role(TestbedRoles.Judge),
+            Survey.SurveyStage.ForStatistics()).ConfigureAwait(false);
         if (c.Shard is not null) return ShardCounts(samples);
         Directory.CreateDirectory(dir);
         await SampleLogExport.WriteJsonlAsync(c.Runtime.Store, task.Name, Path.Combine(dir, Survey.SurveyStage.SamplesFile), c.Stop).ConfigureAwait(false);
@@ -122,8 +121,8 @@ public static class TestbedStageRunner
         return new PairsResult(result.Report.Pairs, result.Report.Succeeded, result.Report.Failed, result.Report.Flagged, v.Verified, v.Agreement.Value, v.FlipRate.Value);
     }
 
-    private static Task<List<SampleRecord>> RunTaskAsync<T>(StageContext c, EvalTask<T> task, long total, string step, ModelRole? role = null) =>
-        TaskCollector.CollectAsync(c.Shard is { } part ? part.Filter(task) : task, c.Runtime, role, total, step, c.Progress.Invoke, c.Stop, c.Abort);
+    private static Task<List<SampleRecord>> RunTaskAsync<T>(StageContext c, EvalTask<T> task, long total, string step, ModelRole? role = null, Func<SampleRecord, SampleRecord>? keep = null) =>
+        TaskCollector.CollectAsync(c.Shard is { } part ? part.Filter(task) : task, c.Runtime, role, total, step, c.Progress.Invoke, c.Stop, c.Abort, keep);
 
     /// <summary>What a shard's stage made: its samples only; the stage's files are the merge's, made from every shard's answers.</summary>
     private static ShardStageResult ShardCounts(List<SampleRecord> samples) => new(samples.Count, samples.Count(s => s.Status != SampleRecord.StatusOk));

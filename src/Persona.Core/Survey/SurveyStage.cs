@@ -47,18 +47,35 @@ public static class SurveyStage
     }
 
     /// <summary>The panel: every persona in at least one survey group (adults only), with its rendered profile and census weight.</summary>
-    public static IReadOnlyList<SurveyPanelist> Panel(IEnumerable<PersonaRecord> records)
+    /// <param name="records">Read one at a time: a record's census block is most of its size and the panel keeps none of it.</param>
+    public static async Task<IReadOnlyList<SurveyPanelist>> PanelAsync(IAsyncEnumerable<PersonaRecord> records)
     {
         var list = new List<SurveyPanelist>();
-        foreach (var r in records)
+        var compact = new PersonaInputs.AttributeCompactor();
+        await foreach (var r in records.ConfigureAwait(false))
         {
             var groups = SurveyGroupMap.GroupsOf(r);
             if (groups.Count == 0) continue;
             var p = PersonaJson.WithId(r);
             var text = PersonaRenderer.Render(p);
-            list.Add(new SurveyPanelist(p.Id, text, PersonaRenderer.Attributes(p), p.Census.Weight > 0 ? p.Census.Weight : 1, groups));
+            list.Add(new SurveyPanelist(p.Id, text, compact.Of(PersonaRenderer.Attributes(p)), p.Census.Weight > 0 ? p.Census.Weight : 1, groups));
         }
         return list;
+    }
+
+    /// <summary>A survey sample cut to what <see cref="Score"/> reads: its inputs, status and stated distribution (the sample log keeps it whole).</summary>
+    public static Func<SampleRecord, SampleRecord> ForStatistics()
+    {
+        var cut = new SampleCut();
+        return s => s with
+        {
+            Output = null,
+            Turns = cut.Turns(s.Turns),
+            Inputs = cut.Inputs(s.Inputs),
+            Data = s.Data is { ValueKind: System.Text.Json.JsonValueKind.Object } d && d.TryGetProperty("distribution", out var dist)
+                ? System.Text.Json.JsonSerializer.SerializeToElement(new Dictionary<string, System.Text.Json.JsonElement> { ["distribution"] = dist })
+                : null,
+        };
     }
 
     /// <summary>The items: every panelist x question in mode persona, each question once in mode none, and each question x group in each

@@ -60,6 +60,11 @@ public sealed class BenchSimulatedWorldTests(BenchRunFixture run) : IClassFixtur
         Assert.All(cut, s => Assert.Null(s.Field("persona")));
         Assert.All(cut, s => Assert.Null(s.Field("answer_to_question")));
         Assert.All(cut.SelectMany(s => s.Scores!.Values), sc => Assert.Null(sc.Explanation));
+        // Samples whose turns had the same roles, models and steps share one list of them, without cache keys: the
+        // statistics read who answered, and a million samples would otherwise hold two turns each.
+        Assert.InRange(cut.Select(s => s.Turns).Distinct().Count(), 1, 8);
+        Assert.All(cut.SelectMany(s => s.Turns), t => Assert.Null(t.CacheKey));
+        Assert.Equal(run.Samples.Select(s => string.Join(",", s.Turns.Select(t => t.Model))), cut.Select(s => string.Join(",", s.Turns.Select(t => t.Model))));
         Assert.All(cut, s => Assert.NotNull(s.Field(PersonaMetadata.Field)));
         // One copy of a persona's metadata for all of its samples: the same backing document, not an equal one.
         var first = cut.GroupBy(s => s.Input("persona_id")).First().ToList();

@@ -49,6 +49,25 @@ public sealed class SurveyPlantedTests
         return samples;
     }
 
+    /// <summary>The stage scores samples cut to what it reads; every result must be what the whole samples give, byte for byte.</summary>
+    private static void CutSamplesScoreTheSame(IReadOnlyList<SampleRecord> samples, IReadOnlyList<SurveyPanelist> panel, IReadOnlyList<string> questions, int minPersonas)
+    {
+        var cut = samples.Select(SurveyStage.ForStatistics()).ToList();
+        Assert.All(cut, s => Assert.Null(s.Output));
+        Assert.InRange(cut.Select(s => s.Turns).Distinct().Count(), 1, 2); // one list of turns for every sample of one judge
+        static string Json(SurveyStageResult r) => string.Join("\n", new[] { r.Panel, r.Unsteered }.Concat(r.Steered.Values).Select(x =>
+        {
+            if (x is null) return "none";
+            using var m = new MemoryStream();
+            SurveyResultsJson.Write(m, x);
+            return System.Text.Encoding.UTF8.GetString(m.ToArray());
+        }));
+        var whole = SurveyStage.Score(samples, panel, Gss.Value, questions, minPersonas, resamples: 200, seed: 1);
+        var fromCut = SurveyStage.Score(cut, panel, Gss.Value, questions, minPersonas, resamples: 200, seed: 1);
+        Assert.Equal(Json(whole), Json(fromCut));
+        Assert.Equal(whole.Failed, fromCut.Failed);
+    }
+
     [Fact]
     public async Task The_planted_most_shifted_group_is_the_one_farthest_from_the_panel_mean()
     {
@@ -59,6 +78,7 @@ public sealed class SurveyPlantedTests
         Assert.All(samples, s => Assert.Equal(SampleRecord.StatusOk, s.Status));
         Assert.All(samples, s => Assert.True(s.Simulated));
 
+        CutSamplesScoreTheSame(samples, Panel(), questions, 10);
         var r = SurveyStage.Score(samples, Panel(), Gss.Value, questions, minPersonas: 10, resamples: 200, seed: 1);
         // Groups in the panel: Male, Female, Democrat, Republican; the other 18 are withheld with a count of 0.
         Assert.Equal(4, r.Panel!.Groups.Count);
@@ -110,6 +130,7 @@ public sealed class SurveyPlantedTests
         var samples = await AskAsync(world, [], questions, modes);
         Assert.Equal(SurveyStage.Count(0, Gss.Value, questions, modes), samples.Count);
         Assert.Equal(10 * (1 + 3 * 22), samples.Count);
+        CutSamplesScoreTheSame(samples, [], questions, 10);
         var r = SurveyStage.Score(samples, [], Gss.Value, questions, minPersonas: 10, resamples: 200, seed: 1);
         Assert.Null(r.Panel);
         Assert.Equal(3, r.Steerability.Count);
@@ -139,6 +160,7 @@ public sealed class SurveyPlantedTests
         var sampled = await AskAsync(world, [], questions, modes, "sample:400");
         Assert.Equal(400 * stated.Count, sampled.Count);
         Assert.All(sampled, s => Assert.Equal("sample:400", s.Input("elicitation")));
+        CutSamplesScoreTheSame(sampled, [], questions, 10);
         var collapsed = SurveyStage.Collapse(sampled);
         Assert.Equal(stated.Count, collapsed.Count);
         var distances = new List<double>();
