@@ -82,9 +82,11 @@ public static class BenchJobs
     public static async Task<(EvalTask<SampleRecord> Task, int Items)> SummaryTaskAsync(BenchPrompts prompts, LlmRuntime rt)
     {
         await rt.Store.FlushAsync().ConfigureAwait(false);
-        // The audit reads the demographic_summary samples only: the others (four fifths of the log) are not held.
-        var bench = SampleLogExport.Read(rt.Store, BenchTask.TaskName).Where(s => s.Input("mode") == BenchModes.DemographicSummary).ToList();
-        return (SummaryAudit.Create(bench, prompts), bench.Count(s => s.Status == SampleRecord.StatusOk && s.Input("mode") == BenchModes.DemographicSummary));
+        // The demographic_summary samples are read from the store twice, to count them and as the task's data, and never held
+        // (at 100,000 personas they are 200,000 whole samples with their prompts). The store is in WAL mode: the task's own
+        // writes go on while its data is read.
+        IEnumerable<SampleRecord> Summaries() => SampleLogExport.Read(rt.Store, BenchTask.TaskName).Where(s => s.Input("mode") == BenchModes.DemographicSummary);
+        return (SummaryAudit.Create(Summaries(), prompts), Summaries().Count(s => s.Status == SampleRecord.StatusOk));
     }
 
     private static string Figures(BenchOutput output) => Path.Combine(output.Directory, FiguresFolder);

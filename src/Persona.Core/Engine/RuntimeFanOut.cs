@@ -31,16 +31,30 @@ public static class TaskCollector
         StepProgress progress, CancellationToken ct, CancellationToken abort, Func<SampleRecord, SampleRecord>? keep = null)
     {
         var samples = new List<SampleRecord>();
+        await ForEachAsync(task, rt, role, total, step, progress, ct, abort, s => samples.Add(keep is null ? s : keep(s))).ConfigureAwait(false);
+        return samples;
+    }
+
+    /// <summary>
+    /// <see cref="CollectAsync"/> for statistics that need no sample kept: each sample, without transcripts, goes to
+    /// <paramref name="each"/> in the task's order as it comes. Returns how many samples there were and how many failed.
+    /// </summary>
+    public static async Task<(int Samples, int Failed)> ForEachAsync<T>(EvalTask<T> task, LlmRuntime rt, ModelRole? role, long total, string step,
+        StepProgress progress, CancellationToken ct, CancellationToken abort, Action<SampleRecord> each)
+    {
         long done = 0;
+        int failed = 0, deferred = 0;
         progress(step, 0, total);
         await TaskRunner.RunToEndAsync(TaskRunner.RunAsync(task, rt, new TaskRunOptions { FanOut = rt.FanOutOptions(role, abort) }, ct), task.Name, s =>
         {
-            samples.Add(keep is null ? s.WithoutTranscripts() : keep(s.WithoutTranscripts()));
+            if (s.Status == SampleRecord.StatusDeferred) deferred++;
+            else if (s.Status != SampleRecord.StatusOk) failed++;
+            each(s.WithoutTranscripts());
             if ((++done & 31) == 0 || done == total) progress(step, done, total);
         }).ConfigureAwait(false);
         progress(step, done, total);
         // Written to batch files (--batch-export): the stage ends here and runs again once they are imported.
-        BatchPendingException.ThrowIf(samples.Count(s => s.Status == SampleRecord.StatusDeferred), step);
-        return samples;
+        BatchPendingException.ThrowIf(deferred, step);
+        return ((int)done, failed);
     }
 }

@@ -57,14 +57,24 @@ public static class TestbedStageRunner
         var questions = Survey.SurveyStage.Questions(survey, o.SurveyQuestions, o.Seed);
         // The judge role-plays personas in this testbed; the survey asks it to answer as each one (and steered, and unsteered).
         var task = Survey.SurveyTask.Create(Survey.SurveyStage.Items(panel, survey, questions, o.SurveyModes, o.SurveyElicitation), TestbedRoles.Judge);
-        var samples = await RunTaskAsync(c, task, Survey.SurveyStage.Count(panel.Count, survey, questions, o.SurveyModes, o.SurveyElicitation), "survey answers", c.Runtime.Role(TestbedRoles.Judge),
-            Survey.SurveyStage.ForStatistics()).ConfigureAwait(false);
-        if (c.Shard is not null) return ShardCounts(samples);
+        // Stated distributions are scored as they come (none is kept); sample:N's draws are held, cut, until a respondent's are all in.
+        var streams = Survey.SurveyStage.Streams(o.SurveyElicitation);
+        var tally = new Survey.SurveyTally(panel, survey);
+        var cut = Survey.SurveyStage.ForStatistics();
+        var held = new List<SampleRecord>();
+        var (count, failed) = await TaskCollector.ForEachAsync(c.Shard is { } part ? part.Filter(task) : task, c.Runtime, c.Runtime.Role(TestbedRoles.Judge),
+            Survey.SurveyStage.Count(panel.Count, survey, questions, o.SurveyModes, o.SurveyElicitation), "survey answers", c.Progress.Invoke, c.Stop, c.Abort, s =>
+            {
+                if (!streams) held.Add(cut(s));
+                else { tally.Count(s); tally.Add(s); }
+            }).ConfigureAwait(false);
+        if (c.Shard is not null) return new ShardStageResult(count, failed);
         Directory.CreateDirectory(dir);
         await SampleLogExport.WriteJsonlAsync(c.Runtime.Store, task.Name, Path.Combine(dir, Survey.SurveyStage.SamplesFile), c.Stop).ConfigureAwait(false);
         c.Progress("statistics", 0, 1);
-        var r2 = Survey.SurveyStage.Score(samples, panel, survey, questions, o.SurveyMinPersonas, o.Resamples, unchecked((ulong)o.Seed), c.Stop);
-        var simulated = samples.Any(s => s.Simulated);
+        var r2 = streams ? tally.Finish(questions, o.SurveyMinPersonas, o.Resamples, unchecked((ulong)o.Seed), c.Stop)
+            : Survey.SurveyStage.Score(held, panel, survey, questions, o.SurveyMinPersonas, o.Resamples, unchecked((ulong)o.Seed), c.Stop);
+        var simulated = streams ? tally.Simulated : held.Any(s => s.Simulated);
         async Task Write(string file, Survey.SurveyResults? x)
         {
             if (x is null) return;
@@ -77,7 +87,7 @@ public static class TestbedStageRunner
         await Survey.SurveyStage.WriteExtrasAsync(dir, survey, r2, c.Runtime.Role(TestbedRoles.Judge).Identity.Identity, o.SurveyElicitation, simulated, RecordClock.Now(), c.Stop).ConfigureAwait(false);
         double? D(Survey.SurveyResults? x) => x is null ? null : Math.Round(x.Overall.MeanDistance, 6);
         var any = r2.Panel ?? r2.Unsteered ?? r2.Steered.Values.First();
-        return new SurveyStageResult(questions.Count, survey.Questions.Count, panel.Count, samples.Count, r2.Failed, o.SurveyModes, o.SurveyElicitation,
+        return new SurveyStageResult(questions.Count, survey.Questions.Count, panel.Count, count, r2.Failed, o.SurveyModes, o.SurveyElicitation,
             r2.Panel?.Groups.Count, r2.Panel?.Withheld.Count, D(r2.Panel), D(r2.Unsteered), r2.Steered.ToDictionary(kv => kv.Key, kv => D(kv.Value)),
             Math.Round(any.OverallBaselines.Uniform, 6), Math.Round(any.OverallBaselines.PopulationPrior, 6), simulated);
     }
@@ -121,11 +131,12 @@ public static class TestbedStageRunner
         return new PairsResult(result.Report.Pairs, result.Report.Succeeded, result.Report.Failed, result.Report.Flagged, v.Verified, v.Agreement.Value, v.FlipRate.Value);
     }
 
-    private static Task<List<SampleRecord>> RunTaskAsync<T>(StageContext c, EvalTask<T> task, long total, string step, ModelRole? role = null, Func<SampleRecord, SampleRecord>? keep = null) =>
-        TaskCollector.CollectAsync(c.Shard is { } part ? part.Filter(task) : task, c.Runtime, role, total, step, c.Progress.Invoke, c.Stop, c.Abort, keep);
-
-    /// <summary>What a shard's stage made: its samples only; the stage's files are the merge's, made from every shard's answers.</summary>
-    private static ShardStageResult ShardCounts(List<SampleRecord> samples) => new(samples.Count, samples.Count(s => s.Status != SampleRecord.StatusOk));
+    /// <summary>What a shard's stage made: its samples, counted as they come; the stage's files are the merge's, made from every shard's answers.</summary>
+    private static async Task<StageResult> ShardAsync<T>(StageContext c, EvalTask<T> task, long total, string step, ModelRole? role = null)
+    {
+        var (count, failed) = await TaskCollector.ForEachAsync(c.Shard!.Filter(task), c.Runtime, role, total, step, c.Progress.Invoke, c.Stop, c.Abort, _ => { }).ConfigureAwait(false);
+        return new ShardStageResult(count, failed);
+    }
 
     private static async Task<(IReadOnlyList<PersonaInput> Personas, IReadOnlyList<QuestionInput> Questions)> InputsAsync(StageContext c) =>
         (await PersonaInputs.LoadAsync(PopulationDir(c), c.Stop).ConfigureAwait(false), QuestionInputs.Load(PromptsDir(c)));
@@ -150,7 +161,7 @@ public static class TestbedStageRunner
         if (c.Shard is { } part) pairList = [.. pairList.Where(p => part.Owns(p.Persona.Id))];
         var examples = PreferencePairsFile.TrainExamples(PreferencePairsFile.Stream(PairsDir(c)), pairList, o.FewShotPairs);
         var task = BenchTask.Create(BenchTask.Items(pairList, modes, 1, examples, o.FewShotPairs), prompts, [BenchTask.Critic(prompts)], 0, bestOfN: best);
-        if (c.Shard is not null) return ShardCounts(await RunTaskAsync(c, task, (long)pairList.Count * modes.Count, "answer + critic").ConfigureAwait(false));
+        if (c.Shard is not null) return await ShardAsync(c, task, (long)pairList.Count * modes.Count, "answer + critic").ConfigureAwait(false);
         var (samples, results) = await BenchJobs.BenchAsync(task, (long)pairList.Count * modes.Count, c.Runtime, new BenchOutput(dir), o.Resamples, o.MinCell,
             "answer + critic", c.Progress.Invoke, c.Stop, c.Abort).ConfigureAwait(false);
         return new BenchStageResult(samples.Count, modes, o.BenchQuestionsPerPersona, results.Modes.ToDictionary(m => m.Mode, m => m.Accuracy.Accuracy));
@@ -185,7 +196,7 @@ public static class TestbedStageRunner
         var (items, skipped, options) = LooPlan(o, personas, questions);
         if (items.Count == 0) throw new PersonaException($"Leave-one-out: no attribute applies to at least two personas with {options.BaseAttributes} other attributes; use more personas.");
         if (c.Shard is not null)
-            return ShardCounts(await RunTaskAsync(c, LeaveOneOut.Create(items, prompts, TestbedRoles.Writer), items.Count, "role-play choices", c.Runtime.Role(LeaveOneOut.JudgeRole)).ConfigureAwait(false));
+            return await ShardAsync(c, LeaveOneOut.Create(items, prompts, TestbedRoles.Writer), items.Count, "role-play choices", c.Runtime.Role(LeaveOneOut.JudgeRole)).ConfigureAwait(false);
         // The dataset's writer answers (generic and personalised); the judge role-plays the persona.
         var (samples, r) = await BenchJobs.LooAsync(items, prompts, TestbedRoles.Writer, options, skipped, c.Runtime, new BenchOutput(dir),
             "role-play choices", c.Progress.Invoke, c.Stop, c.Abort).ConfigureAwait(false);
@@ -201,7 +212,7 @@ public static class TestbedStageRunner
         var pairList = PassKPairs(o, personas, questions);
         var modes = BenchModes.Parse(BenchModes.OutputOnly, false);
         var task = BenchTask.Create(BenchTask.Items(pairList, modes, o.PassK), prompts, [BenchTask.Critic(prompts)], 1, BenchTask.PassAtKTaskName);
-        if (c.Shard is not null) return ShardCounts(await RunTaskAsync(c, task, (long)pairList.Count * o.PassK, "k samples + critic").ConfigureAwait(false));
+        if (c.Shard is not null) return await ShardAsync(c, task, (long)pairList.Count * o.PassK, "k samples + critic").ConfigureAwait(false);
         var (samples, _) = await BenchJobs.PassKAsync(task, (long)pairList.Count * o.PassK, o.PassK, c.Runtime, new BenchOutput(dir), o.Resamples,
             "k samples + critic", c.Progress.Invoke, c.Stop, c.Abort).ConfigureAwait(false);
         return new PassKStageResult(samples.Count, pairList.Count, o.PassK);
@@ -214,7 +225,7 @@ public static class TestbedStageRunner
         if (c.Shard is not null)
         {
             var (task, n) = await BenchJobs.SummaryTaskAsync(prompts, c.Runtime).ConfigureAwait(false);
-            return ShardCounts(await RunTaskAsync(c, task, n, "judging summaries", c.Runtime.Role(SummaryAudit.JudgeRole)).ConfigureAwait(false));
+            return await ShardAsync(c, task, n, "judging summaries", c.Runtime.Role(SummaryAudit.JudgeRole)).ConfigureAwait(false);
         }
         var (_, r) = await BenchJobs.SummariesAsync(prompts, c.Runtime, new BenchOutput(dir), "judging summaries", c.Progress.Invoke, c.Stop, c.Abort).ConfigureAwait(false);
         return new SummariesStageResult(r.Summaries);

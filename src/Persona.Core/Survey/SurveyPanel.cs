@@ -100,34 +100,47 @@ public static class SurveyPanel
     public static (IReadOnlyList<SurveyPrediction> Predictions, IReadOnlyList<SurveyWithheld> Withheld) Aggregate(
         IReadOnlyList<SurveyAnswer> answers, SurveySet survey, int minPersonas)
     {
-        var personas = new Dictionary<SurveyGroup, HashSet<string>>();
-        var sums = new Dictionary<(string Qkey, SurveyGroup Group), (double[] Sum, double Weight)>();
-        foreach (var a in answers)
+        var sums = new Sums(survey);
+        foreach (var a in answers) sums.Add(a);
+        return sums.Finish(minPersonas);
+    }
+
+    /// <summary>The running sums behind <see cref="Aggregate"/>: answers added as they come, none of them held.</summary>
+    public sealed class Sums(SurveySet survey)
+    {
+        private readonly Dictionary<SurveyGroup, HashSet<string>> _personas = [];
+        private readonly Dictionary<(string Qkey, SurveyGroup Group), (double[] Sum, double Weight)> _sums = [];
+
+        public void Add(SurveyAnswer a)
         {
             foreach (var g in a.Groups)
             {
                 if (!survey.TryGet(a.Qkey, g, out _)) continue;
-                if (!personas.TryGetValue(g, out var set)) personas[g] = set = new HashSet<string>(StringComparer.Ordinal);
+                if (!_personas.TryGetValue(g, out var set)) _personas[g] = set = new HashSet<string>(StringComparer.Ordinal);
                 set.Add(a.PersonaId);
                 var key = (a.Qkey, g);
-                var (sum, w) = sums.TryGetValue(key, out var s) ? s : (new double[a.Distribution.Count], 0.0);
+                var (sum, w) = _sums.TryGetValue(key, out var s) ? s : (new double[a.Distribution.Count], 0.0);
                 for (var i = 0; i < sum.Length; i++) sum[i] += a.Weight * a.Distribution[i];
-                sums[key] = (sum, w + a.Weight);
+                _sums[key] = (sum, w + a.Weight);
             }
         }
-        var withheld = new List<SurveyWithheld>();
-        var kept = new HashSet<SurveyGroup>();
-        foreach (var g in survey.Groups)
+
+        public (IReadOnlyList<SurveyPrediction> Predictions, IReadOnlyList<SurveyWithheld> Withheld) Finish(int minPersonas)
         {
-            var n = personas.TryGetValue(g, out var set) ? set.Count : 0;
-            if (n >= minPersonas) kept.Add(g);
-            else withheld.Add(new SurveyWithheld(g, n, n == 0 ? "no persona of this group in the panel" : $"fewer than {minPersonas} personas"));
-        }
-        var predictions = new List<SurveyPrediction>();
-        foreach (var q in survey.Questions)
+            var withheld = new List<SurveyWithheld>();
+            var kept = new HashSet<SurveyGroup>();
             foreach (var g in survey.Groups)
-                if (kept.Contains(g) && sums.TryGetValue((q, g), out var s) && s.Weight > 0)
-                    predictions.Add(new SurveyPrediction(q, g, s.Sum.Select(x => x / s.Weight).ToArray()));
-        return (predictions, withheld);
+            {
+                var n = _personas.TryGetValue(g, out var set) ? set.Count : 0;
+                if (n >= minPersonas) kept.Add(g);
+                else withheld.Add(new SurveyWithheld(g, n, n == 0 ? "no persona of this group in the panel" : $"fewer than {minPersonas} personas"));
+            }
+            var predictions = new List<SurveyPrediction>();
+            foreach (var q in survey.Questions)
+                foreach (var g in survey.Groups)
+                    if (kept.Contains(g) && _sums.TryGetValue((q, g), out var s) && s.Weight > 0)
+                        predictions.Add(new SurveyPrediction(q, g, s.Sum.Select(x => x / s.Weight).ToArray()));
+            return (predictions, withheld);
+        }
     }
 }

@@ -193,44 +193,80 @@ public static class SurveyStage
     public static SurveyStageResult Score(IReadOnlyList<SampleRecord> samples, IReadOnlyList<SurveyPanelist> panel, SurveySet survey,
         IReadOnlyList<string> questions, int minPersonas, int resamples, ulong seed, CancellationToken ct = default)
     {
-        var byId = panel.ToDictionary(p => p.Id, StringComparer.Ordinal);
-        var answers = new List<SurveyAnswer>();
-        var unsteered = new List<SurveyPrediction>();
-        var steered = new Dictionary<string, List<SurveyPrediction>>(StringComparer.Ordinal);
-        var groupsByName = survey.Groups.ToDictionary(g => g.ToString(), StringComparer.Ordinal);
-        var failed = samples.Count(s => SurveyTask.DistributionOf(s) is null);
-        var persona = false;
-        foreach (var s in Collapse(samples))
+        var tally = new SurveyTally(panel, survey);
+        foreach (var s in samples) tally.Count(s);
+        foreach (var s in Collapse(samples)) tally.Add(s);
+        return tally.Finish(questions, minPersonas, resamples, seed, ct);
+    }
+
+    /// <summary>Whether the samples of an elicitation are scored as they come (<see cref="SurveyTally"/>), or held until every draw of a respondent is in (sample:N).</summary>
+    public static bool Streams(string elicitation) => !elicitation.StartsWith(SurveyElicitation.SamplePrefix, StringComparison.Ordinal);
+}
+
+/// <summary>
+/// <see cref="SurveyStage.Score"/> as samples come: a persona's answer goes into its groups' running sums and is not kept,
+/// so scoring 100,000 personas x 12 questions holds the sums, not 1.2 million samples. Added in the same order, it gives
+/// the same bytes as scoring the whole list.
+/// </summary>
+public sealed class SurveyTally(IReadOnlyList<SurveyPanelist> panel, SurveySet survey)
+{
+    private readonly Dictionary<string, SurveyPanelist> _byId = panel.ToDictionary(p => p.Id, StringComparer.Ordinal);
+    private readonly Dictionary<string, SurveyGroup> _groupsByName = survey.Groups.ToDictionary(g => g.ToString(), StringComparer.Ordinal);
+    private readonly SurveyPanel.Sums _answers = new(survey);
+    private readonly List<SurveyPrediction> _unsteered = [];
+    private readonly Dictionary<string, List<SurveyPrediction>> _steered = new(StringComparer.Ordinal);
+    private int _answerCount, _failed;
+    private bool _persona;
+
+    public int Samples { get; private set; }
+    public bool Simulated { get; private set; }
+
+    /// <summary>Counts a sample as logged (each of sample:N's draws): whether it failed, whether the simulator made it.</summary>
+    public void Count(SampleRecord s)
+    {
+        Samples++;
+        Simulated |= s.Simulated;
+        if (SurveyTask.DistributionOf(s) is null) _failed++;
+    }
+
+    /// <summary>Adds one respondent's distribution (for sample:N, the collapsed one).</summary>
+    public void Add(SampleRecord s)
+    {
+        var mode = s.Input("mode");
+        _persona |= mode == SurveyModes.Persona;
+        if (SurveyTask.DistributionOf(s) is not { } d) return;
+        var qkey = s.Input("qkey")!;
+        if (mode == SurveyModes.None)
         {
-            var mode = s.Input("mode");
-            persona |= mode == SurveyModes.Persona;
-            if (SurveyTask.DistributionOf(s) is not { } d) continue;
-            var qkey = s.Input("qkey")!;
-            if (mode == SurveyModes.None)
-            {
-                foreach (var g in survey.Groups)
-                    if (survey.TryGet(qkey, g, out _)) unsteered.Add(new SurveyPrediction(qkey, g, d));
-            }
-            else if (mode is not null && SurveyModes.Steering.Contains(mode))
-            {
-                if (groupsByName.TryGetValue(s.Input("steer") ?? "", out var g))
-                    (steered.TryGetValue(mode, out var l) ? l : steered[mode] = []).Add(new SurveyPrediction(qkey, g, d));
-            }
-            else if (byId.TryGetValue(s.Input("persona_id") ?? "", out var p))
-                answers.Add(new SurveyAnswer(p.Id, qkey, p.Weight, p.Groups, d));
+            foreach (var g in survey.Groups)
+                if (survey.TryGet(qkey, g, out _)) _unsteered.Add(new SurveyPrediction(qkey, g, d));
         }
-        SurveyResults? panelResults = null;
-        if (persona)
+        else if (mode is not null && SurveyModes.Steering.Contains(mode))
         {
-            var (predictions, withheld) = SurveyPanel.Aggregate(answers, survey, minPersonas);
+            if (_groupsByName.TryGetValue(s.Input("steer") ?? "", out var g))
+                (_steered.TryGetValue(mode, out var l) ? l : _steered[mode] = []).Add(new SurveyPrediction(qkey, g, d));
+        }
+        else if (_byId.TryGetValue(s.Input("persona_id") ?? "", out var p))
+        {
+            _answers.Add(new SurveyAnswer(p.Id, qkey, p.Weight, p.Groups, d));
+            _answerCount++;
+        }
+    }
+
+    public SurveyStageResult Finish(IReadOnlyList<string> questions, int minPersonas, int resamples, ulong seed, CancellationToken ct = default)
+    {
+        SurveyResults? panelResults = null;
+        if (_persona)
+        {
+            var (predictions, withheld) = _answers.Finish(minPersonas);
             if (predictions.Count == 0)
-                throw new PersonaException($"Survey: no group of the survey has {minPersonas} or more personas with answers ({answers.Count} answers, {failed} failed); use more personas.");
+                throw new PersonaException($"Survey: no group of the survey has {minPersonas} or more personas with answers ({_answerCount} answers, {_failed} failed); use more personas.");
             panelResults = SurveyScoring.Score(survey, predictions, withheld, resamples, seed, ct: ct);
         }
-        var unsteeredResults = unsteered.Count > 0 ? SurveyScoring.Score(survey, unsteered, null, resamples, seed, ct: ct) : null;
+        var unsteeredResults = _unsteered.Count > 0 ? SurveyScoring.Score(survey, _unsteered, null, resamples, seed, ct: ct) : null;
         var steeredResults = new Dictionary<string, SurveyResults>(StringComparer.Ordinal);
-        foreach (var mode in SurveyModes.Steering.Where(steered.ContainsKey))
-            steeredResults[mode] = SurveyScoring.Score(survey, steered[mode], null, resamples, seed, ct: ct);
+        foreach (var mode in SurveyModes.Steering.Where(_steered.ContainsKey))
+            steeredResults[mode] = SurveyScoring.Score(survey, _steered[mode], null, resamples, seed, ct: ct);
         var steerability = new List<SurveySteerability>();
         if (unsteeredResults is not null)
         {
@@ -244,6 +280,6 @@ public static class SurveyStage
                 steerability.Add(new SurveySteerability(mode, gain, mean, sd));
             }
         }
-        return new SurveyStageResult(panelResults, unsteeredResults, steeredResults, steerability, questions, panel.Count, failed);
+        return new SurveyStageResult(panelResults, unsteeredResults, steeredResults, steerability, questions, panel.Count, _failed);
     }
 }
