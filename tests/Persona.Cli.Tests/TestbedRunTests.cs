@@ -391,31 +391,37 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
         return (long)cmd.ExecuteScalar()!;
     }
 
+    /// <summary>A copy of run B, run again with <paramref name="flags"/>; the stages as that invocation recorded them.</summary>
+    private async Task<(string Copy, JsonElement Stages)> RerunCopyAsync(string name, params string[] flags)
+    {
+        var copy = Path.Combine(runs.Dir, name);
+        CopyTree(runs.B, copy);
+        var (code, text) = await Cli.Run(["run", "--out", copy, .. flags]);
+        Assert.True(code == 0, text);
+        return (copy, InvocationStages(copy));
+    }
+
+    private void AssertSameAsB(string copy, params string[] files)
+    {
+        foreach (var f in files) Assert.Equal(File.ReadAllBytes(Path.Combine(runs.B, f)), File.ReadAllBytes(Path.Combine(copy, f)));
+    }
+
     [Fact]
     public async Task A_new_critic_reruns_only_the_stages_that_call_it_or_read_what_they_wrote()
     {
-        var copy = Path.Combine(runs.Dir, "new-critic");
-        CopyTree(runs.B, copy);
-        var (code, text) = await Cli.Run("run", "--out", copy, "--critic-model", "offline:b");
-        Assert.True(code == 0, text);
-        var stages = InvocationStages(copy);
+        var (copy, stages) = await RerunCopyAsync("new-critic", "--critic-model", "offline:b");
         string[] rerun = [TestbedStages.Bench, TestbedStages.PassK, TestbedStages.Summaries, TestbedStages.Report];
         foreach (var stage in TestbedStages.All)
             Assert.True(stages.GetProperty(stage).GetProperty("reused").GetBoolean() != rerun.Contains(stage), $"{stage}: reused {stages.GetProperty(stage).GetProperty("reused")}");
         var results = JsonDocument.Parse(File.ReadAllText(Path.Combine(copy, "bench", "results.json"))).RootElement;
         Assert.StartsWith("offline-simulator:b(", results.GetProperty("critic_model").GetString());
-        foreach (var f in new[] { "population/personas.jsonl", "pairs/pairs.jsonl", "dataset/SHA256SUMS" })
-            Assert.Equal(File.ReadAllBytes(Path.Combine(runs.B, f)), File.ReadAllBytes(Path.Combine(copy, f)));
+        AssertSameAsB(copy, "population/personas.jsonl", "pairs/pairs.jsonl", "dataset/SHA256SUMS");
     }
 
     [Fact]
     public async Task Past_rm_personas_the_rm_stage_fits_on_a_recorded_stratified_sample_and_only_it_reruns()
     {
-        var copy = Path.Combine(runs.Dir, "rm-sample");
-        CopyTree(runs.B, copy);
-        var (code, text) = await Cli.Run("run", "--out", copy, "--rm-personas", "60");
-        Assert.True(code == 0, text);
-        var stages = InvocationStages(copy);
+        var (copy, stages) = await RerunCopyAsync("rm-sample", "--rm-personas", "60");
         Assert.False(stages.GetProperty(TestbedStages.Rm).GetProperty("reused").GetBoolean());
         // The judge scores the sample only, most of it from the cache: a persona the smaller split holds out is judged on
         // an evaluation pair instead of a test pair, and only those are paid.
@@ -436,8 +442,7 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
         Assert.True(r.GetProperty("train_pairs").GetInt32() < full.GetProperty("train_pairs").GetInt32() / 2);
         Assert.Contains("60 of the population's 200 personas", File.ReadAllText(Path.Combine(copy, "report.html")));
         // The dataset and the bench (without rm_best_of_n) do not depend on the rm stage's sample.
-        foreach (var f in new[] { "population/personas.jsonl", "pairs/pairs.jsonl", "dataset/SHA256SUMS", "bench/results.json" })
-            Assert.Equal(File.ReadAllBytes(Path.Combine(runs.B, f)), File.ReadAllBytes(Path.Combine(copy, f)));
+        AssertSameAsB(copy, "population/personas.jsonl", "pairs/pairs.jsonl", "dataset/SHA256SUMS", "bench/results.json");
     }
 
     [Fact]

@@ -96,7 +96,7 @@ public static class PreferencePairsFile
         var result = new Dictionary<string, IReadOnlyList<PreferencePair>>(StringComparer.Ordinal);
         foreach (var p in personas)
         {
-            var found = byId.GetValueOrDefault(p.Id) ?? (unmatched.Count > 0 ? byText.GetValueOrDefault(Normalise(p.Text)) : null);
+            var found = byId.GetValueOrDefault(p.Id) ?? byText.GetValueOrDefault(Normalise(p.Text));
             if (found is { Pairs.Count: > 0 }) result[p.Id] = found.Pairs;
         }
         return result;

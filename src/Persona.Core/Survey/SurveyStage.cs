@@ -218,13 +218,11 @@ public sealed class SurveyTally(IReadOnlyList<SurveyPanelist> panel, SurveySet s
     private int _answerCount, _failed;
     private bool _persona;
 
-    public int Samples { get; private set; }
     public bool Simulated { get; private set; }
 
     /// <summary>Counts a sample as logged (each of sample:N's draws): whether it failed, whether the simulator made it.</summary>
     public void Count(SampleRecord s)
     {
-        Samples++;
         Simulated |= s.Simulated;
         if (SurveyTask.DistributionOf(s) is null) _failed++;
     }
