@@ -131,7 +131,7 @@ internal static class BenchCommands
                 ? Persona.Run.BenchRm.Open(parse.GetValue(rm)!, parse.GetValue(benchRm)!, pairsPath, parse.GetValue(bestOfN), parse.GetValue(bestOfNTemperature))
                 : null;
             var (personas, _, pairList, prompts) = await inputs.LoadAsync(parse, ct);
-            var examples = pairsPath is null ? null : PreferencePairsFile.TrainExamples(PreferencePairsFile.Stream(pairsPath), pairList, parse.GetValue(shots));
+            var examples = pairsPath is null ? null : PreferencePairsFile.TrainExamples(pairsPath, pairList, parse.GetValue(shots));
             var cells = intersect ? Intersections.Read(parse.GetValue(intersections)!) : null;
             if (cells is not null) Intersections.CheckAttributes(cells, personas.Select(p => p.Attributes), parse.GetValue(intersections)!);
             var total = (long)pairList.Count * modes.Count;
@@ -141,14 +141,14 @@ internal static class BenchCommands
             return await RuntimeOptions.UntilStoppedAsync(console, rt, async () =>
             {
                 var task = BenchTask.Create(BenchTask.Items(pairList, modes, 1, examples, parse.GetValue(shots)), prompts, [BenchTask.Critic(prompts)], parse.GetValue(temperature), bestOfN: best);
-                var (samples, results) = await WithProgress(console, "Generating and critiquing", p => BenchJobs.BenchAsync(task, total, rt, Output(outDir, parse),
+                var (samples, tally, results) = await WithProgress(console, "Generating and critiquing", p => BenchJobs.BenchAsync(task, total, rt, Output(outDir, parse),
                     parse.GetValue(Resamples), parse.GetValue(MinCell), task.Name, p, ct, Interrupts.Abort));
                 if (cells is not null)
-                    BenchReport.Write(Path.Combine(outDir, "intersections.json"), Intersections.Compute(samples, BenchTask.DefaultScoreSet, cells, parse.GetValue(Resamples)));
-                await rt.WriteManifestAsync("completed", new Dictionary<string, object?> { ["samples"] = samples.Count, ["modes"] = modes, ["pairs"] = pairList.Count, ["templates"] = prompts.Version });
+                    BenchReport.Write(Path.Combine(outDir, "intersections.json"), Intersections.Compute(tally, cells, parse.GetValue(Resamples)));
+                await rt.WriteManifestAsync("completed", new Dictionary<string, object?> { ["samples"] = samples, ["modes"] = modes, ["pairs"] = pairList.Count, ["templates"] = prompts.Version });
                 console.Write(ResultsTable(results));
                 if (best is not null) console.MarkupLineInterpolated($"rm_best_of_n: best of {best.N} at temperature {best.Temperature.ToString(Inv)}, picked by {best.RewardModel}; per group against baseline: {Path.Combine(outDir, BestOfNReport.File)}");
-                if (cells is not null) console.Write(IntersectionTable(Intersections.Compute(samples, BenchTask.DefaultScoreSet, cells, 200)));
+                if (cells is not null) console.Write(IntersectionTable(Intersections.Compute(tally, cells, 200)));
                 console.MarkupLineInterpolated($"results: {Path.Combine(outDir, cells is null ? "results.json" : "intersections.json")}");
                 if (rt.Simulated) console.MarkupLine("[yellow]simulated:[/] the offline simulator answered and graded; the numbers follow the planted world, not any model.");
                 return 0;

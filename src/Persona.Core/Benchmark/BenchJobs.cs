@@ -9,6 +9,9 @@ public sealed record BenchOutput(string Directory, bool Figures = true, bool Par
 /// <summary>What a bench job ran and computed.</summary>
 public sealed record BenchJobResult<T>(IReadOnlyList<SampleRecord> Samples, T Result);
 
+/// <summary>What PERSONA Bench ran (its samples reduced as they came, and how many) and computed.</summary>
+public sealed record BenchRunResult(int Samples, BenchTally Tally, BenchResults Results);
+
 /// <summary>
 /// The bench family's jobs, each written once and called both by its verb (`bench run`, `passk`,
 /// `loo`, `summaries`) and by the testbed's stage: run the task on the shared engine, log its
@@ -21,22 +24,23 @@ public static class BenchJobs
         PassKFile = "passk.json", LooFile = "loo.json", SummariesFile = "summaries.json", FiguresFolder = "figures";
 
     /// <summary>PERSONA Bench: answers in every mode, graded by the critic; results.json with per-group tables and paired mode comparisons.</summary>
-    public static async Task<BenchJobResult<BenchResults>> BenchAsync(EvalTask<BenchItem> task, long total, LlmRuntime rt, BenchOutput output,
+    public static async Task<BenchRunResult> BenchAsync(EvalTask<BenchItem> task, long total, LlmRuntime rt, BenchOutput output,
         int resamples, int minCell, string step, StepProgress progress, CancellationToken ct, CancellationToken abort)
     {
-        var samples = await TaskCollector.CollectAsync(task, rt, null, total, step, progress, ct, abort, BenchReport.ForStatistics()).ConfigureAwait(false);
+        var tally = new BenchTally(BenchTask.DefaultScoreSet);
+        var (count, _) = await TaskCollector.ForEachAsync(task, rt, null, total, step, progress, ct, abort, tally.Add).ConfigureAwait(false);
         await ExportAsync(rt, task.Name, output, ct).ConfigureAwait(false);
         progress("statistics", 0, 1);
-        var results = BenchReport.Compute(samples, BenchTask.DefaultScoreSet, resamples, 1, minCell);
+        var results = BenchReport.Compute(tally, resamples, 1, minCell);
         BenchReport.Write(Path.Combine(output.Directory, ResultsFile), results);
-        if (BestOfNReport.Compute(samples, BenchTask.DefaultScoreSet, resamples) is { } best) BenchReport.Write(Path.Combine(output.Directory, BestOfNReport.File), best);
+        if (BestOfNReport.Compute(tally, resamples) is { } best) BenchReport.Write(Path.Combine(output.Directory, BestOfNReport.File), best);
         if (output.Figures)
         {
             BenchPlots.AccuracyByMode(results, Figures(output));
             BenchPlots.GroupHeatmap(results, Figures(output));
         }
         progress("statistics", 1, 1);
-        return new(samples, results);
+        return new(count, tally, results);
     }
 
     /// <summary>pass@k: n independent draws per item, each critiqued; passk.json with the unbiased estimator and clustered intervals.</summary>

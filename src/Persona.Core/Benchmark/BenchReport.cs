@@ -32,19 +32,30 @@ public sealed record BenchObservation(string PersonaId, string PromptId, string 
 
 /// <summary>
 /// One <see cref="PersonaMetadata"/> per distinct logged metadata object, so the observations of a persona's
-/// samples share its attributes instead of each holding a copy (100,000 samples of 10,000 personas).
+/// samples share its attributes instead of each holding a copy (a million samples of 100,000 personas). The
+/// attributes are held compactly (shared key layouts and short values), and an object is known by its
+/// persona's id and a hash of its text, not by the text.
 /// </summary>
 public sealed class PersonaMetadataCache
 {
-    private readonly Dictionary<string, PersonaMetadata?> _byJson = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Id, UInt128 Hash), PersonaMetadata?> _byJson = [];
+    private readonly PersonaInputs.AttributeCompactor _attributes = new();
 
     public PersonaMetadata? Read(SampleRecord s)
     {
         if (s.Field(PersonaMetadata.Field) is not { ValueKind: JsonValueKind.Object } m) return PersonaMetadata.Read(s);
         // The sample's persona id is part of the key: metadata without an id takes it from there.
-        var key = (s.Input("persona_id") ?? "") + "\u0001" + m.GetRawText();
-        if (!_byJson.TryGetValue(key, out var persona)) _byJson[key] = persona = PersonaMetadata.Read(s);
+        var key = (s.Input("persona_id") ?? "", Hash(m.GetRawText()));
+        if (!_byJson.TryGetValue(key, out var persona))
+            _byJson[key] = persona = PersonaMetadata.Read(s) is { } p ? p with { Attributes = _attributes.Of(p.Attributes) } : null;
         return persona;
+    }
+
+    private static UInt128 Hash(string text)
+    {
+        Span<byte> h = stackalloc byte[32];
+        System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text), h);
+        return System.Buffers.Binary.BinaryPrimitives.ReadUInt128LittleEndian(h);
     }
 }
 
@@ -145,68 +156,15 @@ public static class BenchReport
         return (result, skipped);
     }
 
-    /// <summary>
-    /// A bench sample cut to what the statistics read (<see cref="Compute"/>, <see cref="BestOfNReport"/>,
-    /// <see cref="Intersections"/>): inputs, status, turns' models, each score's value, label, model and
-    /// failure, the persona's metadata and the best-of-n pick. The sample log keeps every record whole; the
-    /// job holds the cut ones, 100,000 of which took about 1 GB whole (answers, critiques, persona text, few-shot
-    /// examples). Samples with the same persona metadata share one copy of it, and what else they share is
-    /// shared (<see cref="SampleCut"/>): at 100,000 personas the bench holds a million samples. Not thread-safe:
-    /// the collector calls it in turn.
-    /// </summary>
-    public static Func<SampleRecord, SampleRecord> ForStatistics()
-    {
-        var shared = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
-        var cut = new SampleCut();
-        return s => s with
-        {
-            Output = null,
-            Data = StatisticsData(s, shared),
-            Turns = cut.Turns(s.Turns),
-            Inputs = cut.Inputs(s.Inputs),
-            Scores = s.Scores?.ToDictionary(kv => kv.Key, kv => kv.Value with { Explanation = null, Data = null }, StringComparer.Ordinal),
-        };
-    }
-
-    private static readonly string[] StatisticsFields = [PersonaMetadata.Field, BestOfN.DataField];
-    // A log from before the metadata existed: the persona's text and weight stand in for it.
-    private static readonly string[] LegacyPersonaFields = ["persona", "persona_weight"];
-
-    private static JsonElement? StatisticsData(SampleRecord s, Dictionary<string, JsonElement> shared)
-    {
-        if (s.Data is not { ValueKind: JsonValueKind.Object } data) return s.Data;
-        var keep = data.TryGetProperty(PersonaMetadata.Field, out _) ? StatisticsFields : [.. StatisticsFields, .. LegacyPersonaFields];
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        using (var w = new Utf8JsonWriter(buffer))
-        {
-            w.WriteStartObject();
-            foreach (var p in data.EnumerateObject())
-                if (keep.Contains(p.Name)) p.WriteTo(w);
-            w.WriteEndObject();
-        }
-        var key = System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
-        if (shared.TryGetValue(key, out var element)) return element;
-        using var doc = JsonDocument.Parse(buffer.WrittenMemory);
-        element = doc.RootElement.Clone();
-        // Only a persona's metadata repeats; a best-of-n pick is its sample's own.
-        if (!data.TryGetProperty(BestOfN.DataField, out _)) shared[key] = element;
-        return element;
-    }
-
     /// <summary>The full results of one score set of a bench log.</summary>
-    public static BenchResults Compute(IEnumerable<SampleRecord> samples, string scoreSet, int resamples = 1000, ulong seed = 1, int minCell = 30, double level = 0.95)
+    public static BenchResults Compute(IEnumerable<SampleRecord> samples, string scoreSet, int resamples = 1000, ulong seed = 1, int minCell = 30, double level = 0.95) =>
+        Compute(BenchTally.Of(samples, scoreSet), resamples, seed, minCell, level);
+
+    /// <summary>The full results of a bench log's samples, reduced as they came.</summary>
+    public static BenchResults Compute(BenchTally tally, int resamples = 1000, ulong seed = 1, int minCell = 30, double level = 0.95)
     {
-        var obs = new List<BenchObservation>();
-        var simulated = false;
-        string? critic = null, model = null;
-        var personas = new PersonaMetadataCache();
-        foreach (var s in samples)
-        {
-            model ??= s.Turns.FirstOrDefault(t => t.Role == Llm.LlmRuntime.DefaultRole)?.Model;
-            obs.Add(BenchObservation.From(s, scoreSet, personas));
-            simulated |= s.Simulated;
-            if (critic is null && s.Scores?.GetValueOrDefault(scoreSet) is { Model: { } m }) critic = m;
-        }
+        var obs = tally.Observations;
+        var (scoreSet, simulated, critic, model) = (tally.ScoreSet, tally.Simulated, tally.Critic, tally.Model);
         var modes = obs.Select(o => o.Mode).Distinct().OrderBy(BenchModes.Order).ThenBy(m => m, StringComparer.Ordinal).ToList();
         var results = new List<ModeResult>();
         var skipped = new SortedSet<string>(StringComparer.Ordinal);

@@ -19,10 +19,13 @@ public static class BestOfNReport
     public const string FormatId = "persona-bench-best-of-n/1", File = "best-of-n.json";
 
     /// <summary>Null when the samples hold no rm_best_of_n or no baseline to pair with.</summary>
-    public static BestOfNResults? Compute(IReadOnlyList<SampleRecord> samples, string scoreSet, int resamples, ulong seed = 1, double level = 0.95)
+    public static BestOfNResults? Compute(IEnumerable<SampleRecord> samples, string scoreSet, int resamples, ulong seed = 1, double level = 0.95) =>
+        Compute(BenchTally.Of(samples, scoreSet), resamples, seed, level);
+
+    /// <summary>Null when the log holds no rm_best_of_n or no baseline to pair with.</summary>
+    public static BestOfNResults? Compute(BenchTally tally, int resamples, ulong seed = 1, double level = 0.95)
     {
-        var personas = new PersonaMetadataCache();
-        var obs = samples.Select(s => BenchObservation.From(s, scoreSet, personas)).Where(o => o.Score is not null).ToList();
+        var obs = tally.Observations.Where(o => o.Score is not null).ToList();
         var best = obs.Where(o => o.Mode == BenchModes.RmBestOfN).ToDictionary(o => o.PairKey, StringComparer.Ordinal);
         var pairs = obs.Where(o => o.Mode == BenchModes.Baseline && best.ContainsKey(o.PairKey)).Select(o => (X: best[o.PairKey], Y: o)).ToList();
         if (pairs.Count < 2) return null;
@@ -43,11 +46,8 @@ public static class BestOfNReport
         }
         var cmp = BenchReport.Paired(raw, resamples, seed, level);
         var groups = cmp.Select((c, i) => new BestOfNGroup(keys[i].Attribute, keys[i].Group, c.N, keys[i].Personas, c.MeanA, c.MeanB, c.Difference, c.Interval, c.PValue, c.PValueHolm)).ToList();
-        var models = samples.Where(s => s.Input("mode") == BenchModes.RmBestOfN).Select(s => s.Field(BestOfN.DataField)?.GetProperty("reward_model").GetString())
-            .OfType<string>().Select(m => m.Split(" (")[0]).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-        var n = samples.Select(s => s.Input("mode") == BenchModes.RmBestOfN && int.TryParse(s.Input("n"), out var k) ? k : 0).DefaultIfEmpty(0).Max();
-        var simulated = samples.Any(s => s.Simulated);
-        return new BestOfNResults(FormatId, simulated, models, n, overall, groups,
+        var simulated = tally.Simulated;
+        return new BestOfNResults(FormatId, simulated, [.. tally.RewardModels], tally.BestOfNDraws, overall, groups,
             "difference = rm_best_of_n - baseline on the (persona, question) both scored; rm_best_of_n draws N answers with the baseline prompt and its reward model " +
             "picks one, so the difference is the pick's alone. Intervals: paired bootstrap clustered by personas and questions; p-values Holm-adjusted across groups." +
             (simulated ? " SIMULATED: nothing here is a finding." : ""));

@@ -79,12 +79,12 @@ public static class Intersections
                     throw new PersonaException($"{path}: intersection {i + 1}: no persona has the attribute '{attribute}'. Known attributes: {string.Join(", ", known)}.");
     }
 
-    public static IntersectionResults Compute(IEnumerable<SampleRecord> samples, string scoreSet, IReadOnlyList<Intersection> intersections, int resamples = 1000, ulong seed = 1)
+    public static IntersectionResults Compute(IEnumerable<SampleRecord> samples, string scoreSet, IReadOnlyList<Intersection> intersections, int resamples = 1000, ulong seed = 1) =>
+        Compute(BenchTally.Of(samples, scoreSet), intersections, resamples, seed);
+
+    public static IntersectionResults Compute(BenchTally tally, IReadOnlyList<Intersection> intersections, int resamples = 1000, ulong seed = 1)
     {
-        var obs = new List<BenchObservation>();
-        var simulated = false;
-        var personas = new PersonaMetadataCache();
-        foreach (var s in samples) { obs.Add(BenchObservation.From(s, scoreSet, personas)); simulated |= s.Simulated; }
+        var (obs, scoreSet, simulated) = (tally.Observations, tally.ScoreSet, tally.Simulated);
         var rows = new List<IntersectionRow>();
         foreach (var x in intersections)
             foreach (var mode in obs.Select(o => o.Mode).Distinct().OrderBy(BenchModes.Order))

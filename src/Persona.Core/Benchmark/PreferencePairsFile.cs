@@ -19,27 +19,30 @@ public static class PreferencePairsFile
     public static IReadOnlyList<PreferencePair> Read(string path) => Stream(path).ToList();
 
     /// <summary>The pairs one at a time, so a caller that keeps a few per persona never holds the whole file (1 GB at paper scale).</summary>
-    public static IEnumerable<PreferencePair> Stream(string path)
+    public static IEnumerable<PreferencePair> Stream(string path) => Lines(File(path)).Select(l => l.Pair);
+
+    private static string File(string path)
     {
         var file = Directory.Exists(path) ? Path.Combine(path, FileName) : path;
-        if (!File.Exists(file))
+        if (!System.IO.File.Exists(file))
             throw new PersonaException(Directory.Exists(path) ? $"'{path}' has no {FileName}; point --pairs at a preference-pairs folder or its pairs.jsonl." : $"Pairs file '{path}' does not exist.");
-        return Lines(file);
+        return file;
     }
 
-    private static IEnumerable<PreferencePair> Lines(string file)
+    private static IEnumerable<(PreferencePair Pair, Place At)> Lines(string file)
     {
-        var lineNo = 0;
         var count = 0;
-        foreach (var line in TextLines.Read(file))
+        foreach (var (lineNo, offset, line) in TextLines.Located(file))
         {
-            lineNo++;
             if (string.IsNullOrWhiteSpace(line)) continue;
             count++;
-            yield return Parse(file, lineNo, line);
+            yield return (Parse(file, lineNo, line), new Place(lineNo, offset));
         }
         if (count == 0) throw new PersonaException($"'{file}' holds no pairs.");
     }
+
+    /// <summary>Where a pair's line is in its file.</summary>
+    private readonly record struct Place(int Line, long Offset);
 
     private static PreferencePair Parse(string file, int lineNo, string line)
     {
@@ -62,22 +65,23 @@ public static class PreferencePairsFile
     /// The train pairs of each asked persona (matched by persona id, else by identical persona text),
     /// in file order, as many as the bench can show: the first <paramref name="shots"/> that are not
     /// about the question being asked. Only that prefix is kept (the first pairs until
-    /// <paramref name="shots"/> of them are about none of the persona's questions), so the bench at
-    /// paper scale holds a few pairs per persona, not 317,200 with their texts. A kept pair keeps what an
-    /// example shows (no persona text), and the generic answers it shares with other personas are one string each.
+    /// <paramref name="shots"/> of them are about none of the persona's questions), and only where its
+    /// lines are: a persona's pairs are read from the file when its items are made, so the bench at
+    /// 100,000 personas holds a few offsets per persona, not half a million answers. A read pair shows
+    /// what an example shows (no persona text).
     /// </summary>
-    /// <param name="pairs">Read once, and a second time only when some persona has no pair under its id (a pairs file
-    /// built from another copy of the personas): then by text, for those personas only.</param>
-    public static IReadOnlyDictionary<string, IReadOnlyList<PreferencePair>> TrainExamples(IEnumerable<PreferencePair> pairs,
+    /// <param name="path">A pairs folder or its pairs.jsonl. Read once, and a second time only when some persona has no pair
+    /// under its id (a pairs file built from another copy of the personas): then by text, for those personas only.</param>
+    public static IReadOnlyDictionary<string, IReadOnlyList<PreferencePair>> TrainExamples(string path,
         IReadOnlyList<(PersonaInput Persona, QuestionInput Question)> asked, int shots)
     {
+        var file = File(path);
         var personas = asked.Select(a => a.Persona).DistinctBy(p => p.Id).ToList();
         var questionsOf = asked.GroupBy(a => a.Persona.Id, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.Select(a => a.Question).ToList(), StringComparer.Ordinal);
-        var strings = new StringPool();
         var byId = new Dictionary<string, Prefix>(StringComparer.Ordinal);
-        foreach (var pair in pairs)
-            if (pair.Split == "train" && questionsOf.TryGetValue(pair.PersonaId, out var own)) Take(byId, pair.PersonaId, pair, own, shots, strings);
+        foreach (var (pair, at) in Lines(file))
+            if (pair.Split == "train" && questionsOf.TryGetValue(pair.PersonaId, out var own)) Take(byId, pair.PersonaId, pair, at, own, shots);
         var byText = new Dictionary<string, Prefix>(StringComparer.Ordinal);
         var unmatched = personas.Where(p => !byId.ContainsKey(p.Id)).Select(p => Normalise(p.Text)).ToHashSet(StringComparer.Ordinal);
         if (unmatched.Count > 0)
@@ -86,34 +90,58 @@ public static class PreferencePairsFile
             var questionsOfText = personas.GroupBy(p => Normalise(p.Text), StringComparer.Ordinal).Where(g => unmatched.Contains(g.Key))
                 .ToDictionary(g => g.Key, g => g.SelectMany(p => questionsOf[p.Id]).ToList(), StringComparer.Ordinal);
             string? lastRaw = null, lastText = null; // a persona's pairs sit together: its text is normalised once, not 200 times
-            foreach (var pair in pairs)
+            foreach (var (pair, at) in Lines(file))
             {
                 if (pair.Split != "train" || pair.PersonaText is null) continue;
                 if (pair.PersonaText != lastRaw) (lastRaw, lastText) = (pair.PersonaText, Normalise(pair.PersonaText));
-                if (questionsOfText.TryGetValue(lastText!, out var qs)) Take(byText, lastText!, pair, qs, shots, strings);
+                if (questionsOfText.TryGetValue(lastText!, out var qs)) Take(byText, lastText!, pair, at, qs, shots);
             }
         }
-        var result = new Dictionary<string, IReadOnlyList<PreferencePair>>(StringComparer.Ordinal);
+        var places = new Dictionary<string, Place[]>(StringComparer.Ordinal);
         foreach (var p in personas)
         {
             var found = byId.GetValueOrDefault(p.Id) ?? byText.GetValueOrDefault(Normalise(p.Text));
-            if (found is { Pairs.Count: > 0 }) result[p.Id] = found.Pairs;
+            if (found is { Places.Count: > 0 }) places[p.Id] = [.. found.Places];
         }
-        return result;
+        return new Examples(file, places);
     }
 
-    private static void Take(Dictionary<string, Prefix> into, string key, PreferencePair pair, List<QuestionInput> questions, int shots, StringPool strings)
+    private static void Take(Dictionary<string, Prefix> into, string key, PreferencePair pair, Place at, List<QuestionInput> questions, int shots)
     {
         if (!into.TryGetValue(key, out var prefix)) into[key] = prefix = new Prefix();
-        if (prefix.Pairs.Count >= shots + prefix.AboutAsked) return;
-        prefix.Pairs.Add(pair with { PersonaText = null, PromptId = strings.Get(pair.PromptId), Instruction = strings.Get(pair.Instruction), Rejected = strings.Get(pair.Rejected), Split = strings.Get(pair.Split) });
+        if (prefix.Places.Count >= shots + prefix.AboutAsked) return;
+        prefix.Places.Add(at);
         if (questions.Any(q => pair.PromptId == q.Id || pair.Instruction == q.Text)) prefix.AboutAsked++;
     }
 
     private sealed class Prefix
     {
-        public List<PreferencePair> Pairs { get; } = [];
+        public List<Place> Places { get; } = [];
         public int AboutAsked { get; set; }
+    }
+
+    /// <summary>Each persona's kept pairs, read from their lines when asked for.</summary>
+    private sealed class Examples(string file, Dictionary<string, Place[]> places) : IReadOnlyDictionary<string, IReadOnlyList<PreferencePair>>
+    {
+        public IReadOnlyList<PreferencePair> this[string key] => TryGetValue(key, out var v) ? v : throw new KeyNotFoundException($"no train pairs for persona '{key}'");
+        public IEnumerable<string> Keys => places.Keys;
+        public IEnumerable<IReadOnlyList<PreferencePair>> Values => places.Values.Select(Read);
+        public int Count => places.Count;
+        public bool ContainsKey(string key) => places.ContainsKey(key);
+
+        public bool TryGetValue(string key, out IReadOnlyList<PreferencePair> value)
+        {
+            value = places.TryGetValue(key, out var at) ? Read(at) : null!;
+            return value is not null;
+        }
+
+        private IReadOnlyList<PreferencePair> Read(Place[] at) =>
+            [.. at.Select(p => Parse(file, p.Line, TextLines.ReadAt(file, p.Offset, p.Line)) with { PersonaText = null })];
+
+        public IEnumerator<KeyValuePair<string, IReadOnlyList<PreferencePair>>> GetEnumerator() =>
+            places.Select(kv => new KeyValuePair<string, IReadOnlyList<PreferencePair>>(kv.Key, Read(kv.Value))).GetEnumerator();
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 
     private static string Normalise(string text) => string.Join('\n', text.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0));

@@ -16,6 +16,13 @@ public static class TextLines
     /// <summary>Each line with its 1-based number ("\n", "\r\n" and a lone "\r" end a line).</summary>
     public static IEnumerable<(int Number, string Text)> Numbered(string path)
     {
+        foreach (var (number, _, text) in Located(path)) yield return (number, text);
+    }
+
+    /// <summary>Each line with its number and the byte offset where it starts, so a caller can keep where a line is instead of the line (<see cref="ReadAt"/>).</summary>
+    public static IEnumerable<(int Number, long Offset, string Text)> Located(string path)
+    {
+        long dropped = 0; // bytes of the file before buffer[0]
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
         var buffer = new byte[1 << 16];
         int start = 0, end = 0, number = 0;
@@ -29,9 +36,10 @@ public static class TextLines
             {
                 var line = buffer.AsSpan(start, eol);
                 var width = buffer[start + eol] == (byte)'\r' && start + eol + 1 < end && buffer[start + eol + 1] == (byte)'\n' ? 2 : 1;
+                var at = dropped + start;
                 start += eol + width;
                 number++;
-                yield return (number, Decode(line, path, number, ref first));
+                yield return (number, at, Decode(line, path, number, ref first));
                 continue;
             }
             if (eof)
@@ -39,7 +47,7 @@ public static class TextLines
                 if (end > start)
                 {
                     number++;
-                    yield return (number, Decode(buffer.AsSpan(start, end - start), path, number, ref first));
+                    yield return (number, dropped + start, Decode(buffer.AsSpan(start, end - start), path, number, ref first));
                 }
                 yield break;
             }
@@ -48,6 +56,7 @@ public static class TextLines
             {
                 Buffer.BlockCopy(buffer, start, buffer, 0, end - start);
                 end -= start;
+                dropped += start;
                 start = 0;
             }
             if (end == buffer.Length) Array.Resize(ref buffer, buffer.Length * 2);
@@ -63,6 +72,25 @@ public static class TextLines
     {
         if (head.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE]) || head.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF]) || head.StartsWith((ReadOnlySpan<byte>)[0x00, 0x00, 0xFE, 0xFF]))
             throw new PersonaException($"{path}: UTF-16 or UTF-32 text (its first bytes are a byte-order mark of those); save it as UTF-8 and run again.");
+    }
+
+    /// <summary>The line <paramref name="number"/> that starts at <paramref name="offset"/> (as <see cref="Located"/> gave them), read alone.</summary>
+    public static string ReadAt(string path, long offset, int number)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
+        stream.Position = offset;
+        var buffer = new byte[4096];
+        var end = 0;
+        var first = offset == 0; // the first line may start with a byte-order mark
+        while (true)
+        {
+            var eol = buffer.AsSpan(0, end).IndexOfAny((byte)'\n', (byte)'\r');
+            if (eol >= 0) return Decode(buffer.AsSpan(0, eol), path, number, ref first);
+            if (end == buffer.Length) Array.Resize(ref buffer, buffer.Length * 2);
+            var read = stream.Read(buffer, end, buffer.Length - end);
+            if (read == 0) return Decode(buffer.AsSpan(0, end), path, number, ref first);
+            end += read;
+        }
     }
 
     /// <summary>The lines alone.</summary>

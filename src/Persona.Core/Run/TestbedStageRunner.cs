@@ -159,12 +159,12 @@ public static class TestbedStageRunner
         }
         // A shard has its own personas' pairs only: their few-shot examples are the unsharded run's.
         if (c.Shard is { } part) pairList = [.. pairList.Where(p => part.Owns(p.Persona.Id))];
-        var examples = PreferencePairsFile.TrainExamples(PreferencePairsFile.Stream(PairsDir(c)), pairList, o.FewShotPairs);
+        var examples = PreferencePairsFile.TrainExamples(PairsDir(c), pairList, o.FewShotPairs);
         var task = BenchTask.Create(BenchTask.Items(pairList, modes, 1, examples, o.FewShotPairs), prompts, [BenchTask.Critic(prompts)], 0, bestOfN: best);
         if (c.Shard is not null) return await ShardAsync(c, task, (long)pairList.Count * modes.Count, "answer + critic").ConfigureAwait(false);
-        var (samples, results) = await BenchJobs.BenchAsync(task, (long)pairList.Count * modes.Count, c.Runtime, new BenchOutput(dir), o.Resamples, o.MinCell,
+        var (samples, _, results) = await BenchJobs.BenchAsync(task, (long)pairList.Count * modes.Count, c.Runtime, new BenchOutput(dir), o.Resamples, o.MinCell,
             "answer + critic", c.Progress.Invoke, c.Stop, c.Abort).ConfigureAwait(false);
-        return new BenchStageResult(samples.Count, modes, o.BenchQuestionsPerPersona, results.Modes.ToDictionary(m => m.Mode, m => m.Accuracy.Accuracy));
+        return new BenchStageResult(samples, modes, o.BenchQuestionsPerPersona, results.Modes.ToDictionary(m => m.Mode, m => m.Accuracy.Accuracy));
     }
 
     internal static IReadOnlyList<(PersonaInput Persona, QuestionInput Question)> BenchPairs(TestbedOptions o, IReadOnlyList<PersonaInput> personas, IReadOnlyList<QuestionInput> questions) =>

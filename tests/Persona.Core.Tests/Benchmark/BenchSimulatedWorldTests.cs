@@ -44,38 +44,29 @@ public sealed class BenchSimulatedWorldTests(BenchRunFixture run) : IClassFixtur
     private static string CriticPrompt(SampleRecord s) => BenchKit.CriticTurn(s).GetProperty("messages")[1].GetProperty("content").GetString()!;
 
     [Fact]
-    public void Samples_cut_for_the_statistics_give_the_same_results_without_their_answers_and_share_each_personas_metadata()
+    public void The_tally_keeps_each_samples_observation_as_read_alone_and_one_copy_of_each_personas_metadata()
     {
-        var cut = run.Samples.Select(BenchReport.ForStatistics()).ToList();
-        var dir = TempDir();
-        BenchReport.Write(Path.Combine(dir, "whole.json"), run.Results);
-        BenchReport.Write(Path.Combine(dir, "cut.json"), BenchReport.Compute(cut, BenchTask.DefaultScoreSet, resamples: 400, seed: 3));
-        Assert.Equal(File.ReadAllBytes(Path.Combine(dir, "whole.json")), File.ReadAllBytes(Path.Combine(dir, "cut.json")));
-        var cells = new[] { new Intersection("women, democrats", [("sex", ["Female"]), ("political_views", ["Democrat"])]) };
-        BenchReport.Write(Path.Combine(dir, "whole-x.json"), Intersections.Compute(run.Samples, BenchTask.DefaultScoreSet, cells, 100));
-        BenchReport.Write(Path.Combine(dir, "cut-x.json"), Intersections.Compute(cut, BenchTask.DefaultScoreSet, cells, 100));
-        Assert.Equal(File.ReadAllBytes(Path.Combine(dir, "whole-x.json")), File.ReadAllBytes(Path.Combine(dir, "cut-x.json")));
-
-        Assert.All(cut, s => Assert.Null(s.Output));
-        Assert.All(cut, s => Assert.Null(s.Field("persona")));
-        Assert.All(cut, s => Assert.Null(s.Field("answer_to_question")));
-        Assert.All(cut.SelectMany(s => s.Scores!.Values), sc => Assert.Null(sc.Explanation));
-        // Samples whose turns had the same roles, models and steps share one list of them, without cache keys: the
-        // statistics read who answered, and a million samples would otherwise hold two turns each.
-        Assert.InRange(cut.Select(s => s.Turns).Distinct().Count(), 1, 8);
-        Assert.All(cut.SelectMany(s => s.Turns), t => Assert.Null(t.CacheKey));
-        Assert.Equal(run.Samples.Select(s => string.Join(",", s.Turns.Select(t => t.Model))), cut.Select(s => string.Join(",", s.Turns.Select(t => t.Model))));
-        Assert.All(cut, s => Assert.NotNull(s.Field(PersonaMetadata.Field)));
-        // One copy of a persona's metadata for all of its samples: the same backing document, not an equal one.
-        var first = cut.GroupBy(s => s.Input("persona_id")).First().ToList();
-        Assert.True(first.Count > 1);
-        Assert.All(first, s => Assert.True(JsonElement.DeepEquals(first[0].Data!.Value, s.Data!.Value)));
-        Assert.Equal(run.Personas.Count, cut.Select(s => s.Data!.Value).Distinct().Count());
-        // And the statistics read it once a persona: its observations share one attribute map.
-        var cache = new PersonaMetadataCache();
-        var observed = first.Select(s => BenchObservation.From(s, BenchTask.DefaultScoreSet, cache)).ToList();
-        Assert.All(observed, o => Assert.Same(observed[0].Attributes, o.Attributes));
-        Assert.Equal(observed[0].Attributes, BenchObservation.From(first[0], BenchTask.DefaultScoreSet).Attributes);
+        var tally = new BenchTally(BenchTask.DefaultScoreSet);
+        foreach (var s in run.Samples) tally.Add(s with { Output = null });
+        var alone = run.Samples.Select(s => BenchObservation.From(s, BenchTask.DefaultScoreSet)).ToList();
+        Assert.Equal(alone.Count, tally.Observations.Count);
+        for (var i = 0; i < alone.Count; i++)
+        {
+            var (a, t) = (alone[i], tally.Observations[i]);
+            Assert.Equal((a.PersonaId, a.PromptId, a.Mode, a.Sample, a.Weight, a.Generated, a.CriticFailed, a.Score),
+                (t.PersonaId, t.PromptId, t.Mode, t.Sample, t.Weight, t.Generated, t.CriticFailed, t.Score));
+            Assert.Equal(a.Attributes, t.Attributes);
+            Assert.Equal(a.Attributes.Keys, t.Attributes.Keys);
+        }
+        // One attribute map and one id string a persona, however many samples it has: the same objects, not equal ones.
+        Assert.Equal(run.Personas.Count, tally.Observations.Select(o => o.Attributes).Distinct(ReferenceEqualityComparer.Instance).Count());
+        Assert.Equal(run.Personas.Count, tally.Observations.Select(o => o.PersonaId).Distinct(ReferenceEqualityComparer.Instance).Count());
+        Assert.Equal(tally.Observations.Select(o => o.Mode).Distinct().Count(), tally.Observations.Select(o => o.Mode).Distinct(ReferenceEqualityComparer.Instance).Count());
+        Assert.True(tally.Simulated);
+        Assert.Equal(run.Samples[0].Turns.Single(t => t.Role == "model").Model, tally.Model);
+        Assert.Equal(run.Results.CriticModel, tally.Critic);
+        Assert.Equal(0, tally.BestOfNDraws);
+        Assert.Empty(tally.RewardModels);
     }
 
     [Fact]

@@ -238,7 +238,7 @@ public sealed class BenchVariantsTests
             foreach (var (q, split) in questions.Select((q, i) => (q, i < 3 ? "train" : "test-seen")))
                 lines.Add(JsonSerializer.Serialize(new { pair_id = p.Id + q.Id, persona_id = p.Id, prompt_id = q.Id, persona = p.Text, instruction = q.Text, original = "generic " + q.Id, data = $"chosen {p.Id[..6]} {q.Id}", split }));
         File.WriteAllLines(Path.Combine(dir, "pairs.jsonl"), lines);
-        var examples = PreferencePairsFile.TrainExamples(PreferencePairsFile.Stream(dir), [(personas[1], questions[0])], 3);
+        var examples = PreferencePairsFile.TrainExamples(dir, [(personas[1], questions[0])], 3);
         var items = new List<BenchItem>();
         await foreach (var i in BenchTask.Items([(personas[1], questions[0])], [BenchModes.FewShotPreferences], examples: examples, shots: 3)) items.Add(i);
         var shown = Assert.Single(items).Examples!;
@@ -265,7 +265,7 @@ public sealed class BenchVariantsTests
         File.WriteAllLines(Path.Combine(dir, "pairs.jsonl"), lines);
         // Persona 1 is asked q0 and q2, which are among its first train pairs; persona 0 is asked q9.
         (PersonaInput, QuestionInput)[] asked = [(personas[1], questions[0]), (personas[1], questions[2]), (personas[0], questions[9])];
-        var examples = PreferencePairsFile.TrainExamples(PreferencePairsFile.Stream(dir), asked, 3);
+        var examples = PreferencePairsFile.TrainExamples(dir, asked, 3);
         Assert.Equal(["q0", "q1", "q2", "q3", "q4"], examples[personas[1].Id].Select(e => e.PromptId)); // 3 shots + the 2 about its questions
         Assert.Equal(["q0", "q1", "q2"], examples[personas[0].Id].Select(e => e.PromptId)); // q9 lies past the prefix
         Assert.False(examples.ContainsKey(personas[2].Id));

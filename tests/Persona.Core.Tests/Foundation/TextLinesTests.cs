@@ -31,6 +31,23 @@ public sealed class TextLinesTests : IDisposable
     }
 
     [Fact]
+    public void A_line_read_back_at_its_offset_is_the_line_read_in_order_across_refills_long_lines_and_every_line_end()
+    {
+        // A byte-order mark, every kind of line end, a line longer than the 64 KiB buffer, a "\r\n" split across two reads,
+        // and multi-byte characters before the later lines (offsets are in bytes, not characters).
+        var first = new string('y', (1 << 16) - 4);
+        var path = File([0xEF, 0xBB, 0xBF, .. U(first), .. U("\r\né\rd\n\n"), .. U(new string('x', 200_000) + "ü\n"), .. U("{\"k\": \"ß\"}\r\nlast")]);
+        var located = TextLines.Located(path).ToList();
+        Assert.Equal(TextLines.Numbered(path), located.Select(l => (l.Number, l.Text)));
+        Assert.Equal(0, located[0].Offset);
+        Assert.Equal(3 + first.Length + 2, located[1].Offset);
+        foreach (var (number, offset, text) in located) Assert.Equal(text, TextLines.ReadAt(path, offset, number));
+        // A line that is not UTF-8 is refused with its number, read in order or alone.
+        var bad = File([.. U("ok\n"), 0xC3, 0x28, .. U("\n")]);
+        Assert.Contains(":2:", Assert.Throws<PersonaException>(() => TextLines.ReadAt(bad, 3, 2)).Message);
+    }
+
+    [Fact]
     public void Lines_longer_than_the_buffer_and_a_crlf_split_across_reads_come_out_whole()
     {
         var longLine = new string('x', 200_000);
