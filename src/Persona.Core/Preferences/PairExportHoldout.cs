@@ -71,14 +71,17 @@ public static partial class PairExport
         Dictionary<string, IReadOnlyDictionary<string, string>>? population = null;
         if (o.PersonasParquet is { } pp)
         {
+            // Streamed and held compactly (shared key layouts and short values): a population of 100,000 is read here whole.
             population = new(StringComparer.Ordinal);
-            foreach (var record in await PersonaFiles.ReadAsync(pp, ct).ConfigureAwait(false))
+            var compact = new PersonaInputs.AttributeCompactor();
+            await foreach (var record in PersonaFiles.StreamAsync(pp, ct).ConfigureAwait(false))
             {
                 var p = PersonaJson.WithId(record);
-                population.TryAdd(p.Id, PersonaRenderer.Attributes(p));
+                if (!population.ContainsKey(p.Id)) population[p.Id] = compact.Of(PersonaRenderer.Attributes(p));
             }
         }
-        var ids = new List<(string, string, string)>();
+        List<(string, string, string)>? ids = [];
+        var strings = new StringPool();
         foreach (var r in PairFileWriter.Read(pairsFile))
         {
             if (!keep(r)) continue;
@@ -86,13 +89,15 @@ public static partial class PairExport
                 personas[r.PersonaId] = population is not null && population.TryGetValue(r.PersonaId, out var typed) ? typed
                     // Foreign format: without the persona in a population, the pairs.jsonl's `persona` column (the release's text) is all there is.
                     : PersonaInputs.ParseText(r.Persona, $"{pairsFile}, pair {r.PairId}");
-            ids.Add((r.PairId, r.PersonaId, r.Split));
+            ids.Add((r.PairId, strings.Get(r.PersonaId), strings.Get(r.Split)));
         }
-        var h = PersonaHoldout.Create(personas.Select(kv => (kv.Key, kv.Value)), ids, o.Holdout);
+        // Seen personas' pairs take their role from their split as they are written: only the unseen ones' are looked up.
+        var h = PersonaHoldout.Create(personas.Select(kv => (kv.Key, kv.Value)), ids, o.Holdout, indexSeen: false);
+        ids = null;
         var counts = new Dictionary<RmRole, long>();
         var files = new List<string>();
         IEnumerable<(PairRecord R, int? Order)> Of(RmRole role) =>
-            PairFileWriter.Read(pairsFile).Where(keep).Select(r => (R: r, Place: h.RoleOf(r.PairId))).Where(x => x.Place.Role == role)
+            PairFileWriter.Read(pairsFile).Where(keep).Select(r => (R: r, Place: h.RoleOf(r.PairId, r.PersonaId, r.Split))).Where(x => x.Place.Role == role)
                 .Select(x => (x.R, role == RmRole.UnseenAdapt ? x.Place.Order : (int?)null));
         foreach (var (role, hf, trl) in HoldoutFiles)
         {

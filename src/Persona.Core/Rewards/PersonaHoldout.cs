@@ -53,8 +53,10 @@ public sealed class PersonaHoldout
 
     /// <param name="personas">Every persona (id, attributes); order does not matter.</param>
     /// <param name="pairs">Every pair (pair id, persona id, prompt split); order does not matter.</param>
+    /// <param name="indexSeen">False: seen personas' pairs are not indexed, and their role is asked for with
+    /// <see cref="RoleOf(string, string, string)"/> (an export of two million pairs need not hold their ids).</param>
     public static PersonaHoldout Create(IEnumerable<(string Id, IReadOnlyDictionary<string, string> Attributes)> personas,
-        IEnumerable<(string PairId, string PersonaId, string Split)> pairs, HoldoutOptions o)
+        IEnumerable<(string PairId, string PersonaId, string Split)> pairs, HoldoutOptions o, bool indexSeen = true)
     {
         o.Validate();
         var list = personas.DistinctBy(p => p.Id).OrderBy(p => p.Id, StringComparer.Ordinal).ToList();
@@ -85,7 +87,7 @@ public sealed class PersonaHoldout
         {
             if (!unseen.Contains(byPersona.Key))
             {
-                foreach (var p in byPersona) h._pairs[p.PairId] = (p.Split == "train" ? RmRole.SeenTrain : RmRole.SeenTest, 0);
+                if (indexSeen) foreach (var p in byPersona) h._pairs[p.PairId] = (SeenRole(p.Split), 0);
                 continue;
             }
             var ordered = byPersona.DistinctBy(p => p.PairId).OrderBy(p => Rank(o.Seed, "pair", p.PairId)).ToList();
@@ -95,6 +97,12 @@ public sealed class PersonaHoldout
         }
         return h;
     }
+
+    private static RmRole SeenRole(string split) => split == "train" ? RmRole.SeenTrain : RmRole.SeenTest;
+
+    /// <summary>A pair's role from its persona and split: a seen persona's pairs are not looked up.</summary>
+    public (RmRole Role, int Order) RoleOf(string pairId, string personaId, string split) =>
+        _unseen.Contains(personaId) ? RoleOf(pairId) : (SeenRole(split), 0);
 
     /// <summary>The pair's role, and for an adaptation pair its place in the persona's pool (0 first).</summary>
     public (RmRole Role, int Order) RoleOf(string pairId) =>

@@ -36,7 +36,7 @@ public static class StudyInputs
     /// As <see cref="ReadPairs(string)"/>; rows that `persona pairs build` marked as failed
     /// (<c>"status"</c> other than "ok": no usable answers) are left out and counted.
     /// </summary>
-    public static IReadOnlyList<PreferencePair> ReadPairs(string dirOrFile, out int failedSkipped) => ReadPairs(dirOrFile, null, out failedSkipped);
+    public static IReadOnlyList<PreferencePair> ReadPairs(string dirOrFile, out int failedSkipped) => ReadPairs(dirOrFile, null, out failedSkipped, null, null, out _);
 
     /// <summary>
     /// Plans a study straight from a pairs file in two passes: the planner sees every pair's ids and
@@ -49,15 +49,18 @@ public static class StudyInputs
         if (!Rereadable(dirOrFile))
         {
             // A pipe (`--pairs <(zcat pairs.jsonl.gz)`) can be read once: plan from the whole list.
-            var all = ReadPairs(dirOrFile, null, out var failedOnce);
+            var all = ReadPairs(dirOrFile, null, out var failedOnce, null, null, out _);
             return (StudyPlanner.Plan(all, personaTexts, options), all.Count, failedOnce);
         }
-        IReadOnlyList<PreferencePair>? light = ReadPairs(dirOrFile, new HashSet<string>(StringComparer.Ordinal), out var failed);
-        var read = light.Count;
-        var plan = StudyPlanner.Plan(light, personaTexts, options);
+        // The light pass keeps only the pairs of the study's splits (half of a run's), and the splits it saw for the planner's check.
+        var splits = options.Splits is { Count: > 0 } sp ? new HashSet<string>(sp, StringComparer.OrdinalIgnoreCase) : null;
+        var present = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        IReadOnlyList<PreferencePair>? light = ReadPairs(dirOrFile, new HashSet<string>(StringComparer.Ordinal), out var failed,
+            p => splits is null || (p.Split is not null && splits.Contains(p.Split)), present, out var read);
+        var plan = StudyPlanner.Plan(light, personaTexts, options, present);
         light = null; // the light list is not needed while the texts are read
         var wanted = plan.Personas.SelectMany(p => p.Items).Select(i => i.PairId).OfType<string>().ToHashSet(StringComparer.Ordinal);
-        var full = ReadPairs(dirOrFile, wanted, out _).Where(p => wanted.Contains(p.PairId)).ToDictionary(p => p.PairId, StringComparer.Ordinal);
+        var full = ReadPairs(dirOrFile, wanted, out _, p => wanted.Contains(p.PairId), null, out _).ToDictionary(p => p.PairId, StringComparer.Ordinal);
         if (wanted.FirstOrDefault(id => !full.ContainsKey(id)) is { } missing)
             throw new PersonaException($"Pair '{missing}' was in '{dirOrFile}' when the study was planned and is gone now: the pairs file changed while it was read. Run study create again once it is written.");
         return (plan with
@@ -82,16 +85,23 @@ public static class StudyInputs
         catch (UnauthorizedAccessException) { return true; }
     }
 
-    /// <summary>Every pair, with its texts only when <paramref name="textsOnlyFor"/> is null or names it (the rest carry empty texts and a shared persona text).</summary>
-    private static IReadOnlyList<PreferencePair> ReadPairs(string dirOrFile, HashSet<string>? textsOnlyFor, out int failedSkipped)
+    /// <summary>
+    /// Every pair, with its texts only when <paramref name="textsOnlyFor"/> is null or names it (the rest carry empty texts and
+    /// shared ids and persona texts), and only those <paramref name="keep"/> takes when given (every line is checked, and its
+    /// split goes to <paramref name="splitsSeen"/>). Pair ids are checked for repeats by a hash, so a pair left out holds nothing.
+    /// </summary>
+    private static IReadOnlyList<PreferencePair> ReadPairs(string dirOrFile, HashSet<string>? textsOnlyFor, out int failedSkipped,
+        Func<PreferencePair, bool>? keep, HashSet<string>? splitsSeen, out int read)
     {
         failedSkipped = 0;
+        read = 0;
+        var strings = new StringPool();
         var personaTexts = new Dictionary<string, string>(StringComparer.Ordinal);
         var path = Directory.Exists(dirOrFile) ? Path.Combine(dirOrFile, PairsFile) : dirOrFile;
         if (!File.Exists(path))
             throw new PersonaException($"No preference pairs at '{path}': --pairs expects a folder holding {PairsFile} (one JSON object per line).");
         var pairs = new List<PreferencePair>();
-        var ids = new HashSet<string>(StringComparer.Ordinal);
+        var ids = new HashSet<UInt128>();
         var lineNo = 0;
         foreach (var line in TextLines.Read(path))
         {
@@ -114,27 +124,79 @@ public static class StudyInputs
                     Required(o, "pair_id", where), Required(o, "persona_id", where), Required(o, "prompt_id", where),
                     Optional(o, "persona", where), Required(o, "instruction", where), Required(o, "original", where),
                     Required(o, "data", where), Optional(o, "critique", where), Optional(o, "question type", where), Optional(o, "split", where));
+                if (!ids.Add(Hash(pair.PairId))) throw new PersonaException($"{where}: pair_id '{pair.PairId}' appears twice.");
+                read++;
+                if (pair.Split is not null) splitsSeen?.Add(pair.Split);
+                if (keep is not null && !keep(pair)) continue;
                 if (textsOnlyFor is not null && !textsOnlyFor.Contains(pair.PairId))
                 {
                     // Checked like any line, then kept light: the planner needs ids, split and whether a persona text exists.
                     var text = pair.PersonaText is null ? null : personaTexts.TryGetValue(pair.PersonaText, out var t) ? t : personaTexts[pair.PersonaText] = pair.PersonaText;
-                    pair = pair with { PersonaText = text, Instruction = "", Original = "", Data = "", Critique = null };
+                    pair = pair with
+                    {
+                        PersonaId = strings.Get(pair.PersonaId), PromptId = strings.Get(pair.PromptId), Split = strings.Get(pair.Split), QuestionType = strings.Get(pair.QuestionType),
+                        PersonaText = text, Instruction = "", Original = "", Data = "", Critique = null,
+                    };
                 }
-                if (!ids.Add(pair.PairId)) throw new PersonaException($"{where}: pair_id '{pair.PairId}' appears twice.");
                 pairs.Add(pair);
             }
         }
-        if (pairs.Count == 0) throw new PersonaException($"'{path}' holds no preference pairs.");
+        if (read == 0) throw new PersonaException($"'{path}' holds no preference pairs.");
         return pairs;
     }
 
-    /// <summary>persona id -> the persona as LMs and raters see it (<see cref="PersonaRenderer"/>) with its typed attributes.</summary>
+    private static UInt128 Hash(string id)
+    {
+        Span<byte> h = stackalloc byte[32];
+        System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(id), h);
+        return System.Buffers.Binary.BinaryPrimitives.ReadUInt128LittleEndian(h);
+    }
+
+    /// <summary>
+    /// persona id -> the persona as LMs and raters see it (<see cref="PersonaRenderer"/>) with its typed attributes. Every line
+    /// is read and checked now; a persona is rendered when it is looked up, from its line, so a study of 50 personas drawn from
+    /// 100,000 holds 100,000 offsets, not 100,000 texts.
+    /// </summary>
     public static async Task<IReadOnlyDictionary<string, StudyPersona>> ReadPersonasAsync(string path, CancellationToken ct)
     {
-        var personas = new Dictionary<string, StudyPersona>(StringComparer.Ordinal);
-        await foreach (var p in PersonaJsonl.ReadAsync(path, ct))
-            personas[p.Id] = new StudyPersona(PersonaRenderer.Render(p), PersonaRenderer.Attributes(p));
-        return personas;
+        if (!File.Exists(path)) throw new PersonaException($"Persona file '{path}' does not exist.");
+        await Task.Yield();
+        var places = new Dictionary<string, (int Line, long Offset)>(StringComparer.Ordinal);
+        foreach (var (lineNo, offset, line) in TextLines.Located(path))
+        {
+            ct.ThrowIfCancellationRequested();
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            places[PersonaJson.Parse(System.Text.Encoding.UTF8.GetBytes(line), Where(path, lineNo)).Id] = (lineNo, offset);
+        }
+        return new PersonaLines(path, places);
+    }
+
+    private static string Where(string path, int lineNo) => $"'{path}', line {lineNo}";
+
+    private sealed class PersonaLines(string path, Dictionary<string, (int Line, long Offset)> places) : IReadOnlyDictionary<string, StudyPersona>
+    {
+        public StudyPersona this[string key] => TryGetValue(key, out var v) ? v : throw new KeyNotFoundException($"no persona '{key}' in '{path}'");
+        public IEnumerable<string> Keys => places.Keys;
+        public IEnumerable<StudyPersona> Values => places.Values.Select(Read);
+        public int Count => places.Count;
+        public bool ContainsKey(string key) => places.ContainsKey(key);
+
+        public bool TryGetValue(string key, out StudyPersona value)
+        {
+            value = places.TryGetValue(key, out var at) ? Read(at) : null!;
+            return value is not null;
+        }
+
+        private StudyPersona Read((int Line, long Offset) at)
+        {
+            var p = PersonaJson.Parse(System.Text.Encoding.UTF8.GetBytes(TextLines.ReadAt(path, at.Offset, at.Line)), Where(path, at.Line));
+            return new StudyPersona(PersonaRenderer.Render(p), PersonaRenderer.Attributes(p));
+        }
+
+        public IEnumerator<KeyValuePair<string, StudyPersona>> GetEnumerator() =>
+            places.Select(kv => new KeyValuePair<string, StudyPersona>(kv.Key, Read(kv.Value))).GetEnumerator();
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 
     private static string Required(JsonElement o, string name, string where) =>

@@ -81,14 +81,16 @@ public static class StudyPlanner
     public const string AttentionTarget = "I am reading carefully, and this is the answer I was asked to choose.";
     public const string AttentionDistractor = "Either answer would suit this person equally well; there is little to choose between them.";
 
-    public static StudyPlan Plan(IReadOnlyList<PreferencePair> pairs, IReadOnlyDictionary<string, StudyPersona>? personaTexts, StudyOptions options)
+    /// <param name="splitsPresent">The splits of the whole pairs file when <paramref name="pairs"/> holds only the asked splits' pairs (null: those of <paramref name="pairs"/>).</param>
+    public static StudyPlan Plan(IReadOnlyList<PreferencePair> pairs, IReadOnlyDictionary<string, StudyPersona>? personaTexts, StudyOptions options,
+        IReadOnlySet<string>? splitsPresent = null)
     {
         options.Validate();
         var splits = options.Splits is { Count: > 0 } s ? new HashSet<string>(s, StringComparer.OrdinalIgnoreCase) : null;
         if (splits is not null)
         {
             // A misspelt split would otherwise read as "no personas": name it and the splits there are.
-            var present = pairs.Select(p => p.Split).OfType<string>().ToHashSet(StringComparer.OrdinalIgnoreCase);
+            var present = splitsPresent ?? pairs.Select(p => p.Split).OfType<string>().ToHashSet(StringComparer.OrdinalIgnoreCase);
             var unknown = splits.Where(x => !present.Contains(x)).Order(StringComparer.Ordinal).ToList();
             if (unknown.Count > 0)
                 throw new PersonaException($"--splits: unknown split {string.Join(", ", unknown.Select(u => $"'{u}'"))}; the pairs have " +
@@ -98,23 +100,21 @@ public static class StudyPlanner
             .GroupBy(p => p.PersonaId, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.OrderBy(p => p.PairId, StringComparer.Ordinal).ToList(), StringComparer.Ordinal);
 
-        string? TextOf(string personaId, List<PreferencePair> ps)
-        {
-            if (personaTexts is not null && personaTexts.TryGetValue(personaId, out var t)) return t.Text;
-            return ps.Select(p => p.PersonaText).FirstOrDefault(x => !string.IsNullOrWhiteSpace(x));
-        }
-
         StudyPersona PersonaOf(string personaId, List<PreferencePair> ps) =>
-            personaTexts is not null && personaTexts.TryGetValue(personaId, out var t) ? t : StudyPersona.FromReleaseText(TextOf(personaId, ps)!, $"study persona {personaId}");
+            personaTexts is not null && personaTexts.TryGetValue(personaId, out var t) ? t : StudyPersona.FromReleaseText(ps.Select(p => p.PersonaText).First(x => !string.IsNullOrWhiteSpace(x))!, $"study persona {personaId}");
+
+        // A persona file's texts are looked up only for the personas drawn (it may render them as they are asked for).
+        bool HasText(string personaId, List<PreferencePair> ps) =>
+            personaTexts?.ContainsKey(personaId) == true || ps.Any(p => !string.IsNullOrWhiteSpace(p.PersonaText));
 
         // Eligible: enough distinct questions, and a persona text from the pairs or the persona file.
         var eligible = byPersona
             .Where(kv => kv.Value.Select(p => p.PromptId).Distinct(StringComparer.Ordinal).Count() >= options.ItemsPerPersona)
-            .Where(kv => TextOf(kv.Key, kv.Value) is not null)
+            .Where(kv => HasText(kv.Key, kv.Value))
             .Select(kv => kv.Key).Order(StringComparer.Ordinal).ToList();
         if (eligible.Count < options.Personas)
         {
-            var missingText = byPersona.Keys.Count(k => TextOf(k, byPersona[k]) is null);
+            var missingText = byPersona.Keys.Count(k => !HasText(k, byPersona[k]));
             throw new PersonaException(
                 $"The study needs {options.Personas} personas with at least {options.ItemsPerPersona} distinct questions each, but the pairs " +
                 $"{(splits is null ? "" : $"of split(s) {string.Join(",", splits)} ")}have only {eligible.Count} such personas " +

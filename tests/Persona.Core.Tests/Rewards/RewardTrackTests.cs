@@ -77,6 +77,10 @@ public sealed class RewardTrackTests
         }
         var seenPair = pairs.First(p => !h.Unseen.Contains(p.PersonaId));
         Assert.Equal(RmRole.SeenTrain, h.RoleOf(seenPair.PairId).Role);
+        // Without the seen pairs indexed (the dataset export's two million), every role is the same, asked with the pair's persona and split.
+        var light = PersonaHoldout.Create(people, pairs, o, indexSeen: false);
+        Assert.All(pairs, p => Assert.Equal(h.RoleOf(p.PairId), light.RoleOf(p.PairId, p.PersonaId, p.Split)));
+        Assert.Throws<PersonaException>(() => light.RoleOf(seenPair.PairId));
         // Same seed, shuffled input: the same split; another seed: another one.
         var again = PersonaHoldout.Create(people.AsEnumerable().Reverse(), pairs.AsEnumerable().Reverse(), o);
         Assert.Equal(h.Unseen.Order(), again.Unseen.Order());
