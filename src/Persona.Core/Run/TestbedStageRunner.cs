@@ -18,7 +18,12 @@ namespace Persona.Run;
 /// </summary>
 public static class TestbedStageRunner
 {
-    public static Task<StageResult> RunAsync(string stage, StageContext c) => TestbedStages.Get(stage).Run(c);
+    /// <summary>Runs one stage; what it left committed on the heap goes back to the system before the next one starts.</summary>
+    public static async Task<StageResult> RunAsync(string stage, StageContext c)
+    {
+        try { return await TestbedStages.Get(stage).Run(c).ConfigureAwait(false); }
+        finally { Heap.Release(); }
+    }
 
     private static string PopulationDir(StageContext c) => c.Folder(TestbedStages.Population);
     private static string PromptsDir(StageContext c) => c.Folder(TestbedStages.Prompts);
