@@ -45,17 +45,10 @@ public sealed class PersonaMetadataCache
     {
         if (s.Field(PersonaMetadata.Field) is not { ValueKind: JsonValueKind.Object } m) return PersonaMetadata.Read(s);
         // The sample's persona id is part of the key: metadata without an id takes it from there.
-        var key = (s.Input("persona_id") ?? "", Hash(m.GetRawText()));
+        var key = (s.Input("persona_id") ?? "", TextHash.Of(m.GetRawText()));
         if (!_byJson.TryGetValue(key, out var persona))
             _byJson[key] = persona = PersonaMetadata.Read(s) is { } p ? p with { Attributes = _attributes.Of(p.Attributes) } : null;
         return persona;
-    }
-
-    private static UInt128 Hash(string text)
-    {
-        Span<byte> h = stackalloc byte[32];
-        System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text), h);
-        return System.Buffers.Binary.BinaryPrimitives.ReadUInt128LittleEndian(h);
     }
 }
 

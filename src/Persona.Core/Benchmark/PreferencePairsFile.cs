@@ -103,7 +103,8 @@ public static class PreferencePairsFile
             var found = byId.GetValueOrDefault(p.Id) ?? byText.GetValueOrDefault(Normalise(p.Text));
             if (found is { Places.Count: > 0 }) places[p.Id] = [.. found.Places];
         }
-        return new Examples(file, places);
+        return new ReadOnDemand<Place[], IReadOnlyList<PreferencePair>>(places,
+            at => [.. at.Select(p => Parse(file, p.Line, TextLines.ReadAt(file, p.Offset, p.Line)) with { PersonaText = null })], "train pairs for persona");
     }
 
     private static void Take(Dictionary<string, Prefix> into, string key, PreferencePair pair, Place at, List<QuestionInput> questions, int shots)
@@ -118,30 +119,6 @@ public static class PreferencePairsFile
     {
         public List<Place> Places { get; } = [];
         public int AboutAsked { get; set; }
-    }
-
-    /// <summary>Each persona's kept pairs, read from their lines when asked for.</summary>
-    private sealed class Examples(string file, Dictionary<string, Place[]> places) : IReadOnlyDictionary<string, IReadOnlyList<PreferencePair>>
-    {
-        public IReadOnlyList<PreferencePair> this[string key] => TryGetValue(key, out var v) ? v : throw new KeyNotFoundException($"no train pairs for persona '{key}'");
-        public IEnumerable<string> Keys => places.Keys;
-        public IEnumerable<IReadOnlyList<PreferencePair>> Values => places.Values.Select(Read);
-        public int Count => places.Count;
-        public bool ContainsKey(string key) => places.ContainsKey(key);
-
-        public bool TryGetValue(string key, out IReadOnlyList<PreferencePair> value)
-        {
-            value = places.TryGetValue(key, out var at) ? Read(at) : null!;
-            return value is not null;
-        }
-
-        private IReadOnlyList<PreferencePair> Read(Place[] at) =>
-            [.. at.Select(p => Parse(file, p.Line, TextLines.ReadAt(file, p.Offset, p.Line)) with { PersonaText = null })];
-
-        public IEnumerator<KeyValuePair<string, IReadOnlyList<PreferencePair>>> GetEnumerator() =>
-            places.Select(kv => new KeyValuePair<string, IReadOnlyList<PreferencePair>>(kv.Key, Read(kv.Value))).GetEnumerator();
-
-        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 
     private static string Normalise(string text) => string.Join('\n', text.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0));

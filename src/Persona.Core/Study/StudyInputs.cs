@@ -124,7 +124,7 @@ public static class StudyInputs
                     Required(o, "pair_id", where), Required(o, "persona_id", where), Required(o, "prompt_id", where),
                     Optional(o, "persona", where), Required(o, "instruction", where), Required(o, "original", where),
                     Required(o, "data", where), Optional(o, "critique", where), Optional(o, "question type", where), Optional(o, "split", where));
-                if (!ids.Add(Hash(pair.PairId))) throw new PersonaException($"{where}: pair_id '{pair.PairId}' appears twice.");
+                if (!ids.Add(TextHash.Of(pair.PairId))) throw new PersonaException($"{where}: pair_id '{pair.PairId}' appears twice.");
                 read++;
                 if (pair.Split is not null) splitsSeen?.Add(pair.Split);
                 if (keep is not null && !keep(pair)) continue;
@@ -145,13 +145,6 @@ public static class StudyInputs
         return pairs;
     }
 
-    private static UInt128 Hash(string id)
-    {
-        Span<byte> h = stackalloc byte[32];
-        System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(id), h);
-        return System.Buffers.Binary.BinaryPrimitives.ReadUInt128LittleEndian(h);
-    }
-
     /// <summary>
     /// persona id -> the persona as LMs and raters see it (<see cref="PersonaRenderer"/>) with its typed attributes. Every line
     /// is read and checked now; a persona is rendered when it is looked up, from its line, so a study of 50 personas drawn from
@@ -168,36 +161,14 @@ public static class StudyInputs
             if (string.IsNullOrWhiteSpace(line)) continue;
             places[PersonaJson.Parse(System.Text.Encoding.UTF8.GetBytes(line), Where(path, lineNo)).Id] = (lineNo, offset);
         }
-        return new PersonaLines(path, places);
-    }
-
-    private static string Where(string path, int lineNo) => $"'{path}', line {lineNo}";
-
-    private sealed class PersonaLines(string path, Dictionary<string, (int Line, long Offset)> places) : IReadOnlyDictionary<string, StudyPersona>
-    {
-        public StudyPersona this[string key] => TryGetValue(key, out var v) ? v : throw new KeyNotFoundException($"no persona '{key}' in '{path}'");
-        public IEnumerable<string> Keys => places.Keys;
-        public IEnumerable<StudyPersona> Values => places.Values.Select(Read);
-        public int Count => places.Count;
-        public bool ContainsKey(string key) => places.ContainsKey(key);
-
-        public bool TryGetValue(string key, out StudyPersona value)
-        {
-            value = places.TryGetValue(key, out var at) ? Read(at) : null!;
-            return value is not null;
-        }
-
-        private StudyPersona Read((int Line, long Offset) at)
+        return new ReadOnDemand<(int Line, long Offset), StudyPersona>(places, at =>
         {
             var p = PersonaJson.Parse(System.Text.Encoding.UTF8.GetBytes(TextLines.ReadAt(path, at.Offset, at.Line)), Where(path, at.Line));
             return new StudyPersona(PersonaRenderer.Render(p), PersonaRenderer.Attributes(p));
-        }
-
-        public IEnumerator<KeyValuePair<string, StudyPersona>> GetEnumerator() =>
-            places.Select(kv => new KeyValuePair<string, StudyPersona>(kv.Key, Read(kv.Value))).GetEnumerator();
-
-        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+        }, $"persona in '{path}' with id");
     }
+
+    private static string Where(string path, int lineNo) => $"'{path}', line {lineNo}";
 
     private static string Required(JsonElement o, string name, string where) =>
         Optional(o, name, where) is { Length: > 0 } s ? s : throw new PersonaException($"{where}: field \"{name}\" is missing or empty (expected a non-empty string).");
