@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Samples a running `persona run` until it exits: one JSON line per tick with the stage in flight
 (the first stage the run's manifest does not yet list as completed), VmRSS, VmHWM and the 1-minute
-load average. Each stage's peak resident set is then the largest VmRSS seen while it ran, so the
+load average, with VmRSS split into anonymous (heaps, native buffers) and file-backed (mapped
+store pages, loaded libraries) memory. Each stage's peak resident set is then the largest VmRSS seen while it ran, so the
 stage that sets the process's peak is named, not guessed.
     stagewatch.py PID RUN_DIR OUT.jsonl [INTERVAL_S]
 """
@@ -27,7 +28,7 @@ def status():
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             k, _, v = line.partition(":")
-            if k in ("VmRSS", "VmHWM"):
+            if k in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
                 fields[k] = int(v.split()[0]) // 1024
     return fields
 
@@ -40,6 +41,7 @@ with open(out, "a") as o:
         except (FileNotFoundError, ProcessLookupError):
             break
         o.write(json.dumps({"t_s": round(time.time() - start), "stage": stage(), "vm_rss_mb": s.get("VmRSS"),
-                            "vm_hwm_mb": s.get("VmHWM"), "load": open("/proc/loadavg").read().split()[0]}) + "\n")
+                            "vm_hwm_mb": s.get("VmHWM"),
+                            "rss_anon_mb": s.get("RssAnon"), "rss_file_mb": s.get("RssFile"), "load": open("/proc/loadavg").read().split()[0]}) + "\n")
         o.flush()
         time.sleep(interval)
