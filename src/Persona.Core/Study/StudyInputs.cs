@@ -36,41 +36,55 @@ public static class StudyInputs
     /// As <see cref="ReadPairs(string)"/>; rows that `persona pairs build` marked as failed
     /// (<c>"status"</c> other than "ok": no usable answers) are left out and counted.
     /// </summary>
-    public static IReadOnlyList<PreferencePair> ReadPairs(string dirOrFile, out int failedSkipped) => ReadPairs(dirOrFile, null, out failedSkipped, null, null, out _);
+    public static IReadOnlyList<PreferencePair> ReadPairs(string dirOrFile, out int failedSkipped)
+    {
+        var counts = new ScanCounts();
+        var pairs = Scan(dirOrFile, counts, checkRepeats: true).ToList();
+        failedSkipped = counts.FailedSkipped;
+        return pairs;
+    }
 
     /// <summary>
-    /// Plans a study straight from a pairs file in two passes: the planner sees every pair's ids and
-    /// split (each persona text held once), and then only the planned pairs' texts are read. The
-    /// plan is the one <see cref="StudyPlanner.Plan"/> makes from the whole file, without holding
-    /// 317,200 pairs with their answers (about 2 GB at paper scale) to use 200 of them.
+    /// Plans a study straight from a pairs file in two passes: the first checks every line and counts each persona's
+    /// distinct questions in the asked splits, which is all choosing the personas needs; the second reads only the chosen
+    /// personas' pairs. The plan is the one <see cref="StudyPlanner.Plan"/> makes from the whole file, while a run of
+    /// 100,000 personas holds a count per persona, not a million pairs, to show 200 of them.
     /// </summary>
     public static (StudyPlan Plan, int PairsRead, int FailedLeftOut) Plan(string dirOrFile, IReadOnlyDictionary<string, StudyPersona>? personaTexts, StudyOptions options)
     {
         if (!Rereadable(dirOrFile))
         {
             // A pipe (`--pairs <(zcat pairs.jsonl.gz)`) can be read once: plan from the whole list.
-            var all = ReadPairs(dirOrFile, null, out var failedOnce, null, null, out _);
+            var all = ReadPairs(dirOrFile, out var failedOnce);
             return (StudyPlanner.Plan(all, personaTexts, options), all.Count, failedOnce);
         }
-        // The light pass keeps only the pairs of the study's splits (half of a run's), and the splits it saw for the planner's check.
-        var splits = options.Splits is { Count: > 0 } sp ? new HashSet<string>(sp, StringComparer.OrdinalIgnoreCase) : null;
+        options.Validate();
+        var splits = StudyPlanner.AskedSplits(options);
         var present = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        IReadOnlyList<PreferencePair>? light = ReadPairs(dirOrFile, new HashSet<string>(StringComparer.Ordinal), out var failed,
-            p => splits is null || (p.Split is not null && splits.Contains(p.Split)), present, out var read);
-        var plan = StudyPlanner.Plan(light, personaTexts, options, present);
-        light = null; // the light list is not needed while the texts are read
-        var wanted = plan.Personas.SelectMany(p => p.Items).Select(i => i.PairId).OfType<string>().ToHashSet(StringComparer.Ordinal);
-        var full = ReadPairs(dirOrFile, wanted, out _, p => wanted.Contains(p.PairId), null, out _).ToDictionary(p => p.PairId, StringComparer.Ordinal);
-        if (wanted.FirstOrDefault(id => !full.ContainsKey(id)) is { } missing)
-            throw new PersonaException($"Pair '{missing}' was in '{dirOrFile}' when the study was planned and is gone now: the pairs file changed while it was read. Run study create again once it is written.");
-        return (plan with
+        var tallies = new Dictionary<string, PersonaTally>(StringComparer.Ordinal);
+        var questions = new HashSet<UInt128>();
+        var counts = new ScanCounts();
+        foreach (var p in Scan(dirOrFile, counts, checkRepeats: true))
         {
-            Personas = plan.Personas.Select(p => p with
-            {
-                Items = p.Items.Select(i => i.PairId is { } id && full.TryGetValue(id, out var pair)
-                    ? i with { Instruction = pair.Instruction, Generic = pair.Original, Personalised = pair.Data } : i).ToList(),
-            }).ToList(),
-        }, read, failed);
+            if (p.Split is not null) present.Add(p.Split);
+            if (!StudyPlanner.InSplits(splits, p)) continue;
+            ref var t = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(tallies, p.PersonaId, out _);
+            // Length-prefixed, so no two (persona, question) pairs of ids spell the same key.
+            var fresh = questions.Add(TextHash.Of($"{p.PersonaId.Length}:{p.PersonaId}{p.PromptId}"));
+            t = new PersonaTally(t.Questions + (fresh ? 1 : 0), t.PairText || !string.IsNullOrWhiteSpace(p.PersonaText));
+        }
+        questions = null;
+        StudyPlanner.CheckSplits(splits, present);
+        var chosen = StudyPlanner.Choose(tallies, personaTexts, options);
+        var wanted = chosen.ToHashSet(StringComparer.Ordinal);
+        var pairsOf = wanted.ToDictionary(id => id, _ => new List<PreferencePair>(), StringComparer.Ordinal);
+        foreach (var p in Scan(dirOrFile, new ScanCounts(), checkRepeats: false))
+            if (StudyPlanner.InSplits(splits, p) && pairsOf.TryGetValue(p.PersonaId, out var list)) list.Add(p);
+        foreach (var id in chosen)
+            if (pairsOf[id].Select(p => p.PromptId).Distinct(StringComparer.Ordinal).Count() != tallies[id].Questions)
+                throw new PersonaException($"The pairs of persona '{id}' in '{dirOrFile}' changed while the study was planned: the pairs file is being written. Run study create again once it is written.");
+        var plan = StudyPlanner.Draw(chosen, pairsOf.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<PreferencePair>)kv.Value, StringComparer.Ordinal), personaTexts, options);
+        return (plan, counts.Read, counts.FailedSkipped);
     }
 
     private static bool Rereadable(string dirOrFile)
@@ -85,29 +99,29 @@ public static class StudyInputs
         catch (UnauthorizedAccessException) { return true; }
     }
 
-    /// <summary>
-    /// Every pair, with its texts only when <paramref name="textsOnlyFor"/> is null or names it (the rest carry empty texts and
-    /// shared ids and persona texts), and only those <paramref name="keep"/> takes when given (every line is checked, and its
-    /// split goes to <paramref name="splitsSeen"/>). Pair ids are checked for repeats by a hash, so a pair left out holds nothing.
-    /// </summary>
-    private static IReadOnlyList<PreferencePair> ReadPairs(string dirOrFile, HashSet<string>? textsOnlyFor, out int failedSkipped,
-        Func<PreferencePair, bool>? keep, HashSet<string>? splitsSeen, out int read)
+    private sealed class ScanCounts
     {
-        failedSkipped = 0;
-        read = 0;
-        var strings = new StringPool();
-        var personaTexts = new Dictionary<string, string>(StringComparer.Ordinal);
+        public int Read, FailedSkipped;
+    }
+
+    /// <summary>
+    /// Every usable pair of the file, in order, each line checked; rows that `persona pairs build` marked as failed are counted
+    /// in <paramref name="counts"/> and left out. With <paramref name="checkRepeats"/>, a repeated pair id is an error (checked by
+    /// a hash, so the ids are not held).
+    /// </summary>
+    private static IEnumerable<PreferencePair> Scan(string dirOrFile, ScanCounts counts, bool checkRepeats)
+    {
         var path = Directory.Exists(dirOrFile) ? Path.Combine(dirOrFile, PairsFile) : dirOrFile;
         if (!File.Exists(path))
             throw new PersonaException($"No preference pairs at '{path}': --pairs expects a folder holding {PairsFile} (one JSON object per line).");
-        var pairs = new List<PreferencePair>();
-        var ids = new HashSet<UInt128>();
+        var ids = checkRepeats ? new HashSet<UInt128>() : null;
         var lineNo = 0;
         foreach (var line in TextLines.Read(path))
         {
             lineNo++;
             if (string.IsNullOrWhiteSpace(line)) continue;
             var where = $"'{path}', line {lineNo}";
+            PreferencePair pair;
             JsonDocument doc;
             try { doc = JsonDocument.Parse(line); }
             catch (JsonException ex) { throw new PersonaException($"{where}: not valid JSON ({ex.Message})."); }
@@ -117,32 +131,19 @@ public static class StudyInputs
                 if (o.ValueKind != JsonValueKind.Object) throw new PersonaException($"{where}: expected a JSON object.");
                 if (Optional(o, "status", where) is { } status && status != "ok")
                 {
-                    failedSkipped++;
+                    counts.FailedSkipped++;
                     continue;
                 }
-                var pair = new PreferencePair(
+                pair = new PreferencePair(
                     Required(o, "pair_id", where), Required(o, "persona_id", where), Required(o, "prompt_id", where),
                     Optional(o, "persona", where), Required(o, "instruction", where), Required(o, "original", where),
                     Required(o, "data", where), Optional(o, "critique", where), Optional(o, "question type", where), Optional(o, "split", where));
-                if (!ids.Add(TextHash.Of(pair.PairId))) throw new PersonaException($"{where}: pair_id '{pair.PairId}' appears twice.");
-                read++;
-                if (pair.Split is not null) splitsSeen?.Add(pair.Split);
-                if (keep is not null && !keep(pair)) continue;
-                if (textsOnlyFor is not null && !textsOnlyFor.Contains(pair.PairId))
-                {
-                    // Checked like any line, then kept light: the planner needs ids, split and whether a persona text exists.
-                    var text = pair.PersonaText is null ? null : personaTexts.TryGetValue(pair.PersonaText, out var t) ? t : personaTexts[pair.PersonaText] = pair.PersonaText;
-                    pair = pair with
-                    {
-                        PersonaId = strings.Get(pair.PersonaId), PromptId = strings.Get(pair.PromptId), Split = strings.Get(pair.Split), QuestionType = strings.Get(pair.QuestionType),
-                        PersonaText = text, Instruction = "", Original = "", Data = "", Critique = null,
-                    };
-                }
-                pairs.Add(pair);
             }
+            if (ids is not null && !ids.Add(TextHash.Of(pair.PairId))) throw new PersonaException($"{where}: pair_id '{pair.PairId}' appears twice.");
+            counts.Read++;
+            yield return pair;
         }
-        if (read == 0) throw new PersonaException($"'{path}' holds no preference pairs.");
-        return pairs;
+        if (counts.Read == 0) throw new PersonaException($"'{path}' holds no preference pairs.");
     }
 
     /// <summary>

@@ -73,6 +73,9 @@ public sealed record StudyPlan(StudyOptions Options, IReadOnlyList<PlannedPerson
     public static bool PersonalisedLeft(int flip, int raterIndex) => ((flip + raterIndex) & 1) == 0;
 }
 
+/// <summary>What choosing a persona needs of its pairs of the asked splits: how many distinct questions, and whether one carries its text.</summary>
+public readonly record struct PersonaTally(int Questions, bool PairText);
+
 /// <summary>Draws personas and items from the pairs, reproducibly from the seed.</summary>
 public static class StudyPlanner
 {
@@ -86,51 +89,73 @@ public static class StudyPlanner
         IReadOnlySet<string>? splitsPresent = null)
     {
         options.Validate();
-        var splits = options.Splits is { Count: > 0 } s ? new HashSet<string>(s, StringComparer.OrdinalIgnoreCase) : null;
-        if (splits is not null)
-        {
-            // A misspelt split would otherwise read as "no personas": name it and the splits there are.
-            var present = splitsPresent ?? pairs.Select(p => p.Split).OfType<string>().ToHashSet(StringComparer.OrdinalIgnoreCase);
-            var unknown = splits.Where(x => !present.Contains(x)).Order(StringComparer.Ordinal).ToList();
-            if (unknown.Count > 0)
-                throw new PersonaException($"--splits: unknown split {string.Join(", ", unknown.Select(u => $"'{u}'"))}; the pairs have " +
-                    (present.Count == 0 ? "no split field at all (leave --splits out)." : $"{string.Join(", ", present.Order(StringComparer.Ordinal))}."));
-        }
-        var byPersona = pairs.Where(p => splits is null || (p.Split is not null && splits.Contains(p.Split)))
+        var splits = AskedSplits(options);
+        CheckSplits(splits, splitsPresent ?? pairs.Select(p => p.Split).OfType<string>().ToHashSet(StringComparer.OrdinalIgnoreCase));
+        var byPersona = pairs.Where(p => InSplits(splits, p))
             .GroupBy(p => p.PersonaId, StringComparer.Ordinal)
-            .ToDictionary(g => g.Key, g => g.OrderBy(p => p.PairId, StringComparer.Ordinal).ToList(), StringComparer.Ordinal);
+            .ToDictionary(g => g.Key, g => (IReadOnlyList<PreferencePair>)g.ToList(), StringComparer.Ordinal);
+        var tallies = byPersona.ToDictionary(kv => kv.Key,
+            kv => new PersonaTally(kv.Value.Select(p => p.PromptId).Distinct(StringComparer.Ordinal).Count(), kv.Value.Any(p => !string.IsNullOrWhiteSpace(p.PersonaText))),
+            StringComparer.Ordinal);
+        return Draw(Choose(tallies, personaTexts, options), byPersona, personaTexts, options);
+    }
 
-        StudyPersona PersonaOf(string personaId, List<PreferencePair> ps) =>
-            personaTexts is not null && personaTexts.TryGetValue(personaId, out var t) ? t : StudyPersona.FromReleaseText(ps.Select(p => p.PersonaText).First(x => !string.IsNullOrWhiteSpace(x))!, $"study persona {personaId}");
+    /// <summary>The splits <paramref name="options"/> asks for (null: every split), compared as the pairs spell them or not.</summary>
+    public static HashSet<string>? AskedSplits(StudyOptions options) =>
+        options.Splits is { Count: > 0 } s ? new HashSet<string>(s, StringComparer.OrdinalIgnoreCase) : null;
 
+    public static bool InSplits(IReadOnlySet<string>? splits, PreferencePair p) => splits is null || (p.Split is not null && splits.Contains(p.Split));
+
+    /// <summary>A misspelt split would otherwise read as "no personas": it is named, with the splits <paramref name="present"/>.</summary>
+    public static void CheckSplits(IReadOnlySet<string>? splits, IReadOnlySet<string> present)
+    {
+        if (splits is null) return;
+        var unknown = splits.Where(x => !present.Contains(x)).Order(StringComparer.Ordinal).ToList();
+        if (unknown.Count > 0)
+            throw new PersonaException($"--splits: unknown split {string.Join(", ", unknown.Select(u => $"'{u}'"))}; the pairs have " +
+                (present.Count == 0 ? "no split field at all (leave --splits out)." : $"{string.Join(", ", present.Order(StringComparer.Ordinal))}."));
+    }
+
+    /// <summary>
+    /// The personas the study shows, in order: those with enough distinct questions and a text (from a pair or the persona
+    /// file), shuffled by the seed. It needs only each persona's <see cref="PersonaTally"/>, so a planner reading a file of
+    /// millions of pairs holds a count per persona here and reads the chosen personas' pairs afterwards.
+    /// </summary>
+    public static IReadOnlyList<string> Choose(IReadOnlyDictionary<string, PersonaTally> tallies, IReadOnlyDictionary<string, StudyPersona>? personaTexts, StudyOptions options)
+    {
         // A persona file's texts are looked up only for the personas drawn (it may render them as they are asked for).
-        bool HasText(string personaId, List<PreferencePair> ps) =>
-            personaTexts?.ContainsKey(personaId) == true || ps.Any(p => !string.IsNullOrWhiteSpace(p.PersonaText));
-
-        // Eligible: enough distinct questions, and a persona text from the pairs or the persona file.
-        var eligible = byPersona
-            .Where(kv => kv.Value.Select(p => p.PromptId).Distinct(StringComparer.Ordinal).Count() >= options.ItemsPerPersona)
-            .Where(kv => HasText(kv.Key, kv.Value))
+        bool HasText(string personaId) => personaTexts?.ContainsKey(personaId) == true || tallies[personaId].PairText;
+        var eligible = tallies.Where(kv => kv.Value.Questions >= options.ItemsPerPersona && HasText(kv.Key))
             .Select(kv => kv.Key).Order(StringComparer.Ordinal).ToList();
         if (eligible.Count < options.Personas)
         {
-            var missingText = byPersona.Keys.Count(k => !HasText(k, byPersona[k]));
+            var splits = AskedSplits(options);
+            var missingText = tallies.Keys.Count(k => !HasText(k));
             throw new PersonaException(
                 $"The study needs {options.Personas} personas with at least {options.ItemsPerPersona} distinct questions each, but the pairs " +
                 $"{(splits is null ? "" : $"of split(s) {string.Join(",", splits)} ")}have only {eligible.Count} such personas " +
-                $"(of {byPersona.Count}{(missingText > 0 ? $"; {missingText} without a persona text: give --personas" : "")}). " +
+                $"(of {tallies.Count}{(missingText > 0 ? $"; {missingText} without a persona text: give --personas" : "")}). " +
                 "Lower --persona-count or --items, or generate more pairs.");
         }
-
         var rng = new DeterministicRng(unchecked((ulong)options.Seed));
         Shuffle(eligible, rng);
-        var chosen = eligible.Take(options.Personas).ToList();
+        return eligible.Take(options.Personas).ToList();
+    }
+
+    /// <summary>Each chosen persona's items, drawn from its pairs of the asked splits (in any order) by a seed of its own.</summary>
+    public static StudyPlan Draw(IReadOnlyList<string> chosen, IReadOnlyDictionary<string, IReadOnlyList<PreferencePair>> pairsOf,
+        IReadOnlyDictionary<string, StudyPersona>? personaTexts, StudyOptions options)
+    {
+        StudyPersona PersonaOf(string personaId, IReadOnlyList<PreferencePair> ps) =>
+            personaTexts is not null && personaTexts.TryGetValue(personaId, out var t) ? t : StudyPersona.FromReleaseText(ps.Select(p => p.PersonaText).First(x => !string.IsNullOrWhiteSpace(x))!, $"study persona {personaId}");
+
         var planned = new List<PlannedPersona>(chosen.Count);
         foreach (var personaId in chosen)
         {
-            var ps = byPersona[personaId];
+            var ps = pairsOf[personaId];
             var itemRng = new DeterministicRng(DeterministicRng.Mix(unchecked((ulong)options.Seed), StableHash(personaId)));
-            var candidates = ps.ToList();
+            var ordered = ps.OrderBy(p => p.PairId, StringComparer.Ordinal).ToList();
+            var candidates = ordered.ToList();
             Shuffle(candidates, itemRng);
             var seen = new HashSet<string>(StringComparer.Ordinal);
             var drawn = candidates.Where(p => seen.Add(p.PromptId)).Take(options.ItemsPerPersona).ToList();
@@ -151,7 +176,7 @@ public static class StudyPlanner
                     items.Add(new PlannedItem(pos, ItemKind.Pair, p.PairId, p.PromptId, p.Instruction, p.Original, p.Data, flip));
                 }
             }
-            var persona = PersonaOf(personaId, ps);
+            var persona = PersonaOf(personaId, ordered);
             planned.Add(new PlannedPersona(personaId, persona.Text, items, persona.Attributes));
         }
         return new StudyPlan(options, planned);
