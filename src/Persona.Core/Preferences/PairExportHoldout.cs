@@ -71,29 +71,27 @@ public static partial class PairExport
         Dictionary<string, IReadOnlyDictionary<string, string>>? population = null;
         if (o.PersonasParquet is { } pp)
         {
-            // Streamed and held compactly (shared key layouts and short values): a population of 100,000 is read here whole.
+            // Streamed, and only the attributes the holdout draws on are held: a population of 100,000 is read here whole.
             population = new(StringComparer.Ordinal);
             var compact = new PersonaInputs.AttributeCompactor();
             await foreach (var record in PersonaFiles.StreamAsync(pp, ct).ConfigureAwait(false))
             {
                 var p = PersonaJson.WithId(record);
-                if (!population.ContainsKey(p.Id)) population[p.Id] = compact.Of(PersonaRenderer.Attributes(p));
+                if (!population.ContainsKey(p.Id)) population[p.Id] = compact.Of(PersonaHoldout.DrawnOn(PersonaRenderer.Attributes(p), o.Holdout));
             }
         }
-        List<(string, string, string)>? ids = [];
-        var strings = new StringPool();
         foreach (var r in PairFileWriter.Read(pairsFile))
         {
-            if (!keep(r)) continue;
-            if (!personas.ContainsKey(r.PersonaId))
-                personas[r.PersonaId] = population is not null && population.TryGetValue(r.PersonaId, out var typed) ? typed
-                    // Foreign format: without the persona in a population, the pairs.jsonl's `persona` column (the release's text) is all there is.
-                    : PersonaInputs.ParseText(r.Persona, $"{pairsFile}, pair {r.PairId}");
-            ids.Add((r.PairId, strings.Get(r.PersonaId), strings.Get(r.Split)));
+            if (!keep(r) || personas.ContainsKey(r.PersonaId)) continue;
+            personas[r.PersonaId] = population is not null && population.TryGetValue(r.PersonaId, out var typed) ? typed
+                // Foreign format: without the persona in a population, the pairs.jsonl's `persona` column (the release's text) is all there is.
+                : PersonaHoldout.DrawnOn(PersonaInputs.ParseText(r.Persona, $"{pairsFile}, pair {r.PairId}"), o.Holdout);
         }
-        // Seen personas' pairs take their role from their split as they are written: only the unseen ones' are looked up.
-        var h = PersonaHoldout.Create(personas.Select(kv => (kv.Key, kv.Value)), ids, o.Holdout, indexSeen: false);
-        ids = null;
+        population = null;
+        // The pairs are read again as the holdout asks for them, once it has drawn its unseen personas: it holds only theirs
+        // (a fifth of the ids), and seen personas' pairs take their role from their split as they are written.
+        var h = PersonaHoldout.Create(personas.Select(kv => (kv.Key, kv.Value)),
+            PairFileWriter.Read(pairsFile).Where(keep).Select(r => (r.PairId, r.PersonaId, r.Split)), o.Holdout, indexSeen: false);
         var counts = new Dictionary<RmRole, long>();
         var files = new List<string>();
         IEnumerable<(PairRecord R, int? Order)> Of(RmRole role) =>

@@ -52,7 +52,7 @@ public sealed class PersonaHoldout
     private PersonaHoldout(HoldoutOptions o, HashSet<string> unseen) { Options = o; _unseen = unseen; }
 
     /// <param name="personas">Every persona (id, attributes); order does not matter.</param>
-    /// <param name="pairs">Every pair (pair id, persona id, prompt split); order does not matter.</param>
+    /// <param name="pairs">Every pair (pair id, persona id, prompt split); order does not matter. Enumerated once, after the personas are drawn.</param>
     /// <param name="indexSeen">False: seen personas' pairs are not indexed, and their role is asked for with
     /// <see cref="RoleOf(string, string, string)"/> (an export of two million pairs need not hold their ids).</param>
     public static PersonaHoldout Create(IEnumerable<(string Id, IReadOnlyDictionary<string, string> Attributes)> personas,
@@ -83,7 +83,8 @@ public sealed class PersonaHoldout
             foreach (var g in groups[id]) seenCount[g]++;
         }
         var h = new PersonaHoldout(o, unseen);
-        foreach (var byPersona in pairs.GroupBy(p => p.PersonaId, StringComparer.Ordinal))
+        // Enumerated only now, after the draw, so a lazy reader of two million pairs is held to the unseen personas' share.
+        foreach (var byPersona in pairs.Where(p => indexSeen || unseen.Contains(p.PersonaId)).GroupBy(p => p.PersonaId, StringComparer.Ordinal))
         {
             if (!unseen.Contains(byPersona.Key))
             {
@@ -97,6 +98,17 @@ public sealed class PersonaHoldout
         }
         return h;
     }
+
+    /// <summary>Only the attributes the draw reads (the stratum and the reported groups): what a reader of 100,000 personas need hold for it.</summary>
+    public static IReadOnlyDictionary<string, string> DrawnOn(IReadOnlyDictionary<string, string> attributes, HoldoutOptions o)
+    {
+        var kept = new Personas.PersonaInputs.OrderedAttributes();
+        foreach (var (k, v) in attributes)
+            if (k.Equals(o.Stratify, StringComparison.OrdinalIgnoreCase) || GroupKeys.Contains(k)) kept.TryAdd(k, v);
+        return kept;
+    }
+
+    private static readonly HashSet<string> GroupKeys = new(PersonaGroups.Attributes, StringComparer.OrdinalIgnoreCase);
 
     private static RmRole SeenRole(string split) => split == "train" ? RmRole.SeenTrain : RmRole.SeenTest;
 
