@@ -376,7 +376,7 @@ internal static class BenchCommands
             {
                 if ((await BenchJobs.SummaryTaskAsync(prompts, rt)).Items == 0)
                     throw new PersonaException($"'{runDir}' holds no successful demographic_summary samples; run `persona bench run --mode demographic_summary` first.");
-                var (_, r) = await WithProgress(console, "Judging summaries", p => BenchJobs.SummariesAsync(prompts, rt, Output(outDir, parse), SummaryAudit.TaskName, p, ct, Interrupts.Abort));
+                var r = await WithProgress(console, "Judging summaries", p => BenchJobs.SummariesAsync(prompts, rt, Output(outDir, parse), SummaryAudit.TaskName, p, ct, Interrupts.Abort));
                 await rt.WriteManifestAsync("completed", new Dictionary<string, object?> { ["summaries"] = r.Summaries });
                 var t = new Table().Border(TableBorder.Rounded).AddColumns("attribute", "dropped", "of summaries", "share", "95% (Wilson)");
                 foreach (var a in r.Attributes) Row(t, a.Attribute, a.Dropped.ToString(Inv), a.Summaries.ToString(Inv), Pct(a.Rate), Ci(a.Interval));

@@ -70,16 +70,17 @@ public static class BenchJobs
     }
 
     /// <summary>The summary audit of a run's demographic_summary bench samples (read from its store); summaries.json.</summary>
-    public static async Task<BenchJobResult<SummaryResults>> SummariesAsync(BenchPrompts prompts, LlmRuntime rt, BenchOutput output, string step,
+    public static async Task<SummaryResults> SummariesAsync(BenchPrompts prompts, LlmRuntime rt, BenchOutput output, string step,
         StepProgress progress, CancellationToken ct, CancellationToken abort)
     {
         var (task, n) = await SummaryTaskAsync(prompts, rt).ConfigureAwait(false);
-        var samples = await TaskCollector.CollectAsync(task, rt, rt.Role(SummaryAudit.JudgeRole), n, step, progress, ct, abort).ConfigureAwait(false);
+        var tally = new SummaryAudit.Tally();
+        await TaskCollector.ForEachAsync(task, rt, rt.Role(SummaryAudit.JudgeRole), n, step, progress, ct, abort, tally.Add).ConfigureAwait(false);
         await ExportAsync(rt, task.Name, output, ct).ConfigureAwait(false);
-        var r = SummaryAudit.Compute(samples);
+        var r = tally.Result();
         BenchReport.Write(Path.Combine(output.Directory, SummariesFile), r);
         if (output.Figures) BenchPlots.SummaryDrops(r, Figures(output));
-        return new(samples, r);
+        return r;
     }
 
     /// <summary>The summary audit's task over a store's bench samples, and how many successful demographic_summary samples it will judge.</summary>

@@ -232,7 +232,7 @@ public static class TestbedStageRunner
             var (task, n) = await BenchJobs.SummaryTaskAsync(prompts, c.Runtime).ConfigureAwait(false);
             return await ShardAsync(c, task, n, "judging summaries", c.Runtime.Role(SummaryAudit.JudgeRole)).ConfigureAwait(false);
         }
-        var (_, r) = await BenchJobs.SummariesAsync(prompts, c.Runtime, new BenchOutput(dir), "judging summaries", c.Progress.Invoke, c.Stop, c.Abort).ConfigureAwait(false);
+        var r = await BenchJobs.SummariesAsync(prompts, c.Runtime, new BenchOutput(dir), "judging summaries", c.Progress.Invoke, c.Stop, c.Abort).ConfigureAwait(false);
         return new SummariesStageResult(r.Summaries);
     }
 
