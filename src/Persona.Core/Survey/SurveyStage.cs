@@ -6,7 +6,28 @@ using Persona.Engine;
 namespace Persona.Survey;
 
 /// <summary>A persona of the panel: who it is, what the model is shown, its census weight and its survey groups.</summary>
-public sealed record SurveyPanelist(string Id, string Text, IReadOnlyDictionary<string, string> Attributes, double Weight, IReadOnlyList<SurveyGroup> Groups);
+public sealed record SurveyPanelist
+{
+    // Null when the text is the attributes' `key: value` lines, as a rendered persona's is: rebuilt for each item instead of
+    // held, so a panel of 100,000 does not keep 100,000 texts (about 4 KB each) beside the attributes they spell.
+    private readonly string? _text;
+
+    public SurveyPanelist(string id, string text, IReadOnlyDictionary<string, string> attributes, double weight, IReadOnlyList<SurveyGroup> groups)
+    {
+        Id = id;
+        Attributes = attributes;
+        _text = PersonaInputs.RendersAs(attributes, text) ? null : text;
+        Weight = weight;
+        Groups = groups;
+    }
+
+    public string Id { get; }
+    /// <summary>The persona as the judge reads it.</summary>
+    public string Text => _text ?? PersonaInputs.Render(Attributes);
+    public IReadOnlyDictionary<string, string> Attributes { get; }
+    public double Weight { get; }
+    public IReadOnlyList<SurveyGroup> Groups { get; }
+}
 
 /// <summary>A steering mode's gain per group: its distance minus the unsteered model's (below 0, steering brings the answers closer to the group's).</summary>
 public sealed record SurveySteerability(string Mode, IReadOnlyDictionary<SurveyGroup, double> Gain, double MeanGain, double SdGain);

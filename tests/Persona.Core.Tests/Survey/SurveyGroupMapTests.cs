@@ -45,6 +45,20 @@ public class SurveyGroupMapTests
     }
 
     [Fact]
+    public async Task A_panelists_text_is_its_rendered_persona_whether_held_or_rebuilt_from_its_attributes()
+    {
+        // The attributes trim values, so a padded one's text is not their lines and must be kept as it is.
+        PersonaRecord[] people = [Person(), Person(education: "Master's degree "), Person(age: 17)];
+        static async IAsyncEnumerable<PersonaRecord> Stream(IEnumerable<PersonaRecord> ps)
+        {
+            foreach (var p in ps) { await Task.Yield(); yield return p; }
+        }
+        var panel = await SurveyStage.PanelAsync(Stream(people));
+        Assert.Equal([PersonaRenderer.Render(people[0]), PersonaRenderer.Render(people[1])], panel.Select(p => p.Text));
+        Assert.Contains("education: Master's degree \n", panel[1].Text);
+    }
+
+    [Fact]
     public void Minors_are_in_no_group()
     {
         Assert.Empty(Groups(Person(age: 17)));
