@@ -418,16 +418,30 @@ public static class PersonaInputs
         public IReadOnlyDictionary<string, string> Of(IReadOnlyDictionary<string, string> attributes)
         {
             var keys = new string[attributes.Count];
-            var values = new string[attributes.Count];
+            var values = new object[attributes.Count];
             var i = 0;
             foreach (var (k, v) in attributes)
             {
                 keys[i] = k;
-                values[i++] = v.Length <= ShortValue ? _values.Get(v) : v;
+                values[i++] = v.Length <= ShortValue ? _values.Get(v) : Utf8Of(v) ?? (object)v;
             }
             var signature = string.Join('\u0001', keys);
             if (!_layouts.TryGetValue(signature, out var layout)) _layouts[signature] = layout = new AttributeLayout(keys);
             return new CompactAttributes(layout, values);
+        }
+
+        // Free text (quirks, lifestyle, a job's description) is most of a persona and read only when its text is rendered: held
+        // as UTF-8 it takes half the memory of a string, and every persona-indexed stage holds the whole population's.
+        private static byte[]? Utf8Of(string v)
+        {
+            var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(2 * v.Length);
+            try
+            {
+                // Only when it is smaller (it fits in the string's own size) and exact: a lone surrogate, which JSON can spell, would not come back.
+                return System.Text.Unicode.Utf8.FromUtf16(v, buffer.AsSpan(0, 2 * v.Length - 1), out _, out var written, replaceInvalidSequences: false) == System.Buffers.OperationStatus.Done
+                    ? buffer.AsSpan(0, written).ToArray() : null;
+            }
+            finally { System.Buffers.ArrayPool<byte>.Shared.Return(buffer); }
         }
     }
 
@@ -445,24 +459,25 @@ public static class PersonaInputs
     }
 
     /// <summary>A persona's attributes in its order, looked up case-insensitively like <see cref="OrderedAttributes"/>.</summary>
-    internal sealed class CompactAttributes(AttributeLayout layout, string[] values) : IReadOnlyDictionary<string, string>
+    internal sealed class CompactAttributes(AttributeLayout layout, object[] values) : IReadOnlyDictionary<string, string>
     {
-        public string this[string key] => layout.Index.TryGetValue(key, out var i) ? values[i] : throw new KeyNotFoundException($"no attribute '{key}'");
+        private string Value(int i) => values[i] as string ?? System.Text.Encoding.UTF8.GetString((byte[])values[i]);
+        public string this[string key] => layout.Index.TryGetValue(key, out var i) ? Value(i) : throw new KeyNotFoundException($"no attribute '{key}'");
         public IEnumerable<string> Keys => layout.Keys;
-        public IEnumerable<string> Values => values;
+        public IEnumerable<string> Values => Enumerable.Range(0, values.Length).Select(Value);
         public int Count => values.Length;
         public bool ContainsKey(string key) => layout.Index.ContainsKey(key);
 
         public bool TryGetValue(string key, out string value)
         {
-            if (layout.Index.TryGetValue(key, out var i)) { value = values[i]; return true; }
+            if (layout.Index.TryGetValue(key, out var i)) { value = Value(i); return true; }
             value = null!;
             return false;
         }
 
         public IEnumerator<KeyValuePair<string, string>> GetEnumerator()
         {
-            for (var i = 0; i < values.Length; i++) yield return new(layout.Keys[i], values[i]);
+            for (var i = 0; i < values.Length; i++) yield return new(layout.Keys[i], Value(i));
         }
 
         System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();

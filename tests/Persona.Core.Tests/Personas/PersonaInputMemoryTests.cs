@@ -16,7 +16,14 @@ public class PersonaInputMemoryTests
         using var tmp = new CensusFixtures.TempDir();
         var result = await CensusSampler.SampleAsync(new CensusSampleOptions { N = 300, Seed = 5, Sources = [CensusFixtures.Wyoming2018Zip] }, null);
         // One persona with padding the text keeps and the attributes trim: its text is not its attributes' lines.
-        var records = result.Personas.Select((p, i) => i == 7 ? PersonaJson.WithId(p with { Lifestyle = "Walks daily.  " }) : p).ToList();
+        // Long free text is held as UTF-8 where that is smaller: accented text must come back exactly, and text that UTF-8 would grow (CJK) too.
+        var records = result.Personas.Select((p, i) => i switch
+        {
+            7 => PersonaJson.WithId(p with { Lifestyle = "Walks daily.  " }),
+            8 => PersonaJson.WithId(p with { Lifestyle = "Bakes crème brûlée on Sundays, reads Dostoyevsky (Достоевский) and keeps a café journal." }),
+            9 => PersonaJson.WithId(p with { Lifestyle = string.Concat(Enumerable.Repeat("每天早上在公园里打太极拳，然后和朋友们一起喝茶聊天。", 3)) }),
+            _ => p,
+        }).ToList();
         foreach (var file in new[] { tmp.File("p.jsonl"), tmp.File("p.parquet") })
         {
             await PersonaFiles.WriteAsync(file, records);
@@ -30,6 +37,8 @@ public class PersonaInputMemoryTests
             }
             Assert.EndsWith("lifestyle: Walks daily.  \n", loaded[7].Text);
             Assert.Equal("Walks daily.", loaded[7].Attributes["lifestyle"]);
+            Assert.Equal(records[8].Lifestyle, loaded[8].Attributes["lifestyle"]);
+            Assert.Equal(records[9].Lifestyle, loaded[9].Attribute("lifestyle"));
             var women = loaded.Where(p => p.Attribute("sex") == "Female").ToList();
             Assert.True(women.Count > 10);
             Assert.All(women, p => Assert.Same(women[0].Attributes["sex"], p.Attributes["sex"]));
