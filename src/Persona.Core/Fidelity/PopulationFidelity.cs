@@ -38,8 +38,21 @@ public static class PopulationFidelity
         InputFile.NotAFolder(personasPath, "Persona file");
         if (!File.Exists(personasPath))
             throw new PersonaException($"Persona file '{personasPath}' does not exist; expected a .jsonl or .parquet file written by `persona census sample`.");
-        var personas = await PersonaFiles.ReadAsync(personasPath, ct);
-        if (personas.Count == 0)
+        // Streamed: the comparison reads each persona's census attributes, vintage and id, not its record (at 100,000 personas
+        // the records with their census codes and written detail were most of the stage's memory).
+        var synthetic = new List<IReadOnlyDictionary<string, string?>>();
+        var ids = new List<string>();
+        var vintages = new HashSet<string>(StringComparer.Ordinal);
+        var labels = new StringPool(1 << 16);
+        await foreach (var p in PersonaFiles.StreamAsync(personasPath, ct).ConfigureAwait(false))
+        {
+            var own = CensusAttributes(p);
+            foreach (var key in own.Keys.ToList()) own[key] = labels.Get(own[key]);
+            synthetic.Add(own);
+            ids.Add(p.Id);
+            vintages.Add(p.Census.Vintage);
+        }
+        if (synthetic.Count == 0)
             throw new PersonaException($"Persona file '{personasPath}' holds no personas.");
 
         var sources = CensusDraw.ResolveSources(census);
@@ -50,7 +63,6 @@ public static class PopulationFidelity
         var universe = CensusDraw.Universe(table, census);
         decoder.CheckCodes(universe, ct);
 
-        var synthetic = personas.Select(CensusAttributes).ToList();
         var traits = new PersonaTraits(null, 0);
         var censusRows = universe.Select(row =>
         {
@@ -79,12 +91,12 @@ public static class PopulationFidelity
             report.WriteJson(json);
             plots = report.WritePlots(outDirectory);
         }
-        var otherVintages = personas.Select(p => p.Census.Vintage).Where(v => v != table.Vintage).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var otherVintages = vintages.Where(v => v != table.Vintage).Order(StringComparer.Ordinal).ToList();
         var warnings = new List<string>();
         if (otherVintages.Count > 0)
             warnings.Add($"the personas were drawn from {string.Join(", ", otherVintages)} but the census source is {table.Vintage}: codes, labels and the population differ between releases, " +
                          "so the distances mix two things. Give the --source the personas were drawn from.");
-        var repeated = personas.GroupBy(p => p.Id, StringComparer.Ordinal).Where(g => g.Count() > 1).ToList();
+        var repeated = ids.GroupBy(id => id, StringComparer.Ordinal).Where(g => g.Count() > 1).ToList();
         if (repeated.Count > 0)
             warnings.Add($"{repeated.Count:N0} persona id(s) occur more than once (first: '{repeated[0].Key}'); a file given or pasted twice counts those personas twice.");
         return new PopulationFidelityResult(report, Path.GetFullPath(personasPath), sources, table.Vintage, censusRows.Count, skipped,
