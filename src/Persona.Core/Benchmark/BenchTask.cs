@@ -51,43 +51,12 @@ public static class BenchTask
     /// <summary>(persona, question) pairs under <paramref name="sampling"/>, in a stable order; errors say what to change.</summary>
     public static IReadOnlyList<(PersonaInput Persona, QuestionInput Question)> Pair(IReadOnlyList<PersonaInput> personas, IReadOnlyList<QuestionInput> questions, BenchSampling sampling)
     {
-        var ps = sampling.PersonaSplit switch
-        {
-            "all" => personas,
-            "train" or "test" => personas.Where(p => string.Equals(p.Split, sampling.PersonaSplit, StringComparison.OrdinalIgnoreCase)).ToList(),
-            var s => throw new PersonaException($"--persona-split '{s}': expected train, test or all."),
-        };
-        if (ps.Count == 0) throw new PersonaException($"No persona is in split '{sampling.PersonaSplit}'; use --persona-split all, or personas with a split (a `personas build` folder).");
-        var qs = sampling.QuestionSplit switch
-        {
-            "all" => questions,
-            PromptSplit.Train or PromptSplit.HeldOut => questions.Where(q => q.Split == sampling.QuestionSplit).ToList(),
-            var s => throw new PersonaException($"--split '{s}': expected train, held_out or all."),
-        };
-        if (qs.Count == 0)
-            throw new PersonaException(questions.All(q => q.Split is null)
-                ? $"The questions have no split column, so none is in '{sampling.QuestionSplit}'; use --split all."
-                : $"No question is in split '{sampling.QuestionSplit}'; use --split train, held_out or all.");
-        if (sampling.PerPersona < 1) throw new PersonaException("--per-persona must be at least 1.");
+        var ps = InSplit(personas, sampling).ToList();
+        if (ps.Count == 0) throw NoPersona(sampling);
+        var qs = QuestionsOf(questions, sampling);
         var pairs = new List<(PersonaInput, QuestionInput)>();
-        switch (sampling.Pairing)
-        {
-            case "cross":
-                foreach (var p in ps) foreach (var q in qs) pairs.Add((p, q));
-                break;
-            case "zip":
-                for (var i = 0; i < ps.Count; i++)
-                    for (var j = 0; j < Math.Min(sampling.PerPersona, qs.Count); j++)
-                        pairs.Add((ps[i], qs[(int)(((long)i * sampling.PerPersona + j) % qs.Count)]));
-                break;
-            case "random":
-                foreach (var p in ps)
-                    foreach (var q in qs.OrderBy(q => Key(sampling.Seed, "pair", p.Id, q.Id)).Take(sampling.PerPersona))
-                        pairs.Add((p, q));
-                break;
-            default:
-                throw new PersonaException($"--pairing '{sampling.Pairing}': expected zip, random or cross.");
-        }
+        for (var i = 0; i < ps.Count; i++)
+            foreach (var q in QuestionsFor(i, ps[i], qs, sampling)) pairs.Add((ps[i], q));
         if (sampling.Samples is { } n)
         {
             if (n < 1) throw new PersonaException("--samples must be at least 1.");
@@ -100,6 +69,63 @@ public static class BenchTask
         }
         return pairs;
     }
+
+    /// <summary>
+    /// <see cref="Pair"/> as the personas come, for a sampling without a <see cref="BenchSampling.Samples"/> subset (that draw
+    /// ranks every pair): each persona's questions depend on it and its place alone, so no persona is held past its pairs.
+    /// </summary>
+    public static async IAsyncEnumerable<(PersonaInput Persona, QuestionInput Question)> PairAsync(IAsyncEnumerable<PersonaInput> personas,
+        IReadOnlyList<QuestionInput> questions, BenchSampling sampling, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        if (sampling.Samples is not null) throw new ArgumentException("a subset of the pairs needs them all: use Pair", nameof(sampling));
+        var qs = QuestionsOf(questions, sampling);
+        var i = 0;
+        await foreach (var p in personas.WithCancellation(ct).ConfigureAwait(false))
+        {
+            if (!InSplit(p, sampling)) continue;
+            foreach (var q in QuestionsFor(i++, p, qs, sampling)) yield return (p, q);
+        }
+        if (i == 0) throw NoPersona(sampling);
+    }
+
+    private static IEnumerable<PersonaInput> InSplit(IEnumerable<PersonaInput> personas, BenchSampling sampling) => personas.Where(p => InSplit(p, sampling));
+
+    private static bool InSplit(PersonaInput p, BenchSampling sampling) => sampling.PersonaSplit switch
+    {
+        "all" => true,
+        "train" or "test" => string.Equals(p.Split, sampling.PersonaSplit, StringComparison.OrdinalIgnoreCase),
+        var s => throw new PersonaException($"--persona-split '{s}': expected train, test or all."),
+    };
+
+    private static PersonaException NoPersona(BenchSampling sampling) =>
+        new($"No persona is in split '{sampling.PersonaSplit}'; use --persona-split all, or personas with a split (a `personas build` folder).");
+
+    /// <summary>The questions of the sampling's split, checked along with the sampling's other settings.</summary>
+    private static IReadOnlyList<QuestionInput> QuestionsOf(IReadOnlyList<QuestionInput> questions, BenchSampling sampling)
+    {
+        if (sampling.PersonaSplit is not ("all" or "train" or "test")) throw new PersonaException($"--persona-split '{sampling.PersonaSplit}': expected train, test or all.");
+        var qs = sampling.QuestionSplit switch
+        {
+            "all" => questions,
+            PromptSplit.Train or PromptSplit.HeldOut => questions.Where(q => q.Split == sampling.QuestionSplit).ToList(),
+            var s => throw new PersonaException($"--split '{s}': expected train, held_out or all."),
+        };
+        if (qs.Count == 0)
+            throw new PersonaException(questions.All(q => q.Split is null)
+                ? $"The questions have no split column, so none is in '{sampling.QuestionSplit}'; use --split all."
+                : $"No question is in split '{sampling.QuestionSplit}'; use --split train, held_out or all.");
+        if (sampling.PerPersona < 1) throw new PersonaException("--per-persona must be at least 1.");
+        if (sampling.Pairing is not ("cross" or "zip" or "random")) throw new PersonaException($"--pairing '{sampling.Pairing}': expected zip, random or cross.");
+        return qs;
+    }
+
+    /// <summary>The questions of the <paramref name="index"/>th persona in the split: all (cross), the next K in turn (zip) or K seeded ones (random).</summary>
+    private static IEnumerable<QuestionInput> QuestionsFor(int index, PersonaInput p, IReadOnlyList<QuestionInput> qs, BenchSampling sampling) => sampling.Pairing switch
+    {
+        "cross" => qs,
+        "zip" => Enumerable.Range(0, Math.Min(sampling.PerPersona, qs.Count)).Select(j => qs[(int)(((long)index * sampling.PerPersona + j) % qs.Count)]),
+        _ => qs.OrderBy(q => Key(sampling.Seed, "pair", p.Id, q.Id)).Take(sampling.PerPersona),
+    };
 
     /// <summary>A planned list as a task's dataset.</summary>
     public static async IAsyncEnumerable<T> Stream<T>(IEnumerable<T> items)
@@ -131,10 +157,15 @@ public static class BenchTask
     }
 
     /// <summary>Every (pair, mode, sample) item, mode-major within a pair so paired modes sit together in the log.</summary>
-    public static async IAsyncEnumerable<BenchItem> Items(IReadOnlyList<(PersonaInput Persona, QuestionInput Question)> pairs, IReadOnlyList<string> modes, int samplesPerItem = 1,
+    public static IAsyncEnumerable<BenchItem> Items(IReadOnlyList<(PersonaInput Persona, QuestionInput Question)> pairs, IReadOnlyList<string> modes, int samplesPerItem = 1,
+        IReadOnlyDictionary<string, IReadOnlyList<PreferencePair>>? examples = null, int shots = 3, CancellationToken ct = default) =>
+        Items(Stream(pairs), modes, samplesPerItem, examples, shots, ct);
+
+    /// <summary>Every (pair, mode, sample) item of pairs that come one at a time (<see cref="PairAsync"/>).</summary>
+    public static async IAsyncEnumerable<BenchItem> Items(IAsyncEnumerable<(PersonaInput Persona, QuestionInput Question)> pairs, IReadOnlyList<string> modes, int samplesPerItem = 1,
         IReadOnlyDictionary<string, IReadOnlyList<PreferencePair>>? examples = null, int shots = 3, [EnumeratorCancellation] CancellationToken ct = default)
     {
-        foreach (var (p, q) in pairs)
+        await foreach (var (p, q) in pairs.WithCancellation(ct).ConfigureAwait(false))
             foreach (var m in modes)
             {
                 IReadOnlyList<PreferencePair>? ex = null;
@@ -151,7 +182,6 @@ public static class BenchTask
                     yield return new BenchItem(p, q, m, s, ex);
                 }
             }
-        await Task.CompletedTask;
     }
 
     /// <summary>The bench task: generation by the model under test, graded by <paramref name="scorers"/> (usually one critic).</summary>

@@ -26,7 +26,7 @@ public static class BestOfNReport
     public static BestOfNResults? Compute(BenchTally tally, int resamples, ulong seed = 1, double level = 0.95)
     {
         var obs = tally.Observations.Where(o => o.Score is not null).ToList();
-        var best = obs.Where(o => o.Mode == BenchModes.RmBestOfN).ToDictionary(o => o.PairKey, StringComparer.Ordinal);
+        var best = obs.Where(o => o.Mode == BenchModes.RmBestOfN).ToDictionary(o => o.PairKey);
         var pairs = obs.Where(o => o.Mode == BenchModes.Baseline && best.ContainsKey(o.PairKey)).Select(o => (X: best[o.PairKey], Y: o)).ToList();
         if (pairs.Count < 2) return null;
         var overall = BenchReport.Paired([(BenchModes.RmBestOfN, BenchModes.Baseline, pairs)], resamples, seed, level)[0];

@@ -73,22 +73,30 @@ public static class PreferencePairsFile
     /// <param name="path">A pairs folder or its pairs.jsonl. Read once, and a second time only when some persona has no pair
     /// under its id (a pairs file built from another copy of the personas): then by text, for those personas only.</param>
     public static IReadOnlyDictionary<string, IReadOnlyList<PreferencePair>> TrainExamples(string path,
-        IReadOnlyList<(PersonaInput Persona, QuestionInput Question)> asked, int shots)
+        IReadOnlyList<(PersonaInput Persona, QuestionInput Question)> asked, int shots) =>
+        TrainExamples(path, [.. asked.GroupBy(a => a.Persona.Id, StringComparer.Ordinal).Select(g => (g.Key, (IReadOnlyList<QuestionInput>)[.. g.Select(a => a.Question)]))],
+            asked.Select(a => (a.Persona.Id, a.Persona.Text)), shots);
+
+    /// <param name="asked">Each asked persona's id and questions, once each.</param>
+    /// <param name="texts">The personas' ids and texts, in any order, repeats allowed: enumerated only when some persona has
+    /// no pair under its id, so a caller streaming its personas reads them again only then.</param>
+    public static IReadOnlyDictionary<string, IReadOnlyList<PreferencePair>> TrainExamples(string path,
+        IReadOnlyList<(string Id, IReadOnlyList<QuestionInput> Questions)> asked, IEnumerable<(string Id, string Text)> texts, int shots)
     {
         var file = File(path);
-        var personas = asked.Select(a => a.Persona).DistinctBy(p => p.Id).ToList();
-        var questionsOf = asked.GroupBy(a => a.Persona.Id, StringComparer.Ordinal)
-            .ToDictionary(g => g.Key, g => g.Select(a => a.Question).ToList(), StringComparer.Ordinal);
+        var questionsOf = asked.ToDictionary(a => a.Id, a => a.Questions, StringComparer.Ordinal);
         var byId = new Dictionary<string, Prefix>(StringComparer.Ordinal);
         foreach (var (pair, at) in Lines(file))
             if (pair.Split == "train" && questionsOf.TryGetValue(pair.PersonaId, out var own)) Take(byId, pair.PersonaId, pair, at, own, shots);
         var byText = new Dictionary<string, Prefix>(StringComparer.Ordinal);
-        var unmatched = personas.Where(p => !byId.ContainsKey(p.Id)).Select(p => Normalise(p.Text)).ToHashSet(StringComparer.Ordinal);
-        if (unmatched.Count > 0)
+        var textOf = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (asked.Any(a => !byId.ContainsKey(a.Id)))
         {
             // Personas that share one text share their text matches, so those must cover all of their questions.
-            var questionsOfText = personas.GroupBy(p => Normalise(p.Text), StringComparer.Ordinal).Where(g => unmatched.Contains(g.Key))
-                .ToDictionary(g => g.Key, g => g.SelectMany(p => questionsOf[p.Id]).ToList(), StringComparer.Ordinal);
+            foreach (var (id, text) in texts) if (questionsOf.ContainsKey(id)) textOf.TryAdd(id, Normalise(text));
+            var unmatched = asked.Where(a => !byId.ContainsKey(a.Id)).Select(a => textOf[a.Id]).ToHashSet(StringComparer.Ordinal);
+            var questionsOfText = asked.GroupBy(a => textOf[a.Id], StringComparer.Ordinal).Where(g => unmatched.Contains(g.Key))
+                .ToDictionary(g => g.Key, g => g.SelectMany(a => a.Questions).ToList(), StringComparer.Ordinal);
             string? lastRaw = null, lastText = null; // a persona's pairs sit together: its text is normalised once, not 200 times
             foreach (var (pair, at) in Lines(file))
             {
@@ -98,16 +106,13 @@ public static class PreferencePairsFile
             }
         }
         var places = new Dictionary<string, Place[]>(StringComparer.Ordinal);
-        foreach (var p in personas)
-        {
-            var found = byId.GetValueOrDefault(p.Id) ?? byText.GetValueOrDefault(Normalise(p.Text));
-            if (found is { Places.Count: > 0 }) places[p.Id] = [.. found.Places];
-        }
+        foreach (var (id, _) in asked)
+            if ((byId.GetValueOrDefault(id) ?? byText.GetValueOrDefault(textOf[id])) is { Places.Count: > 0 } found) places[id] = [.. found.Places];
         return new ReadOnDemand<Place[], IReadOnlyList<PreferencePair>>(places,
             at => [.. at.Select(p => Parse(file, p.Line, TextLines.ReadAt(file, p.Offset, p.Line)) with { PersonaText = null })], "train pairs for persona");
     }
 
-    private static void Take(Dictionary<string, Prefix> into, string key, PreferencePair pair, Place at, List<QuestionInput> questions, int shots)
+    private static void Take(Dictionary<string, Prefix> into, string key, PreferencePair pair, Place at, IReadOnlyList<QuestionInput> questions, int shots)
     {
         if (!into.TryGetValue(key, out var prefix)) into[key] = prefix = new Prefix();
         if (prefix.Places.Count >= shots + prefix.AboutAsked) return;

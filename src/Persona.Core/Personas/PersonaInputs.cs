@@ -93,6 +93,27 @@ public static class PersonaInputs
 
     private static readonly HashSet<string> KnownKeys = new(OriginalKeys, StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// The personas of <paramref name="path"/> one at a time, in file order, as <see cref="LoadAsync"/> lists them. A
+    /// `personas build` folder or this project's own persona file is read a record at a time, so a stage that needs each
+    /// persona once holds none of the others; a foreign table is parsed whole (its ids are made from its rows).
+    /// </summary>
+    public static async IAsyncEnumerable<PersonaInput> StreamAsync(string path, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct = default)
+    {
+        if (Directory.Exists(path))
+        {
+            var file = Path.Combine(path, PersonaBuilder.PersonasJsonl);
+            if (File.Exists(file))
+            {
+                var split = Path.Combine(path, PersonaSplit.FileName);
+                await foreach (var p in StreamRecords(PersonaJsonl.ReadAsync(file, ct), file, File.Exists(split) ? PersonaSplit.Read(split) : null).ConfigureAwait(false))
+                    yield return p;
+                yield break;
+            }
+        }
+        foreach (var p in await LoadAsync(path, ct).ConfigureAwait(false)) yield return p;
+    }
+
     public static async Task<IReadOnlyList<PersonaInput>> LoadAsync(string path, CancellationToken ct = default)
     {
         if (Directory.Exists(path))
@@ -186,9 +207,15 @@ public static class PersonaInputs
 
     private static async Task<IReadOnlyList<PersonaInput>> FromRecordsAsync(IAsyncEnumerable<PersonaRecord> records, string source, PersonaSplit? split)
     {
+        var list = new List<PersonaInput>();
+        await foreach (var p in StreamRecords(records, source, split).ConfigureAwait(false)) list.Add(p);
+        return list;
+    }
+
+    private static async IAsyncEnumerable<PersonaInput> StreamRecords(IAsyncEnumerable<PersonaRecord> records, string source, PersonaSplit? split)
+    {
         var train = split is null ? null : new HashSet<string>(split.Train, StringComparer.Ordinal);
         var test = split is null ? null : new HashSet<string>(split.Test, StringComparer.Ordinal);
-        var list = new List<PersonaInput>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var compact = new AttributeCompactor();
         // One record at a time: a record's census block and codes are most of its size and no stage reads them.
@@ -198,9 +225,8 @@ public static class PersonaInputs
             if (!seen.Add(p.Id)) throw new PersonaException($"{source}: persona id {p.Id} appears twice; each persona must be listed once.");
             var text = PersonaRenderer.Render(p);
             var s = train?.Contains(p.Id) == true ? "train" : test?.Contains(p.Id) == true ? "test" : null;
-            list.Add(new PersonaInput(p.Id, text, compact.Of(PersonaRenderer.Attributes(p)), p.Census.Weight > 0 ? p.Census.Weight : 1, s, source));
+            yield return new PersonaInput(p.Id, text, compact.Of(PersonaRenderer.Attributes(p)), p.Census.Weight > 0 ? p.Census.Weight : 1, s, source);
         }
-        return list;
     }
 
     private static IReadOnlyList<PersonaInput> FromTextColumn(List<Row> rows, string source)

@@ -151,8 +151,25 @@ public static class TestbedStageRunner
         var o = c.Options;
         var dir = c.Folder(TestbedStages.Bench);
         var prompts = BenchPrompts.Load(null);
-        var (personas, questions) = await InputsAsync(c).ConfigureAwait(false);
-        var pairList = BenchPairs(o, personas, questions);
+        var questions = QuestionInputs.Load(PromptsDir(c));
+        // The personas stream through twice, to index who is asked what and as the items: at 100,000 personas the bench's
+        // tally is the only copy of the population it holds.
+        async IAsyncEnumerable<(PersonaInput Persona, QuestionInput Question)> Pairs()
+        {
+            await foreach (var x in BenchTask.PairAsync(PersonaInputs.StreamAsync(PopulationDir(c), c.Stop), questions, BenchSampling(o), c.Stop).ConfigureAwait(false))
+                // A shard has its own personas' pairs only: their few-shot examples are the unsharded run's.
+                if (c.Shard?.Owns(x.Persona.Id) != false) yield return x;
+        }
+        var asked = new List<(string Id, IReadOnlyList<QuestionInput> Questions)>();
+        var count = 0L;
+        List<QuestionInput>? own = null;
+        await foreach (var (p, q) in Pairs().ConfigureAwait(false))
+        {
+            count++;
+            // A persona's pairs come together.
+            if (asked.Count == 0 || asked[^1].Id != p.Id) asked.Add((p.Id, own = []));
+            own!.Add(q);
+        }
         // The four original modes, and the persona's own train pairs as examples: prompting alone beside learning from the feedback.
         var modes = BenchModes.Parse("all", havePairs: true);
         // And the loop closed: the rm stage's reward models pick among N answers (a shard has no models yet: they are fitted at the merge).
@@ -162,21 +179,22 @@ public static class TestbedStageRunner
             modes = [.. modes, BenchModes.RmBestOfN];
             best = BenchRm.Open(c.Folder(TestbedStages.Rm), o.BenchRm, PairsDir(c), o.BenchBestOfN, BestOfN.DefaultTemperature);
         }
-        // A shard has its own personas' pairs only: their few-shot examples are the unsharded run's.
-        if (c.Shard is { } part) pairList = [.. pairList.Where(p => part.Owns(p.Persona.Id))];
-        var examples = PreferencePairsFile.TrainExamples(PairsDir(c), pairList, o.FewShotPairs);
-        var task = BenchTask.Create(BenchTask.Items(pairList, modes, 1, examples, o.FewShotPairs), prompts, [BenchTask.Critic(prompts)], 0, bestOfN: best);
-        if (c.Shard is not null) return await ShardAsync(c, task, (long)pairList.Count * modes.Count, "answer + critic").ConfigureAwait(false);
-        var (samples, _, results) = await BenchJobs.BenchAsync(task, (long)pairList.Count * modes.Count, c.Runtime, new BenchOutput(dir), o.Resamples, o.MinCell,
+        var examples = PreferencePairsFile.TrainExamples(PairsDir(c), asked,
+            PersonaInputs.StreamAsync(PopulationDir(c), c.Stop).ToBlockingEnumerable(c.Stop).Select(p => (p.Id, p.Text)), o.FewShotPairs);
+        var task = BenchTask.Create(BenchTask.Items(Pairs(), modes, 1, examples, o.FewShotPairs, c.Stop), prompts, [BenchTask.Critic(prompts)], 0, bestOfN: best);
+        if (c.Shard is not null) return await ShardAsync(c, task, count * modes.Count, "answer + critic").ConfigureAwait(false);
+        var (samples, _, results) = await BenchJobs.BenchAsync(task, count * modes.Count, c.Runtime, new BenchOutput(dir), o.Resamples, o.MinCell,
             "answer + critic", c.Progress.Invoke, c.Stop, c.Abort).ConfigureAwait(false);
         return new BenchStageResult(samples, modes, o.BenchQuestionsPerPersona, results.Modes.ToDictionary(m => m.Mode, m => m.Accuracy.Accuracy));
     }
 
+    private static BenchSampling BenchSampling(TestbedOptions o) => new()
+    {
+        Pairing = "random", PerPersona = o.BenchQuestionsPerPersona, QuestionSplit = "held_out", PersonaSplit = "all", Seed = (ulong)o.Seed,
+    };
+
     internal static IReadOnlyList<(PersonaInput Persona, QuestionInput Question)> BenchPairs(TestbedOptions o, IReadOnlyList<PersonaInput> personas, IReadOnlyList<QuestionInput> questions) =>
-        BenchTask.Pair(personas, questions, new BenchSampling
-        {
-            Pairing = "random", PerPersona = o.BenchQuestionsPerPersona, QuestionSplit = "held_out", PersonaSplit = "all", Seed = (ulong)o.Seed,
-        });
+        BenchTask.Pair(personas, questions, BenchSampling(o));
 
     internal static IReadOnlyList<(PersonaInput Persona, QuestionInput Question)> PassKPairs(TestbedOptions o, IReadOnlyList<PersonaInput> personas, IReadOnlyList<QuestionInput> questions) =>
         BenchTask.Pair(personas, questions, new BenchSampling

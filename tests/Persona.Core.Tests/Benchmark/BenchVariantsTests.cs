@@ -277,6 +277,69 @@ public sealed class BenchVariantsTests
     }
 
     [Fact]
+    public async Task Streamed_pairing_reads_a_persona_only_when_its_pairs_are_due_and_pairs_as_the_list_does()
+    {
+        var dir = TempDir();
+        var personas = (await BenchKit.Personas(dir, 30)).Select((p, i) => p with { Split = i % 3 == 0 ? "test" : "train" }).ToList();
+        var questions = BenchKit.Questions(dir, 7);
+        var pulled = 0;
+        async IAsyncEnumerable<PersonaInput> Source()
+        {
+            foreach (var p in personas) { pulled++; yield return p; }
+            await Task.CompletedTask;
+        }
+        foreach (var sampling in new[]
+        {
+            new BenchSampling { Pairing = "random", PerPersona = 3, Seed = 9 },
+            new BenchSampling { Pairing = "zip", PerPersona = 2, PersonaSplit = "train" },
+            new BenchSampling { Pairing = "cross", PersonaSplit = "test" },
+        })
+        {
+            pulled = 0;
+            var streamed = new List<(PersonaInput Persona, QuestionInput Question)>();
+            var pulledAtFirst = -1;
+            await foreach (var x in BenchTask.PairAsync(Source(), questions, sampling))
+            {
+                if (pulledAtFirst < 0) pulledAtFirst = pulled;
+                streamed.Add(x);
+            }
+            // The first persona of the split is the only one read when its first pair comes out.
+            Assert.Equal(sampling.PersonaSplit == "train" ? 2 : 1, pulledAtFirst);
+            var listed = BenchTask.Pair(personas, questions, sampling);
+            Assert.Equal(listed.Select(x => (x.Persona.Id, x.Question.Id)), streamed.Select(x => (x.Persona.Id, x.Question.Id)));
+        }
+        // Zip cycles through the questions across the split's personas: the 2nd train persona starts at the 3rd question.
+        var zipped = BenchTask.Pair(personas, questions, new BenchSampling { Pairing = "zip", PerPersona = 2, PersonaSplit = "train" });
+        Assert.Equal(["q0", "q1", "q2", "q3", "q4", "q5", "q6", "q0"], zipped.Take(8).Select(x => x.Question.Id));
+        var none = personas.Select(p => p with { Split = null }).ToList();
+        async IAsyncEnumerable<PersonaInput> NoSplit() { foreach (var p in none) yield return p; await Task.CompletedTask; }
+        var error = await Assert.ThrowsAsync<PersonaException>(async () => { await foreach (var _ in BenchTask.PairAsync(NoSplit(), questions, new BenchSampling { PersonaSplit = "test" })) { } });
+        Assert.Contains("No persona is in split 'test'", error.Message);
+    }
+
+    [Fact]
+    public async Task Few_shot_examples_read_the_persona_texts_only_when_some_persona_has_no_pair_under_its_id()
+    {
+        var dir = TempDir();
+        var personas = await BenchKit.Personas(dir, 2);
+        var questions = BenchKit.Questions(dir, 4);
+        // Persona 0's pairs carry its id; persona 1's carry another id and its text.
+        var lines = new List<string>();
+        foreach (var (p, id) in new[] { (personas[0], personas[0].Id), (personas[1], "other-id") })
+            foreach (var q in questions)
+                lines.Add(JsonSerializer.Serialize(new { pair_id = id + q.Id, persona_id = id, prompt_id = q.Id, persona = p.Text, instruction = q.Text, original = "g", data = "c " + q.Id, split = "train" }));
+        File.WriteAllLines(Path.Combine(dir, "pairs.jsonl"), lines);
+        var reads = 0;
+        IEnumerable<(string, string)> Texts() { reads++; foreach (var p in personas) yield return (p.Id, p.Text); }
+        var byId = PreferencePairsFile.TrainExamples(dir, [(personas[0].Id, [questions[3]])], Texts(), 2);
+        Assert.Equal(0, reads);
+        Assert.Equal(["q0", "q1"], byId[personas[0].Id].Select(e => e.PromptId)); // two shots; q3 lies past them
+        var byText = PreferencePairsFile.TrainExamples(dir, [(personas[0].Id, [questions[3]]), (personas[1].Id, [questions[0]])], Texts(), 2);
+        Assert.Equal(1, reads);
+        Assert.Equal(["q0", "q1", "q2"], byText[personas[1].Id].Select(e => e.PromptId)); // matched by its text: 2 shots + q0, which is asked
+    }
+
+    [Fact]
     public void Modes_parse_one_a_list_or_all_and_unknown_ones_are_named()
     {
         Assert.Equal(BenchModes.Original, BenchModes.Parse("all", false));
