@@ -306,6 +306,57 @@ public sealed class TestbedRunTests(DefaultRunsFixture runs) : IClassFixture<Def
     }
 
     [Fact]
+    public async Task A_rerun_killed_with_kill_9_keeps_the_later_stages_records_and_its_resumption_redoes_only_the_stage_in_flight()
+    {
+        var dir = Path.Combine(runs.Dir, "killed-rerun");
+        CopyTree(runs.B, dir);
+        var before = Manifest(runs.B).GetProperty("stages");
+        var psi = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "persona")) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { "run", "--out", dir, "--from", TestbedStages.Bench }) psi.ArgumentList.Add(a);
+        string? inFlight = null;
+        using (var p = Process.Start(psi)!)
+        {
+            _ = p.StandardOutput.ReadToEndAsync();
+            _ = p.StandardError.ReadToEndAsync();
+            // Kill without warning as soon as the manifest names a stage as running.
+            var deadline = DateTime.UtcNow.AddMinutes(4);
+            while (DateTime.UtcNow < deadline && !p.HasExited && inFlight is null)
+            {
+                await Task.Delay(20);
+                try
+                {
+                    inFlight = Manifest(dir).GetProperty("stages").EnumerateObject().Where(s => s.Value.GetProperty("status").GetString() == RunCompletion.Running).Select(s => s.Name).FirstOrDefault();
+                }
+                catch (Exception ex) when (ex is IOException or JsonException or KeyNotFoundException) { }
+            }
+            Assert.False(p.HasExited, "the run ended before it could be killed");
+            p.Kill(entireProcessTree: true);
+            await p.WaitForExitAsync();
+        }
+        Assert.NotNull(inFlight);
+        var k = TestbedStages.All.ToList().IndexOf(inFlight);
+        Assert.True(k >= TestbedStages.All.ToList().IndexOf(TestbedStages.Bench), inFlight + " ran, though --from bench reuses it");
+        // The killed manifest still holds the earlier run's record of every stage after the one in flight, and says the run did not finish.
+        var m = Manifest(dir);
+        foreach (var later in TestbedStages.All.Skip(k + 1))
+            Assert.Equal(before.GetProperty(later).GetProperty("fingerprint").GetString(), m.GetProperty("stages").GetProperty(later).GetProperty("fingerprint").GetString());
+        var completion = RunCompletion.Of(m);
+        Assert.False(completion.ResultsComplete);
+        Assert.Contains("running: " + inFlight, completion.Explain());
+
+        var (code, text) = await Cli.Run("run", "--out", dir);
+        Assert.True(code == 0, text);
+        // The stage in flight is redone; its outputs are those it had, so every other stage, before it or after it, is reused.
+        var stages = InvocationStages(dir);
+        foreach (var stage in TestbedStages.All)
+            Assert.True(stage == inFlight != stages.GetProperty(stage).GetProperty("reused").GetBoolean(), $"{stage} (in flight: {inFlight})");
+        var clean = Outputs(runs.B);
+        var resumed = Outputs(dir);
+        Assert.Equal(clean.Keys, resumed.Keys);
+        Assert.DoesNotContain(clean.Keys, o => !MadeFresh(o) && clean[o] != resumed[o]);
+    }
+
+    [Fact]
     public async Task Persona_report_rebuilds_a_byte_identical_report_with_the_simulated_banner()
     {
         var report = Path.Combine(runs.B, TestbedStages.ReportFile);

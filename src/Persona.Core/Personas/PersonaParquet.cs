@@ -153,67 +153,94 @@ public static class PersonaParquet
 
     public static async Task<List<PersonaRecord>> ReadAsync(string path, CancellationToken ct = default)
     {
-        if (!File.Exists(path))
-            throw new PersonaException($"Persona file '{path}' does not exist.");
-        await using var stream = File.OpenRead(path);
+        var result = new List<PersonaRecord>();
+        await foreach (var p in StreamAsync(path, ct).ConfigureAwait(false)) result.Add(p);
+        return result;
+    }
+
+    /// <summary>
+    /// The records a row group at a time: one group's columns are held, never the file's, so a
+    /// reader that keeps little of each persona (a count, a few attributes) stays small.
+    /// </summary>
+    public static async IAsyncEnumerable<PersonaRecord> StreamAsync(string path, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct = default)
+    {
+        await using var stream = File.Exists(path) ? File.OpenRead(path) : throw new PersonaException($"Persona file '{path}' does not exist.");
+        await using var reader = await OpenAsync(stream, path, ct).ConfigureAwait(false);
+        var byName = reader.Schema.GetDataFields().ToDictionary(x => x.Name);
+        long row = 0;
+        for (var g = 0; g < reader.RowGroupCount; g++)
+        {
+            using var rg = reader.OpenRowGroupReader(g);
+            var n = (int)rg.RowCount;
+            async Task<string?[]> Strings(string key)
+            {
+                var a = new string?[n];
+                await rg.ReadAsync(byName[key], a.AsMemory(), null, ct);
+                return a;
+            }
+            var ids = await Strings("id");
+            var ages = new int[n];
+            await rg.ReadAsync<int>(byName["age"], ages.AsMemory(), null, ct);
+            var incomes = new long?[n];
+            await rg.ReadAsync<long>(byName["income"], incomes.AsMemory(), null, ct);
+            var labels = new Dictionary<string, string?[]>();
+            foreach (var (key, _, _) in PersonaRecord.CensusLabels.Concat(PersonaRecord.CensusLabelsAfterIncome).Concat(PersonaRecord.TraitLabels))
+                labels[key] = await Strings(key);
+            var bigFive = await Strings("big_five_scores");
+            var census = await Strings("census");
+            var traits = await Strings("traits");
+            var enrichment = byName.ContainsKey("enrichment") ? await Strings("enrichment") : new string?[n];
+            for (var i = 0; i < n; i++)
+            {
+                var where = $"'{path}', row {++row}";
+                var p = new PersonaRecord
+                {
+                    Id = ids[i] ?? throw new PersonaException($"{where}: id is null."),
+                    Age = ages[i],
+                    Income = incomes[i],
+                    BigFiveScores = bigFive[i] is { } bf ? ParseNested(bf, where, e => PersonaJson.ReadBigFive(e, where)) : null,
+                    Census = ParseNested(census[i] ?? throw new PersonaException($"{where}: census is null."), where, e => PersonaJson.ReadCensus(e, where)),
+                    Traits = ParseNested(traits[i] ?? throw new PersonaException($"{where}: traits is null."), where, e => PersonaJson.ReadTraits(e, where)),
+                    Enrichment = enrichment[i] is { } en ? ParseNested(en, where, e => PersonaJson.ReadEnrichment(e, where)) : null,
+                };
+                foreach (var (key, _, with) in PersonaRecord.CensusLabels.Concat(PersonaRecord.CensusLabelsAfterIncome).Concat(PersonaRecord.TraitLabels))
+                    p = with(p, labels[key][i]);
+                yield return p;
+            }
+        }
+    }
+
+    /// <summary>How many personas the file holds, from its footer: no row is decoded.</summary>
+    public static async Task<long> CountAsync(string path, CancellationToken ct = default)
+    {
+        await using var stream = File.Exists(path) ? File.OpenRead(path) : throw new PersonaException($"Persona file '{path}' does not exist.");
+        await using var reader = await OpenAsync(stream, path, ct).ConfigureAwait(false);
+        long rows = 0;
+        for (var g = 0; g < reader.RowGroupCount; g++)
+        {
+            using var rg = reader.OpenRowGroupReader(g);
+            rows += rg.RowCount;
+        }
+        return rows;
+    }
+
+    /// <summary>A reader of a persona file: a file that is not Parquet, or lacks a contract column, is refused by name.</summary>
+    private static async Task<ParquetReader> OpenAsync(Stream stream, string path, CancellationToken ct)
+    {
         ParquetReader reader;
         try
         {
-            reader = await ParquetReader.CreateAsync(stream, cancellationToken: ct);
+            reader = await ParquetReader.CreateAsync(stream, cancellationToken: ct).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             throw new PersonaException($"'{path}' is not a readable parquet file: {ex.Message}", ex);
         }
-        await using (reader)
-        {
-            var byName = reader.Schema.GetDataFields().ToDictionary(x => x.Name);
-            var missing = PersonaRecord.Keys.Where(k => !byName.ContainsKey(k)).ToList();
-            if (missing.Count > 0)
-                throw new PersonaException($"'{path}' is not a persona parquet file: it lacks the column(s) {string.Join(", ", missing)}.");
-            var result = new List<PersonaRecord>();
-            for (var g = 0; g < reader.RowGroupCount; g++)
-            {
-                using var rg = reader.OpenRowGroupReader(g);
-                var n = (int)rg.RowCount;
-                async Task<string?[]> Strings(string key)
-                {
-                    var a = new string?[n];
-                    await rg.ReadAsync(byName[key], a.AsMemory(), null, ct);
-                    return a;
-                }
-                var ids = await Strings("id");
-                var ages = new int[n];
-                await rg.ReadAsync<int>(byName["age"], ages.AsMemory(), null, ct);
-                var incomes = new long?[n];
-                await rg.ReadAsync<long>(byName["income"], incomes.AsMemory(), null, ct);
-                var labels = new Dictionary<string, string?[]>();
-                foreach (var (key, _, _) in PersonaRecord.CensusLabels.Concat(PersonaRecord.CensusLabelsAfterIncome).Concat(PersonaRecord.TraitLabels))
-                    labels[key] = await Strings(key);
-                var bigFive = await Strings("big_five_scores");
-                var census = await Strings("census");
-                var traits = await Strings("traits");
-                var enrichment = byName.ContainsKey("enrichment") ? await Strings("enrichment") : new string?[n];
-                for (var i = 0; i < n; i++)
-                {
-                    var where = $"'{path}', row {result.Count + 1}";
-                    var p = new PersonaRecord
-                    {
-                        Id = ids[i] ?? throw new PersonaException($"{where}: id is null."),
-                        Age = ages[i],
-                        Income = incomes[i],
-                        BigFiveScores = bigFive[i] is { } bf ? ParseNested(bf, where, e => PersonaJson.ReadBigFive(e, where)) : null,
-                        Census = ParseNested(census[i] ?? throw new PersonaException($"{where}: census is null."), where, e => PersonaJson.ReadCensus(e, where)),
-                        Traits = ParseNested(traits[i] ?? throw new PersonaException($"{where}: traits is null."), where, e => PersonaJson.ReadTraits(e, where)),
-                        Enrichment = enrichment[i] is { } en ? ParseNested(en, where, e => PersonaJson.ReadEnrichment(e, where)) : null,
-                    };
-                    foreach (var (key, _, with) in PersonaRecord.CensusLabels.Concat(PersonaRecord.CensusLabelsAfterIncome).Concat(PersonaRecord.TraitLabels))
-                        p = with(p, labels[key][i]);
-                    result.Add(p);
-                }
-            }
-            return result;
-        }
+        var names = reader.Schema.GetDataFields().Select(x => x.Name).ToHashSet();
+        var missing = PersonaRecord.Keys.Where(k => !names.Contains(k)).ToList();
+        if (missing.Count == 0) return reader;
+        await reader.DisposeAsync().ConfigureAwait(false);
+        throw new PersonaException($"'{path}' is not a persona parquet file: it lacks the column(s) {string.Join(", ", missing)}.");
     }
 
     private static T ParseNested<T>(string json, string where, Func<JsonElement, T> read)
@@ -249,16 +276,9 @@ public static class PersonaFiles
             ? PersonaJsonl.WriteAsync(path, personas, ct)
             : PersonaParquet.WriteAsync(path, personas, ct);
 
-    /// <summary>The records one at a time (a JSONL file is read as it goes; a Parquet file whole, as its columns come).</summary>
-    public static async IAsyncEnumerable<PersonaRecord> StreamAsync(string path, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct = default)
-    {
-        if (FormatOf(path) == Format.Parquet)
-        {
-            foreach (var p in await PersonaParquet.ReadAsync(path, ct).ConfigureAwait(false)) yield return p;
-            yield break;
-        }
-        await foreach (var p in PersonaJsonl.ReadAsync(path, ct).ConfigureAwait(false)) yield return p;
-    }
+    /// <summary>The records one at a time (a JSONL file is read as it goes; a Parquet file a row group at a time).</summary>
+    public static IAsyncEnumerable<PersonaRecord> StreamAsync(string path, CancellationToken ct = default) =>
+        FormatOf(path) == Format.Parquet ? PersonaParquet.StreamAsync(path, ct) : PersonaJsonl.ReadAsync(path, ct);
 
     public static async Task<List<PersonaRecord>> ReadAsync(string path, CancellationToken ct = default)
     {

@@ -178,7 +178,7 @@ public static partial class PairExport
                 Directory.CreateDirectory(Path.Combine(outDir, "personas"));
                 var target = Path.Combine(outDir, PersonasFile);
                 await AtomicFile.WriteAsync(target, async (dst, t) => { await using var src = File.OpenRead(pp); await src.CopyToAsync(dst, t).ConfigureAwait(false); }, ct).ConfigureAwait(false);
-                await foreach (var _ in Personas.PersonaFiles.StreamAsync(target, ct).ConfigureAwait(false)) personas++;
+                personas = await Personas.PersonaParquet.CountAsync(target, ct).ConfigureAwait(false);
                 files.Add(PersonasFile);
             }
             var holdout = await ExportHoldoutAsync(pairsFile, outDir, o, Keep, ct).ConfigureAwait(false);

@@ -77,6 +77,18 @@ public static class TestbedRun
         var dataset = options.Dataset is { } ds ? await DatasetRun.OpenAsync(ds, dir, ct).ConfigureAwait(false) : null;
         var stages = TestbedStages.All;
         string? digest = null;
+        // The manifest as it stands while stage k is under way (or has just ended): the records made so far, the stage in flight,
+        // and the earlier manifest's records of the stages not reached yet. A kill -9 then loses only the stage in flight; without
+        // them a kill during a rerun would drop every later stage's record, and the next run would redo them all.
+        (IReadOnlyDictionary<string, StageRecord> Records, IReadOnlyCollection<string> Carried) AsOf(int k, StageRecord? inFlight = null)
+        {
+            var all = new SortedDictionary<string, StageRecord>(records, StringComparer.Ordinal);
+            if (inFlight is not null) all[stages[k]] = inFlight;
+            var carried = new List<string>();
+            foreach (var later in stages.Skip(k + 1))
+                if (!all.ContainsKey(later) && previous.TryGetValue(later, out var p)) { all[later] = p; carried.Add(later); }
+            return (all, carried);
+        }
         // Stages waiting for batch results (--batch-export), with why; a stage that reads one waits too, the others still export this round.
         var pending = new Dictionary<string, string?>(StringComparer.Ordinal);
         for (var k = 0; k < stages.Count; k++)
@@ -96,7 +108,8 @@ public static class TestbedRun
                 record = await dataset.ImportAsync(stage, ct).ConfigureAwait(false);
                 records[stage] = record;
                 progress?.Report(new TestbedProgress(k + 1, stages.Count, stage, "reused", 1, 1, Reused: true));
-                await WriteManifestAsync(dir, rt, invocation, options, inputs, records, "running", answers: false, dataset: dataset).ConfigureAwait(false);
+                var (now, carried) = AsOf(k);
+                await WriteManifestAsync(dir, rt, invocation, options, inputs, now, "running", answers: false, dataset: dataset, carried: carried).ConfigureAwait(false);
                 continue;
             }
             // The report of a --dataset run also shows the dataset run's bench: its manifest is an input of the report.
@@ -119,6 +132,12 @@ public static class TestbedRun
                     {
                         // The report reads the manifest, so the manifest must hold every other stage first.
                         await WriteManifestAsync(dir, rt, invocation, options, inputs, records, "running", dataset: dataset).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        // The stage is named as running while it runs: a kill leaves it unfinished in the manifest, not its earlier record.
+                        var (now, carried) = AsOf(k, new StageRecord { Status = RunCompletion.Running, Fingerprint = fingerprint });
+                        await WriteManifestAsync(dir, rt, invocation, options, inputs, now, "running", answers: false, dataset: dataset, carried: carried).ConfigureAwait(false);
                     }
                     var exported = rt.Options.BatchExport?.Requests ?? 0;
                     var counts = await TestbedStageRunner.RunAsync(stage, ctx).ConfigureAwait(false);
@@ -146,9 +165,8 @@ public static class TestbedRun
                         Status = ex is RunStoppedException ? "stopped" : abort.IsCancellationRequested ? "aborted" : "cancelled",
                         Fingerprint = fingerprint, Seconds = Math.Round(sw.Elapsed.TotalSeconds, 3), Spend = Diff(before, Spend(rt)),
                     };
-                    foreach (var later in stages.Skip(k + 1))
-                        if (previous.TryGetValue(later, out var p)) records[later] = p;
-                    await WriteManifestAsync(dir, rt, invocation, options, inputs, records, records[stage].Status, ex is RunStoppedException s ? s.Message : null, dataset: dataset).ConfigureAwait(false);
+                    var (now, carried) = AsOf(k);
+                    await WriteManifestAsync(dir, rt, invocation, options, inputs, now, records[stage].Status, ex is RunStoppedException s ? s.Message : null, dataset: dataset, carried: carried).ConfigureAwait(false);
                     throw;
                 }
                 catch (Exception ex)
@@ -159,9 +177,8 @@ public static class TestbedRun
                     {
                         Status = RunCompletion.Failed, Fingerprint = fingerprint, Seconds = Math.Round(sw.Elapsed.TotalSeconds, 3), Spend = Diff(before, Spend(rt)),
                     };
-                    foreach (var later in stages.Skip(k + 1))
-                        if (previous.TryGetValue(later, out var p)) records[later] = p;
-                    try { await WriteManifestAsync(dir, rt, invocation, options, inputs, records, RunCompletion.Failed, SecretScrubber.Scrub(ex.Message), dataset: dataset).ConfigureAwait(false); }
+                    var (now, carried) = AsOf(k);
+                    try { await WriteManifestAsync(dir, rt, invocation, options, inputs, now, RunCompletion.Failed, SecretScrubber.Scrub(ex.Message), dataset: dataset, carried: carried).ConfigureAwait(false); }
                     catch (Exception) { } // the stage's own error is the one to report, not this one
                     throw;
                 }
@@ -169,7 +186,8 @@ public static class TestbedRun
             }
             records[stage] = record;
             // Between stages the answer totals are left out: they scan the whole store (seconds at paper scale, each time).
-            digest = await WriteManifestAsync(dir, rt, invocation, options, inputs, records, k == stages.Count - 1 ? "completed" : "running", answers: k == stages.Count - 1, dataset: dataset).ConfigureAwait(false);
+            var (after, later) = AsOf(k);
+            digest = await WriteManifestAsync(dir, rt, invocation, options, inputs, after, k == stages.Count - 1 ? "completed" : "running", answers: k == stages.Count - 1, dataset: dataset, carried: later).ConfigureAwait(false);
         }
         if (pending.Count > 0)
         {
@@ -303,7 +321,8 @@ public static class TestbedRun
 
     /// <summary>Writes manifest.json and then manifest.sha256 beside it (each atomically); returns the manifest's digest.</summary>
     private static async Task<string> WriteManifestAsync(string dir, LlmRuntime rt, JsonObject invocation, TestbedOptions o, IReadOnlyList<RunInput> inputs,
-        IReadOnlyDictionary<string, StageRecord> stages, string status, string? stopReason = null, bool answers = true, DatasetRun? dataset = null)
+        IReadOnlyDictionary<string, StageRecord> stages, string status, string? stopReason = null, bool answers = true, DatasetRun? dataset = null,
+        IReadOnlyCollection<string>? carried = null)
     {
         var manifest = await rt.ManifestDataAsync(status, null, stopReason).ConfigureAwait(false);
         if (dataset is not null) manifest["dataset"] = dataset.ManifestEntry();
@@ -337,6 +356,9 @@ public static class TestbedRun
         line["process_id"] = Environment.ProcessId;
         line["status"] = status;
         foreach (var (k, v) in mine.ToList()) { mine.Remove(k); line[k] = v; }
+        // A record carried from the earlier manifest is not this invocation's work: its time and spend stay on the line that made it.
+        if (carried is { Count: > 0 } && line["stages"] is JsonObject mineStages)
+            foreach (var c in carried) mineStages.Remove(c);
         // Serialised once: the digest must be of the very bytes written.
         var bytes = JsonSerializer.SerializeToUtf8Bytes(node, ManifestJson);
         var digest = ManifestDigest.Of(bytes);

@@ -30,6 +30,14 @@ internal static class BenchKit
         return await PersonaInputs.LoadAsync(path);
     }
 
+    /// <summary>Writes a pairs.jsonl of the given pairs (pair id = persona id + question id) in the columns the bench's few-shot reader takes.</summary>
+    public static void WritePairs(string dir, IEnumerable<(string PersonaId, PersonaInput Persona, QuestionInput Question, string Original, string Data, string Split)> pairs) =>
+        File.WriteAllLines(Path.Combine(dir, "pairs.jsonl"), pairs.Select(x => JsonSerializer.Serialize(new
+        {
+            pair_id = x.PersonaId + x.Question.Id, persona_id = x.PersonaId, prompt_id = x.Question.Id, persona = x.Persona.Text,
+            instruction = x.Question.Text, original = x.Original, data = x.Data, split = x.Split,
+        })));
+
     public static IReadOnlyList<QuestionInput> Questions(string dir, int n, string split = "held_out")
     {
         var path = Path.Combine(dir, "questions.jsonl");

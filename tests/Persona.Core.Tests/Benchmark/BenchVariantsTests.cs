@@ -233,11 +233,9 @@ public sealed class BenchVariantsTests
         var dir = TempDir();
         var personas = await BenchKit.Personas(dir, 3);
         var questions = BenchKit.Questions(dir, 4);
-        var lines = new List<string>();
-        foreach (var p in personas)
-            foreach (var (q, split) in questions.Select((q, i) => (q, i < 3 ? "train" : "test-seen")))
-                lines.Add(JsonSerializer.Serialize(new { pair_id = p.Id + q.Id, persona_id = p.Id, prompt_id = q.Id, persona = p.Text, instruction = q.Text, original = "generic " + q.Id, data = $"chosen {p.Id[..6]} {q.Id}", split }));
-        File.WriteAllLines(Path.Combine(dir, "pairs.jsonl"), lines);
+        BenchKit.WritePairs(dir, from p in personas
+                                 from x in questions.Select((q, i) => (q, i))
+                                 select (p.Id, p, x.q, "generic " + x.q.Id, $"chosen {p.Id[..6]} {x.q.Id}", x.i < 3 ? "train" : "test-seen"));
         var examples = PreferencePairsFile.TrainExamples(dir, [(personas[1], questions[0])], 3);
         var items = new List<BenchItem>();
         await foreach (var i in BenchTask.Items([(personas[1], questions[0])], [BenchModes.FewShotPreferences], examples: examples, shots: 3)) items.Add(i);
@@ -258,11 +256,9 @@ public sealed class BenchVariantsTests
         var personas = await BenchKit.Personas(dir, 3);
         var questions = BenchKit.Questions(dir, 12);
         // Persona 0 is matched by text only (its pairs carry another id), persona 1 by id; persona 2 has no pairs.
-        var lines = new List<string>();
-        foreach (var (p, id) in new[] { (personas[0], "other-id"), (personas[1], personas[1].Id) })
-            foreach (var q in questions)
-                lines.Add(JsonSerializer.Serialize(new { pair_id = id + q.Id, persona_id = id, prompt_id = q.Id, persona = p.Text, instruction = q.Text, original = "g", data = "c " + q.Id, split = q.Id == "q5" ? "test-seen" : "train" }));
-        File.WriteAllLines(Path.Combine(dir, "pairs.jsonl"), lines);
+        BenchKit.WritePairs(dir, from x in new[] { (p: personas[0], id: "other-id"), (p: personas[1], id: personas[1].Id) }
+                                 from q in questions
+                                 select (x.id, x.p, q, "g", "c " + q.Id, q.Id == "q5" ? "test-seen" : "train"));
         // Persona 1 is asked q0 and q2, which are among its first train pairs; persona 0 is asked q9.
         (PersonaInput, QuestionInput)[] asked = [(personas[1], questions[0]), (personas[1], questions[2]), (personas[0], questions[9])];
         var examples = PreferencePairsFile.TrainExamples(dir, asked, 3);
@@ -324,11 +320,9 @@ public sealed class BenchVariantsTests
         var personas = await BenchKit.Personas(dir, 2);
         var questions = BenchKit.Questions(dir, 4);
         // Persona 0's pairs carry its id; persona 1's carry another id and its text.
-        var lines = new List<string>();
-        foreach (var (p, id) in new[] { (personas[0], personas[0].Id), (personas[1], "other-id") })
-            foreach (var q in questions)
-                lines.Add(JsonSerializer.Serialize(new { pair_id = id + q.Id, persona_id = id, prompt_id = q.Id, persona = p.Text, instruction = q.Text, original = "g", data = "c " + q.Id, split = "train" }));
-        File.WriteAllLines(Path.Combine(dir, "pairs.jsonl"), lines);
+        BenchKit.WritePairs(dir, from x in new[] { (p: personas[0], id: personas[0].Id), (p: personas[1], id: "other-id") }
+                                 from q in questions
+                                 select (x.id, x.p, q, "g", "c " + q.Id, "train"));
         var reads = 0;
         IEnumerable<(string, string)> Texts() { reads++; foreach (var p in personas) yield return (p.Id, p.Text); }
         var byId = PreferencePairsFile.TrainExamples(dir, [(personas[0].Id, [questions[3]])], Texts(), 2);

@@ -135,5 +135,78 @@ public sealed class PersonaBuildStreamingTests : IDisposable
         Assert.Equal(a[0].DetailedJobDescription, b[0].DetailedJobDescription);
     }
 
+    [Fact]
+    public async Task A_parquet_file_is_read_a_row_group_at_a_time_and_counted_from_its_footer()
+    {
+        var outDir = _tmp.File("groups");
+        PersonaBuildResult built;
+        await using (var rt = Offline("rg"))
+            built = await PersonaBuilder.BuildAsync(PersonaBuilderTests.Options(25, outDir) with { ModelLabel = rt.ModelIdentity }, rt.ChatClient);
+        var file = Path.Combine(outDir, "g7.parquet");
+        await using (var s = File.Create(file)) await PersonaParquet.WriteAsync(s, built.Personas, 7, default);
+        Assert.Equal(25, await PersonaParquet.CountAsync(file));
+        Assert.Equal(built.Personas, await PersonaParquet.ReadAsync(file));
+
+        // The last group's census column made unreadable: a reader that decodes the file whole fails
+        // before its first record; one that reads a group at a time gives the three whole groups first,
+        // and names the first bad row by its place in the file, not in its group.
+        var broken = Path.Combine(outDir, "broken.parquet");
+        await CopyGroupsAsync(file, broken, (group, field) => group == 3 && field == "census" ? "{" : null);
+        Assert.Equal(25, await PersonaParquet.CountAsync(broken)); // the footer is whole
+        var read = new List<PersonaRecord>();
+        var err = await Assert.ThrowsAsync<PersonaException>(async () => { await foreach (var p in PersonaFiles.StreamAsync(broken)) read.Add(p); });
+        Assert.Equal(built.Personas.Take(21), read);
+        Assert.Contains("row 22", err.Message);
+
+        // A Parquet file that is not a persona file is refused by its missing columns, counted or read.
+        var foreign = Path.Combine(outDir, "foreign.parquet");
+        await CopyGroupsAsync(file, foreign, (_, _) => null, keep: f => f is "id" or "age");
+        foreach (var act in new Func<Task>[] { () => PersonaParquet.CountAsync(foreign), () => PersonaParquet.ReadAsync(foreign) })
+        {
+            var message = (await Assert.ThrowsAsync<PersonaException>(act)).Message;
+            Assert.Contains("is not a persona parquet file: it lacks the column(s) ", message);
+            Assert.Contains("income", message);
+            Assert.DoesNotContain(" age,", message);
+        }
+        Assert.Contains("does not exist", (await Assert.ThrowsAsync<PersonaException>(() => PersonaParquet.CountAsync(Path.Combine(outDir, "none.parquet")))).Message);
+    }
+
+    /// <summary>Rewrites a persona Parquet file group by group, a string cell replaced where <paramref name="replace"/> says, only the columns <paramref name="keep"/> keeps.</summary>
+    private static async Task CopyGroupsAsync(string from, string to, Func<int, string, string?> replace, Func<string, bool>? keep = null)
+    {
+        await using var src = File.OpenRead(from);
+        await using var reader = await Parquet.ParquetReader.CreateAsync(src);
+        var fields = reader.Schema.GetDataFields().Where(f => keep?.Invoke(f.Name) ?? true).ToArray();
+        await using var dst = File.Create(to);
+        await using var writer = await Parquet.ParquetWriter.CreateAsync(new Parquet.Schema.ParquetSchema(fields), dst);
+        for (var g = 0; g < reader.RowGroupCount; g++)
+        {
+            using var rg = reader.OpenRowGroupReader(g);
+            var n = (int)rg.RowCount;
+            using var wg = writer.CreateRowGroup();
+            foreach (var f in fields)
+            {
+                if (f.ClrType == typeof(int))
+                {
+                    var a = new int[n];
+                    await rg.ReadAsync<int>(f, a.AsMemory(), null, default);
+                    await wg.WriteAsync<int>(f, a, null, null, default);
+                }
+                else if (f.ClrType == typeof(long))
+                {
+                    var a = new long?[n];
+                    await rg.ReadAsync<long>(f, a.AsMemory(), null, default);
+                    await wg.WriteAsync<long>(f, a, null, null, default);
+                }
+                else
+                {
+                    var a = new string?[n];
+                    await rg.ReadAsync(f, a.AsMemory(), null, default);
+                    await wg.WriteAsync(f, a.Select(x => replace(g, f.Name) ?? x).ToArray()!, null);
+                }
+            }
+        }
+    }
+
     private static string Json<T>(T value) => JsonSerializer.Serialize(value, BuildJson.Options);
 }
