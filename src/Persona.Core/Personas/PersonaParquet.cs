@@ -164,8 +164,7 @@ public static class PersonaParquet
     /// </summary>
     public static async IAsyncEnumerable<PersonaRecord> StreamAsync(string path, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct = default)
     {
-        await using var stream = File.Exists(path) ? File.OpenRead(path) : throw new PersonaException($"Persona file '{path}' does not exist.");
-        await using var reader = await OpenAsync(stream, path, ct).ConfigureAwait(false);
+        await using var reader = await OpenAsync(path, ct).ConfigureAwait(false);
         var byName = reader.Schema.GetDataFields().ToDictionary(x => x.Name);
         long row = 0;
         for (var g = 0; g < reader.RowGroupCount; g++)
@@ -213,8 +212,7 @@ public static class PersonaParquet
     /// <summary>How many personas the file holds, from its footer: no row is decoded.</summary>
     public static async Task<long> CountAsync(string path, CancellationToken ct = default)
     {
-        await using var stream = File.Exists(path) ? File.OpenRead(path) : throw new PersonaException($"Persona file '{path}' does not exist.");
-        await using var reader = await OpenAsync(stream, path, ct).ConfigureAwait(false);
+        await using var reader = await OpenAsync(path, ct).ConfigureAwait(false);
         long rows = 0;
         for (var g = 0; g < reader.RowGroupCount; g++)
         {
@@ -224,13 +222,14 @@ public static class PersonaParquet
         return rows;
     }
 
-    /// <summary>A reader of a persona file: a file that is not Parquet, or lacks a contract column, is refused by name.</summary>
-    private static async Task<ParquetReader> OpenAsync(Stream stream, string path, CancellationToken ct)
+    /// <summary>A reader of a persona file (it closes the file when disposed): a missing file, one that is not Parquet, or one that lacks a contract column is refused by name.</summary>
+    private static async Task<ParquetReader> OpenAsync(string path, CancellationToken ct)
     {
+        if (!File.Exists(path)) throw new PersonaException($"Persona file '{path}' does not exist.");
         ParquetReader reader;
         try
         {
-            reader = await ParquetReader.CreateAsync(stream, cancellationToken: ct).ConfigureAwait(false);
+            reader = await ParquetReader.CreateAsync(path, cancellationToken: ct).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
